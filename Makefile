@@ -1,0 +1,37 @@
+# Set-up on a fresh machine with Python 3.11 and Java 17+: `make run`, `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+JAVA := $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
+
+# Driver and executors run the venv's Python.
+export PYSPARK_PYTHON := $(CURDIR)/$(PY)
+export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PY)
+
+.PHONY: run test bench java clean
+
+java:
+	@v=$$($(JAVA) -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \
+	if [ -z "$$v" ]; then \
+	  echo "error: Java not found. spark-em needs Java 17 or newer: install a JDK/JRE 17+ (e.g. 'apt-get install openjdk-17-jre-headless') or set JAVA_HOME." >&2; exit 1; \
+	elif [ "$$v" -lt 17 ]; then \
+	  echo "error: Java $$v found, but spark-em needs Java 17 or newer: install a JDK/JRE 17+ (e.g. 'apt-get install openjdk-17-jre-headless') or point JAVA_HOME at one." >&2; exit 1; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+run: java $(STAMP)
+	$(VENV)/bin/spark-submit --properties-file spark-defaults.conf jobs/fit_gmm.py $(ARGS)
+
+test: java $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: java $(STAMP)
+	$(PY) benchmarks/bench_netflix.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

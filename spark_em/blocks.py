@@ -1,0 +1,120 @@
+"""Rows on Spark: an RDD of ``Block`` records, each a numpy array of many rows.
+
+A block knows the global index of its first row (``offset``), so rows can be fetched by index
+and results returned in input order. Values are kept in the smallest dtype that holds them
+exactly (ratings 0–5 fit in ``uint8``), which is what the cache stores and what every pass
+moves from the JVM to the Python workers; kernels convert to float64 themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, NamedTuple
+
+import numpy as np
+
+DEFAULT_BLOCK_ROWS = 4096
+
+
+class Block(NamedTuple):
+    offset: int
+    values: np.ndarray
+
+
+def compact(values: np.ndarray) -> np.ndarray:
+    """The same numbers in uint8, float32 or float64: the smallest that holds them exactly."""
+    values = np.asarray(values)
+    if values.dtype == np.uint8:
+        return values
+    as_float = values.astype(np.float64, copy=False)
+    for dtype in (np.uint8, np.float32):
+        candidate = as_float.astype(dtype)
+        if np.array_equal(candidate.astype(np.float64), as_float):
+            return candidate
+    return np.ascontiguousarray(as_float)
+
+
+def split_rows(values: np.ndarray, block_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(local start, rows) pieces of at most ``block_rows`` rows."""
+    for start in range(0, values.shape[0], block_rows):
+        yield start, compact(values[start : start + block_rows])
+
+
+def from_array(sc, X: np.ndarray, num_partitions: int | None = None,
+               block_rows: int = DEFAULT_BLOCK_ROWS):
+    """Blocks from an in-memory array (small data, tests): cut on the driver, then cached."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"expected a non-empty 2-D array, got shape {X.shape}")
+    num_partitions = num_partitions or sc.defaultParallelism
+    step = min(block_rows, max(1, -(-X.shape[0] // num_partitions)))
+    blocks = [Block(start, piece) for start, piece in split_rows(X, step)]
+    return sc.parallelize(blocks, min(num_partitions, len(blocks))).cache()
+
+
+def with_offsets(local_blocks, rows_per_partition: list[int]):
+    """Turn partition-local blocks ``(partition, local_start, rows)`` into global ``Block``s.
+
+    ``rows_per_partition`` holds each partition's row count, so a partition's first row is the
+    sum of the counts before it.
+    """
+    starts = np.concatenate([[0], np.cumsum(rows_per_partition)[:-1]]).astype(int).tolist()
+
+    def place(records: Iterable) -> Iterator[Block]:
+        for partition, local_start, rows in records:
+            yield Block(starts[partition] + local_start, rows)
+
+    return local_blocks.mapPartitions(place, preservesPartitioning=True)
+
+
+def n_rows(blocks) -> int:
+    return blocks.map(lambda b: b.values.shape[0]).sum()
+
+
+def rows_at(blocks, indices) -> np.ndarray:
+    """The rows with the given global indices, in the order asked (only those travel)."""
+    wanted = np.asarray(indices, dtype=np.int64)
+
+    def pick(block: Block):
+        local = wanted - block.offset
+        hit = np.flatnonzero((local >= 0) & (local < block.values.shape[0]))
+        return [(int(i), block.values[local[i]]) for i in hit]
+
+    found = dict(blocks.flatMap(pick).collect())
+    missing = [int(wanted[i]) for i in range(len(wanted)) if i not in found]
+    if missing:
+        raise IndexError(f"rows {missing} are not in the data")
+    return np.stack([found[i] for i in range(len(wanted))])
+
+
+def to_local(blocks) -> np.ndarray:
+    """All rows on the driver, in input order (for small results only)."""
+    pieces = sorted(blocks.collect(), key=lambda b: b.offset)
+    return np.concatenate([b.values for b in pieces]) if pieces else np.empty((0, 0))
+
+
+def aligned(blocks, other):
+    """Pairs ``(block, other_values)``: the rows of ``other`` cut to each block's row range.
+
+    The two RDDs may be blocked and partitioned differently; ``other`` is cut and shuffled to
+    meet ``blocks`` (one shuffle). Both must hold the same number of rows.
+    """
+    ranges = sorted(blocks.map(lambda b: (b.offset, b.values.shape[0])).collect())
+    starts = np.array([r[0] for r in ranges])
+
+    def cut(block: Block):
+        pieces, lo, hi = [], block.offset, block.offset + block.values.shape[0]
+        i = int(np.searchsorted(starts, lo, side="right")) - 1
+        while lo < hi and 0 <= i < len(ranges):
+            start, rows = ranges[i]
+            end = min(hi, start + rows)
+            pieces.append((start, (lo, block.values[lo - block.offset:end - block.offset])))
+            lo, i = end, i + 1
+        return pieces
+
+    def join_pieces(pair):
+        block, pieces = pair
+        rows = np.concatenate([v for _, v in sorted(pieces, key=lambda p: p[0])])
+        return block, rows
+
+    grouped = other.flatMap(cut).groupByKey()
+    return blocks.map(lambda b: (b.offset, b)).join(grouped).values().map(join_pieces)

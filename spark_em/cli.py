@@ -1,0 +1,87 @@
+"""Helpers the spark-submit jobs share: option parsing, progress lines, atomic output."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from spark_em.errors import InputError
+
+
+def int_list(text: str, option: str) -> list[int]:
+    """``3``, ``1,12`` or ``0-4`` (and mixtures such as ``1,3-5``) as a list of integers."""
+    values: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-") if not part.startswith("-") else (part, "", "")
+        try:
+            if sep:
+                first, last = int(lo), int(hi)
+                if last < first:
+                    raise ValueError
+                values.extend(range(first, last + 1))
+            else:
+                values.append(int(part))
+        except ValueError:
+            raise InputError(f"{option}: {text!r} is not a number, a list (1,12) or a range (0-4)") from None
+    return values
+
+
+def progress_line(label: str, it) -> str:
+    change = "" if it.relative_change is None else f"{it.relative_change:.3e}"
+    return (f"{label} iter {it.iteration:4d}  log-likelihood {it.log_likelihood:.10f}  "
+            f"change {change:>10}  {it.seconds:.3f}s")
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def check_out_dir(out: str | None, overwrite: bool) -> None:
+    """Refuse an existing output directory unless ``overwrite`` (checked before any work)."""
+    if out and os.path.exists(out) and not overwrite:
+        raise InputError(f"--out {out} exists; choose another directory or add --overwrite")
+
+
+@contextmanager
+def atomic_dir(out: str, overwrite: bool) -> Iterator[Path]:
+    """A temporary directory beside ``out`` that becomes ``out`` only if the block succeeds."""
+    check_out_dir(out, overwrite)
+    target = Path(out).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield work
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / "previous")
+            os.replace(work, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def main_wrapper(main, argv=None) -> int:
+    """Run ``main(argv)``; a user's error becomes one line on stderr and exit status 2."""
+    try:
+        main(argv)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,200 @@
+"""Kernels of the masked spherical Gaussian mixture (matrix completion).
+
+Pure numpy/scipy: nothing here imports Spark. ``X`` is a dense n×d block in which 0 marks a
+missing entry; ``C_u`` is the set of observed columns of row ``u``. The equations:
+
+(1) f(u,j) = log(p_j + 1e-16) − |C_u|/2 · log(2π σ_j²) − ‖x_{C_u} − μ_{j,C_u}‖² / (2σ_j²)
+(2) log-likelihood = Σ_u logsumexp_j f(u,j);   p(j|u) = exp(f(u,j) − logsumexp_j f(u,j))
+(3) p̂_j = Σ_u p(j|u) / n
+(4) μ̂_{j,i} = Σ_u p(j|u) δ(i,C_u) x_{ui} / Σ_u p(j|u) δ(i,C_u), only where the denominator
+    is ≥ 1; elsewhere μ_{j,i} keeps its previous value
+(5) σ̂_j² = Σ_u p(j|u) ‖x_{C_u} − μ̂_{j,C_u}‖² / Σ_u |C_u| p(j|u), floored at min_variance
+(6) completion: x̂_{ui} = Σ_j p(j|u) μ_{j,i} for each missing entry (observed ones are kept)
+
+The M-step needs only sums over rows (``MaskedStats``), so a distributed pass computes the
+statistics of each block, adds them up and calls ``update``; ``mstep`` is the in-memory form.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import logsumexp
+
+MIN_VARIANCE = 0.25
+LOG_WEIGHT_EPS = 1e-16
+
+
+class Mixture(NamedTuple):
+    """Spherical mixture: means ``mu`` (K×d), variances ``var`` (K), weights ``p`` (K)."""
+
+    mu: np.ndarray
+    var: np.ndarray
+    p: np.ndarray
+
+
+class MaskedStats(NamedTuple):
+    """Sums over rows that the M-step needs; adding two of them merges two sets of rows."""
+
+    log_likelihood: float  # Σ_u logsumexp_j f(u,j)
+    n_rows: int
+    resp: np.ndarray  # Σ_u p(j|u), shape K
+    resp_x: np.ndarray  # Σ_u p(j|u) δ(i,C_u) x_ui, shape K×d
+    resp_observed: np.ndarray  # Σ_u p(j|u) δ(i,C_u), shape K×d
+    resp_sq_norm: np.ndarray  # Σ_u p(j|u) ‖x_{C_u}‖², shape K
+
+
+def add_stats(a: MaskedStats, b: MaskedStats) -> MaskedStats:
+    return MaskedStats(*(x + y for x, y in zip(a, b)))
+
+
+def _as_float(X: np.ndarray) -> np.ndarray:
+    return np.asarray(X, dtype=np.float64)
+
+
+class _Rows(NamedTuple):
+    """A block in float64 with its mask and squared norms, computed once per pass."""
+
+    X: np.ndarray
+    observed: np.ndarray  # δ(i, C_u) as 0/1 floats
+    sq_norm: np.ndarray  # ‖x_{C_u}‖²
+
+    @classmethod
+    def of(cls, X: np.ndarray) -> "_Rows":
+        X = _as_float(X)
+        return cls(X, (X != 0).astype(np.float64), np.einsum("ij,ij->i", X, X))
+
+
+def _log_joint(rows: _Rows, mixture: Mixture) -> np.ndarray:
+    mu, var, p = (np.asarray(a, dtype=np.float64) for a in mixture)
+    # ‖x_C − μ_C‖² = ‖x_C‖² − 2 x·μ + Σ_{i∈C} μ_i²  (x is 0 off C, so x·μ only sums over C)
+    sq_dist = rows.sq_norm[:, None] - 2.0 * (rows.X @ mu.T) + rows.observed @ (mu * mu).T
+    np.maximum(sq_dist, 0.0, out=sq_dist)
+    n_observed = rows.observed.sum(axis=1)
+    return (
+        np.log(p + LOG_WEIGHT_EPS)[None, :]
+        - 0.5 * n_observed[:, None] * np.log(2.0 * np.pi * var)[None, :]
+        - sq_dist / (2.0 * var)[None, :]
+    )
+
+
+def _posterior(rows: _Rows, mixture: Mixture) -> tuple[np.ndarray, np.ndarray]:
+    f = _log_joint(rows, mixture)
+    row_ll = logsumexp(f, axis=1)
+    return np.exp(f - row_ll[:, None]), row_ll
+
+
+def _stats(rows: _Rows, post: np.ndarray, log_likelihood: float) -> MaskedStats:
+    return MaskedStats(
+        log_likelihood=float(log_likelihood),
+        n_rows=rows.X.shape[0],
+        resp=post.sum(axis=0),
+        resp_x=post.T @ rows.X,
+        resp_observed=post.T @ rows.observed,
+        resp_sq_norm=post.T @ rows.sq_norm,
+    )
+
+
+def log_joint(X: np.ndarray, mixture: Mixture) -> np.ndarray:
+    """Equation (1) for every row and component: an n×K array."""
+    return _log_joint(_Rows.of(X), Mixture(*mixture))
+
+
+def posterior(X: np.ndarray, mixture: Mixture) -> tuple[np.ndarray, np.ndarray]:
+    """Equation (2): posteriors p(j|u) (n×K) and each row's log-likelihood (n)."""
+    return _posterior(_Rows.of(X), Mixture(*mixture))
+
+
+def estep(X: np.ndarray, mixture: Mixture | tuple) -> tuple[np.ndarray, float]:
+    """In-memory E-step: ``(post, log_likelihood)`` by equations (1)–(2)."""
+    post, row_ll = posterior(X, mixture)
+    return post, float(row_ll.sum())
+
+
+def sufficient_stats(X: np.ndarray, post: np.ndarray, log_likelihood: float = 0.0) -> MaskedStats:
+    """The row sums behind equations (3)–(5) for the rows of ``X`` with posteriors ``post``."""
+    return _stats(_Rows.of(X), post, log_likelihood)
+
+
+def block_stats(X: np.ndarray, mixture: Mixture) -> MaskedStats:
+    """One pass over a block: its log-likelihood under ``mixture`` and its M-step sums."""
+    rows = _Rows.of(X)
+    post, row_ll = _posterior(rows, Mixture(*mixture))
+    return _stats(rows, post, row_ll.sum())
+
+
+def update(stats: MaskedStats, previous_mu: np.ndarray, min_variance: float = MIN_VARIANCE) -> Mixture:
+    """Equations (3)–(5) from summed statistics.
+
+    The variance follows from the sums without a second pass:
+    Σ_u p ‖x_C − μ̂_C‖² = Σ_u p ‖x_C‖² − 2 Σ_i μ̂_i Σ_u p δ x + Σ_i μ̂_i² Σ_u p δ.
+    A component with no observed weight at all keeps its previous means and gets the floor.
+    """
+    previous_mu = np.asarray(previous_mu, dtype=np.float64)
+    denom = stats.resp_observed
+    update_here = denom >= 1.0
+    mu = np.where(update_here, stats.resp_x / np.where(update_here, denom, 1.0), previous_mu)
+    sse = stats.resp_sq_norm - 2.0 * (mu * stats.resp_x).sum(axis=1) + (mu * mu * denom).sum(axis=1)
+    weight = denom.sum(axis=1)
+    var = np.divide(sse, weight, out=np.zeros_like(sse), where=weight > 0)
+    var = np.maximum(var, min_variance)
+    p = stats.resp / stats.n_rows
+    return Mixture(mu, var, p)
+
+
+def mstep(
+    X: np.ndarray, post: np.ndarray, mu: np.ndarray | Mixture, min_variance: float = MIN_VARIANCE
+) -> Mixture:
+    """In-memory M-step by equations (3)–(5); ``mu`` is the previous means (or mixture)."""
+    previous_mu = mu.mu if isinstance(mu, Mixture) else mu
+    return update(sufficient_stats(X, post), previous_mu, min_variance)
+
+
+def complete(X: np.ndarray, mixture: Mixture | tuple) -> np.ndarray:
+    """Equation (6): observed entries kept, missing ones filled with Σ_j p(j|u) μ_{j,i}."""
+    rows, mixture = _Rows.of(X), Mixture(*mixture)
+    post, _ = _posterior(rows, mixture)
+    return np.where(rows.observed > 0, rows.X, post @ np.asarray(mixture.mu, dtype=np.float64))
+
+
+def squared_errors(X: np.ndarray, X_pred: np.ndarray, X_gold: np.ndarray) -> np.ndarray:
+    """[SSE over all entries, count, SSE over the missing entries of X, count of those]."""
+    err = (_as_float(X_gold) - _as_float(X_pred)) ** 2
+    missing = _as_float(X) == 0
+    return np.array([err.sum(), err.size, err[missing].sum(), missing.sum()], dtype=np.float64)
+
+
+def rmse_from_errors(errors: np.ndarray) -> tuple[float, float | None]:
+    """(RMSE over all entries — the course's definition —, RMSE over the missing entries,
+    None when no entry is missing)."""
+    sse, n, sse_missing, n_missing = errors
+    return float(np.sqrt(sse / n)), (float(np.sqrt(sse_missing / n_missing)) if n_missing else None)
+
+
+def reference_rows(n_rows: int, k: int, seed: int) -> np.ndarray:
+    """Rows the course's ``init`` takes as means: ``np.random.seed(seed); choice(n, K, replace=False)``."""
+    return np.random.RandomState(seed).choice(n_rows, k, replace=False)
+
+
+def column_summary(X: np.ndarray) -> np.ndarray:
+    """[Σ x² over all entries, then Σ_u x_ui for each column i]: what the reference
+    initialisation needs of the data, whatever the means."""
+    X = _as_float(X)
+    return np.concatenate([[(X * X).sum()], X.sum(axis=0)])
+
+
+def init_variances(summary: np.ndarray, n_rows: int, mu: np.ndarray) -> np.ndarray:
+    """The course's init variances, mean over all n·d entries of (X − μ_j)², missing zeros
+    included: (Σ x² − 2 μ_j·Σ_u x_u + n‖μ_j‖²) / (n·d), from ``column_summary``."""
+    mu = np.asarray(mu, dtype=np.float64)
+    sum_sq, col_sums = summary[0], summary[1:]
+    return (sum_sq - 2.0 * mu @ col_sums + n_rows * (mu * mu).sum(axis=1)) / (n_rows * mu.shape[1])
+
+
+def reference_init(X: np.ndarray, k: int, seed: int) -> Mixture:
+    """The course's ``common.init`` on an in-memory matrix."""
+    X = _as_float(X)
+    mu = X[reference_rows(X.shape[0], k, seed)].copy()
+    var = np.array([((X - m) ** 2).mean() for m in mu])
+    return Mixture(mu, var, np.full(k, 1.0 / k))

@@ -1,0 +1,295 @@
+"""Load a numeric matrix onto Spark as cached blocks, checking every value on the way in.
+
+Formats: whitespace-separated text (the course's ``netflix_incomplete.txt``), CSV, ``.npy``
+and a DataFrame column of arrays or vectors. Text is read and parsed on the executors. Each
+partition parses its rows into blocks and reports a small summary (rows, width, the first
+problem found); the driver checks the summaries, raises one ``InputError`` naming the file and
+line of the earliest problem, or gives every block its global row offset and caches the result.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from spark_em.blocks import DEFAULT_BLOCK_ROWS, compact, with_offsets
+from spark_em.errors import InputError
+
+FORMATS = ("text", "csv", "npy")
+
+
+def check_values(values: np.ndarray, ratings: bool) -> tuple[int, int, str] | None:
+    """The first bad entry of a block as (row, column, problem), or None if all are fine."""
+    bad = ~np.isfinite(values)
+    if ratings:
+        bad |= values < 0
+    if not bad.any():
+        return None
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    value = values[row, col]
+    problem = f"{value} is not a finite number" if not np.isfinite(value) else (
+        f"negative value {value:g} (ratings must be >= 0; 0 marks a missing entry)")
+    return row, col, problem
+
+
+class _PartitionParser:
+    """Collects one partition's rows into blocks; stops at the first problem."""
+
+    def __init__(self, partition: int, block_rows: int, ratings: bool):
+        self.partition = partition
+        self.block_rows = block_rows
+        self.ratings = ratings
+        self.rows: list[np.ndarray] = []
+        self.places: list[int] = []  # where each pending row came from (local line or row)
+        self.n_rows = 0
+        self.width: int | None = None
+        self.first_place: int | None = None
+        self.error: tuple[int, str] | None = None
+
+    def add(self, row: np.ndarray, place: int) -> Iterator[tuple]:
+        if self.width is None:
+            self.width, self.first_place = row.size, place
+        elif row.size != self.width:
+            self.error = (place, f"{row.size} values, expected {self.width} as on the rows before")
+            return
+        self.rows.append(row)
+        self.places.append(place)
+        if len(self.rows) == self.block_rows:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[tuple]:
+        if not self.rows or self.error:
+            return
+        values = np.vstack(self.rows)
+        problem = check_values(values, self.ratings)
+        if problem:
+            row, col, what = problem
+            self.error = (self.places[row], f"column {col + 1}: {what}")
+            return
+        yield ("block", (self.partition, self.n_rows, compact(values)))
+        self.n_rows += values.shape[0]
+        self.rows, self.places = [], []
+
+    def summary(self, **extra) -> tuple:
+        return ("meta", dict(partition=self.partition, n_rows=self.n_rows, width=self.width,
+                             first_place=self.first_place, error=self.error, **extra))
+
+
+def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratings: bool,
+                partition_base: int):
+    def parse(local_partition: int, lines: Iterable[str]) -> Iterator[tuple]:
+        parser = _PartitionParser(partition_base + local_partition, block_rows, ratings)
+        n_lines = 0
+        for n_lines, line in enumerate(lines, start=1):
+            if parser.error:
+                continue  # keep counting lines so later partitions get their line numbers
+            if skip_header and local_partition == 0 and n_lines == 1:
+                continue
+            text = line.strip()
+            if not text:
+                continue
+            tokens = text.split(delimiter)
+            try:
+                row = np.array(tokens, dtype=np.float64)
+            except ValueError:
+                col, token = next((i, t) for i, t in enumerate(tokens) if not _is_number(t))
+                parser.error = (n_lines, f"column {col + 1}: {token.strip()!r} is not a number")
+                continue
+            yield from parser.add(row, n_lines)
+        yield from parser.flush()
+        yield parser.summary(n_lines=n_lines)
+
+    return parse
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+        return True
+    except ValueError:
+        return False
+
+
+def _hadoop_files(sc, path: str) -> list[str]:
+    """The data files at ``path`` (a file, or a directory's visible files), through Hadoop's
+    file system so that local paths, HDFS, S3 and DBFS all work."""
+    jvm = sc._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(sc._jsc.hadoopConfiguration())
+    if not fs.exists(hpath):
+        raise InputError(f"{path}: no such file or directory")
+    status = fs.getFileStatus(hpath)
+    if not status.isDirectory():
+        return [status.getPath().toString()]
+    names = sorted(
+        s.getPath().toString() for s in fs.listStatus(hpath)
+        if s.isFile() and not s.getPath().getName().startswith(("_", "."))
+    )
+    if not names:
+        raise InputError(f"{path}: the directory holds no data files")
+    return names
+
+
+def _local_name(uri: str) -> str:
+    return uri[len("file:"):] if uri.startswith("file:") else uri
+
+
+def _assemble(sc, parsed, describe) -> object:
+    """Check the partitions' summaries and return the cached blocks with global offsets.
+
+    ``parsed`` yields ("block", (partition, local_start, values)) and one ("meta", dict) per
+    partition; ``describe(meta, metas)`` turns a partition's error into the message to raise.
+    """
+    parsed = parsed.persist()
+    try:
+        metas = sorted((r[1] for r in parsed.filter(lambda r: r[0] == "meta").collect()),
+                       key=lambda m: m["partition"])
+        for meta in metas:
+            if meta["error"]:
+                raise InputError(describe(meta, metas))
+        widths = {m["width"] for m in metas if m["width"] is not None}
+        if not widths or sum(m["n_rows"] for m in metas) == 0:
+            raise InputError(describe(None, metas))
+        if len(widths) > 1:
+            first = next(m for m in metas if m["width"] is not None)
+            odd = next(m for m in metas if m["width"] not in (None, first["width"]))
+            odd = dict(odd, error=(odd["first_place"],
+                                   f"{odd['width']} values, expected {first['width']} as on the rows before"))
+            raise InputError(describe(odd, metas))
+        rows = [0] * (metas[-1]["partition"] + 1)
+        for m in metas:
+            rows[m["partition"]] = m["n_rows"]
+        local = parsed.filter(lambda r: r[0] == "block").map(lambda r: r[1])
+        blocks = with_offsets(local, rows).cache()
+        blocks.count()
+        return blocks
+    finally:
+        parsed.unpersist()
+
+
+def read_text(sc, path: str, delimiter: str | None = None, header: bool = False,
+              ratings: bool = True, num_partitions: int | None = None,
+              block_rows: int = DEFAULT_BLOCK_ROWS):
+    """A text matrix (whitespace-separated, or ``delimiter``-separated such as CSV) as blocks.
+
+    ``path`` is a file or a directory of files (read in name order). Blank lines are skipped;
+    with ``header`` the first line of each file is. ``ratings`` also refuses negative values.
+    """
+    files = _hadoop_files(sc, path)
+    min_partitions = num_partitions or sc.defaultParallelism
+    parts, base, file_of = [], 0, []
+    for file_index, name in enumerate(files):
+        lines = sc.textFile(name, max(1, min_partitions // len(files)))
+        n = lines.getNumPartitions()
+        parts.append(lines.mapPartitionsWithIndex(
+            _parse_text(delimiter, header, block_rows, ratings, base)))
+        file_of += [file_index] * n
+        base += n
+    parsed = parts[0] if len(parts) == 1 else sc.union(parts)
+
+    def describe(meta, metas):
+        if meta is None:
+            return f"{path}: no data rows"
+        file_index = file_of[meta["partition"]]
+        lines_before = sum(m["n_lines"] for m in metas
+                           if file_of[m["partition"]] == file_index and m["partition"] < meta["partition"])
+        line, what = meta["error"]
+        return f"{_local_name(files[file_index])} line {lines_before + line}: {what}"
+
+    return _assemble(sc, parsed, describe)
+
+
+def read_npy(sc, path: str, ratings: bool = True, num_partitions: int | None = None,
+             block_rows: int = DEFAULT_BLOCK_ROWS):
+    """A 2-D ``.npy`` file as blocks. Each task memory-maps its own rows, so the file must be
+    on a file system every executor sees (local mode, NFS, ``/dbfs``). Never unpickles."""
+    local = _local_name(path)
+    if not os.path.isfile(local):
+        raise InputError(f"{path}: no such file")
+    try:
+        header = np.load(local, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{path}: not a readable .npy array ({exc})") from None
+    if header.ndim != 2 or header.shape[0] == 0 or header.shape[1] == 0:
+        raise InputError(f"{path}: expected a non-empty 2-D array, found shape {header.shape}")
+    if not np.issubdtype(header.dtype, np.number) or np.issubdtype(header.dtype, np.complexfloating):
+        raise InputError(f"{path}: expected real numbers, found dtype {header.dtype}")
+    n = header.shape[0]
+    parts = num_partitions or sc.defaultParallelism
+    bounds = np.linspace(0, n, min(parts, n) + 1).astype(int)
+    ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+    def load(partition: int, items: Iterable) -> Iterator[tuple]:
+        data = np.load(local, mmap_mode="r", allow_pickle=False)
+        for lo, hi in items:
+            error = None
+            for start in range(lo, hi, block_rows):
+                values = np.asarray(data[start:min(hi, start + block_rows)], dtype=np.float64)
+                problem = check_values(values, ratings)
+                if problem:
+                    row, col, what = problem
+                    error = (start + row + 1, f"column {col + 1}: {what}")
+                    break
+                yield ("block", (partition, start - lo, compact(values)))
+            yield ("meta", dict(partition=partition, n_rows=hi - lo, width=header.shape[1],
+                                first_place=lo + 1, error=error))
+
+    parsed = sc.parallelize(ranges, len(ranges)).mapPartitionsWithIndex(load)
+    return _assemble(sc, parsed, lambda meta, metas: f"{path} row {meta['error'][0]}: {meta['error'][1]}"
+                     if meta else f"{path}: no data rows")
+
+
+def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFAULT_BLOCK_ROWS):
+    """A DataFrame column of numeric arrays or ``pyspark.ml`` vectors as blocks, in row order."""
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql.types import ArrayType, NumericType
+
+    if column not in df.columns:
+        raise InputError(f"no column {column!r}; the DataFrame has {', '.join(df.columns)}")
+    kind = df.schema[column].dataType
+    if not (isinstance(kind, VectorUDT)
+            or (isinstance(kind, ArrayType) and isinstance(kind.elementType, NumericType))):
+        raise InputError(f"column {column!r} must hold arrays of numbers or vectors, not {kind.simpleString()}")
+
+    def parse(partition: int, rows: Iterable) -> Iterator[tuple]:
+        parser = _PartitionParser(partition, block_rows, ratings)
+        n = 0
+        for n, row in enumerate(rows, start=1):
+            if parser.error:
+                continue
+            value = row[0]
+            if value is None:
+                parser.error = (n, "the value is null")
+                continue
+            array = value.toArray() if hasattr(value, "toArray") else np.array(
+                [np.nan if v is None else v for v in value], dtype=np.float64)
+            yield from parser.add(np.asarray(array, dtype=np.float64), n)
+        yield from parser.flush()
+        yield parser.summary(n_lines=n)
+
+    parsed = df.select(column).rdd.mapPartitionsWithIndex(parse)
+
+    def describe(meta, metas):
+        if meta is None:
+            return f"column {column!r}: no data rows"
+        before = sum(m["n_lines"] for m in metas if m["partition"] < meta["partition"])
+        return f"column {column!r} row {before + meta['error'][0]}: {meta['error'][1]}"
+
+    return _assemble(df.sparkSession.sparkContext, parsed, describe)
+
+
+def read_matrix(sc, path: str, fmt: str | None = None, ratings: bool = True,
+                num_partitions: int | None = None, block_rows: int = DEFAULT_BLOCK_ROWS,
+                header: bool = False):
+    """Dispatch on ``fmt`` (``text``, ``csv`` or ``npy``; guessed from the file name if None)."""
+    if fmt is None:
+        lower = path.lower()
+        fmt = "npy" if lower.endswith(".npy") else "csv" if lower.endswith(".csv") else "text"
+    if fmt == "npy":
+        return read_npy(sc, path, ratings, num_partitions, block_rows)
+    if fmt in ("text", "csv"):
+        return read_text(sc, path, "," if fmt == "csv" else None, header, ratings,
+                         num_partitions, block_rows)
+    raise InputError(f"unknown input format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -1,0 +1,58 @@
+"""One local[2] SparkSession for the whole suite, and the course data from ../shared."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SPARK_EM_DATA", ROOT.parent / "shared" / "data")) / "netflix"
+
+
+def spark_defaults() -> dict[str, str]:
+    """The project's spark-defaults.conf, as the jobs get it."""
+    conf = {}
+    for line in (ROOT / "spark-defaults.conf").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, value = line.split(None, 1)
+            conf[key] = value
+    return conf
+
+
+@pytest.fixture(scope="session")
+def spark():
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("spark-em tests")
+    for key, value in spark_defaults().items():
+        builder = builder.config(key, value)
+    session = (builder.master("local[2]").config("spark.ui.enabled", "false")
+               .config("spark.driver.memory", "2g").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def sc(spark):
+    return spark.sparkContext
+
+
+@pytest.fixture(scope="session")
+def netflix_dir() -> Path:
+    """The course data; missing data fails the test under CI and skips it elsewhere."""
+    needed = ["netflix_incomplete.txt", "netflix_complete.txt", "test_incomplete.txt",
+              "test_complete.txt", "test_solutions.txt"]
+    missing = [name for name in needed if not (DATA / name).is_file()]
+    if missing:
+        message = f"course data missing in {DATA}: {', '.join(missing)}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return DATA
