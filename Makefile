@@ -24,8 +24,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
+SUBMIT := $(VENV)/bin/spark-submit --properties-file spark-defaults.conf \
+	--driver-java-options "-Dlog4j2.configurationFile=file:$(CURDIR)/spark_em/conf/log4j2.properties"
+
 run: java $(STAMP)
-	$(VENV)/bin/spark-submit --properties-file spark-defaults.conf jobs/fit_gmm.py $(ARGS)
+	$(SUBMIT) jobs/fit_gmm.py $(ARGS)
 
 test: java $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -18,6 +18,13 @@ from spark_em.blocks import DEFAULT_BLOCK_ROWS, compact, with_offsets
 from spark_em.errors import InputError
 
 FORMATS = ("text", "csv", "npy")
+# Below this much input per partition, a pass costs more in task overhead than it gains from
+# parallel work; larger inputs get at least one partition per core.
+BYTES_PER_PARTITION = 4 * 1024 * 1024
+
+
+def default_partitions(sc, n_bytes: int) -> int:
+    return max(1, min(sc.defaultParallelism, -(-n_bytes // BYTES_PER_PARTITION)))
 
 
 def check_values(values: np.ndarray, ratings: bool) -> tuple[int, int, str] | None:
@@ -112,9 +119,9 @@ def _is_number(token: str) -> bool:
         return False
 
 
-def _hadoop_files(sc, path: str) -> list[str]:
-    """The data files at ``path`` (a file, or a directory's visible files), through Hadoop's
-    file system so that local paths, HDFS, S3 and DBFS all work."""
+def _hadoop_files(sc, path: str) -> list[tuple[str, int]]:
+    """The data files at ``path`` (a file, or a directory's visible files) with their sizes,
+    through Hadoop's file system so that local paths, HDFS, S3 and DBFS all work."""
     jvm = sc._jvm
     hpath = jvm.org.apache.hadoop.fs.Path(path)
     fs = hpath.getFileSystem(sc._jsc.hadoopConfiguration())
@@ -122,9 +129,9 @@ def _hadoop_files(sc, path: str) -> list[str]:
         raise InputError(f"{path}: no such file or directory")
     status = fs.getFileStatus(hpath)
     if not status.isDirectory():
-        return [status.getPath().toString()]
+        return [(status.getPath().toString(), status.getLen())]
     names = sorted(
-        s.getPath().toString() for s in fs.listStatus(hpath)
+        (s.getPath().toString(), s.getLen()) for s in fs.listStatus(hpath)
         if s.isFile() and not s.getPath().getName().startswith(("_", "."))
     )
     if not names:
@@ -177,11 +184,12 @@ def read_text(sc, path: str, delimiter: str | None = None, header: bool = False,
     ``path`` is a file or a directory of files (read in name order). Blank lines are skipped;
     with ``header`` the first line of each file is. ``ratings`` also refuses negative values.
     """
-    files = _hadoop_files(sc, path)
-    min_partitions = num_partitions or sc.defaultParallelism
+    listed = _hadoop_files(sc, path)
+    files = [name for name, _ in listed]
+    wanted = num_partitions or default_partitions(sc, sum(size for _, size in listed))
     parts, base, file_of = [], 0, []
     for file_index, name in enumerate(files):
-        lines = sc.textFile(name, max(1, min_partitions // len(files)))
+        lines = sc.textFile(name, max(1, wanted // len(files)))
         n = lines.getNumPartitions()
         parts.append(lines.mapPartitionsWithIndex(
             _parse_text(delimiter, header, block_rows, ratings, base)))
@@ -217,7 +225,7 @@ def read_npy(sc, path: str, ratings: bool = True, num_partitions: int | None = N
     if not np.issubdtype(header.dtype, np.number) or np.issubdtype(header.dtype, np.complexfloating):
         raise InputError(f"{path}: expected real numbers, found dtype {header.dtype}")
     n = header.shape[0]
-    parts = num_partitions or sc.defaultParallelism
+    parts = num_partitions or default_partitions(sc, header.nbytes)
     bounds = np.linspace(0, n, min(parts, n) + 1).astype(int)
     ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 

@@ -1,0 +1,138 @@
+"""jobs/fit_gmm.py as a user runs it: outputs, refusals, errors and the built-in default."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from spark_em import cli
+from spark_em.errors import InputError
+from tests import reference
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "jobs"))
+import fit_gmm  # noqa: E402
+
+
+def run_job(*args):
+    return cli.main_wrapper(fit_gmm.main, [str(a) for a in args])
+
+
+def test_course_example_outputs(spark, netflix_dir, tmp_path, capsys):
+    ref = reference.load(netflix_dir / "test_solutions.txt")
+    out = tmp_path / "run"
+    status = run_job("--input", netflix_dir / "test_incomplete.txt", "--k", "4", "--seeds", "0",
+                     "--gold", netflix_dir / "test_complete.txt", "--out", out,
+                     "--output-format", "text")
+    assert status == 0
+    captured = capsys.readouterr()
+    assert "k=4 seed=0 iter    1  log-likelihood -152.163192262" in captured.err
+    assert json.loads(captured.out)["log_likelihood"] == pytest.approx(ref["run"]["ll"], rel=1e-8)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["k"], metrics["seed"], metrics["converged"]) == (4, 0, True)
+    assert metrics["log_likelihood"] == pytest.approx(ref["run"]["ll"], rel=1e-8)
+    assert metrics["rmse"] == pytest.approx(ref["rmse"], rel=1e-8)
+    gold = np.loadtxt(netflix_dir / "test_complete.txt")
+    missing = np.loadtxt(netflix_dir / "test_incomplete.txt") == 0
+    assert metrics["rmse_missing"] == pytest.approx(
+        np.sqrt(((ref["X_pred"] - gold)[missing] ** 2).mean()), rel=1e-7)
+    assert [r["seed"] for r in metrics["runs"]] == [0]
+    model = json.loads((out / "model.json").read_text())
+    assert_allclose(model["mu"], ref["run"]["mu"], atol=1e-8)
+    assert_allclose(model["var"], ref["run"]["var"], atol=1e-8)
+    assert_allclose(np.load(out / "completed.npy"), ref["X_pred"], atol=1e-8)
+    assert_allclose(np.loadtxt(out / "completed.txt"), ref["X_pred"], atol=1e-8)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary left behind
+
+
+def test_several_k_and_seeds_reported(spark, netflix_dir, tmp_path, capsys):
+    status = run_job("--input", netflix_dir / "test_incomplete.txt", "--k", "1,3-4",
+                     "--seeds", "0-2", "--out", tmp_path / "o")
+    assert status == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert [(r["k"], r["seed"]) for r in metrics["runs"]] == [
+        (k, s) for k in (1, 3, 4) for s in (0, 1, 2)]
+    best = max(metrics["runs"], key=lambda r: r["log_likelihood"])
+    assert (metrics["k"], metrics["seed"]) == (best["k"], best["seed"])
+    assert set(metrics["best_by_k"]) == {"1", "3", "4"}
+
+
+def test_existing_output_refused_then_overwritten(spark, netflix_dir, tmp_path, capsys):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    args = ["--input", netflix_dir / "test_incomplete.txt", "--k", "2", "--out", out]
+    assert run_job(*args) == 2
+    assert "exists" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"
+    assert run_job(*args, "--overwrite") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["completed.npy", "metrics.json", "model.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--k", "0-"], "--k: '0-' is not a number"),
+    (["--seeds", "a"], "--seeds: 'a' is not a number"),
+    (["--k", "30"], "--k 30 is larger than the number of rows (20)"),
+    (["--max-iter", "0"], "--max-iter must be >= 1"),
+])
+def test_bad_options_leave_nothing(spark, netflix_dir, tmp_path, capsys, args, message):
+    out = tmp_path / "o"
+    assert run_job("--input", netflix_dir / "test_incomplete.txt", *args, "--out", out) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_int_lists():
+    assert cli.int_list("3", "--k") == [3]
+    assert cli.int_list("1,12", "--k") == [1, 12]
+    assert cli.int_list("0-4", "--k") == [0, 1, 2, 3, 4]
+    assert cli.int_list("1, 3-5", "--k") == [1, 3, 4, 5]
+    for bad in ["", "4-2", "1,,2", "x", "1-2-3"]:
+        with pytest.raises(InputError):
+            cli.int_list(bad, "--k")
+
+
+def test_builtin_default_is_scored_against_the_planted_truth(spark, capsys):
+    assert run_job("--max-iter", "50") == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert (metrics["n_rows"], metrics["n_cols"], metrics["k"]) == (1200, 1200, 12)
+    # The planted ratings are integers; a completion this far off would be no better than
+    # guessing the middle rating.
+    assert 0 < metrics["rmse_missing"] < 1.2
+    assert metrics["rmse"] < metrics["rmse_missing"]
+
+
+def submit(*args, cwd=ROOT):
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "spark-submit"), "--properties-file",
+         str(ROOT / "spark-defaults.conf"), "--master", "local[2]",
+         "--driver-java-options",
+         f"-Dlog4j2.configurationFile=file:{ROOT / 'spark_em/conf/log4j2.properties'}",
+         str(ROOT / "jobs" / "fit_gmm.py"), *map(str, args)],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+def test_spark_submit_success_and_bad_input(netflix_dir, tmp_path):
+    ok = submit("--input", netflix_dir / "test_incomplete.txt", "--k", "4", "--seeds", "0",
+                "--out", tmp_path / "ok")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((tmp_path / "ok" / "metrics.json").read_text())["n_iter"] > 1
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 2 3\n4 5\n")
+    failed = submit("--input", bad, "--k", "1", "--out", tmp_path / "never")
+    assert failed.returncode == 2
+    console = failed.stdout + failed.stderr  # spark-submit merges the driver's stderr into stdout
+    assert f"error: {bad} line 2: 2 values, expected 3" in console
+    assert "Traceback" not in console and "at org.apache" not in console
+    assert not (tmp_path / "never").exists()
