@@ -12,11 +12,12 @@ export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PY)
 .PHONY: run test bench java clean
 
 java:
-	@v=$$($(JAVA) -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \
+	@full=$$($(JAVA) -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1); \
+	v=$$(echo "$$full" | sed 's/^1\.//; s/[^0-9].*//'); \
 	if [ -z "$$v" ]; then \
 	  echo "error: Java not found. spark-em needs Java 17 or newer: install a JDK/JRE 17+ (e.g. 'apt-get install openjdk-17-jre-headless') or set JAVA_HOME." >&2; exit 1; \
 	elif [ "$$v" -lt 17 ]; then \
-	  echo "error: Java $$v found, but spark-em needs Java 17 or newer: install a JDK/JRE 17+ (e.g. 'apt-get install openjdk-17-jre-headless') or point JAVA_HOME at one." >&2; exit 1; \
+	  echo "error: Java $$full found, but spark-em needs Java 17 or newer: install a JDK/JRE 17+ (e.g. 'apt-get install openjdk-17-jre-headless') or point JAVA_HOME at one." >&2; exit 1; \
 	fi
 
 $(STAMP): pyproject.toml

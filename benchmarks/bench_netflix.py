@@ -48,6 +48,7 @@ def main():
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
+    from spark_em import blocks as blk
     from spark_em import matrix_completion as mc
     from spark_em import readers
 
@@ -59,7 +60,7 @@ def main():
 
     start = time.perf_counter()
     blocks = readers.read_text(spark.sparkContext, path)
-    summary = mc.summarize(blocks)
+    summary = blk.summarize(blocks)
     load_seconds = time.perf_counter() - start
 
     mc.fit(blocks, args.k, args.seed, summary=summary)  # warm-up: JIT, Python workers

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
@@ -35,7 +36,8 @@ def parse_args(argv):
                     help="how missing entries are marked (0, as in the course data)")
     ap.add_argument("--k", default="12", help="components: 12, 1,12 or 1-4 (default 12)")
     ap.add_argument("--seeds", default="0", help="seeds: 0, 0,3 or 0-4 (default 0)")
-    ap.add_argument("--gold", help="complete matrix to score the completion against")
+    ap.add_argument("--gold", help="complete matrix to score the completion against (its format "
+                    "is guessed from its own name)")
     ap.add_argument("--out", help="output directory (refused if it exists, unless --overwrite)")
     ap.add_argument("--overwrite", action="store_true")
     ap.add_argument("--output-format", choices=["npy", "text"], default="npy",
@@ -48,8 +50,12 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     args.ks = cli.int_list(args.k, "--k")
     args.seed_list = cli.int_list(args.seeds, "--seeds")
-    problems = [(args.tol < 0, "--tol must be >= 0"), (args.max_iter < 1, "--max-iter must be >= 1"),
-                (args.min_variance <= 0, "--min-variance must be > 0"),
+    problems = [(not math.isfinite(args.tol) or args.tol < 0, "--tol must be a number >= 0"),
+                (args.max_iter < 1, "--max-iter must be >= 1"),
+                (not math.isfinite(args.min_variance) or args.min_variance <= 0,
+                 "--min-variance must be a number > 0"),
+                (min(args.ks) < 1, "--k values must be >= 1"),
+                (not all(0 <= s < 2**32 for s in args.seed_list), "--seeds must be in 0..4294967295"),
                 (args.block_rows < 1, "--block-rows must be >= 1"),
                 (args.partitions is not None and args.partitions < 1, "--partitions must be >= 1")]
     for bad, message in problems:
@@ -65,7 +71,7 @@ def load(sc, args):
     if args.input:
         options = dict(num_partitions=args.partitions, block_rows=args.block_rows)
         observed = readers.read_matrix(sc, args.input, args.format, header=args.header, **options)
-        gold = (readers.read_matrix(sc, args.gold, args.format, header=args.header, **options)
+        gold = (readers.read_matrix(sc, args.gold, header=args.header, **options)
                 if args.gold else None)
         return observed, gold, {"input": args.input, "gold": args.gold}
     data = synthetic.planted_ratings(sc, num_partitions=args.partitions, block_rows=args.block_rows)

@@ -8,6 +8,7 @@ moves from the JVM to the Python workers; kernels convert to float64 themselves.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
@@ -25,9 +26,13 @@ def compact(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype == np.uint8:
         return values
+    if np.issubdtype(values.dtype, np.integer) and values.size and np.abs(values).max() > 2**53:
+        raise ValueError("integer values above 2**53 cannot be held exactly as numbers here")
     as_float = values.astype(np.float64, copy=False)
-    for dtype in (np.uint8, np.float32):
-        candidate = as_float.astype(dtype)
+    in_byte_range = values.size and 0 <= as_float.min() and as_float.max() <= 255
+    for dtype in ((np.uint8, np.float32) if in_byte_range else (np.float32,)):
+        with np.errstate(invalid="ignore", over="ignore"):
+            candidate = as_float.astype(dtype)
         if np.array_equal(candidate.astype(np.float64), as_float):
             return candidate
     return np.ascontiguousarray(as_float)
@@ -114,7 +119,41 @@ def aligned(blocks, other):
     def join_pieces(pair):
         block, pieces = pair
         rows = np.concatenate([v for _, v in sorted(pieces, key=lambda p: p[0])])
+        if rows.shape[0] != block.values.shape[0]:
+            raise ValueError(f"rows {block.offset}+: {rows.shape[0]} rows to pair with "
+                             f"{block.values.shape[0]}; the two matrices differ in length")
         return block, rows
 
     grouped = other.flatMap(cut).groupByKey()
     return blocks.map(lambda b: (b.offset, b)).join(grouped).values().map(join_pieces)
+
+
+def column_summary(values: np.ndarray) -> np.ndarray:
+    """[Σ x² over all entries, then Σ_u x_ui for each column i] of a block."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.concatenate([[np.einsum("ij,ij->", values, values)], values.sum(axis=0)])
+
+
+@dataclass
+class MatrixSummary:
+    """What one pass learns of the data before any fit: its shape, how much is observed, and
+    the sums the reference initialisation needs (``column_summary``)."""
+
+    n_rows: int
+    n_cols: int
+    n_observed: int
+    column_summary: np.ndarray
+
+    @property
+    def observed_fraction(self) -> float:
+        return self.n_observed / (self.n_rows * self.n_cols)
+
+
+def summarize(blocks) -> MatrixSummary:
+    def stats(block):
+        values = block.values
+        return np.concatenate([[values.shape[0], np.count_nonzero(values)],
+                               column_summary(values)])
+
+    total = blocks.map(stats).treeReduce(np.add)
+    return MatrixSummary(int(total[0]), total.size - 3, int(total[1]), total[2:])

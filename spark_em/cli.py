@@ -33,9 +33,9 @@ def int_list(text: str, option: str) -> list[int]:
     return values
 
 
-def progress_line(label: str, it) -> str:
+def progress_line(label: str, it, objective: str = "log-likelihood") -> str:
     change = "" if it.relative_change is None else f"{it.relative_change:.3e}"
-    return (f"{label} iter {it.iteration:4d}  log-likelihood {it.log_likelihood:.10f}  "
+    return (f"{label} iter {it.iteration:4d}  {objective} {it.objective:.10f}  "
             f"change {change:>10}  {it.seconds:.3f}s")
 
 
@@ -45,33 +45,50 @@ def say(line: str) -> None:
 
 def check_out_dir(out: str | None, overwrite: bool) -> None:
     """Refuse an existing output directory unless ``overwrite`` (checked before any work)."""
+    if out and "://" in out:
+        raise InputError(f"--out {out}: outputs go to a directory on the driver's file system, not a URL")
     if out and os.path.exists(out) and not overwrite:
         raise InputError(f"--out {out} exists; choose another directory or add --overwrite")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_dir(out: str, overwrite: bool) -> Iterator[Path]:
-    """A temporary directory beside ``out`` that becomes ``out`` only if the block succeeds."""
+    """A temporary directory beside ``out`` that becomes ``out`` only if the block succeeds.
+
+    With ``overwrite`` an existing ``out`` is moved aside first and put back if the swap fails.
+    """
     check_out_dir(out, overwrite)
     target = Path(out).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    work.chmod(0o777 & ~_umask())
     try:
         yield work
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old / "previous")
+        if not target.exists():
             os.replace(work, target)
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old / "previous")
+        try:
+            os.replace(work, target)
+        except BaseException:
+            os.replace(old / "previous", target)
+            raise
+        finally:
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(work, target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def main_wrapper(main, argv=None) -> int:

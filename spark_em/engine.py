@@ -4,10 +4,12 @@ Each iteration broadcasts the current parameters, sums a family's per-block stat
 one ``treeAggregate`` and hands the sum to the family's update on the driver, then applies the
 stopping rule. The engine knows nothing of the model: a family supplies
 
-- ``block_stats(values, params) -> stats``: a block's statistics (a tuple of numbers/arrays
-  whose first field is the block's log-likelihood, or objective);
+- ``block_stats(values, params) -> stats``: a block's statistics;
 - ``add(a, b) -> stats``: the sum of two statistics;
-- ``update(stats, params) -> params``: the new parameters.
+- ``update(stats, params) -> (params, objective)``: the new parameters and the number the
+  stopping rule watches (the log-likelihood of the pass for EM, the cost for K-means);
+- ``converged(new, old) -> bool``: the stopping rule (by default the relative rule on a
+  log-likelihood that rises).
 """
 
 from __future__ import annotations
@@ -45,53 +47,88 @@ def aggregate(blocks, block_stats: Callable, add: Callable, params: Any, depth: 
 
 @dataclass
 class Iteration:
-    """One pass: its number (from 1), log-likelihood, relative change and wall seconds."""
+    """One pass: its number (from 1), objective, relative change and wall seconds."""
 
     iteration: int
-    log_likelihood: float
+    objective: float
     relative_change: float | None
     seconds: float
 
 
 @dataclass
 class FitResult:
-    """Parameters after the last update, the last pass's log-likelihood, and the history."""
+    """Parameters after the last update, the last pass's objective, and the history."""
 
     params: Any
-    log_likelihood: float
+    objective: float
     n_iter: int
     converged: bool
     history: list[Iteration] = field(default_factory=list)
 
 
-def converged(new: float, old: float | None, tol: float) -> bool:
-    """The relative rule: stop when new − old ≤ tol·|new|."""
-    return old is not None and new - old <= tol * abs(new)
+def relative_rule(tol: float = DEFAULT_TOL) -> Callable[[float, float | None], bool]:
+    """Stop when new − old ≤ tol·|new| (a log-likelihood that has stopped rising)."""
+    return lambda new, old: old is not None and new - old <= tol * abs(new)
 
 
-def run(blocks, params, block_stats: Callable, add: Callable, update: Callable,
-        tol: float = DEFAULT_TOL, max_iter: int = DEFAULT_MAX_ITER,
-        on_iteration: Callable[[Iteration], None] | None = None) -> FitResult:
-    """Iterate E-step/M-step passes until the relative rule holds or ``max_iter`` passes.
+def run_many(blocks, starts: list, block_stats: Callable, add: Callable, update: Callable,
+             converged: Callable[[float, float | None], bool] | None = None,
+             max_iter: int = DEFAULT_MAX_ITER,
+             on_iteration: Callable[[int, Iteration, Any], None] | None = None) -> list[FitResult]:
+    """Fit several starts together: each pass is one job that computes the statistics of every
+    start still running; each start stops by its own rule and leaves the pass after that.
 
-    As in the reference ``run``, the returned parameters are those after the last update and
-    the returned log-likelihood is that of the last pass (computed under the parameters before
-    that update).
+    The results are those of fitting each start alone (the same sums, in the same order).
+    ``on_iteration(start_index, record, new_params)`` sees every pass of every start. A record's
+    seconds are those of the shared pass.
     """
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
-    history: list[Iteration] = []
-    previous = None
+    converged = converged or relative_rule()
+    params = list(starts)
+    previous: list[float | None] = [None] * len(params)
+    history: list[list[Iteration]] = [[] for _ in params]
+    results: dict[int, FitResult] = {}
+
+    def stats_of_all(values, active_params):
+        return [block_stats(values, p) for p in active_params]
+
+    def add_all(a, b):
+        return [add(x, y) for x, y in zip(a, b)]
+
     for iteration in range(1, max_iter + 1):
+        active = [i for i in range(len(params)) if i not in results]
+        if not active:
+            break
         start = time.perf_counter()
-        stats = aggregate(blocks, block_stats, add, params)
-        params = update(stats, params)
-        ll = float(stats[0])
-        change = None if previous is None else (ll - previous) / abs(ll)
-        history.append(Iteration(iteration, ll, change, time.perf_counter() - start))
-        if on_iteration:
-            on_iteration(history[-1])
-        if converged(ll, previous, tol):
-            return FitResult(params, ll, iteration, True, history)
-        previous = ll
-    return FitResult(params, history[-1].log_likelihood, max_iter, False, history)
+        sums = aggregate(blocks, stats_of_all, add_all, [params[i] for i in active])
+        seconds = time.perf_counter() - start
+        for i, stats in zip(active, sums):
+            params[i], value = update(stats, params[i])
+            value = float(value)
+            old = previous[i]
+            change = None if old is None or value == 0 else (value - old) / abs(value)
+            history[i].append(Iteration(iteration, value, change, seconds))
+            if on_iteration:
+                on_iteration(i, history[i][-1], params[i])
+            if converged(value, old):
+                results[i] = FitResult(params[i], value, iteration, True, history[i])
+            previous[i] = value
+    for i in range(len(params)):
+        if i not in results:
+            results[i] = FitResult(params[i], history[i][-1].objective, max_iter, False, history[i])
+    return [results[i] for i in range(len(params))]
+
+
+def run(blocks, params, block_stats: Callable, add: Callable, update: Callable,
+        converged: Callable[[float, float | None], bool] | None = None,
+        max_iter: int = DEFAULT_MAX_ITER,
+        on_iteration: Callable[[Iteration, Any], None] | None = None) -> FitResult:
+    """Iterate passes from one start until ``converged(new, old)`` or ``max_iter`` passes.
+
+    As in the reference ``run``, the returned parameters are those after the last update and
+    the returned objective is that of the last pass (for EM, the log-likelihood under the
+    parameters before that update). ``on_iteration(record, new_params)`` sees every pass.
+    """
+    report = (lambda _i, record, new: on_iteration(record, new)) if on_iteration else None
+    return run_many(blocks, [params], block_stats, add, update, converged, max_iter, report)[0]

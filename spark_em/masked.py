@@ -177,16 +177,9 @@ def reference_rows(n_rows: int, k: int, seed: int) -> np.ndarray:
     return np.random.RandomState(seed).choice(n_rows, k, replace=False)
 
 
-def column_summary(X: np.ndarray) -> np.ndarray:
-    """[Σ x² over all entries, then Σ_u x_ui for each column i]: what the reference
-    initialisation needs of the data, whatever the means."""
-    X = _as_float(X)
-    return np.concatenate([[(X * X).sum()], X.sum(axis=0)])
-
-
 def init_variances(summary: np.ndarray, n_rows: int, mu: np.ndarray) -> np.ndarray:
     """The course's init variances, mean over all n·d entries of (X − μ_j)², missing zeros
-    included: (Σ x² − 2 μ_j·Σ_u x_u + n‖μ_j‖²) / (n·d), from ``column_summary``."""
+    included: (Σ x² − 2 μ_j·Σ_u x_u + n‖μ_j‖²) / (n·d), from ``blocks.column_summary``."""
     mu = np.asarray(mu, dtype=np.float64)
     sum_sq, col_sums = summary[0], summary[1:]
     return (sum_sq - 2.0 * mu @ col_sums + n_rows * (mu * mu).sum(axis=1)) / (n_rows * mu.shape[1])

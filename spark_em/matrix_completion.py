@@ -7,14 +7,13 @@ seeds and K values, the completed matrix and its RMSE against a gold matrix.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from spark_em import engine, masked
-from spark_em.blocks import Block, aligned, rows_at
+from spark_em.blocks import Block, MatrixSummary, aligned, rows_at, summarize
 from spark_em.errors import InputError
 
 
@@ -36,70 +35,72 @@ class MaskedRun:
                     n_iter=self.n_iter, converged=self.converged, seconds=round(self.seconds, 4))
 
 
-@dataclass
-class MatrixSummary:
-    """What one pass learns of the data before any fit: its shape, how much is observed, and
-    the sums the reference initialisation needs (``masked.column_summary``)."""
-
-    n_rows: int
-    n_cols: int
-    n_observed: int
-    column_summary: np.ndarray
-
-    @property
-    def observed_fraction(self) -> float:
-        return self.n_observed / (self.n_rows * self.n_cols)
-
-
-def summarize(blocks) -> MatrixSummary:
-    def stats(block):
-        values = block.values
-        return np.concatenate([[values.shape[0], np.count_nonzero(values)],
-                               masked.column_summary(values)])
-
-    total = blocks.map(stats).treeReduce(np.add)
-    return MatrixSummary(int(total[0]), total.size - 3, int(total[1]), total[2:])
+def reference_starts(blocks, pairs: list[tuple[int, int]], summary: MatrixSummary
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Means and variances of the course's ``common.init(X, K, seed)`` for each (K, seed), on
+    the cluster: the mean rows of every start fetched by global index in one job, and
+    σ_j² = mean over all n·d entries of (X − μ_j)² from the data's summary. X never reaches the
+    driver."""
+    for k, _ in pairs:
+        if k < 1:
+            raise InputError(f"--k must be at least 1, got {k}")
+        if k > summary.n_rows:
+            raise InputError(f"--k {k} is larger than the number of rows ({summary.n_rows})")
+    chosen = [masked.reference_rows(summary.n_rows, k, seed) for k, seed in pairs]
+    rows = rows_at(blocks, np.concatenate(chosen)).astype(np.float64)
+    out, at = [], 0
+    for index in chosen:
+        mu = rows[at:at + len(index)]
+        at += len(index)
+        out.append((mu, masked.init_variances(summary.column_summary, summary.n_rows, mu)))
+    return out
 
 
-def reference_init(blocks, k: int, seed: int, summary: MatrixSummary) -> masked.Mixture:
-    """The course's ``common.init(X, K, seed)`` on the cluster: the K mean rows fetched by
-    global index, the variances from the data's summary. X never reaches the driver."""
-    if k < 1:
-        raise InputError(f"--k must be at least 1, got {k}")
-    if k > summary.n_rows:
-        raise InputError(f"--k {k} is larger than the number of rows ({summary.n_rows})")
-    mu = rows_at(blocks, masked.reference_rows(summary.n_rows, k, seed)).astype(np.float64)
-    var = masked.init_variances(summary.column_summary, summary.n_rows, mu)
-    return masked.Mixture(mu, var, np.full(k, 1.0 / k))
+def reference_start(blocks, k: int, seed: int, summary: MatrixSummary) -> tuple[np.ndarray, np.ndarray]:
+    return reference_starts(blocks, [(k, seed)], summary)[0]
 
 
-def fit(blocks, k: int, seed: int, tol: float = engine.DEFAULT_TOL,
-        max_iter: int = engine.DEFAULT_MAX_ITER, min_variance: float = masked.MIN_VARIANCE,
-        on_iteration: Callable[[engine.Iteration], None] | None = None,
-        summary: MatrixSummary | None = None) -> MaskedRun:
-    """EM from the reference initialisation until the relative rule (or ``max_iter``)."""
-    start = time.perf_counter()
-    mixture = reference_init(blocks, k, seed, summary or summarize(blocks))
-    result = engine.run(
-        blocks, mixture, masked.block_stats, masked.add_stats,
-        lambda stats, mix: masked.update(stats, mix.mu, min_variance),
-        tol=tol, max_iter=max_iter, on_iteration=on_iteration,
-    )
-    return MaskedRun(k, seed, result.params, result.log_likelihood, result.n_iter,
-                     result.converged, time.perf_counter() - start, result.history)
+def reference_init(blocks, k: int, seed: int, summary: MatrixSummary,
+                   min_variance: float = masked.MIN_VARIANCE) -> masked.Mixture:
+    """The course's ``common.init``: reference means and variances, uniform weights."""
+    return _reference_mixtures(blocks, [(k, seed)], summary, min_variance)[0]
 
 
-def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int],
-            on_run_iteration: Callable | None = None, summary: MatrixSummary | None = None,
-            **options) -> list[MaskedRun]:
-    """One run per (K, seed), in that order; ``on_run_iteration(k, seed, it)`` reports progress."""
+def _reference_mixtures(blocks, pairs, summary: MatrixSummary, min_variance: float) -> list[masked.Mixture]:
+    # The variances are floored at min_variance like every later one (this only matters for
+    # degenerate data, where they would be 0).
+    if summary.n_observed == 0:
+        raise InputError("the matrix has no observed (non-zero) entries")
+    return [masked.Mixture(mu, np.maximum(var, min_variance), np.full(len(mu), 1.0 / len(mu)))
+            for mu, var in reference_starts(blocks, pairs, summary)]
+
+
+def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], tol: float = engine.DEFAULT_TOL,
+            max_iter: int = engine.DEFAULT_MAX_ITER, min_variance: float = masked.MIN_VARIANCE,
+            on_run_iteration: Callable | None = None,
+            summary: MatrixSummary | None = None) -> list[MaskedRun]:
+    """EM from the reference initialisation for every (K, seed), in that order, all starts in
+    the same passes over the data; ``on_run_iteration(k, seed, record)`` reports progress.
+
+    A run's ``seconds`` add up the passes it took part in (shared with the other starts)."""
     summary = summary or summarize(blocks)
-    runs = []
-    for k in ks:
-        for seed in seeds:
-            report = (lambda it, k=k, seed=seed: on_run_iteration(k, seed, it)) if on_run_iteration else None
-            runs.append(fit(blocks, k, seed, on_iteration=report, summary=summary, **options))
-    return runs
+    pairs = [(k, seed) for k in ks for seed in seeds]
+    starts = _reference_mixtures(blocks, pairs, summary, min_variance)
+    results = engine.run_many(
+        blocks, starts, masked.block_stats, masked.add_stats,
+        lambda stats, mix: (masked.update(stats, mix.mu, min_variance), stats.log_likelihood),
+        converged=engine.relative_rule(tol), max_iter=max_iter,
+        on_iteration=(lambda i, record, _new: on_run_iteration(*pairs[i], record))
+        if on_run_iteration else None)
+    return [MaskedRun(k, seed, r.params, r.objective, r.n_iter, r.converged,
+                      sum(h.seconds for h in r.history), r.history)
+            for (k, seed), r in zip(pairs, results)]
+
+
+def fit(blocks, k: int, seed: int, **options) -> MaskedRun:
+    """EM from the reference initialisation until the relative rule (or ``max_iter``);
+    options as for ``fit_all``."""
+    return fit_all(blocks, [k], [seed], **options)[0]
 
 
 def best(runs: list[MaskedRun]) -> MaskedRun:

@@ -55,11 +55,22 @@ class _PartitionParser:
         self.first_place: int | None = None
         self.error: tuple[int, str] | None = None
 
+    def fail(self, place: int, message: str) -> None:
+        """Record a problem at ``place`` unless a pending row before it has one already."""
+        if self.rows:
+            values = np.vstack(self.rows)
+            problem = check_values(values, self.ratings)
+            if problem:
+                row, col, what = problem
+                self.error = (self.places[row], f"column {col + 1}: {what}")
+                return
+        self.error = (place, message)
+
     def add(self, row: np.ndarray, place: int) -> Iterator[tuple]:
         if self.width is None:
             self.width, self.first_place = row.size, place
         elif row.size != self.width:
-            self.error = (place, f"{row.size} values, expected {self.width} as on the rows before")
+            self.fail(place, f"{row.size} values, expected {self.width} as on the rows before")
             return
         self.rows.append(row)
         self.places.append(place)
@@ -94,7 +105,7 @@ def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratin
                 continue  # keep counting lines so later partitions get their line numbers
             if skip_header and local_partition == 0 and n_lines == 1:
                 continue
-            text = line.strip()
+            text = line.strip().lstrip("\ufeff") if n_lines == 1 else line.strip()
             if not text:
                 continue
             tokens = text.split(delimiter)
@@ -102,7 +113,7 @@ def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratin
                 row = np.array(tokens, dtype=np.float64)
             except ValueError:
                 col, token = next((i, t) for i, t in enumerate(tokens) if not _is_number(t))
-                parser.error = (n_lines, f"column {col + 1}: {token.strip()!r} is not a number")
+                parser.fail(n_lines, f"column {col + 1}: {token.strip()!r} is not a number")
                 continue
             yield from parser.add(row, n_lines)
         yield from parser.flush()
@@ -153,18 +164,20 @@ def _assemble(sc, parsed, describe) -> object:
     try:
         metas = sorted((r[1] for r in parsed.filter(lambda r: r[0] == "meta").collect()),
                        key=lambda m: m["partition"])
-        for meta in metas:
-            if meta["error"]:
-                raise InputError(describe(meta, metas))
-        widths = {m["width"] for m in metas if m["width"] is not None}
-        if not widths or sum(m["n_rows"] for m in metas) == 0:
+        if not any(m["n_rows"] or m["error"] for m in metas):
             raise InputError(describe(None, metas))
-        if len(widths) > 1:
-            first = next(m for m in metas if m["width"] is not None)
-            odd = next(m for m in metas if m["width"] not in (None, first["width"]))
-            odd = dict(odd, error=(odd["first_place"],
-                                   f"{odd['width']} values, expected {first['width']} as on the rows before"))
-            raise InputError(describe(odd, metas))
+        first = next((m for m in metas if m["width"] is not None), None)
+        problems = []
+        for meta in metas:  # in partition order, so the first problem is the earliest
+            if first and meta["width"] not in (None, first["width"]):
+                width_error = (meta["first_place"],
+                               f"{meta['width']} values, expected {first['width']} as on the rows before")
+                if not meta["error"] or meta["error"][0] > width_error[0]:
+                    meta = dict(meta, error=width_error)
+            if meta["error"]:
+                problems.append(meta)
+        if problems:
+            raise InputError(describe(problems[0], metas))
         rows = [0] * (metas[-1]["partition"] + 1)
         for m in metas:
             rows[m["partition"]] = m["n_rows"]
@@ -269,7 +282,7 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
                 continue
             value = row[0]
             if value is None:
-                parser.error = (n, "the value is null")
+                parser.fail(n, "the value is null")
                 continue
             array = value.toArray() if hasattr(value, "toArray") else np.array(
                 [np.nan if v is None else v for v in value], dtype=np.float64)

@@ -82,6 +82,9 @@ def test_existing_output_refused_then_overwritten(spark, netflix_dir, tmp_path, 
     (["--seeds", "a"], "--seeds: 'a' is not a number"),
     (["--k", "30"], "--k 30 is larger than the number of rows (20)"),
     (["--max-iter", "0"], "--max-iter must be >= 1"),
+    (["--k", "4,0"], "--k values must be >= 1"),
+    (["--seeds", "4294967296"], "--seeds must be in 0..4294967295"),
+    (["--tol", "nan"], "--tol must be a number >= 0"),
 ])
 def test_bad_options_leave_nothing(spark, netflix_dir, tmp_path, capsys, args, message):
     out = tmp_path / "o"
@@ -89,6 +92,14 @@ def test_bad_options_leave_nothing(spark, netflix_dir, tmp_path, capsys, args, m
     assert message in capsys.readouterr().err
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_matrix_with_nothing_observed(spark, tmp_path, capsys):
+    path = tmp_path / "zeros.txt"
+    path.write_text("0 0 0\n0 0 0\n")
+    assert run_job("--input", path, "--k", "1", "--out", tmp_path / "o") == 2
+    assert "no observed (non-zero) entries" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_int_lists():

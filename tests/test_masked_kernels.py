@@ -7,6 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from spark_em import masked
+from spark_em.blocks import column_summary
 from tests import reference
 
 PRINTED = dict(rtol=0, atol=1e-8)  # the reference arrays are printed to 8 decimals
@@ -41,7 +42,7 @@ def test_reference_init(X, ref):
 
 def test_init_variances_from_summary_match_direct(X, ref):
     mixture = masked.reference_init(X, ref["K"], 0)
-    from_sums = masked.init_variances(masked.column_summary(X), X.shape[0], mixture.mu)
+    from_sums = masked.init_variances(column_summary(X), X.shape[0], mixture.mu)
     assert_allclose(from_sums, mixture.var, rtol=1e-12)
 
 

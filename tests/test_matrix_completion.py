@@ -20,7 +20,7 @@ K12_BEST_SEED, K12_BEST_LL, K12_RMSE = 1, -1390234.4223469, 0.4804908505
 def netflix(sc, netflix_dir):
     X = readers.read_text(sc, str(netflix_dir / "netflix_incomplete.txt"))
     gold = readers.read_text(sc, str(netflix_dir / "netflix_complete.txt"))
-    yield X, gold, mc.summarize(X)
+    yield X, gold, blk.summarize(X)
     X.unpersist()
     gold.unpersist()
 

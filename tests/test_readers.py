@@ -67,6 +67,12 @@ def test_values_are_stored_compactly(sc, tmp_path):
     assert fine.first().values[0, 0] == 0.1
 
 
+def test_byte_order_mark_and_windows_line_ends(sc, tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeff1 2\r\n3 4\r\n".encode("utf-8"))
+    assert_array_equal(offsets_and_rows(readers.read_text(sc, str(path))), [[1, 2], [3, 4]])
+
+
 def test_directory_of_files_in_name_order(sc, tmp_path, matrix):
     (tmp_path / "d").mkdir()
     write_text(tmp_path / "d" / "part-1.txt", matrix[30:])
@@ -86,6 +92,8 @@ BAD_TEXT = [
     ("inf", lines("inf 2 3"), r"bad\.txt line 1: column 1: inf is not a finite number"),
     ("negative", lines("1 2 3", "1 -2 3"), r"bad\.txt line 2: column 2: negative value -2"),
     ("empty", "", r"bad\.txt: no data rows"),
+    ("earliest first", lines("1 -2 3", "4 x 6"), r"bad\.txt line 1: column 2: negative value -2"),
+    ("before ragged", lines("1 2 3", "1 2 inf", "1 2"), r"bad\.txt line 2: column 3: inf is not"),
     ("blank", lines("", "   "), r"bad\.txt: no data rows"),
 ]
 
