@@ -1,0 +1,443 @@
+"""spark.ml-style estimators: ``GaussianMixture`` and ``MaskedGaussianMixture``.
+
+They take a DataFrame column of ``pyspark.ml`` vectors or numeric arrays, fit on the cached
+blocks through the same engine as the jobs, and return models that ``transform`` DataFrames,
+persist as JSON metadata plus ``.npy`` arrays (never pickle), and work inside a ``Pipeline``.
+
+Fitted models are saved to a directory on the driver's file system (metadata through Spark,
+arrays with ``np.save``); a path with another scheme than ``file:`` is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pyspark import keyword_only
+from pyspark.ml import Estimator, Model
+from pyspark.ml.linalg import DenseVector, VectorUDT
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import (HasFeaturesCol, HasMaxIter, HasPredictionCol,
+                                     HasProbabilityCol, HasSeed, HasTol)
+from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable,
+                             DefaultParamsWriter, MLReadable, MLReader, MLWritable, MLWriter)
+from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
+
+from spark_em import gaussian, masked
+from spark_em import matrix_completion as mc
+from spark_em import mixture as mx
+from spark_em.errors import InputError
+from spark_em.readers import read_dataframe
+
+TRANSFORM_BLOCK_ROWS = 4096
+
+
+# --- persistence: params as Spark ML metadata, arrays as .npy
+
+
+def _local_dir(path: str) -> Path:
+    if "://" in path and not path.startswith("file://"):
+        raise InputError(f"{path}: models are saved to the driver's file system, not to a URL")
+    return Path(path[len("file://"):] if path.startswith("file://") else path)
+
+
+class _ArrayModelWriter(MLWriter):
+    def __init__(self, instance):
+        super().__init__()
+        self.instance = instance
+
+    def saveImpl(self, path: str) -> None:
+        data = _local_dir(path) / "data"
+        DefaultParamsWriter.saveMetadata(self.instance, path, self.sc,
+                                         extraMetadata={"model": self.instance._extra()})
+        data.mkdir(parents=True, exist_ok=True)
+        for name, array in self.instance._arrays().items():
+            np.save(data / f"{name}.npy", np.asarray(array), allow_pickle=False)
+
+
+class _ArrayModelReader(MLReader):
+    def __init__(self, cls):
+        super().__init__()
+        self.cls = cls
+
+    def load(self, path: str):
+        metadata = DefaultParamsReader.loadMetadata(path, self.sc)
+        data = _local_dir(path) / "data"
+        try:
+            arrays = {f.stem: np.load(f, allow_pickle=False) for f in sorted(data.glob("*.npy"))}
+        except ValueError as exc:
+            raise InputError(f"{path}: a model array cannot be read ({exc})") from None
+        model = self.cls._from_saved(arrays, metadata["model"])
+        DefaultParamsReader.getAndSetParams(model, metadata)
+        return model
+
+
+class _ArrayModelPersistence(MLWritable, MLReadable):
+    def write(self) -> MLWriter:
+        return _ArrayModelWriter(self)
+
+    @classmethod
+    def read(cls) -> MLReader:
+        return _ArrayModelReader(cls)
+
+
+def _with_columns(dataset, input_col: str, fields: list[StructField], compute):
+    """``dataset`` with ``fields`` appended; ``compute(X)`` gives their values for a block of
+    rows, one tuple per row. Rows whose input is null get nulls."""
+    position = dataset.columns.index(input_col)
+
+    def per_partition(rows):
+        batch = []
+
+        def flush():
+            present = [r for r in batch if r[position] is not None]
+            values = iter(compute(np.stack([_as_array(r[position]) for r in present]))) \
+                if present else iter(())
+            for r in batch:
+                extra = next(values) if r[position] is not None else (None,) * len(fields)
+                yield tuple(r) + tuple(extra)
+            batch.clear()
+
+        for row in rows:
+            batch.append(row)
+            if len(batch) == TRANSFORM_BLOCK_ROWS:
+                yield from flush()
+        yield from flush()
+
+    schema = StructType(dataset.schema.fields + fields)
+    return dataset.sparkSession.createDataFrame(dataset.rdd.mapPartitions(per_partition), schema)
+
+
+def _as_array(value) -> np.ndarray:
+    return value.toArray() if hasattr(value, "toArray") else np.asarray(value, dtype=np.float64)
+
+
+# --- Gaussian mixture on complete data
+
+
+class _GaussianMixtureParams(HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasMaxIter,
+                             HasTol, HasSeed):
+    k = Param(Params._dummy(), "k", "number of components (> 0)", TypeConverters.toInt)
+    covarianceType = Param(Params._dummy(), "covarianceType",
+                           "covariance type: full, tied, diag or spherical", TypeConverters.toString)
+    initMode = Param(Params._dummy(), "initMode", "initialisation: kmeans++, random or reference",
+                     TypeConverters.toString)
+    nInit = Param(Params._dummy(), "nInit", "restarts; the best log-likelihood is kept",
+                  TypeConverters.toInt)
+    regCovar = Param(Params._dummy(), "regCovar", "added to the covariance diagonals (>= 0)",
+                     TypeConverters.toFloat)
+    logLikelihoodCol = Param(Params._dummy(), "logLikelihoodCol",
+                             "column for each row's log-likelihood", TypeConverters.toString)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(k=2, covarianceType="full", initMode="kmeans++", nInit=1,
+                         regCovar=gaussian.REG_COVAR, maxIter=100, tol=1e-6, seed=0,
+                         logLikelihoodCol="logLikelihood")
+
+    def getK(self) -> int:
+        return self.getOrDefault(self.k)
+
+    def getCovarianceType(self) -> str:
+        return self.getOrDefault(self.covarianceType)
+
+    def getInitMode(self) -> str:
+        return self.getOrDefault(self.initMode)
+
+    def getNInit(self) -> int:
+        return self.getOrDefault(self.nInit)
+
+    def getRegCovar(self) -> float:
+        return self.getOrDefault(self.regCovar)
+
+    def getLogLikelihoodCol(self) -> str:
+        return self.getOrDefault(self.logLikelihoodCol)
+
+
+@dataclass
+class GaussianMixtureSummary:
+    """What a fit reports: log-likelihood per iteration, iterations, soft cluster sizes."""
+
+    logLikelihoodHistory: list[float]
+    numIter: int
+    converged: bool
+    clusterSizes: list[float]
+    logLikelihood: float
+    numRows: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class GaussianMixture(Estimator, _GaussianMixtureParams, DefaultParamsReadable, DefaultParamsWritable):
+    """EM for a Gaussian mixture on a DataFrame column (vectors or arrays of doubles).
+
+    >>> gm = GaussianMixture(k=3, covarianceType="full", seed=1)
+    >>> model = gm.fit(df)              # df has a "features" column
+    >>> model.transform(df).select("prediction", "probability", "logLikelihood")
+    """
+
+    @keyword_only
+    def __init__(self, *, k=2, covarianceType="full", tol=1e-6, maxIter=100, seed=0,
+                 initMode="kmeans++", nInit=1, regCovar=gaussian.REG_COVAR,
+                 featuresCol="features", predictionCol="prediction",
+                 probabilityCol="probability", logLikelihoodCol="logLikelihood"):
+        super().__init__()
+        self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, *, k=2, covarianceType="full", tol=1e-6, maxIter=100, seed=0,
+                  initMode="kmeans++", nInit=1, regCovar=gaussian.REG_COVAR,
+                  featuresCol="features", predictionCol="prediction",
+                  probabilityCol="probability", logLikelihoodCol="logLikelihood"):
+        return self._set(**self._input_kwargs)
+
+    def setK(self, value: int):
+        return self._set(k=value)
+
+    def setCovarianceType(self, value: str):
+        return self._set(covarianceType=value)
+
+    def setInitMode(self, value: str):
+        return self._set(initMode=value)
+
+    def setNInit(self, value: int):
+        return self._set(nInit=value)
+
+    def setRegCovar(self, value: float):
+        return self._set(regCovar=value)
+
+    def setMaxIter(self, value: int):
+        return self._set(maxIter=value)
+
+    def setTol(self, value: float):
+        return self._set(tol=value)
+
+    def setSeed(self, value: int):
+        return self._set(seed=value)
+
+    def setFeaturesCol(self, value: str):
+        return self._set(featuresCol=value)
+
+    def setPredictionCol(self, value: str):
+        return self._set(predictionCol=value)
+
+    def setProbabilityCol(self, value: str):
+        return self._set(probabilityCol=value)
+
+    def setLogLikelihoodCol(self, value: str):
+        return self._set(logLikelihoodCol=value)
+
+    def _fit(self, dataset) -> "GaussianMixtureModel":
+        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=False)
+        try:
+            run = mx.fit(blocks, self.getK(), self.getSeed(),
+                         covariance_type=gaussian.check_type(self.getCovarianceType()),
+                         init=self.getInitMode(), tol=self.getTol(), max_iter=self.getMaxIter(),
+                         reg_covar=self.getRegCovar(), n_init=self.getNInit())
+        finally:
+            blocks.unpersist()
+        summary = GaussianMixtureSummary([h.objective for h in run.history], run.n_iter,
+                                         run.converged, run.cluster_sizes, run.log_likelihood,
+                                         run.n_rows)
+        return self._copyValues(GaussianMixtureModel(run.mixture, summary))
+
+
+class GaussianMixtureModel(Model, _GaussianMixtureParams, _ArrayModelPersistence):
+    """A fitted mixture: ``weights``, ``means``, ``covariances``, ``summary``, ``bic``, ``aic``;
+    ``transform`` adds the most probable component, the posterior probabilities and each
+    row's log-likelihood."""
+
+    def __init__(self, mixture: gaussian.GaussianMixture | None = None,
+                 summary: GaussianMixtureSummary | None = None):
+        super().__init__()
+        self._mixture = mixture
+        self._summary = summary
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self._mixture.weights
+
+    @property
+    def means(self) -> np.ndarray:
+        return self._mixture.means
+
+    @property
+    def covariances(self) -> np.ndarray:
+        return self._mixture.covariances
+
+    @property
+    def hasSummary(self) -> bool:
+        return self._summary is not None
+
+    @property
+    def summary(self) -> GaussianMixtureSummary:
+        if self._summary is None:
+            raise RuntimeError("this model has no training summary")
+        return self._summary
+
+    @property
+    def bic(self) -> float:
+        """The course's BIC on the training data, LL − ½ p log n (higher is better)."""
+        k, d = self.means.shape
+        return gaussian.bic(self.summary.logLikelihood, k, d, self.summary.numRows,
+                            self._mixture.covariance_type)
+
+    @property
+    def aic(self) -> float:
+        """AIC on the same scale, LL − p (higher is better)."""
+        k, d = self.means.shape
+        return gaussian.aic(self.summary.logLikelihood, k, d, self._mixture.covariance_type)
+
+    def _transform(self, dataset):
+        prepared = gaussian.prepare(self._mixture)
+
+        def compute(X):
+            resp, row_ll = gaussian.posterior(X, prepared)
+            return list(zip(resp.argmax(axis=1).tolist(), [DenseVector(r) for r in resp],
+                            row_ll.tolist()))
+
+        fields = [StructField(self.getPredictionCol(), IntegerType()),
+                  StructField(self.getProbabilityCol(), VectorUDT()),
+                  StructField(self.getLogLikelihoodCol(), DoubleType())]
+        return _with_columns(dataset, self.getFeaturesCol(), fields, compute)
+
+    def _arrays(self) -> dict:
+        return {"weights": self.weights, "means": self.means, "covariances": self.covariances}
+
+    def _extra(self) -> dict:
+        out = {"covarianceType": self._mixture.covariance_type}
+        if self._summary is not None:
+            s = self._summary
+            out["summary"] = dict(logLikelihoodHistory=s.logLikelihoodHistory, numIter=s.numIter,
+                                  converged=s.converged, clusterSizes=s.clusterSizes,
+                                  logLikelihood=s.logLikelihood, numRows=s.numRows)
+        return out
+
+    @classmethod
+    def _from_saved(cls, arrays: dict, extra: dict) -> "GaussianMixtureModel":
+        try:
+            kind = gaussian.check_type(extra["covarianceType"])
+            mixture = mx.check_given(
+                gaussian.GaussianMixture(arrays["weights"], arrays["means"], arrays["covariances"], kind),
+                len(arrays["weights"]), arrays["means"].shape[1], kind)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
+        summary = GaussianMixtureSummary(**extra["summary"]) if "summary" in extra else None
+        return cls(mixture, summary)
+
+
+# --- the masked mixture (matrix completion)
+
+
+class _MaskedParams(HasFeaturesCol, HasMaxIter, HasTol, HasSeed):
+    k = Param(Params._dummy(), "k", "number of components (> 0)", TypeConverters.toInt)
+    minVariance = Param(Params._dummy(), "minVariance", "variance floor (> 0)", TypeConverters.toFloat)
+    outputCol = Param(Params._dummy(), "outputCol", "column for the completed row",
+                      TypeConverters.toString)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(k=12, minVariance=masked.MIN_VARIANCE, maxIter=1000, tol=1e-6, seed=0,
+                         outputCol="completed")
+
+    def getK(self) -> int:
+        return self.getOrDefault(self.k)
+
+    def getMinVariance(self) -> float:
+        return self.getOrDefault(self.minVariance)
+
+    def getOutputCol(self) -> str:
+        return self.getOrDefault(self.outputCol)
+
+
+class MaskedGaussianMixture(Estimator, _MaskedParams, DefaultParamsReadable, DefaultParamsWritable):
+    """EM for the masked spherical mixture on rows of ratings (0 = missing), from the course's
+    reference initialisation; ``transform`` adds the completed row."""
+
+    @keyword_only
+    def __init__(self, *, k=12, tol=1e-6, maxIter=1000, seed=0, minVariance=masked.MIN_VARIANCE,
+                 featuresCol="features", outputCol="completed"):
+        super().__init__()
+        self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, *, k=12, tol=1e-6, maxIter=1000, seed=0, minVariance=masked.MIN_VARIANCE,
+                  featuresCol="features", outputCol="completed"):
+        return self._set(**self._input_kwargs)
+
+    def setK(self, value: int):
+        return self._set(k=value)
+
+    def setMinVariance(self, value: float):
+        return self._set(minVariance=value)
+
+    def setMaxIter(self, value: int):
+        return self._set(maxIter=value)
+
+    def setTol(self, value: float):
+        return self._set(tol=value)
+
+    def setSeed(self, value: int):
+        return self._set(seed=value)
+
+    def setFeaturesCol(self, value: str):
+        return self._set(featuresCol=value)
+
+    def setOutputCol(self, value: str):
+        return self._set(outputCol=value)
+
+    def _fit(self, dataset) -> "MaskedGaussianMixtureModel":
+        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=True)
+        try:
+            run = mc.fit(blocks, self.getK(), self.getSeed(), tol=self.getTol(),
+                         max_iter=self.getMaxIter(), min_variance=self.getMinVariance())
+        finally:
+            blocks.unpersist()
+        return self._copyValues(MaskedGaussianMixtureModel(
+            run.mixture, {"logLikelihood": run.log_likelihood, "numIter": run.n_iter,
+                          "converged": run.converged,
+                          "logLikelihoodHistory": [h.objective for h in run.history]}))
+
+
+class MaskedGaussianMixtureModel(Model, _MaskedParams, _ArrayModelPersistence):
+    """A fitted masked mixture: ``mu``, ``var``, ``p``, ``summary``; ``transform`` adds the row
+    with its missing entries filled by equation (6)."""
+
+    def __init__(self, mixture: masked.Mixture | None = None, summary: dict | None = None):
+        super().__init__()
+        self._mixture = mixture
+        self.summary = summary or {}
+
+    @property
+    def mu(self) -> np.ndarray:
+        return self._mixture.mu
+
+    @property
+    def var(self) -> np.ndarray:
+        return self._mixture.var
+
+    @property
+    def p(self) -> np.ndarray:
+        return self._mixture.p
+
+    def _transform(self, dataset):
+        mixture = self._mixture
+        fields = [StructField(self.getOutputCol(), VectorUDT())]
+        return _with_columns(dataset, self.getFeaturesCol(), fields,
+                             lambda X: [(DenseVector(r),) for r in masked.complete(X, mixture)])
+
+    def _arrays(self) -> dict:
+        return {"mu": self.mu, "var": self.var, "p": self.p}
+
+    def _extra(self) -> dict:
+        return {"summary": self.summary}
+
+    @classmethod
+    def _from_saved(cls, arrays: dict, extra: dict) -> "MaskedGaussianMixtureModel":
+        try:
+            mu, var, p = arrays["mu"], arrays["var"], arrays["p"]
+            if mu.ndim != 2 or var.shape != (mu.shape[0],) or p.shape != (mu.shape[0],):
+                raise ValueError(f"shapes {mu.shape}, {var.shape}, {p.shape} do not fit together")
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
+        return cls(masked.Mixture(mu, var, p), extra.get("summary", {}))
