@@ -157,3 +157,15 @@ def summarize(blocks) -> MatrixSummary:
 
     total = blocks.map(stats).treeReduce(np.add)
     return MatrixSummary(int(total[0]), total.size - 3, int(total[1]), total[2:])
+
+
+def sample_rows(blocks, n_rows_wanted: int, total_rows: int, seed: int = 0) -> np.ndarray:
+    """About ``n_rows_wanted`` rows drawn uniformly (for plots), as float64 on the driver."""
+    fraction = min(1.0, n_rows_wanted / max(total_rows, 1))
+
+    def pick(block: Block):
+        keep = np.random.default_rng([seed, block.offset]).random(block.values.shape[0]) < fraction
+        return [np.asarray(block.values[keep], dtype=np.float64)]
+
+    pieces = [p for p in blocks.flatMap(pick).collect() if p.size]
+    return np.concatenate(pieces) if pieces else np.empty((0, 0))

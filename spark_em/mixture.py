@@ -49,6 +49,7 @@ class GaussianRun:
     n_features: int
     cluster_sizes: list[float] = field(default_factory=list)
     history: list[engine.Iteration] = field(default_factory=list)
+    initial: GaussianMixture | None = None  # where the run started
 
     @property
     def log_likelihood(self) -> float:
@@ -289,8 +290,8 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
         sizes = [(m.weights * summary.n_rows).tolist() for m in finals]
     runs = [GaussianRun(k, seed + r, model, _init_name(init), final, res.objective, res.n_iter,
                         res.converged, sum(h.seconds for h in res.history), summary.n_rows,
-                        summary.n_cols, size, res.history)
-            for (k, seed, r), final, res, size in zip(specs, finals, results, sizes)]
+                        summary.n_cols, size, res.history, first)
+            for (k, seed, r), final, res, size, first in zip(specs, finals, results, sizes, starts)]
     better = (lambda a, b: a.objective > b.objective) if model == "gmm" else \
         (lambda a, b: a.objective < b.objective)
     kept: list[GaussianRun] = []

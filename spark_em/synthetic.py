@@ -71,3 +71,24 @@ def planted_ratings(sc, n_users: int = 1200, n_items: int = 1200, n_types: int =
     truth.count()
     pieces.unpersist()
     return PlantedRatings(observed, truth, n_users, n_items, n_types)
+
+
+CLASSIC_CENTRES = ((4.0, 0.0), (6.0, 6.0), (0.0, 4.0))
+
+
+def blobs(sc, centres=CLASSIC_CENTRES, rows_per_centre: int = 1000, seed: int = 0,
+          num_partitions: int | None = None):
+    """Points around each centre with identity covariance (the classic three-cluster example by
+    default: 3×1000 points around (4,0), (6,6), (0,4)); one seeded generator per centre, so the
+    same seed gives the same points for any partitioning. Returns cached blocks."""
+    centres = np.asarray(centres, dtype=np.float64)
+
+    def make(index: int):
+        rng = np.random.default_rng([seed, index])
+        points = centres[index] + rng.normal(size=(rows_per_centre, centres.shape[1]))
+        return Block(index * rows_per_centre, points)
+
+    partitions = min(len(centres), num_partitions or sc.defaultParallelism)
+    blocks = sc.parallelize(range(len(centres)), partitions).map(make).cache()
+    blocks.count()
+    return blocks

@@ -147,3 +147,36 @@ def test_spark_submit_success_and_bad_input(netflix_dir, tmp_path):
     assert f"error: {bad} line 2: 2 values, expected 3" in console
     assert "Traceback" not in console and "at org.apache" not in console
     assert not (tmp_path / "never").exists()
+
+
+def test_complete_data_selects_k_by_bic(spark, netflix_dir, tmp_path, capsys):
+    from tests.test_gaussian import course_bic, course_em
+
+    X = np.loadtxt(netflix_dir / "toy_data.txt")
+    out = tmp_path / "toy"
+    status = run_job("--input", netflix_dir / "toy_data.txt", "--missing", "none",
+                     "--covariance", "spherical", "--reg-covar", "0", "--k", "1-4",
+                     "--seeds", "0-4", "--select", "bic", "--out", out)
+    assert status == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [c["k"] for c in metrics["candidates"]] == [1, 2, 3, 4]
+    assert len(metrics["runs"]) == 20
+    n, d = X.shape
+    bics = {k: max(course_bic(course_em(X, k, s)[0], k, d, n) for s in range(5)) for k in range(1, 5)}
+    assert metrics["k"] == max(bics, key=bics.get)
+    for candidate in metrics["candidates"]:
+        assert candidate["bic"] == pytest.approx(bics[candidate["k"]], rel=1e-9)
+    model = json.loads((out / "model.json").read_text())
+    assert model["covariance_type"] == "spherical" and len(model["means"]) == metrics["k"]
+    assert (out / "fit.png").stat().st_size > 10_000
+    assert "log-likelihood" in capsys.readouterr().err
+
+
+def test_demo_blobs_recovers_the_three_centres(spark, tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert run_job("--demo", "blobs", "--init", "kmeans++", "--out", out) == 0
+    model = json.loads((out / "model.json").read_text())
+    means = np.array(sorted(model["means"]))
+    assert_allclose(means, [[0, 4], [4, 0], [6, 6]], atol=0.15)
+    assert_allclose(sorted(model["weights"]), [1 / 3] * 3, atol=0.02)
+    assert (out / "fit.png").stat().st_size > 10_000

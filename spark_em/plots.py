@@ -1,0 +1,50 @@
+"""Pictures the jobs write: a 2-D mixture with its points, mean paths and 2σ ellipses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def full_covariances(mixture) -> np.ndarray:
+    """Each component's covariance as a d×d matrix, whatever the covariance type."""
+    K, d = mixture.means.shape
+    cov = np.asarray(mixture.covariances, dtype=np.float64)
+    if mixture.covariance_type == "full":
+        return cov
+    if mixture.covariance_type == "tied":
+        return np.repeat(cov[None], K, axis=0)
+    if mixture.covariance_type == "diag":
+        return np.stack([np.diag(c) for c in cov])
+    return cov[:, None, None] * np.eye(d)[None]
+
+
+def mixture_plot(points: np.ndarray, mixture, mean_paths: list[np.ndarray], path: Path,
+                 title: str = "") -> None:
+    """Points, the path of each mean across iterations (start ○, end ●) and 2σ ellipses."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Ellipse
+
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.35, color="0.45", label="points")
+    colours = plt.cm.tab10(np.arange(len(mixture.means)) % 10)
+    for k, (mean, cov) in enumerate(zip(mixture.means, full_covariances(mixture))):
+        trail = np.array([m[k] for m in mean_paths]) if mean_paths else mean[None]
+        ax.plot(trail[:, 0], trail[:, 1], "-", color=colours[k], lw=1.5)
+        ax.plot(*trail[0], "o", mfc="none", mec=colours[k], ms=8)
+        ax.plot(*mean, "o", color=colours[k], ms=8,
+                label=f"component {k}: weight {mixture.weights[k]:.3f}")
+        values, vectors = np.linalg.eigh(cov[:2, :2])
+        angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
+        ax.add_patch(Ellipse(mean[:2], 4 * np.sqrt(values[-1]), 4 * np.sqrt(values[0]), angle=angle,
+                             fill=False, color=colours[k], lw=2))
+    ax.set_aspect("equal")
+    ax.set_title(title or "Gaussian mixture: means across iterations and 2σ ellipses")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
