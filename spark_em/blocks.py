@@ -159,13 +159,34 @@ def summarize(blocks) -> MatrixSummary:
     return MatrixSummary(int(total[0]), total.size - 3, int(total[1]), total[2:])
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def row_uniforms(seed: int, draw: int, rows: np.ndarray) -> np.ndarray:
+    """A uniform number in (0, 1) for each global row index: splitmix64 of (seed, draw, row)."""
+    with np.errstate(over="ignore"):
+        z = (np.asarray(rows, dtype=np.uint64) * _GOLDEN
+             + np.uint64((seed * 0x632BE59BD9B4E019 + draw * 0x85EBCA77C2B2AE63) % 2**64))
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
+
+
+SAMPLE_STREAM = 2**31 - 1  # a draw number apart from those of the initialisations
+
+
+def sample_mask(block: Block, fraction: float, seed: int = 0) -> np.ndarray:
+    """Which rows of a block fall in a uniform ``fraction`` sample: a hash of (seed, row index),
+    so the sample is the same for any partitioning and independent of how the data were drawn."""
+    index = block.offset + np.arange(block.values.shape[0])
+    return row_uniforms(seed, SAMPLE_STREAM, index) < fraction
+
+
 def sample_rows(blocks, n_rows_wanted: int, total_rows: int, seed: int = 0) -> np.ndarray:
-    """About ``n_rows_wanted`` rows drawn uniformly (for plots), as float64 on the driver."""
+    """About ``n_rows_wanted`` rows drawn uniformly (for plots and local fits), as float64."""
     fraction = min(1.0, n_rows_wanted / max(total_rows, 1))
-
-    def pick(block: Block):
-        keep = np.random.default_rng([seed, block.offset]).random(block.values.shape[0]) < fraction
-        return [np.asarray(block.values[keep], dtype=np.float64)]
-
-    pieces = [p for p in blocks.flatMap(pick).collect() if p.size]
+    pieces = blocks.map(lambda b: np.asarray(b.values[sample_mask(b, fraction, seed)],
+                                             dtype=np.float64)).collect()
+    pieces = [p for p in pieces if p.size]
     return np.concatenate(pieces) if pieces else np.empty((0, 0))

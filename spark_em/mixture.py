@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from spark_em import engine, gaussian
-from spark_em.blocks import MatrixSummary, summarize
+from spark_em.blocks import MatrixSummary, row_uniforms, summarize
 from spark_em.errors import InputError
 from spark_em.gaussian import GaussianMixture
 from spark_em.matrix_completion import reference_starts
@@ -76,22 +76,6 @@ class GaussianRun:
         else:
             out.update(log_likelihood=self.objective, bic=self.bic, aic=self.aic)
         return out
-
-
-# --- draws that do not depend on the partitioning
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def row_uniforms(seed: int, draw: int, rows: np.ndarray) -> np.ndarray:
-    """A uniform number in (0, 1) for each global row index: splitmix64 of (seed, draw, row)."""
-    with np.errstate(over="ignore"):
-        z = (np.asarray(rows, dtype=np.uint64) * _GOLDEN
-             + np.uint64((seed * 0x632BE59BD9B4E019 + draw * 0x85EBCA77C2B2AE63) % 2**64))
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
 
 
 def _draw(blocks, seed: int, draw: int, centres: np.ndarray | None, n_candidates: int) -> list:

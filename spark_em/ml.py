@@ -441,3 +441,132 @@ class MaskedGaussianMixtureModel(Model, _MaskedParams, _ArrayModelPersistence):
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
         return cls(masked.Mixture(mu, var, p), extra.get("summary", {}))
+
+
+# --- weighted least squares
+
+
+class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasMaxIter, HasTol):
+    labelCol = Param(Params._dummy(), "labelCol", "label column", TypeConverters.toString)
+    weightCol = Param(Params._dummy(), "weightCol", "weight column (finite, >= 0)",
+                      TypeConverters.toString)
+    solver = Param(Params._dummy(), "solver", "newton, normal or gd", TypeConverters.toString)
+    stepSize = Param(Params._dummy(), "stepSize",
+                     "gd learning rate; 0 means automatic (1/L)", TypeConverters.toFloat)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(labelCol="label", weightCol="weight", solver="newton", stepSize=0.0,
+                         maxIter=1000, tol=1e-5)
+
+    def getLabelCol(self) -> str:
+        return self.getOrDefault(self.labelCol)
+
+    def getWeightCol(self) -> str:
+        return self.getOrDefault(self.weightCol)
+
+    def getSolver(self) -> str:
+        return self.getOrDefault(self.solver)
+
+    def getStepSize(self) -> float:
+        return self.getOrDefault(self.stepSize)
+
+
+class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, DefaultParamsReadable,
+                               DefaultParamsWritable):
+    """Weighted least squares, f(W) = ½ Σ w (W·X − y)² with an intercept, on a vector features
+    column; MLlib's parameter names."""
+
+    @keyword_only
+    def __init__(self, *, featuresCol="features", labelCol="label", weightCol="weight",
+                 predictionCol="prediction", solver="newton", maxIter=1000, tol=1e-5, stepSize=0.0):
+        super().__init__()
+        self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, *, featuresCol="features", labelCol="label", weightCol="weight",
+                  predictionCol="prediction", solver="newton", maxIter=1000, tol=1e-5,
+                  stepSize=0.0):
+        return self._set(**self._input_kwargs)
+
+    def setFeaturesCol(self, value: str):
+        return self._set(featuresCol=value)
+
+    def setLabelCol(self, value: str):
+        return self._set(labelCol=value)
+
+    def setWeightCol(self, value: str):
+        return self._set(weightCol=value)
+
+    def setPredictionCol(self, value: str):
+        return self._set(predictionCol=value)
+
+    def setSolver(self, value: str):
+        return self._set(solver=value)
+
+    def setMaxIter(self, value: int):
+        return self._set(maxIter=value)
+
+    def setTol(self, value: float):
+        return self._set(tol=value)
+
+    def setStepSize(self, value: float):
+        return self._set(stepSize=value)
+
+    def _fit(self, dataset) -> "WeightedLinearRegressionModel":
+        from spark_em import regression
+
+        data = regression.from_dataframe(dataset, self.getLabelCol(), self.getWeightCol(),
+                                         [self.getFeaturesCol()])
+        try:
+            step = self.getStepSize() if self.getStepSize() > 0 else "auto"
+            result = regression.fit(data, self.getSolver(), step, self.getTol(), self.getMaxIter())
+        finally:
+            data.blocks.unpersist()
+        summary = {"lossHistory": result.loss_history, "passes": result.passes,
+                   "numIter": result.n_iter, "loss": result.loss,
+                   "gradientNorm": result.gradient_norm, "converged": result.converged}
+        return self._copyValues(WeightedLinearRegressionModel(
+            result.coefficients, result.intercept, summary))
+
+
+class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, _ArrayModelPersistence):
+    """``coefficients`` (a DenseVector), ``intercept``, ``summary``; ``transform`` adds the
+    prediction W·X."""
+
+    def __init__(self, coefficients=None, intercept: float = 0.0, summary: dict | None = None):
+        super().__init__()
+        self._coefficients = None if coefficients is None else np.asarray(coefficients, np.float64)
+        self._intercept = float(intercept)
+        self.summary = summary or {}
+
+    @property
+    def coefficients(self) -> DenseVector:
+        return DenseVector(self._coefficients)
+
+    @property
+    def intercept(self) -> float:
+        return self._intercept
+
+    def _transform(self, dataset):
+        coefficients, intercept = self._coefficients, self._intercept
+        fields = [StructField(self.getPredictionCol(), DoubleType())]
+        return _with_columns(dataset, self.getFeaturesCol(), fields,
+                             lambda X: [(float(v),) for v in X @ coefficients + intercept])
+
+    def _arrays(self) -> dict:
+        return {"coefficients": self._coefficients, "intercept": np.array([self._intercept])}
+
+    def _extra(self) -> dict:
+        return {"summary": self.summary}
+
+    @classmethod
+    def _from_saved(cls, arrays: dict, extra: dict) -> "WeightedLinearRegressionModel":
+        try:
+            coefficients, intercept = arrays["coefficients"], arrays["intercept"]
+            if coefficients.ndim != 1 or intercept.shape != (1,) or not (
+                    np.all(np.isfinite(coefficients)) and np.isfinite(intercept[0])):
+                raise ValueError("coefficients must be a finite vector and intercept one number")
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
+        return cls(coefficients, float(intercept[0]), extra.get("summary", {}))

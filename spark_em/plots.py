@@ -48,3 +48,43 @@ def mixture_plot(points: np.ndarray, mixture, mean_paths: list[np.ndarray], path
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def regression_plot(points: np.ndarray, lines: dict[str, tuple[float, float]], path: Path,
+                    title: str = "") -> None:
+    """A sample of (x, y) points and straight lines given as {label: (intercept, slope)}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.3, color="0.5", label="sample of the points")
+    xs = np.linspace(points[:, 0].min(), points[:, 0].max(), 2) if len(points) else np.array([0, 1])
+    for (label, (intercept, slope)), style in zip(lines.items(), ["-", "--", ":", "-."]):
+        ax.plot(xs, intercept + slope * xs, style, lw=2,
+                label=f"{label}: y = {slope:.4f}·x {intercept:+.4f}")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(title or "Weighted least squares")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def loss_plot(losses: list[float], path: Path, title: str = "") -> None:
+    """The loss at each iteration, on a log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.semilogy(np.arange(1, len(losses) + 1), losses, "-o", ms=3)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss ½ Σ w (W·X − y)²")
+    ax.set_title(title or "Gradient descent")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

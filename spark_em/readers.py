@@ -154,8 +154,9 @@ def _local_name(uri: str) -> str:
     return uri[len("file:"):] if uri.startswith("file:") else uri
 
 
-def _assemble(sc, parsed, describe) -> object:
-    """Check the partitions' summaries and return the cached blocks with global offsets.
+def _assemble(sc, parsed, describe, with_metas: bool = False):
+    """Check the partitions' summaries and return the cached blocks with global offsets (and
+    the summaries, with ``with_metas``).
 
     ``parsed`` yields ("block", (partition, local_start, values)) and one ("meta", dict) per
     partition; ``describe(meta, metas)`` turns a partition's error into the message to raise.
@@ -184,7 +185,7 @@ def _assemble(sc, parsed, describe) -> object:
         local = parsed.filter(lambda r: r[0] == "block").map(lambda r: r[1])
         blocks = with_offsets(local, rows).cache()
         blocks.count()
-        return blocks
+        return (blocks, metas) if with_metas else blocks
     finally:
         parsed.unpersist()
 
