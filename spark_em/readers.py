@@ -55,16 +55,19 @@ class _PartitionParser:
         self.first_place: int | None = None
         self.error: tuple[int, str] | None = None
 
+    def _pending_problem(self) -> tuple[int, str] | None:
+        """The first bad value among the rows not yet in a block, as (place, message)."""
+        if not self.rows:
+            return None
+        problem = check_values(np.vstack(self.rows), self.ratings)
+        if problem is None:
+            return None
+        row, col, what = problem
+        return self.places[row], f"column {col + 1}: {what}"
+
     def fail(self, place: int, message: str) -> None:
         """Record a problem at ``place`` unless a pending row before it has one already."""
-        if self.rows:
-            values = np.vstack(self.rows)
-            problem = check_values(values, self.ratings)
-            if problem:
-                row, col, what = problem
-                self.error = (self.places[row], f"column {col + 1}: {what}")
-                return
-        self.error = (place, message)
+        self.error = self._pending_problem() or (place, message)
 
     def add(self, row: np.ndarray, place: int) -> Iterator[tuple]:
         if self.width is None:
@@ -80,12 +83,10 @@ class _PartitionParser:
     def flush(self) -> Iterator[tuple]:
         if not self.rows or self.error:
             return
-        values = np.vstack(self.rows)
-        problem = check_values(values, self.ratings)
-        if problem:
-            row, col, what = problem
-            self.error = (self.places[row], f"column {col + 1}: {what}")
+        self.error = self._pending_problem()
+        if self.error:
             return
+        values = np.vstack(self.rows)
         yield ("block", (self.partition, self.n_rows, compact(values)))
         self.n_rows += values.shape[0]
         self.rows, self.places = [], []
