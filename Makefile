@@ -9,7 +9,7 @@ JAVA := $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
 export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PY)
 
-.PHONY: run test bench java clean
+.PHONY: run test bench notebooks java clean
 
 java:
 	@full=$$($(JAVA) -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1); \
@@ -33,6 +33,9 @@ run: java $(STAMP)
 
 test: java $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+notebooks: java $(STAMP)
+	$(PY) notebooks/execute.py
 
 bench: java $(STAMP)
 	$(PY) benchmarks/bench_netflix.py

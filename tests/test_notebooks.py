@@ -1,0 +1,49 @@
+"""Every notebook runs top to bottom in a fresh kernel, and shows the numbers it should."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+sys.path.insert(0, str(ROOT / "notebooks"))
+
+
+def stdout_of(notebook) -> str:
+    return "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                   for o in cell.get("outputs", []) if o.get("name") == "stdout")
+
+
+@pytest.fixture(scope="module")
+def executed(netflix_dir):
+    import execute
+
+    os.environ["SPARK_EM_NETFLIX"] = str(netflix_dir)
+    execute.quiet_spark()
+    return {path.name: execute.execute(path) for path in NOTEBOOKS}
+
+
+def test_there_are_notebooks():
+    assert {p.name for p in NOTEBOOKS} >= {"01_optimization_foundations.ipynb",
+                                           "04_matrix_completion.ipynb"}
+
+
+def test_optimization_foundations(executed):
+    out = stdout_of(executed["01_optimization_foundations.ipynb"])
+    assert "x2 = 1.2\n" in out
+    assert "root = 1.1795090246" in out
+    assert "x = 0: f = -6, f'' = -24 -> local maximum" in out
+    assert "boundary x = -6: f = -654" in out
+
+
+def test_matrix_completion_on_the_course_data(executed):
+    out = stdout_of(executed["04_matrix_completion.ipynb"])
+    assert "Data: the course netflix data" in out
+    # The course's published results (../shared/data/README.md).
+    assert "best K=12: seed 1, log-likelihood -1390234.4223469" in out
+    assert "K=12 seed 1: RMSE all entries 0.4804908505" in out
+    assert out.count("-1521060.9539852") == 5
