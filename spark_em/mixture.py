@@ -287,14 +287,17 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
     return kept
 
 
-def fit(blocks, k: int, seed: int = 0, **options) -> GaussianRun:
-    """EM for a Gaussian mixture from one seed; options as for ``fit_all``."""
-    return fit_all(blocks, [k], [seed], **options)[0]
+def fit(blocks, k: int, seed: int = 0, on_iteration: Callable | None = None,
+        **options) -> GaussianRun:
+    """EM for a Gaussian mixture from one seed; ``on_iteration(record, mixture)`` sees every
+    pass; other options as for ``fit_all``."""
+    report = (lambda _k, _seed, record, mix: on_iteration(record, mix)) if on_iteration else None
+    return fit_all(blocks, [k], [seed], on_run_iteration=report, **options)[0]
 
 
 def fit_kmeans(blocks, k: int, seed: int = 0, **options) -> GaussianRun:
-    """The course's K-means from one seed; options as for ``fit_all``."""
-    return fit_all(blocks, [k], [seed], model="kmeans", **options)[0]
+    """The course's K-means from one seed; options as for ``fit``."""
+    return fit(blocks, k, seed, model="kmeans", **options)
 
 
 def _init_name(init) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -28,8 +29,9 @@ def executed(netflix_dir):
 
 
 def test_there_are_notebooks():
-    assert {p.name for p in NOTEBOOKS} >= {"01_optimization_foundations.ipynb",
-                                           "04_matrix_completion.ipynb"}
+    assert {p.name for p in NOTEBOOKS} == {
+        "01_optimization_foundations.ipynb", "02_weighted_least_squares.ipynb",
+        "03_gaussian_mixture_em.ipynb", "04_matrix_completion.ipynb"}
 
 
 def test_optimization_foundations(executed):
@@ -38,6 +40,22 @@ def test_optimization_foundations(executed):
     assert "root = 1.1795090246" in out
     assert "x = 0: f = -6, f'' = -24 -> local maximum" in out
     assert "boundary x = -6: f = -654" in out
+
+
+def test_weighted_least_squares(executed):
+    out = stdout_of(executed["02_weighted_least_squares.ipynb"])
+    deltas = [float(v) for v in re.findall(r"\|Δ\w+\| = ([0-9.e+-]+)", out)]
+    assert len(deltas) == 2 and max(deltas) < 1e-8  # Newton equals MLlib's normal equations
+    assert "Newton: intercept -3.7854110634, slope 0.9998760821, 2 passes" in out
+
+
+def test_gaussian_mixtures_on_the_toy_data(executed):
+    out = stdout_of(executed["03_gaussian_mixture_em.ipynb"])
+    assert "Data: the course toy data" in out
+    # The course's K-means costs on toy_data.txt (best of seeds 0-4) and its BIC choice.
+    for k, cost in [(1, "5462.2975"), (2, "1684.9080"), (3, "1329.5949"), (4, "1035.4998")]:
+        assert re.search(rf"^ {k} +{cost} ", out, re.M)
+    assert "BIC chooses K = 3" in out
 
 
 def test_matrix_completion_on_the_course_data(executed):
