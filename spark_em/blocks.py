@@ -71,10 +71,6 @@ def with_offsets(local_blocks, rows_per_partition: list[int]):
     return local_blocks.mapPartitions(place, preservesPartitioning=True)
 
 
-def n_rows(blocks) -> int:
-    return blocks.map(lambda b: b.values.shape[0]).sum()
-
-
 def rows_at(blocks, indices) -> np.ndarray:
     """The rows with the given global indices, in the order asked (only those travel)."""
     wanted = np.asarray(indices, dtype=np.int64)

@@ -56,10 +56,6 @@ def reference_starts(blocks, pairs: list[tuple[int, int]], summary: MatrixSummar
     return out
 
 
-def reference_start(blocks, k: int, seed: int, summary: MatrixSummary) -> tuple[np.ndarray, np.ndarray]:
-    return reference_starts(blocks, [(k, seed)], summary)[0]
-
-
 def reference_init(blocks, k: int, seed: int, summary: MatrixSummary,
                    min_variance: float = masked.MIN_VARIANCE) -> masked.Mixture:
     """The course's ``common.init``: reference means and variances, uniform weights."""
