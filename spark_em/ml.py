@@ -113,6 +113,28 @@ def _as_array(value) -> np.ndarray:
     return value.toArray() if hasattr(value, "toArray") else np.asarray(value, dtype=np.float64)
 
 
+# --- setters the estimators share (each class only has those of the params it declares)
+
+
+class _FitSetters:
+    def setFeaturesCol(self, value: str):
+        return self._set(featuresCol=value)
+
+    def setMaxIter(self, value: int):
+        return self._set(maxIter=value)
+
+    def setTol(self, value: float):
+        return self._set(tol=value)
+
+
+class _MixtureSetters(_FitSetters):
+    def setK(self, value: int):
+        return self._set(k=value)
+
+    def setSeed(self, value: int):
+        return self._set(seed=value)
+
+
 # --- Gaussian mixture on complete data
 
 
@@ -168,7 +190,8 @@ class GaussianMixtureSummary:
     extra: dict = field(default_factory=dict)
 
 
-class GaussianMixture(Estimator, _GaussianMixtureParams, DefaultParamsReadable, DefaultParamsWritable):
+class GaussianMixture(Estimator, _GaussianMixtureParams, _MixtureSetters, DefaultParamsReadable,
+                      DefaultParamsWritable):
     """EM for a Gaussian mixture on a DataFrame column (vectors or arrays of doubles).
 
     >>> gm = GaussianMixture(k=3, covarianceType="full", seed=1)
@@ -191,9 +214,6 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, DefaultParamsReadable, 
                   probabilityCol="probability", logLikelihoodCol="logLikelihood"):
         return self._set(**self._input_kwargs)
 
-    def setK(self, value: int):
-        return self._set(k=value)
-
     def setCovarianceType(self, value: str):
         return self._set(covarianceType=value)
 
@@ -205,18 +225,6 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, DefaultParamsReadable, 
 
     def setRegCovar(self, value: float):
         return self._set(regCovar=value)
-
-    def setMaxIter(self, value: int):
-        return self._set(maxIter=value)
-
-    def setTol(self, value: float):
-        return self._set(tol=value)
-
-    def setSeed(self, value: int):
-        return self._set(seed=value)
-
-    def setFeaturesCol(self, value: str):
-        return self._set(featuresCol=value)
 
     def setPredictionCol(self, value: str):
         return self._set(predictionCol=value)
@@ -350,7 +358,8 @@ class _MaskedParams(HasFeaturesCol, HasMaxIter, HasTol, HasSeed):
         return self.getOrDefault(self.outputCol)
 
 
-class MaskedGaussianMixture(Estimator, _MaskedParams, DefaultParamsReadable, DefaultParamsWritable):
+class MaskedGaussianMixture(Estimator, _MaskedParams, _MixtureSetters, DefaultParamsReadable,
+                            DefaultParamsWritable):
     """EM for the masked spherical mixture on rows of ratings (0 = missing), from the course's
     reference initialisation; ``transform`` adds the completed row."""
 
@@ -365,23 +374,8 @@ class MaskedGaussianMixture(Estimator, _MaskedParams, DefaultParamsReadable, Def
                   featuresCol="features", outputCol="completed"):
         return self._set(**self._input_kwargs)
 
-    def setK(self, value: int):
-        return self._set(k=value)
-
     def setMinVariance(self, value: float):
         return self._set(minVariance=value)
-
-    def setMaxIter(self, value: int):
-        return self._set(maxIter=value)
-
-    def setTol(self, value: float):
-        return self._set(tol=value)
-
-    def setSeed(self, value: int):
-        return self._set(seed=value)
-
-    def setFeaturesCol(self, value: str):
-        return self._set(featuresCol=value)
 
     def setOutputCol(self, value: str):
         return self._set(outputCol=value)
@@ -472,8 +466,8 @@ class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasMaxIt
         return self.getOrDefault(self.stepSize)
 
 
-class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, DefaultParamsReadable,
-                               DefaultParamsWritable):
+class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, _FitSetters,
+                               DefaultParamsReadable, DefaultParamsWritable):
     """Weighted least squares, f(W) = ½ Σ w (W·X − y)² with an intercept, on a vector features
     column; MLlib's parameter names."""
 
@@ -489,9 +483,6 @@ class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, Defau
                   stepSize=0.0):
         return self._set(**self._input_kwargs)
 
-    def setFeaturesCol(self, value: str):
-        return self._set(featuresCol=value)
-
     def setLabelCol(self, value: str):
         return self._set(labelCol=value)
 
@@ -503,12 +494,6 @@ class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, Defau
 
     def setSolver(self, value: str):
         return self._set(solver=value)
-
-    def setMaxIter(self, value: int):
-        return self._set(maxIter=value)
-
-    def setTol(self, value: float):
-        return self._set(tol=value)
 
     def setStepSize(self, value: float):
         return self._set(stepSize=value)

@@ -7,6 +7,16 @@ from pathlib import Path
 import numpy as np
 
 
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (jobs run without a display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def full_covariances(mixture) -> np.ndarray:
     """Each component's covariance as a d×d matrix, whatever the covariance type."""
     K, d = mixture.means.shape
@@ -23,11 +33,9 @@ def full_covariances(mixture) -> np.ndarray:
 def mixture_plot(points: np.ndarray, mixture, mean_paths: list[np.ndarray], path: Path,
                  title: str = "") -> None:
     """Points, the path of each mean across iterations (start ○, end ●) and 2σ ellipses."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Ellipse
+
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 7))
     ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.35, color="0.45", label="points")
@@ -53,11 +61,7 @@ def mixture_plot(points: np.ndarray, mixture, mean_paths: list[np.ndarray], path
 def regression_plot(points: np.ndarray, lines: dict[str, tuple[float, float]], path: Path,
                     title: str = "") -> None:
     """A sample of (x, y) points and straight lines given as {label: (intercept, slope)}."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5.5))
     ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.3, color="0.5", label="sample of the points")
     xs = np.linspace(points[:, 0].min(), points[:, 0].max(), 2) if len(points) else np.array([0, 1])
@@ -75,11 +79,7 @@ def regression_plot(points: np.ndarray, lines: dict[str, tuple[float, float]], p
 
 def loss_plot(losses: list[float], path: Path, title: str = "") -> None:
     """The loss at each iteration, on a log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.semilogy(np.arange(1, len(losses) + 1), losses, "-o", ms=3)
     ax.set_xlabel("iteration")
