@@ -178,11 +178,7 @@ def fit_complete(sc, args, start):
                            covariance_type=args.covariance, init=args.init, tol=args.tol,
                            max_iter=args.max_iter, reg_covar=args.reg_covar, n_init=args.n_init,
                            on_run_iteration=report, summary=summary)
-    if args.model == "kmeans":
-        chosen = min(runs, key=lambda r: r.objective)
-        best_by_k = {k: min((r for r in runs if r.k == k), key=lambda r: r.objective) for k in args.ks}
-    else:
-        chosen, best_by_k = mixture.select(runs, args.select)
+    chosen, best_by_k = mixture.select(runs, args.select)
     metrics = dict(chosen.summary(), **described, n_rows=summary.n_rows, n_cols=summary.n_cols,
                    select=args.select if args.model == "gmm" else None,
                    candidates=[best_by_k[k].summary() for k in sorted(best_by_k)],

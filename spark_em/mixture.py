@@ -305,13 +305,21 @@ def _init_name(init) -> str:
 
 
 def select(runs: list[GaussianRun], criterion: str = "bic") -> tuple[GaussianRun, dict[int, GaussianRun]]:
-    """The best run of each K (highest log-likelihood), and the K whose best run scores highest
-    on ``criterion`` (both on the course's scale, where higher is better)."""
+    """The best run of each K, and the chosen run.
+
+    Mixtures: the best run of a K has the highest log-likelihood, and the chosen K scores
+    highest on ``criterion`` (the course's scale, higher is better). K-means has no likelihood:
+    the best run of a K has the lowest cost, and the chosen run is the lowest cost of all
+    (which favours the largest K)."""
     if criterion not in CRITERIA:
         raise InputError(f"--select must be one of {', '.join(CRITERIA)}, not {criterion!r}")
+    kmeans = any(r.model == "kmeans" for r in runs)
+    better = (lambda a, b: a.objective < b.objective) if kmeans else \
+        (lambda a, b: a.objective > b.objective)
     best_by_k: dict[int, GaussianRun] = {}
     for run in runs:
-        if run.k not in best_by_k or run.objective > best_by_k[run.k].objective:
+        if run.k not in best_by_k or better(run, best_by_k[run.k]):
             best_by_k[run.k] = run
-    chosen = max(best_by_k.values(), key=lambda r: getattr(r, criterion))
-    return chosen, best_by_k
+    if kmeans:
+        return min(best_by_k.values(), key=lambda r: r.objective), best_by_k
+    return max(best_by_k.values(), key=lambda r: getattr(r, criterion)), best_by_k
