@@ -4,6 +4,9 @@ A block knows the global index of its first row (``offset``), so rows can be fet
 and results returned in input order. Values are kept in the smallest dtype that holds them
 exactly (ratings 0–5 fit in ``uint8``), which is what the cache stores and what every pass
 moves from the JVM to the Python workers; kernels convert to float64 themselves.
+
+A block's values are a dense array or, for sparse ratings, a scipy.sparse CSR array of the
+observed entries (``sparse_values``); ``dense`` turns either into a dense float64 array.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
+from scipy import sparse
 
 DEFAULT_BLOCK_ROWS = 4096
 
@@ -36,6 +40,23 @@ def compact(values: np.ndarray) -> np.ndarray:
         if np.array_equal(candidate.astype(np.float64), as_float):
             return candidate
     return np.ascontiguousarray(as_float)
+
+
+def sparse_values(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]):
+    """A CSR block from (row, column, value) triples with distinct positions, values compacted
+    and indices in int32."""
+    index = np.int32 if max(shape[1], len(values)) < 2**31 else np.int64
+    matrix = sparse.csr_array((compact(values), (np.asarray(rows, dtype=index),
+                                                  np.asarray(cols, dtype=index))), shape=shape)
+    matrix.sort_indices()
+    return matrix
+
+
+def dense(values) -> np.ndarray:
+    """A block's values as a dense float64 array (0 = missing), whichever form they are in."""
+    if sparse.issparse(values):
+        return values.toarray().astype(np.float64)
+    return np.asarray(values, dtype=np.float64)
 
 
 def split_rows(values: np.ndarray, block_rows: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -78,7 +99,7 @@ def rows_at(blocks, indices) -> np.ndarray:
     def pick(block: Block):
         local = wanted - block.offset
         hit = np.flatnonzero((local >= 0) & (local < block.values.shape[0]))
-        return [(int(i), block.values[local[i]]) for i in hit]
+        return [(int(i), dense(block.values[local[i]:local[i] + 1])[0]) for i in hit]
 
     found = dict(blocks.flatMap(pick).collect())
     missing = [int(wanted[i]) for i in range(len(wanted)) if i not in found]
@@ -90,6 +111,8 @@ def rows_at(blocks, indices) -> np.ndarray:
 def to_local(blocks) -> np.ndarray:
     """All rows on the driver, in input order (for small results only)."""
     pieces = sorted(blocks.collect(), key=lambda b: b.offset)
+    if any(sparse.issparse(b.values) for b in pieces):
+        return np.concatenate([dense(b.values) for b in pieces])
     return np.concatenate([b.values for b in pieces]) if pieces else np.empty((0, 0))
 
 
@@ -114,7 +137,8 @@ def aligned(blocks, other):
 
     def join_pieces(pair):
         block, pieces = pair
-        rows = np.concatenate([v for _, v in sorted(pieces, key=lambda p: p[0])])
+        parts = [v for _, v in sorted(pieces, key=lambda p: p[0])]
+        rows = sparse.vstack(parts, format="csr") if sparse.issparse(parts[0]) else np.concatenate(parts)
         if rows.shape[0] != block.values.shape[0]:
             raise ValueError(f"rows {block.offset}+: {rows.shape[0]} rows to pair with "
                              f"{block.values.shape[0]}; the two matrices differ in length")
@@ -126,6 +150,10 @@ def aligned(blocks, other):
 
 def column_summary(values: np.ndarray) -> np.ndarray:
     """[Σ x² over all entries, then Σ_u x_ui for each column i] of a block."""
+    if sparse.issparse(values):
+        data = values.data.astype(np.float64)
+        col_sums = np.bincount(values.indices, weights=data, minlength=values.shape[1])
+        return np.concatenate([[data @ data], col_sums])
     values = np.asarray(values, dtype=np.float64)
     return np.concatenate([[np.einsum("ij,ij->", values, values)], values.sum(axis=0)])
 
@@ -148,7 +176,8 @@ class MatrixSummary:
 def summarize(blocks) -> MatrixSummary:
     def stats(block):
         values = block.values
-        return np.concatenate([[values.shape[0], np.count_nonzero(values)],
+        observed = values.count_nonzero() if sparse.issparse(values) else np.count_nonzero(values)
+        return np.concatenate([[values.shape[0], observed],
                                column_summary(values)])
 
     total = blocks.map(stats).treeReduce(np.add)

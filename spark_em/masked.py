@@ -1,7 +1,10 @@
 """Kernels of the masked spherical Gaussian mixture (matrix completion).
 
-Pure numpy/scipy: nothing here imports Spark. ``X`` is a dense n×d block in which 0 marks a
-missing entry; ``C_u`` is the set of observed columns of row ``u``. The equations:
+Pure numpy/scipy: nothing here imports Spark. ``X`` is an n×d block in which 0 marks a
+missing entry, either a dense array or a scipy.sparse CSR array holding only the observed
+entries; ``C_u`` is the set of observed columns of row ``u``. Every kernel is written in
+matrix products that serve both forms, so a pass costs O(observed entries × K) on sparse
+blocks. The equations:
 
 (1) f(u,j) = log(p_j + 1e-16) − |C_u|/2 · log(2π σ_j²) − ‖x_{C_u} − μ_{j,C_u}‖² / (2σ_j²)
 (2) log-likelihood = Σ_u logsumexp_j f(u,j);   p(j|u) = exp(f(u,j) − logsumexp_j f(u,j))
@@ -20,7 +23,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from scipy import sparse
 from scipy.special import logsumexp
+
+from spark_em.blocks import dense
 
 MIN_VARIANCE = 0.25
 LOG_WEIGHT_EPS = 1e-16
@@ -61,7 +67,13 @@ class _Rows(NamedTuple):
     sq_norm: np.ndarray  # ‖x_{C_u}‖²
 
     @classmethod
-    def of(cls, X: np.ndarray) -> "_Rows":
+    def of(cls, X) -> "_Rows":
+        if sparse.issparse(X):
+            X = sparse.csr_array(X, dtype=np.float64)
+            X.eliminate_zeros()
+            observed = X.copy()
+            observed.data[:] = 1.0
+            return cls(X, observed, np.asarray(X.multiply(X).sum(axis=1)).ravel())
         X = _as_float(X)
         return cls(X, (X != 0).astype(np.float64), np.einsum("ij,ij->i", X, X))
 
@@ -71,7 +83,7 @@ def _log_joint(rows: _Rows, mixture: Mixture) -> np.ndarray:
     # ‖x_C − μ_C‖² = ‖x_C‖² − 2 x·μ + Σ_{i∈C} μ_i²  (x is 0 off C, so x·μ only sums over C)
     sq_dist = rows.sq_norm[:, None] - 2.0 * (rows.X @ mu.T) + rows.observed @ (mu * mu).T
     np.maximum(sq_dist, 0.0, out=sq_dist)
-    n_observed = rows.observed.sum(axis=1)
+    n_observed = np.asarray(rows.observed.sum(axis=1)).ravel()
     return (
         np.log(p + LOG_WEIGHT_EPS)[None, :]
         - 0.5 * n_observed[:, None] * np.log(2.0 * np.pi * var)[None, :]
@@ -85,13 +97,18 @@ def _posterior(rows: _Rows, mixture: Mixture) -> tuple[np.ndarray, np.ndarray]:
     return np.exp(f - row_ll[:, None]), row_ll
 
 
+def _weighted_sums(post: np.ndarray, M) -> np.ndarray:
+    """Σ_u post[u, j] M[u, i] for every (j, i): K×d."""
+    return (M.T @ post).T if sparse.issparse(M) else post.T @ M
+
+
 def _stats(rows: _Rows, post: np.ndarray, log_likelihood: float) -> MaskedStats:
     return MaskedStats(
         log_likelihood=float(log_likelihood),
         n_rows=rows.X.shape[0],
         resp=post.sum(axis=0),
-        resp_x=post.T @ rows.X,
-        resp_observed=post.T @ rows.observed,
+        resp_x=_weighted_sums(post, rows.X),
+        resp_observed=_weighted_sums(post, rows.observed),
         resp_sq_norm=post.T @ rows.sq_norm,
     )
 
@@ -152,16 +169,54 @@ def mstep(
 
 
 def complete(X: np.ndarray, mixture: Mixture | tuple) -> np.ndarray:
-    """Equation (6): observed entries kept, missing ones filled with Σ_j p(j|u) μ_{j,i}."""
+    """Equation (6): observed entries kept, missing ones filled with Σ_j p(j|u) μ_{j,i}.
+    Dense n×d out, whatever the block's form."""
     rows, mixture = _Rows.of(X), Mixture(*mixture)
     post, _ = _posterior(rows, mixture)
-    return np.where(rows.observed > 0, rows.X, post @ np.asarray(mixture.mu, dtype=np.float64))
+    X = dense(rows.X)
+    return np.where(X != 0, X, post @ np.asarray(mixture.mu, dtype=np.float64))
+
+
+def predict_entries(X, mixture: Mixture | tuple, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Σ_j p(j|u) μ_{j,i} for the (row, column) pairs asked: the model's value whether or not
+    the entry is observed. ``rows`` index the block's rows."""
+    mixture = Mixture(*mixture)
+    post, _ = _posterior(_Rows.of(X), mixture)
+    mu = np.asarray(mixture.mu, dtype=np.float64)
+    return np.einsum("ij,ji->i", post[rows], mu[:, cols])
+
+
+def top_unobserved(X, mixture: Mixture | tuple, n: int, chunk_rows: int = 256
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """For each row, the ``n`` missing columns with the highest completed value, best first:
+    (columns, values), both n_rows×n; rows with fewer missing columns pad with column −1 and
+    value NaN. The completed rows are formed ``chunk_rows`` at a time."""
+    rows, mixture = _Rows.of(X), Mixture(*mixture)
+    post, _ = _posterior(rows, mixture)
+    mu = np.asarray(mixture.mu, dtype=np.float64)
+    n_rows, d = post.shape[0], mu.shape[1]
+    n = min(n, d)
+    cols = np.full((n_rows, n), -1, dtype=np.int64)
+    vals = np.full((n_rows, n), np.nan)
+    for lo in range(0, n_rows, chunk_rows):
+        hi = min(n_rows, lo + chunk_rows)
+        scores = post[lo:hi] @ mu
+        scores[dense(rows.observed[lo:hi]) > 0] = -np.inf
+        part = np.argpartition(-scores, n - 1, axis=1)[:, :n] if n < d else np.tile(np.arange(d), (hi - lo, 1))
+        picked = np.take_along_axis(scores, part, axis=1)
+        order = np.argsort(-picked, axis=1, kind="stable")
+        best_cols = np.take_along_axis(part, order, axis=1)
+        best_vals = np.take_along_axis(picked, order, axis=1)
+        keep = np.isfinite(best_vals)
+        cols[lo:hi] = np.where(keep, best_cols, -1)
+        vals[lo:hi] = np.where(keep, best_vals, np.nan)
+    return cols, vals
 
 
 def squared_errors(X: np.ndarray, X_pred: np.ndarray, X_gold: np.ndarray) -> np.ndarray:
     """[SSE over all entries, count, SSE over the missing entries of X, count of those]."""
-    err = (_as_float(X_gold) - _as_float(X_pred)) ** 2
-    missing = _as_float(X) == 0
+    err = (dense(X_gold) - _as_float(X_pred)) ** 2
+    missing = dense(X) == 0
     return np.array([err.sum(), err.size, err[missing].sum(), missing.sum()], dtype=np.float64)
 
 
