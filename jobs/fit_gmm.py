@@ -5,12 +5,18 @@ complete data.
         --gold PATH --out DIR
     spark-submit jobs/fit_gmm.py --input points.csv --missing none --covariance full \\
         --k 1-4 --select bic --out DIR
+    spark-submit jobs/fit_gmm.py --input ratings.parquet --format triples --user-col userId \
+        --item-col movieId --rating-col rating --recommend 10 --predict pairs.csv --out DIR
     spark-submit jobs/fit_gmm.py --demo blobs --out DIR
 
 With no --input, a seeded synthetic ratings matrix drawn from a planted mixture is used and
 the completion is scored against the planted truth. Progress goes to stderr, one line per
 iteration; the metrics go to stdout as JSON and, with --out, to DIR/metrics.json beside
 DIR/model.json and the completed matrix (ratings) or DIR/fit.png (2-D complete data).
+
+Ratings as (user, item, rating) records (--format triples) are held as sparse blocks; the
+completed matrix is written only when it is small, and --predict / --recommend write Parquet
+predictions and top-N recommendations under the original ids instead.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import time
 
 import numpy as np
 
-from spark_em import cli, gaussian, masked, mixture, plots, readers, synthetic
+from spark_em import cli, gaussian, masked, mixture, plots, readers, recommend, synthetic, triples
 from spark_em import matrix_completion as mc
 from spark_em.blocks import DEFAULT_BLOCK_ROWS, sample_rows, summarize
 from spark_em.engine import DEFAULT_MAX_ITER, DEFAULT_TOL
@@ -34,8 +40,20 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(prog="fit_gmm.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--input", help="ratings matrix: text, CSV or .npy file, or a directory "
                     "(default: built-in synthetic ratings)")
-    ap.add_argument("--format", choices=readers.FORMATS, help="input format (default: from the name)")
+    ap.add_argument("--format", choices=readers.FORMATS + ("triples",),
+                    help="input format (default: from the name); triples: (user, item, rating) "
+                    "records in Parquet or CSV with a header")
     ap.add_argument("--header", action="store_true", help="CSV files start with a header line")
+    ap.add_argument("--user-col", default="user", help="triples: the user id column")
+    ap.add_argument("--item-col", default="item", help="triples: the item id column")
+    ap.add_argument("--rating-col", default="rating", help="triples: the rating column")
+    ap.add_argument("--rating-range", help="triples: LO,HI; a rating outside is a bad record")
+    ap.add_argument("--on-bad-rows", choices=["error", "drop"], default="error",
+                    help="triples: stop at the first bad record, or drop them and count them")
+    ap.add_argument("--predict", help="triples or ratings: CSV (header) or Parquet of (user, item) "
+                    "pairs; writes DIR/predictions (Parquet)")
+    ap.add_argument("--recommend", type=int, metavar="N",
+                    help="writes each user's top-N unrated items to DIR/recommendations (Parquet)")
     ap.add_argument("--missing", choices=["zero", "none"], default="zero",
                     help="zero: a ratings matrix where 0 marks a missing entry (the course data); "
                     "none: complete data")
@@ -90,54 +108,115 @@ def parse_args(argv):
         raise InputError("--gold needs --input (the built-in data is scored against its own truth)")
     if args.gold and args.missing == "none":
         raise InputError("--gold scores a completion; it needs --missing zero")
+    if args.format == "triples" and (args.gold or not args.input):
+        raise InputError("--format triples needs --input and takes no --gold")
+    if (args.predict or args.recommend is not None) and (args.missing == "none" or not args.out):
+        raise InputError("--predict and --recommend need ratings (--missing zero) and --out")
+    if args.recommend is not None and args.recommend < 1:
+        raise InputError("--recommend must be >= 1")
+    args.range = _rating_range(args.rating_range)
     return args
 
 
-def load(sc, args):
-    """(observed blocks, gold blocks or None, description of the data)."""
+def _rating_range(text):
+    if text is None:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--rating-range must be LO,HI (two numbers), not {text!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
+        raise InputError(f"--rating-range needs 0 < LO <= HI, got {text!r}")
+    return low, high
+
+
+def load(spark, args):
+    """(observed blocks, gold blocks or None, id index, description of the data)."""
+    sc = spark.sparkContext
+    if args.format == "triples":
+        data = triples.read_triples(
+            triples.read_frame(spark, args.input), args.user_col, args.item_col, args.rating_col,
+            rating_range=args.range, on_bad_rows=args.on_bad_rows, block_rows=args.block_rows,
+            num_partitions=args.partitions, describe=args.input)
+        return data.blocks, None, data.index, {
+            "input": args.input, "format": "triples", "n_ratings": data.n_ratings,
+            "n_dropped": data.n_dropped}
     if args.input:
         options = dict(num_partitions=args.partitions, block_rows=args.block_rows)
         observed = readers.read_matrix(sc, args.input, args.format, header=args.header, **options)
         gold = (readers.read_matrix(sc, args.gold, header=args.header, **options)
                 if args.gold else None)
-        return observed, gold, {"input": args.input, "gold": args.gold}
+        return observed, gold, None, {"input": args.input, "gold": args.gold}
     data = synthetic.planted_ratings(sc, num_partitions=args.partitions, block_rows=args.block_rows)
-    return data.observed, data.truth, {
+    return data.observed, data.truth, None, {
         "input": "built-in synthetic ratings (planted mixture)", "n_types": data.n_types}
 
 
-def write_outputs(out, args, blocks, chosen, metrics):
+# Above this many entries (400 MB as float64) the completed matrix is not written.
+DENSE_OUTPUT_MAX_ENTRIES = 50_000_000
+
+
+def write_completed(work, args, blocks, mix, shape):
+    matrix = np.lib.format.open_memmap(work / "completed.npy", "w+", np.float64, shape)
+    text = open(work / "completed.txt", "w") if args.output_format == "text" else None
+    try:
+        written = 0
+        for block in mc.iter_completed(blocks, mix):
+            rows = block.values.shape[0]
+            matrix[block.offset:block.offset + rows] = block.values
+            if text:
+                if block.offset != written:
+                    raise RuntimeError("completed blocks arrived out of row order")
+                np.savetxt(text, block.values, fmt="%.10g")
+            written += rows
+        matrix.flush()
+    finally:
+        del matrix
+        if text:
+            text.close()
+
+
+def write_outputs(spark, out, args, blocks, index, chosen, metrics):
+    """metrics.json, model.json (+ the id lists), and the completed matrix when it is small,
+    predictions and recommendations when asked; all or nothing."""
     with cli.atomic_dir(out, args.overwrite) as work:
-        cli.write_json(work / "metrics.json", metrics)
         mix = chosen.mixture
+        shape = (metrics["n_rows"], metrics["n_cols"])
+        if index is not None:
+            index.save(str(work))
+        if args.predict:
+            pairs = triples.read_frame(spark, args.predict)
+            predicted = recommend.predict(spark, blocks, index or _positional(shape), mix, pairs,
+                                          args.user_col, args.item_col)
+            predicted.write.parquet(str(work / "predictions"))
+            metrics["predictions"] = spark.read.parquet(str(work / "predictions")).count()
+        if args.recommend:
+            recommend.recommend(spark, blocks, index or _positional(shape), mix, args.recommend) \
+                .write.parquet(str(work / "recommendations"))
+            metrics["recommendations_per_user"] = args.recommend
+        if shape[0] * shape[1] <= DENSE_OUTPUT_MAX_ENTRIES:
+            write_completed(work, args, blocks, mix, shape)
+            metrics["completed"] = "completed.npy"
+        else:
+            metrics["completed"] = (f"not written: {shape[0]}×{shape[1]} entries; use --predict "
+                                    "or --recommend")
         cli.write_json(work / "model.json", {
             "k": chosen.k, "d": int(mix.mu.shape[1]), "p": mix.p.tolist(), "mu": mix.mu.tolist(),
             "var": mix.var.tolist(), "init": "reference", "seed": chosen.seed,
             "log_likelihood": chosen.log_likelihood, "n_iter": chosen.n_iter,
-            "min_variance": args.min_variance, "tol": args.tol})
-        shape = (metrics["n_rows"], metrics["n_cols"])
-        matrix = np.lib.format.open_memmap(work / "completed.npy", "w+", np.float64, shape)
-        text = open(work / "completed.txt", "w") if args.output_format == "text" else None
-        try:
-            written = 0
-            for block in mc.iter_completed(blocks, mix):
-                rows = block.values.shape[0]
-                matrix[block.offset:block.offset + rows] = block.values
-                if text:
-                    if block.offset != written:
-                        raise RuntimeError("completed blocks arrived out of row order")
-                    np.savetxt(text, block.values, fmt="%.10g")
-                written += rows
-            matrix.flush()
-        finally:
-            del matrix
-            if text:
-                text.close()
+            "min_variance": args.min_variance, "tol": args.tol,
+            "ids": "users.npy, items.npy" if index is not None else None})
+        cli.write_json(work / "metrics.json", metrics)
 
 
-def fit_ratings(sc, args, start):
+def _positional(shape):
+    """Ids of a matrix input: its row and column numbers from 0."""
+    return triples.RatingsIndex(np.arange(shape[0]), np.arange(shape[1]))
+
+
+def fit_ratings(spark, args, start):
     """The masked model: fit, choose the best run, score and write the completion."""
-    blocks, gold, described = load(sc, args)
+    blocks, gold, index, described = load(spark, args)
     summary = summarize(blocks)
     runs = mc.fit_all(
         blocks, args.ks, args.seed_list, tol=DEFAULT_TOL if args.tol is None else args.tol,
@@ -152,12 +231,13 @@ def fit_ratings(sc, args, start):
         metrics["rmse"], metrics["rmse_missing"] = mc.rmse(blocks, chosen.mixture, gold)
     metrics["seconds"] = round(time.perf_counter() - start, 3)
     if args.out:
-        write_outputs(args.out, args, blocks, chosen, metrics)
+        write_outputs(spark, args.out, args, blocks, index, chosen, metrics)
     return metrics
 
 
-def fit_complete(sc, args, start):
+def fit_complete(spark, args, start):
     """Complete data: mixtures (or K-means) over every (K, seed), K chosen by --select."""
+    sc = spark.sparkContext
     if args.demo:
         blocks = synthetic.blobs(sc, num_partitions=args.partitions)
         described = {"input": "demo: 3x1000 points around (4,0), (6,6), (0,4), identity covariance"}
@@ -208,10 +288,10 @@ def main(argv=None):
     cli.check_out_dir(args.out, args.overwrite)
     from spark_em.session import get_spark
 
-    sc = get_spark("spark-em fit_gmm").sparkContext
+    spark = get_spark("spark-em fit_gmm")
     start = time.perf_counter()
     fit = fit_complete if args.missing == "none" else fit_ratings
-    print(json.dumps(fit(sc, args, start), indent=2, allow_nan=False))
+    print(json.dumps(fit(spark, args, start), indent=2, allow_nan=False))
 
 
 if __name__ == "__main__":

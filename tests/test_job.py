@@ -180,3 +180,51 @@ def test_demo_blobs_recovers_the_three_centres(spark, tmp_path, capsys):
     assert_allclose(means, [[0, 4], [4, 0], [6, 6]], atol=0.15)
     assert_allclose(sorted(model["weights"]), [1 / 3] * 3, atol=0.02)
     assert (out / "fit.png").stat().st_size > 10_000
+
+
+def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
+    import pandas as pd
+
+    from spark_em import masked
+
+    rng = np.random.default_rng(4)
+    X = rng.integers(1, 6, size=(40, 12)).astype(float)
+    X[rng.random(X.shape) < 0.5] = 0
+    X[:, 0] = np.where(X[:, 0] == 0, 2.0, X[:, 0])
+    users = np.array([f"u{i:02d}" for i in range(40)])
+    items = np.array([f"m{j:02d}" for j in range(12)])
+    r, c = np.nonzero(X)
+    pd.DataFrame({"who": users[r], "what": items[c], "stars": X[r, c]}).to_csv(
+        tmp_path / "ratings.csv", index=False)
+    pd.DataFrame({"who": ["u03", "nobody"], "what": ["m05", "m01"]}).to_csv(
+        tmp_path / "pairs.csv", index=False)
+    out = tmp_path / "o"
+    status = run_job("--input", tmp_path / "ratings.csv", "--format", "triples", "--user-col", "who",
+                     "--item-col", "what", "--rating-col", "stars", "--k", "2", "--predict",
+                     tmp_path / "pairs.csv", "--recommend", "3", "--out", out)
+    assert status == 0, capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["n_rows"], metrics["n_cols"], metrics["n_ratings"]) == (40, 12, len(r))
+    model = json.loads((out / "model.json").read_text())
+    mix = masked.Mixture(np.array(model["mu"]), np.array(model["var"]), np.array(model["p"]))
+    assert list(np.load(out / "users.npy")) == list(users)
+    full = masked.complete(X, mix)  # ids sort like the rows here
+    assert_allclose(np.load(out / "completed.npy"), full, rtol=1e-12)
+    predictions = pd.read_parquet(out / "predictions").set_index("who")
+    assert predictions.loc["u03", "prediction"] == pytest.approx(
+        float(masked.posterior(X[3:4], mix)[0][0] @ mix.mu[:, 5]), rel=1e-12)
+    assert predictions.loc["nobody", "prediction"] == pytest.approx(float(mix.p @ mix.mu[:, 1]), rel=1e-12)
+    recs = pd.read_parquet(out / "recommendations").set_index("user")
+    row = np.where(X[7] == 0, full[7], -np.inf)
+    expected = [items[j] for j in np.argsort(-row, kind="stable")[:3] if np.isfinite(row[j])]
+    assert [e["item"] for e in recs.loc["u07", "recommendations"]] == expected
+
+
+def test_triples_bad_record_exits_2_with_one_line(spark, tmp_path, capsys):
+    (tmp_path / "r.csv").write_text("user,item,rating\n1,1,4\n2,1,3\n1,1,5\n")
+    status = run_job("--input", tmp_path / "r.csv", "--format", "triples", "--k", "1",
+                     "--out", tmp_path / "o")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1
+    assert "user 1 item 1 is rated more than once (4 and 5)" in err[0]
+    assert not (tmp_path / "o").exists()
