@@ -74,9 +74,12 @@ def relative_rule(tol: float = DEFAULT_TOL) -> Callable[[float, float | None], b
 def run_many(blocks, starts: list, block_stats: Callable, add: Callable, update: Callable,
              converged: Callable[[float, float | None], bool] | None = None,
              max_iter: int = DEFAULT_MAX_ITER,
-             on_iteration: Callable[[int, Iteration, Any], None] | None = None) -> list[FitResult]:
+             on_iteration: Callable[[int, Iteration, Any], None] | None = None,
+             block_stats_many: Callable | None = None) -> list[FitResult]:
     """Fit several starts together: each pass is one job that computes the statistics of every
     start still running; each start stops by its own rule and leaves the pass after that.
+    ``block_stats_many(values, params_list)``, when a family has it, computes a block's
+    statistics for all running starts at once (else ``block_stats`` is called for each).
 
     The results are those of fitting each start alone (the same sums, in the same order).
     ``on_iteration(start_index, record, new_params)`` sees every pass of every start. A record's
@@ -91,6 +94,8 @@ def run_many(blocks, starts: list, block_stats: Callable, add: Callable, update:
     results: dict[int, FitResult] = {}
 
     def stats_of_all(values, active_params):
+        if block_stats_many is not None:
+            return block_stats_many(values, active_params)
         return [block_stats(values, p) for p in active_params]
 
     def add_all(a, b):

@@ -78,10 +78,14 @@ class _Rows(NamedTuple):
         return cls(X, (X != 0).astype(np.float64), np.einsum("ij,ij->i", X, X))
 
 
-def _log_joint(rows: _Rows, mixture: Mixture) -> np.ndarray:
+def _log_joint(rows: _Rows, mixture: Mixture, cross: np.ndarray | None = None,
+               observed_sq: np.ndarray | None = None) -> np.ndarray:
+    """Equation (1); ``cross`` = X μᵀ and ``observed_sq`` = δ (μ²)ᵀ when already computed."""
     mu, var, p = (np.asarray(a, dtype=np.float64) for a in mixture)
+    cross = rows.X @ mu.T if cross is None else cross
+    observed_sq = rows.observed @ (mu * mu).T if observed_sq is None else observed_sq
     # ‖x_C − μ_C‖² = ‖x_C‖² − 2 x·μ + Σ_{i∈C} μ_i²  (x is 0 off C, so x·μ only sums over C)
-    sq_dist = rows.sq_norm[:, None] - 2.0 * (rows.X @ mu.T) + rows.observed @ (mu * mu).T
+    sq_dist = rows.sq_norm[:, None] - 2.0 * cross + observed_sq
     np.maximum(sq_dist, 0.0, out=sq_dist)
     n_observed = np.asarray(rows.observed.sum(axis=1)).ravel()
     return (
@@ -136,9 +140,36 @@ def sufficient_stats(X: np.ndarray, post: np.ndarray, log_likelihood: float = 0.
 
 def block_stats(X: np.ndarray, mixture: Mixture) -> MaskedStats:
     """One pass over a block: its log-likelihood under ``mixture`` and its M-step sums."""
+    return block_stats_many(X, [mixture])[0]
+
+
+def block_stats_many(X: np.ndarray, mixtures: list) -> list[MaskedStats]:
+    """``block_stats`` for several mixtures at once (several starts in one pass).
+
+    The block is converted once, and the products that read the whole block (X μᵀ, δ (μ²)ᵀ,
+    Σ p x and Σ p δ) are done once for all mixtures with their components side by side, so
+    the block is read four times whatever the number of starts. Each component's column of a
+    product is the same sum as in a product of its own, so each start's statistics are those
+    of ``block_stats`` alone.
+    """
     rows = _Rows.of(X)
-    post, row_ll = _posterior(rows, Mixture(*mixture))
-    return _stats(rows, post, row_ll.sum())
+    mixtures = [Mixture(*m) for m in mixtures]
+    mus = [np.asarray(m.mu, dtype=np.float64) for m in mixtures]
+    cuts = np.cumsum([len(mu) for mu in mus])[:-1]
+    stacked = np.vstack(mus)
+    crosses = np.split(rows.X @ stacked.T, cuts, axis=1)
+    observed_sqs = np.split(rows.observed @ (stacked * stacked).T, cuts, axis=1)
+    posts, lls = [], []
+    for mixture, cross, observed_sq in zip(mixtures, crosses, observed_sqs):
+        f = _log_joint(rows, mixture, cross, observed_sq)
+        row_ll = logsumexp(f, axis=1)
+        posts.append(np.exp(f - row_ll[:, None]))
+        lls.append(row_ll.sum())
+    together = np.hstack(posts)
+    resp_x = np.split(_weighted_sums(together, rows.X), cuts)
+    resp_observed = np.split(_weighted_sums(together, rows.observed), cuts)
+    return [MaskedStats(float(ll), rows.X.shape[0], post.sum(axis=0), rx, ro, post.T @ rows.sq_norm)
+            for post, ll, rx, ro in zip(posts, lls, resp_x, resp_observed)]
 
 
 def update(stats: MaskedStats, previous_mu: np.ndarray, min_variance: float = MIN_VARIANCE) -> Mixture:

@@ -87,7 +87,7 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], tol: float = engine
         lambda stats, mix: (masked.update(stats, mix.mu, min_variance), stats.log_likelihood),
         converged=engine.relative_rule(tol), max_iter=max_iter,
         on_iteration=(lambda i, record, _new: on_run_iteration(*pairs[i], record))
-        if on_run_iteration else None)
+        if on_run_iteration else None, block_stats_many=masked.block_stats_many)
     return [MaskedRun(k, seed, r.params, r.objective, r.n_iter, r.converged,
                       sum(h.seconds for h in r.history), r.history)
             for (k, seed), r in zip(pairs, results)]
