@@ -81,6 +81,10 @@ def parse_args(argv):
                     "for K-means 1e-4 on the cost)")
     ap.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
     ap.add_argument("--min-variance", type=float, default=masked.MIN_VARIANCE)
+    ap.add_argument("--checkpoint", metavar="DIR", help="ratings: save the complete state after "
+                    "every iteration in DIR (a directory on the driver)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run saved in --checkpoint DIR (same input and options)")
     ap.add_argument("--partitions", type=int, help="partitions (default: Spark's parallelism)")
     ap.add_argument("--block-rows", type=int, default=DEFAULT_BLOCK_ROWS)
     args = ap.parse_args(argv)
@@ -114,6 +118,10 @@ def parse_args(argv):
         raise InputError("--predict and --recommend need ratings (--missing zero) and --out")
     if args.recommend is not None and args.recommend < 1:
         raise InputError("--recommend must be >= 1")
+    if args.resume and not args.checkpoint:
+        raise InputError("--resume needs --checkpoint DIR")
+    if args.checkpoint and args.missing == "none":
+        raise InputError("--checkpoint is for ratings (--missing zero)")
     args.range = _rating_range(args.rating_range)
     return args
 
@@ -218,9 +226,19 @@ def fit_ratings(spark, args, start):
     """The masked model: fit, choose the best run, score and write the completion."""
     blocks, gold, index, described = load(spark, args)
     summary = summarize(blocks)
+    tol = DEFAULT_TOL if args.tol is None else args.tol
+    checkpoint = None
+    if args.checkpoint:
+        checkpoint = mc.checkpoint_for(args.checkpoint, summary, input=described["input"],
+                                       k=args.ks, seeds=args.seed_list, tol=tol,
+                                       max_iter=args.max_iter, min_variance=args.min_variance)
+        if checkpoint.exists() and not args.resume:
+            raise InputError(f"{args.checkpoint} holds a checkpoint already: add --resume to "
+                             "continue it, or choose another directory")
     runs = mc.fit_all(
-        blocks, args.ks, args.seed_list, tol=DEFAULT_TOL if args.tol is None else args.tol,
-        max_iter=args.max_iter, min_variance=args.min_variance, summary=summary,
+        blocks, args.ks, args.seed_list, tol=tol, max_iter=args.max_iter,
+        min_variance=args.min_variance, summary=summary, checkpoint=checkpoint,
+        resume=args.resume,
         on_run_iteration=lambda k, seed, it: cli.say(cli.progress_line(f"k={k} seed={seed}", it)))
     chosen = mc.best(runs)
     best_by_k = {str(k): mc.best([r for r in runs if r.k == k]).summary() for k in args.ks}

@@ -66,6 +66,19 @@ class FitResult:
     history: list[Iteration] = field(default_factory=list)
 
 
+@dataclass
+class RunState:
+    """Everything ``run_many`` needs to go on after a pass: what a checkpoint saves.
+
+    ``finished`` maps each start that has stopped to whether it converged."""
+
+    iteration: int
+    params: list
+    previous: list
+    history: list
+    finished: dict
+
+
 def relative_rule(tol: float = DEFAULT_TOL) -> Callable[[float, float | None], bool]:
     """Stop when new − old ≤ tol·|new| (a log-likelihood that has stopped rising)."""
     return lambda new, old: old is not None and new - old <= tol * abs(new)
@@ -75,11 +88,14 @@ def run_many(blocks, starts: list, block_stats: Callable, add: Callable, update:
              converged: Callable[[float, float | None], bool] | None = None,
              max_iter: int = DEFAULT_MAX_ITER,
              on_iteration: Callable[[int, Iteration, Any], None] | None = None,
-             block_stats_many: Callable | None = None) -> list[FitResult]:
+             block_stats_many: Callable | None = None, resume: RunState | None = None,
+             on_pass: Callable[[RunState], None] | None = None) -> list[FitResult]:
     """Fit several starts together: each pass is one job that computes the statistics of every
     start still running; each start stops by its own rule and leaves the pass after that.
     ``block_stats_many(values, params_list)``, when a family has it, computes a block's
     statistics for all running starts at once (else ``block_stats`` is called for each).
+    ``on_pass(state)`` sees the state after every pass; ``resume`` continues from such a state
+    (its starts replace ``starts``) exactly as if the run had not stopped.
 
     The results are those of fitting each start alone (the same sums, in the same order).
     ``on_iteration(start_index, record, new_params)`` sees every pass of every start. A record's
@@ -92,6 +108,13 @@ def run_many(blocks, starts: list, block_stats: Callable, add: Callable, update:
     previous: list[float | None] = [None] * len(params)
     history: list[list[Iteration]] = [[] for _ in params]
     results: dict[int, FitResult] = {}
+    first = 1
+    if resume is not None:
+        params, previous, history = list(resume.params), list(resume.previous), resume.history
+        for i, stopped_converged in resume.finished.items():
+            results[i] = FitResult(params[i], history[i][-1].objective, history[i][-1].iteration,
+                                   stopped_converged, history[i])
+        first = resume.iteration + 1
 
     def stats_of_all(values, active_params):
         if block_stats_many is not None:
@@ -101,7 +124,7 @@ def run_many(blocks, starts: list, block_stats: Callable, add: Callable, update:
     def add_all(a, b):
         return [add(x, y) for x, y in zip(a, b)]
 
-    for iteration in range(1, max_iter + 1):
+    for iteration in range(first, max_iter + 1):
         active = [i for i in range(len(params)) if i not in results]
         if not active:
             break
@@ -119,6 +142,9 @@ def run_many(blocks, starts: list, block_stats: Callable, add: Callable, update:
             if converged(value, old):
                 results[i] = FitResult(params[i], value, iteration, True, history[i])
             previous[i] = value
+        if on_pass:
+            on_pass(RunState(iteration, list(params), list(previous), history,
+                             {i: r.converged for i, r in results.items()}))
     for i in range(len(params)):
         if i not in results:
             results[i] = FitResult(params[i], history[i][-1].objective, max_iter, False, history[i])

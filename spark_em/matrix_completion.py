@@ -71,23 +71,44 @@ def _reference_mixtures(blocks, pairs, summary: MatrixSummary, min_variance: flo
             for mu, var in reference_starts(blocks, pairs, summary)]
 
 
+def encode_mixture(mixture: masked.Mixture) -> dict:
+    return {"mu": mixture.mu.tolist(), "var": mixture.var.tolist(), "p": mixture.p.tolist()}
+
+
+def decode_mixture(saved: dict) -> masked.Mixture:
+    return masked.Mixture(*(np.array(saved[name], dtype=np.float64) for name in ("mu", "var", "p")))
+
+
+def checkpoint_for(directory, summary: MatrixSummary, **options):
+    """A ``Checkpoint`` of masked fits on this data with these options."""
+    from spark_em.checkpoint import Checkpoint, data_fingerprint
+
+    return Checkpoint(directory, {"model": "masked", **data_fingerprint(summary), **options},
+                      encode_mixture, decode_mixture)
+
+
 def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], tol: float = engine.DEFAULT_TOL,
             max_iter: int = engine.DEFAULT_MAX_ITER, min_variance: float = masked.MIN_VARIANCE,
             on_run_iteration: Callable | None = None,
-            summary: MatrixSummary | None = None) -> list[MaskedRun]:
+            summary: MatrixSummary | None = None, checkpoint=None,
+            resume: bool = False) -> list[MaskedRun]:
     """EM from the reference initialisation for every (K, seed), in that order, all starts in
     the same passes over the data; ``on_run_iteration(k, seed, record)`` reports progress.
 
-    A run's ``seconds`` add up the passes it took part in (shared with the other starts)."""
+    A run's ``seconds`` add up the passes it took part in (shared with the other starts).
+    With a ``checkpoint`` (``checkpoint_for``) the state is saved after every pass, and
+    ``resume`` continues from the saved state instead of starting over."""
     summary = summary or summarize(blocks)
     pairs = [(k, seed) for k in ks for seed in seeds]
     starts = _reference_mixtures(blocks, pairs, summary, min_variance)
+    state = checkpoint.load() if checkpoint is not None and resume else None
     results = engine.run_many(
         blocks, starts, masked.block_stats, masked.add_stats,
         lambda stats, mix: (masked.update(stats, mix.mu, min_variance), stats.log_likelihood),
         converged=engine.relative_rule(tol), max_iter=max_iter,
         on_iteration=(lambda i, record, _new: on_run_iteration(*pairs[i], record))
-        if on_run_iteration else None, block_stats_many=masked.block_stats_many)
+        if on_run_iteration else None, block_stats_many=masked.block_stats_many,
+        resume=state, on_pass=checkpoint.save if checkpoint is not None else None)
     return [MaskedRun(k, seed, r.params, r.objective, r.n_iter, r.converged,
                       sum(h.seconds for h in r.history), r.history)
             for (k, seed), r in zip(pairs, results)]

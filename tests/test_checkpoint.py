@@ -1,0 +1,81 @@
+"""Driver loss: --checkpoint saves every pass, --resume ends with the uninterrupted model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spark_em import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "jobs"))
+import fit_gmm  # noqa: E402
+
+
+def run_job(*args):
+    return cli.main_wrapper(fit_gmm.main, [str(a) for a in args])
+
+
+def test_a_killed_driver_resumes_to_the_same_model(spark, netflix_dir, tmp_path, capsys):
+    args = ["--input", netflix_dir / "netflix_incomplete.txt", "--k", "12", "--seeds", "1"]
+    saved = tmp_path / "ck"
+    driver = subprocess.Popen(
+        [sys.executable, str(ROOT / "jobs" / "fit_gmm.py"), *map(str, args), "--checkpoint",
+         str(saved), "--out", str(tmp_path / "never")],
+        env=dict(os.environ, PYSPARK_PYTHON=sys.executable), cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines = []
+    try:
+        for line in driver.stdout:
+            lines.append(line)
+            if "iter    6 " in line:
+                os.killpg(driver.pid, signal.SIGKILL)  # the driver and its JVM, mid-run
+                break
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=60)
+    assert any("iter    6 " in line for line in lines), "".join(lines)
+    state = json.loads((saved / "state.json").read_text())
+    assert 5 <= state["iteration"] < 27 and not (tmp_path / "never").exists()
+
+    assert run_job(*args, "--checkpoint", saved, "--resume", "--out", tmp_path / "resumed") == 0
+    err = capsys.readouterr().err
+    assert "iter    1 " not in err and f"iter   {state['iteration'] + 1:2d} " in err
+    assert run_job(*args, "--out", tmp_path / "whole") == 0
+    resumed = json.loads((tmp_path / "resumed" / "model.json").read_text())
+    whole = json.loads((tmp_path / "whole" / "model.json").read_text())
+    for key in ("mu", "var", "p", "log_likelihood", "n_iter"):
+        assert resumed[key] == whole[key]
+    assert whole["log_likelihood"] == pytest.approx(-1390234.4223469, rel=1e-9)
+
+
+def test_checkpoint_misuse_is_refused(spark, netflix_dir, tmp_path, capsys):
+    data = ["--input", netflix_dir / "test_incomplete.txt", "--seeds", "0", "--max-iter", "3"]
+    saved = tmp_path / "ck"
+    assert run_job(*data, "--k", "2", "--checkpoint", saved) == 0
+    capsys.readouterr()
+    cases = [
+        (["--k", "2", "--checkpoint", saved], "holds a checkpoint already"),
+        (["--k", "3", "--checkpoint", saved, "--resume"], "differs in k"),
+        (["--k", "2", "--checkpoint", saved, "--resume", "--tol", "1e-3"], "differs in tol"),
+        (["--k", "2", "--checkpoint", tmp_path / "empty", "--resume"], "no checkpoint to resume"),
+        (["--k", "2", "--resume"], "--resume needs --checkpoint"),
+    ]
+    for extra, message in cases:
+        assert run_job(*data, *extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    other = ["--input", netflix_dir / "test_complete.txt", "--seeds", "0", "--k", "2"]
+    assert run_job(*other, "--checkpoint", saved, "--resume", "--max-iter", "3") == 2
+    err = capsys.readouterr().err
+    assert "differs in" in err and "column_sums_sha256" in err and "n_observed" in err
+    (saved / "state.json").write_text('{"format": 1, "fingerprint": {}, "starts": [')
+    assert run_job(*data, "--k", "2", "--checkpoint", saved, "--resume") == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
