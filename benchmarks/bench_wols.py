@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 
-def timed(fit, repeats=3):
+def timed(fit, repeats=7):
     fit()
     times, result = [], None
     for _ in range(repeats):
