@@ -49,7 +49,8 @@ def parse_args(argv):
     ap.add_argument("--rating-col", default="rating", help="triples: the rating column")
     ap.add_argument("--rating-range", help="triples: LO,HI; a rating outside is a bad record")
     ap.add_argument("--on-bad-rows", choices=["error", "drop"], default="error",
-                    help="triples: stop at the first bad record, or drop them and count them")
+                    help="ratings (text, CSV, triples): stop at the first bad row or record, or "
+                    "drop them and count them (n_dropped)")
     ap.add_argument("--predict", help="triples or ratings: CSV (header) or Parquet of (user, item) "
                     "pairs; writes DIR/predictions (Parquet)")
     ap.add_argument("--recommend", type=int, metavar="N",
@@ -110,6 +111,8 @@ def parse_args(argv):
             raise InputError(message)
     if args.gold and not args.input:
         raise InputError("--gold needs --input (the built-in data is scored against its own truth)")
+    if args.gold and args.on_bad_rows == "drop":
+        raise InputError("--gold compares row by row, so it cannot be used with --on-bad-rows drop")
     if args.gold and args.missing == "none":
         raise InputError("--gold scores a completion; it needs --missing zero")
     if args.format == "triples" and (args.gold or not args.input):
@@ -151,10 +154,15 @@ def load(spark, args):
             "n_dropped": data.n_dropped}
     if args.input:
         options = dict(num_partitions=args.partitions, block_rows=args.block_rows)
-        observed = readers.read_matrix(sc, args.input, args.format, header=args.header, **options)
+        report = {}
+        observed = readers.read_matrix(sc, args.input, args.format, header=args.header,
+                                       on_bad_rows=args.on_bad_rows, report=report, **options)
         gold = (readers.read_matrix(sc, args.gold, header=args.header, **options)
                 if args.gold else None)
-        return observed, gold, None, {"input": args.input, "gold": args.gold}
+        described = {"input": args.input, "gold": args.gold}
+        if args.on_bad_rows == "drop":
+            described["n_dropped"] = report.get("dropped", 0)
+        return observed, gold, None, described
     data = synthetic.planted_ratings(sc, num_partitions=args.partitions, block_rows=args.block_rows)
     return data.observed, data.truth, None, {
         "input": "built-in synthetic ratings (planted mixture)", "n_types": data.n_types}
@@ -244,6 +252,7 @@ def fit_ratings(spark, args, start):
     best_by_k = {str(k): mc.best([r for r in runs if r.k == k]).summary() for k in args.ks}
     metrics = dict(chosen.summary(), **described, n_rows=summary.n_rows, n_cols=summary.n_cols,
                    observed_fraction=summary.observed_fraction,
+                   n_empty_rows=summary.n_empty_rows,
                    runs=[r.summary() for r in runs], best_by_k=best_by_k)
     if gold is not None:
         metrics["rmse"], metrics["rmse_missing"] = mc.rmse(blocks, chosen.mixture, gold)

@@ -167,6 +167,7 @@ class MatrixSummary:
     n_cols: int
     n_observed: int
     column_summary: np.ndarray
+    n_empty_rows: int = 0  # rows with no observed entry
 
     @property
     def observed_fraction(self) -> float:
@@ -176,12 +177,15 @@ class MatrixSummary:
 def summarize(blocks) -> MatrixSummary:
     def stats(block):
         values = block.values
-        observed = values.count_nonzero() if sparse.issparse(values) else np.count_nonzero(values)
-        return np.concatenate([[values.shape[0], observed],
+        if sparse.issparse(values):
+            per_row = np.diff(values.indptr)
+        else:
+            per_row = np.count_nonzero(values, axis=1)
+        return np.concatenate([[values.shape[0], per_row.sum(), (per_row == 0).sum()],
                                column_summary(values)])
 
     total = blocks.map(stats).treeReduce(np.add)
-    return MatrixSummary(int(total[0]), total.size - 3, int(total[1]), total[2:])
+    return MatrixSummary(int(total[0]), total.size - 4, int(total[1]), total[3:], int(total[2]))
 
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)

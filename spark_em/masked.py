@@ -150,9 +150,13 @@ def block_stats_many(X: np.ndarray, mixtures: list) -> list[MaskedStats]:
     Σ p x and Σ p δ) are done once for all mixtures with their components side by side, so
     the block is read four times whatever the number of starts. Each component's column of a
     product is the same sum as in a product of its own, so each start's statistics are those
-    of ``block_stats`` alone.
+    of ``block_stats`` alone. Rows with no observed entry are left out of every sum (and of
+    the row count), so they change neither the weights nor the log-likelihood.
     """
     rows = _Rows.of(X)
+    n_observed = np.asarray(rows.observed.sum(axis=1)).ravel()
+    if not n_observed.all():  # rows with nothing observed carry no information: left out
+        rows = _Rows.of(X[n_observed > 0])
     mixtures = [Mixture(*m) for m in mixtures]
     mus = [np.asarray(m.mu, dtype=np.float64) for m in mixtures]
     cuts = np.cumsum([len(mu) for mu in mus])[:-1]

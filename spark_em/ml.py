@@ -62,7 +62,12 @@ class _ArrayModelReader(MLReader):
         self.cls = cls
 
     def load(self, path: str):
-        metadata = DefaultParamsReader.loadMetadata(path, self.sc)
+        try:
+            metadata = DefaultParamsReader.loadMetadata(path, self.sc)
+            metadata["model"]
+        except Exception as exc:  # a missing, truncated or altered file: Spark, JSON or key errors
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{path}: the model's metadata cannot be read ({first})") from None
         data = _local_dir(path) / "data"
         try:
             arrays = {f.stem: np.load(f, allow_pickle=False) for f in sorted(data.glob("*.npy"))}

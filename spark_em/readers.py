@@ -42,12 +42,15 @@ def check_values(values: np.ndarray, ratings: bool) -> tuple[int, int, str] | No
 
 
 class _PartitionParser:
-    """Collects one partition's rows into blocks; stops at the first problem."""
+    """Collects one partition's rows into blocks; stops at the first problem, or with ``drop``
+    leaves out every row that has one and counts them."""
 
-    def __init__(self, partition: int, block_rows: int, ratings: bool):
+    def __init__(self, partition: int, block_rows: int, ratings: bool, drop: bool = False):
         self.partition = partition
         self.block_rows = block_rows
         self.ratings = ratings
+        self.drop = drop
+        self.dropped = 0
         self.rows: list[np.ndarray] = []
         self.places: list[int] = []  # where each pending row came from (local line or row)
         self.n_rows = 0
@@ -66,8 +69,23 @@ class _PartitionParser:
         return self.places[row], f"column {col + 1}: {what}"
 
     def fail(self, place: int, message: str) -> None:
-        """Record a problem at ``place`` unless a pending row before it has one already."""
+        """Record a problem at ``place`` unless a pending row before it has one already (with
+        ``drop``: count the row as dropped)."""
+        if self.drop:
+            self.dropped += 1
+            return
         self.error = self._pending_problem() or (place, message)
+
+    def _drop_bad_values(self) -> None:
+        values = np.vstack(self.rows)
+        bad = ~np.isfinite(values)
+        if self.ratings:
+            bad |= values < 0
+        keep = ~bad.any(axis=1)
+        if not keep.all():
+            self.dropped += int((~keep).sum())
+            self.rows = [r for r, k in zip(self.rows, keep) if k]
+            self.places = [p for p, k in zip(self.places, keep) if k]
 
     def add(self, row: np.ndarray, place: int) -> Iterator[tuple]:
         if self.width is None:
@@ -83,6 +101,10 @@ class _PartitionParser:
     def flush(self) -> Iterator[tuple]:
         if not self.rows or self.error:
             return
+        if self.drop:
+            self._drop_bad_values()
+            if not self.rows:
+                return
         self.error = self._pending_problem()
         if self.error:
             return
@@ -93,13 +115,14 @@ class _PartitionParser:
 
     def summary(self, **extra) -> tuple:
         return ("meta", dict(partition=self.partition, n_rows=self.n_rows, width=self.width,
-                             first_place=self.first_place, error=self.error, **extra))
+                             first_place=self.first_place, error=self.error,
+                             dropped=self.dropped, **extra))
 
 
 def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratings: bool,
-                partition_base: int):
+                partition_base: int, drop: bool):
     def parse(local_partition: int, lines: Iterable[str]) -> Iterator[tuple]:
-        parser = _PartitionParser(partition_base + local_partition, block_rows, ratings)
+        parser = _PartitionParser(partition_base + local_partition, block_rows, ratings, drop)
         n_lines = 0
         for n_lines, line in enumerate(lines, start=1):
             if parser.error:
@@ -155,12 +178,13 @@ def _local_name(uri: str) -> str:
     return uri[len("file:"):] if uri.startswith("file:") else uri
 
 
-def _assemble(sc, parsed, describe, with_metas: bool = False):
+def _assemble(sc, parsed, describe, with_metas: bool = False, report: dict | None = None):
     """Check the partitions' summaries and return the cached blocks with global offsets (and
     the summaries, with ``with_metas``).
 
     ``parsed`` yields ("block", (partition, local_start, values)) and one ("meta", dict) per
     partition; ``describe(meta, metas)`` turns a partition's error into the message to raise.
+    ``report``, if given, receives ``dropped``: the rows left out as bad.
     """
     parsed = parsed.persist()
     try:
@@ -180,6 +204,8 @@ def _assemble(sc, parsed, describe, with_metas: bool = False):
                 problems.append(meta)
         if problems:
             raise InputError(describe(problems[0], metas))
+        if report is not None:
+            report["dropped"] = sum(m.get("dropped", 0) for m in metas)
         rows = [0] * (metas[-1]["partition"] + 1)
         for m in metas:
             rows[m["partition"]] = m["n_rows"]
@@ -193,12 +219,17 @@ def _assemble(sc, parsed, describe, with_metas: bool = False):
 
 def read_text(sc, path: str, delimiter: str | None = None, header: bool = False,
               ratings: bool = True, num_partitions: int | None = None,
-              block_rows: int = DEFAULT_BLOCK_ROWS):
+              block_rows: int = DEFAULT_BLOCK_ROWS, on_bad_rows: str = "error",
+              report: dict | None = None):
     """A text matrix (whitespace-separated, or ``delimiter``-separated such as CSV) as blocks.
 
     ``path`` is a file or a directory of files (read in name order). Blank lines are skipped;
     with ``header`` the first line of each file is. ``ratings`` also refuses negative values.
+    ``on_bad_rows="drop"`` leaves out rows with a problem (a wrong number of values, a token
+    that is not a number, NaN or Inf, a negative rating) and puts their count in ``report``.
     """
+    if on_bad_rows not in ("error", "drop"):
+        raise InputError(f"on_bad_rows must be 'error' or 'drop', not {on_bad_rows!r}")
     listed = _hadoop_files(sc, path)
     files = [name for name, _ in listed]
     wanted = num_partitions or default_partitions(sc, sum(size for _, size in listed))
@@ -207,7 +238,7 @@ def read_text(sc, path: str, delimiter: str | None = None, header: bool = False,
         lines = sc.textFile(name, max(1, wanted // len(files)))
         n = lines.getNumPartitions()
         parts.append(lines.mapPartitionsWithIndex(
-            _parse_text(delimiter, header, block_rows, ratings, base)))
+            _parse_text(delimiter, header, block_rows, ratings, base, on_bad_rows == "drop")))
         file_of += [file_index] * n
         base += n
     parsed = parts[0] if len(parts) == 1 else sc.union(parts)
@@ -221,7 +252,7 @@ def read_text(sc, path: str, delimiter: str | None = None, header: bool = False,
         line, what = meta["error"]
         return f"{_local_name(files[file_index])} line {lines_before + line}: {what}"
 
-    return _assemble(sc, parsed, describe)
+    return _assemble(sc, parsed, describe, report=report)
 
 
 def read_npy(sc, path: str, ratings: bool = True, num_partitions: int | None = None,
@@ -305,14 +336,16 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
 
 def read_matrix(sc, path: str, fmt: str | None = None, ratings: bool = True,
                 num_partitions: int | None = None, block_rows: int = DEFAULT_BLOCK_ROWS,
-                header: bool = False):
+                header: bool = False, on_bad_rows: str = "error", report: dict | None = None):
     """Dispatch on ``fmt`` (``text``, ``csv`` or ``npy``; guessed from the file name if None)."""
     if fmt is None:
         lower = path.lower()
         fmt = "npy" if lower.endswith(".npy") else "csv" if lower.endswith(".csv") else "text"
     if fmt == "npy":
+        if on_bad_rows != "error":
+            raise InputError("dropping bad rows is for text, CSV and triples input, not .npy")
         return read_npy(sc, path, ratings, num_partitions, block_rows)
     if fmt in ("text", "csv"):
         return read_text(sc, path, "," if fmt == "csv" else None, header, ratings,
-                         num_partitions, block_rows)
+                         num_partitions, block_rows, on_bad_rows, report)
     raise InputError(f"unknown input format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -122,7 +122,7 @@ def _bad_record_condition(df, user_col, item_col, rating_col, rating_range):
     """(A boolean column true for records that cannot be used, the reason as a column)."""
     from pyspark.sql import functions as F
 
-    rating = F.col(rating_col).cast("double")
+    rating = F.col(rating_col).try_cast("double")
     low, high = rating_range if rating_range else (None, None)
     reasons = [
         (F.col(user_col).isNull(), F.lit("the user id is missing")),
@@ -198,7 +198,7 @@ def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col:
         records = records.cache()
         n_dropped = records.where("bad").count()
         good = records.where(~F.col("bad"))
-    good = good.select("u", "i", F.col("r").cast("double").alias("r"))
+    good = good.select("u", "i", F.col("r").try_cast("double").alias("r"))
     per_user = good.groupBy("u").count().collect()
     if not per_user:
         raise InputError(f"{describe}: no ratings")
