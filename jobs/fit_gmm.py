@@ -26,10 +26,11 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from spark_em import cli, gaussian, masked, mixture, plots, readers, recommend, synthetic, triples
+from spark_em import cli, engine, gaussian, masked, mixture, plots, readers, recommend, synthetic, triples
 from spark_em import matrix_completion as mc
 from spark_em.blocks import DEFAULT_BLOCK_ROWS, sample_rows, summarize
 from spark_em.engine import DEFAULT_MAX_ITER, DEFAULT_TOL
@@ -82,6 +83,9 @@ def parse_args(argv):
                     "for K-means 1e-4 on the cost)")
     ap.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
     ap.add_argument("--min-variance", type=float, default=masked.MIN_VARIANCE)
+    ap.add_argument("--from-model", metavar="DIR", help="ratings: no fit; use the model an "
+                    "earlier run wrote to DIR (model.json, and users.npy/items.npy for records) "
+                    "to score, complete, --predict or --recommend")
     ap.add_argument("--checkpoint", metavar="DIR", help="ratings: save the complete state after "
                     "every iteration in DIR (a directory on the driver)")
     ap.add_argument("--resume", action="store_true",
@@ -121,6 +125,9 @@ def parse_args(argv):
         raise InputError("--predict and --recommend need ratings (--missing zero) and --out")
     if args.recommend is not None and args.recommend < 1:
         raise InputError("--recommend must be >= 1")
+    if args.from_model and (args.k or args.checkpoint or args.missing == "none"):
+        raise InputError("--from-model takes K from the saved model; it goes with ratings and "
+                         "without --k or --checkpoint")
     if args.resume and not args.checkpoint:
         raise InputError("--resume needs --checkpoint DIR")
     if args.checkpoint and args.missing == "none":
@@ -230,10 +237,8 @@ def _positional(shape):
     return triples.RatingsIndex(np.arange(shape[0]), np.arange(shape[1]))
 
 
-def fit_ratings(spark, args, start):
-    """The masked model: fit, choose the best run, score and write the completion."""
-    blocks, gold, index, described = load(spark, args)
-    summary = summarize(blocks)
+def fitted_runs(args, blocks, summary, described):
+    """Every (K, seed) fitted together, with a checkpoint after every pass when asked."""
     tol = DEFAULT_TOL if args.tol is None else args.tol
     checkpoint = None
     if args.checkpoint:
@@ -243,11 +248,51 @@ def fit_ratings(spark, args, start):
         if checkpoint.exists() and not args.resume:
             raise InputError(f"{args.checkpoint} holds a checkpoint already: add --resume to "
                              "continue it, or choose another directory")
-    runs = mc.fit_all(
+    return mc.fit_all(
         blocks, args.ks, args.seed_list, tol=tol, max_iter=args.max_iter,
         min_variance=args.min_variance, summary=summary, checkpoint=checkpoint,
         resume=args.resume,
         on_run_iteration=lambda k, seed, it: cli.say(cli.progress_line(f"k={k} seed={seed}", it)))
+
+
+def saved_run(directory, blocks, index, summary):
+    """The model an earlier run saved, checked against the data, as a run of no iterations
+    whose log-likelihood is the data's under it (one pass)."""
+    path = Path(directory) / "model.json"
+    try:
+        saved = json.loads(path.read_text())
+        mixture = masked.Mixture(*(np.array(saved[name], dtype=np.float64) for name in ("mu", "var", "p")))
+        seed = int(saved.get("seed", 0))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a readable model ({exc})") from None
+    mu, var, p = mixture
+    problem = (
+        f"mu is {mu.shape}, expected K×{summary.n_cols} for this input" if mu.ndim != 2 or mu.shape[1] != summary.n_cols
+        else f"var and p must hold K={len(mu)} numbers each" if var.shape != (len(mu),) or p.shape != (len(mu),)
+        else "it holds a number that is not finite" if not all(np.isfinite(a).all() for a in mixture)
+        else "var must be > 0" if (var <= 0).any()
+        else "p must be >= 0 and add up to 1" if (p < 0).any() or abs(p.sum() - 1) > 1e-6 else None)
+    if problem:
+        raise InputError(f"{path}: the model does not fit: {problem}")
+    if index is not None:
+        items = triples.RatingsIndex.load(str(directory)).items
+        if not np.array_equal(items, index.items):
+            raise InputError(f"{directory}: the model's items (items.npy) differ from the input's")
+    start = time.perf_counter()
+    stats = engine.aggregate(blocks, masked.block_stats, masked.add_stats, mixture)
+    return mc.MaskedRun(len(mu), seed, mixture, stats.log_likelihood, 0, True,
+                        time.perf_counter() - start)
+
+
+def fit_ratings(spark, args, start):
+    """The masked model: fit, choose the best run, score and write the completion."""
+    blocks, gold, index, described = load(spark, args)
+    summary = summarize(blocks)
+    if args.from_model:
+        runs = [saved_run(args.from_model, blocks, index, summary)]
+        args.ks = [runs[0].k]
+    else:
+        runs = fitted_runs(args, blocks, summary, described)
     chosen = mc.best(runs)
     best_by_k = {str(k): mc.best([r for r in runs if r.k == k]).summary() for k in args.ks}
     metrics = dict(chosen.summary(), **described, n_rows=summary.n_rows, n_cols=summary.n_cols,

@@ -51,6 +51,11 @@ def test_bad_input_corpus(netflix_dir, tmp_path):
     write(d / "nodata" / "_SUCCESS", "")
     (d / "taken").mkdir()
     good = write(d / "good.txt", "1 2 3\n4 0 5\n2 2 0\n")
+    (d / "cut").mkdir()
+    write(d / "cut" / "model.json", '{"k": 2, "mu": [[1, 2, 3], [4, 5')
+    (d / "tampered").mkdir()
+    write(d / "tampered" / "model.json", json.dumps(
+        {"k": 2, "mu": [[1, 2, 3, 4], [4, 5, 6, 7]], "var": [1, 1], "p": [0.5, 0.5]}))
     corpus = [  # (job, arguments before --out, what the one line must say)
         ("fit_gmm", matrix + [write(d / "ragged.txt", "1 2 3\n4 5\n")],
          "ragged.txt line 2: 2 values, expected 3 as on the rows before"),
@@ -85,6 +90,9 @@ def test_bad_input_corpus(netflix_dir, tmp_path):
         ("fit_wols", ["--input", write(d / "winf.csv", "y,w,x\n1,1,0.5\n2,inf,1.5\n3,2,2\n")],
          "winf.csv row 2: weight inf is not a finite number >= 0"),
         ("fit_wols", ["--input", write(d / "nox.csv", "y,w,z\n1,1,0.5\n")], "no column 'x'"),
+        ("fit_gmm", ["--input", good, "--from-model", d / "cut"], "model.json: not a readable model"),
+        ("fit_gmm", ["--input", good, "--from-model", d / "tampered"],
+         "model.json: the model does not fit: mu is (2, 4), expected K×3 for this input"),
     ]
     first_run = ("fit_gmm", ["--input", good, "--k", "1", "--checkpoint", d / "ck", "--max-iter", "2",
                              "--out", d / "first"], None)

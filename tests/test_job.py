@@ -219,6 +219,15 @@ def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
     expected = [items[j] for j in np.argsort(-row, kind="stable")[:3] if np.isfinite(row[j])]
     assert [e["item"] for e in recs.loc["u07", "recommendations"]] == expected
 
+    again = tmp_path / "again"  # the saved model, no fit: the same outputs
+    assert run_job("--input", tmp_path / "ratings.csv", "--format", "triples", "--user-col", "who",
+                   "--item-col", "what", "--rating-col", "stars", "--from-model", out,
+                   "--recommend", "3", "--out", again) == 0
+    assert json.loads((again / "metrics.json").read_text())["n_iter"] == 0
+    assert_allclose(np.load(again / "completed.npy"), np.load(out / "completed.npy"), rtol=0, atol=0)
+    assert pd.read_parquet(again / "recommendations").set_index("user").loc["u07", "recommendations"] \
+        .tolist() == recs.loc["u07", "recommendations"].tolist()
+
 
 def test_triples_bad_record_exits_2_with_one_line(spark, tmp_path, capsys):
     (tmp_path / "r.csv").write_text("user,item,rating\n1,1,4\n2,1,3\n1,1,5\n")
