@@ -86,8 +86,8 @@ def parse_args(argv):
     ap.add_argument("--from-model", metavar="DIR", help="ratings: no fit; use the model an "
                     "earlier run wrote to DIR (model.json, and users.npy/items.npy for records) "
                     "to score, complete, --predict or --recommend")
-    ap.add_argument("--checkpoint", metavar="DIR", help="ratings: save the complete state after "
-                    "every iteration in DIR (a directory on the driver)")
+    ap.add_argument("--checkpoint", metavar="DIR", help="save the complete state after every "
+                    "iteration in DIR (a directory on the driver)")
     ap.add_argument("--resume", action="store_true",
                     help="continue the run saved in --checkpoint DIR (same input and options)")
     ap.add_argument("--partitions", type=int, help="partitions (default: Spark's parallelism)")
@@ -130,8 +130,6 @@ def parse_args(argv):
                          "without --k or --checkpoint")
     if args.resume and not args.checkpoint:
         raise InputError("--resume needs --checkpoint DIR")
-    if args.checkpoint and args.missing == "none":
-        raise InputError("--checkpoint is for ratings (--missing zero)")
     args.range = _rating_range(args.rating_range)
     return args
 
@@ -237,17 +235,24 @@ def _positional(shape):
     return triples.RatingsIndex(np.arange(shape[0]), np.arange(shape[1]))
 
 
+def open_checkpoint(args, make, summary, **options):
+    """The run's ``Checkpoint`` (None without --checkpoint); a directory holding one already
+    is refused unless --resume."""
+    if not args.checkpoint:
+        return None
+    checkpoint = make(args.checkpoint, summary, k=args.ks, seeds=args.seed_list,
+                      max_iter=args.max_iter, **options)
+    if checkpoint.exists() and not args.resume:
+        raise InputError(f"{args.checkpoint} holds a checkpoint already: add --resume to "
+                         "continue it, or choose another directory")
+    return checkpoint
+
+
 def fitted_runs(args, blocks, summary, described):
     """Every (K, seed) fitted together, with a checkpoint after every pass when asked."""
     tol = DEFAULT_TOL if args.tol is None else args.tol
-    checkpoint = None
-    if args.checkpoint:
-        checkpoint = mc.checkpoint_for(args.checkpoint, summary, input=described["input"],
-                                       k=args.ks, seeds=args.seed_list, tol=tol,
-                                       max_iter=args.max_iter, min_variance=args.min_variance)
-        if checkpoint.exists() and not args.resume:
-            raise InputError(f"{args.checkpoint} holds a checkpoint already: add --resume to "
-                             "continue it, or choose another directory")
+    checkpoint = open_checkpoint(args, mc.checkpoint_for, summary, input=described["input"],
+                                 tol=tol, min_variance=args.min_variance)
     return mc.fit_all(
         blocks, args.ks, args.seed_list, tol=tol, max_iter=args.max_iter,
         min_variance=args.min_variance, summary=summary, checkpoint=checkpoint,
@@ -326,10 +331,15 @@ def fit_complete(spark, args, start):
         paths.setdefault((k, seed), []).append(mix.means.copy())
         cli.say(cli.progress_line(f"k={k} seed={seed}", it, objective))
 
+    checkpoint = open_checkpoint(
+        args, lambda *a, **o: mixture.checkpoint_for(*a, model=args.model, **o), summary,
+        input=described["input"], covariance=args.covariance, init=args.init,
+        n_init=args.n_init, tol=args.tol, reg_covar=args.reg_covar)
     runs = mixture.fit_all(blocks, args.ks, args.seed_list, model=args.model,
                            covariance_type=args.covariance, init=args.init, tol=args.tol,
                            max_iter=args.max_iter, reg_covar=args.reg_covar, n_init=args.n_init,
-                           on_run_iteration=report, summary=summary)
+                           on_run_iteration=report, summary=summary, checkpoint=checkpoint,
+                           resume=args.resume)
     chosen, best_by_k = mixture.select(runs, args.select)
     metrics = dict(chosen.summary(), **described, n_rows=summary.n_rows, n_cols=summary.n_cols,
                    select=args.select if args.model == "gmm" else None,

@@ -215,7 +215,31 @@ def _cluster_sizes(blocks, mixtures: list[GaussianMixture]) -> list[list[float]]
     return [s.tolist() for s in sizes]
 
 
-def _em(blocks, starts, tol, max_iter, reg_covar, report):
+def encode_mixture(mixture: GaussianMixture) -> dict:
+    return {"weights": mixture.weights.tolist(), "means": mixture.means.tolist(),
+            "covariances": np.asarray(mixture.covariances).tolist(),
+            "covariance_type": mixture.covariance_type}
+
+
+def decode_mixture(saved: dict) -> GaussianMixture:
+    return GaussianMixture(*(np.array(saved[n], dtype=np.float64)
+                             for n in ("weights", "means", "covariances")), saved["covariance_type"])
+
+
+def checkpoint_for(directory, summary: MatrixSummary, model: str = "gmm", **options):
+    """A ``Checkpoint`` of complete-data fits (``model`` gmm or kmeans) with these options."""
+    from spark_em.checkpoint import Checkpoint, data_fingerprint
+
+    if model == "gmm":  # EM's parameters travel with their precision factors
+        encode, decode = (lambda params: encode_mixture(params[0])), \
+            (lambda saved: _with_factors(decode_mixture(saved)))
+    else:
+        encode, decode = encode_mixture, decode_mixture
+    return Checkpoint(directory, {"model": model, **data_fingerprint(summary), **options},
+                      encode, decode)
+
+
+def _em(blocks, starts, tol, max_iter, reg_covar, report, **resuming):
     return engine.run_many(
         blocks, [_with_factors(m) for m in starts],
         lambda values, params: gaussian.block_stats(values, params[1]),
@@ -223,10 +247,11 @@ def _em(blocks, starts, tol, max_iter, reg_covar, report):
         lambda stats, params: (_with_factors(gaussian.update(stats, params[0], reg_covar)),
                                stats.log_likelihood),
         converged=engine.relative_rule(tol), max_iter=max_iter,
-        on_iteration=(lambda i, record, params: report(i, record, params[0])) if report else None)
+        on_iteration=(lambda i, record, params: report(i, record, params[0])) if report else None,
+        **resuming)
 
 
-def _kmeans(blocks, starts, tol, max_iter, report):
+def _kmeans(blocks, starts, tol, max_iter, report, **resuming):
     def update(stats, mixture):
         new_means, sse, cost = gaussian.kmeans_update(stats, mixture.means)
         return gaussian.kmeans_mixture(new_means, sse, stats.counts, stats.n_rows), cost
@@ -236,21 +261,24 @@ def _kmeans(blocks, starts, tol, max_iter, report):
         lambda values, mixture: gaussian.kmeans_block_stats(values, mixture.means),
         gaussian.add_stats, update,
         converged=lambda new, old: old is not None and old - new <= tol,
-        max_iter=max_iter, on_iteration=report)
+        max_iter=max_iter, on_iteration=report, **resuming)
 
 
 def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
             covariance_type: str = "full", init="reference", tol: float | None = None,
             max_iter: int = engine.DEFAULT_MAX_ITER, reg_covar: float = gaussian.REG_COVAR,
             n_init: int = 1, on_run_iteration: Callable | None = None,
-            summary: MatrixSummary | None = None) -> list[GaussianRun]:
+            summary: MatrixSummary | None = None, checkpoint=None,
+            resume: bool = False) -> list[GaussianRun]:
     """One run per (K, seed), in that order, every start in the same passes over the data.
 
     ``model`` is ``gmm`` (EM, relative rule with ``tol``, default 1e-6) or ``kmeans`` (the
     course's K-means, stops when the cost falls by ≤ ``tol``, default 1e-4, and reads as a
     spherical mixture). With ``n_init`` > 1 restart r of a seed starts from seed + r, and the
     restart with the best objective is kept. ``on_run_iteration(k, seed, record, mixture)``
-    reports progress. A run's ``seconds`` add up the passes it took part in.
+    reports progress. A run's ``seconds`` add up the passes it took part in. With a
+    ``checkpoint`` (``checkpoint_for``) the state is saved after every pass; ``resume``
+    continues from it.
     """
     if model not in ("gmm", "kmeans"):
         raise InputError(f"model must be 'gmm' or 'kmeans', not {model!r}")
@@ -263,13 +291,16 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
                               summary, reg_covar)
     report = ((lambda i, record, mixture: on_run_iteration(specs[i][0], specs[i][1], record, mixture))
               if on_run_iteration else None)
+    resuming = dict(resume=checkpoint.load() if checkpoint is not None and resume else None,
+                    on_pass=checkpoint.save if checkpoint is not None else None)
     if model == "gmm":
         results = _em(blocks, starts, engine.DEFAULT_TOL if tol is None else tol, max_iter,
-                      reg_covar, report)
+                      reg_covar, report, **resuming)
         finals = [r.params[0] for r in results]
         sizes = _cluster_sizes(blocks, finals)
     else:
-        results = _kmeans(blocks, starts, KMEANS_TOL if tol is None else tol, max_iter, report)
+        results = _kmeans(blocks, starts, KMEANS_TOL if tol is None else tol, max_iter, report,
+                          **resuming)
         finals = [r.params for r in results]
         sizes = [(m.weights * summary.n_rows).tolist() for m in finals]
     runs = [GaussianRun(k, seed + r, model, _init_name(init), final, res.objective, res.n_iter,

@@ -22,26 +22,32 @@ def run_job(*args):
     return cli.main_wrapper(fit_gmm.main, [str(a) for a in args])
 
 
-def test_a_killed_driver_resumes_to_the_same_model(spark, netflix_dir, tmp_path, capsys):
-    args = ["--input", netflix_dir / "netflix_incomplete.txt", "--k", "12", "--seeds", "1"]
-    saved = tmp_path / "ck"
+def kill_after(args, line_wanted: str) -> list[str]:
+    """Run the job as its own driver process and SIGKILL it (and its JVM) once it prints
+    ``line_wanted``; the lines it printed."""
     driver = subprocess.Popen(
-        [sys.executable, str(ROOT / "jobs" / "fit_gmm.py"), *map(str, args), "--checkpoint",
-         str(saved), "--out", str(tmp_path / "never")],
+        [sys.executable, str(ROOT / "jobs" / "fit_gmm.py"), *map(str, args)],
         env=dict(os.environ, PYSPARK_PYTHON=sys.executable), cwd=ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = []
     try:
         for line in driver.stdout:
             lines.append(line)
-            if "iter    6 " in line:
+            if line_wanted in line:
                 os.killpg(driver.pid, signal.SIGKILL)  # the driver and its JVM, mid-run
                 break
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
         driver.wait(timeout=60)
-    assert any("iter    6 " in line for line in lines), "".join(lines)
+    assert any(line_wanted in line for line in lines), "".join(lines)
+    return lines
+
+
+def test_a_killed_driver_resumes_to_the_same_model(spark, netflix_dir, tmp_path, capsys):
+    args = ["--input", netflix_dir / "netflix_incomplete.txt", "--k", "12", "--seeds", "1"]
+    saved = tmp_path / "ck"
+    kill_after(args + ["--checkpoint", saved, "--out", tmp_path / "never"], "iter    6 ")
     state = json.loads((saved / "state.json").read_text())
     assert 5 <= state["iteration"] < 27 and not (tmp_path / "never").exists()
 
@@ -79,3 +85,17 @@ def test_checkpoint_misuse_is_refused(spark, netflix_dir, tmp_path, capsys):
     (saved / "state.json").write_text('{"format": 1, "fingerprint": {}, "starts": [')
     assert run_job(*data, "--k", "2", "--checkpoint", saved, "--resume") == 2
     assert "not a readable checkpoint" in capsys.readouterr().err
+
+
+def test_complete_data_resumes_to_the_same_model(spark, netflix_dir, tmp_path, capsys):
+    args = ["--input", netflix_dir / "toy_data.txt", "--missing", "none", "--k", "4",
+            "--covariance", "full", "--init", "random", "--max-iter", "40"]
+    saved = tmp_path / "ck"
+    kill_after(args + ["--checkpoint", saved], "iter   10 ")
+    assert 9 <= json.loads((saved / "state.json").read_text())["iteration"] < 40
+    assert run_job(*args, "--checkpoint", saved, "--resume", "--out", tmp_path / "resumed") == 0
+    assert run_job(*args, "--out", tmp_path / "whole") == 0
+    resumed = json.loads((tmp_path / "resumed" / "model.json").read_text())
+    whole = json.loads((tmp_path / "whole" / "model.json").read_text())
+    for key in ("weights", "means", "covariances", "objective", "n_iter"):
+        assert resumed[key] == whole[key]
