@@ -240,12 +240,8 @@ def open_checkpoint(args, make, summary, **options):
     is refused unless --resume."""
     if not args.checkpoint:
         return None
-    checkpoint = make(args.checkpoint, summary, k=args.ks, seeds=args.seed_list,
-                      max_iter=args.max_iter, **options)
-    if checkpoint.exists() and not args.resume:
-        raise InputError(f"{args.checkpoint} holds a checkpoint already: add --resume to "
-                         "continue it, or choose another directory")
-    return checkpoint
+    return make(args.checkpoint, summary, k=args.ks, seeds=args.seed_list,
+                max_iter=args.max_iter, **options).check_start(args.resume)
 
 
 def fitted_runs(args, blocks, summary, described):

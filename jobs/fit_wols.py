@@ -45,7 +45,16 @@ def parse_args(argv):
     ap.add_argument("--partitions", type=int)
     ap.add_argument("--out")
     ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument("--checkpoint", metavar="DIR", help="gd: save the state after every "
+                    "iteration in DIR (a directory on the driver)")
+    ap.add_argument("--resume", action="store_true", help="gd: continue the run saved in "
+                    "--checkpoint DIR (same data and options)")
     args = ap.parse_args(argv)
+    if (args.checkpoint or args.resume) and args.solver != "gd":
+        raise InputError("--checkpoint and --resume are for --solver gd (newton and normal take "
+                         "one or two passes)")
+    if args.resume and not args.checkpoint:
+        raise InputError("--resume needs --checkpoint DIR")
     if args.step != "auto":
         try:
             args.step = float(args.step)
@@ -79,9 +88,15 @@ def main(argv=None):
                                   seed=args.seed, num_partitions=args.partitions)
         described = {"input": "classic: x ~ U(-4, 4), y = 1.0 x - 4.0 + N(0, sd^2), weight |1/x|",
                      "noise_sd": args.noise_sd, "true_intercept": -4.0, "true_coefficients": [1.0]}
+    checkpoint = None
+    if args.checkpoint:
+        checkpoint = regression.checkpoint_for(args.checkpoint, data, step=args.step, tol=args.tol,
+                                               max_iter=args.max_iter, input=described["input"]) \
+            .check_start(args.resume)
     result = regression.fit(
         data, args.solver, args.step, args.tol, args.max_iter,
-        on_iteration=lambda it, _w: cli.say(cli.progress_line("gd", it, "loss")))
+        on_iteration=lambda it, _w: cli.say(cli.progress_line("gd", it, "loss")),
+        checkpoint=checkpoint, resume=args.resume)
     metrics = dict(result.summary(), **described, features=data.feature_names,
                    n_rows=data.n_rows, dropped_rows=data.dropped,
                    sample_fit=regression.local_sample_fit(data, 0.01, args.seed))

@@ -40,6 +40,13 @@ class Checkpoint:
     def exists(self) -> bool:
         return self.path.is_file()
 
+    def check_start(self, resume: bool) -> "Checkpoint":
+        """Itself, unless it would overwrite a saved state without ``resume``."""
+        if self.exists() and not resume:
+            raise InputError(f"{self.directory} holds a checkpoint already: add --resume to "
+                             "continue it, or choose another directory")
+        return self
+
     def save(self, state: RunState) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         starts = [{"params": self.encode(p), "previous": prev,

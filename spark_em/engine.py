@@ -154,12 +154,16 @@ def run_many(blocks, starts: list, block_stats: Callable, add: Callable, update:
 def run(blocks, params, block_stats: Callable, add: Callable, update: Callable,
         converged: Callable[[float, float | None], bool] | None = None,
         max_iter: int = DEFAULT_MAX_ITER,
-        on_iteration: Callable[[Iteration, Any], None] | None = None) -> FitResult:
+        on_iteration: Callable[[Iteration, Any], None] | None = None,
+        resume: RunState | None = None,
+        on_pass: Callable[[RunState], None] | None = None) -> FitResult:
     """Iterate passes from one start until ``converged(new, old)`` or ``max_iter`` passes.
 
     As in the reference ``run``, the returned parameters are those after the last update and
     the returned objective is that of the last pass (for EM, the log-likelihood under the
-    parameters before that update). ``on_iteration(record, new_params)`` sees every pass.
+    parameters before that update). ``on_iteration(record, new_params)`` sees every pass;
+    ``resume`` and ``on_pass`` are as for ``run_many``.
     """
     report = (lambda _i, record, new: on_iteration(record, new)) if on_iteration else None
-    return run_many(blocks, [params], block_stats, add, update, converged, max_iter, report)[0]
+    return run_many(blocks, [params], block_stats, add, update, converged, max_iter, report,
+                    resume=resume, on_pass=on_pass)[0]

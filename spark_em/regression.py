@@ -234,9 +234,11 @@ def _solve(hessian: np.ndarray, rhs: np.ndarray, names: list[str]) -> np.ndarray
 
 
 def fit(data: RegressionData, solver: str = "newton", step="auto", tol: float = GD_TOL,
-        max_iter: int = engine.DEFAULT_MAX_ITER,
-        on_iteration: Callable | None = None) -> RegressionResult:
-    """Fit by ``solver``; ``step`` is ``"auto"`` or a learning rate (gd only)."""
+        max_iter: int = engine.DEFAULT_MAX_ITER, on_iteration: Callable | None = None,
+        checkpoint=None, resume: bool = False) -> RegressionResult:
+    """Fit by ``solver``; ``step`` is ``"auto"`` or a learning rate (gd only). gd saves its
+    state after every pass to a ``checkpoint`` (``checkpoint_for``) and with ``resume``
+    continues from it."""
     if solver not in SOLVERS:
         raise InputError(f"--solver must be one of {', '.join(SOLVERS)}, not {solver!r}")
     start = time.perf_counter()
@@ -254,10 +256,28 @@ def fit(data: RegressionData, solver: str = "newton", step="auto", tol: float = 
         check = engine.aggregate(data.blocks, wols.gradient_stats, wols.add_stats, W)
         return _result(solver, W, 1, 2, check.loss, check.gradient, True, start, None,
                        [stats.loss, check.loss])
-    return _gradient_descent(data, step, tol, max_iter, on_iteration, start)
+    return _gradient_descent(data, step, tol, max_iter, on_iteration, start, checkpoint, resume)
 
 
-def _gradient_descent(data, step, tol, max_iter, on_iteration, start) -> RegressionResult:
+def checkpoint_for(directory, data: RegressionData, **options):
+    """A ``Checkpoint`` of gradient descent on ``data`` (fingerprinted by one pass of its
+    sums) with these options."""
+    import hashlib
+
+    from spark_em.checkpoint import Checkpoint
+
+    p = len(data.feature_names) + 1
+    sums = engine.aggregate(data.blocks, wols.normal_stats, wols.add_stats, np.zeros(p))
+    digest = hashlib.sha256(np.concatenate([np.ravel(sums.hessian), sums.xwy, [sums.loss, sums.weight_sum]])
+                            .astype(np.float64).tobytes()).hexdigest()
+    fingerprint = {"model": "wols-gd", "n_rows": data.n_rows, "features": data.feature_names,
+                   "sums_sha256": digest, **options}
+    return Checkpoint(directory, fingerprint, lambda W: np.asarray(W).tolist(),
+                      lambda saved: np.array(saved, dtype=np.float64))
+
+
+def _gradient_descent(data, step, tol, max_iter, on_iteration, start, checkpoint=None,
+                      resume=False) -> RegressionResult:
     p = len(data.feature_names) + 1
     passes = 0
     if step == "auto":
@@ -276,7 +296,9 @@ def _gradient_descent(data, step, tol, max_iter, on_iteration, start) -> Regress
 
     result = engine.run(data.blocks, np.zeros(p), wols.gradient_stats, wols.add_stats, update,
                         converged=lambda new, old: moved["sq"] < tol, max_iter=max_iter,
-                        on_iteration=on_iteration)
+                        on_iteration=on_iteration,
+                        resume=checkpoint.load() if checkpoint is not None and resume else None,
+                        on_pass=checkpoint.save if checkpoint is not None else None)
     W = result.params
     check = engine.aggregate(data.blocks, wols.gradient_stats, wols.add_stats, W)
     history = [h.objective for h in result.history] + [check.loss]

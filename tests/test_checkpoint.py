@@ -16,17 +16,18 @@ from spark_em import cli
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "jobs"))
 import fit_gmm  # noqa: E402
+import fit_wols  # noqa: E402
 
 
 def run_job(*args):
     return cli.main_wrapper(fit_gmm.main, [str(a) for a in args])
 
 
-def kill_after(args, line_wanted: str) -> list[str]:
+def kill_after(args, line_wanted: str, job: str = "fit_gmm.py") -> list[str]:
     """Run the job as its own driver process and SIGKILL it (and its JVM) once it prints
     ``line_wanted``; the lines it printed."""
     driver = subprocess.Popen(
-        [sys.executable, str(ROOT / "jobs" / "fit_gmm.py"), *map(str, args)],
+        [sys.executable, str(ROOT / "jobs" / job), *map(str, args)],
         env=dict(os.environ, PYSPARK_PYTHON=sys.executable), cwd=ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines = []
@@ -99,3 +100,19 @@ def test_complete_data_resumes_to_the_same_model(spark, netflix_dir, tmp_path, c
     whole = json.loads((tmp_path / "whole" / "model.json").read_text())
     for key in ("weights", "means", "covariances", "objective", "n_iter"):
         assert resumed[key] == whole[key]
+
+
+def test_gradient_descent_resumes_to_the_same_coefficients(spark, tmp_path, capsys):
+    args = ["--rows", "50000", "--solver", "gd", "--step", "0.05", "--max-iter", "40", "--tol", "0"]
+    saved = tmp_path / "ck"
+    kill_after(args + ["--checkpoint", saved], "gd iter   10 ", job="fit_wols.py")
+    assert json.loads((saved / "state.json").read_text())["iteration"] >= 9
+    resumed, whole = tmp_path / "resumed", tmp_path / "whole"
+    assert cli.main_wrapper(fit_wols.main, [*args, "--checkpoint", str(saved), "--resume",
+                                            "--out", str(resumed)]) == 0
+    assert cli.main_wrapper(fit_wols.main, [*args, "--out", str(whole)]) == 0
+    assert json.loads((resumed / "model.json").read_text()) == json.loads((whole / "model.json").read_text())
+    capsys.readouterr()
+    assert cli.main_wrapper(fit_wols.main, [*args, "--checkpoint", str(saved), "--resume",
+                                            "--step", "0.04"]) == 2
+    assert "differs in step" in capsys.readouterr().err
