@@ -123,6 +123,10 @@ def parse_args(argv):
         raise InputError("--format triples needs --input and takes no --gold")
     if (args.predict or args.recommend is not None) and (args.missing == "none" or not args.out):
         raise InputError("--predict and --recommend need ratings (--missing zero) and --out")
+    if ((args.predict or args.recommend is not None) and args.on_bad_rows == "drop"
+            and args.format != "triples"):
+        raise InputError("with --on-bad-rows drop a matrix's rows are renumbered, so --predict and "
+                         "--recommend need --format triples (ids that do not move)")
     if args.recommend is not None and args.recommend < 1:
         raise InputError("--recommend must be >= 1")
     if args.from_model and (args.k or args.checkpoint or args.missing == "none"):
@@ -178,23 +182,19 @@ DENSE_OUTPUT_MAX_ENTRIES = 50_000_000
 
 
 def write_completed(work, args, blocks, mix, shape):
+    """completed.npy filled block by block as they arrive (in any order), then completed.txt
+    from it in row order when asked."""
     matrix = np.lib.format.open_memmap(work / "completed.npy", "w+", np.float64, shape)
-    text = open(work / "completed.txt", "w") if args.output_format == "text" else None
     try:
-        written = 0
         for block in mc.iter_completed(blocks, mix):
-            rows = block.values.shape[0]
-            matrix[block.offset:block.offset + rows] = block.values
-            if text:
-                if block.offset != written:
-                    raise RuntimeError("completed blocks arrived out of row order")
-                np.savetxt(text, block.values, fmt="%.10g")
-            written += rows
+            matrix[block.offset:block.offset + block.values.shape[0]] = block.values
         matrix.flush()
+        if args.output_format == "text":
+            with open(work / "completed.txt", "w") as text:
+                for start in range(0, shape[0], 4096):
+                    np.savetxt(text, matrix[start:start + 4096], fmt="%.10g")
     finally:
         del matrix
-        if text:
-            text.close()
 
 
 def write_outputs(spark, out, args, blocks, index, chosen, metrics):

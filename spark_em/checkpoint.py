@@ -45,6 +45,8 @@ class Checkpoint:
         if self.exists() and not resume:
             raise InputError(f"{self.directory} holds a checkpoint already: add --resume to "
                              "continue it, or choose another directory")
+        for stale in self.directory.glob(f".{STATE}.*.tmp"):  # left by a run killed mid-write
+            stale.unlink(missing_ok=True)
         return self
 
     def save(self, state: RunState) -> None:
@@ -56,11 +58,14 @@ class Checkpoint:
         text = json.dumps({"format": FORMAT, "fingerprint": self.fingerprint,
                            "iteration": state.iteration, "starts": starts}, allow_nan=False)
         partial = self.directory / f".{STATE}.{os.getpid()}.tmp"
-        with open(partial, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, self.path)
+        try:
+            with open(partial, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, self.path)
+        finally:
+            partial.unlink(missing_ok=True)
 
     def load(self) -> RunState:
         """The saved state; an ``InputError`` if there is none, it is unreadable, or it was

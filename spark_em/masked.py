@@ -69,7 +69,7 @@ class _Rows(NamedTuple):
     @classmethod
     def of(cls, X) -> "_Rows":
         if sparse.issparse(X):
-            X = sparse.csr_array(X, dtype=np.float64)
+            X = sparse.csr_array(X, dtype=np.float64, copy=True)
             X.eliminate_zeros()
             observed = X.copy()
             observed.data[:] = 1.0

@@ -45,7 +45,8 @@ class _PartitionParser:
     """Collects one partition's rows into blocks; stops at the first problem, or with ``drop``
     leaves out every row that has one and counts them."""
 
-    def __init__(self, partition: int, block_rows: int, ratings: bool, drop: bool = False):
+    def __init__(self, partition: int, block_rows: int, ratings: bool, drop: bool = False,
+                 width: int | None = None):
         self.partition = partition
         self.block_rows = block_rows
         self.ratings = ratings
@@ -54,7 +55,7 @@ class _PartitionParser:
         self.rows: list[np.ndarray] = []
         self.places: list[int] = []  # where each pending row came from (local line or row)
         self.n_rows = 0
-        self.width: int | None = None
+        self.width: int | None = width  # None: the first row's
         self.first_place: int | None = None
         self.error: tuple[int, str] | None = None
 
@@ -120,9 +121,9 @@ class _PartitionParser:
 
 
 def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratings: bool,
-                partition_base: int, drop: bool):
+                partition_base: int, drop: bool, width: int | None = None):
     def parse(local_partition: int, lines: Iterable[str]) -> Iterator[tuple]:
-        parser = _PartitionParser(partition_base + local_partition, block_rows, ratings, drop)
+        parser = _PartitionParser(partition_base + local_partition, block_rows, ratings, drop, width)
         n_lines = 0
         for n_lines, line in enumerate(lines, start=1):
             if parser.error:
@@ -144,6 +145,19 @@ def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratin
         yield parser.summary(n_lines=n_lines)
 
     return parse
+
+
+def _most_common_width(lines, delimiter: str | None) -> int | None:
+    """The number of values most lines have (one pass): with bad rows dropped, the rows of
+    any other width are the bad ones, wherever the first row falls."""
+    from collections import Counter
+
+    def count(part):
+        widths = Counter(len(t.split(delimiter)) for t in (line.strip() for line in part) if t)
+        yield widths
+
+    total = lines.mapPartitions(count).fold(Counter(), lambda a, b: a + b)
+    return max(total, key=lambda w: (total[w], -w)) if total else None
 
 
 def _is_number(token: str) -> bool:
@@ -233,12 +247,13 @@ def read_text(sc, path: str, delimiter: str | None = None, header: bool = False,
     listed = _hadoop_files(sc, path)
     files = [name for name, _ in listed]
     wanted = num_partitions or default_partitions(sc, sum(size for _, size in listed))
+    texts = [sc.textFile(name, max(1, wanted // len(files))) for name in files]
+    width = _most_common_width(sc.union(texts), delimiter) if on_bad_rows == "drop" else None
     parts, base, file_of = [], 0, []
-    for file_index, name in enumerate(files):
-        lines = sc.textFile(name, max(1, wanted // len(files)))
+    for file_index, lines in enumerate(texts):
         n = lines.getNumPartitions()
         parts.append(lines.mapPartitionsWithIndex(
-            _parse_text(delimiter, header, block_rows, ratings, base, on_bad_rows == "drop")))
+            _parse_text(delimiter, header, block_rows, ratings, base, on_bad_rows == "drop", width)))
         file_of += [file_index] * n
         base += n
     parsed = parts[0] if len(parts) == 1 else sc.union(parts)

@@ -64,6 +64,10 @@ def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
     for name in (user_col, item_col):
         if name not in pairs.columns:
             raise InputError(f"no column {name!r} in the pairs; they have {', '.join(pairs.columns)}")
+    taken = sorted({"_row", "_col", "_post", prediction_col} & set(pairs.columns))
+    if taken:
+        raise InputError(f"the pairs already have a column named {', '.join(taken)}; "
+                         "rename it or choose another prediction column")
     sc = spark.sparkContext
     mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
     k = len(mixture.p)

@@ -64,18 +64,29 @@ class RatingsIndex:
 
 
 def positions(sorted_ids: np.ndarray, wanted) -> np.ndarray:
-    """Index of each wanted id in ``sorted_ids``, −1 where it is absent."""
+    """Index of each wanted id in ``sorted_ids``, −1 where it is absent. Each id is matched on
+    its own: with integer ids, a wanted value that is not a whole number (a word, 2.5, NaN)
+    matches nothing; with string ids, values are compared as text."""
     wanted = np.asarray(wanted)
     if sorted_ids.dtype.kind in "US":
         wanted = wanted.astype(str)
-    elif wanted.dtype.kind in "US" or wanted.dtype == object:
-        try:
-            wanted = wanted.astype(sorted_ids.dtype)
-        except (TypeError, ValueError):
-            return np.full(len(wanted), -1, dtype=np.int64)
+        valid = np.ones(len(wanted), dtype=bool)
+    elif wanted.dtype.kind in "iu":
+        valid = np.ones(len(wanted), dtype=bool)
+        wanted = wanted.astype(np.int64)
+    else:
+        if wanted.dtype.kind != "f":
+            import pandas as pd
+
+            wanted = pd.to_numeric(pd.Series(wanted, dtype=object), errors="coerce").to_numpy(
+                dtype=np.float64)
+        valid = np.isfinite(wanted) & (wanted == np.round(wanted)) & (np.abs(wanted) < 2**53)
+        wanted = np.where(valid, wanted, 0).astype(np.int64)
+    if len(sorted_ids) == 0:
+        return np.full(len(wanted), -1, dtype=np.int64)
     at = np.searchsorted(sorted_ids, wanted)
     at_clipped = np.minimum(at, len(sorted_ids) - 1)
-    found = (at < len(sorted_ids)) & (sorted_ids[at_clipped] == wanted)
+    found = valid & (at < len(sorted_ids)) & (sorted_ids[at_clipped] == wanted)
     return np.where(found, at_clipped, -1).astype(np.int64)
 
 
@@ -118,15 +129,33 @@ def _check_columns(df, user_col: str, item_col: str, rating_col: str) -> None:
             raise InputError(f"column {name!r} must hold numbers or strings, not {kind.simpleString()}")
 
 
+def _id_column(df, name: str):
+    """An id column as the driver and the executors will both see it: 32-bit floats widened to
+    doubles (their Python values would not match the executors' otherwise)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import FloatType
+
+    column = F.col(name)
+    return column.cast("double") if isinstance(df.schema[name].dataType, FloatType) else column
+
+
 def _bad_record_condition(df, user_col, item_col, rating_col, rating_range):
     """(A boolean column true for records that cannot be used, the reason as a column)."""
     from pyspark.sql import functions as F
 
     rating = F.col(rating_col).try_cast("double")
     low, high = rating_range if rating_range else (None, None)
+    from pyspark.sql.types import DoubleType, FloatType
+
+    def missing(name):
+        column = F.col(name)
+        if isinstance(df.schema[name].dataType, (DoubleType, FloatType)):
+            return column.isNull() | F.isnan(column)
+        return column.isNull()
+
     reasons = [
-        (F.col(user_col).isNull(), F.lit("the user id is missing")),
-        (F.col(item_col).isNull(), F.lit("the item id is missing")),
+        (missing(user_col), F.lit("the user id is missing or NaN")),
+        (missing(item_col), F.lit("the item id is missing or NaN")),
         (F.col(rating_col).isNull(), F.lit("the rating is missing")),
         (rating.isNull(), F.concat(F.lit("rating "), F.col(rating_col).cast("string"),
                                    F.lit(" is not a number"))),
@@ -185,7 +214,7 @@ def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col:
     spark = df.sparkSession
     sc = spark.sparkContext
     bad, reason = _bad_record_condition(df, user_col, item_col, rating_col, rating_range)
-    records = df.select(F.col(user_col).alias("u"), F.col(item_col).alias("i"),
+    records = df.select(_id_column(df, user_col).alias("u"), _id_column(df, item_col).alias("i"),
                         F.col(rating_col).alias("r"), bad.alias("bad"), reason.alias("why"))
     n_dropped = 0
     if on_bad_rows == "error":
@@ -199,6 +228,10 @@ def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col:
         n_dropped = records.where("bad").count()
         good = records.where(~F.col("bad"))
     good = good.select("u", "i", F.col("r").try_cast("double").alias("r"))
+    if on_bad_rows == "drop":  # both records of a pair rated twice go, before ids are listed
+        counts = good.groupBy("u", "i").count()
+        n_dropped += counts.where("count > 1").agg(F.sum("count")).first()[0] or 0
+        good = good.join(counts.where("count = 1").select("u", "i"), ["u", "i"])
     per_user = good.groupBy("u").count().collect()
     if not per_user:
         raise InputError(f"{describe}: no ratings")
@@ -208,54 +241,46 @@ def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col:
     index = RatingsIndex(users, items)
     n_parts = num_partitions or max(sc.defaultParallelism, -(-n_records // RECORDS_PER_PARTITION))
     try:
-        blocks, n_repeats = _build_blocks(good, index, block_rows, n_parts,
-                                          on_bad_rows == "drop", describe)
+        blocks = _build_blocks(good, index, block_rows, n_parts, describe)
     finally:
         if on_bad_rows == "drop":
             records.unpersist()
     n_ratings = int(blocks.map(lambda b: b.values.nnz).sum())
-    return TripleRatings(blocks, index, n_ratings, n_dropped + n_repeats)
+    return TripleRatings(blocks, index, n_ratings, int(n_dropped))
 
 
-_BLOCK_SCHEMA = pa.schema([("block", pa.int64()), ("payload", pa.binary()),
-                           ("problem", pa.string()), ("dropped", pa.int64())])
+_BLOCK_SCHEMA = pa.schema([("block", pa.int64()), ("payload", pa.binary()), ("problem", pa.string())])
 
 
-def _block_records(table: pa.Table, ids, block_rows: int, shape: tuple[int, int], drop: bool):
-    """One record per block of the located ratings in ``table``; a repeated (user, item) is
-    a problem record, or with ``drop`` is left out and counted."""
+def _block_records(table: pa.Table, ids, block_rows: int, shape: tuple[int, int]):
+    """One record per block of the located ratings in ``table``; a repeated (user, item) or an
+    id that found no row or column gives a problem record instead."""
     block, row, col, r = (table.column(n).to_numpy() for n in ("block", "row", "col", "r"))
+    if (row < 0).any() or (col < 0).any():
+        yield dict(block=-1, payload=None, problem="an id did not match the ids collected from "
+                   "the same records (ids must be whole numbers, text, or finite doubles)")
+        return
     order = np.lexsort((col, row))
     block, row, col, r = block[order], row[order], col[order], r[order]
-    same = (row[1:] == row[:-1]) & (col[1:] == col[:-1])
-    n_dropped = 0
-    if same.any():
-        if not drop:
-            at = int(np.flatnonzero(same)[0])
-            users, items = ids
-            yield dict(block=-1, payload=None, dropped=0, problem=(
-                f"user {users[row[at]].item()!r} item {items[col[at]].item()!r} is rated more than once "
-                f"({r[at]:g} and {r[at + 1]:g})"))
-            return
-        repeated = np.r_[same, False] | np.r_[False, same]
-        n_dropped = int(repeated.sum())
-        keep = ~repeated
-        block, row, col, r = block[keep], row[keep], col[keep], r[keep]
+    same = np.flatnonzero((row[1:] == row[:-1]) & (col[1:] == col[:-1]))
+    if same.size:
+        at = int(same[0])
+        users, items = ids
+        yield dict(block=-1, payload=None, problem=(
+            f"user {users[row[at]].item()!r} item {items[col[at]].item()!r} is rated more than "
+            f"once ({r[at]:g} and {r[at + 1]:g})"))
+        return
     starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(block) else []
     for lo, hi in zip(starts, np.r_[starts[1:], len(block)]):
         first = int(block[lo]) * block_rows
         matrix = sparse_values(row[lo:hi] - first, col[lo:hi], r[lo:hi],
                                (min(block_rows, shape[0] - first), shape[1]))
-        yield dict(block=int(block[lo]), payload=_serialize(matrix), problem=None, dropped=n_dropped)
-        n_dropped = 0
-    if n_dropped:
-        yield dict(block=-1, payload=None, problem=None, dropped=n_dropped)
+        yield dict(block=int(block[lo]), payload=_serialize(matrix), problem=None)
 
 
-def _build_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, drop: bool,
-                  describe: str):
-    """(RDD of CSR blocks over a cached RDD, records dropped as repeats); a repeat is an
-    ``InputError`` unless ``drop``."""
+def _build_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, describe: str):
+    """An RDD of CSR blocks (over a cached RDD); a repeated pair or an unmatched id is an
+    ``InputError``."""
     sc = good.sparkSession.sparkContext
     ids = sc.broadcast((index.users, index.items))
     shape = index.shape
@@ -273,24 +298,22 @@ def _build_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, drop
         batches = list(batches)
         table = pa.Table.from_batches(batches) if batches else None
         if table is not None and table.num_rows:
-            records = list(_block_records(table, ids.value, block_rows, shape, drop))
+            records = list(_block_records(table, ids.value, block_rows, shape))
             if records:
                 yield pa.RecordBatch.from_pylist(records, schema=_BLOCK_SCHEMA)
 
     def to_record(rec):
         if rec.payload is None:
-            return (rec.problem, rec.dropped)
+            return rec.problem
         first = rec.block * block_rows
-        return Block(first, _deserialize(rec.payload, (min(block_rows, shape[0] - first), shape[1]))), rec.dropped
+        return Block(first, _deserialize(rec.payload, (min(block_rows, shape[0] - first), shape[1])))
 
     located = good.mapInArrow(locate, "block long, row long, col int, r double")
     packed = located.repartition(n_parts, "block").mapInArrow(
-        assemble, "block long, payload binary, problem string, dropped long")
+        assemble, "block long, payload binary, problem string")
     records = packed.rdd.map(to_record).cache()
-    notes = records.map(lambda rec: (rec[0] if isinstance(rec[0], str) else None, rec[1])).collect()
-    problems = [p for p, _ in notes if p]
+    problems = records.filter(lambda rec: isinstance(rec, str)).take(1)
     if problems:
         records.unpersist()
         raise InputError(f"{describe}: {problems[0]}")
-    blocks = records.filter(lambda rec: isinstance(rec[0], Block)).map(lambda rec: rec[0])
-    return blocks, sum(d for _, d in notes)
+    return records.filter(lambda rec: isinstance(rec, Block))

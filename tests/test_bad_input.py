@@ -129,6 +129,11 @@ def test_bad_rows_can_be_dropped_and_counted(spark, tmp_path, capsys):
                                            "drop", "--out", str(tmp_path / "o")]) == 0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert (metrics["n_rows"], metrics["n_dropped"]) == (3, 4)
+    short_first = write(tmp_path / "s.txt", "4 5\n1 2 3\n4 5 6\n7 8 9\n")  # the odd row comes first
+    assert cli.main_wrapper(fit_gmm.main, ["--input", str(short_first), "--k", "1", "--on-bad-rows",
+                                           "drop", "--out", str(tmp_path / "s")]) == 0
+    metrics = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    assert (metrics["n_rows"], metrics["n_cols"], metrics["n_dropped"]) == (3, 3, 1)
     records = write(tmp_path / "r.csv", "user,item,rating\n1,1,4\n1,1,5\n2,1,nan\n2,2,3\n3,1,9\n")
     assert cli.main_wrapper(fit_gmm.main, ["--input", str(records), "--format", "triples", "--k", "1",
                                            "--rating-range", "1,5", "--on-bad-rows", "drop",

@@ -201,7 +201,8 @@ def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
     out = tmp_path / "o"
     status = run_job("--input", tmp_path / "ratings.csv", "--format", "triples", "--user-col", "who",
                      "--item-col", "what", "--rating-col", "stars", "--k", "2", "--predict",
-                     tmp_path / "pairs.csv", "--recommend", "3", "--out", out)
+                     tmp_path / "pairs.csv", "--recommend", "3", "--block-rows", "8",
+                     "--output-format", "text", "--out", out)
     assert status == 0, capsys.readouterr().err
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["n_rows"], metrics["n_cols"], metrics["n_ratings"]) == (40, 12, len(r))
@@ -210,6 +211,7 @@ def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
     assert list(np.load(out / "users.npy")) == list(users)
     full = masked.complete(X, mix)  # ids sort like the rows here
     assert_allclose(np.load(out / "completed.npy"), full, rtol=1e-12)
+    assert_allclose(np.loadtxt(out / "completed.txt"), full, rtol=1e-9)  # 5 blocks, any order
     predictions = pd.read_parquet(out / "predictions").set_index("who")
     assert predictions.loc["u03", "prediction"] == pytest.approx(
         float(masked.posterior(X[3:4], mix)[0][0] @ mix.mu[:, 5]), rel=1e-12)

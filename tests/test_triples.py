@@ -109,8 +109,7 @@ def test_bad_records_can_be_dropped_and_counted(spark):
                                "user string, item long, rating double")
     data = triples.read_triples(df, on_bad_rows="drop")
     assert (data.n_ratings, data.n_dropped) == (1, 3)
-    # "a" keeps its row, now empty: its posterior is the prior.
-    assert list(data.index.users) == ["a", "b"]
+    assert list(data.index.users) == ["b"]  # "a" rated only the pair it rated twice
 
 
 def test_several_starts_in_one_pass_equal_one_at_a_time(sc, netflix_dir):
