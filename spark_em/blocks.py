@@ -101,7 +101,10 @@ def rows_at(blocks, indices) -> np.ndarray:
         hit = np.flatnonzero((local >= 0) & (local < block.values.shape[0]))
         return [(int(i), dense(block.values[local[i]:local[i] + 1])[0]) for i in hit]
 
-    found = dict(blocks.flatMap(pick).collect())
+    from spark_em import frames
+
+    found = dict(pair for picked in frames.map_blocks(blocks, pick) for pair in picked) \
+        if frames.is_frame(blocks) else dict(blocks.flatMap(pick).collect())
     missing = [int(wanted[i]) for i in range(len(wanted)) if i not in found]
     if missing:
         raise IndexError(f"rows {missing} are not in the data")
@@ -184,7 +187,10 @@ def summarize(blocks) -> MatrixSummary:
         return np.concatenate([[values.shape[0], per_row.sum(), (per_row == 0).sum()],
                                column_summary(values)])
 
-    total = blocks.map(stats).treeReduce(np.add)
+    from spark_em import frames
+
+    total = sum(frames.map_blocks(blocks, stats)) if frames.is_frame(blocks) \
+        else blocks.map(stats).treeReduce(np.add)
     return MatrixSummary(int(total[0]), total.size - 4, int(total[1]), total[3:], int(total[2]))
 
 

@@ -25,8 +25,13 @@ DEFAULT_MAX_ITER = 1000
 def aggregate(blocks, block_stats: Callable, add: Callable, params: Any, depth: int = 2):
     """Σ over blocks of ``block_stats(block.values, params)``: one Spark job.
 
-    ``params`` travels once per executor as a broadcast, destroyed when the pass is done.
+    ``params`` travels once per executor as a broadcast, destroyed when the pass is done. A
+    DataFrame of blocks (``spark_em.frames``) is summed by ``mapInArrow`` instead.
     """
+    from spark_em import frames
+
+    if frames.is_frame(blocks):
+        return frames.aggregate(blocks, block_stats, add, params)
     broadcast = blocks.context.broadcast(params)
 
     def seq(acc, block):
