@@ -10,8 +10,8 @@ the partial sums in partition order. The kernels are the same as the RDD backend
 blocks are stored and how statistics are summed differ.
 
 Loaded this way so far: an in-memory array (``from_array``) and the blocks of an RDD
-(``from_rdd``, on a classic session). The engine, ``blocks.summarize`` and ``blocks.rows_at``
-accept either backend.
+(``from_rdd``, on a classic session). The engine, ``blocks.summarize``, ``blocks.rows_at`` and
+the complete-data initialisations accept either backend.
 """
 
 from __future__ import annotations
@@ -81,6 +81,21 @@ def _cached(frame):
     frame = frame.cache()
     frame.count()
     return frame
+
+
+def reduce_blocks(blocks, fn, combine, tree: bool = True):
+    """``combine`` over ``fn(block)`` of every block, on either backend (an RDD keeps its own
+    ``treeReduce``, or ``reduce`` when not ``tree``)."""
+    if is_frame(blocks):
+        results = map_blocks(blocks, fn)
+        if not results:
+            raise ValueError("the data holds no blocks")
+        total = results[0]
+        for result in results[1:]:
+            total = combine(total, result)
+        return total
+    mapped = blocks.map(fn)
+    return mapped.treeReduce(combine) if tree else mapped.reduce(combine)
 
 
 def map_blocks(frame, fn) -> list:

@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from spark_em import engine, gaussian
+from spark_em import engine, frames, gaussian
 from spark_em.blocks import MatrixSummary, row_uniforms, summarize
 from spark_em.errors import InputError
 from spark_em.gaussian import GaussianMixture
@@ -97,7 +97,7 @@ def _draw(blocks, seed: int, draw: int, centres: np.ndarray | None, n_candidates
     def earlier(a, b):
         return [x if (x[0], x[1]) <= (y[0], y[1]) else y for x, y in zip(a, b)]
 
-    return [row for _, _, row in blocks.map(best_of_block).reduce(earlier)]
+    return [row for _, _, row in frames.reduce_blocks(blocks, best_of_block, earlier, tree=False)]
 
 
 def _potentials(blocks, centres: np.ndarray, candidates: list) -> np.ndarray:
@@ -109,7 +109,7 @@ def _potentials(blocks, centres: np.ndarray, candidates: list) -> np.ndarray:
         return np.array([np.minimum(d2, np.einsum("ij,ij->i", X - c, X - c)).sum()
                          for c in candidates])
 
-    return blocks.map(of_block).treeReduce(np.add)
+    return frames.reduce_blocks(blocks, of_block, np.add)
 
 
 def kmeans_plus_plus(blocks, k: int, seed: int) -> np.ndarray:
@@ -133,7 +133,11 @@ def random_rows(blocks, k: int, seed: int) -> np.ndarray:
         return [(float(keys[i]), block.offset + int(i), np.asarray(block.values[i], np.float64))
                 for i in keep]
 
-    chosen = sorted(blocks.flatMap(smallest).takeOrdered(k, key=lambda r: (r[0], r[1])))
+    key = lambda r: (r[0], r[1])  # noqa: E731
+    if frames.is_frame(blocks):
+        chosen = sorted((r for rows in frames.map_blocks(blocks, smallest) for r in rows), key=key)[:k]
+    else:
+        chosen = sorted(blocks.flatMap(smallest).takeOrdered(k, key=key))
     return np.stack([row for _, _, row in chosen])
 
 
@@ -210,8 +214,9 @@ def _with_factors(mixture: GaussianMixture) -> tuple[GaussianMixture, gaussian.P
 def _cluster_sizes(blocks, mixtures: list[GaussianMixture]) -> list[list[float]]:
     """Σ_u r_uk for each component (soft sizes) under each final mixture: one pass."""
     prepared = [gaussian.prepare(m) for m in mixtures]
-    sizes = blocks.map(lambda b: [gaussian.posterior(b.values, p)[0].sum(axis=0) for p in prepared]) \
-        .treeReduce(lambda a, b: [x + y for x, y in zip(a, b)])
+    sizes = frames.reduce_blocks(
+        blocks, lambda b: [gaussian.posterior(b.values, p)[0].sum(axis=0) for p in prepared],
+        lambda a, b: [x + y for x, y in zip(a, b)])
     return [s.tolist() for s in sizes]
 
 

@@ -64,3 +64,60 @@ def test_masked_fit_under_spark_connect(netflix_dir, rdd_fit):
     assert result["ll"] == pytest.approx(rdd_fit.log_likelihood, rel=1e-10)
     for name in ("mu", "var", "p"):
         assert_allclose(result[name], getattr(rdd_fit.mixture, name), rtol=1e-10, atol=1e-10)
+
+
+def other_families(spark, frame_of):
+    """A full-covariance mixture (k-means++ and random starts) and a weighted least-squares
+    fit on blocks made by ``frame_of(array)``: the numbers to compare across backends."""
+    from spark_em import mixture, regression
+
+    rng = np.random.default_rng(7)
+    points = np.vstack([rng.normal(c, 1.0, size=(400, 3)) for c in ([0, 0, 0], [5, 5, 0], [0, 6, 4])])
+    x = rng.uniform(-4, 4, 20000)
+    table = np.column_stack([x - 4 + rng.normal(0, 0.5, x.size), np.abs(1 / x), x])
+    out = {}
+    for init in ("kmeans++", "random"):
+        run = mixture.fit(frame_of(points), 3, seed=0, init=init, covariance_type="full")
+        out[init] = {"ll": run.objective, "n_iter": run.n_iter, "means": run.mixture.means.tolist(),
+                     "covariances": np.asarray(run.mixture.covariances).tolist()}
+    wols = regression.fit(regression.RegressionData(frame_of(table), ["x"], len(table)), "newton")
+    out["wols"] = [wols.intercept, *wols.coefficients.tolist()]
+    return out
+
+
+def assert_same_families(a, b):
+    for init in ("kmeans++", "random"):
+        assert a[init]["n_iter"] == b[init]["n_iter"]
+        assert a[init]["ll"] == pytest.approx(b[init]["ll"], rel=1e-10)
+        for name in ("means", "covariances"):
+            assert_allclose(a[init][name], b[init][name], rtol=1e-10, atol=1e-10)
+    assert_allclose(a["wols"], b["wols"], rtol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def rdd_families(spark, sc):
+    from spark_em import blocks as blk
+
+    return other_families(spark, lambda X: blk.from_array(sc, X, 2, 500))
+
+
+def test_mixtures_and_wols_on_frames_in_a_classic_session(spark, rdd_families):
+    assert_same_families(other_families(spark, lambda X: frames.from_array(spark, X, 2, 500)),
+                         rdd_families)
+
+
+def test_mixtures_and_wols_under_spark_connect(rdd_families):
+    script = textwrap.dedent("""
+        import json
+        from pyspark.sql import SparkSession
+        from spark_em import frames
+        from tests.test_connect import other_families
+        spark = SparkSession.builder.remote("local[2]").getOrCreate()
+        print("RESULT " + json.dumps(other_families(spark, lambda X: frames.from_array(spark, X, 2, 500))))
+        spark.stop()
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PYSPARK_PYTHON=sys.executable), timeout=600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-3000:]
+    assert_same_families(json.loads(lines[0][len("RESULT "):]), rdd_families)
