@@ -87,13 +87,7 @@ def reduce_blocks(blocks, fn, combine, tree: bool = True):
     """``combine`` over ``fn(block)`` of every block, on either backend (an RDD keeps its own
     ``treeReduce``, or ``reduce`` when not ``tree``)."""
     if is_frame(blocks):
-        results = map_blocks(blocks, fn)
-        if not results:
-            raise ValueError("the data holds no blocks")
-        total = results[0]
-        for result in results[1:]:
-            total = combine(total, result)
-        return total
+        return _combined(map_blocks(blocks, fn), combine)
     mapped = blocks.map(fn)
     return mapped.treeReduce(combine) if tree else mapped.reduce(combine)
 
@@ -120,10 +114,15 @@ def aggregate(frame, block_stats, add, params):
         if total is not None:
             yield pa.RecordBatch.from_pydict({"stats": [pickle.dumps(total)]})
 
-    parts = [pickle.loads(row.stats) for row in frame.mapInArrow(per_partition, "stats binary").collect()]
+    return _combined([pickle.loads(row.stats)
+                      for row in frame.mapInArrow(per_partition, "stats binary").collect()], add)
+
+
+def _combined(parts: list, combine):
+    """``combine`` over ``parts`` in order."""
     if not parts:
         raise ValueError("the data holds no blocks")
     total = parts[0]
     for part in parts[1:]:
-        total = add(total, part)
+        total = combine(total, part)
     return total
