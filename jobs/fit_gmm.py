@@ -266,13 +266,7 @@ def saved_run(directory, blocks, index, summary):
         seed = int(saved.get("seed", 0))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path}: not a readable model ({exc})") from None
-    mu, var, p = mixture
-    problem = (
-        f"mu is {mu.shape}, expected K×{summary.n_cols} for this input" if mu.ndim != 2 or mu.shape[1] != summary.n_cols
-        else f"var and p must hold K={len(mu)} numbers each" if var.shape != (len(mu),) or p.shape != (len(mu),)
-        else "it holds a number that is not finite" if not all(np.isfinite(a).all() for a in mixture)
-        else "var must be > 0" if (var <= 0).any()
-        else "p must be >= 0 and add up to 1" if (p < 0).any() or abs(p.sum() - 1) > 1e-6 else None)
+    problem = masked.mixture_problem(mixture, summary.n_cols)
     if problem:
         raise InputError(f"{path}: the model does not fit: {problem}")
     if index is not None:
@@ -281,7 +275,7 @@ def saved_run(directory, blocks, index, summary):
             raise InputError(f"{directory}: the model's items (items.npy) differ from the input's")
     start = time.perf_counter()
     stats = engine.aggregate(blocks, masked.block_stats, masked.add_stats, mixture)
-    return mc.MaskedRun(len(mu), seed, mixture, stats.log_likelihood, 0, True,
+    return mc.MaskedRun(len(mixture.mu), seed, mixture, stats.log_likelihood, 0, True,
                         time.perf_counter() - start)
 
 

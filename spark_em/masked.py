@@ -51,6 +51,24 @@ class MaskedStats(NamedTuple):
     resp_sq_norm: np.ndarray  # Σ_u p(j|u) ‖x_{C_u}‖², shape K
 
 
+def mixture_problem(mixture: Mixture, n_cols: int | None = None) -> str | None:
+    """What makes ``mixture`` unusable (for data with ``n_cols`` columns), or None."""
+    mu, var, p = (np.asarray(a) for a in mixture)
+    if mu.ndim != 2:
+        return f"mu is {mu.shape}, expected a K×d array"
+    if n_cols is not None and mu.shape[1] != n_cols:
+        return f"mu is {mu.shape}, expected K×{n_cols} for this input"
+    if var.shape != (len(mu),) or p.shape != (len(mu),):
+        return f"var and p must hold K={len(mu)} numbers each"
+    if not all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for a in (mu, var, p)):
+        return "it holds a number that is not finite"
+    if (var <= 0).any():
+        return "var must be > 0"
+    if (p < 0).any() or abs(p.sum() - 1) > 1e-6:
+        return "p must be >= 0 and add up to 1"
+    return None
+
+
 def add_stats(a: MaskedStats, b: MaskedStats) -> MaskedStats:
     return MaskedStats(*(x + y for x, y in zip(a, b)))
 

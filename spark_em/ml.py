@@ -435,8 +435,9 @@ class MaskedGaussianMixtureModel(Model, _MaskedParams, _ArrayModelPersistence):
     def _from_saved(cls, arrays: dict, extra: dict) -> "MaskedGaussianMixtureModel":
         try:
             mu, var, p = arrays["mu"], arrays["var"], arrays["p"]
-            if mu.ndim != 2 or var.shape != (mu.shape[0],) or p.shape != (mu.shape[0],):
-                raise ValueError(f"shapes {mu.shape}, {var.shape}, {p.shape} do not fit together")
+            problem = masked.mixture_problem(masked.Mixture(mu, var, p))
+            if problem:
+                raise ValueError(problem)
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
         return cls(masked.Mixture(mu, var, p), extra.get("summary", {}))

@@ -15,7 +15,6 @@ together, and each block becomes a CSR array (``blocks.sparse_values``).
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from spark_em.blocks import DEFAULT_BLOCK_ROWS, Block, sparse_values
+from spark_em.frames import pack, unpack
 from spark_em.errors import InputError
 
 # Records per partition when blocks are built: enough work per task, little memory per task.
@@ -186,21 +186,6 @@ class TripleRatings:
     n_dropped: int = 0
 
 
-def _serialize(matrix) -> bytes:
-    out = io.BytesIO()
-    for part in (matrix.indptr, matrix.indices, matrix.data):
-        np.save(out, part, allow_pickle=False)
-    return out.getvalue()
-
-
-def _deserialize(payload: bytes, shape: tuple[int, int]):
-    from scipy import sparse
-
-    stream = io.BytesIO(payload)
-    indptr, indices, data = (np.load(stream, allow_pickle=False) for _ in range(3))
-    return sparse.csr_array((data, indices, indptr), shape=shape)
-
-
 def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col: str = "rating",
                  rating_range: tuple[float, float] | None = None, on_bad_rows: str = "error",
                  block_rows: int = DEFAULT_BLOCK_ROWS, num_partitions: int | None = None,
@@ -275,7 +260,7 @@ def _block_records(table: pa.Table, ids, block_rows: int, shape: tuple[int, int]
         first = int(block[lo]) * block_rows
         matrix = sparse_values(row[lo:hi] - first, col[lo:hi], r[lo:hi],
                                (min(block_rows, shape[0] - first), shape[1]))
-        yield dict(block=int(block[lo]), payload=_serialize(matrix), problem=None)
+        yield dict(block=int(block[lo]), payload=pack(matrix)[1], problem=None)
 
 
 def _build_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, describe: str):
@@ -306,7 +291,7 @@ def _build_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, desc
         if rec.payload is None:
             return rec.problem
         first = rec.block * block_rows
-        return Block(first, _deserialize(rec.payload, (min(block_rows, shape[0] - first), shape[1])))
+        return Block(first, unpack("csr", rec.payload))
 
     located = good.mapInArrow(locate, "block long, row long, col int, r double")
     packed = located.repartition(n_parts, "block").mapInArrow(
