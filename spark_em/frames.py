@@ -25,6 +25,41 @@ import pyarrow as pa
 from spark_em.blocks import DEFAULT_BLOCK_ROWS, Block, compact
 
 SCHEMA = "offset long, kind string, payload binary"
+BACKENDS = ("rdd", "dataframe")
+
+
+def is_connect(spark) -> bool:
+    """True for a Spark Connect session (no SparkContext, no RDDs)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def backend_for(spark, backend: str | None = None) -> str:
+    """``"rdd"`` or ``"dataframe"``: ``backend`` if given, else what the session allows.
+
+    ``spark`` is a SparkSession (classic or Spark Connect) or a SparkContext. A Connect
+    session has no RDDs, so it gets the DataFrame backend; a classic session or a SparkContext
+    gets the RDD backend, which is the faster one there.
+    """
+    if backend not in (None, "auto", *BACKENDS):
+        raise ValueError(f"backend must be 'rdd', 'dataframe' or None (automatic), not {backend!r}")
+    from pyspark import SparkContext
+
+    if isinstance(spark, SparkContext):
+        if backend == "dataframe":
+            raise ValueError("the DataFrame backend needs a SparkSession, not a SparkContext")
+        return "rdd"
+    if is_connect(spark):
+        if backend == "rdd":
+            raise ValueError("a Spark Connect session has no RDDs; use backend='dataframe'")
+        return "dataframe"
+    return backend if backend in BACKENDS else "rdd"
+
+
+def context_of(spark):
+    """The SparkContext of a classic session (or the context itself)."""
+    from pyspark import SparkContext
+
+    return spark if isinstance(spark, SparkContext) else spark.sparkContext
 
 
 def is_frame(blocks) -> bool:
