@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spark_em import cli, engine, gaussian, masked, mixture, plots, readers, recommend, synthetic, triples
+from spark_em import cli, engine, frames, gaussian, masked, mixture, plots, readers, recommend, synthetic, triples
 from spark_em import matrix_completion as mc
 from spark_em.blocks import DEFAULT_BLOCK_ROWS, sample_rows, summarize
 from spark_em.engine import DEFAULT_MAX_ITER, DEFAULT_TOL
@@ -90,6 +90,7 @@ def parse_args(argv):
                     "iteration in DIR (a directory on the driver)")
     ap.add_argument("--resume", action="store_true",
                     help="continue the run saved in --checkpoint DIR (same input and options)")
+    cli.add_session_options(ap)
     ap.add_argument("--partitions", type=int, help="partitions (default: Spark's parallelism)")
     ap.add_argument("--block-rows", type=int, default=DEFAULT_BLOCK_ROWS)
     args = ap.parse_args(argv)
@@ -152,7 +153,6 @@ def _rating_range(text):
 
 def load(spark, args):
     """(observed blocks, gold blocks or None, id index, description of the data)."""
-    sc = spark.sparkContext
     if args.format == "triples":
         data = triples.read_triples(
             triples.read_frame(spark, args.input), args.user_col, args.item_col, args.rating_col,
@@ -162,17 +162,19 @@ def load(spark, args):
             "input": args.input, "format": "triples", "n_ratings": data.n_ratings,
             "n_dropped": data.n_dropped}
     if args.input:
-        options = dict(num_partitions=args.partitions, block_rows=args.block_rows)
+        options = dict(num_partitions=args.partitions, block_rows=args.block_rows,
+                       backend=args.backend)
         report = {}
-        observed = readers.read_matrix(sc, args.input, args.format, header=args.header,
+        observed = readers.read_matrix(spark, args.input, args.format, header=args.header,
                                        on_bad_rows=args.on_bad_rows, report=report, **options)
-        gold = (readers.read_matrix(sc, args.gold, header=args.header, **options)
+        gold = (readers.read_matrix(spark, args.gold, header=args.header, **options)
                 if args.gold else None)
         described = {"input": args.input, "gold": args.gold}
         if args.on_bad_rows == "drop":
             described["n_dropped"] = report.get("dropped", 0)
         return observed, gold, None, described
-    data = synthetic.planted_ratings(sc, num_partitions=args.partitions, block_rows=args.block_rows)
+    data = synthetic.planted_ratings(spark, num_partitions=args.partitions, block_rows=args.block_rows,
+                                     backend=args.backend)
     return data.observed, data.truth, None, {
         "input": "built-in synthetic ratings (planted mixture)", "n_types": data.n_types}
 
@@ -304,14 +306,13 @@ def fit_ratings(spark, args, start):
 
 def fit_complete(spark, args, start):
     """Complete data: mixtures (or K-means) over every (K, seed), K chosen by --select."""
-    sc = spark.sparkContext
     if args.demo:
-        blocks = synthetic.blobs(sc, num_partitions=args.partitions)
+        blocks = synthetic.blobs(spark, num_partitions=args.partitions, backend=args.backend)
         described = {"input": "demo: 3x1000 points around (4,0), (6,6), (0,4), identity covariance"}
     else:
-        blocks = readers.read_matrix(sc, args.input, args.format, ratings=False,
+        blocks = readers.read_matrix(spark, args.input, args.format, ratings=False,
                                      header=args.header, num_partitions=args.partitions,
-                                     block_rows=args.block_rows)
+                                     block_rows=args.block_rows, backend=args.backend)
         described = {"input": args.input}
     summary = summarize(blocks)
     paths: dict[tuple[int, int], list] = {}
@@ -360,7 +361,11 @@ def main(argv=None):
     cli.check_out_dir(args.out, args.overwrite)
     from spark_em.session import get_spark
 
-    spark = get_spark("spark-em fit_gmm")
+    spark = get_spark("spark-em fit_gmm", args.remote)
+    if (args.format == "triples" or args.predict or args.recommend) and \
+            frames.backend_for(spark, args.backend) == "dataframe":
+        raise InputError("--format triples, --predict and --recommend run on the RDD backend "
+                         "only (a classic session, --backend rdd)")
     start = time.perf_counter()
     fit = fit_complete if args.missing == "none" else fit_ratings
     print(json.dumps(fit(spark, args, start), indent=2, allow_nan=False))

@@ -42,6 +42,7 @@ def parse_args(argv):
                     help="classic data: number of points")
     ap.add_argument("--noise-sd", type=float, default=0.5, help="classic data: σ of ε")
     ap.add_argument("--seed", type=int, default=0, help="classic data and the 1%% sample")
+    cli.add_session_options(ap)
     ap.add_argument("--partitions", type=int)
     ap.add_argument("--out")
     ap.add_argument("--overwrite", action="store_true")
@@ -77,15 +78,15 @@ def main(argv=None):
     cli.check_out_dir(args.out, args.overwrite)
     from spark_em.session import get_spark
 
-    spark = get_spark("spark-em fit_wols")
+    spark = get_spark("spark-em fit_wols", args.remote)
     start = time.perf_counter()
     if args.input:
         data = regression.read_table(spark, args.input, args.label, args.weight, args.feature_list,
-                                     args.format, args.on_bad_weights == "drop")
+                                     args.format, args.on_bad_weights == "drop", args.backend)
         described = {"input": args.input}
     else:
-        data = regression.classic(spark.sparkContext, args.rows, noise_sd=args.noise_sd,
-                                  seed=args.seed, num_partitions=args.partitions)
+        data = regression.classic(spark, args.rows, noise_sd=args.noise_sd, seed=args.seed,
+                                  num_partitions=args.partitions, backend=args.backend)
         described = {"input": "classic: x ~ U(-4, 4), y = 1.0 x - 4.0 + N(0, sd^2), weight |1/x|",
                      "noise_sd": args.noise_sd, "true_intercept": -4.0, "true_coefficients": [1.0]}
     checkpoint = None

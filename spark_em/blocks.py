@@ -77,6 +77,20 @@ def from_array(sc, X: np.ndarray, num_partitions: int | None = None,
     return sc.parallelize(blocks, min(num_partitions, len(blocks))).cache()
 
 
+def generated(spark, keys: list[int], make, num_partitions: int | None = None,
+              backend: str | None = None):
+    """Cached blocks made on the executors, ``make(key)`` (a list of ``Block``) for each key,
+    on the backend ``frames.backend_for(spark, backend)`` chooses."""
+    from spark_em import frames
+
+    partitions = min(len(keys), num_partitions or frames.default_parallelism(spark))
+    if frames.backend_for(spark, backend) == "dataframe":
+        return frames.generated(spark, keys, make, partitions)
+    blocks = frames.context_of(spark).parallelize(keys, partitions).flatMap(make).cache()
+    blocks.count()
+    return blocks
+
+
 def with_offsets(local_blocks, rows_per_partition: list[int]):
     """Turn partition-local blocks ``(partition, local_start, rows)`` into global ``Block``s.
 
@@ -113,19 +127,30 @@ def rows_at(blocks, indices) -> np.ndarray:
 
 def to_local(blocks) -> np.ndarray:
     """All rows on the driver, in input order (for small results only)."""
-    pieces = sorted(blocks.collect(), key=lambda b: b.offset)
+    from spark_em import frames
+
+    pieces = frames.collect_blocks(blocks) if frames.is_frame(blocks) else sorted(
+        blocks.collect(), key=lambda b: b.offset)
     if any(sparse.issparse(b.values) for b in pieces):
         return np.concatenate([dense(b.values) for b in pieces])
     return np.concatenate([b.values for b in pieces]) if pieces else np.empty((0, 0))
 
 
-def aligned(blocks, other):
-    """Pairs ``(block, other_values)``: the rows of ``other`` cut to each block's row range.
+def shapes(blocks) -> list[tuple[int, int, int]]:
+    """(offset, rows, columns) of every block, in row order, on either backend."""
+    from spark_em import frames
 
-    The two RDDs may be blocked and partitioned differently; ``other`` is cut and shuffled to
-    meet ``blocks`` (one shuffle). Both must hold the same number of rows.
-    """
-    ranges = sorted(blocks.map(lambda b: (b.offset, b.values.shape[0])).collect())
+    def shape(b: Block) -> tuple[int, int, int]:
+        return b.offset, *b.values.shape
+
+    return sorted(frames.map_blocks(blocks, shape) if frames.is_frame(blocks)
+                  else blocks.map(shape).collect())
+
+
+def cutter(blocks):
+    """``cut(block)``: the pieces of another block of rows that fall in each block of
+    ``blocks``, as (that block's offset, (first row, rows))."""
+    ranges = [(offset, rows) for offset, rows, _ in shapes(blocks)]
     starts = np.array([r[0] for r in ranges])
 
     def cut(block: Block):
@@ -138,17 +163,27 @@ def aligned(blocks, other):
             lo, i = end, i + 1
         return pieces
 
-    def join_pieces(pair):
-        block, pieces = pair
-        parts = [v for _, v in sorted(pieces, key=lambda p: p[0])]
-        rows = sparse.vstack(parts, format="csr") if sparse.issparse(parts[0]) else np.concatenate(parts)
-        if rows.shape[0] != block.values.shape[0]:
-            raise ValueError(f"rows {block.offset}+: {rows.shape[0]} rows to pair with "
-                             f"{block.values.shape[0]}; the two matrices differ in length")
-        return block, rows
+    return cut
 
-    grouped = other.flatMap(cut).groupByKey()
-    return blocks.map(lambda b: (b.offset, b)).join(grouped).values().map(join_pieces)
+
+def joined(block: Block, pieces: list) -> tuple[Block, np.ndarray]:
+    """``block`` with the rows of the (first row, rows) ``pieces`` cut to meet it."""
+    parts = [v for _, v in sorted(pieces, key=lambda p: p[0])]
+    rows = sparse.vstack(parts, format="csr") if sparse.issparse(parts[0]) else np.concatenate(parts)
+    if rows.shape[0] != block.values.shape[0]:
+        raise ValueError(f"rows {block.offset}+: {rows.shape[0]} rows to pair with "
+                         f"{block.values.shape[0]}; the two matrices differ in length")
+    return block, rows
+
+
+def aligned(blocks, other):
+    """Pairs ``(block, other_values)``: the rows of ``other`` cut to each block's row range.
+
+    The two RDDs may be blocked and partitioned differently; ``other`` is cut and shuffled to
+    meet ``blocks`` (one shuffle). Both must hold the same number of rows.
+    """
+    grouped = other.flatMap(cutter(blocks)).groupByKey()
+    return blocks.map(lambda b: (b.offset, b)).join(grouped).values().map(lambda p: joined(*p))
 
 
 def column_summary(values: np.ndarray) -> np.ndarray:
@@ -221,7 +256,11 @@ def sample_mask(block: Block, fraction: float, seed: int = 0) -> np.ndarray:
 def sample_rows(blocks, n_rows_wanted: int, total_rows: int, seed: int = 0) -> np.ndarray:
     """About ``n_rows_wanted`` rows drawn uniformly (for plots and local fits), as float64."""
     fraction = min(1.0, n_rows_wanted / max(total_rows, 1))
-    pieces = blocks.map(lambda b: np.asarray(b.values[sample_mask(b, fraction, seed)],
-                                             dtype=np.float64)).collect()
+    from spark_em import frames
+
+    def sampled(b: Block) -> np.ndarray:
+        return np.asarray(b.values[sample_mask(b, fraction, seed)], dtype=np.float64)
+
+    pieces = frames.map_blocks(blocks, sampled) if frames.is_frame(blocks) else blocks.map(sampled).collect()
     pieces = [p for p in pieces if p.size]
     return np.concatenate(pieces) if pieces else np.empty((0, 0))

@@ -33,6 +33,16 @@ def int_list(text: str, option: str) -> list[int]:
     return values
 
 
+def add_session_options(ap) -> None:
+    """--backend and --remote: where the data live and which Spark to talk to."""
+    ap.add_argument("--backend", choices=["auto", "rdd", "dataframe"], default="auto",
+                    help="where the data live: a cached RDD of blocks, or a cached DataFrame of "
+                    "blocks (Spark Connect, Databricks serverless and shared clusters); auto: "
+                    "the DataFrame backend under Spark Connect, else RDDs")
+    ap.add_argument("--remote", metavar="URL", help="a Spark Connect server, e.g. "
+                    "sc://host:15002 (or set SPARK_REMOTE)")
+
+
 def progress_line(label: str, it, objective: str = "log-likelihood") -> str:
     change = "" if it.relative_change is None else f"{it.relative_change:.3e}"
     return (f"{label} iter {it.iteration:4d}  {objective} {it.objective:.10f}  "

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from spark_em.blocks import DEFAULT_BLOCK_ROWS, Block, compact
+from spark_em.errors import InputError
 
 SCHEMA = "offset long, kind string, payload binary"
 BACKENDS = ("rdd", "dataframe")
@@ -41,16 +42,16 @@ def backend_for(spark, backend: str | None = None) -> str:
     gets the RDD backend, which is the faster one there.
     """
     if backend not in (None, "auto", *BACKENDS):
-        raise ValueError(f"backend must be 'rdd', 'dataframe' or None (automatic), not {backend!r}")
+        raise InputError(f"backend must be 'rdd', 'dataframe' or 'auto', not {backend!r}")
     from pyspark import SparkContext
 
     if isinstance(spark, SparkContext):
         if backend == "dataframe":
-            raise ValueError("the DataFrame backend needs a SparkSession, not a SparkContext")
+            raise InputError("the DataFrame backend needs a SparkSession, not a SparkContext")
         return "rdd"
     if is_connect(spark):
         if backend == "rdd":
-            raise ValueError("a Spark Connect session has no RDDs; use backend='dataframe'")
+            raise InputError("a Spark Connect session has no RDDs; use the 'dataframe' backend")
         return "dataframe"
     return backend if backend in BACKENDS else "rdd"
 
@@ -161,3 +162,191 @@ def _combined(parts: list, combine):
     for part in parts[1:]:
         total = combine(total, part)
     return total
+
+
+# --- loading: parse pieces of a source DataFrame into blocks, then place them
+
+PARSED = "piece long, local long, kind string, payload binary"
+
+
+def python_value(value):
+    """A value from an Arrow batch as the parsers take it: a vector (a VectorUDT struct) as a
+    float64 array, anything else unchanged."""
+    if isinstance(value, dict) and "values" in value and "type" in value:
+        if value["type"] == 1:
+            return np.asarray(value["values"], dtype=np.float64)
+        dense = np.zeros(value["size"], dtype=np.float64)
+        dense[np.asarray(value["indices"], dtype=np.int64)] = value["values"]
+        return dense
+    return value
+
+
+def parse_pieces(source, parse, columns: list[str]):
+    """Run ``parse(piece, rows)`` over each piece of ``source``: the rows sharing its ``piece``
+    column, which must come together and in order within a partition (a file split, a Spark
+    partition). ``rows`` are tuples of ``columns`` (vectors as arrays). ``parse`` yields
+    ("block", (_, local_start, values)) and one ("meta", dict), as the RDD parsers do; the
+    result is a DataFrame of ``PARSED`` rows (a meta row has kind "meta" and its dict pickled).
+    """
+    import itertools
+
+    def rows_of(batches):
+        for batch in batches:
+            lists = [batch.column(name).to_pylist() for name in ("piece", *columns)]
+            for piece, *values in zip(*lists):
+                yield piece, tuple(python_value(v) for v in values)
+
+    def per_partition(batches):
+        for piece, group in itertools.groupby(rows_of(batches), key=lambda r: r[0]):
+            out = {"piece": [], "local": [], "kind": [], "payload": []}
+            for tag, body in parse(piece, (values for _, values in group)):
+                if tag == "block":
+                    kind, payload = pack(body[2])
+                    local = body[1]
+                else:
+                    kind, payload, local = "meta", pickle.dumps(dict(body, partition=piece)), -1
+                for name, value in zip(out, (piece, local, kind, payload)):
+                    out[name].append(value)
+            yield pa.RecordBatch.from_pydict(out, schema=_PARSED_ARROW)
+
+    return source.mapInArrow(per_partition, PARSED)
+
+
+_PARSED_ARROW = pa.schema([("piece", pa.int64()), ("local", pa.int64()), ("kind", pa.string()),
+                           ("payload", pa.binary())])
+
+
+def parsed_metas(parsed) -> list[dict]:
+    """The pieces' summaries, in piece order (``parsed`` should be cached: this is a pass)."""
+    from pyspark.sql import functions as F
+
+    rows = parsed.where(F.col("kind") == "meta").select("payload").collect()
+    return sorted((pickle.loads(r.payload) for r in rows), key=lambda m: m["partition"])
+
+
+def placed(parsed, starts: dict[int, int]):
+    """The cached DataFrame of blocks: each parsed block at its piece's first row + its local
+    start."""
+    from pyspark.sql import functions as F
+
+    spark = parsed.sparkSession
+    bases = spark.createDataFrame([(int(p), int(s)) for p, s in starts.items()], "piece long, base long")
+    blocks = (parsed.where(F.col("kind") != "meta").join(F.broadcast(bases), "piece")
+              .select((F.col("base") + F.col("local")).alias("offset"), "kind", "payload"))
+    return _cached(blocks)
+
+
+def per_partition(frame, fn) -> list:
+    """``fn(rows)`` for the rows of each partition (tuples of every column, vectors as arrays),
+    gathered on the driver in partition order; ``fn`` returns something picklable."""
+    columns = frame.columns
+
+    def run(batches):
+        def rows():
+            for batch in batches:
+                yield from zip(*(map(python_value, batch.column(c).to_pylist()) for c in columns))
+        yield pa.RecordBatch.from_pydict({"result": [pickle.dumps(fn(rows()))]})
+
+    return [pickle.loads(r.result) for r in frame.mapInArrow(run, "result binary").collect()]
+
+
+def generated(spark, keys: list[int], make, num_partitions: int):
+    """A cached DataFrame of the blocks ``make(key)`` returns (a list of ``Block``) for every
+    key, made on the executors."""
+    def run(batches):
+        for batch in batches:
+            for key in batch.column("key").to_pylist():
+                yield _block_batch(make(key))
+
+    source = spark.createDataFrame([(int(k),) for k in keys], "key long")
+    source = source.repartition(max(1, min(num_partitions, len(keys))))
+    return _cached(source.mapInArrow(run, SCHEMA))
+
+
+def mapped(frame, fn):
+    """A new DataFrame of blocks: ``fn(block)`` (a ``Block``) for every block (not cached)."""
+    def run(batches):
+        for batch in batches:
+            yield _block_batch([fn(block) for block in _blocks_of(batch)])
+
+    return frame.mapInArrow(run, SCHEMA)
+
+
+def _block_batch(blocks: list[Block]) -> pa.RecordBatch:
+    packed = [pack(b.values) for b in blocks]
+    return pa.RecordBatch.from_pydict(
+        {"offset": [b.offset for b in blocks], "kind": [k for k, _ in packed],
+         "payload": [p for _, p in packed]},
+        schema=pa.schema([("offset", pa.int64()), ("kind", pa.string()), ("payload", pa.binary())]))
+
+
+def collect_blocks(frame) -> list[Block]:
+    """Every block on the driver, in row order (small data only)."""
+    return sorted((Block(r.offset, unpack(r.kind, r.payload)) for r in frame.collect()),
+                  key=lambda b: b.offset)
+
+
+def repartitioned(frame, num_partitions: int):
+    """The same blocks spread over ``num_partitions`` partitions, cached."""
+    spread = _cached(frame.repartition(num_partitions))
+    frame.unpersist()
+    return spread
+
+
+def partition_number():
+    """A ``piece`` column: each row's Spark partition, so a DataFrame's partitions are parsed
+    as pieces in partition order."""
+    from pyspark.sql import functions as F
+
+    return F.spark_partition_id().cast("long").alias("piece")
+
+
+def default_parallelism(spark) -> int:
+    """The cluster's default parallelism: the SparkContext's, or under Spark Connect the
+    number of partitions Spark gives a range (one small job)."""
+    if not is_connect(spark):
+        return context_of(spark).defaultParallelism
+    from pyspark.sql import functions as F
+
+    return spark.range(0, 4096).select(F.spark_partition_id()).distinct().count()
+
+
+def paired(frame, other, fn) -> list:
+    """``fn(block, other_values)`` for every block of ``frame``, with the rows of ``other``
+    (blocked differently, perhaps) cut to the block's rows; gathered on the driver. One
+    shuffle brings each block its pieces."""
+    import itertools
+
+    from pyspark.sql import functions as F
+
+    from spark_em.blocks import cutter, joined
+
+    cut = cutter(frame)
+
+    def pieces(batches):
+        for batch in batches:
+            out = [(target, lo, *pack(values)) for block in _blocks_of(batch)
+                   for target, (lo, values) in cut(block)]
+            yield pa.RecordBatch.from_pydict(
+                {n: [o[i] for o in out] for i, n in enumerate(("target", "lo", "pkind", "ppayload"))},
+                schema=pa.schema([("target", pa.int64()), ("lo", pa.int64()),
+                                  ("pkind", pa.string()), ("ppayload", pa.binary())]))
+
+    cut_other = other.mapInArrow(pieces, "target long, lo long, pkind string, ppayload binary")
+    meeting = (frame.join(cut_other, F.col("offset") == F.col("target"))
+               .repartition("offset").sortWithinPartitions("offset", "lo"))
+
+    def run(batches):
+        def rows():
+            for batch in batches:
+                yield from zip(*(batch.column(c).to_pylist()
+                                 for c in ("offset", "kind", "payload", "lo", "pkind", "ppayload")))
+        out = []
+        for offset, group in itertools.groupby(rows(), key=lambda r: r[0]):
+            group = list(group)
+            block = Block(offset, unpack(group[0][1], group[0][2]))
+            out.append(fn(*joined(block, [(lo, unpack(k, p)) for _, _, _, lo, k, p in group])))
+        yield pa.RecordBatch.from_pydict({"result": [pickle.dumps(out)]})
+
+    return [r for row in meeting.mapInArrow(run, "result binary").collect()
+            for r in pickle.loads(row.result)]

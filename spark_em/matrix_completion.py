@@ -12,8 +12,9 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from spark_em import engine, masked
+from spark_em import engine, frames, masked
 from spark_em.blocks import Block, MatrixSummary, aligned, rows_at, summarize
+from spark_em.blocks import shapes as blocks_shapes
 from spark_em.errors import InputError
 
 
@@ -127,25 +128,31 @@ def best(runs: list[MaskedRun]) -> MaskedRun:
 
 def completed(blocks, mixture: masked.Mixture):
     """Blocks of X_pred: observed entries kept, missing ones filled by equation (6)."""
-    return blocks.map(lambda b: Block(b.offset, masked.complete(b.values, mixture)))
+    def complete(b: Block) -> Block:
+        return Block(b.offset, masked.complete(b.values, mixture))
+
+    return frames.mapped(blocks, complete) if frames.is_frame(blocks) else blocks.map(complete)
 
 
 def rmse(blocks, mixture: masked.Mixture, gold_blocks) -> tuple[float, float]:
     """RMSE of the completion against ``gold`` over all entries and over the missing ones."""
-    shapes = blocks.map(lambda b: b.values.shape).collect()
-    gold_shapes = gold_blocks.map(lambda b: b.values.shape).collect()
-    n, d = sum(s[0] for s in shapes), shapes[0][1]
-    n_gold, d_gold = sum(s[0] for s in gold_shapes), gold_shapes[0][1]
+    shapes, gold_shapes = blocks_shapes(blocks), blocks_shapes(gold_blocks)
+    n, d = sum(s[1] for s in shapes), shapes[0][2]
+    n_gold, d_gold = sum(s[1] for s in gold_shapes), gold_shapes[0][2]
     if (n, d) != (n_gold, d_gold):
         raise InputError(f"the gold matrix is {n_gold}×{d_gold} but the input is {n}×{d}")
 
-    def errors(pair):
-        block, gold = pair
+    def errors(block, gold):
         return masked.squared_errors(block.values, masked.complete(block.values, mixture), gold)
 
-    return masked.rmse_from_errors(aligned(blocks, gold_blocks).map(errors).reduce(np.add))
+    if frames.is_frame(blocks):
+        return masked.rmse_from_errors(sum(frames.paired(blocks, gold_blocks, errors)))
+    return masked.rmse_from_errors(aligned(blocks, gold_blocks).map(lambda p: errors(*p)).reduce(np.add))
 
 
 def iter_completed(blocks, mixture: masked.Mixture) -> Iterator[Block]:
     """Completed blocks streamed to the driver one partition at a time, in row order."""
+    if frames.is_frame(blocks):
+        rows = completed(blocks, mixture).orderBy("offset").toLocalIterator()
+        return (Block(r.offset, frames.unpack(r.kind, r.payload)) for r in rows)
     return completed(blocks, mixture).toLocalIterator()

@@ -14,6 +14,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from spark_em import frames
 from spark_em.blocks import DEFAULT_BLOCK_ROWS, compact, with_offsets
 from spark_em.errors import InputError
 
@@ -23,8 +24,8 @@ FORMATS = ("text", "csv", "npy")
 BYTES_PER_PARTITION = 4 * 1024 * 1024
 
 
-def default_partitions(sc, n_bytes: int) -> int:
-    return max(1, min(sc.defaultParallelism, -(-n_bytes // BYTES_PER_PARTITION)))
+def default_partitions(parallelism: int, n_bytes: int) -> int:
+    return max(1, min(parallelism, -(-n_bytes // BYTES_PER_PARTITION)))
 
 
 def check_values(values: np.ndarray, ratings: bool) -> tuple[int, int, str] | None:
@@ -147,16 +148,18 @@ def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratin
     return parse
 
 
-def _most_common_width(lines, delimiter: str | None) -> int | None:
-    """The number of values most lines have (one pass): with bad rows dropped, the rows of
-    any other width are the bad ones, wherever the first row falls."""
+def _width_counts(lines: Iterable[str], delimiter: str | None):
     from collections import Counter
 
-    def count(part):
-        widths = Counter(len(t.split(delimiter)) for t in (line.strip() for line in part) if t)
-        yield widths
+    return Counter(len(t.split(delimiter)) for t in (line.strip() for line in lines) if t)
 
-    total = lines.mapPartitions(count).fold(Counter(), lambda a, b: a + b)
+
+def _most_common_width(counts: Iterable) -> int | None:
+    """The number of values most lines have, from the partitions' width counts: with bad rows
+    dropped, the rows of any other width are the bad ones, wherever the first row falls."""
+    from collections import Counter
+
+    total = sum(counts, Counter())
     return max(total, key=lambda w: (total[w], -w)) if total else None
 
 
@@ -192,86 +195,151 @@ def _local_name(uri: str) -> str:
     return uri[len("file:"):] if uri.startswith("file:") else uri
 
 
-def _assemble(sc, parsed, describe, with_metas: bool = False, report: dict | None = None):
+def _checked_rows(metas: list[dict], describe, report: dict | None) -> dict[int, int]:
+    """Each partition's row count, after raising the earliest problem the summaries report."""
+    if not any(m["n_rows"] or m["error"] for m in metas):
+        raise InputError(describe(None, metas))
+    first = next((m for m in metas if m["width"] is not None), None)
+    problems = []
+    for meta in metas:  # in partition order, so the first problem is the earliest
+        if first and meta["width"] not in (None, first["width"]):
+            width_error = (meta["first_place"],
+                           f"{meta['width']} values, expected {first['width']} as on the rows before")
+            if not meta["error"] or meta["error"][0] > width_error[0]:
+                meta = dict(meta, error=width_error)
+        if meta["error"]:
+            problems.append(meta)
+    if problems:
+        raise InputError(describe(problems[0], metas))
+    if report is not None:
+        report["dropped"] = sum(m.get("dropped", 0) for m in metas)
+    return {m["partition"]: m["n_rows"] for m in metas}
+
+
+def _assemble(parsed, describe, with_metas: bool = False, report: dict | None = None):
     """Check the partitions' summaries and return the cached blocks with global offsets (and
     the summaries, with ``with_metas``).
 
-    ``parsed`` yields ("block", (partition, local_start, values)) and one ("meta", dict) per
-    partition; ``describe(meta, metas)`` turns a partition's error into the message to raise.
-    ``report``, if given, receives ``dropped``: the rows left out as bad.
+    ``parsed`` (an RDD, or a DataFrame from ``frames.parse_pieces``) yields ("block",
+    (partition, local_start, values)) and one ("meta", dict) per partition; ``describe(meta,
+    metas)`` turns a partition's error into the message to raise. ``report``, if given,
+    receives ``dropped``: the rows left out as bad.
     """
-    parsed = parsed.persist()
+    is_frame = frames.is_frame(parsed)
+    parsed = parsed.cache() if is_frame else parsed.persist()
     try:
-        metas = sorted((r[1] for r in parsed.filter(lambda r: r[0] == "meta").collect()),
-                       key=lambda m: m["partition"])
-        if not any(m["n_rows"] or m["error"] for m in metas):
-            raise InputError(describe(None, metas))
-        first = next((m for m in metas if m["width"] is not None), None)
-        problems = []
-        for meta in metas:  # in partition order, so the first problem is the earliest
-            if first and meta["width"] not in (None, first["width"]):
-                width_error = (meta["first_place"],
-                               f"{meta['width']} values, expected {first['width']} as on the rows before")
-                if not meta["error"] or meta["error"][0] > width_error[0]:
-                    meta = dict(meta, error=width_error)
-            if meta["error"]:
-                problems.append(meta)
-        if problems:
-            raise InputError(describe(problems[0], metas))
-        if report is not None:
-            report["dropped"] = sum(m.get("dropped", 0) for m in metas)
-        rows = [0] * (metas[-1]["partition"] + 1)
-        for m in metas:
-            rows[m["partition"]] = m["n_rows"]
-        local = parsed.filter(lambda r: r[0] == "block").map(lambda r: r[1])
-        blocks = with_offsets(local, rows).cache()
-        blocks.count()
+        metas = frames.parsed_metas(parsed) if is_frame else sorted(
+            (r[1] for r in parsed.filter(lambda r: r[0] == "meta").collect()),
+            key=lambda m: m["partition"])
+        rows = _checked_rows(metas, describe, report)
+        if is_frame:
+            starts = np.concatenate([[0], np.cumsum(list(rows.values()))[:-1]]).astype(int)
+            blocks = frames.placed(parsed, dict(zip(rows, starts.tolist())))
+        else:
+            counts = [0] * (max(rows) + 1)
+            for partition, n in rows.items():
+                counts[partition] = n
+            local = parsed.filter(lambda r: r[0] == "block").map(lambda r: r[1])
+            blocks = with_offsets(local, counts).cache()
+            blocks.count()
         return (blocks, metas) if with_metas else blocks
     finally:
         parsed.unpersist()
 
 
-def read_text(sc, path: str, delimiter: str | None = None, header: bool = False,
+def read_text(spark, path: str, delimiter: str | None = None, header: bool = False,
               ratings: bool = True, num_partitions: int | None = None,
               block_rows: int = DEFAULT_BLOCK_ROWS, on_bad_rows: str = "error",
-              report: dict | None = None):
+              report: dict | None = None, backend: str | None = None):
     """A text matrix (whitespace-separated, or ``delimiter``-separated such as CSV) as blocks.
 
-    ``path`` is a file or a directory of files (read in name order). Blank lines are skipped;
-    with ``header`` the first line of each file is. ``ratings`` also refuses negative values.
-    ``on_bad_rows="drop"`` leaves out rows with a problem (a wrong number of values, a token
-    that is not a number, NaN or Inf, a negative rating) and puts their count in ``report``.
+    ``spark`` is a SparkSession (classic or Connect) or a SparkContext; ``backend`` is as for
+    ``frames.backend_for``. ``path`` is a file or a directory of files (read in name order).
+    Blank lines are skipped; with ``header`` the first line of each file is. ``ratings`` also
+    refuses negative values. ``on_bad_rows="drop"`` leaves out rows with a problem (a wrong
+    number of values, a token that is not a number, NaN or Inf, a negative rating) and puts
+    their count in ``report``.
     """
     if on_bad_rows not in ("error", "drop"):
         raise InputError(f"on_bad_rows must be 'error' or 'drop', not {on_bad_rows!r}")
-    listed = _hadoop_files(sc, path)
-    files = [name for name, _ in listed]
-    wanted = num_partitions or default_partitions(sc, sum(size for _, size in listed))
-    texts = [sc.textFile(name, max(1, wanted // len(files))) for name in files]
-    width = _most_common_width(sc.union(texts), delimiter) if on_bad_rows == "drop" else None
-    parts, base, file_of = [], 0, []
-    for file_index, lines in enumerate(texts):
-        n = lines.getNumPartitions()
-        parts.append(lines.mapPartitionsWithIndex(
-            _parse_text(delimiter, header, block_rows, ratings, base, on_bad_rows == "drop", width)))
-        file_of += [file_index] * n
-        base += n
-    parsed = parts[0] if len(parts) == 1 else sc.union(parts)
+    options = (delimiter, header, block_rows, ratings, on_bad_rows == "drop")
+    on_frames = frames.backend_for(spark, backend) == "dataframe"
+    files, parsed, file_of = (_text_frame(spark, path, *options) if on_frames else
+                              _text_rdd(frames.context_of(spark), path, num_partitions, *options))
 
     def describe(meta, metas):
         if meta is None:
             return f"{path}: no data rows"
-        file_index = file_of[meta["partition"]]
+        file_index = file_of(meta["partition"])
         lines_before = sum(m["n_lines"] for m in metas
-                           if file_of[m["partition"]] == file_index and m["partition"] < meta["partition"])
+                           if file_of(m["partition"]) == file_index and m["partition"] < meta["partition"])
         line, what = meta["error"]
         return f"{_local_name(files[file_index])} line {lines_before + line}: {what}"
 
-    return _assemble(sc, parsed, describe, report=report)
+    blocks = _assemble(parsed, describe, report=report)
+    return frames.repartitioned(blocks, num_partitions) if on_frames and num_partitions else blocks
 
 
-def read_npy(sc, path: str, ratings: bool = True, num_partitions: int | None = None,
-             block_rows: int = DEFAULT_BLOCK_ROWS):
+def _text_rdd(sc, path, num_partitions, delimiter, header, block_rows, ratings, drop):
+    listed = _hadoop_files(sc, path)
+    files = [name for name, _ in listed]
+    wanted = num_partitions or default_partitions(sc.defaultParallelism, sum(size for _, size in listed))
+    texts = [sc.textFile(name, max(1, wanted // len(files))) for name in files]
+    width = _most_common_width(sc.union(texts).mapPartitions(
+        lambda lines: [_width_counts(lines, delimiter)]).collect()) if drop else None
+    parts, base, file_of = [], 0, []
+    for file_index, lines in enumerate(texts):
+        n = lines.getNumPartitions()
+        parts.append(lines.mapPartitionsWithIndex(
+            _parse_text(delimiter, header, block_rows, ratings, base, drop, width)))
+        file_of += [file_index] * n
+        base += n
+    return files, parts[0] if len(parts) == 1 else sc.union(parts), file_of.__getitem__
+
+
+FILE_PIECES = 2**40  # a text piece's number: (file index + 1) * FILE_PIECES + split start
+
+
+def _text_frame(spark, path, delimiter, header, block_rows, ratings, drop):
+    """The DataFrame backend's text reading: each file split is a piece, numbered by its
+    file's place in name order and its first byte, so pieces sort in line order."""
+    from pyspark.sql import functions as F
+
+    files, uris = _listed_files(spark, path)
+    lines = spark.read.text(path)
+    file_number = F.array_position(F.array(*[F.lit(u) for u in uris]), F.col("_metadata.file_path"))
+    source = lines.select((file_number * FILE_PIECES + F.col("_metadata.file_block_start")).alias("piece"),
+                          "value")
+    width = _most_common_width(frames.per_partition(
+        lines.select("value"), lambda rows: _width_counts((r[0] for r in rows), delimiter))) if drop else None
+    parse_text = _parse_text(delimiter, header, block_rows, ratings, 0, drop, width)
+
+    def parse(piece, rows):
+        if piece < FILE_PIECES:
+            raise RuntimeError(f"{path}: a line from a file that was not listed")
+        return parse_text(0 if piece % FILE_PIECES == 0 else 1, (r[0] for r in rows))
+
+    return files, frames.parse_pieces(source, parse, ["value"]), lambda piece: piece // FILE_PIECES - 1
+
+
+def _listed_files(spark, path: str) -> tuple[list[str], list[str]]:
+    """The data files at ``path`` in name order, listed by Spark (no SparkContext needed): their
+    paths, and the same as Spark's ``_metadata.file_path`` spells them (URL-encoded)."""
+    try:
+        rows = spark.read.format("binaryFile").load(path).select(
+            "path", "_metadata.file_path").collect()
+    except Exception as exc:  # an AnalysisException, classic or Connect
+        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+            raise InputError(f"{path}: no such file or directory") from None
+        raise
+    if not rows:  # an empty directory, or only empty files (which Spark does not list)
+        raise InputError(f"{path}: no data rows (no file there holds any data)")
+    rows = sorted(rows, key=lambda r: r.path)
+    return [r.path for r in rows], [r.file_path for r in rows]
+
+
+def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None = None,
+             block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None):
     """A 2-D ``.npy`` file as blocks. Each task memory-maps its own rows, so the file must be
     on a file system every executor sees (local mode, NFS, ``/dbfs``). Never unpickles."""
     local = _local_name(path)
@@ -286,7 +354,9 @@ def read_npy(sc, path: str, ratings: bool = True, num_partitions: int | None = N
     if not np.issubdtype(header.dtype, np.number) or np.issubdtype(header.dtype, np.complexfloating):
         raise InputError(f"{path}: expected real numbers, found dtype {header.dtype}")
     n = header.shape[0]
-    parts = num_partitions or default_partitions(sc, header.nbytes)
+    on_frames = frames.backend_for(spark, backend) == "dataframe"
+    default = 2 if on_frames else frames.context_of(spark).defaultParallelism
+    parts = num_partitions or default_partitions(default, header.nbytes)
     bounds = np.linspace(0, n, min(parts, n) + 1).astype(int)
     ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
@@ -305,13 +375,20 @@ def read_npy(sc, path: str, ratings: bool = True, num_partitions: int | None = N
             yield ("meta", dict(partition=partition, n_rows=hi - lo, width=header.shape[1],
                                 first_place=lo + 1, error=error))
 
-    parsed = sc.parallelize(ranges, len(ranges)).mapPartitionsWithIndex(load)
-    return _assemble(sc, parsed, lambda meta, metas: f"{path} row {meta['error'][0]}: {meta['error'][1]}"
+    if on_frames:
+        source = spark.createDataFrame([(i, lo, hi) for i, (lo, hi) in enumerate(ranges)],
+                                       "piece long, lo long, hi long").repartition(len(ranges))
+        parsed = frames.parse_pieces(source, load, ["lo", "hi"])
+    else:
+        parsed = frames.context_of(spark).parallelize(ranges, len(ranges)).mapPartitionsWithIndex(load)
+    return _assemble(parsed, lambda meta, metas: f"{path} row {meta['error'][0]}: {meta['error'][1]}"
                      if meta else f"{path}: no data rows")
 
 
-def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFAULT_BLOCK_ROWS):
-    """A DataFrame column of numeric arrays or ``pyspark.ml`` vectors as blocks, in row order."""
+def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFAULT_BLOCK_ROWS,
+                   backend: str | None = None):
+    """A DataFrame column of numeric arrays or ``pyspark.ml`` vectors as blocks, in row order;
+    ``backend`` as for ``frames.backend_for`` (by default, that of ``df``'s session)."""
     from pyspark.ml.linalg import VectorUDT
     from pyspark.sql.types import ArrayType, NumericType
 
@@ -338,7 +415,10 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
         yield from parser.flush()
         yield parser.summary(n_lines=n)
 
-    parsed = df.select(column).rdd.mapPartitionsWithIndex(parse)
+    if frames.backend_for(df.sparkSession, backend) == "dataframe":
+        parsed = frames.parse_pieces(df.select(frames.partition_number(), column), parse, [column])
+    else:
+        parsed = df.select(column).rdd.mapPartitionsWithIndex(parse)
 
     def describe(meta, metas):
         if meta is None:
@@ -346,12 +426,13 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
         before = sum(m["n_lines"] for m in metas if m["partition"] < meta["partition"])
         return f"column {column!r} row {before + meta['error'][0]}: {meta['error'][1]}"
 
-    return _assemble(df.sparkSession.sparkContext, parsed, describe)
+    return _assemble(parsed, describe)
 
 
-def read_matrix(sc, path: str, fmt: str | None = None, ratings: bool = True,
+def read_matrix(spark, path: str, fmt: str | None = None, ratings: bool = True,
                 num_partitions: int | None = None, block_rows: int = DEFAULT_BLOCK_ROWS,
-                header: bool = False, on_bad_rows: str = "error", report: dict | None = None):
+                header: bool = False, on_bad_rows: str = "error", report: dict | None = None,
+                backend: str | None = None):
     """Dispatch on ``fmt`` (``text``, ``csv`` or ``npy``; guessed from the file name if None)."""
     if fmt is None:
         lower = path.lower()
@@ -359,8 +440,8 @@ def read_matrix(sc, path: str, fmt: str | None = None, ratings: bool = True,
     if fmt == "npy":
         if on_bad_rows != "error":
             raise InputError("dropping bad rows is for text, CSV and triples input, not .npy")
-        return read_npy(sc, path, ratings, num_partitions, block_rows)
+        return read_npy(spark, path, ratings, num_partitions, block_rows, backend)
     if fmt in ("text", "csv"):
-        return read_text(sc, path, "," if fmt == "csv" else None, header, ratings,
-                         num_partitions, block_rows, on_bad_rows, report)
+        return read_text(spark, path, "," if fmt == "csv" else None, header, ratings,
+                         num_partitions, block_rows, on_bad_rows, report, backend)
     raise InputError(f"unknown input format {fmt!r}; choose one of {', '.join(FORMATS)}")

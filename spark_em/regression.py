@@ -19,7 +19,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from spark_em import engine, wols
-from spark_em.blocks import Block, compact, sample_rows
+from spark_em import frames
+from spark_em.blocks import Block, compact, generated, sample_rows
 from spark_em.errors import InputError
 from spark_em.readers import _assemble
 
@@ -137,12 +138,26 @@ def _parse_rows(names: list[str], drop_bad_weights: bool, block_rows: int):
     return parse
 
 
+def _with_vector_spread(parse):
+    """``parse`` for rows (label, weight, vector): the vector's entries as columns."""
+    def spread(partition: int, rows: Iterable) -> Iterator[tuple]:
+        return parse(partition, ((r[0], r[1], *(_as_array(r[2]) if r[2] is not None else [None]))
+                                 for r in rows))
+
+    return spread
+
+
+def _as_array(value) -> np.ndarray:
+    return value.toArray() if hasattr(value, "toArray") else np.asarray(value, dtype=np.float64)
+
+
 def from_dataframe(df, label: str, weight: str, features: list[str],
                    drop_bad_weights: bool = False, source: str = "the DataFrame",
-                   block_rows: int = BLOCK_ROWS) -> RegressionData:
+                   block_rows: int = BLOCK_ROWS, backend: str | None = None) -> RegressionData:
     """Rows of ``df`` as regression blocks. ``features`` are numeric (or numeric-text) columns,
     or a single column of ``pyspark.ml`` vectors. A row with an infinite, NaN or negative
-    weight stops the load (naming the row) unless ``drop_bad_weights``."""
+    weight stops the load (naming the row) unless ``drop_bad_weights``. ``backend`` is as for
+    ``frames.backend_for`` (by default, that of ``df``'s session)."""
     names = [label, weight, *features]
     missing = [c for c in names if c not in df.columns]
     if missing:
@@ -154,16 +169,18 @@ def from_dataframe(df, label: str, weight: str, features: list[str],
     from pyspark.ml.linalg import VectorUDT
 
     vector = len(features) == 1 and isinstance(df.schema[features[0]].dataType, VectorUDT)
+    feature_names = list(features)
     if vector:
         first = selected.first()
         width = len(first[2]) if first is not None and first[2] is not None else 0
         feature_names = [f"{features[0]}[{i}]" for i in range(width)]
-        rows = selected.rdd.map(lambda r: (r[0], r[1], *(r[2].toArray() if r[2] is not None else [None])))
+    parse = _parse_rows([label, weight, *feature_names], drop_bad_weights, block_rows)
+    if vector:
+        parse = _with_vector_spread(parse)
+    if frames.backend_for(df.sparkSession, backend) == "dataframe":
+        parsed = frames.parse_pieces(selected.select(frames.partition_number(), *names), parse, names)
     else:
-        feature_names = list(features)
-        rows = selected.rdd
-    all_names = [label, weight, *feature_names]
-    parsed = rows.mapPartitionsWithIndex(_parse_rows(all_names, drop_bad_weights, block_rows))
+        parsed = selected.rdd.mapPartitionsWithIndex(parse)
 
     def describe(meta, metas):
         if meta is None:
@@ -171,17 +188,18 @@ def from_dataframe(df, label: str, weight: str, features: list[str],
         before = sum(m["n_lines"] for m in metas if m["partition"] < meta["partition"])
         return f"{source} row {before + meta['error'][0]}: {meta['error'][1]}"
 
-    blocks, metas = _assemble(df.sparkSession.sparkContext, parsed, describe, with_metas=True)
+    blocks, metas = _assemble(parsed, describe, with_metas=True)
     return RegressionData(blocks, feature_names, sum(m["n_rows"] for m in metas),
                           sum(m["dropped"] for m in metas))
 
 
 def read_table(spark, path: str, label: str, weight: str, features: list[str],
-               fmt: str | None = None, drop_bad_weights: bool = False) -> RegressionData:
+               fmt: str | None = None, drop_bad_weights: bool = False,
+               backend: str | None = None) -> RegressionData:
     """A CSV file with a header line, or Parquet (by ``fmt`` or the name), as regression data."""
-    from spark_em.readers import _hadoop_files
+    from spark_em.readers import _listed_files
 
-    _hadoop_files(spark.sparkContext, path)  # a clear error for a missing path or empty dir
+    _listed_files(spark, path)  # a clear error for a missing path or empty dir
     fmt = fmt or ("parquet" if path.rstrip("/").lower().endswith(".parquet") else "csv")
     if fmt == "csv":
         df = spark.read.option("header", True).option("mode", "PERMISSIVE").csv(path)
@@ -189,7 +207,8 @@ def read_table(spark, path: str, label: str, weight: str, features: list[str],
         df = spark.read.parquet(path)
     else:
         raise InputError(f"--format must be csv or parquet for regression data, not {fmt!r}")
-    return from_dataframe(df, label, weight, features, drop_bad_weights, source=path)
+    return from_dataframe(df, label, weight, features, drop_bad_weights, source=path,
+                          backend=backend)
 
 
 # --- the classic experiment
@@ -199,28 +218,26 @@ CLASSIC_ROWS = 1_000_000
 CHUNK_ROWS = 100_000
 
 
-def classic(sc, n_rows: int = CLASSIC_ROWS, slope: float = 1.0, intercept: float = -4.0,
+def classic(spark, n_rows: int = CLASSIC_ROWS, slope: float = 1.0, intercept: float = -4.0,
             noise_sd: float = 0.5, low: float = -4.0, high: float = 4.0, seed: int = 0,
-            num_partitions: int | None = None) -> RegressionData:
+            num_partitions: int | None = None, backend: str | None = None) -> RegressionData:
     """The classic experiment, generated on the executors: x ~ U(low, high),
     y = slope·x + intercept + ε with ε ~ N(0, noise_sd²) (0.5 is the standard deviation),
     weight |1/x|. Chunks of rows have their own seeded generators, so the data are the same for
-    any number of partitions. A point at x = 0 exactly (weight ∞) is drawn again."""
+    any number of partitions. A point at x = 0 exactly (weight ∞) is drawn again. ``spark``
+    and ``backend`` are as for ``frames.backend_for``."""
     starts = list(range(0, n_rows, CHUNK_ROWS))
 
-    def make(start: int) -> Block:
+    def make(start: int) -> list[Block]:
         rows = min(CHUNK_ROWS, n_rows - start)
         rng = np.random.default_rng([seed, start // CHUNK_ROWS])
         x = rng.uniform(low, high, size=rows)
         while np.any(x == 0):
             x[x == 0] = rng.uniform(low, high, size=int(np.sum(x == 0)))
         y = slope * x + intercept + rng.normal(0.0, noise_sd, size=rows)
-        return Block(start, np.column_stack([y, np.abs(1.0 / x), x]))
+        return [Block(start, np.column_stack([y, np.abs(1.0 / x), x]))]
 
-    partitions = min(len(starts), num_partitions or sc.defaultParallelism)
-    blocks = sc.parallelize(starts, partitions).map(make).cache()
-    blocks.count()
-    return RegressionData(blocks, ["x"], n_rows)
+    return RegressionData(generated(spark, starts, make, num_partitions, backend), ["x"], n_rows)
 
 
 # --- solvers

@@ -29,7 +29,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import ndtri
 
-from spark_em.blocks import DEFAULT_BLOCK_ROWS, Block, compact, sparse_values
+from spark_em.blocks import DEFAULT_BLOCK_ROWS, Block, compact, generated, sparse_values
+from spark_em import frames
 from spark_em.errors import InputError
 
 CHUNK_ROWS = 512
@@ -65,39 +66,34 @@ def _chunk(seed: int, chunk: int, rows: int, means: np.ndarray, observed_fractio
     return np.where(seen, truth, 0.0), truth
 
 
-def planted_ratings(sc, n_users: int = 1200, n_items: int = 1200, n_types: int = 12,
+def planted_ratings(spark, n_users: int = 1200, n_items: int = 1200, n_types: int = 12,
                     observed_fraction: float = 0.772, noise: float = 0.5, seed: int = 0,
                     num_partitions: int | None = None,
-                    block_rows: int = DEFAULT_BLOCK_ROWS) -> PlantedRatings:
+                    block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None) -> PlantedRatings:
     """Integer ratings 1–5 of ``n_users`` users of ``n_types`` planted types; each entry is
-    observed with probability ``observed_fraction`` (the course matrix's 77.2% by default)."""
+    observed with probability ``observed_fraction`` (the course matrix's 77.2% by default).
+    ``spark`` and ``backend`` are as for ``frames.backend_for``."""
     if min(n_users, n_items, n_types) < 1 or not 0 < observed_fraction <= 1:
         raise ValueError("n_users, n_items, n_types must be >= 1 and observed_fraction in (0, 1]")
     means = type_means(n_items, n_types, seed)
     starts = list(range(0, n_users, CHUNK_ROWS))
-    partitions = min(len(starts), num_partitions or sc.defaultParallelism)
 
-    def make(start: int):
+    def make(start: int, which: int) -> list[Block]:
         rows = min(CHUNK_ROWS, n_users - start)
-        observed, truth = _chunk(seed, start // CHUNK_ROWS, rows, means, observed_fraction, noise)
+        matrices = _chunk(seed, start // CHUNK_ROWS, rows, means, observed_fraction, noise)
         step = max(1, min(block_rows, rows))
-        return [(start + lo, compact(observed[lo:lo + step]), compact(truth[lo:lo + step]))
-                for lo in range(0, rows, step)]
+        return [Block(start + lo, compact(matrices[which][lo:lo + step])) for lo in range(0, rows, step)]
 
-    pieces = sc.parallelize(starts, partitions).flatMap(make).cache()
-    observed = pieces.map(lambda p: Block(p[0], p[1])).cache()
-    truth = pieces.map(lambda p: Block(p[0], p[2])).cache()
-    observed.count()
-    truth.count()
-    pieces.unpersist()
+    observed, truth = (generated(spark, starts, lambda start, w=which: make(start, w), num_partitions,
+                                 backend) for which in (0, 1))
     return PlantedRatings(observed, truth, n_users, n_items, n_types)
 
 
 CLASSIC_CENTRES = ((4.0, 0.0), (6.0, 6.0), (0.0, 4.0))
 
 
-def blobs(sc, centres=CLASSIC_CENTRES, rows_per_centre: int = 1000, seed: int = 0,
-          num_partitions: int | None = None):
+def blobs(spark, centres=CLASSIC_CENTRES, rows_per_centre: int = 1000, seed: int = 0,
+          num_partitions: int | None = None, backend: str | None = None):
     """Points around each centre with identity covariance (the classic three-cluster example by
     default: 3×1000 points around (4,0), (6,6), (0,4)); one seeded generator per centre, so the
     same seed gives the same points for any partitioning. Returns cached blocks."""
@@ -106,12 +102,9 @@ def blobs(sc, centres=CLASSIC_CENTRES, rows_per_centre: int = 1000, seed: int = 
     def make(index: int):
         rng = np.random.default_rng([seed, index])
         points = centres[index] + rng.normal(size=(rows_per_centre, centres.shape[1]))
-        return Block(index * rows_per_centre, points)
+        return [Block(index * rows_per_centre, points)]
 
-    partitions = min(len(centres), num_partitions or sc.defaultParallelism)
-    blocks = sc.parallelize(range(len(centres)), partitions).map(make).cache()
-    blocks.count()
-    return blocks
+    return generated(spark, list(range(len(centres))), make, num_partitions, backend)
 
 
 # --- Netflix-Prize-shaped sparse ratings --------------------------------------------------------
@@ -350,5 +343,5 @@ def prize_triples(spark, shape: PrizeShape = PrizeShape(), num_partitions: int |
                     [pa.array(users + start), pa.array(items), pa.array(ratings.astype(np.int32))],
                     names=["user", "item", "rating"])
 
-    partitions = _partitions(shape, num_partitions, spark.sparkContext.defaultParallelism)
+    partitions = _partitions(shape, num_partitions, frames.default_parallelism(spark))
     return spark.range(shape.n_chunks, numPartitions=partitions).mapInArrow(batches, TRIPLES_SCHEMA)

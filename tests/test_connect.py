@@ -23,9 +23,23 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def rdd_fit(sc, netflix_dir):
     X = readers.read_text(sc, str(netflix_dir / "netflix_incomplete.txt"))
+    gold = readers.read_text(sc, str(netflix_dir / "netflix_complete.txt"))
     run = mc.fit(X, 12, 1)
+    run.rmse = mc.rmse(X, run.mixture, gold)
     X.unpersist()
+    gold.unpersist()
     return run
+
+
+def run_connect(script: str) -> dict:
+    """Run ``script`` in a fresh Python with a local Spark Connect session; its "RESULT {json}"
+    line, parsed."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT,
+                          capture_output=True, text=True,
+                          env=dict(os.environ, PYSPARK_PYTHON=sys.executable), timeout=600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-3000:]
+    return json.loads(lines[0][len("RESULT "):])
 
 
 def test_frame_backend_in_a_classic_session(spark, netflix_dir, rdd_fit):
@@ -40,28 +54,25 @@ def test_frame_backend_in_a_classic_session(spark, netflix_dir, rdd_fit):
 
 
 def test_masked_fit_under_spark_connect(netflix_dir, rdd_fit):
-    script = textwrap.dedent(f"""
+    result = run_connect(f"""
         import json
-        import numpy as np
         from pyspark.sql import SparkSession
-        from spark_em import frames, matrix_completion as mc
+        from spark_em import frames, readers, matrix_completion as mc
         spark = SparkSession.builder.remote("local[2]").getOrCreate()
-        X = np.loadtxt({str(netflix_dir / "netflix_incomplete.txt")!r})
-        run = mc.fit(frames.from_array(spark, X, 2, 500), 12, 1)
+        X = readers.read_text(spark, {str(netflix_dir / "netflix_incomplete.txt")!r})
+        gold = readers.read_text(spark, {str(netflix_dir / "netflix_complete.txt")!r})
+        assert frames.is_frame(X) and frames.backend_for(spark) == "dataframe"
+        run = mc.fit(X, 12, 1)
         print("RESULT " + json.dumps({{"ll": run.log_likelihood, "n_iter": run.n_iter,
                                       "mu": run.mixture.mu.tolist(), "var": run.mixture.var.tolist(),
-                                      "p": run.mixture.p.tolist(),
+                                      "p": run.mixture.p.tolist(), "rmse": mc.rmse(X, run.mixture, gold),
                                       "session": type(spark).__module__}}))
         spark.stop()
     """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, PYSPARK_PYTHON=sys.executable), timeout=600)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-3000:]
-    result = json.loads(lines[0][len("RESULT "):])
     assert "connect" in result["session"]
     assert result["n_iter"] == rdd_fit.n_iter
     assert result["ll"] == pytest.approx(rdd_fit.log_likelihood, rel=1e-10)
+    assert_allclose(result["rmse"], rdd_fit.rmse, rtol=1e-10)
     for name in ("mu", "var", "p"):
         assert_allclose(result[name], getattr(rdd_fit.mixture, name), rtol=1e-10, atol=1e-10)
 
@@ -107,7 +118,7 @@ def test_mixtures_and_wols_on_frames_in_a_classic_session(spark, rdd_families):
 
 
 def test_mixtures_and_wols_under_spark_connect(rdd_families):
-    script = textwrap.dedent("""
+    result = run_connect("""
         import json
         from pyspark.sql import SparkSession
         from spark_em import frames
@@ -116,8 +127,24 @@ def test_mixtures_and_wols_under_spark_connect(rdd_families):
         print("RESULT " + json.dumps(other_families(spark, lambda X: frames.from_array(spark, X, 2, 500))))
         spark.stop()
     """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, PYSPARK_PYTHON=sys.executable), timeout=600)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-3000:]
-    assert_same_families(json.loads(lines[0][len("RESULT "):]), rdd_families)
+    assert_same_families(result, rdd_families)
+
+
+def test_the_job_under_spark_connect(sc, netflix_dir, tmp_path):
+    """fit_gmm.py --remote: the data are read and fitted on the DataFrame backend, with the
+    RDD backend's results."""
+    from spark_em import mixture
+
+    toy = str(netflix_dir / "toy_data.txt")
+    done = subprocess.run(
+        [sys.executable, "jobs/fit_gmm.py", "--remote", "local[2]", "--input", toy, "--missing",
+         "none", "--k", "3", "--seeds", "0", "--out", str(tmp_path / "out")], cwd=ROOT,
+        capture_output=True, text=True, env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
+        timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = json.loads((tmp_path / "out" / "model.json").read_text())
+    expected = mixture.fit(readers.read_text(sc, toy, ratings=False), 3, 0, init="reference")
+    assert model["n_iter"] == expected.n_iter
+    assert model["objective"] == pytest.approx(expected.objective, rel=1e-10)
+    assert_allclose(model["means"], expected.mixture.means, rtol=1e-10)
+    assert_allclose(model["covariances"], expected.mixture.covariances, rtol=1e-10, atol=1e-12)

@@ -60,6 +60,24 @@ def test_gaussian_mixtures_on_the_toy_data(executed):
 
 def test_matrix_completion_on_the_course_data(executed):
     out = stdout_of(executed["04_matrix_completion.ipynb"])
+    assert "Backend: RDD (the session is pyspark.sql.session)" in out
+    check_matrix_completion(out)
+
+
+def test_matrix_completion_under_spark_connect(netflix_dir, monkeypatch):
+    """The same notebook, unchanged, in a kernel whose session is a local Spark Connect
+    client (SPARK_REMOTE): the data go on the DataFrame backend; the results are the same."""
+    import execute
+
+    monkeypatch.setenv("SPARK_EM_NETFLIX", str(netflix_dir))
+    monkeypatch.setenv("SPARK_REMOTE", "local[2]")
+    execute.quiet_spark()
+    out = stdout_of(execute.execute(ROOT / "notebooks" / "04_matrix_completion.ipynb"))
+    assert "Backend: DataFrame (the session is pyspark.sql.connect.session)" in out
+    check_matrix_completion(out)
+
+
+def check_matrix_completion(out: str) -> None:
     assert "Data: the course netflix data" in out
     # The course's published results (../shared/data/README.md).
     assert "best K=12: seed 1, log-likelihood -1390234.4223469" in out
