@@ -9,9 +9,13 @@ broadcasts), adds them up there, and returns one partial sum per partition; the 
 the partial sums in partition order. The kernels are the same as the RDD backend's: only how
 blocks are stored and how statistics are summed differ.
 
-Loaded this way so far: an in-memory array (``from_array``) and the blocks of an RDD
-(``from_rdd``, on a classic session). The engine, ``blocks.summarize``, ``blocks.rows_at`` and
-the complete-data initialisations accept either backend.
+``backend_for`` chooses the backend from the session: a Spark Connect session has no RDDs and
+gets this one; a classic session gets RDDs unless asked. The loaders (``spark_em.readers``,
+``regression.from_dataframe``), the generators, the engine and the completion take either;
+here are the pieces they share: parsing a source DataFrame piece by piece
+(``parse_pieces``) and placing the parsed blocks at their global rows (``placed``), making
+blocks on the executors (``generated``), mapping (``mapped``, ``map_blocks``), summing
+(``aggregate``) and pairing the blocks of two matrices blocked differently (``paired``).
 """
 
 from __future__ import annotations

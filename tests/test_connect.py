@@ -53,11 +53,15 @@ def test_frame_backend_in_a_classic_session(spark, netflix_dir, rdd_fit):
     frame.unpersist()
 
 
-def test_masked_fit_under_spark_connect(netflix_dir, rdd_fit):
-    result = run_connect(f"""
+@pytest.fixture(scope="module")
+def under_connect(netflix_dir):
+    """One local Spark Connect session's results: the masked model on the course data read
+    from its files, and the other families on the same arrays as ``rdd_families``."""
+    return run_connect(f"""
         import json
         from pyspark.sql import SparkSession
         from spark_em import frames, readers, matrix_completion as mc
+        from tests.test_connect import other_families
         spark = SparkSession.builder.remote("local[2]").getOrCreate()
         X = readers.read_text(spark, {str(netflix_dir / "netflix_incomplete.txt")!r})
         gold = readers.read_text(spark, {str(netflix_dir / "netflix_complete.txt")!r})
@@ -66,9 +70,15 @@ def test_masked_fit_under_spark_connect(netflix_dir, rdd_fit):
         print("RESULT " + json.dumps({{"ll": run.log_likelihood, "n_iter": run.n_iter,
                                       "mu": run.mixture.mu.tolist(), "var": run.mixture.var.tolist(),
                                       "p": run.mixture.p.tolist(), "rmse": mc.rmse(X, run.mixture, gold),
-                                      "session": type(spark).__module__}}))
+                                      "session": type(spark).__module__,
+                                      "families": other_families(
+                                          spark, lambda X: frames.from_array(spark, X, 2, 500))}}))
         spark.stop()
     """)
+
+
+def test_masked_fit_under_spark_connect(under_connect, rdd_fit):
+    result = under_connect
     assert "connect" in result["session"]
     assert result["n_iter"] == rdd_fit.n_iter
     assert result["ll"] == pytest.approx(rdd_fit.log_likelihood, rel=1e-10)
@@ -117,17 +127,8 @@ def test_mixtures_and_wols_on_frames_in_a_classic_session(spark, rdd_families):
                          rdd_families)
 
 
-def test_mixtures_and_wols_under_spark_connect(rdd_families):
-    result = run_connect("""
-        import json
-        from pyspark.sql import SparkSession
-        from spark_em import frames
-        from tests.test_connect import other_families
-        spark = SparkSession.builder.remote("local[2]").getOrCreate()
-        print("RESULT " + json.dumps(other_families(spark, lambda X: frames.from_array(spark, X, 2, 500))))
-        spark.stop()
-    """)
-    assert_same_families(result, rdd_families)
+def test_mixtures_and_wols_under_spark_connect(under_connect, rdd_families):
+    assert_same_families(under_connect["families"], rdd_families)
 
 
 def test_the_job_under_spark_connect(sc, netflix_dir, tmp_path):
