@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spark_em import cli, engine, frames, gaussian, masked, mixture, plots, readers, recommend, synthetic, triples
+from spark_em import cli, engine, gaussian, masked, mixture, plots, readers, recommend, synthetic, triples
 from spark_em import matrix_completion as mc
 from spark_em.blocks import DEFAULT_BLOCK_ROWS, sample_rows, summarize
 from spark_em.engine import DEFAULT_MAX_ITER, DEFAULT_TOL
@@ -157,7 +157,7 @@ def load(spark, args):
         data = triples.read_triples(
             triples.read_frame(spark, args.input), args.user_col, args.item_col, args.rating_col,
             rating_range=args.range, on_bad_rows=args.on_bad_rows, block_rows=args.block_rows,
-            num_partitions=args.partitions, describe=args.input)
+            num_partitions=args.partitions, describe=args.input, backend=args.backend)
         return data.blocks, None, data.index, {
             "input": args.input, "format": "triples", "n_ratings": data.n_ratings,
             "n_dropped": data.n_dropped}
@@ -362,10 +362,6 @@ def main(argv=None):
     from spark_em.session import get_spark
 
     spark = get_spark("spark-em fit_gmm", args.remote)
-    if (args.format == "triples" or args.predict or args.recommend) and \
-            frames.backend_for(spark, args.backend) == "dataframe":
-        raise InputError("--format triples, --predict and --recommend run on the RDD backend "
-                         "only (a classic session, --backend rdd)")
     start = time.perf_counter()
     fit = fit_complete if args.missing == "none" else fit_ratings
     print(json.dumps(fit(spark, args, start), indent=2, allow_nan=False))

@@ -109,15 +109,15 @@ def from_array(spark, X: np.ndarray, num_partitions: int = 2, block_rows: int = 
     step = min(block_rows, max(1, -(-X.shape[0] // num_partitions)))
     rows = [(start, *pack(compact(X[start:start + step]))) for start in range(0, X.shape[0], step)]
     frame = spark.createDataFrame(rows, SCHEMA).repartition(min(num_partitions, len(rows)))
-    return _cached(frame)
+    return cached(frame)
 
 
 def from_rdd(spark, blocks):
     """The blocks of an RDD as a cached DataFrame (a classic session)."""
-    return _cached(spark.createDataFrame(blocks.map(lambda b: (b.offset, *pack(b.values))), SCHEMA))
+    return cached(spark.createDataFrame(blocks.map(lambda b: (b.offset, *pack(b.values))), SCHEMA))
 
 
-def _cached(frame):
+def cached(frame):
     frame = frame.cache()
     frame.count()
     return frame
@@ -237,7 +237,7 @@ def placed(parsed, starts: dict[int, int]):
     bases = spark.createDataFrame([(int(p), int(s)) for p, s in starts.items()], "piece long, base long")
     blocks = (parsed.where(F.col("kind") != "meta").join(F.broadcast(bases), "piece")
               .select((F.col("base") + F.col("local")).alias("offset"), "kind", "payload"))
-    return _cached(blocks)
+    return cached(blocks)
 
 
 def per_partition(frame, fn) -> list:
@@ -264,7 +264,7 @@ def generated(spark, keys: list[int], make, num_partitions: int):
 
     source = spark.createDataFrame([(int(k),) for k in keys], "key long")
     source = source.repartition(max(1, min(num_partitions, len(keys))))
-    return _cached(source.mapInArrow(run, SCHEMA))
+    return cached(source.mapInArrow(run, SCHEMA))
 
 
 def mapped(frame, fn):
@@ -292,7 +292,7 @@ def collect_blocks(frame) -> list[Block]:
 
 def repartitioned(frame, num_partitions: int):
     """The same blocks spread over ``num_partitions`` partitions, cached."""
-    spread = _cached(frame.repartition(num_partitions))
+    spread = cached(frame.repartition(num_partitions))
     frame.unpersist()
     return spread
 
@@ -354,3 +354,32 @@ def paired(frame, other, fn) -> list:
 
     return [r for row in meeting.mapInArrow(run, "result binary").collect()
             for r in pickle.loads(row.result)]
+
+
+class _Held:
+    """A value that travels inside the functions that use it (no broadcasts under Connect)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def destroy(self):
+        pass
+
+
+def shared(spark, value):
+    """``value`` for the executors, read as ``.value``: a broadcast on a classic session, or
+    carried inside the function under Spark Connect."""
+    return _Held(value) if is_connect(spark) else context_of(spark).broadcast(value)
+
+
+def payloads(spark, blocks, fn):
+    """A DataFrame ``payload binary`` of ``fn(block)`` (bytes) for every block, either backend."""
+    if not is_frame(blocks):
+        return spark.createDataFrame(blocks.map(lambda b: (fn(b),)), "payload binary")
+
+    def run(batches):
+        for batch in batches:
+            yield pa.RecordBatch.from_pydict({"payload": [fn(block) for block in _blocks_of(batch)]},
+                                             schema=pa.schema([("payload", pa.binary())]))
+
+    return blocks.mapInArrow(run, "payload binary")

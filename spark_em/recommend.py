@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from spark_em import masked
+from spark_em import frames, masked
 from spark_em.triples import RatingsIndex, positions
 
 
@@ -26,15 +26,14 @@ def _to_ipc(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _frame(spark, packed_rdd, schema: str):
-    """A DataFrame of the rows in an RDD of serialized Arrow tables."""
+def _frame(spark, blocks, pack, schema: str):
+    """A DataFrame of the rows of the Arrow tables ``pack(block)`` serializes, over all blocks."""
     def expand(batches):
         for batch in batches:
             for payload in batch.column(0).to_pylist():
                 yield from pa.ipc.open_stream(payload).read_all().to_batches()
 
-    return spark.createDataFrame(packed_rdd.map(lambda payload: (payload,)), "payload binary") \
-        .mapInArrow(expand, schema)
+    return frames.payloads(spark, blocks, pack).mapInArrow(expand, schema)
 
 
 def _with_fields(schema, *fields):
@@ -47,11 +46,6 @@ def _with_fields(schema, *fields):
 
 def _id_type(ids: np.ndarray) -> str:
     return "string" if ids.dtype.kind in "US" else "long"
-
-
-def _posteriors(blocks, mixture: masked.Mixture):
-    """Per block: the first row and p(j|u) of every row (n×K)."""
-    return blocks.map(lambda b: (b.offset, masked.posterior(b.values, mixture)[0]))
 
 
 def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
@@ -68,20 +62,18 @@ def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
     if taken:
         raise InputError(f"the pairs already have a column named {', '.join(taken)}; "
                          "rename it or choose another prediction column")
-    sc = spark.sparkContext
     mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
     k = len(mixture.p)
 
-    def pack_posteriors(record):
-        offset, post = record
+    def pack_posteriors(block):
+        offset, post = block.offset, masked.posterior(block.values, mixture)[0]
         rows = np.arange(offset, offset + post.shape[0], dtype=np.int64)
         offsets = pa.array(np.arange(0, post.size + 1, k, dtype=np.int32))
         return _to_ipc(pa.table({"_row": rows, "_post": pa.ListArray.from_arrays(
             offsets, pa.array(post.ravel()))}))
 
-    posts = _frame(spark, _posteriors(blocks, mixture).map(pack_posteriors),
-                   "_row long, _post array<double>")
-    ids = sc.broadcast((index.users, index.items))
+    posts = _frame(spark, blocks, pack_posteriors, "_row long, _post array<double>")
+    ids = frames.shared(spark, (index.users, index.items))
 
     def locate(batches):
         users, items = ids.value
@@ -94,7 +86,7 @@ def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
 
     located = pairs.mapInArrow(locate, _with_fields(pairs.schema, ("_row", "long"), ("_col", "long")))
     joined = located.join(posts, on="_row", how="left")
-    params = sc.broadcast((mixture.mu, mixture.p))
+    params = frames.shared(spark, (mixture.mu, mixture.p))
 
     def score(batches):
         mu, prior = params.value
@@ -135,8 +127,7 @@ def recommend(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: in
 
     if n < 1:
         raise InputError(f"the number of recommendations must be >= 1, got {n}")
-    sc = spark.sparkContext
-    ids = sc.broadcast((index.users, index.items))
+    ids = frames.shared(spark, (index.users, index.items))
     mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
     item_type = pa.string() if index.items.dtype.kind in "US" else pa.int64()
     entry = pa.struct([("item", item_type), ("rating", pa.float64())])
@@ -154,4 +145,4 @@ def recommend(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: in
 
     schema = (f"user {_id_type(index.users)}, "
               f"recommendations array<struct<item: {_id_type(index.items)}, rating: double>>")
-    return _frame(spark, blocks.map(pack), schema)
+    return _frame(spark, blocks, pack, schema)

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from spark_em.blocks import DEFAULT_BLOCK_ROWS, Block, sparse_values
+from spark_em import frames
 from spark_em.frames import pack, unpack
 from spark_em.errors import InputError
 
@@ -189,15 +190,16 @@ class TripleRatings:
 def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col: str = "rating",
                  rating_range: tuple[float, float] | None = None, on_bad_rows: str = "error",
                  block_rows: int = DEFAULT_BLOCK_ROWS, num_partitions: int | None = None,
-                 describe: str = "the ratings") -> TripleRatings:
-    """Cached CSR blocks of users from a DataFrame of (user, item, rating) records."""
+                 describe: str = "the ratings", backend: str | None = None) -> TripleRatings:
+    """Cached CSR blocks of users from a DataFrame of (user, item, rating) records, on the
+    backend ``frames.backend_for(df.sparkSession, backend)`` chooses."""
     from pyspark.sql import functions as F
 
     if on_bad_rows not in ("error", "drop"):
         raise InputError(f"on_bad_rows must be 'error' or 'drop', not {on_bad_rows!r}")
     _check_columns(df, user_col, item_col, rating_col)
     spark = df.sparkSession
-    sc = spark.sparkContext
+    on_frames = frames.backend_for(spark, backend) == "dataframe"
     bad, reason = _bad_record_condition(df, user_col, item_col, rating_col, rating_range)
     records = df.select(_id_column(df, user_col).alias("u"), _id_column(df, item_col).alias("i"),
                         F.col(rating_col).alias("r"), bad.alias("bad"), reason.alias("why"))
@@ -224,13 +226,14 @@ def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col:
     n_records = sum(r[1] for r in per_user)
     items = _id_array([r[0] for r in good.select("i").distinct().collect()])
     index = RatingsIndex(users, items)
-    n_parts = num_partitions or max(sc.defaultParallelism, -(-n_records // RECORDS_PER_PARTITION))
+    n_parts = num_partitions or max(frames.default_parallelism(spark),
+                                    -(-n_records // RECORDS_PER_PARTITION))
     try:
-        blocks = _build_blocks(good, index, block_rows, n_parts, describe)
+        blocks = _build_blocks(good, index, block_rows, n_parts, describe, on_frames)
     finally:
         if on_bad_rows == "drop":
             records.unpersist()
-    n_ratings = int(blocks.map(lambda b: b.values.nnz).sum())
+    n_ratings = int(frames.reduce_blocks(blocks, lambda b: b.values.nnz, lambda a, b: a + b))
     return TripleRatings(blocks, index, n_ratings, int(n_dropped))
 
 
@@ -263,11 +266,13 @@ def _block_records(table: pa.Table, ids, block_rows: int, shape: tuple[int, int]
         yield dict(block=int(block[lo]), payload=pack(matrix)[1], problem=None)
 
 
-def _build_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, describe: str):
-    """An RDD of CSR blocks (over a cached RDD); a repeated pair or an unmatched id is an
-    ``InputError``."""
-    sc = good.sparkSession.sparkContext
-    ids = sc.broadcast((index.users, index.items))
+def _build_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, describe: str,
+                  on_frames: bool):
+    """Cached CSR blocks, an RDD or (``on_frames``) a DataFrame of blocks; a repeated pair or an
+    unmatched id is an ``InputError``."""
+    from pyspark.sql import functions as F
+
+    ids = frames.shared(good.sparkSession, (index.users, index.items))
     shape = index.shape
 
     def locate(batches):
@@ -296,6 +301,16 @@ def _build_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, desc
     located = good.mapInArrow(locate, "block long, row long, col int, r double")
     packed = located.repartition(n_parts, "block").mapInArrow(
         assemble, "block long, payload binary, problem string")
+    if on_frames:
+        packed = packed.cache()
+        problems = [r.problem for r in packed.where(F.col("problem").isNotNull()).limit(1).collect()]
+        if problems:
+            packed.unpersist()
+            raise InputError(f"{describe}: {problems[0]}")
+        blocks = frames.cached(packed.where(F.col("problem").isNull()).select(
+            (F.col("block") * block_rows).alias("offset"), F.lit("csr").alias("kind"), "payload"))
+        packed.unpersist()
+        return blocks
     records = packed.rdd.map(to_record).cache()
     problems = records.filter(lambda rec: isinstance(rec, str)).take(1)
     if problems:

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from spark_em import masked, readers, recommend, triples
+from spark_em import blocks as blk
+from spark_em import frames, masked, readers, recommend, triples
 from spark_em import matrix_completion as mc
 from spark_em.errors import InputError
 
@@ -45,25 +46,32 @@ def test_course_netflix_dense_and_triples_agree(spark, netflix_dir):
     sparse.blocks.unpersist()
 
 
-def test_string_ids_map_to_sorted_rows_and_round_trip(spark, tmp_path):
+@pytest.fixture(params=["rdd", "dataframe"])
+def backend(request):
+    return request.param
+
+
+def test_string_ids_map_to_sorted_rows_and_round_trip(spark, tmp_path, backend):
     X = small_ratings()
     users = np.array([f"user-{i:04d}" for i in range(X.shape[0])])
     items = np.array([f"film {j:03d}" for j in range(X.shape[1])])
     shuffled = records_of(X, users, items).sample(frac=1.0, random_state=3)
-    data = triples.read_triples(spark.createDataFrame(shuffled), block_rows=32, num_partitions=3)
+    data = triples.read_triples(spark.createDataFrame(shuffled), block_rows=32, num_partitions=3,
+                                backend=backend)
+    assert frames.is_frame(data.blocks) == (backend == "dataframe")
     assert list(data.index.users) == sorted(users) and list(data.index.items) == sorted(items)
-    assert_allclose(np.concatenate([b.values.toarray() for b in
-                                    sorted(data.blocks.collect(), key=lambda b: b.offset)]), X)
+    assert_allclose(blk.to_local(data.blocks), X)
     data.index.save(str(tmp_path))
     loaded = triples.RatingsIndex.load(str(tmp_path))
     assert np.array_equal(loaded.users, data.index.users) and loaded.users.dtype.kind == "U"
     assert list(loaded.rows_of(["user-0007", "nobody"])) == [7, -1]
 
 
-def test_predict_and_recommend_match_the_dense_completion(spark):
+def test_predict_and_recommend_match_the_dense_completion(spark, backend):
     X = small_ratings(seed=1)
     users = np.array([f"u{i}" for i in range(X.shape[0])])
-    data = triples.read_triples(spark.createDataFrame(records_of(X, users)), block_rows=16)
+    data = triples.read_triples(spark.createDataFrame(records_of(X, users)), block_rows=16,
+                                backend=backend)
     order = np.argsort(users)  # rows follow the sorted ids: u0, u1, u10, ...
     run = mc.fit(data.blocks, 3, 0)
     full = masked.complete(X[order], run.mixture)
@@ -98,16 +106,16 @@ def test_predict_and_recommend_match_the_dense_completion(spark):
     ([("a", None, 3.0)], "item id is missing"),
     ([("a", 1, 9.0)], "outside the declared range"),
 ])
-def test_bad_records_are_named(spark, rows, message):
+def test_bad_records_are_named(spark, rows, message, backend):
     df = spark.createDataFrame([("b", 2, 3.0)] + rows, "user string, item long, rating double")
     with pytest.raises(InputError, match=message):
-        triples.read_triples(df, rating_range=(1, 5))
+        triples.read_triples(df, rating_range=(1, 5), backend=backend)
 
 
-def test_bad_records_can_be_dropped_and_counted(spark):
+def test_bad_records_can_be_dropped_and_counted(spark, backend):
     df = spark.createDataFrame([("b", 2, 3.0), ("a", 1, 4.0), ("a", 1, 5.0), ("c", 2, -1.0)],
                                "user string, item long, rating double")
-    data = triples.read_triples(df, on_bad_rows="drop")
+    data = triples.read_triples(df, on_bad_rows="drop", backend=backend)
     assert (data.n_ratings, data.n_dropped) == (1, 3)
     assert list(data.index.users) == ["b"]  # "a" rated only the pair it rated twice
 
