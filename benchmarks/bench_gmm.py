@@ -7,6 +7,13 @@ covariance), measured for each as (time of a fit with more iterations − time w
 (difference in iterations), so initialisation costs cancel out. Targets: ours ≤ 1/3 of MLlib's
 and ≤ 1.5× scikit-learn's. Part 2: 3,000 points in 200 dimensions from 3 well separated
 Gaussians (centres N(0, 3²), unit noise): the adjusted Rand index of each fit against the truth.
+
+``backends`` times part 1's spark-em fit, the same way, on each engine backend with the same
+partitions and block rows: the RDD backend (as under ``spark_em``), the DataFrame backend
+(``spark_em.frames``) in the same classic session, and the DataFrame backend under Spark
+Connect (``remote(master)``, run in a child process of this script, as one process cannot hold
+both kinds of session well); ``median_pass_seconds`` is the median pass of the longer fit.
+``same_log_likelihood`` checks that all three end at the same log-likelihood (to 1e-10 relative).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 import warnings
@@ -21,6 +29,7 @@ import warnings
 import numpy as np
 
 ITER_FEW, ITER_MANY = 5, 15
+SAME_LL_RTOL = 1e-10
 
 
 def blobs(rows, dims, k, seed):
@@ -43,12 +52,42 @@ def per_iteration(fit, iterations, few=ITER_FEW, many=ITER_MANY):
     return (t_many - t_few) / (iterations(result) - iterations(short)), result
 
 
+def em_speed(blocks, k, start):
+    """Part 1's spark-em fit on ``blocks`` (either backend): seconds per iteration, median
+    pass and final log-likelihood."""
+    from spark_em import blocks as blk
+    from spark_em import mixture as mx
+
+    summary = blk.summarize(blocks)
+    # tol=-1 makes the relative rule never hold, so each fit runs exactly max_iter passes.
+    seconds, run = per_iteration(lambda n: mx.fit(blocks, k, init=start, tol=-1.0, max_iter=n,
+                                                  summary=summary), lambda r: r.n_iter)
+    return {"seconds_per_iteration": seconds,
+            "median_pass_seconds": float(np.median([h.seconds for h in run.history])),
+            "log_likelihood": run.objective}
+
+
+def under_connect(num_partitions, start):
+    """This script's ``--connect`` mode in a child process (``start`` goes in on stdin)."""
+    given = json.dumps({"weights": start.weights.tolist(), "means": start.means.tolist(),
+                        "covariances": np.asarray(start.covariances).tolist(),
+                        "covariance_type": start.covariance_type})
+    done = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--connect", "--partitions",
+                           str(num_partitions)], input=given, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        raise RuntimeError("the Spark Connect run failed:\n" + done.stdout[-2000:] + done.stderr[-3000:])
+    return json.loads(lines[-1][len("RESULT "):])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=300_000)
     ap.add_argument("--dims", type=int, default=10)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--connect", action="store_true", help=argparse.SUPPRESS)  # the child's mode
+    ap.add_argument("--partitions", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -59,9 +98,22 @@ def main():
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
     from spark_em import blocks as blk
+    from spark_em import frames
     from spark_em import mixture as mx
+    from spark_em.gaussian import GaussianMixture
     from spark_em.ml import GaussianMixture as SparkEmGaussianMixture
     from spark_em.readers import read_dataframe
+
+    if args.connect:
+        given = json.load(sys.stdin)
+        start = GaussianMixture(*(np.array(given[n]) for n in ("weights", "means", "covariances")),
+                                given["covariance_type"])
+        spark = SparkSession.builder.remote(args.master).getOrCreate()
+        X, _ = blobs(args.rows, args.dims, args.k, seed=0)
+        blocks = frames.from_array(spark, X, args.partitions, blk.DEFAULT_BLOCK_ROWS)
+        print("RESULT " + json.dumps(em_speed(blocks, args.k, start)))
+        spark.stop()
+        return
 
     spark = (SparkSession.builder.master(args.master).appName("bench_gmm")
              .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
@@ -89,10 +141,13 @@ def main():
     summary = blk.summarize(blocks)
     start = mx.fit(blocks, args.k, seed=0, init="kmeans++", max_iter=1, summary=summary).mixture
 
-    # tol=-1 makes the relative rule never hold, so each fit runs exactly max_iter passes.
-    ours, run = per_iteration(lambda n: mx.fit(blocks, args.k, init=start, tol=-1.0, max_iter=n,
-                                               summary=summary), lambda r: r.n_iter)
-    ours_pass = float(np.median([h.seconds for h in run.history]))
+    num_partitions = blocks.getNumPartitions()
+    backends = {"rdd": em_speed(blocks, args.k, start)}
+    ours, ours_pass = backends["rdd"]["seconds_per_iteration"], backends["rdd"]["median_pass_seconds"]
+    blocks.unpersist()
+    blocks = frames.from_array(spark, X, num_partitions, blk.DEFAULT_BLOCK_ROWS)
+    backends["dataframe"] = em_speed(blocks, args.k, start)
+    blocks.unpersist()
     mllib, _ = per_iteration(lambda n: MLlibGaussianMixture(k=args.k, maxIter=n, tol=0.0, seed=0)
                              .fit(df), lambda m: m.summary.numIter)
     precisions = np.array([np.linalg.inv(c) for c in start.covariances])
@@ -115,6 +170,11 @@ def main():
         ml2 = MLlibGaussianMixture(k=3, seed=0).fit(df2)
         sk2 = SkGaussianMixture(3, covariance_type="full", random_state=0).fit(X2)
     ours_ari = adjusted_rand_score(truth, labels(ours2, df2))
+    ml2_ari, ml2_iter = adjusted_rand_score(truth, labels(ml2, df2)), ml2.summary.numIter
+    spark.stop()
+    backends["dataframe_connect"] = under_connect(num_partitions, start)
+    lls = [b["log_likelihood"] for b in backends.values()]
+    ll_difference = max(abs(v - lls[0]) for v in lls) / abs(lls[0])
     print(json.dumps({
         "benchmark": "gaussian mixture, full covariance",
         "master": args.master,
@@ -132,15 +192,22 @@ def main():
             "rows": 3000, "dims": 200, "k": 3,
             "adjusted_rand_index": {
                 "spark_em": round(ours_ari, 4),
-                "mllib": round(adjusted_rand_score(truth, labels(ml2, df2)), 4),
+                "mllib": round(ml2_ari, 4),
                 "sklearn": round(adjusted_rand_score(truth, sk2.predict(X2)), 4)},
-            "iterations": {"spark_em": ours2.summary.numIter, "mllib": ml2.summary.numIter,
+            "iterations": {"spark_em": ours2.summary.numIter, "mllib": ml2_iter,
                            "sklearn": int(sk2.n_iter_)},
             "target_spark_em_ari_min": 0.99,
             "target_met": ours_ari >= 0.99,
         },
+        "backends": {
+            "rows": args.rows, "dims": args.dims, "k": args.k,
+            "num_partitions": num_partitions, "block_rows": blk.DEFAULT_BLOCK_ROWS,
+            **{name: {key: v if key == "log_likelihood" else round(v, 4) for key, v in b.items()}
+               for name, b in backends.items()},
+            "same_log_likelihood": {"max_relative_difference": ll_difference,
+                                    "rtol": SAME_LL_RTOL, "met": ll_difference <= SAME_LL_RTOL},
+        },
     }, indent=2))
-    spark.stop()
 
 
 if __name__ == "__main__":
