@@ -187,17 +187,25 @@ def python_value(value):
 
 def parse_pieces(source, parse, columns: list[str]):
     """Run ``parse(piece, rows)`` over each piece of ``source``: the rows sharing its ``piece``
-    column, which must come together and in order within a partition (a file split, a Spark
-    partition). ``rows`` are tuples of ``columns`` (vectors as arrays). ``parse`` yields
+    column, which must come together and in order within a partition (a file split, say), or,
+    without such a column, the rows of each Spark partition (the piece is its number, taken
+    from the task: a ``spark_partition_id()`` column can be folded into a local relation and
+    read 0 everywhere). ``rows`` are tuples of ``columns`` (vectors as arrays). ``parse`` yields
     ("block", (_, local_start, values)) and one ("meta", dict), as the RDD parsers do; the
     result is a DataFrame of ``PARSED`` rows (a meta row has kind "meta" and its dict pickled).
     """
     import itertools
 
+    by_partition = "piece" not in source.columns
+
     def rows_of(batches):
+        from pyspark import TaskContext
+
         for batch in batches:
-            lists = [batch.column(name).to_pylist() for name in ("piece", *columns)]
-            for piece, *values in zip(*lists):
+            lists = [batch.column(name).to_pylist() for name in columns]
+            pieces = [TaskContext.get().partitionId()] * batch.num_rows if by_partition \
+                else batch.column("piece").to_pylist()
+            for piece, *values in zip(pieces, *lists):
                 yield piece, tuple(python_value(v) for v in values)
 
     def per_partition(batches):
@@ -295,14 +303,6 @@ def repartitioned(frame, num_partitions: int):
     spread = cached(frame.repartition(num_partitions))
     frame.unpersist()
     return spread
-
-
-def partition_number():
-    """A ``piece`` column: each row's Spark partition, so a DataFrame's partitions are parsed
-    as pieces in partition order."""
-    from pyspark.sql import functions as F
-
-    return F.spark_partition_id().cast("long").alias("piece")
 
 
 def default_parallelism(spark) -> int:

@@ -416,7 +416,7 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
         yield parser.summary(n_lines=n)
 
     if frames.backend_for(df.sparkSession, backend) == "dataframe":
-        parsed = frames.parse_pieces(df.select(frames.partition_number(), column), parse, [column])
+        parsed = frames.parse_pieces(df.select(column), parse, [column])
     else:
         parsed = df.select(column).rdd.mapPartitionsWithIndex(parse)
 

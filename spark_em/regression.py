@@ -178,7 +178,7 @@ def from_dataframe(df, label: str, weight: str, features: list[str],
     if vector:
         parse = _with_vector_spread(parse)
     if frames.backend_for(df.sparkSession, backend) == "dataframe":
-        parsed = frames.parse_pieces(selected.select(frames.partition_number(), *names), parse, names)
+        parsed = frames.parse_pieces(selected, parse, names)
     else:
         parsed = selected.rdd.mapPartitionsWithIndex(parse)
 
