@@ -1,19 +1,28 @@
-"""spark.ml-style estimators: ``GaussianMixture`` and ``MaskedGaussianMixture``.
+"""spark.ml-style estimators: ``GaussianMixture``, ``MaskedGaussianMixture`` and
+``WeightedLinearRegression``.
 
 They take a DataFrame column of ``pyspark.ml`` vectors or numeric arrays, fit on the cached
 blocks through the same engine as the jobs, and return models that ``transform`` DataFrames,
 persist as JSON metadata plus ``.npy`` arrays (never pickle), and work inside a ``Pipeline``.
 
+They work the same in a classic session and in a Spark Connect session: ``fit`` reads the
+data on the backend the ``backend`` param names (``auto``: RDD blocks in a classic session,
+the DataFrame backend under Connect), and ``transform`` is one ``mapInArrow`` on either.
+
 Fitted models are saved to a directory on the driver's file system (metadata through Spark,
-arrays with ``np.save``); a path with another scheme than ``file:`` is refused.
+arrays with ``np.save``); a path with another scheme than ``file:`` is refused. Under Spark
+Connect the metadata is written by the server and the arrays by this process, so the two must
+share that file system (as with a ``local[...]`` server).
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.linalg import DenseVector, VectorUDT
@@ -24,7 +33,7 @@ from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, Default
                              DefaultParamsWriter, MLReadable, MLReader, MLWritable, MLWriter)
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-from spark_em import gaussian, masked
+from spark_em import frames, gaussian, masked
 from spark_em import matrix_completion as mc
 from spark_em import mixture as mx
 from spark_em.errors import InputError
@@ -42,14 +51,38 @@ def _local_dir(path: str) -> Path:
     return Path(path[len("file://"):] if path.startswith("file://") else path)
 
 
-class _ArrayModelWriter(MLWriter):
+class _ConnectOverwrite:
+    """``overwrite()`` without the JVM under Spark Connect: the path (on the driver's file
+    system) is removed from Python; a classic session keeps Spark's own handling."""
+
+    def _handleOverwrite(self, path: str) -> None:
+        if not frames.is_connect(self.sparkSession):
+            return super()._handleOverwrite(path)
+        target = _local_dir(path)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+
+
+class _ParamsWriter(_ConnectOverwrite, DefaultParamsWriter):
+    """The estimators' writer: Spark's, with an ``overwrite()`` that works under Connect."""
+
+
+class _ParamsWritable(DefaultParamsWritable):
+    def write(self) -> MLWriter:
+        return _ParamsWriter(self)
+
+
+class _ArrayModelWriter(_ConnectOverwrite, MLWriter):
     def __init__(self, instance):
         super().__init__()
         self.instance = instance
 
     def saveImpl(self, path: str) -> None:
         data = _local_dir(path) / "data"
-        DefaultParamsWriter.saveMetadata(self.instance, path, self.sc,
+        # The session, not its SparkContext: a Spark Connect session has none.
+        DefaultParamsWriter.saveMetadata(self.instance, path, self.sparkSession,
                                          extraMetadata={"model": self.instance._extra()})
         data.mkdir(parents=True, exist_ok=True)
         for name, array in self.instance._arrays().items():
@@ -63,7 +96,7 @@ class _ArrayModelReader(MLReader):
 
     def load(self, path: str):
         try:
-            metadata = DefaultParamsReader.loadMetadata(path, self.sc)
+            metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
             metadata["model"]
         except Exception as exc:  # a missing, truncated or altered file: Spark, JSON or key errors
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -88,37 +121,124 @@ class _ArrayModelPersistence(MLWritable, MLReadable):
 
 
 def _with_columns(dataset, input_col: str, fields: list[StructField], compute):
-    """``dataset`` with ``fields`` appended; ``compute(X)`` gives their values for a block of
-    rows, one tuple per row. Rows whose input is null get nulls."""
+    """``dataset`` with ``fields`` appended, by one ``mapInArrow`` (so on a classic session
+    and under Spark Connect alike). ``compute(X)`` gives, for a block of rows X (an n × d
+    array), one value per field: an array of n numbers for a numeric field, an n × k array
+    for a vector field. Rows whose input is null get nulls."""
     position = dataset.columns.index(input_col)
+    names = [f.name for f in fields]
+    kinds = [f.dataType for f in fields]
+    step = TRANSFORM_BLOCK_ROWS
 
-    def per_partition(rows):
-        batch = []
+    def per_partition(batches):
+        for batch in batches:
+            for start in range(0, batch.num_rows, step):
+                chunk = batch.slice(start, step)
+                column = chunk.column(position)
+                present = ~column.is_null().to_numpy(zero_copy_only=False)
+                values = compute(_arrow_matrix(column, present)) if present.any() else None
+                added = [_arrow_column(None if values is None else values[i], present, kind)
+                         for i, kind in enumerate(kinds)]
+                yield pa.RecordBatch.from_arrays(chunk.columns + added,
+                                                 names=chunk.schema.names + names)
 
-        def flush():
-            present = [r for r in batch if r[position] is not None]
-            values = iter(compute(np.stack([_as_array(r[position]) for r in present]))) \
-                if present else iter(())
-            for r in batch:
-                extra = next(values) if r[position] is not None else (None,) * len(fields)
-                yield tuple(r) + tuple(extra)
-            batch.clear()
-
-        for row in rows:
-            batch.append(row)
-            if len(batch) == TRANSFORM_BLOCK_ROWS:
-                yield from flush()
-        yield from flush()
-
-    schema = StructType(dataset.schema.fields + fields)
-    return dataset.sparkSession.createDataFrame(dataset.rdd.mapPartitions(per_partition), schema)
+    return dataset.mapInArrow(per_partition, StructType(dataset.schema.fields + fields))
 
 
-def _as_array(value) -> np.ndarray:
-    return value.toArray() if hasattr(value, "toArray") else np.asarray(value, dtype=np.float64)
+def _list_parts(lists, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """A list array's offsets and its flat values as ``dtype`` (null elements become NaN)."""
+    import pyarrow.compute as pc
+
+    flat = lists.values
+    if not pa.types.is_floating(flat.type) or dtype != np.float64:
+        flat = pc.cast(flat, pa.float64() if dtype == np.float64 else pa.int64())
+    return (lists.offsets.to_numpy(zero_copy_only=False).astype(np.int64),
+            flat.to_numpy(zero_copy_only=False).astype(dtype, copy=False))
 
 
-# --- setters the estimators share (each class only has those of the params it declares)
+def _arrow_matrix(column, present: np.ndarray) -> np.ndarray:
+    """The non-null rows of an Arrow column of vectors (the struct Spark sends for a VectorUDT:
+    type 1 dense, 0 sparse, size, indices, values) or of numeric arrays, as an n × d array."""
+    rows = np.flatnonzero(present)
+    if pa.types.is_struct(column.type):
+        parts = dict(zip((f.name for f in column.type), column.flatten()))
+        dense = parts["type"].to_numpy(zero_copy_only=False)[rows] == 1
+        size = parts["size"].to_numpy(zero_copy_only=False)[rows]
+        index_at, indices = _list_parts(parts["indices"], np.int64)
+        value_at, values = _list_parts(parts["values"], np.float64)
+        widths = np.where(dense, value_at[rows + 1] - value_at[rows], np.nan_to_num(size))
+    else:
+        dense = np.ones(len(rows), dtype=bool)
+        value_at, values = _list_parts(column, np.float64)
+        widths = value_at[rows + 1] - value_at[rows]
+    widths = widths.astype(np.int64)
+    if np.any(widths != widths[0]):
+        raise InputError(f"the rows have different lengths ({widths.min()} and {widths.max()})")
+    X = np.zeros((len(rows), int(widths[0])))
+    X[dense] = values[value_at[rows[dense]][:, None] + np.arange(X.shape[1])]
+    for i in np.flatnonzero(~dense):
+        r = rows[i]
+        X[i, indices[index_at[r]:index_at[r + 1]]] = values[value_at[r]:value_at[r + 1]]
+    return X
+
+
+_VECTOR_ARROW = [pa.field("type", pa.int8(), nullable=False), pa.field("size", pa.int32()),
+                 pa.field("indices", pa.list_(pa.field("element", pa.int32(), nullable=False))),
+                 pa.field("values", pa.list_(pa.field("element", pa.float64(), nullable=False)))]
+
+
+def _arrow_column(values, present: np.ndarray, kind):
+    """``values`` (one per present row) as an Arrow column with nulls at the absent rows; a
+    vector column as dense vectors in the struct form Spark reads back as a VectorUDT."""
+    n, absent = len(present), pa.array(~present)
+    if isinstance(kind, VectorUDT):
+        matrix = np.zeros((0, 0)) if values is None else np.asarray(values, dtype=np.float64)
+        offsets = np.concatenate([[0], np.cumsum(np.where(present, matrix.shape[1], 0))])
+        vectors = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
+                                           pa.array(matrix.ravel(), pa.float64()),
+                                           type=_VECTOR_ARROW[3].type, mask=absent)
+        return pa.StructArray.from_arrays(
+            [pa.array(np.ones(n, dtype=np.int8)), pa.nulls(n, pa.int32()),
+             pa.nulls(n, _VECTOR_ARROW[2].type), vectors], fields=_VECTOR_ARROW, mask=absent)
+    dtype = np.int32 if isinstance(kind, IntegerType) else np.float64
+    full = np.zeros(n, dtype=dtype)
+    if values is not None:
+        full[present] = values
+    return pa.array(full, mask=~present)
+
+
+# --- the backend param, and setters the estimators share (each class only has those of the
+# params it declares)
+
+
+BACKENDS = ("auto", *frames.BACKENDS)
+
+
+def _to_backend(value) -> str:
+    value = TypeConverters.toString(value)
+    if value not in BACKENDS:
+        raise TypeError(f"backend must be one of {', '.join(BACKENDS)}, not {value!r}")
+    return value
+
+
+class _HasBackend(Params):
+    backend = Param(Params._dummy(), "backend",
+                    "where fit keeps the data: auto (RDD blocks in a classic session, the "
+                    "DataFrame backend under Spark Connect), rdd or dataframe", _to_backend)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(backend="auto")
+
+    def getBackend(self) -> str:
+        return self.getOrDefault(self.backend)
+
+    def setBackend(self, value: str):
+        return self._set(backend=value)
+
+    def _backend_arg(self) -> str | None:
+        """The ``backend=`` argument of the readers (None: chosen from the session)."""
+        return None if self.getBackend() == "auto" else self.getBackend()
 
 
 class _FitSetters:
@@ -195,8 +315,8 @@ class GaussianMixtureSummary:
     extra: dict = field(default_factory=dict)
 
 
-class GaussianMixture(Estimator, _GaussianMixtureParams, _MixtureSetters, DefaultParamsReadable,
-                      DefaultParamsWritable):
+class GaussianMixture(Estimator, _GaussianMixtureParams, _HasBackend, _MixtureSetters,
+                      DefaultParamsReadable, _ParamsWritable):
     """EM for a Gaussian mixture on a DataFrame column (vectors or arrays of doubles).
 
     >>> gm = GaussianMixture(k=3, covarianceType="full", seed=1)
@@ -208,7 +328,7 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, _MixtureSetters, Defaul
     def __init__(self, *, k=2, covarianceType="full", tol=1e-6, maxIter=100, seed=0,
                  initMode="kmeans++", nInit=1, regCovar=gaussian.REG_COVAR,
                  featuresCol="features", predictionCol="prediction",
-                 probabilityCol="probability", logLikelihoodCol="logLikelihood"):
+                 probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto"):
         super().__init__()
         self._set(**self._input_kwargs)
 
@@ -216,7 +336,7 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, _MixtureSetters, Defaul
     def setParams(self, *, k=2, covarianceType="full", tol=1e-6, maxIter=100, seed=0,
                   initMode="kmeans++", nInit=1, regCovar=gaussian.REG_COVAR,
                   featuresCol="features", predictionCol="prediction",
-                  probabilityCol="probability", logLikelihoodCol="logLikelihood"):
+                  probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto"):
         return self._set(**self._input_kwargs)
 
     def setCovarianceType(self, value: str):
@@ -241,7 +361,8 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, _MixtureSetters, Defaul
         return self._set(logLikelihoodCol=value)
 
     def _fit(self, dataset) -> "GaussianMixtureModel":
-        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=False)
+        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=False,
+                                backend=self._backend_arg())
         try:
             run = mx.fit(blocks, self.getK(), self.getSeed(),
                          covariance_type=gaussian.check_type(self.getCovarianceType()),
@@ -306,8 +427,7 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, _ArrayModelPersistence
 
         def compute(X):
             resp, row_ll = gaussian.posterior(X, prepared)
-            return list(zip(resp.argmax(axis=1).tolist(), [DenseVector(r) for r in resp],
-                            row_ll.tolist()))
+            return resp.argmax(axis=1), resp, row_ll
 
         fields = [StructField(self.getPredictionCol(), IntegerType()),
                   StructField(self.getProbabilityCol(), VectorUDT()),
@@ -363,20 +483,20 @@ class _MaskedParams(HasFeaturesCol, HasMaxIter, HasTol, HasSeed):
         return self.getOrDefault(self.outputCol)
 
 
-class MaskedGaussianMixture(Estimator, _MaskedParams, _MixtureSetters, DefaultParamsReadable,
-                            DefaultParamsWritable):
+class MaskedGaussianMixture(Estimator, _MaskedParams, _HasBackend, _MixtureSetters,
+                            DefaultParamsReadable, _ParamsWritable):
     """EM for the masked spherical mixture on rows of ratings (0 = missing), from the course's
     reference initialisation; ``transform`` adds the completed row."""
 
     @keyword_only
     def __init__(self, *, k=12, tol=1e-6, maxIter=1000, seed=0, minVariance=masked.MIN_VARIANCE,
-                 featuresCol="features", outputCol="completed"):
+                 featuresCol="features", outputCol="completed", backend="auto"):
         super().__init__()
         self._set(**self._input_kwargs)
 
     @keyword_only
     def setParams(self, *, k=12, tol=1e-6, maxIter=1000, seed=0, minVariance=masked.MIN_VARIANCE,
-                  featuresCol="features", outputCol="completed"):
+                  featuresCol="features", outputCol="completed", backend="auto"):
         return self._set(**self._input_kwargs)
 
     def setMinVariance(self, value: float):
@@ -386,7 +506,8 @@ class MaskedGaussianMixture(Estimator, _MaskedParams, _MixtureSetters, DefaultPa
         return self._set(outputCol=value)
 
     def _fit(self, dataset) -> "MaskedGaussianMixtureModel":
-        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=True)
+        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=True,
+                                backend=self._backend_arg())
         try:
             run = mc.fit(blocks, self.getK(), self.getSeed(), tol=self.getTol(),
                          max_iter=self.getMaxIter(), min_variance=self.getMinVariance())
@@ -423,7 +544,7 @@ class MaskedGaussianMixtureModel(Model, _MaskedParams, _ArrayModelPersistence):
         mixture = self._mixture
         fields = [StructField(self.getOutputCol(), VectorUDT())]
         return _with_columns(dataset, self.getFeaturesCol(), fields,
-                             lambda X: [(DenseVector(r),) for r in masked.complete(X, mixture)])
+                             lambda X: [masked.complete(X, mixture)])
 
     def _arrays(self) -> dict:
         return {"mu": self.mu, "var": self.var, "p": self.p}
@@ -472,21 +593,22 @@ class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasMaxIt
         return self.getOrDefault(self.stepSize)
 
 
-class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, _FitSetters,
-                               DefaultParamsReadable, DefaultParamsWritable):
+class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, _HasBackend,
+                               _FitSetters, DefaultParamsReadable, _ParamsWritable):
     """Weighted least squares, f(W) = ½ Σ w (W·X − y)² with an intercept, on a vector features
     column; MLlib's parameter names."""
 
     @keyword_only
     def __init__(self, *, featuresCol="features", labelCol="label", weightCol="weight",
-                 predictionCol="prediction", solver="newton", maxIter=1000, tol=1e-5, stepSize=0.0):
+                 predictionCol="prediction", solver="newton", maxIter=1000, tol=1e-5, stepSize=0.0,
+                 backend="auto"):
         super().__init__()
         self._set(**self._input_kwargs)
 
     @keyword_only
     def setParams(self, *, featuresCol="features", labelCol="label", weightCol="weight",
                   predictionCol="prediction", solver="newton", maxIter=1000, tol=1e-5,
-                  stepSize=0.0):
+                  stepSize=0.0, backend="auto"):
         return self._set(**self._input_kwargs)
 
     def setLabelCol(self, value: str):
@@ -508,7 +630,7 @@ class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, _FitS
         from spark_em import regression
 
         data = regression.from_dataframe(dataset, self.getLabelCol(), self.getWeightCol(),
-                                         [self.getFeaturesCol()])
+                                         [self.getFeaturesCol()], backend=self._backend_arg())
         try:
             step = self.getStepSize() if self.getStepSize() > 0 else "auto"
             result = regression.fit(data, self.getSolver(), step, self.getTol(), self.getMaxIter())
@@ -543,7 +665,7 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, _Arr
         coefficients, intercept = self._coefficients, self._intercept
         fields = [StructField(self.getPredictionCol(), DoubleType())]
         return _with_columns(dataset, self.getFeaturesCol(), fields,
-                             lambda X: [(float(v),) for v in X @ coefficients + intercept])
+                             lambda X: [X @ coefficients + intercept])
 
     def _arrays(self) -> dict:
         return {"coefficients": self._coefficients, "intercept": np.array([self._intercept])}
