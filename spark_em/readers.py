@@ -355,8 +355,7 @@ def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None 
         raise InputError(f"{path}: expected real numbers, found dtype {header.dtype}")
     n = header.shape[0]
     on_frames = frames.backend_for(spark, backend) == "dataframe"
-    default = 2 if on_frames else frames.context_of(spark).defaultParallelism
-    parts = num_partitions or default_partitions(default, header.nbytes)
+    parts = num_partitions or default_partitions(frames.default_parallelism(spark), header.nbytes)
     bounds = np.linspace(0, n, min(parts, n) + 1).astype(int)
     ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
