@@ -4,10 +4,6 @@ in this classic session and in a Spark Connect session, equals the RDD backend's
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +13,6 @@ from numpy.testing import assert_allclose
 from spark_em import frames, readers
 from spark_em import matrix_completion as mc
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -29,52 +24,6 @@ def rdd_fit(sc, netflix_dir):
     X.unpersist()
     gold.unpersist()
     return run
-
-
-def run_connect(script: str) -> dict:
-    """Run ``script`` in a fresh Python with a local Spark Connect session; its "RESULT {json}"
-    line, parsed."""
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT,
-                          capture_output=True, text=True,
-                          env=dict(os.environ, PYSPARK_PYTHON=sys.executable), timeout=600)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-3000:]
-    return json.loads(lines[0][len("RESULT "):])
-
-
-def test_frame_backend_in_a_classic_session(spark, netflix_dir, rdd_fit):
-    frame = frames.from_array(spark, np.loadtxt(netflix_dir / "netflix_incomplete.txt"), 2, 500)
-    assert frames.is_frame(frame) and frame.rdd.getNumPartitions() == 2
-    run = mc.fit(frame, 12, 1)
-    assert run.n_iter == rdd_fit.n_iter
-    assert run.log_likelihood == pytest.approx(rdd_fit.log_likelihood, rel=1e-10)
-    for name in ("mu", "var", "p"):
-        assert_allclose(getattr(run.mixture, name), getattr(rdd_fit.mixture, name), rtol=1e-10, atol=1e-10)
-    frame.unpersist()
-
-
-@pytest.fixture(scope="module")
-def under_connect(netflix_dir):
-    """One local Spark Connect session's results: the masked model on the course data read
-    from its files, and the other families on the same arrays as ``rdd_families``."""
-    return run_connect(f"""
-        import json
-        from pyspark.sql import SparkSession
-        from spark_em import frames, readers, matrix_completion as mc
-        from tests.test_connect import other_families
-        spark = SparkSession.builder.remote("local[2]").getOrCreate()
-        X = readers.read_text(spark, {str(netflix_dir / "netflix_incomplete.txt")!r})
-        gold = readers.read_text(spark, {str(netflix_dir / "netflix_complete.txt")!r})
-        assert frames.is_frame(X) and frames.backend_for(spark) == "dataframe"
-        run = mc.fit(X, 12, 1)
-        print("RESULT " + json.dumps({{"ll": run.log_likelihood, "n_iter": run.n_iter,
-                                      "mu": run.mixture.mu.tolist(), "var": run.mixture.var.tolist(),
-                                      "p": run.mixture.p.tolist(), "rmse": mc.rmse(X, run.mixture, gold),
-                                      "session": type(spark).__module__,
-                                      "families": other_families(
-                                          spark, lambda X: frames.from_array(spark, X, 2, 500))}}))
-        spark.stop()
-    """)
 
 
 def test_masked_fit_under_spark_connect(under_connect, rdd_fit):
@@ -131,19 +80,15 @@ def test_mixtures_and_wols_under_spark_connect(under_connect, rdd_families):
     assert_same_families(under_connect["families"], rdd_families)
 
 
-def test_the_job_under_spark_connect(sc, netflix_dir, tmp_path):
-    """fit_gmm.py --remote: the data are read and fitted on the DataFrame backend, with the
-    RDD backend's results."""
+def test_the_job_under_spark_connect(sc, netflix_dir, under_connect):
+    """fit_gmm.py --remote sc://...: the data are read and fitted on the DataFrame backend,
+    with the RDD backend's results."""
     from spark_em import mixture
 
+    job = under_connect["job"]
+    assert job["exit"] == 0, job["stderr"]
+    model = json.loads((Path(job["out"]) / "model.json").read_text())
     toy = str(netflix_dir / "toy_data.txt")
-    done = subprocess.run(
-        [sys.executable, "jobs/fit_gmm.py", "--remote", "local[2]", "--input", toy, "--missing",
-         "none", "--k", "3", "--seeds", "0", "--out", str(tmp_path / "out")], cwd=ROOT,
-        capture_output=True, text=True, env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
-        timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    model = json.loads((tmp_path / "out" / "model.json").read_text())
     expected = mixture.fit(readers.read_text(sc, toy, ratings=False), 3, 0, init="reference")
     assert model["n_iter"] == expected.n_iter
     assert model["objective"] == pytest.approx(expected.objective, rel=1e-10)

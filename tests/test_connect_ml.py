@@ -4,12 +4,6 @@ classic session."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +12,6 @@ from numpy.testing import assert_allclose
 from spark_em import gaussian, masked
 from spark_em import ml as sml
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _frames(spark):
@@ -199,26 +192,8 @@ def test_dataframe_backend_in_a_classic_session(spark, rdd_results, tmp_path):
     assert rdd_results["estimator"] == ["gd", "rdd"] and frame_results["estimator"] == ["gd", "dataframe"]
 
 
-def test_estimators_under_spark_connect(rdd_results, tmp_path):
-    script = textwrap.dedent(f"""
-        import json
-        from pyspark.sql import SparkSession
-        from spark_em import ml
-        from tests.test_connect_ml import _frames, ml_results
-        spark = SparkSession.builder.remote("local[2]").getOrCreate()
-        out = ml_results(spark, "auto", {str(tmp_path)!r})
-        try:
-            ml.GaussianMixture(k=3, backend="rdd").fit(_frames(spark)[0])
-        except ValueError as exc:
-            out["rdd_error"] = str(exc)
-        print("RESULT " + json.dumps(out))
-        spark.stop()
-    """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, PYSPARK_PYTHON=sys.executable), timeout=600)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-3000:]
-    result = json.loads(lines[0][len("RESULT "):])
-    assert "connect" in result.pop("session") and "no RDDs" in result.pop("rdd_error")
+def test_estimators_under_spark_connect(rdd_results, under_connect):
+    result = dict(under_connect["ml"])
+    assert "connect" in result.pop("session") and "no RDDs" in under_connect["rdd_error"]
     assert result["estimator"] == ["gd", "auto"]
     _same_fit(rdd_results, result)

@@ -11,6 +11,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# Run here in a Spark Connect session (the DataFrame backend) rather than a classic one; what
+# they call is tested on both backends in the library's tests, and `make notebooks` runs them
+# classic.
+UNDER_CONNECT = {"04_matrix_completion.ipynb"}
 sys.path.insert(0, str(ROOT / "notebooks"))
 
 
@@ -25,7 +29,7 @@ def executed(netflix_dir):
 
     os.environ["SPARK_EM_NETFLIX"] = str(netflix_dir)
     execute.quiet_spark()
-    return {path.name: execute.execute(path) for path in NOTEBOOKS}
+    return {path.name: execute.execute(path) for path in NOTEBOOKS if path.name not in UNDER_CONNECT}
 
 
 def test_there_are_notebooks():
@@ -58,15 +62,9 @@ def test_gaussian_mixtures_on_the_toy_data(executed):
     assert "BIC chooses K = 3" in out
 
 
-def test_matrix_completion_on_the_course_data(executed):
-    out = stdout_of(executed["04_matrix_completion.ipynb"])
-    assert "Backend: RDD (the session is pyspark.sql.session)" in out
-    check_matrix_completion(out)
-
-
 def test_matrix_completion_under_spark_connect(netflix_dir, monkeypatch):
-    """The same notebook, unchanged, in a kernel whose session is a local Spark Connect
-    client (SPARK_REMOTE): the data go on the DataFrame backend; the results are the same."""
+    """Notebook 04, unchanged, in a kernel whose session is a local Spark Connect client
+    (SPARK_REMOTE): the data go on the DataFrame backend; the course's results come out."""
     import execute
 
     monkeypatch.setenv("SPARK_EM_NETFLIX", str(netflix_dir))
