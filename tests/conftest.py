@@ -62,6 +62,22 @@ def netflix_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def netflix_k12(sc, netflix_dir):
+    """K=12 seed 1 on the course netflix matrix on the RDD backend, with its RMSE against the
+    complete matrix: what other backends and layouts are checked against."""
+    from spark_em import matrix_completion as mc
+    from spark_em import readers
+
+    X = readers.read_text(sc, str(netflix_dir / "netflix_incomplete.txt"))
+    gold = readers.read_text(sc, str(netflix_dir / "netflix_complete.txt"))
+    run = mc.fit(X, 12, 1)
+    run.rmse = mc.rmse(X, run.mixture, gold)
+    X.unpersist()
+    gold.unpersist()
+    return run
+
+
+@pytest.fixture(scope="session")
 def under_connect(netflix_dir, tmp_path_factory) -> dict:
     """What one local Spark Connect session computes (a session costs ~15 s to start): the
     masked model on the course data read from its files, the other families of

@@ -11,29 +11,17 @@ import pytest
 from numpy.testing import assert_allclose
 
 from spark_em import frames, readers
-from spark_em import matrix_completion as mc
 
 
 
-@pytest.fixture(scope="module")
-def rdd_fit(sc, netflix_dir):
-    X = readers.read_text(sc, str(netflix_dir / "netflix_incomplete.txt"))
-    gold = readers.read_text(sc, str(netflix_dir / "netflix_complete.txt"))
-    run = mc.fit(X, 12, 1)
-    run.rmse = mc.rmse(X, run.mixture, gold)
-    X.unpersist()
-    gold.unpersist()
-    return run
-
-
-def test_masked_fit_under_spark_connect(under_connect, rdd_fit):
+def test_masked_fit_under_spark_connect(under_connect, netflix_k12):
     result = under_connect
     assert "connect" in result["session"]
-    assert result["n_iter"] == rdd_fit.n_iter
-    assert result["ll"] == pytest.approx(rdd_fit.log_likelihood, rel=1e-10)
-    assert_allclose(result["rmse"], rdd_fit.rmse, rtol=1e-10)
+    assert result["n_iter"] == netflix_k12.n_iter
+    assert result["ll"] == pytest.approx(netflix_k12.log_likelihood, rel=1e-10)
+    assert_allclose(result["rmse"], netflix_k12.rmse, rtol=1e-10)
     for name in ("mu", "var", "p"):
-        assert_allclose(result[name], getattr(rdd_fit.mixture, name), rtol=1e-10, atol=1e-10)
+        assert_allclose(result[name], getattr(netflix_k12.mixture, name), rtol=1e-10, atol=1e-10)
 
 
 def other_families(spark, frame_of):

@@ -186,10 +186,25 @@ def test_transform_against_the_driver(spark, rdd_results, monkeypatch):
     _close(_rows(model.transform(points_df), ["prediction", "probability", "logLikelihood"]), whole)
 
 
-def test_dataframe_backend_in_a_classic_session(spark, rdd_results, tmp_path):
-    frame_results = ml_results(spark, "dataframe", str(tmp_path))
-    _same_fit(rdd_results, frame_results)
-    assert rdd_results["estimator"] == ["gd", "rdd"] and frame_results["estimator"] == ["gd", "dataframe"]
+def test_backend_param_reaches_the_fit(spark, rdd_results, monkeypatch):
+    """backend="dataframe" in a classic session fits on the DataFrame backend, to the same
+    mixture as the RDD backend."""
+    from spark_em import frames
+
+    loaded = []
+    read = sml.read_dataframe
+
+    def watched(*args, **kwargs):
+        blocks = read(*args, **kwargs)
+        loaded.append(frames.is_frame(blocks))
+        return blocks
+
+    monkeypatch.setattr(sml, "read_dataframe", watched)
+    points_df = _frames(spark)[0]
+    model = sml.GaussianMixture(k=3, covarianceType="full", seed=1, backend="dataframe").fit(points_df)
+    assert loaded == [True]
+    _close(model.means.tolist(), rdd_results["gm"]["means"])
+    _close(model.covariances.tolist(), rdd_results["gm"]["covariances"])
 
 
 def test_estimators_under_spark_connect(rdd_results, under_connect):

@@ -45,7 +45,8 @@ def offsets_and_rows(blocks):
     return np.concatenate([b.values for b in records]).astype(float)
 
 
-@pytest.mark.parametrize("partitions, block_rows", [(1, 1000), (3, 5), (8, 4)])
+@pytest.mark.parametrize("backend, partitions, block_rows", [
+    ("rdd", 1, 1000), ("rdd", 3, 5), ("rdd", 8, 4), ("dataframe", 1, 1000), ("dataframe", 3, 5)])
 def test_every_format_gives_the_same_rows(spark, tmp_path, matrix, partitions, block_rows, backend):
     options = dict(num_partitions=partitions, block_rows=block_rows, backend=backend)
     text = write_text(tmp_path / "m.txt", matrix)

@@ -31,18 +31,15 @@ def small_ratings(seed=0, n=120, d=25):
     return X
 
 
-def test_course_netflix_dense_and_triples_agree(spark, netflix_dir):
-    path = netflix_dir / "netflix_incomplete.txt"
-    X = np.loadtxt(path)
-    dense = readers.read_text(spark.sparkContext, str(path))
+def test_course_netflix_dense_and_triples_agree(spark, netflix_dir, netflix_k12):
+    X = np.loadtxt(netflix_dir / "netflix_incomplete.txt")
     sparse = triples.read_triples(spark.createDataFrame(records_of(X)), block_rows=500)
     assert sparse.index.shape == X.shape and sparse.n_ratings == np.count_nonzero(X)
-    a, b = mc.fit(dense, 12, 1), mc.fit(sparse.blocks, 12, 1)
+    a, b = netflix_k12, mc.fit(sparse.blocks, 12, 1)  # a: the dense matrix's fit
     assert b.n_iter == a.n_iter
     assert b.log_likelihood == pytest.approx(a.log_likelihood, rel=1e-10)
     for name in ("mu", "var", "p"):
         assert_allclose(getattr(b.mixture, name), getattr(a.mixture, name), rtol=1e-10, atol=1e-10)
-    dense.unpersist()
     sparse.blocks.unpersist()
 
 
