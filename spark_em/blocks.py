@@ -117,8 +117,7 @@ def rows_at(blocks, indices) -> np.ndarray:
 
     from spark_em import frames
 
-    found = dict(pair for picked in frames.map_blocks(blocks, pick) for pair in picked) \
-        if frames.is_frame(blocks) else dict(blocks.flatMap(pick).collect())
+    found = dict(pair for picked in frames.map_blocks(blocks, pick) for pair in picked)
     missing = [int(wanted[i]) for i in range(len(wanted)) if i not in found]
     if missing:
         raise IndexError(f"rows {missing} are not in the data")
@@ -129,8 +128,7 @@ def to_local(blocks) -> np.ndarray:
     """All rows on the driver, in input order (for small results only)."""
     from spark_em import frames
 
-    pieces = frames.collect_blocks(blocks) if frames.is_frame(blocks) else sorted(
-        blocks.collect(), key=lambda b: b.offset)
+    pieces = sorted(frames.map_blocks(blocks, lambda b: b), key=lambda b: b.offset)
     if any(sparse.issparse(b.values) for b in pieces):
         return np.concatenate([dense(b.values) for b in pieces])
     return np.concatenate([b.values for b in pieces]) if pieces else np.empty((0, 0))
@@ -143,8 +141,7 @@ def shapes(blocks) -> list[tuple[int, int, int]]:
     def shape(b: Block) -> tuple[int, int, int]:
         return b.offset, *b.values.shape
 
-    return sorted(frames.map_blocks(blocks, shape) if frames.is_frame(blocks)
-                  else blocks.map(shape).collect())
+    return sorted(frames.map_blocks(blocks, shape))
 
 
 def cutter(blocks):
@@ -224,8 +221,7 @@ def summarize(blocks) -> MatrixSummary:
 
     from spark_em import frames
 
-    total = sum(frames.map_blocks(blocks, stats)) if frames.is_frame(blocks) \
-        else blocks.map(stats).treeReduce(np.add)
+    total = frames.reduce_blocks(blocks, stats, np.add)
     return MatrixSummary(int(total[0]), total.size - 4, int(total[1]), total[3:], int(total[2]))
 
 
@@ -261,6 +257,6 @@ def sample_rows(blocks, n_rows_wanted: int, total_rows: int, seed: int = 0) -> n
     def sampled(b: Block) -> np.ndarray:
         return np.asarray(b.values[sample_mask(b, fraction, seed)], dtype=np.float64)
 
-    pieces = frames.map_blocks(blocks, sampled) if frames.is_frame(blocks) else blocks.map(sampled).collect()
+    pieces = frames.map_blocks(blocks, sampled)
     pieces = [p for p in pieces if p.size]
     return np.concatenate(pieces) if pieces else np.empty((0, 0))

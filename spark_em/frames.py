@@ -112,11 +112,6 @@ def from_array(spark, X: np.ndarray, num_partitions: int = 2, block_rows: int = 
     return cached(frame)
 
 
-def from_rdd(spark, blocks):
-    """The blocks of an RDD as a cached DataFrame (a classic session)."""
-    return cached(spark.createDataFrame(blocks.map(lambda b: (b.offset, *pack(b.values))), SCHEMA))
-
-
 def cached(frame):
     frame = frame.cache()
     frame.count()
@@ -132,30 +127,40 @@ def reduce_blocks(blocks, fn, combine, tree: bool = True):
     return mapped.treeReduce(combine) if tree else mapped.reduce(combine)
 
 
-def map_blocks(frame, fn) -> list:
-    """``fn(block)`` for every block, gathered on the driver in partition order."""
-    def per_partition(batches):
-        out = [fn(block) for batch in batches for block in _blocks_of(batch)]
-        yield pa.RecordBatch.from_pydict({"result": [pickle.dumps(out)]})
-
-    return [r for row in frame.mapInArrow(per_partition, "result binary").collect()
-            for r in pickle.loads(row.result)]
+def map_blocks(blocks, fn) -> list:
+    """``fn(block)`` for every block, gathered on the driver (in partition order), on either
+    backend."""
+    if not is_frame(blocks):
+        return blocks.map(fn).collect()
+    return [r for part in _gathered(blocks, lambda batches: [fn(b) for b in _blocks_in(batches)])
+            for r in part]
 
 
 def aggregate(frame, block_stats, add, params):
     """Σ over blocks of ``block_stats(values, params)``: one Spark job, one partial sum per
     partition, added on the driver in partition order."""
-    def per_partition(batches):
+    def partial(batches):
         total = None
-        for batch in batches:
-            for block in _blocks_of(batch):
-                stats = block_stats(block.values, params)
-                total = stats if total is None else add(total, stats)
-        if total is not None:
-            yield pa.RecordBatch.from_pydict({"stats": [pickle.dumps(total)]})
+        for block in _blocks_in(batches):
+            stats = block_stats(block.values, params)
+            total = stats if total is None else add(total, stats)
+        return total
 
-    return _combined([pickle.loads(row.stats)
-                      for row in frame.mapInArrow(per_partition, "stats binary").collect()], add)
+    return _combined([t for t in _gathered(frame, partial) if t is not None], add)
+
+
+def _blocks_in(batches):
+    for batch in batches:
+        yield from _blocks_of(batch)
+
+
+def _gathered(frame, per_partition_fn) -> list:
+    """``per_partition_fn(batches)`` for every partition of ``frame`` (one ``mapInArrow``),
+    pickled on the executors and gathered on the driver in partition order."""
+    def run(batches):
+        yield pa.RecordBatch.from_pydict({"result": [pickle.dumps(per_partition_fn(batches))]})
+
+    return [pickle.loads(r.result) for r in frame.mapInArrow(run, "result binary").collect()]
 
 
 def _combined(parts: list, combine):
@@ -253,13 +258,11 @@ def per_partition(frame, fn) -> list:
     gathered on the driver in partition order; ``fn`` returns something picklable."""
     columns = frame.columns
 
-    def run(batches):
-        def rows():
-            for batch in batches:
-                yield from zip(*(map(python_value, batch.column(c).to_pylist()) for c in columns))
-        yield pa.RecordBatch.from_pydict({"result": [pickle.dumps(fn(rows()))]})
+    def rows(batches):
+        for batch in batches:
+            yield from zip(*(map(python_value, batch.column(c).to_pylist()) for c in columns))
 
-    return [pickle.loads(r.result) for r in frame.mapInArrow(run, "result binary").collect()]
+    return _gathered(frame, lambda batches: fn(rows(batches)))
 
 
 def generated(spark, keys: list[int], make, num_partitions: int):
@@ -290,12 +293,6 @@ def _block_batch(blocks: list[Block]) -> pa.RecordBatch:
         {"offset": [b.offset for b in blocks], "kind": [k for k, _ in packed],
          "payload": [p for _, p in packed]},
         schema=pa.schema([("offset", pa.int64()), ("kind", pa.string()), ("payload", pa.binary())]))
-
-
-def collect_blocks(frame) -> list[Block]:
-    """Every block on the driver, in row order (small data only)."""
-    return sorted((Block(r.offset, unpack(r.kind, r.payload)) for r in frame.collect()),
-                  key=lambda b: b.offset)
 
 
 def repartitioned(frame, num_partitions: int):
@@ -350,10 +347,9 @@ def paired(frame, other, fn) -> list:
             group = list(group)
             block = Block(offset, unpack(group[0][1], group[0][2]))
             out.append(fn(*joined(block, [(lo, unpack(k, p)) for _, _, _, lo, k, p in group])))
-        yield pa.RecordBatch.from_pydict({"result": [pickle.dumps(out)]})
+        return out
 
-    return [r for row in meeting.mapInArrow(run, "result binary").collect()
-            for r in pickle.loads(row.result)]
+    return [r for part in _gathered(meeting, run) for r in part]
 
 
 class _Held:
@@ -361,9 +357,6 @@ class _Held:
 
     def __init__(self, value):
         self.value = value
-
-    def destroy(self):
-        pass
 
 
 def shared(spark, value):
