@@ -9,7 +9,7 @@ JAVA := $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
 export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PY)
 
-.PHONY: run test cluster-test bench notebooks java clean
+.PHONY: run test test-fast cluster-test bench notebooks java clean
 
 java:
 	@full=$$($(JAVA) -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1); \
@@ -34,9 +34,13 @@ run: java $(STAMP)
 test: java $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The tests that need no JVM (kernels, layers, params): seconds.
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
 # A standalone master and two workers on 127.0.0.1, the jobs on them, every process stopped.
 cluster-test: java $(STAMP)
-	$(PY) -m pytest tests/test_cluster.py $(PYTEST_ARGS)
+	$(PY) -m pytest tests/system/test_cluster.py $(PYTEST_ARGS)
 
 notebooks: java $(STAMP)
 	$(PY) notebooks/execute.py

@@ -10,7 +10,7 @@ Gaussians (centres N(0, 3²), unit noise): the adjusted Rand index of each fit a
 
 ``backends`` times part 1's spark-em fit, the same way, on each engine backend with the same
 partitions and block rows: the RDD backend (as under ``spark_em``), the DataFrame backend
-(``spark_em.frames``) in the same classic session, and the DataFrame backend under Spark
+(``spark_em.engine.frame``) in the same classic session, and the DataFrame backend under Spark
 Connect (``remote(master)``, run in a child process of this script, as one process cannot hold
 both kinds of session well); ``median_pass_seconds`` is the median pass of the longer fit.
 ``same_log_likelihood`` checks that all three end at the same log-likelihood (to 1e-10 relative).
@@ -55,13 +55,13 @@ def per_iteration(fit, iterations, few=ITER_FEW, many=ITER_MANY):
 def em_speed(blocks, k, start):
     """Part 1's spark-em fit on ``blocks`` (either backend): seconds per iteration, median
     pass and final log-likelihood."""
-    from spark_em import blocks as blk
-    from spark_em import mixture as mx
+    from spark_em.engine.ops import summarize
+    from spark_em.models import gaussian
 
-    summary = blk.summarize(blocks)
+    summary = summarize(blocks)
     # tol=-1 makes the relative rule never hold, so each fit runs exactly max_iter passes.
-    seconds, run = per_iteration(lambda n: mx.fit(blocks, k, init=start, tol=-1.0, max_iter=n,
-                                                  summary=summary), lambda r: r.n_iter)
+    seconds, run = per_iteration(lambda n: gaussian.fit(blocks, k, init=start, tol=-1.0, max_iter=n,
+                                                        summary=summary), lambda r: r.n_iter)
     return {"seconds_per_iteration": seconds,
             "median_pass_seconds": float(np.median([h.seconds for h in run.history])),
             "log_likelihood": run.objective}
@@ -97,20 +97,20 @@ def main():
     from sklearn.metrics import adjusted_rand_score
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-    from spark_em import blocks as blk
-    from spark_em import frames
-    from spark_em import mixture as mx
-    from spark_em.gaussian import GaussianMixture
+    from spark_em.engine.block import DEFAULT_BLOCK_ROWS
+    from spark_em.engine.ops import from_array, summarize
+    from spark_em.io.matrix import read_dataframe
+    from spark_em.kernels.gaussian import Mixture
     from spark_em.ml import GaussianMixture as SparkEmGaussianMixture
-    from spark_em.readers import read_dataframe
+    from spark_em.models import gaussian
 
     if args.connect:
         given = json.load(sys.stdin)
-        start = GaussianMixture(*(np.array(given[n]) for n in ("weights", "means", "covariances")),
+        start = Mixture(*(np.array(given[n]) for n in ("weights", "means", "covariances")),
                                 given["covariance_type"])
         spark = SparkSession.builder.remote(args.master).getOrCreate()
         X, _ = blobs(args.rows, args.dims, args.k, seed=0)
-        blocks = frames.from_array(spark, X, args.partitions, blk.DEFAULT_BLOCK_ROWS)
+        blocks = from_array(spark, X, args.partitions, DEFAULT_BLOCK_ROWS, backend="dataframe")
         print("RESULT " + json.dumps(em_speed(blocks, args.k, start)))
         spark.stop()
         return
@@ -138,14 +138,14 @@ def main():
     df = frame(X)
     df.count()
     blocks = read_dataframe(df, "features", ratings=False)
-    summary = blk.summarize(blocks)
-    start = mx.fit(blocks, args.k, seed=0, init="kmeans++", max_iter=1, summary=summary).mixture
+    summary = summarize(blocks)
+    start = gaussian.fit(blocks, args.k, seed=0, init="kmeans++", max_iter=1, summary=summary).mixture
 
     num_partitions = blocks.getNumPartitions()
     backends = {"rdd": em_speed(blocks, args.k, start)}
     ours, ours_pass = backends["rdd"]["seconds_per_iteration"], backends["rdd"]["median_pass_seconds"]
     blocks.unpersist()
-    blocks = frames.from_array(spark, X, num_partitions, blk.DEFAULT_BLOCK_ROWS)
+    blocks = from_array(spark, X, num_partitions, DEFAULT_BLOCK_ROWS, backend="dataframe")
     backends["dataframe"] = em_speed(blocks, args.k, start)
     blocks.unpersist()
     mllib, _ = per_iteration(lambda n: MLlibGaussianMixture(k=args.k, maxIter=n, tol=0.0, seed=0)
@@ -201,7 +201,7 @@ def main():
         },
         "backends": {
             "rows": args.rows, "dims": args.dims, "k": args.k,
-            "num_partitions": num_partitions, "block_rows": blk.DEFAULT_BLOCK_ROWS,
+            "num_partitions": num_partitions, "block_rows": DEFAULT_BLOCK_ROWS,
             **{name: {key: v if key == "log_likelihood" else round(v, 4) for key, v in b.items()}
                for name, b in backends.items()},
             "same_log_likelihood": {"max_relative_difference": ll_difference,

@@ -7,7 +7,7 @@ repeats, after one untimed warm-up fit), iterations, seconds per iteration, and 
 run by the same kernels on the whole matrix in this process. Target: the Spark fit in <= 5 s.
 
 ``backends`` times the same fit on each engine backend with the same partitions and block rows:
-the RDD backend (as under ``spark``), the DataFrame backend (``spark_em.frames``) in the same
+the RDD backend (as under ``spark``), the DataFrame backend (``spark_em.engine.frame``) in the same
 classic session, and the DataFrame backend under Spark Connect (``remote(master)``, run in a
 child process of this script, as one process cannot hold both kinds of session well).
 ``median_pass_seconds`` is the median pass of the timed fits. ``same_log_likelihood``
@@ -33,7 +33,7 @@ SAME_LL_RTOL = 1e-10
 
 
 def numpy_fit(X, k, seed, tol=1e-6):
-    from spark_em import masked
+    from spark_em.kernels import masked
 
     mixture, previous, n_iter = masked.reference_init(X, k, seed), None, 0
     while True:
@@ -68,15 +68,15 @@ def backend_entry(load_seconds, times, runs):
 
 def frame_backend(spark, path, num_partitions, args):
     """The fit timed on the DataFrame backend (a classic or a Spark Connect session)."""
-    from spark_em import blocks as blk
-    from spark_em import matrix_completion as mc
-    from spark_em import readers
+    from spark_em.engine.ops import summarize
+    from spark_em.io.matrix import read_text
+    from spark_em.models import masked as masked_model
 
     start = time.perf_counter()
-    frame = readers.read_text(spark, path, num_partitions=num_partitions, backend="dataframe")
-    summary = blk.summarize(frame)
+    frame = read_text(spark, path, num_partitions=num_partitions, backend="dataframe")
+    summary = summarize(frame)
     load_seconds = time.perf_counter() - start
-    times, runs = timed_fits(lambda: mc.fit(frame, args.k, args.seed, summary=summary), args.repeats)
+    times, runs = timed_fits(lambda: masked_model.fit(frame, args.k, args.seed, summary=summary), args.repeats)
     frame.unpersist()
     return backend_entry(load_seconds, times, runs)
 
@@ -105,9 +105,10 @@ def main():
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    from spark_em import blocks as blk
-    from spark_em import matrix_completion as mc
-    from spark_em import readers
+    from spark_em.engine.block import DEFAULT_BLOCK_ROWS
+    from spark_em.engine.ops import summarize
+    from spark_em.io.matrix import read_text
+    from spark_em.models import masked as masked_model
 
     path = str(Path(args.data) / "netflix_incomplete.txt")
     if args.connect:
@@ -122,11 +123,11 @@ def main():
     spark.sparkContext.setLogLevel("ERROR")
 
     start = time.perf_counter()
-    blocks = readers.read_text(spark.sparkContext, path)
-    summary = blk.summarize(blocks)
+    blocks = read_text(spark.sparkContext, path)
+    summary = summarize(blocks)
     load_seconds = time.perf_counter() - start
 
-    times, runs = timed_fits(lambda: mc.fit(blocks, args.k, args.seed, summary=summary), args.repeats)
+    times, runs = timed_fits(lambda: masked_model.fit(blocks, args.k, args.seed, summary=summary), args.repeats)
     seconds, run = statistics.median(times), runs[0]
     num_partitions = blocks.getNumPartitions()
     blocks.unpersist()
@@ -157,7 +158,7 @@ def main():
         "target_fit_seconds": TARGET_SECONDS,
         "target_met": seconds <= TARGET_SECONDS,
         "backends": {
-            "num_partitions": num_partitions, "block_rows": blk.DEFAULT_BLOCK_ROWS, **backends,
+            "num_partitions": num_partitions, "block_rows": DEFAULT_BLOCK_ROWS, **backends,
             "same_log_likelihood": {"max_relative_difference": ll_difference,
                                     "rtol": SAME_LL_RTOL, "met": ll_difference <= SAME_LL_RTOL},
         },

@@ -10,7 +10,7 @@ resident memory of this process and every process under it (the JVM, which in lo
 driver and executors, and the Python workers), sampled every 0.1 s. ``growth_exponent`` is
 the slope of log(seconds per iteration) over log(ratings) between the smallest and the
 largest size. ``triples_load_seconds`` (smaller sizes only) loads the same ratings from a
-Parquet file of (user, item, rating) records through ``spark_em.triples`` and, when no item
+Parquet file of (user, item, rating) records through ``spark_em.io.triples`` and, when no item
 went unrated (so the shapes agree), compares the first pass's log-likelihood.
 
 Last, on the course netflix data (dense 1200×1200), the seconds per pass of five starts fitted
@@ -88,8 +88,8 @@ def pass_seconds(run) -> float:
 
 
 def one_size(spark, fraction, iterations, memory, with_triples):
-    from spark_em import synthetic, triples
-    from spark_em import matrix_completion as mc
+    from spark_em.io import synthetic, triples
+    from spark_em.models import masked as mc
 
     sc = spark.sparkContext
     shape = synthetic.PrizeShape().scaled(fraction)
@@ -123,8 +123,8 @@ def one_size(spark, fraction, iterations, memory, with_triples):
 
 
 def starts_together(sc, passes):
-    from spark_em import readers
-    from spark_em import matrix_completion as mc
+    from spark_em.io import matrix as readers
+    from spark_em.models import masked as mc
 
     X = readers.read_text(sc, str(NETFLIX))
     mc.fit(X, 12, 0, tol=-1.0, max_iter=2)  # warm-up

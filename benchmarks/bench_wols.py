@@ -45,13 +45,14 @@ def main():
     from pyspark.sql import SparkSession
     from pyspark.sql.types import DoubleType, StructField, StructType
 
-    from spark_em import regression
+    from spark_em.io.synthetic import wols_experiment
+    from spark_em.models import wols
 
     spark = (SparkSession.builder.master(args.master).appName("bench_wols")
              .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
              .config("spark.driver.memory", "6g").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
-    data = regression.classic(spark.sparkContext, args.rows)
+    data = wols_experiment(spark.sparkContext, args.rows)
 
     schema = StructType([StructField("label", DoubleType()), StructField("weight", DoubleType()),
                          StructField("features", VectorUDT())])
@@ -60,8 +61,8 @@ def main():
                                        for r in np.asarray(b.values, np.float64)]), schema).cache()
     df.count()
 
-    newton_s, newton = timed(lambda: regression.fit(data, "newton"))
-    normal_s, normal = timed(lambda: regression.fit(data, "normal"))
+    newton_s, newton = timed(lambda: wols.fit(data, "newton"))
+    normal_s, normal = timed(lambda: wols.fit(data, "normal"))
     ours = np.r_[newton.intercept, newton.coefficients]
     mllib = {}
     for solver in ("normal", "l-bfgs"):
@@ -82,7 +83,7 @@ def main():
                 reached.update(iterations=record.iteration,
                                seconds=round(time.perf_counter() - start, 3))
 
-        result = regression.fit(data, "gd", step=step, tol=0.0, max_iter=args.gd_max_iter,
+        result = wols.fit(data, "gd", step=step, tol=0.0, max_iter=args.gd_max_iter,
                                 on_iteration=watch)
         return {"step": result.step, "reached_1e-6": bool(reached), **reached,
                 "iterations_run": result.n_iter,

@@ -1,0 +1,141 @@
+"""What the spark-submit jobs share: option parsing, the library's parameters spoken as flags,
+progress lines, atomic output and the exit status."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from spark_em.errors import InputError
+
+
+def flags_of(parser, **aliases: str) -> dict[str, str]:
+    """Each library parameter's flag: an option's destination names the parameter it sets
+    (``max_iter`` → ``--max-iter``), and ``aliases`` name the others (``criterion="--select"``)."""
+    names = {action.dest: max(action.option_strings, key=len)
+             for action in parser._actions if action.option_strings}
+    return {**names, **aliases}
+
+
+def speaking(flags: dict[str, str]):
+    """A job's ``main`` whose library errors name its flags instead of the parameters."""
+    def wrap(main):
+        @functools.wraps(main)
+        def run(argv=None):
+            try:
+                return main(argv)
+            except InputError as exc:
+                if exc.param is None:
+                    raise
+                raise InputError(exc.worded(flags)) from None
+
+        return run
+
+    return wrap
+
+
+def int_list(text: str, option: str) -> list[int]:
+    """``3``, ``1,12`` or ``0-4`` (and mixtures such as ``1,3-5``) as a list of integers."""
+    values: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-") if not part.startswith("-") else (part, "", "")
+        try:
+            if sep:
+                first, last = int(lo), int(hi)
+                if last < first:
+                    raise ValueError
+                values.extend(range(first, last + 1))
+            else:
+                values.append(int(part))
+        except ValueError:
+            raise InputError(f"{option}: {text!r} is not a number, a list (1,12) or a range (0-4)") from None
+    return values
+
+
+def add_session_options(ap) -> None:
+    """--backend and --remote: where the data live and which Spark to talk to."""
+    ap.add_argument("--backend", choices=["auto", "rdd", "dataframe"], default="auto",
+                    help="where the data live: a cached RDD of blocks, or a cached DataFrame of "
+                    "blocks (Spark Connect, Databricks serverless and shared clusters); auto: "
+                    "the DataFrame backend under Spark Connect, else RDDs")
+    ap.add_argument("--remote", metavar="URL", help="a Spark Connect server, e.g. "
+                    "sc://host:15002 (or set SPARK_REMOTE)")
+
+
+def progress_line(label: str, it, objective: str = "log-likelihood") -> str:
+    change = "" if it.relative_change is None else f"{it.relative_change:.3e}"
+    return (f"{label} iter {it.iteration:4d}  {objective} {it.objective:.10f}  "
+            f"change {change:>10}  {it.seconds:.3f}s")
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def check_out_dir(out: str | None, overwrite: bool) -> None:
+    """Refuse an existing output directory unless ``overwrite`` (checked before any work)."""
+    if out and "://" in out:
+        raise InputError(f"--out {out}: outputs go to a directory on the driver's file system, not a URL")
+    if out and os.path.exists(out) and not overwrite:
+        raise InputError(f"--out {out} exists; choose another directory or add --overwrite")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_dir(out: str, overwrite: bool) -> Iterator[Path]:
+    """A temporary directory beside ``out`` that becomes ``out`` only if the block succeeds.
+
+    With ``overwrite`` an existing ``out`` is moved aside first and put back if the swap fails.
+    """
+    check_out_dir(out, overwrite)
+    target = Path(out).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    work.chmod(0o777 & ~_umask())
+    try:
+        yield work
+        if not target.exists():
+            os.replace(work, target)
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old / "previous")
+        try:
+            os.replace(work, target)
+        except BaseException:
+            os.replace(old / "previous", target)
+            raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def main_wrapper(main, argv=None) -> int:
+    """Run ``main(argv)``; a user's error becomes one line on stderr and exit status 2."""
+    try:
+        main(argv)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,346 @@
+"""Fit a Gaussian mixture: to a partially observed ratings matrix (and complete it), or to
+complete data.
+
+    spark-submit jobs/fit_gmm.py --input PATH --missing zero --k 12 --seeds 0-4 \\
+        --gold PATH --out DIR
+    spark-submit jobs/fit_gmm.py --input points.csv --missing none --covariance full \\
+        --k 1-4 --select bic --out DIR
+    spark-submit jobs/fit_gmm.py --input ratings.parquet --format triples --user-col userId \
+        --item-col movieId --rating-col rating --recommend 10 --predict pairs.csv --out DIR
+    spark-submit jobs/fit_gmm.py --demo blobs --out DIR
+
+With no --input, a seeded synthetic ratings matrix drawn from a planted mixture is used and
+the completion is scored against the planted truth. Progress goes to stderr, one line per
+iteration; the metrics go to stdout as JSON and, with --out, to DIR/metrics.json beside
+DIR/model.json and the completed matrix (ratings) or DIR/fit.png (2-D complete data).
+
+Ratings as (user, item, rating) records (--format triples) are held as sparse blocks; the
+completed matrix is written only when it is small, and --predict / --recommend write Parquet
+predictions and top-N recommendations under the original ids instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+
+from spark_em.cli.common import (add_session_options, atomic_dir, check_out_dir, flags_of,
+                                 int_list, progress_line, say, speaking, write_json)
+from spark_em.cli.plots import mixture_plot
+from spark_em.engine.block import DEFAULT_BLOCK_ROWS
+from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL
+from spark_em.engine.ops import sample_rows, summarize
+from spark_em.engine.session import get_spark
+from spark_em.errors import InputError
+from spark_em.io.matrix import FORMATS, read_matrix, write_npy
+from spark_em.io.synthetic import blobs, planted_ratings
+from spark_em.io.triples import RatingsIndex, read_frame, read_triples
+from spark_em.kernels.gaussian import COVARIANCE_TYPES, REG_COVAR
+from spark_em.kernels.masked import MIN_VARIANCE
+from spark_em.models import gaussian as gaussian_model
+from spark_em.models import masked as masked_model
+from spark_em.models import recommend
+from spark_em.models.selection import CRITERIA
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="fit_gmm.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--input", help="ratings matrix: text, CSV or .npy file, or a directory "
+                    "(default: built-in synthetic ratings)")
+    ap.add_argument("--format", choices=FORMATS + ("triples",),
+                    help="input format (default: from the name); triples: (user, item, rating) "
+                    "records in Parquet or CSV with a header")
+    ap.add_argument("--header", action="store_true", help="CSV files start with a header line")
+    ap.add_argument("--user-col", default="user", help="triples: the user id column")
+    ap.add_argument("--item-col", default="item", help="triples: the item id column")
+    ap.add_argument("--rating-col", default="rating", help="triples: the rating column")
+    ap.add_argument("--rating-range", help="triples: LO,HI; a rating outside is a bad record")
+    ap.add_argument("--on-bad-rows", choices=["error", "drop"], default="error",
+                    help="ratings (text, CSV, triples): stop at the first bad row or record, or "
+                    "drop them and count them (n_dropped)")
+    ap.add_argument("--predict", help="triples or ratings: CSV (header) or Parquet of (user, item) "
+                    "pairs; writes DIR/predictions (Parquet)")
+    ap.add_argument("--recommend", type=int, metavar="N",
+                    help="writes each user's top-N unrated items to DIR/recommendations (Parquet)")
+    ap.add_argument("--missing", choices=["zero", "none"], default="zero",
+                    help="zero: a ratings matrix where 0 marks a missing entry (the course data); "
+                    "none: complete data")
+    ap.add_argument("--demo", choices=["blobs"], help="blobs: the three-cluster demo "
+                    "(3×1000 points around (4,0), (6,6), (0,4)); implies --missing none, K=3")
+    ap.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full",
+                    help="covariance type for complete data (default full)")
+    ap.add_argument("--model", choices=["gmm", "kmeans"], default="gmm",
+                    help="complete data: EM for a mixture, or the course's K-means")
+    ap.add_argument("--init", choices=gaussian_model.INIT_MODES, default="reference",
+                    help="complete data: initialisation (default: the course's reference)")
+    ap.add_argument("--n-init", type=int, default=1, help="restarts per seed (best kept)")
+    ap.add_argument("--reg-covar", type=float, default=REG_COVAR)
+    ap.add_argument("--select", choices=CRITERIA, default="bic",
+                    help="complete data with several K: the criterion that chooses K")
+    ap.add_argument("--k", help="components: 12, 1,12 or 1-4 (default 12; 3 for --demo)")
+    ap.add_argument("--seeds", default="0", help="seeds: 0, 0,3 or 0-4 (default 0)")
+    ap.add_argument("--gold", help="complete matrix to score the completion against (its format "
+                    "is guessed from its own name)")
+    ap.add_argument("--out", help="output directory (refused if it exists, unless --overwrite)")
+    ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument("--output-format", choices=["npy", "text"], default="npy",
+                    help="completed matrix as .npy, or also as text")
+    ap.add_argument("--tol", type=float, help="stopping rule (default 1e-6 relative; "
+                    "for K-means 1e-4 on the cost)")
+    ap.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
+    ap.add_argument("--min-variance", type=float, default=MIN_VARIANCE)
+    ap.add_argument("--from-model", metavar="DIR", help="ratings: no fit; use the model an "
+                    "earlier run wrote to DIR (model.json, and users.npy/items.npy for records) "
+                    "to score, complete, --predict or --recommend")
+    ap.add_argument("--checkpoint", metavar="DIR", help="save the complete state after every "
+                    "iteration in DIR (a directory on the driver)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the run saved in --checkpoint DIR (same input and options)")
+    add_session_options(ap)
+    ap.add_argument("--partitions", type=int, help="partitions (default: Spark's parallelism)")
+    ap.add_argument("--block-rows", type=int, default=DEFAULT_BLOCK_ROWS)
+    return ap
+
+
+FLAGS = flags_of(build_parser(), covariance_type="--covariance", criterion="--select",
+                 fmt="--format", num_partitions="--partitions", n="--recommend")
+
+
+def parse_args(argv):
+    args = build_parser().parse_args(argv)
+    if args.demo:
+        if args.input:
+            raise InputError("--demo and --input exclude each other")
+        args.missing = "none"
+    args.ks = int_list(args.k or ("3" if args.demo else "12"), "--k")
+    args.seed_list = int_list(args.seeds, "--seeds")
+    problems = [(args.tol is not None and not (math.isfinite(args.tol) and args.tol >= 0),
+                 "--tol must be a number >= 0"),
+                (args.n_init < 1, "--n-init must be >= 1"),
+                (not math.isfinite(args.reg_covar) or args.reg_covar < 0, "--reg-covar must be >= 0"),
+                (args.max_iter < 1, "--max-iter must be >= 1"),
+                (not math.isfinite(args.min_variance) or args.min_variance <= 0,
+                 "--min-variance must be a number > 0"),
+                (min(args.ks) < 1, "--k values must be >= 1"),
+                (not all(0 <= s < 2**32 for s in args.seed_list), "--seeds must be in 0..4294967295"),
+                (args.block_rows < 1, "--block-rows must be >= 1"),
+                (args.partitions is not None and args.partitions < 1, "--partitions must be >= 1")]
+    for bad, message in problems:
+        if bad:
+            raise InputError(message)
+    if args.gold and not args.input:
+        raise InputError("--gold needs --input (the built-in data is scored against its own truth)")
+    if args.gold and args.on_bad_rows == "drop":
+        raise InputError("--gold compares row by row, so it cannot be used with --on-bad-rows drop")
+    if args.gold and args.missing == "none":
+        raise InputError("--gold scores a completion; it needs --missing zero")
+    if args.format == "triples" and (args.gold or not args.input):
+        raise InputError("--format triples needs --input and takes no --gold")
+    if (args.predict or args.recommend is not None) and (args.missing == "none" or not args.out):
+        raise InputError("--predict and --recommend need ratings (--missing zero) and --out")
+    if ((args.predict or args.recommend is not None) and args.on_bad_rows == "drop"
+            and args.format != "triples"):
+        raise InputError("with --on-bad-rows drop a matrix's rows are renumbered, so --predict and "
+                         "--recommend need --format triples (ids that do not move)")
+    if args.recommend is not None and args.recommend < 1:
+        raise InputError("--recommend must be >= 1")
+    if args.from_model and (args.k or args.checkpoint or args.missing == "none"):
+        raise InputError("--from-model takes K from the saved model; it goes with ratings and "
+                         "without --k or --checkpoint")
+    if args.resume and not args.checkpoint:
+        raise InputError("--resume needs --checkpoint DIR")
+    args.range = _rating_range(args.rating_range)
+    return args
+
+
+def _rating_range(text):
+    if text is None:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--rating-range must be LO,HI (two numbers), not {text!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
+        raise InputError(f"--rating-range needs 0 < LO <= HI, got {text!r}")
+    return low, high
+
+
+def load(spark, args):
+    """(observed blocks, gold blocks or None, id index, description of the data)."""
+    if args.format == "triples":
+        data = read_triples(
+            read_frame(spark, args.input), args.user_col, args.item_col, args.rating_col,
+            rating_range=args.range, on_bad_rows=args.on_bad_rows, block_rows=args.block_rows,
+            num_partitions=args.partitions, describe=args.input, backend=args.backend)
+        return data.blocks, None, data.index, {
+            "input": args.input, "format": "triples", "n_ratings": data.n_ratings,
+            "n_dropped": data.n_dropped}
+    if args.input:
+        options = dict(num_partitions=args.partitions, block_rows=args.block_rows,
+                       backend=args.backend)
+        report = {}
+        observed = read_matrix(spark, args.input, args.format, header=args.header,
+                                       on_bad_rows=args.on_bad_rows, report=report, **options)
+        gold = (read_matrix(spark, args.gold, header=args.header, **options)
+                if args.gold else None)
+        described = {"input": args.input, "gold": args.gold}
+        if args.on_bad_rows == "drop":
+            described["n_dropped"] = report.get("dropped", 0)
+        return observed, gold, None, described
+    data = planted_ratings(spark, num_partitions=args.partitions, block_rows=args.block_rows,
+                                     backend=args.backend)
+    return data.observed, data.truth, None, {
+        "input": "built-in synthetic ratings (planted mixture)", "n_types": data.n_types}
+
+
+# Above this many entries (400 MB as float64) the completed matrix is not written.
+DENSE_OUTPUT_MAX_ENTRIES = 50_000_000
+
+
+def write_outputs(spark, out, args, blocks, index, chosen, metrics):
+    """metrics.json, model.json (+ the id lists), and the completed matrix when it is small,
+    predictions and recommendations when asked; all or nothing."""
+    positional = index is None
+    with atomic_dir(out, args.overwrite) as work:
+        mix = chosen.mixture
+        shape = (metrics["n_rows"], metrics["n_cols"])
+        index = index or RatingsIndex.positional(shape)
+        if not positional:
+            index.save(str(work))
+        if args.predict:
+            pairs = read_frame(spark, args.predict)
+            predicted = recommend.predict(spark, blocks, index, mix, pairs, args.user_col,
+                                          args.item_col)
+            predicted.write.parquet(str(work / "predictions"))
+            metrics["predictions"] = spark.read.parquet(str(work / "predictions")).count()
+        if args.recommend:
+            recommend.recommend(spark, blocks, index, mix, args.recommend) \
+                .write.parquet(str(work / "recommendations"))
+            metrics["recommendations_per_user"] = args.recommend
+        if shape[0] * shape[1] <= DENSE_OUTPUT_MAX_ENTRIES:
+            write_npy(masked_model.iter_completed(blocks, mix), work / "completed.npy", shape,
+                      work / "completed.txt" if args.output_format == "text" else None)
+            metrics["completed"] = "completed.npy"
+        else:
+            metrics["completed"] = (f"not written: {shape[0]}×{shape[1]} entries; use --predict "
+                                    "or --recommend")
+        write_json(work / "model.json", masked_model.model_record(
+            chosen, min_variance=args.min_variance, tol=args.tol,
+            ids=None if positional else "users.npy, items.npy"))
+        write_json(work / "metrics.json", metrics)
+
+
+def open_checkpoint(args, make, summary, **options):
+    """The run's ``Checkpoint`` (None without --checkpoint); a directory holding one already
+    is refused unless --resume."""
+    if not args.checkpoint:
+        return None
+    return make(args.checkpoint, summary, k=args.ks, seeds=args.seed_list,
+                max_iter=args.max_iter, **options).check_start(args.resume)
+
+
+def fitted_runs(args, blocks, summary, described):
+    """Every (K, seed) fitted together, with a checkpoint after every pass when asked."""
+    tol = DEFAULT_TOL if args.tol is None else args.tol
+    checkpoint = open_checkpoint(args, masked_model.checkpoint_for, summary,
+                                 input=described["input"], tol=tol, min_variance=args.min_variance)
+    return masked_model.fit_all(
+        blocks, args.ks, args.seed_list, tol=tol, max_iter=args.max_iter,
+        min_variance=args.min_variance, summary=summary, checkpoint=checkpoint,
+        resume=args.resume,
+        on_run_iteration=lambda k, seed, it: say(progress_line(f"k={k} seed={seed}", it)))
+
+
+def saved_run(directory, blocks, index, summary):
+    """The model an earlier run saved, checked against the data, as a run of no iterations
+    whose log-likelihood is the data's under it (one pass)."""
+    mixture, seed = masked_model.read_model(directory, summary.n_cols)
+    if index is not None:
+        items = RatingsIndex.load(str(directory)).items
+        if not np.array_equal(items, index.items):
+            raise InputError(f"{directory}: the model's items (items.npy) differ from the input's")
+    return masked_model.scored(blocks, mixture, seed)
+
+
+def fit_ratings(spark, args, start):
+    """The masked model: fit, choose the best run, score and write the completion."""
+    blocks, gold, index, described = load(spark, args)
+    summary = summarize(blocks)
+    if args.from_model:
+        runs = [saved_run(args.from_model, blocks, index, summary)]
+        args.ks = [runs[0].k]
+    else:
+        runs = fitted_runs(args, blocks, summary, described)
+    chosen = masked_model.best(runs)
+    best_by_k = {str(k): run.summary() for k, run in masked_model.best_per_k(runs).items()}
+    metrics = dict(chosen.summary(), **described, n_rows=summary.n_rows, n_cols=summary.n_cols,
+                   observed_fraction=summary.observed_fraction,
+                   n_empty_rows=summary.n_empty_rows,
+                   runs=[r.summary() for r in runs], best_by_k=best_by_k)
+    if gold is not None:
+        metrics["rmse"], metrics["rmse_missing"] = masked_model.rmse(blocks, chosen.mixture, gold)
+    metrics["seconds"] = round(time.perf_counter() - start, 3)
+    if args.out:
+        write_outputs(spark, args.out, args, blocks, index, chosen, metrics)
+    return metrics
+
+
+def fit_complete(spark, args, start):
+    """Complete data: mixtures (or K-means) over every (K, seed), K chosen by --select."""
+    if args.demo:
+        blocks = blobs(spark, num_partitions=args.partitions, backend=args.backend)
+        described = {"input": "demo: 3x1000 points around (4,0), (6,6), (0,4), identity covariance"}
+    else:
+        blocks = read_matrix(spark, args.input, args.format, ratings=False, header=args.header,
+                             num_partitions=args.partitions, block_rows=args.block_rows,
+                             backend=args.backend)
+        described = {"input": args.input}
+    summary = summarize(blocks)
+    paths: dict[tuple[int, int], list] = {}
+    objective = "cost" if args.model == "kmeans" else "log-likelihood"
+
+    def report(k, seed, it, mix):
+        paths.setdefault((k, seed), []).append(mix.means.copy())
+        say(progress_line(f"k={k} seed={seed}", it, objective))
+
+    checkpoint = open_checkpoint(
+        args, lambda *a, **o: gaussian_model.checkpoint_for(*a, model=args.model, **o), summary,
+        input=described["input"], covariance=args.covariance, init=args.init,
+        n_init=args.n_init, tol=args.tol, reg_covar=args.reg_covar)
+    runs = gaussian_model.fit_all(
+        blocks, args.ks, args.seed_list, model=args.model, covariance_type=args.covariance,
+        init=args.init, tol=args.tol, max_iter=args.max_iter, reg_covar=args.reg_covar,
+        n_init=args.n_init, on_run_iteration=report, summary=summary, checkpoint=checkpoint,
+        resume=args.resume)
+    chosen, best_by_k = gaussian_model.select(runs, args.select)
+    metrics = dict(chosen.summary(), **described, n_rows=summary.n_rows, n_cols=summary.n_cols,
+                   select=args.select if args.model == "gmm" else None,
+                   candidates=[best_by_k[k].summary() for k in sorted(best_by_k)],
+                   runs=[r.summary() for r in runs])
+    metrics["seconds"] = round(time.perf_counter() - start, 3)
+    if args.out:
+        with atomic_dir(args.out, args.overwrite) as work:
+            write_json(work / "metrics.json", metrics)
+            mix = chosen.mixture
+            write_json(work / "model.json", gaussian_model.model_record(
+                chosen, reg_covar=args.reg_covar, tol=args.tol))
+            if summary.n_cols == 2:
+                sample = sample_rows(blocks, 5000, summary.n_rows)
+                trail = [chosen.initial.means] + paths.get((chosen.k, chosen.seed), [])
+                mixture_plot(sample, mix, trail, work / "fit.png",
+                             f"K={chosen.k}, {mix.covariance_type} covariance, seed {chosen.seed}")
+    return metrics
+
+
+@speaking(FLAGS)
+def main(argv=None):
+    args = parse_args(argv)
+    check_out_dir(args.out, args.overwrite)
+    spark = get_spark("spark-em fit_gmm", args.remote)
+    start = time.perf_counter()
+    fit = fit_complete if args.missing == "none" else fit_ratings
+    print(json.dumps(fit(spark, args, start), indent=2, allow_nan=False))

@@ -1,0 +1,110 @@
+"""Blocks: the records the data are kept in on either backend. Pure records, no Spark.
+
+A ``Block`` is many rows: the global index of its first row (``offset``) and its values (a
+numpy array, or a scipy.sparse CSR array of the observed entries, compacted by
+``kernels.arrays.compact``). Rows can then be fetched by index and results returned in input
+order. ``pack``/``unpack`` turn values into ``.npy`` bytes and back (never pickles), which is
+how the DataFrame backend stores them and how blocks travel as DataFrame rows.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Iterator, NamedTuple
+
+import numpy as np
+from scipy import sparse
+
+from spark_em.kernels.arrays import compact
+
+DEFAULT_BLOCK_ROWS = 4096
+# Below this much input per partition, a pass costs more in task overhead than it gains from
+# parallel work; larger inputs get at least one partition per core.
+BYTES_PER_PARTITION = 4 * 1024 * 1024
+# A piece of a text source is numbered (file index + 1) * FILE_PIECES + its place in the file
+# (a split's first byte, or its rank), so pieces sort in line order and a file's first piece
+# is a multiple of FILE_PIECES.
+FILE_PIECES = 2**40
+
+
+class Block(NamedTuple):
+    offset: int
+    values: np.ndarray
+
+
+def default_partitions(parallelism: int, n_bytes: int) -> int:
+    """Partitions for ``n_bytes`` of input on a cluster of this ``parallelism``."""
+    return max(1, min(parallelism, -(-n_bytes // BYTES_PER_PARTITION)))
+
+
+def split_rows(values: np.ndarray, block_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(local start, rows) pieces of at most ``block_rows`` rows, compacted."""
+    for start in range(0, values.shape[0], block_rows):
+        yield start, compact(values[start : start + block_rows])
+
+
+def array_blocks(X: np.ndarray, num_partitions: int, block_rows: int) -> list[Block]:
+    """An in-memory array cut into blocks for ``num_partitions`` partitions (at most
+    ``block_rows`` rows each)."""
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"expected a non-empty 2-D array, got shape {X.shape}")
+    step = min(block_rows, max(1, -(-X.shape[0] // num_partitions)))
+    return [Block(start, piece) for start, piece in split_rows(X, step)]
+
+
+def pack(values) -> tuple[str, bytes]:
+    """("dense" or "csr", the values as ``.npy`` bytes)."""
+    out = io.BytesIO()
+    if sparse.issparse(values):
+        for part in (np.array(values.shape), values.indptr, values.indices, values.data):
+            np.save(out, part, allow_pickle=False)
+        return "csr", out.getvalue()
+    np.save(out, np.asarray(values), allow_pickle=False)
+    return "dense", out.getvalue()
+
+
+def unpack(kind: str, payload: bytes):
+    stream = io.BytesIO(payload)
+    if kind == "csr":
+        shape, indptr, indices, data = (np.load(stream, allow_pickle=False) for _ in range(4))
+        return sparse.csr_array((data, indices, indptr), shape=tuple(shape))
+    return np.load(stream, allow_pickle=False)
+
+
+def cutter(ranges: list[tuple[int, int]]):
+    """``cut(block)``: the pieces of another block of rows that fall in each of the row
+    ``ranges`` (first row, rows; sorted), as (that range's first row, (first row, rows))."""
+    starts = np.array([r[0] for r in ranges])
+
+    def cut(block: Block):
+        pieces, lo, hi = [], block.offset, block.offset + block.values.shape[0]
+        i = int(np.searchsorted(starts, lo, side="right")) - 1
+        while lo < hi and 0 <= i < len(ranges):
+            start, rows = ranges[i]
+            end = min(hi, start + rows)
+            pieces.append((start, (lo, block.values[lo - block.offset:end - block.offset])))
+            lo, i = end, i + 1
+        return pieces
+
+    return cut
+
+
+def joined(block: Block, pieces: list) -> tuple[Block, np.ndarray]:
+    """``block`` with the rows of the (first row, rows) ``pieces`` cut to meet it."""
+    parts = [v for _, v in sorted(pieces, key=lambda p: p[0])]
+    rows = sparse.vstack(parts, format="csr") if sparse.issparse(parts[0]) else np.concatenate(parts)
+    if rows.shape[0] != block.values.shape[0]:
+        raise ValueError(f"rows {block.offset}+: {rows.shape[0]} rows to pair with "
+                         f"{block.values.shape[0]}; the two matrices differ in length")
+    return block, rows
+
+
+def combined(parts: list, combine):
+    """``combine`` over ``parts`` in order."""
+    if not parts:
+        raise ValueError("the data holds no blocks")
+    total = parts[0]
+    for part in parts[1:]:
+        total = combine(total, part)
+    return total

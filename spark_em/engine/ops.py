@@ -1,0 +1,164 @@
+"""Operations on blocks that work the same on either backend: the one door through which the
+loaders, the models and the front ends reach the data.
+
+Each function finds the backend that holds its blocks (``backend_of``) and lets it do the
+work; nothing here or above asks which backend that is. Blocks are made from an in-memory
+array (``from_array``) or on the executors (``generated``); passes sum (``aggregate``,
+``reduce``), gather (``collect``), map (``mapped``) or pair two matrices blocked differently
+(``paired``); and a few small results come back to the driver (``rows_at``, ``to_local``,
+``summarize``, ``sample_rows``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+from scipy import sparse
+
+from spark_em.engine.backend import backend_for, backend_of, default_parallelism
+from spark_em.engine.block import DEFAULT_BLOCK_ROWS, Block
+from spark_em.kernels.arrays import column_summary, dense, row_uniforms
+
+
+def from_array(spark, X: np.ndarray, num_partitions: int | None = None,
+               block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None):
+    """Cached blocks from an in-memory array (small data, tests), cut on the driver, on the
+    backend ``backend_for(spark, backend)`` chooses; ``num_partitions`` defaults to the
+    cluster's parallelism."""
+    chosen = backend_for(spark, backend)
+    return chosen.from_array(spark, X, num_partitions or default_parallelism(spark), block_rows)
+
+
+def generated(spark, keys: list[int], make: Callable, num_partitions: int | None = None,
+              backend: str | None = None):
+    """Cached blocks made on the executors, ``make(key)`` (a list of ``Block``) for each key,
+    on the backend ``backend_for(spark, backend)`` chooses."""
+    partitions = min(len(keys), num_partitions or default_parallelism(spark))
+    return backend_for(spark, backend).generated(spark, keys, make, partitions)
+
+
+def aggregate(blocks, block_stats: Callable, add: Callable, params: Any):
+    """Σ over blocks of ``block_stats(block.values, params)``: one Spark job. ``params`` go to
+    the executors once per pass."""
+    return backend_of(blocks).aggregate(blocks, block_stats, add, params)
+
+
+def reduce(blocks, fn: Callable, combine: Callable):
+    """``combine`` over ``fn(block)`` of every block (``combine`` associative)."""
+    return backend_of(blocks).reduce(blocks, fn, combine)
+
+
+def collect(blocks, fn: Callable) -> list:
+    """``fn(block)`` for every block, gathered on the driver."""
+    return backend_of(blocks).collect(blocks, fn)
+
+
+def mapped(blocks, fn: Callable):
+    """New blocks ``fn(block)`` (a ``Block``) for every block, not cached."""
+    return backend_of(blocks).mapped(blocks, fn)
+
+
+def iterate(blocks) -> Iterator[Block]:
+    """The blocks streamed to the driver one partition at a time, in row order."""
+    return backend_of(blocks).iterate(blocks)
+
+
+def payloads(spark, blocks, fn: Callable):
+    """A DataFrame ``payload binary`` of ``fn(block)`` (bytes) for every block."""
+    return backend_of(blocks).payloads(spark, blocks, fn)
+
+
+def shapes(blocks) -> list[tuple[int, int, int]]:
+    """(offset, rows, columns) of every block, in row order."""
+    return sorted(collect(blocks, lambda b: (b.offset, *b.values.shape)))
+
+
+def paired(blocks, other, fn: Callable) -> list:
+    """``fn(block, other_values)`` for every block, with the rows of ``other`` (blocked and
+    partitioned differently, perhaps) cut to the block's rows: one shuffle. Both must hold the
+    same rows."""
+    ranges = [(offset, rows) for offset, rows, _ in shapes(blocks)]
+    return backend_of(blocks).paired(blocks, other, ranges, fn)
+
+
+def rows_at(blocks, indices) -> np.ndarray:
+    """The rows with the given global indices, in the order asked (only those travel)."""
+    wanted = np.asarray(indices, dtype=np.int64)
+
+    def pick(block: Block):
+        local = wanted - block.offset
+        hit = np.flatnonzero((local >= 0) & (local < block.values.shape[0]))
+        return [(int(i), dense(block.values[local[i]:local[i] + 1])[0]) for i in hit]
+
+    found = dict(pair for picked in collect(blocks, pick) for pair in picked)
+    missing = [int(wanted[i]) for i in range(len(wanted)) if i not in found]
+    if missing:
+        raise IndexError(f"rows {missing} are not in the data")
+    return np.stack([found[i] for i in range(len(wanted))])
+
+
+def to_local(blocks) -> np.ndarray:
+    """All rows on the driver, in input order (for small results only)."""
+    pieces = sorted(collect(blocks, lambda b: b), key=lambda b: b.offset)
+    if any(sparse.issparse(b.values) for b in pieces):
+        return np.concatenate([dense(b.values) for b in pieces])
+    return np.concatenate([b.values for b in pieces]) if pieces else np.empty((0, 0))
+
+
+@dataclass
+class MatrixSummary:
+    """What one pass learns of the data before any fit: its shape, how much is observed, and
+    the sums the reference initialisation needs (``kernels.arrays.column_summary``)."""
+
+    n_rows: int
+    n_cols: int
+    n_observed: int
+    column_summary: np.ndarray
+    n_empty_rows: int = 0  # rows with no observed entry
+
+    @property
+    def observed_fraction(self) -> float:
+        return self.n_observed / (self.n_rows * self.n_cols)
+
+
+def summarize(blocks) -> MatrixSummary:
+    """One pass: the data's ``MatrixSummary`` (0 counts as missing)."""
+    def stats(block):
+        values = block.values
+        if sparse.issparse(values):
+            per_row = np.diff(values.indptr)
+        else:
+            per_row = np.count_nonzero(values, axis=1)
+        return np.concatenate([[values.shape[0], per_row.sum(), (per_row == 0).sum()],
+                               column_summary(values)])
+
+    total = reduce(blocks, stats, np.add)
+    return MatrixSummary(int(total[0]), total.size - 4, int(total[1]), total[3:], int(total[2]))
+
+
+SAMPLE_STREAM = 2**31 - 1  # a draw number apart from those of the initialisations
+
+
+def sample_mask(block: Block, fraction: float, seed: int = 0) -> np.ndarray:
+    """Which rows of a block fall in a uniform ``fraction`` sample: a hash of (seed, row index),
+    so the sample is the same for any partitioning and independent of how the data were drawn."""
+    index = block.offset + np.arange(block.values.shape[0])
+    return row_uniforms(seed, SAMPLE_STREAM, index) < fraction
+
+
+def sample_rows(blocks, n_rows_wanted: int, total_rows: int, seed: int = 0) -> np.ndarray:
+    """About ``n_rows_wanted`` rows drawn uniformly (for plots and local fits), as float64."""
+    fraction = min(1.0, n_rows_wanted / max(total_rows, 1))
+
+    def sampled(b: Block) -> np.ndarray:
+        return np.asarray(b.values[sample_mask(b, fraction, seed)], dtype=np.float64)
+
+    pieces = [p for p in collect(blocks, sampled) if p.size]
+    return np.concatenate(pieces) if pieces else np.empty((0, 0))
+
+
+def backend_name(blocks) -> str:
+    """``"rdd"`` or ``"dataframe"``: where ``blocks`` live, for reports and notebooks."""
+    return backend_of(blocks).name

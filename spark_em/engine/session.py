@@ -1,0 +1,52 @@
+"""Sessions: the one the jobs use (the one spark-submit configured, or a local one), and what
+kind a session is."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def get_spark(app_name: str = "spark-em", remote: str | None = None):
+    """The active session, or a new one; ``local[*]`` when nothing names a master.
+
+    ``remote`` (or the ``SPARK_REMOTE`` environment variable, which ``spark-submit --remote``
+    sets) is a Spark Connect URL such as ``sc://host:15002``: the session is then a Connect
+    client, and the data go on the DataFrame backend. Otherwise spark-submit passes
+    ``spark-defaults.conf`` (and ``--master``) through the JVM's system properties, which the
+    builder reads. Run as a plain ``python`` script, executors use this interpreter unless
+    ``PYSPARK_PYTHON`` says otherwise.
+    """
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    if remote:
+        return SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
+    builder = SparkSession.builder.appName(app_name)
+    # Under spark-submit the JVM exists already and holds --master / spark-defaults.conf; a
+    # master set here would override them.
+    if "PYSPARK_GATEWAY_PORT" not in os.environ and "--master" not in os.environ.get(
+            "PYSPARK_SUBMIT_ARGS", ""):
+        builder = builder.master("local[*]")
+    return quiet(builder.getOrCreate())
+
+
+def quiet(spark):
+    """Spark's driver log at ``SPARK_EM_LOG_LEVEL`` (ERROR by default) in a classic session; a
+    Spark Connect server keeps its own log settings."""
+    if not is_connect(spark):
+        spark.sparkContext.setLogLevel(os.environ.get("SPARK_EM_LOG_LEVEL", "ERROR"))
+    return spark
+
+
+def is_connect(spark) -> bool:
+    """True for a Spark Connect session (no SparkContext, no RDDs)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def context_of(spark):
+    """The SparkContext of a classic session (or the context itself)."""
+    from pyspark import SparkContext
+
+    return spark if isinstance(spark, SparkContext) else spark.sparkContext

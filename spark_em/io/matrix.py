@@ -1,0 +1,236 @@
+"""Load a numeric matrix onto Spark as cached blocks, checking every value on the way in; write
+a matrix of blocks back to a file.
+
+Formats: whitespace-separated text (the course's ``netflix_incomplete.txt``), CSV, ``.npy``
+and a DataFrame column of arrays or vectors. Text is read and parsed on the executors, each
+file split a piece (``io.parser``); the driver checks the pieces' summaries, raises one
+``InputError`` naming the file and line of the earliest problem, or places the blocks at
+their global rows. Every loader takes ``backend`` (``rdd``, ``dataframe`` or None for what
+the session allows) and works on a SparkSession, classic or Spark Connect, or a SparkContext.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from spark_em.engine.backend import backend_for, default_parallelism
+from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, default_partitions
+from spark_em.errors import InputError
+from spark_em.io.parser import PartitionParser, assemble, rows_before, value_check
+from spark_em.io.vectors import as_array
+
+FORMATS = ("text", "csv", "npy")
+
+
+def _check_on_bad_rows(on_bad_rows: str) -> None:
+    if on_bad_rows not in ("error", "drop"):
+        raise InputError(f"{{param}} must be 'error' or 'drop', not {on_bad_rows!r}",
+                         param="on_bad_rows")
+
+
+def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratings: bool,
+                drop: bool, width: int | None = None):
+    """Parse a piece of a text file: its lines into checked rows."""
+    check = value_check(ratings)
+
+    def parse(piece: int, rows: Iterable[tuple]) -> Iterator[tuple]:
+        first_in_file = piece % FILE_PIECES == 0
+        parser = PartitionParser(piece, block_rows, check, drop, width)
+        n_lines = 0
+        for n_lines, (line,) in enumerate(rows, start=1):
+            if parser.error:
+                continue  # keep counting lines so later pieces get their line numbers
+            if skip_header and first_in_file and n_lines == 1:
+                continue
+            text = line.strip().lstrip("\ufeff") if n_lines == 1 else line.strip()
+            if not text:
+                continue
+            tokens = text.split(delimiter)
+            try:
+                row = np.array(tokens, dtype=np.float64)
+            except ValueError:
+                col, token = next((i, t) for i, t in enumerate(tokens) if not _is_number(t))
+                parser.fail(n_lines, f"column {col + 1}: {token.strip()!r} is not a number")
+                continue
+            yield from parser.add(row, n_lines)
+        yield from parser.flush()
+        yield parser.summary(n_lines=n_lines)
+
+    return parse
+
+
+def _width_counts(rows: Iterable[tuple], delimiter: str | None) -> Counter:
+    return Counter(len(t.split(delimiter)) for t in (row[0].strip() for row in rows) if t)
+
+
+def _most_common_width(counts: Iterable[Counter]) -> int | None:
+    """The number of values most lines have, from the partitions' width counts: with bad rows
+    dropped, the rows of any other width are the bad ones, wherever the first row falls."""
+    total = sum(counts, Counter())
+    return max(total, key=lambda w: (total[w], -w)) if total else None
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+        return True
+    except ValueError:
+        return False
+
+
+def _local_name(uri: str) -> str:
+    return uri[len("file:"):] if uri.startswith("file:") else uri
+
+
+def _file_of(meta: dict) -> int:
+    return meta["partition"] // FILE_PIECES - 1
+
+
+def read_text(spark, path: str, delimiter: str | None = None, header: bool = False,
+              ratings: bool = True, num_partitions: int | None = None,
+              block_rows: int = DEFAULT_BLOCK_ROWS, on_bad_rows: str = "error",
+              report: dict | None = None, backend: str | None = None):
+    """A text matrix (whitespace-separated, or ``delimiter``-separated such as CSV) as blocks.
+
+    ``path`` is a file or a directory of files (read in name order). Blank lines are skipped;
+    with ``header`` the first line of each file is. ``ratings`` also refuses negative values.
+    ``on_bad_rows="drop"`` leaves out rows with a problem (a wrong number of values, a token
+    that is not a number, NaN or Inf, a negative rating) and puts their count in ``report``.
+    """
+    _check_on_bad_rows(on_bad_rows)
+    chosen = backend_for(spark, backend)
+    drop = on_bad_rows == "drop"
+    files, pieces = chosen.text_files(spark, path, num_partitions)
+    width = _most_common_width(chosen.per_partition(
+        pieces, lambda rows: _width_counts(rows, delimiter))) if drop else None
+    parse_text = _parse_text(delimiter, header, block_rows, ratings, drop, width)
+
+    def parse(piece: int, rows):
+        if piece < FILE_PIECES:
+            raise RuntimeError(f"{path}: a line from a file that was not listed")
+        return parse_text(piece, rows)
+
+    def describe(meta, metas):
+        if meta is None:
+            return f"{path}: no data rows"
+        line, what = meta["error"]
+        lines = rows_before(meta, metas, lambda a, b: _file_of(a) == _file_of(b)) + line
+        return f"{_local_name(files[_file_of(meta)])} line {lines}: {what}"
+
+    blocks, _ = assemble(chosen, pieces, parse, describe, report)
+    return chosen.repartitioned(blocks, num_partitions) if num_partitions else blocks
+
+
+def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None = None,
+             block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None):
+    """A 2-D ``.npy`` file as blocks. Each task memory-maps its own rows, so the file must be
+    on a file system every executor sees (local mode, NFS, ``/dbfs``). Never unpickles."""
+    local = _local_name(path)
+    if not os.path.isfile(local):
+        raise InputError(f"{path}: no such file")
+    try:
+        header = np.load(local, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{path}: not a readable .npy array ({exc})") from None
+    if header.ndim != 2 or header.shape[0] == 0 or header.shape[1] == 0:
+        raise InputError(f"{path}: expected a non-empty 2-D array, found shape {header.shape}")
+    if not np.issubdtype(header.dtype, np.number) or np.issubdtype(header.dtype, np.complexfloating):
+        raise InputError(f"{path}: expected real numbers, found dtype {header.dtype}")
+    n, width = header.shape
+    chosen = backend_for(spark, backend)
+    parts = num_partitions or default_partitions(default_parallelism(spark), header.nbytes)
+    bounds = np.linspace(0, n, min(parts, n) + 1).astype(int)
+    ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    check = value_check(ratings)
+
+    def load(piece: int, items: Iterable) -> Iterator[tuple]:
+        data = np.load(local, mmap_mode="r", allow_pickle=False)
+        for lo, hi in items:
+            parser = PartitionParser(piece, block_rows, check, width=width)
+            for start in range(lo, hi, block_rows):  # places are global rows, from 1
+                values = np.asarray(data[start:min(hi, start + block_rows)], dtype=np.float64)
+                yield from parser.add_block(values, start + 1)
+            yield parser.summary(n_lines=hi - lo)
+
+    def describe(meta, metas):
+        if meta is None:
+            return f"{path}: no data rows"
+        return f"{path} row {meta['error'][0]}: {meta['error'][1]}"
+
+    return assemble(chosen, chosen.items(spark, ranges), load, describe)[0]
+
+
+def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFAULT_BLOCK_ROWS,
+                   backend: str | None = None):
+    """A DataFrame column of numeric arrays or ``pyspark.ml`` vectors as blocks, in row order;
+    ``backend`` by default that of ``df``'s session."""
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql.types import ArrayType, NumericType
+
+    if column not in df.columns:
+        raise InputError(f"no column {column!r}; the DataFrame has {', '.join(df.columns)}")
+    kind = df.schema[column].dataType
+    if not (isinstance(kind, VectorUDT)
+            or (isinstance(kind, ArrayType) and isinstance(kind.elementType, NumericType))):
+        raise InputError(f"column {column!r} must hold arrays of numbers or vectors, not {kind.simpleString()}")
+    check = value_check(ratings)
+
+    def parse(piece: int, rows: Iterable) -> Iterator[tuple]:
+        parser = PartitionParser(piece, block_rows, check)
+        n = 0
+        for n, row in enumerate(rows, start=1):
+            if parser.error:
+                continue
+            if row[0] is None:
+                parser.fail(n, "the value is null")
+                continue
+            yield from parser.add(as_array(row[0]), n)
+        yield from parser.flush()
+        yield parser.summary(n_lines=n)
+
+    def describe(meta, metas):
+        if meta is None:
+            return f"column {column!r}: no data rows"
+        return f"column {column!r} row {rows_before(meta, metas) + meta['error'][0]}: {meta['error'][1]}"
+
+    chosen = backend_for(df.sparkSession, backend)
+    return assemble(chosen, chosen.rows_of(df, [column]), parse, describe)[0]
+
+
+def read_matrix(spark, path: str, fmt: str | None = None, ratings: bool = True,
+                num_partitions: int | None = None, block_rows: int = DEFAULT_BLOCK_ROWS,
+                header: bool = False, on_bad_rows: str = "error", report: dict | None = None,
+                backend: str | None = None):
+    """Dispatch on ``fmt`` (``text``, ``csv`` or ``npy``; guessed from the file name if None)."""
+    if fmt is None:
+        lower = path.lower()
+        fmt = "npy" if lower.endswith(".npy") else "csv" if lower.endswith(".csv") else "text"
+    if fmt == "npy":
+        if on_bad_rows != "error":
+            raise InputError("dropping bad rows is for text, CSV and triples input, not .npy")
+        return read_npy(spark, path, ratings, num_partitions, block_rows, backend)
+    if fmt in ("text", "csv"):
+        return read_text(spark, path, "," if fmt == "csv" else None, header, ratings,
+                         num_partitions, block_rows, on_bad_rows, report, backend)
+    raise InputError(f"unknown {{param}} {fmt!r}; choose one of {', '.join(FORMATS)}", param="fmt")
+
+
+def write_npy(blocks, path: Path, shape: tuple[int, int], text_path: Path | None = None) -> None:
+    """The rows of ``blocks`` (an iterator of ``Block``, in any order) into a ``.npy`` file of
+    ``shape`` filled as they arrive, then, when asked, into a text file in row order."""
+    matrix = np.lib.format.open_memmap(path, "w+", np.float64, shape)
+    try:
+        for block in blocks:
+            matrix[block.offset:block.offset + block.values.shape[0]] = block.values
+        matrix.flush()
+        if text_path is not None:
+            with open(text_path, "w") as text:
+                for start in range(0, shape[0], 4096):
+                    np.savetxt(text, matrix[start:start + 4096], fmt="%.10g")
+    finally:
+        del matrix

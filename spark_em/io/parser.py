@@ -1,0 +1,177 @@
+"""The one partition parser, and the assembly of parsed pieces into placed blocks.
+
+A loader cuts its source into numbered pieces (``Backend.text_files``, ``rows_of``,
+``items``) and parses each piece on the executors with a ``PartitionParser``: rows become
+checked blocks, and the piece reports a small summary (rows, width, the first problem found,
+rows dropped). The driver reads the summaries (``assemble``), raises one ``InputError`` naming
+the place of the earliest problem, or gives every block its global row offset.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from spark_em.errors import InputError
+from spark_em.kernels.arrays import compact
+
+# check(values) -> (bad rows, bad rows that may be dropped, describe(row) -> what is wrong)
+Check = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, Callable[[int], str]]]
+
+
+def value_check(ratings: bool) -> Check:
+    """Every value finite (and, for ratings, >= 0); a bad row may be dropped."""
+    def check(values: np.ndarray):
+        bad_values = ~np.isfinite(values)
+        if ratings:
+            bad_values |= values < 0
+        bad = bad_values.any(axis=1)
+
+        def describe(row: int) -> str:
+            col = int(np.flatnonzero(bad_values[row])[0])
+            value = values[row, col]
+            what = f"{value} is not a finite number" if not np.isfinite(value) else (
+                f"negative value {value:g} (ratings must be >= 0; 0 marks a missing entry)")
+            return f"column {col + 1}: {what}"
+
+        return bad, bad, describe
+
+    return check
+
+
+class PartitionParser:
+    """Collects one piece's rows into blocks of ``block_rows``; stops at the first problem, or
+    with ``drop`` leaves out every row whose problem may be dropped and counts them.
+
+    ``add(row, place)`` takes a row (an array) and where it came from (a line or row number
+    within the piece); ``fail(place, message, droppable)`` records a row that could not be
+    read; ``flush()`` yields the last block and ``summary()`` the piece's report, as
+    ("block", (piece, local start, values)) and ("meta", dict) records.
+    """
+
+    def __init__(self, piece: int, block_rows: int, check: Check, drop: bool = False,
+                 width: int | None = None):
+        self.piece = piece
+        self.block_rows = block_rows
+        self.check = check
+        self.drop = drop
+        self.dropped = 0
+        self.rows: list[np.ndarray] = []
+        self.places: list[int] = []  # where each pending row came from (local line or row)
+        self.n_rows = 0
+        self.width: int | None = width  # None: the first row's
+        self.first_place: int | None = None
+        self.error: tuple[int, str] | None = None
+
+    def _problems(self):
+        """(rows in the way of a block, rows to leave out, describe) of the pending rows."""
+        bad, droppable, describe = self.check(np.vstack(self.rows))
+        fatal = bad & ~droppable if self.drop else bad
+        return fatal, bad, describe
+
+    def _pending_problem(self) -> tuple[int, str] | None:
+        """The first problem among the rows not yet in a block, as (place, message)."""
+        if not self.rows:
+            return None
+        fatal, _, describe = self._problems()
+        if not fatal.any():
+            return None
+        row = int(np.flatnonzero(fatal)[0])
+        return self.places[row], describe(row)
+
+    def fail(self, place: int, message: str, droppable: bool = True) -> None:
+        """Record a problem at ``place`` unless a pending row before it has one already (with
+        ``drop`` and a ``droppable`` problem: count the row as dropped)."""
+        if self.drop and droppable:
+            self.dropped += 1
+            return
+        self.error = self._pending_problem() or (place, message)
+
+    def add(self, row: np.ndarray, place: int) -> Iterator[tuple]:
+        if self.width is None:
+            self.width, self.first_place = row.size, place
+        elif row.size != self.width:
+            self.fail(place, f"{row.size} values, expected {self.width} as on the rows before")
+            return
+        self.rows.append(row)
+        self.places.append(place)
+        if len(self.rows) == self.block_rows:
+            yield from self.flush()
+
+    def add_block(self, values: np.ndarray, first_place: int) -> Iterator[tuple]:
+        """Many rows at once, from places ``first_place``, ``first_place + 1``, ..."""
+        yield from self.flush()
+        if self.error:
+            return
+        self.rows, self.places = list(values), list(range(first_place, first_place + len(values)))
+        if self.width is None:
+            self.width, self.first_place = values.shape[1], first_place
+        yield from self.flush()
+
+    def flush(self) -> Iterator[tuple]:
+        if not self.rows or self.error:
+            return
+        fatal, bad, describe = self._problems()
+        if fatal.any():
+            row = int(np.flatnonzero(fatal)[0])
+            self.error = self.places[row], describe(row)
+            return
+        values = np.vstack(self.rows)[~bad]
+        self.dropped += int(bad.sum())
+        self.rows, self.places = [], []
+        if values.shape[0]:
+            yield ("block", (self.piece, self.n_rows, compact(values)))
+            self.n_rows += values.shape[0]
+
+    def summary(self, **extra) -> tuple:
+        return ("meta", dict(partition=self.piece, n_rows=self.n_rows, width=self.width,
+                             first_place=self.first_place, error=self.error,
+                             dropped=self.dropped, **extra))
+
+
+def _checked_rows(metas: list[dict], describe, report: dict | None) -> dict[int, int]:
+    """Each piece's row count, after raising the earliest problem the summaries report."""
+    if not any(m["n_rows"] or m["error"] for m in metas):
+        raise InputError(describe(None, metas))
+    first = next((m for m in metas if m["width"] is not None), None)
+    problems = []
+    for meta in metas:  # in piece order, so the first problem is the earliest
+        if first and meta["width"] not in (None, first["width"]):
+            width_error = (meta["first_place"],
+                           f"{meta['width']} values, expected {first['width']} as on the rows before")
+            if not meta["error"] or meta["error"][0] > width_error[0]:
+                meta = dict(meta, error=width_error)
+        if meta["error"]:
+            problems.append(meta)
+    if problems:
+        raise InputError(describe(problems[0], metas))
+    if report is not None:
+        report["dropped"] = sum(m.get("dropped", 0) for m in metas)
+    return {m["partition"]: m["n_rows"] for m in metas}
+
+
+def assemble(backend, pieces, parse, describe, report: dict | None = None
+             ) -> tuple[object, list[dict]]:
+    """Parse ``pieces`` with ``parse(piece, rows)``, check the summaries and return the cached
+    blocks with global offsets, and the summaries (in piece order).
+
+    ``describe(meta, metas)`` turns a piece's error (or, for ``meta`` None, an input with no
+    rows) into the message to raise. ``report``, if given, receives ``dropped``: the rows left
+    out as bad.
+    """
+    parsed = backend.parse(pieces, parse)
+    try:
+        metas = backend.metas(parsed)
+        rows = _checked_rows(metas, describe, report)
+        starts = np.concatenate([[0], np.cumsum(list(rows.values()))[:-1]]).astype(int)
+        return backend.place(parsed, dict(zip(rows, starts.tolist()))), metas
+    finally:
+        parsed.unpersist()
+
+
+def rows_before(meta: dict, metas: list[dict], same_source: Callable = lambda a, b: True) -> int:
+    """Lines (or rows) in the pieces before ``meta``'s (of the same source): to turn a place
+    within a piece into one within its file or DataFrame."""
+    return sum(m["n_lines"] for m in metas
+               if same_source(m, meta) and m["partition"] < meta["partition"])

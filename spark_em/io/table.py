@@ -1,0 +1,143 @@
+"""Regression tables onto Spark: rows [label, weight, features] as checked blocks, from a
+DataFrame or from CSV / Parquet files.
+
+A row whose label or a feature is missing, not a number, NaN or infinite stops the load
+(naming the row and column); a weight that is infinite, NaN or negative stops it too, unless
+such rows are to be dropped and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from spark_em.engine.backend import backend_for
+from spark_em.engine.files import listed_files
+from spark_em.errors import InputError
+from spark_em.io.parser import PartitionParser, assemble, rows_before
+from spark_em.io.vectors import as_array
+from spark_em.kernels.wols import WEIGHT
+
+BLOCK_ROWS = 16384
+
+
+@dataclass
+class RegressionData:
+    """Cached blocks of rows [label, weight, features...] and what they hold."""
+
+    blocks: object
+    feature_names: list[str]
+    n_rows: int
+    dropped: int = 0
+
+
+def _row_check(names: list[str]):
+    """The regression rows' check: every value finite and the weight >= 0; only a bad weight
+    (with nothing else wrong) may be dropped."""
+    def check(values: np.ndarray):
+        weight = values[:, WEIGHT]
+        other = np.delete(values, WEIGHT, axis=1)
+        bad_other = ~np.isfinite(other)
+        bad_weight = ~np.isfinite(weight) | (weight < 0)
+        other_rows = bad_other.any(axis=1)
+
+        def describe(row: int) -> str:
+            if other_rows[row]:
+                col = int(np.flatnonzero(bad_other[row])[0])
+                column = ([names[0]] + names[2:])[col]
+                return f"column {column!r}: {other[row, col]} is not a finite number"
+            return f"weight {weight[row]} is not a finite number >= 0"
+
+        return other_rows | bad_weight, bad_weight & ~other_rows, describe
+
+    return check
+
+
+def _parse_rows(names: list[str], drop_bad_weights: bool, block_rows: int, vector: bool):
+    """Per piece: rows of values in ``names`` order (or label, weight, vector) into checked
+    blocks."""
+    check = _row_check(names)
+
+    def values_of(row) -> tuple:
+        if not vector:
+            return tuple(row)
+        return (row[0], row[1], *(as_array(row[2]) if row[2] is not None else [None]))
+
+    def parse(piece: int, rows: Iterable) -> Iterator[tuple]:
+        parser = PartitionParser(piece, block_rows, check, drop_bad_weights, width=len(names))
+        n = 0
+        for n, row in enumerate(rows, start=1):
+            if parser.error:
+                continue
+            converted, problem = [], None
+            for name, value in zip(names, values_of(row)):
+                if value is None:
+                    problem = f"column {name!r} is empty"
+                    break
+                try:
+                    converted.append(float(value))
+                except (TypeError, ValueError):
+                    problem = f"column {name!r}: {str(value)!r} is not a number"
+                    break
+            if problem:
+                parser.fail(n, problem, droppable=False)
+                continue
+            yield from parser.add(np.array(converted), n)
+        yield from parser.flush()
+        yield parser.summary(n_lines=n)
+
+    return parse
+
+
+def from_dataframe(df, label: str, weight: str, features: list[str],
+                   drop_bad_weights: bool = False, source: str = "the DataFrame",
+                   block_rows: int = BLOCK_ROWS, backend: str | None = None) -> RegressionData:
+    """Rows of ``df`` as regression blocks. ``features`` are numeric (or numeric-text) columns,
+    or a single column of ``pyspark.ml`` vectors. A row with an infinite, NaN or negative
+    weight stops the load (naming the row) unless ``drop_bad_weights``. ``backend`` by default
+    that of ``df``'s session."""
+    names = [label, weight, *features]
+    missing = [c for c in names if c not in df.columns]
+    if missing:
+        raise InputError(f"{source}: no column {', '.join(map(repr, missing))}; it has "
+                         f"{', '.join(df.columns)}")
+    if len(set(names)) != len(names):
+        raise InputError(f"{source}: label, weight and features must be different columns")
+    from pyspark.ml.linalg import VectorUDT
+
+    vector = len(features) == 1 and isinstance(df.schema[features[0]].dataType, VectorUDT)
+    feature_names = list(features)
+    if vector:
+        first = df.select(features[0]).first()
+        width = len(first[0]) if first is not None and first[0] is not None else 0
+        feature_names = [f"{features[0]}[{i}]" for i in range(width)]
+    parse = _parse_rows([label, weight, *feature_names], drop_bad_weights, block_rows, vector)
+
+    def describe(meta, metas):
+        if meta is None:
+            return f"{source}: no data rows"
+        return f"{source} row {rows_before(meta, metas) + meta['error'][0]}: {meta['error'][1]}"
+
+    chosen = backend_for(df.sparkSession, backend)
+    blocks, metas = assemble(chosen, chosen.rows_of(df, names), parse, describe)
+    return RegressionData(blocks, feature_names, sum(m["n_rows"] for m in metas),
+                          sum(m["dropped"] for m in metas))
+
+
+def read_table(spark, path: str, label: str, weight: str, features: list[str],
+               fmt: str | None = None, drop_bad_weights: bool = False,
+               backend: str | None = None) -> RegressionData:
+    """A CSV file with a header line, or Parquet (by ``fmt`` or the name), as regression data."""
+    listed_files(spark, path)  # a clear error for a missing path or empty dir
+    fmt = fmt or ("parquet" if path.rstrip("/").lower().endswith(".parquet") else "csv")
+    if fmt == "csv":
+        df = spark.read.option("header", True).option("mode", "PERMISSIVE").csv(path)
+    elif fmt == "parquet":
+        df = spark.read.parquet(path)
+    else:
+        raise InputError(f"{{param}} must be csv or parquet for regression data, not {fmt!r}",
+                         param="fmt")
+    return from_dataframe(df, label, weight, features, drop_bad_weights, source=path,
+                          backend=backend)

@@ -1,0 +1,307 @@
+"""Ratings as (user, item, rating) records: CSV, Parquet or a DataFrame, onto sparse blocks.
+
+User and item ids may be integers or strings. They are mapped to rows and columns in sorted
+order (numeric order for numbers), so ids 0..n−1 land on rows 0..n−1, and the mapping
+(``RatingsIndex``) travels with the model: every output speaks the original ids.
+
+The records are checked on the way in: a null or non-numeric field, a rating that is not a
+finite positive number (0 marks a missing entry in the model, so a 0 rating cannot be told
+from no rating), a rating outside a declared range and a (user, item) pair rated twice each
+stop the load with one ``InputError`` naming the record, unless ``on_bad_rows="drop"``, which
+drops those records and counts them. Blocks of users are built on the executors: each record
+gets its row and column from the broadcast id lists, one shuffle brings a block's records
+together, and each block becomes a CSR array (``kernels.arrays.sparse_values``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from spark_em.engine import ops
+from spark_em.engine.backend import backend_for, default_parallelism, shared
+from spark_em.engine.block import DEFAULT_BLOCK_ROWS, pack
+from spark_em.errors import InputError
+from spark_em.kernels.arrays import sparse_values
+
+# Records per partition when blocks are built: enough work per task, little memory per task.
+RECORDS_PER_PARTITION = 4_000_000
+
+
+@dataclass
+class RatingsIndex:
+    """The ids behind rows (``users``) and columns (``items``), each sorted."""
+
+    users: np.ndarray
+    items: np.ndarray
+
+    @classmethod
+    def positional(cls, shape: tuple[int, int]) -> "RatingsIndex":
+        """The ids of a matrix input: its row and column numbers from 0."""
+        return cls(np.arange(shape[0]), np.arange(shape[1]))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.users), len(self.items)
+
+    def rows_of(self, user_ids) -> np.ndarray:
+        """Row of each user id, −1 for ids not in the data."""
+        return positions(self.users, user_ids)
+
+    def save(self, directory: str) -> None:
+        """``users.npy`` and ``items.npy`` (numbers or fixed-width strings, never objects)."""
+        np.save(os.path.join(directory, "users.npy"), self.users, allow_pickle=False)
+        np.save(os.path.join(directory, "items.npy"), self.items, allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: str) -> "RatingsIndex":
+        try:
+            users = np.load(os.path.join(directory, "users.npy"), allow_pickle=False)
+            items = np.load(os.path.join(directory, "items.npy"), allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{directory}: unreadable id lists ({exc})") from None
+        return cls(users, items)
+
+
+def positions(sorted_ids: np.ndarray, wanted) -> np.ndarray:
+    """Index of each wanted id in ``sorted_ids``, −1 where it is absent. Each id is matched on
+    its own: with integer ids, a wanted value that is not a whole number (a word, 2.5, NaN)
+    matches nothing; with string ids, values are compared as text."""
+    wanted = np.asarray(wanted)
+    if sorted_ids.dtype.kind in "US":
+        wanted = wanted.astype(str)
+        valid = np.ones(len(wanted), dtype=bool)
+    elif wanted.dtype.kind in "iu":
+        valid = np.ones(len(wanted), dtype=bool)
+        wanted = wanted.astype(np.int64)
+    else:
+        if wanted.dtype.kind != "f":
+            import pandas as pd
+
+            wanted = pd.to_numeric(pd.Series(wanted, dtype=object), errors="coerce").to_numpy(
+                dtype=np.float64)
+        valid = np.isfinite(wanted) & (wanted == np.round(wanted)) & (np.abs(wanted) < 2**53)
+        wanted = np.where(valid, wanted, 0).astype(np.int64)
+    if len(sorted_ids) == 0:
+        return np.full(len(wanted), -1, dtype=np.int64)
+    at = np.searchsorted(sorted_ids, wanted)
+    at_clipped = np.minimum(at, len(sorted_ids) - 1)
+    found = valid & (at < len(sorted_ids)) & (sorted_ids[at_clipped] == wanted)
+    return np.where(found, at_clipped, -1).astype(np.int64)
+
+
+def read_frame(spark, path: str, fmt: str | None = None):
+    """A DataFrame of the records in ``path``: Parquet, or CSV with a header line."""
+    if fmt is None:
+        fmt = "csv" if path.lower().endswith((".csv", ".csv.gz")) else "parquet"
+    if fmt not in ("csv", "parquet"):
+        raise InputError(f"unknown triples format {fmt!r}; choose csv or parquet")
+    from pyspark.errors import AnalysisException
+
+    try:
+        if fmt == "csv":
+            return spark.read.csv(path, header=True, inferSchema=True)
+        return spark.read.parquet(path)
+    except AnalysisException as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"{path}: cannot read as {fmt} ({first})") from None
+
+
+def _id_array(values: list) -> np.ndarray:
+    """Sorted ids: an integer array when every id is a whole number, else strings."""
+    array = np.array(values)
+    if array.dtype.kind in "iu":
+        return np.sort(array.astype(np.int64))
+    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+        return np.sort(array.astype(np.int64))
+    return np.sort(array.astype(str))
+
+
+def _check_columns(df, user_col: str, item_col: str, rating_col: str) -> None:
+    from pyspark.sql.types import NumericType, StringType
+
+    for name in (user_col, item_col, rating_col):
+        if name not in df.columns:
+            raise InputError(f"no column {name!r}; the records have {', '.join(df.columns)}")
+    for name in (user_col, item_col):
+        kind = df.schema[name].dataType
+        if not isinstance(kind, (NumericType, StringType)):
+            raise InputError(f"column {name!r} must hold numbers or strings, not {kind.simpleString()}")
+
+
+def _id_column(df, name: str):
+    """An id column as the driver and the executors will both see it: 32-bit floats widened to
+    doubles (their Python values would not match the executors' otherwise)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import FloatType
+
+    column = F.col(name)
+    return column.cast("double") if isinstance(df.schema[name].dataType, FloatType) else column
+
+
+def _bad_record_condition(df, user_col, item_col, rating_col, rating_range):
+    """(A boolean column true for records that cannot be used, the reason as a column)."""
+    from pyspark.sql import functions as F
+
+    rating = F.col(rating_col).try_cast("double")
+    low, high = rating_range if rating_range else (None, None)
+    from pyspark.sql.types import DoubleType, FloatType
+
+    def missing(name):
+        column = F.col(name)
+        if isinstance(df.schema[name].dataType, (DoubleType, FloatType)):
+            return column.isNull() | F.isnan(column)
+        return column.isNull()
+
+    reasons = [
+        (missing(user_col), F.lit("the user id is missing or NaN")),
+        (missing(item_col), F.lit("the item id is missing or NaN")),
+        (F.col(rating_col).isNull(), F.lit("the rating is missing")),
+        (rating.isNull(), F.concat(F.lit("rating "), F.col(rating_col).cast("string"),
+                                   F.lit(" is not a number"))),
+        (F.isnan(rating) | (F.abs(rating) == float("inf")),
+         F.concat(F.lit("rating "), rating.cast("string"), F.lit(" is not a finite number"))),
+        (rating <= 0, F.concat(F.lit("rating "), rating.cast("string"),
+                               F.lit(" is not positive (0 marks a missing entry)"))),
+    ]
+    if low is not None:
+        reasons.append(((rating < low) | (rating > high), F.concat(
+            F.lit("rating "), rating.cast("string"), F.lit(f" is outside the declared range {low:g}–{high:g}"))))
+    bad = reasons[0][0]
+    for cond, _ in reasons[1:]:
+        bad = bad | cond
+    reason = F.when(reasons[0][0], reasons[0][1])
+    for cond, text in reasons[1:]:
+        reason = reason.when(cond, text)
+    return bad, reason
+
+
+@dataclass
+class TripleRatings:
+    """Sparse blocks of the ratings, the id mapping, and what the load counted."""
+
+    blocks: object  # cached blocks with CSR values
+    index: RatingsIndex
+    n_ratings: int
+    n_dropped: int = 0
+
+
+def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col: str = "rating",
+                 rating_range: tuple[float, float] | None = None, on_bad_rows: str = "error",
+                 block_rows: int = DEFAULT_BLOCK_ROWS, num_partitions: int | None = None,
+                 describe: str = "the ratings", backend: str | None = None) -> TripleRatings:
+    """Cached CSR blocks of users from a DataFrame of (user, item, rating) records, on the
+    backend ``backend`` names (by default, that of ``df``'s session)."""
+    from pyspark.sql import functions as F
+
+    if on_bad_rows not in ("error", "drop"):
+        raise InputError(f"{{param}} must be 'error' or 'drop', not {on_bad_rows!r}",
+                         param="on_bad_rows")
+    _check_columns(df, user_col, item_col, rating_col)
+    spark = df.sparkSession
+    chosen = backend_for(spark, backend)
+    bad, reason = _bad_record_condition(df, user_col, item_col, rating_col, rating_range)
+    records = df.select(_id_column(df, user_col).alias("u"), _id_column(df, item_col).alias("i"),
+                        F.col(rating_col).alias("r"), bad.alias("bad"), reason.alias("why"))
+    n_dropped = 0
+    if on_bad_rows == "error":
+        first_bad = records.where("bad").limit(1).collect()
+        if first_bad:
+            row = first_bad[0]
+            raise InputError(f"{describe}: user {row.u!r} item {row.i!r}: {row.why}")
+        good = records
+    else:
+        records = records.cache()
+        n_dropped = records.where("bad").count()
+        good = records.where(~F.col("bad"))
+    good = good.select("u", "i", F.col("r").try_cast("double").alias("r"))
+    if on_bad_rows == "drop":  # both records of a pair rated twice go, before ids are listed
+        counts = good.groupBy("u", "i").count()
+        n_dropped += counts.where("count > 1").agg(F.sum("count")).first()[0] or 0
+        good = good.join(counts.where("count = 1").select("u", "i"), ["u", "i"])
+    per_user = good.groupBy("u").count().collect()
+    if not per_user:
+        raise InputError(f"{describe}: no ratings")
+    users = _id_array([r[0] for r in per_user])
+    n_records = sum(r[1] for r in per_user)
+    items = _id_array([r[0] for r in good.select("i").distinct().collect()])
+    index = RatingsIndex(users, items)
+    n_parts = num_partitions or max(default_parallelism(spark),
+                                    -(-n_records // RECORDS_PER_PARTITION))
+    try:
+        packed = _packed_blocks(good, index, block_rows, n_parts, describe)
+        blocks = chosen.from_records(packed.where(F.col("problem").isNull()).select(
+            (F.col("block") * block_rows).alias("offset"), F.lit("csr").alias("kind"), "payload"))
+        packed.unpersist()
+    finally:
+        if on_bad_rows == "drop":
+            records.unpersist()
+    n_ratings = int(ops.reduce(blocks, lambda b: b.values.nnz, lambda a, b: a + b))
+    return TripleRatings(blocks, index, n_ratings, int(n_dropped))
+
+
+_BLOCK_SCHEMA = pa.schema([("block", pa.int64()), ("payload", pa.binary()), ("problem", pa.string())])
+
+
+def _block_records(table: pa.Table, ids, block_rows: int, shape: tuple[int, int]):
+    """One record per block of the located ratings in ``table``; a repeated (user, item) or an
+    id that found no row or column gives a problem record instead."""
+    block, row, col, r = (table.column(n).to_numpy() for n in ("block", "row", "col", "r"))
+    if (row < 0).any() or (col < 0).any():
+        yield dict(block=-1, payload=None, problem="an id did not match the ids collected from "
+                   "the same records (ids must be whole numbers, text, or finite doubles)")
+        return
+    order = np.lexsort((col, row))
+    block, row, col, r = block[order], row[order], col[order], r[order]
+    same = np.flatnonzero((row[1:] == row[:-1]) & (col[1:] == col[:-1]))
+    if same.size:
+        at = int(same[0])
+        users, items = ids
+        yield dict(block=-1, payload=None, problem=(
+            f"user {users[row[at]].item()!r} item {items[col[at]].item()!r} is rated more than "
+            f"once ({r[at]:g} and {r[at + 1]:g})"))
+        return
+    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(block) else []
+    for lo, hi in zip(starts, np.r_[starts[1:], len(block)]):
+        first = int(block[lo]) * block_rows
+        matrix = sparse_values(row[lo:hi] - first, col[lo:hi], r[lo:hi],
+                               (min(block_rows, shape[0] - first), shape[1]))
+        yield dict(block=int(block[lo]), payload=pack(matrix)[1], problem=None)
+
+
+def _packed_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, describe: str):
+    """A cached DataFrame (block, payload, problem) of the CSR blocks of users, built on the
+    executors (one shuffle); a repeated pair or an unmatched id is an ``InputError``."""
+    from pyspark.sql import functions as F
+
+    ids = shared(good.sparkSession, (index.users, index.items))
+    shape = index.shape
+
+    def locate(batches):
+        users, items = ids.value
+        for batch in batches:
+            rows = positions(users, batch.column("u").to_numpy(zero_copy_only=False))
+            cols = positions(items, batch.column("i").to_numpy(zero_copy_only=False))
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(rows // block_rows), pa.array(rows), pa.array(cols.astype(np.int32)),
+                 batch.column("r")], names=["block", "row", "col", "r"])
+
+    def assemble(batches):
+        batches = list(batches)
+        table = pa.Table.from_batches(batches) if batches else None
+        if table is not None and table.num_rows:
+            records = list(_block_records(table, ids.value, block_rows, shape))
+            if records:
+                yield pa.RecordBatch.from_pylist(records, schema=_BLOCK_SCHEMA)
+
+    located = good.mapInArrow(locate, "block long, row long, col int, r double")
+    packed = located.repartition(n_parts, "block").mapInArrow(
+        assemble, "block long, payload binary, problem string").cache()
+    problems = [r.problem for r in packed.where(F.col("problem").isNotNull()).limit(1).collect()]
+    if problems:
+        packed.unpersist()
+        raise InputError(f"{describe}: {problems[0]}")
+    return packed

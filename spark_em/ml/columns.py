@@ -1,0 +1,63 @@
+"""Model outputs as new DataFrame columns, computed one Arrow batch at a time by
+``mapInArrow`` (so in a classic session and under Spark Connect alike)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from pyspark.ml.linalg import VectorUDT
+from pyspark.sql.types import IntegerType, StructField, StructType
+
+from spark_em.io.vectors import arrow_matrix
+
+TRANSFORM_BLOCK_ROWS = 4096
+
+
+def with_columns(dataset, input_col: str, fields: list[StructField], compute):
+    """``dataset`` with ``fields`` appended, by one ``mapInArrow`` (so on a classic session
+    and under Spark Connect alike). ``compute(X)`` gives, for a block of rows X (an n × d
+    array), one value per field: an array of n numbers for a numeric field, an n × k array
+    for a vector field. Rows whose input is null get nulls."""
+    position = dataset.columns.index(input_col)
+    names = [f.name for f in fields]
+    kinds = [f.dataType for f in fields]
+    step = TRANSFORM_BLOCK_ROWS
+
+    def per_partition(batches):
+        for batch in batches:
+            for start in range(0, batch.num_rows, step):
+                chunk = batch.slice(start, step)
+                column = chunk.column(position)
+                present = ~column.is_null().to_numpy(zero_copy_only=False)
+                values = compute(arrow_matrix(column, present)) if present.any() else None
+                added = [arrow_column(None if values is None else values[i], present, kind)
+                         for i, kind in enumerate(kinds)]
+                yield pa.RecordBatch.from_arrays(chunk.columns + added,
+                                                 names=chunk.schema.names + names)
+
+    return dataset.mapInArrow(per_partition, StructType(dataset.schema.fields + fields))
+
+
+_VECTOR_ARROW = [pa.field("type", pa.int8(), nullable=False), pa.field("size", pa.int32()),
+                 pa.field("indices", pa.list_(pa.field("element", pa.int32(), nullable=False))),
+                 pa.field("values", pa.list_(pa.field("element", pa.float64(), nullable=False)))]
+
+
+def arrow_column(values, present: np.ndarray, kind):
+    """``values`` (one per present row) as an Arrow column with nulls at the absent rows; a
+    vector column as dense vectors in the struct form Spark reads back as a VectorUDT."""
+    n, absent = len(present), pa.array(~present)
+    if isinstance(kind, VectorUDT):
+        matrix = np.zeros((0, 0)) if values is None else np.asarray(values, dtype=np.float64)
+        offsets = np.concatenate([[0], np.cumsum(np.where(present, matrix.shape[1], 0))])
+        vectors = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
+                                           pa.array(matrix.ravel(), pa.float64()),
+                                           type=_VECTOR_ARROW[3].type, mask=absent)
+        return pa.StructArray.from_arrays(
+            [pa.array(np.ones(n, dtype=np.int8)), pa.nulls(n, pa.int32()),
+             pa.nulls(n, _VECTOR_ARROW[2].type), vectors], fields=_VECTOR_ARROW, mask=absent)
+    dtype = np.int32 if isinstance(kind, IntegerType) else np.float64
+    full = np.zeros(n, dtype=dtype)
+    if values is not None:
+        full[present] = values
+    return pa.array(full, mask=~present)

@@ -1,0 +1,127 @@
+"""The spark.ml-style masked mixture (matrix completion): ``MaskedGaussianMixture`` and its
+model."""
+
+from __future__ import annotations
+
+import numpy as np
+from pyspark import keyword_only
+from pyspark.ml import Estimator, Model
+from pyspark.ml.linalg import VectorUDT
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasFeaturesCol, HasSeed
+from pyspark.sql.types import StructField
+
+from spark_em.errors import InputError
+from spark_em.io.matrix import read_dataframe
+from spark_em.kernels import masked
+from spark_em.ml.columns import with_columns
+from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt
+from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.models import masked as masked_model
+
+
+class _MaskedParams(HasFeaturesCol, HasIterationParams, HasSeed):
+    k = Param(Params._dummy(), "k", "number of components (> 0)",
+              gt("k", 0, TypeConverters.toInt))
+    minVariance = Param(Params._dummy(), "minVariance", "variance floor (> 0)",
+                        gt("minVariance", 0))
+    outputCol = Param(Params._dummy(), "outputCol", "column for the completed row",
+                      TypeConverters.toString)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(k=12, minVariance=masked.MIN_VARIANCE, maxIter=1000, tol=1e-6, seed=0,
+                         outputCol="completed")
+
+    def getK(self) -> int:
+        return self.getOrDefault(self.k)
+
+    def getMinVariance(self) -> float:
+        return self.getOrDefault(self.minVariance)
+
+    def getOutputCol(self) -> str:
+        return self.getOrDefault(self.outputCol)
+
+
+class MaskedGaussianMixture(Estimator, _MaskedParams, HasBackend, MixtureSetters,
+                            DefaultParamsReadable, ParamsWritable):
+    """EM for the masked spherical mixture on rows of ratings (0 = missing), from the course's
+    reference initialisation; ``transform`` adds the completed row.
+
+    Defaults are the library's (``models.masked.fit``: tol 1e-6 relative, up to 1000
+    iterations, variance floor 0.25), with K = 12, the course's choice."""
+
+    @keyword_only
+    def __init__(self, *, k=12, tol=1e-6, maxIter=1000, seed=0, minVariance=masked.MIN_VARIANCE,
+                 featuresCol="features", outputCol="completed", backend="auto"):
+        super().__init__()
+        self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, *, k=12, tol=1e-6, maxIter=1000, seed=0, minVariance=masked.MIN_VARIANCE,
+                  featuresCol="features", outputCol="completed", backend="auto"):
+        return self._set(**self._input_kwargs)
+
+    def setMinVariance(self, value: float):
+        return self._set(minVariance=value)
+
+    def setOutputCol(self, value: str):
+        return self._set(outputCol=value)
+
+    def _fit(self, dataset) -> "MaskedGaussianMixtureModel":
+        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=True,
+                                backend=self._backend_arg())
+        try:
+            run = masked_model.fit(blocks, self.getK(), self.getSeed(), tol=self.getTol(),
+                                   max_iter=self.getMaxIter(), min_variance=self.getMinVariance())
+        finally:
+            blocks.unpersist()
+        return self._copyValues(MaskedGaussianMixtureModel(
+            run.mixture, {"logLikelihood": run.log_likelihood, "numIter": run.n_iter,
+                          "converged": run.converged,
+                          "logLikelihoodHistory": [h.objective for h in run.history]}))
+
+
+class MaskedGaussianMixtureModel(Model, _MaskedParams, ArrayModelPersistence):
+    """A fitted masked mixture: ``mu``, ``var``, ``p``, ``summary``; ``transform`` adds the row
+    with its missing entries filled by equation (6)."""
+
+    def __init__(self, mixture: masked.Mixture | None = None, summary: dict | None = None):
+        super().__init__()
+        self._mixture = mixture
+        self.summary = summary or {}
+
+    @property
+    def mu(self) -> np.ndarray:
+        return self._mixture.mu
+
+    @property
+    def var(self) -> np.ndarray:
+        return self._mixture.var
+
+    @property
+    def p(self) -> np.ndarray:
+        return self._mixture.p
+
+    def _transform(self, dataset):
+        mixture = self._mixture
+        fields = [StructField(self.getOutputCol(), VectorUDT())]
+        return with_columns(dataset, self.getFeaturesCol(), fields,
+                             lambda X: [masked.complete(X, mixture)])
+
+    def _arrays(self) -> dict:
+        return {"mu": self.mu, "var": self.var, "p": self.p}
+
+    def _extra(self) -> dict:
+        return {"summary": self.summary}
+
+    @classmethod
+    def _from_saved(cls, arrays: dict, extra: dict) -> "MaskedGaussianMixtureModel":
+        try:
+            mu, var, p = arrays["mu"], arrays["var"], arrays["p"]
+            problem = masked.mixture_problem(masked.Mixture(mu, var, p))
+            if problem:
+                raise ValueError(problem)
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
+        return cls(masked.Mixture(mu, var, p), extra.get("summary", {}))

@@ -1,0 +1,96 @@
+"""Params the estimators share, with validators in the style of MLlib's ``ParamValidators``: a
+value that cannot be used is refused when it is set, with a ``TypeError`` that names the
+param (as ``pyspark.ml`` reports a value its converter refuses), not later inside a fit."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+from pyspark.ml.param import Param, Params, TypeConverters
+
+from spark_em.engine.backend import BACKENDS as STORAGE
+
+BACKENDS = ("auto", *STORAGE)
+
+
+def validated(name: str, convert: Callable, ok: Callable[[object], bool], what: str) -> Callable:
+    """A type converter for param ``name`` that also checks the value: ``convert``, then ``ok``
+    or a TypeError saying the value must be ``what``."""
+    def converter(value):
+        value = convert(value)
+        if not ok(value):
+            raise TypeError(f"{name} must be {what}, not {value!r}")
+        return value
+
+    return converter
+
+
+def gt(name: str, lower: float, convert: Callable = TypeConverters.toFloat) -> Callable:
+    return validated(name, convert, lambda v: math.isfinite(v) and v > lower, f"> {lower}")
+
+
+def gt_eq(name: str, lower: float, convert: Callable = TypeConverters.toFloat) -> Callable:
+    return validated(name, convert, lambda v: math.isfinite(v) and v >= lower, f">= {lower}")
+
+
+def in_array(name: str, allowed: Iterable[str]) -> Callable:
+    allowed = tuple(allowed)
+    return validated(name, TypeConverters.toString, lambda v: v in allowed,
+                     f"one of {', '.join(allowed)}")
+
+
+class HasIterationParams(Params):
+    """``maxIter`` (>= 1) and ``tol`` (>= 0), validated (pyspark's shared params are not)."""
+
+    maxIter = Param(Params._dummy(), "maxIter", "max number of iterations (>= 1)",
+                    gt_eq("maxIter", 1, TypeConverters.toInt))
+    tol = Param(Params._dummy(), "tol", "the convergence tolerance (>= 0)", gt_eq("tol", 0))
+
+    def getMaxIter(self) -> int:
+        return self.getOrDefault(self.maxIter)
+
+    def getTol(self) -> float:
+        return self.getOrDefault(self.tol)
+
+
+class HasBackend(Params):
+    backend = Param(Params._dummy(), "backend",
+                    "where fit keeps the data: auto (RDD blocks in a classic session, the "
+                    "DataFrame backend under Spark Connect), rdd or dataframe",
+                    in_array("backend", BACKENDS))
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(backend="auto")
+
+    def getBackend(self) -> str:
+        return self.getOrDefault(self.backend)
+
+    def setBackend(self, value: str):
+        return self._set(backend=value)
+
+    def _backend_arg(self) -> str | None:
+        """The ``backend=`` argument of the readers (None: chosen from the session)."""
+        return None if self.getBackend() == "auto" else self.getBackend()
+
+
+class FitSetters:
+    """Setters of the params every estimator has (each class only has those it declares)."""
+
+    def setFeaturesCol(self, value: str):
+        return self._set(featuresCol=value)
+
+    def setMaxIter(self, value: int):
+        return self._set(maxIter=value)
+
+    def setTol(self, value: float):
+        return self._set(tol=value)
+
+
+class MixtureSetters(FitSetters):
+    def setK(self, value: int):
+        return self._set(k=value)
+
+    def setSeed(self, value: int):
+        return self._set(seed=value)

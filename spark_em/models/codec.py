@@ -1,0 +1,36 @@
+"""The JSON forms of every model's parameters, as checkpoints and ``model.json`` files hold
+them. Numbers are JSON floats, which read back as the same float64 values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spark_em.kernels import gaussian, masked
+
+
+def encode_gaussian(mixture: gaussian.Mixture) -> dict:
+    return {"weights": mixture.weights.tolist(), "means": mixture.means.tolist(),
+            "covariances": np.asarray(mixture.covariances).tolist(),
+            "covariance_type": mixture.covariance_type}
+
+
+def decode_gaussian(saved: dict) -> gaussian.Mixture:
+    return gaussian.Mixture(*(np.array(saved[n], dtype=np.float64)
+                              for n in ("weights", "means", "covariances")),
+                            saved["covariance_type"])
+
+
+def encode_masked(mixture: masked.Mixture) -> dict:
+    return {"mu": mixture.mu.tolist(), "var": mixture.var.tolist(), "p": mixture.p.tolist()}
+
+
+def decode_masked(saved: dict) -> masked.Mixture:
+    return masked.Mixture(*(np.array(saved[name], dtype=np.float64) for name in ("mu", "var", "p")))
+
+
+def encode_vector(W: np.ndarray) -> list:
+    return np.asarray(W).tolist()
+
+
+def decode_vector(saved: list) -> np.ndarray:
+    return np.array(saved, dtype=np.float64)

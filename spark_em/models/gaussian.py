@@ -1,0 +1,265 @@
+"""Gaussian mixtures on complete data, fitted by the loop on cached blocks (with the course's
+K-means from ``models.kmeans`` beside them).
+
+Kernels are in ``spark_em.kernels.gaussian``. Initialisations:
+
+- ``reference``: the course's ``common.init`` (K rows chosen by ``np.random.seed(seed)``,
+  spherical variances from all entries, uniform weights), spread to the covariance type;
+- ``kmeans++``: greedy k-means++ (each next row the best of a few drawn with probability ∝ D²,
+  the squared distance to the nearest row drawn so far), then one hard-assignment pass for
+  weights and covariances;
+- ``random``: K distinct rows drawn uniformly, then the same hard-assignment pass;
+- a user's ``Mixture`` (weights, means, covariances).
+
+Draws use a hash of (seed, draw, global row index) for each row, so the rows chosen do not
+depend on how the data is partitioned or blocked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from spark_em.engine import ops
+from spark_em.engine.checkpoint import Checkpoint, data_fingerprint
+from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL, Family, Iteration, relative_rule, run_many
+from spark_em.engine.ops import MatrixSummary, summarize
+from spark_em.errors import InputError
+from spark_em.kernels import gaussian, kmeans
+from spark_em.kernels.arrays import add_fields
+from spark_em.kernels.gaussian import Mixture
+from spark_em.models import codec, selection
+from spark_em.models import kmeans as kmeans_model
+from spark_em.models.reference import reference_starts
+
+INIT_MODES = ("reference", "kmeans++", "random")
+MODELS = ("gmm", "kmeans")
+
+
+@dataclass
+class GaussianRun:
+    """One fit: the final mixture, its log-likelihood (or K-means cost), and the history."""
+
+    k: int
+    seed: int
+    model: str  # "gmm" or "kmeans"
+    init: str
+    mixture: Mixture
+    objective: float  # log-likelihood of the last E-step; for K-means the final cost
+    n_iter: int
+    converged: bool
+    seconds: float
+    n_rows: int
+    n_features: int
+    cluster_sizes: list[float] = field(default_factory=list)
+    history: list[Iteration] = field(default_factory=list)
+    initial: Mixture | None = None  # where the run started
+
+    @property
+    def log_likelihood(self) -> float:
+        if self.model == "kmeans":
+            raise AttributeError("a K-means run has a cost, not a log-likelihood")
+        return self.objective
+
+    @property
+    def bic(self) -> float:
+        return gaussian.bic(self.log_likelihood, self.k, self.n_features, self.n_rows,
+                            self.mixture.covariance_type)
+
+    @property
+    def aic(self) -> float:
+        return gaussian.aic(self.log_likelihood, self.k, self.n_features, self.mixture.covariance_type)
+
+    def summary(self) -> dict:
+        out = dict(k=self.k, seed=self.seed, model=self.model, init=self.init,
+                   covariance_type=self.mixture.covariance_type, n_iter=self.n_iter,
+                   converged=self.converged, seconds=round(self.seconds, 4),
+                   cluster_sizes=self.cluster_sizes)
+        if self.model == "kmeans":
+            out["cost"] = self.objective
+        else:
+            out.update(log_likelihood=self.objective, bic=self.bic, aic=self.aic)
+        return out
+
+
+def _hard_assignments(blocks, all_means: list[np.ndarray], fallback_vars: list[np.ndarray],
+                      covariance_type: str, reg_covar: float) -> list[Mixture]:
+    """Weights and covariances from assigning each row to its nearest mean, for several sets
+    of means in one pass."""
+
+    def stats(values, means):
+        labels, _ = kmeans.nearest(values, means)
+        resp = np.zeros((values.shape[0], means.shape[0]))
+        resp[np.arange(values.shape[0]), labels] = 1.0
+        return gaussian.stats_of(values, resp, means, covariance_type)
+
+    totals = ops.aggregate(blocks, lambda values, sets: [stats(values, m) for m in sets],
+                           lambda a, b: [add_fields(x, y) for x, y in zip(a, b)], all_means)
+    out = []
+    for total, means, var in zip(totals, all_means, fallback_vars):
+        K, d = means.shape
+        start = Mixture(np.full(K, 1.0 / K), means, gaussian.spread(var, d, covariance_type),
+                        covariance_type)
+        out.append(gaussian.update(total, start, reg_covar))
+    return out
+
+
+def check_type(covariance_type: str) -> str:
+    try:
+        return gaussian.check_type(covariance_type)
+    except ValueError as exc:
+        raise InputError(str(exc).replace("covariance_type", "{param}", 1),
+                         param="covariance_type") from None
+
+
+def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type: str,
+                     summary: MatrixSummary, reg_covar: float = gaussian.REG_COVAR
+                     ) -> list[Mixture]:
+    """The starting mixture of each (K, seed)."""
+    check_type(covariance_type)
+    d = summary.n_cols
+    if isinstance(init, Mixture):
+        return [check_given(init, k, d, covariance_type) for k, _ in pairs]
+    if init not in INIT_MODES:
+        raise InputError(f"{{param}} must be one of {', '.join(INIT_MODES)} or a Mixture, "
+                         f"not {init!r}", param="init")
+    starts = reference_starts(blocks, pairs, summary)  # also checks each K against the rows
+    if init == "reference":
+        return [Mixture(np.full(len(means), 1.0 / len(means)), means,
+                        gaussian.spread(var + reg_covar, d, covariance_type), covariance_type)
+                for means, var in starts]
+    draw = kmeans_model.plus_plus if init == "kmeans++" else kmeans_model.random_rows
+    means = [draw(blocks, k, seed) for k, seed in pairs]
+    return _hard_assignments(blocks, means, [var for _, var in starts], covariance_type, reg_covar)
+
+
+def check_given(mixture: Mixture, k: int, d: int, covariance_type: str) -> Mixture:
+    """A user's initial model, checked: shapes, weights summing to 1, positive definite."""
+    weights = np.asarray(mixture.weights, dtype=np.float64)
+    means = np.asarray(mixture.means, dtype=np.float64)
+    cov = np.asarray(mixture.covariances, dtype=np.float64)
+    shapes = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}
+    if weights.shape != (k,) or means.shape != (k, d) or cov.shape != shapes[covariance_type]:
+        raise InputError(
+            f"the initial model must have weights ({k},), means ({k}, {d}) and {covariance_type} "
+            f"covariances {shapes[covariance_type]}; got {weights.shape}, {means.shape}, {cov.shape}")
+    if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+        raise InputError("the initial weights must be >= 0 and sum to 1")
+    try:
+        gaussian.precision_cholesky(cov, covariance_type)
+    except np.linalg.LinAlgError as exc:
+        raise InputError(f"initial model: {exc}") from None
+    return Mixture(weights, means, cov, covariance_type)
+
+
+def prepared(mixture: Mixture) -> gaussian.Prepared:
+    """What each pass ships: the mixture with its precision factors, computed once."""
+    try:
+        return gaussian.prepare(mixture)
+    except np.linalg.LinAlgError as exc:
+        raise InputError(str(exc)) from None
+
+
+def family(tol: float = DEFAULT_TOL, reg_covar: float = gaussian.REG_COVAR) -> Family:
+    """EM for a Gaussian mixture as the loop runs it: the relative rule on the log-likelihood."""
+    return Family("gmm", gaussian.block_stats,
+                  lambda stats, mixture: (gaussian.update(stats, mixture, reg_covar),
+                                          stats.log_likelihood),
+                  converged=relative_rule(tol), ship=prepared, encode=codec.encode_gaussian,
+                  decode=codec.decode_gaussian)
+
+
+def cluster_sizes(blocks, mixtures: list[Mixture]) -> list[list[float]]:
+    """Σ_u r_uk for each component (soft sizes) under each mixture: one pass."""
+    factors = [gaussian.prepare(m) for m in mixtures]
+    sizes = ops.reduce(
+        blocks, lambda b: [gaussian.posterior(b.values, p)[0].sum(axis=0) for p in factors],
+        lambda a, b: [x + y for x, y in zip(a, b)])
+    return [s.tolist() for s in sizes]
+
+
+def checkpoint_for(directory, summary: MatrixSummary, model: str = "gmm", **options) -> Checkpoint:
+    """A ``Checkpoint`` of complete-data fits (``model`` gmm or kmeans) with these options."""
+    return Checkpoint(directory, {"model": model, **data_fingerprint(summary), **options})
+
+
+def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
+            covariance_type: str = "full", init="reference", tol: float | None = None,
+            max_iter: int = DEFAULT_MAX_ITER, reg_covar: float = gaussian.REG_COVAR,
+            n_init: int = 1, on_run_iteration: Callable | None = None,
+            summary: MatrixSummary | None = None, checkpoint: Checkpoint | None = None,
+            resume: bool = False) -> list[GaussianRun]:
+    """One run per (K, seed), in that order, every start in the same passes over the data.
+
+    ``model`` is ``gmm`` (EM, relative rule with ``tol``, default 1e-6) or ``kmeans`` (the
+    course's K-means, stops when the cost falls by ≤ ``tol``, default 1e-4, and reads as a
+    spherical mixture). With ``n_init`` > 1 restart r of a seed starts from seed + r, and the
+    restart with the best objective is kept. ``on_run_iteration(k, seed, record, mixture)``
+    reports progress. A run's ``seconds`` add up the passes it took part in. With a
+    ``checkpoint`` (``checkpoint_for``) the state is saved after every pass; ``resume``
+    continues from it.
+    """
+    if model not in MODELS:
+        raise InputError(f"{{param}} must be 'gmm' or 'kmeans', not {model!r}", param="model")
+    if n_init < 1:
+        raise InputError(f"{{param}} must be at least 1, got {n_init}", param="n_init")
+    summary = summary or summarize(blocks)
+    kind = "spherical" if model == "kmeans" else covariance_type
+    specs = [(k, seed, restart) for k in ks for seed in seeds for restart in range(n_init)]
+    starts = initial_mixtures(blocks, [(k, seed + r) for k, seed, r in specs], init, kind,
+                              summary, reg_covar)
+    report = ((lambda i, record, mixture: on_run_iteration(specs[i][0], specs[i][1], record, mixture))
+              if on_run_iteration else None)
+    if model == "gmm":
+        chosen, run_starts = family(DEFAULT_TOL if tol is None else tol, reg_covar), starts
+    else:
+        chosen = kmeans_model.family(kmeans_model.TOL if tol is None else tol)
+        run_starts = [kmeans_model.start(m) for m in starts]
+    results = run_many(blocks, chosen, run_starts, max_iter, report, checkpoint, resume)
+    finals = [r.params for r in results]
+    if model == "gmm":
+        sizes = cluster_sizes(blocks, finals)
+    else:
+        sizes = [(m.weights * summary.n_rows).tolist() for m in finals]
+    runs = [GaussianRun(k, seed + r, model, _init_name(init), final, res.objective, res.n_iter,
+                        res.converged, sum(h.seconds for h in res.history), summary.n_rows,
+                        summary.n_cols, size, res.history, first)
+            for (k, seed, r), final, res, size, first in zip(specs, finals, results, sizes, starts)]
+    return [selection.best(runs[i:i + n_init], higher=model == "gmm")
+            for i in range(0, len(runs), n_init)]
+
+
+def fit(blocks, k: int, seed: int = 0, on_iteration: Callable | None = None,
+        **options) -> GaussianRun:
+    """EM for a Gaussian mixture (or K-means, with ``model="kmeans"``) from one seed;
+    ``on_iteration(record, mixture)`` sees every pass; other options as for ``fit_all``."""
+    report = (lambda _k, _seed, record, mix: on_iteration(record, mix)) if on_iteration else None
+    return fit_all(blocks, [k], [seed], on_run_iteration=report, **options)[0]
+
+
+def _init_name(init) -> str:
+    return "given" if isinstance(init, Mixture) else init
+
+
+def select(runs: list[GaussianRun], criterion: str = "bic") -> tuple[GaussianRun, dict[int, GaussianRun]]:
+    """The chosen run, and the best run of each K.
+
+    Mixtures: the best run of a K has the highest log-likelihood, and the chosen K scores
+    highest on ``criterion`` (the course's scale, higher is better). K-means has no likelihood:
+    the best run of a K has the lowest cost, and the chosen run is the lowest cost of all
+    (which favours the largest K)."""
+    selection.check_criterion(criterion)
+    kmeans_runs = any(r.model == "kmeans" for r in runs)
+    best_by_k = selection.best_per(runs, lambda r: r.k, higher=not kmeans_runs)
+    if kmeans_runs:
+        return selection.best(best_by_k.values(), higher=False), best_by_k
+    return selection.best(best_by_k.values(), key=lambda r: getattr(r, criterion)), best_by_k
+
+
+def model_record(run: GaussianRun, **options) -> dict:
+    """What ``model.json`` holds: the mixture, where it started and how the fit went."""
+    return {"k": run.k, "d": int(run.mixture.means.shape[1]), "model": run.model,
+            **codec.encode_gaussian(run.mixture), "init": run.init, "seed": run.seed,
+            "objective": run.objective, "n_iter": run.n_iter, **options}

@@ -1,0 +1,190 @@
+"""Weighted least squares: kernels, solvers, loading, the job and the estimator."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from spark_em import cli
+from spark_em.cli import fit_wols
+from spark_em.engine import ops as blk
+from spark_em.errors import InputError
+from spark_em.io import synthetic, table
+from spark_em.kernels import wols
+from spark_em.models import wols as regression
+
+
+def make_values(n=3000, p=3, seed=0, scales=(1.0, 10.0, 0.1)):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) * np.asarray(scales[:p])
+    y = 2.0 + X @ np.arange(1.0, p + 1) + rng.normal(0, 0.3, n)
+    w = rng.uniform(0.1, 5.0, n)
+    return np.column_stack([y, w, X])
+
+
+def as_data(sc, values, partitions=2):
+    blocks = blk.from_array(sc, values, num_partitions=partitions, block_rows=500)
+    return table.RegressionData(blocks, [f"x{i}" for i in range(values.shape[1] - 2)], len(values))
+
+
+def reference(values):
+    return wols.reference_fit(values[:, 2:], values[:, 0], values[:, 1])
+
+
+def test_gradient_and_hessian_match_finite_differences():
+    values = make_values(200)
+    W = np.array([0.5, -1.0, 0.3, 2.0])
+    stats = wols.normal_stats(values, W)
+    h = 1e-2  # f is quadratic: central differences are exact but for rounding
+    for i in range(len(W)):
+        e = np.zeros_like(W)
+        e[i] = h
+        numeric = (wols.gradient_stats(values, W + e).loss - wols.gradient_stats(values, W - e).loss) / (2 * h)
+        assert numeric == pytest.approx(stats.gradient[i], rel=1e-6)
+        numeric_row = (wols.gradient_stats(values, W + e).gradient
+                       - wols.gradient_stats(values, W - e).gradient) / (2 * h)
+        assert_allclose(numeric_row, stats.hessian[i], rtol=1e-6)
+    assert_allclose(wols.gradient_stats(values, W).gradient, stats.gradient)
+
+
+@pytest.mark.parametrize("solver", ["newton", "normal"])
+@pytest.mark.parametrize("partitions", [1, 3, 8])
+def test_exact_solvers_match_numpy(sc, solver, partitions):
+    values = make_values()
+    result = regression.fit(as_data(sc, values, partitions), solver)
+    want = reference(values)
+    assert result.intercept == pytest.approx(want[0], rel=1e-9)
+    assert_allclose(result.coefficients, want[1:], rtol=1e-9)
+    assert result.passes == (2 if solver == "newton" else 1)
+    assert result.gradient_norm < 1e-6 * np.abs(wols.normal_stats(values, np.zeros(4)).gradient).max()
+
+
+def test_gradient_descent_with_the_automatic_step(sc):
+    values = make_values(2000, p=2, scales=(1.0, 1.0))  # well conditioned: few iterations
+    want = reference(values)
+    result = regression.fit(as_data(sc, values), "gd", step="auto", tol=1e-22, max_iter=500)
+    assert result.converged
+    assert_allclose(np.r_[result.intercept, result.coefficients], want, rtol=1e-6)
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(result.loss_history, result.loss_history[1:]))
+    fixed = regression.fit(as_data(sc, values), "gd", step=0.05, tol=1e-5, max_iter=50)
+    assert fixed.step == 0.05 and fixed.n_iter <= 50
+
+
+def test_equal_to_mllib_normal_solver(spark):
+    from pyspark.ml.linalg import Vectors
+    from pyspark.ml.regression import LinearRegression
+
+    values = make_values(2000)
+    df = spark.createDataFrame([(float(r[0]), float(r[1]), Vectors.dense(r[2:])) for r in values],
+                               ["label", "weight", "features"])
+    mllib = LinearRegression(weightCol="weight", solver="normal", regParam=0.0).fit(df)
+    from spark_em.ml import WeightedLinearRegression
+
+    ours = WeightedLinearRegression(solver="newton").fit(df)
+    assert ours.intercept == pytest.approx(mllib.intercept, rel=1e-8)
+    assert_allclose(ours.coefficients.toArray(), mllib.coefficients.toArray(), rtol=1e-8)
+
+
+def test_classic_data_same_for_any_partitioning(sc):
+    a = synthetic.wols_experiment(sc, 250_000, num_partitions=1)
+    b = synthetic.wols_experiment(sc, 250_000, num_partitions=3)
+    assert_allclose(blk.to_local(a.blocks), blk.to_local(b.blocks), rtol=0)
+    x = blk.to_local(a.blocks)[:, 2]
+    assert -4 <= x.min() and x.max() <= 4 and np.all(x != 0)
+    assert_allclose(blk.to_local(a.blocks)[:, 1], np.abs(1 / x))
+    fa, fb = regression.fit(a), regression.fit(b)
+    assert fa.intercept == pytest.approx(fb.intercept, rel=1e-12)
+    a.blocks.unpersist()
+    b.blocks.unpersist()
+
+
+def write_csv(path, rows, header="y,w,x1,x2"):
+    path.write_text(header + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("inf", "weight inf is not a finite number >= 0"),
+    ("-1", "weight -1.0 is not a finite number >= 0"),
+    ("nan", "weight nan is not a finite number >= 0"),
+])
+def test_bad_weights_stop_or_are_dropped(spark, tmp_path, bad, message):
+    rows = [[1, 1, 0.5, 2], [2, 1, 1.5, 1], [3, bad, 2.5, 0], [4, 2, 3.5, 5], [5, 1, 0.1, 3]]
+    path = write_csv(tmp_path / "d.csv", rows)
+    with pytest.raises(InputError, match=rf"d\.csv row 3: {message}"):
+        table.read_table(spark, path, "y", "w", ["x1", "x2"])
+    data = table.read_table(spark, path, "y", "w", ["x1", "x2"], drop_bad_weights=True)
+    assert (data.n_rows, data.dropped) == (4, 1)
+
+
+def test_other_bad_input(spark, sc, tmp_path):
+    path = write_csv(tmp_path / "t.csv", [[1, 1, 0.5, 2], [2, 1, "abc", 1]])
+    with pytest.raises(InputError, match=r"t\.csv row 2: column 'x1': 'abc' is not a number"):
+        table.read_table(spark, path, "y", "w", ["x1", "x2"])
+    path = write_csv(tmp_path / "m.csv", [[1, 1, 0.5, 2]])
+    with pytest.raises(InputError, match="no column 'x3'"):
+        table.read_table(spark, path, "y", "w", ["x1", "x3"])
+    values = make_values(100, p=2)
+    values[:, 3] = 7.0  # a constant feature: collinear with the intercept
+    with pytest.raises(InputError, match="singular: .*x1.* collinear"):
+        regression.fit(as_data(sc, values), "normal")
+    with pytest.raises(InputError, match="no such file"):
+        table.read_table(spark, str(tmp_path / "none.csv"), "y", "w", ["x1"])
+
+
+def test_parquet_input(spark, tmp_path):
+    values = make_values(500, p=2)
+    df = spark.createDataFrame([tuple(map(float, r)) for r in values], ["y", "w", "a", "b"])
+    df.write.parquet(str(tmp_path / "d.parquet"))
+    data = table.read_table(spark, str(tmp_path / "d.parquet"), "y", "w", ["a", "b"])
+    result = regression.fit(data, "normal")
+    assert_allclose(np.r_[result.intercept, result.coefficients], reference(values), rtol=1e-9)
+
+
+def test_job_on_the_classic_data(spark, tmp_path, capsys):
+    out = tmp_path / "wols"
+    assert cli.main_wrapper(fit_wols.main, ["--rows", "200000", "--solver", "gd",
+                                            "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["solver"] == "gd" and metrics["n_rows"] == 200000 and metrics["step"] > 0
+    assert abs(metrics["coefficients"][0] - 1.0) < 0.05
+    assert metrics["sample_fit"]["rows"] == pytest.approx(2000, rel=0.15)
+    assert {p.name for p in out.iterdir()} == {"metrics.json", "model.json", "fit.png", "loss.png"}
+    assert "gd iter    1  loss" in capsys.readouterr().err
+    model = json.loads((out / "model.json").read_text())
+    assert model["coefficients"] == metrics["coefficients"]
+
+
+def test_job_on_a_users_file(spark, tmp_path, capsys):
+    values = make_values(400, p=2)
+    path = write_csv(tmp_path / "u.csv", values.tolist())
+    status = cli.main_wrapper(fit_wols.main, ["--input", path, "--label", "y", "--weight", "w",
+                                              "--features", "x1,x2", "--solver", "normal"])
+    assert status == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert_allclose([metrics["intercept"], *metrics["coefficients"]], reference(values), rtol=1e-9)
+    assert cli.main_wrapper(fit_wols.main, ["--input", path, "--features", "x1,nope"]) == 2
+
+
+def test_estimator_round_trip(spark, tmp_path):
+    from pyspark.ml.linalg import Vectors
+
+    from spark_em.ml import WeightedLinearRegression, WeightedLinearRegressionModel
+
+    values = make_values(600, p=2, scales=(1.0, 1.0))
+    df = spark.createDataFrame([(i, float(r[0]), float(r[1]), Vectors.dense(r[2:]))
+                                for i, r in enumerate(values)], ["id", "y", "w", "features"])
+    est = WeightedLinearRegression(labelCol="y", weightCol="w", solver="gd", tol=1e-20, maxIter=500)
+    assert (est.getSolver(), est.getStepSize(), est.getLabelCol()) == ("gd", 0.0, "y")
+    model = est.fit(df)
+    assert_allclose(np.r_[model.intercept, model.coefficients.toArray()], reference(values), rtol=1e-6)
+    assert model.summary["passes"] >= model.summary["numIter"]
+    model.save(str(tmp_path / "m"))
+    loaded = WeightedLinearRegressionModel.load(str(tmp_path / "m"))
+    a = [r.prediction for r in model.transform(df).orderBy("id").collect()]
+    b = [r.prediction for r in loaded.transform(df).orderBy("id").collect()]
+    assert a == b
+    assert_allclose(a, model.intercept + values[:, 2:] @ model.coefficients.toArray(), rtol=1e-12)

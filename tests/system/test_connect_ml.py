@@ -1,0 +1,97 @@
+"""The spark.ml-style estimators under Spark Connect and on either backend: fit, transform
+(with null and sparse rows), save and load give the same numbers as the RDD backend in a
+classic session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from spark_em.engine import ops
+from spark_em.kernels import gaussian, masked
+from spark_em.ml import GaussianMixture, GaussianMixtureModel, columns
+from spark_em.ml import gaussian as ml_gaussian
+from tests.helpers.connect import run_client
+from tests.helpers.estimators import close, frames, ml_results, rows, same_fit
+
+pytestmark = pytest.mark.connect
+
+
+@pytest.fixture(scope="module")
+def under_connect(connect_server, tmp_path_factory) -> dict:
+    """The estimators fitted, saved and loaded by one client of the server."""
+    saved = tmp_path_factory.mktemp("connect-models")
+    return run_client(connect_server.url, f"""
+        import json
+        from spark_em.ml import GaussianMixture
+        from tests.helpers.estimators import frames, ml_results
+        out = {{"ml": ml_results(spark, "auto", {str(saved)!r})}}
+        try:
+            GaussianMixture(k=3, backend="rdd").fit(frames(spark)[0])
+        except ValueError as exc:
+            out["rdd_error"] = str(exc)
+        print("RESULT " + json.dumps(out))
+        spark.stop()
+    """)
+
+
+@pytest.fixture(scope="module")
+def rdd_results(spark, tmp_path_factory):
+    return ml_results(spark, "rdd", str(tmp_path_factory.mktemp("rdd")))
+
+
+def test_transform_against_the_driver(spark, rdd_results, monkeypatch):
+    """Transform output equals the kernels run on the driver, on null, sparse and integer-array
+    rows too, and does not depend on how a partition's rows are cut into blocks."""
+    points_df, ratings_df, _, odd = frames(spark)
+    r = rdd_results["gm"]
+    mixture = gaussian.Mixture(np.array(r["weights"]), np.array(r["means"]),
+                               np.array(r["covariances"]), "full")
+    X = np.array([[1.0, 2.0], [0.0, 3.0], [0.0, 0.0]])
+    resp, row_ll = gaussian.posterior(X, gaussian.prepare(mixture))
+    for got in (r["odd"], r["odd_arr"]):
+        assert got["prediction"] == [resp[0].argmax(), None, resp[1].argmax(), resp[2].argmax()]
+        assert_allclose([got["probability"][i] for i in (0, 2, 3)], resp, rtol=1e-12)
+        assert got["probability"][1] is None and got["logLikelihood"][1] is None
+        assert_allclose([got["logLikelihood"][i] for i in (0, 2, 3)], row_ll, rtol=1e-12)
+    w = rdd_results["wlr"]
+    assert w["odd"]["prediction"][1] is None
+    assert_allclose([w["odd"]["prediction"][i] for i in (0, 2, 3)],
+                    X @ w["coefficients"] + w["intercept"], rtol=1e-12)
+    m = rdd_results["mgm"]
+    ratings = np.array([row.arr for row in ratings_df.orderBy("id").collect()])
+    expected = masked.complete(ratings, masked.Mixture(np.array(m["mu"]), np.array(m["var"]),
+                                                        np.array(m["p"])))
+    assert_allclose(m["completed"]["completed"], expected, rtol=1e-12)
+
+    model = GaussianMixtureModel(mixture)
+    whole = rows(model.transform(points_df), ["prediction", "probability", "logLikelihood"])
+    monkeypatch.setattr(columns, "TRANSFORM_BLOCK_ROWS", 7)
+    close(rows(model.transform(points_df), ["prediction", "probability", "logLikelihood"]), whole)
+
+
+def test_backend_param_reaches_the_fit(spark, rdd_results, monkeypatch):
+    """backend="dataframe" in a classic session fits on the DataFrame backend, to the same
+    mixture as the RDD backend."""
+    loaded = []
+    read = ml_gaussian.read_dataframe
+
+    def watched(*args, **kwargs):
+        blocks = read(*args, **kwargs)
+        loaded.append(ops.backend_name(blocks))
+        return blocks
+
+    monkeypatch.setattr(ml_gaussian, "read_dataframe", watched)
+    points_df = frames(spark)[0]
+    model = GaussianMixture(k=3, covarianceType="full", seed=1, backend="dataframe").fit(points_df)
+    assert loaded == ["dataframe"]
+    close(model.means.tolist(), rdd_results["gm"]["means"])
+    close(model.covariances.tolist(), rdd_results["gm"]["covariances"])
+
+
+def test_estimators_under_spark_connect(rdd_results, under_connect):
+    result = dict(under_connect["ml"])
+    assert "connect" in result.pop("session") and "no RDDs" in under_connect["rdd_error"]
+    assert result["estimator"] == ["gd", "auto"]
+    same_fit(rdd_results, result)

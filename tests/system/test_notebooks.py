@@ -1,0 +1,84 @@
+"""Every notebook runs top to bottom in a fresh kernel, and shows the numbers it should."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# Run here in a Spark Connect session (the DataFrame backend) rather than a classic one; what
+# they call is tested on both backends in the library's tests, and `make notebooks` runs them
+# classic.
+UNDER_CONNECT = {"04_matrix_completion.ipynb"}
+sys.path.insert(0, str(ROOT / "notebooks"))
+pytestmark = pytest.mark.notebooks
+
+
+def stdout_of(notebook) -> str:
+    return "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                   for o in cell.get("outputs", []) if o.get("name") == "stdout")
+
+
+@pytest.fixture(scope="module")
+def executed(netflix_dir):
+    import execute
+
+    os.environ["SPARK_EM_NETFLIX"] = str(netflix_dir)
+    execute.quiet_spark()
+    return {path.name: execute.execute(path) for path in NOTEBOOKS if path.name not in UNDER_CONNECT}
+
+
+def test_there_are_notebooks():
+    assert {p.name for p in NOTEBOOKS} == {
+        "01_optimization_foundations.ipynb", "02_weighted_least_squares.ipynb",
+        "03_gaussian_mixture_em.ipynb", "04_matrix_completion.ipynb"}
+
+
+def test_optimization_foundations(executed):
+    out = stdout_of(executed["01_optimization_foundations.ipynb"])
+    assert "x2 = 1.2\n" in out
+    assert "root = 1.1795090246" in out
+    assert "x = 0: f = -6, f'' = -24 -> local maximum" in out
+    assert "boundary x = -6: f = -654" in out
+
+
+def test_weighted_least_squares(executed):
+    out = stdout_of(executed["02_weighted_least_squares.ipynb"])
+    deltas = [float(v) for v in re.findall(r"\|Δ\w+\| = ([0-9.e+-]+)", out)]
+    assert len(deltas) == 2 and max(deltas) < 1e-8  # Newton equals MLlib's normal equations
+    assert "Newton: intercept -3.7854110634, slope 0.9998760821, 2 passes" in out
+
+
+def test_gaussian_mixtures_on_the_toy_data(executed):
+    out = stdout_of(executed["03_gaussian_mixture_em.ipynb"])
+    assert "Data: the course toy data" in out
+    # The course's K-means costs on toy_data.txt (best of seeds 0-4) and its BIC choice.
+    for k, cost in [(1, "5462.2975"), (2, "1684.9080"), (3, "1329.5949"), (4, "1035.4998")]:
+        assert re.search(rf"^ {k} +{cost} ", out, re.M)
+    assert "BIC chooses K = 3" in out
+
+
+def test_matrix_completion_under_spark_connect(netflix_dir, connect_server, monkeypatch):
+    """Notebook 04, unchanged, in a kernel whose session is a Spark Connect client
+    (SPARK_REMOTE): the data go on the DataFrame backend; the course's results come out."""
+    import execute
+
+    monkeypatch.setenv("SPARK_EM_NETFLIX", str(netflix_dir))
+    monkeypatch.setenv("SPARK_REMOTE", connect_server.url)
+    execute.quiet_spark()
+    out = stdout_of(execute.execute(ROOT / "notebooks" / "04_matrix_completion.ipynb"))
+    assert "Backend: DataFrame (the session is pyspark.sql.connect.session)" in out
+    check_matrix_completion(out)
+
+
+def check_matrix_completion(out: str) -> None:
+    assert "Data: the course netflix data" in out
+    # The course's published results (../shared/data/README.md).
+    assert "best K=12: seed 1, log-likelihood -1390234.4223469" in out
+    assert "K=12 seed 1: RMSE all entries 0.4804908505" in out
+    assert out.count("-1521060.9539852") == 5

@@ -1,0 +1,141 @@
+"""The pure-numpy kernels against the course's reference results and a per-row implementation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from spark_em.kernels import masked
+from spark_em.kernels.arrays import add_fields, column_summary
+from tests.helpers import reference
+
+PRINTED = dict(rtol=0, atol=1e-8)  # the reference arrays are printed to 8 decimals
+
+
+@pytest.fixture(scope="module")
+def ref(netflix_dir):
+    return reference.load(netflix_dir / "test_solutions.txt")
+
+
+@pytest.fixture(scope="module")
+def X(netflix_dir):
+    return np.loadtxt(netflix_dir / "test_incomplete.txt")
+
+
+def run_in_memory(X, mixture, tol=1e-6):
+    previous = None
+    while True:
+        post, ll = masked.estep(X, mixture)
+        mixture = masked.mstep(X, post, mixture.mu)
+        if previous is not None and ll - previous <= tol * abs(ll):
+            return mixture, post, ll
+        previous = ll
+
+
+def test_reference_init(X, ref):
+    mixture = masked.reference_init(X, ref["K"], 0)
+    assert_allclose(mixture.mu, ref["init"]["mu"], **PRINTED)
+    assert_allclose(mixture.var, ref["init"]["var"], **PRINTED)
+    assert_allclose(mixture.p, ref["init"]["p"], **PRINTED)
+
+
+def test_init_variances_from_summary_match_direct(X, ref):
+    mixture = masked.reference_init(X, ref["K"], 0)
+    from_sums = masked.init_variances(column_summary(X), X.shape[0], mixture.mu)
+    assert_allclose(from_sums, mixture.var, rtol=1e-12)
+
+
+def test_first_estep_and_mstep(X, ref):
+    mixture = masked.reference_init(X, ref["K"], 0)
+    post, ll = masked.estep(X, mixture)
+    assert_allclose(post, ref["first_post"], **PRINTED)
+    assert ll == pytest.approx(ref["first_ll"], rel=1e-12)
+    mu, var, p = masked.mstep(X, post, mixture.mu)
+    assert_allclose(mu, ref["first_m"]["mu"], **PRINTED)
+    assert_allclose(var, ref["first_m"]["var"], **PRINTED)
+    assert_allclose(p, ref["first_m"]["p"], **PRINTED)
+
+
+def test_converged_run_completion_and_rmse(X, ref, netflix_dir):
+    mixture, post, ll = run_in_memory(X, masked.reference_init(X, ref["K"], 0))
+    assert ll == pytest.approx(ref["run"]["ll"], rel=1e-8)
+    for name in ("mu", "var", "p"):
+        assert_allclose(getattr(mixture, name), ref["run"][name], **PRINTED)
+    assert_allclose(post, ref["run"]["post"], **PRINTED)
+    X_pred = masked.complete(X, mixture)
+    assert_allclose(X_pred, ref["X_pred"], **PRINTED)
+    gold = np.loadtxt(netflix_dir / "test_complete.txt")
+    rmse, _ = masked.rmse_from_errors(masked.squared_errors(X, X_pred, gold))
+    assert rmse == pytest.approx(ref["rmse"], rel=1e-8)
+
+
+# --- a plain per-row implementation, written from the equations, to check the vectorised one
+
+
+def per_row_estep(X, mu, var, p):
+    n, K = X.shape[0], len(p)
+    f = np.zeros((n, K))
+    for u in range(n):
+        seen = X[u] != 0
+        for j in range(K):
+            diff = X[u, seen] - mu[j, seen]
+            f[u, j] = (np.log(p[j] + 1e-16) - seen.sum() / 2 * np.log(2 * np.pi * var[j])
+                       - diff @ diff / (2 * var[j]))
+    top = f.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(f - top).sum(axis=1))
+    return np.exp(f - lse[:, None]), lse.sum()
+
+
+def per_row_mstep(X, post, mu, min_variance):
+    n, d = X.shape
+    K = post.shape[1]
+    mu = mu.copy()
+    var = np.zeros(K)
+    for j in range(K):
+        for i in range(d):
+            seen = X[:, i] != 0
+            weight = post[seen, j].sum()
+            if weight >= 1:
+                mu[j, i] = post[seen, j] @ X[seen, i] / weight
+        sse = weight_total = 0.0
+        for u in range(n):
+            seen = X[u] != 0
+            sse += post[u, j] * ((X[u, seen] - mu[j, seen]) ** 2).sum()
+            weight_total += post[u, j] * seen.sum()
+        var[j] = max(sse / weight_total, min_variance)
+    return mu, var, post.sum(axis=0) / n
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kernels_match_per_row_implementation(seed):
+    rng = np.random.default_rng(seed)
+    n, d, K = 60, 9, 3
+    X = rng.integers(1, 6, size=(n, d)).astype(float)
+    X[rng.random((n, d)) < 0.4] = 0.0
+    X[0] = 0.0  # a row with nothing observed
+    X[1, 1:] = 0.0  # a row with one observed entry
+    X[:, 2] = 0.0  # a column nobody rated: its means never update
+    mu = rng.uniform(1, 5, size=(K, d))
+    var = rng.uniform(0.5, 3, size=K)
+    p = rng.dirichlet(np.ones(K))
+    post, ll = masked.estep(X, (mu, var, p))
+    want_post, want_ll = per_row_estep(X, mu, var, p)
+    assert_allclose(post, want_post, rtol=1e-10, atol=1e-14)
+    assert ll == pytest.approx(want_ll, rel=1e-12)
+    for min_variance in (0.25, 5.0):
+        got = masked.mstep(X, post, mu, min_variance)
+        want = per_row_mstep(X, post, mu, min_variance)
+        for a, b in zip(got, want):
+            assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert_allclose(masked.mstep(X, post, mu).mu[:, 2], mu[:, 2])
+
+
+def test_stats_of_parts_add_up_to_stats_of_whole():
+    rng = np.random.default_rng(7)
+    X = rng.integers(0, 6, size=(50, 6)).astype(float)
+    mixture = masked.Mixture(rng.uniform(1, 5, (4, 6)), rng.uniform(0.5, 2, 4), np.full(4, 0.25))
+    whole = masked.block_stats(X, mixture)
+    parts = add_fields(masked.block_stats(X[:17], mixture), masked.block_stats(X[17:], mixture))
+    for a, b in zip(whole, parts):
+        assert_allclose(a, b, rtol=1e-12)
