@@ -15,6 +15,15 @@ Each pass sums statistics centred on the current means m_k (``GaussianStats``), 
 the second moments free of cancellation when the data sit far from the origin:
 S1_k = Σ r (x − m_k), S2_k = Σ r (x − m_k)(x − m_k)ᵀ (or its diagonal). Then
 μ_k = m_k + S1_k/N_k and N_k Σ_k = S2_k − S1_k S1_kᵀ / N_k.
+
+How a block is computed, for throughput: the rows are centred once on the block's mean c
+(x̃ = x − c, δ_k = m_k − c), so that no product below cancels for data far from the origin.
+The whitened rows y_k = (x − m_k) P_k = x̃ P_k − δ_k P_k of every component come from one
+matrix product x̃ [P_1 … P_K] (full), one x̃ P (tied) or one broadcast (diag, spherical), a
+few hundred rows at a time so that they stay in cache. They give the log-densities (7) by a
+sum of squares, and the statistics without another pass over x: since x − m_k = y_k L_kᵀ
+(L_k L_kᵀ = Σ_k), S1_k = (Σ r y_k) L_kᵀ and S2_k = L_k (Σ r y_kᵀ y_k) L_kᵀ (diag, spherical:
+the same with L_k = σ_k). The log-sum-exp (8) is the max-shifted one, written out.
 """
 
 from __future__ import annotations
@@ -23,13 +32,17 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg
-from scipy.special import logsumexp
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 REG_COVAR = 1e-6
 # A component whose responsibilities sum to less than this keeps its mean and covariance
 # (there is nothing to estimate them from) and its weight falls to N_k / n.
 EMPTY_COMPONENT = 1e-10
+LOG_2PI = np.log(2 * np.pi)
+# Rows per chunk: enough that the whitened rows of all components (rows × K × d numbers) fill
+# about 256 KiB, and no fewer than MIN_CHUNK_ROWS (below that the calls cost more than the work).
+CHUNK_NUMBERS = 2**15
+MIN_CHUNK_ROWS = 96
 
 
 class Mixture(NamedTuple):
@@ -57,101 +70,254 @@ def check_type(covariance_type: str) -> str:
     return covariance_type
 
 
-def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
-    """P with P Pᵀ = Σ⁻¹ (per component; ``tied`` has one), by Cholesky and a triangular solve.
+def _factors(covariances: np.ndarray, covariance_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """(P, L): P Pᵀ = Σ⁻¹ and L Lᵀ = Σ per component (``tied`` has one; for diag and
+    spherical P = 1/σ and L = σ), by Cholesky and a triangular solve.
 
     Raises ``np.linalg.LinAlgError`` naming the component when a covariance is not positive
     definite (collapsed data, a constant column with ``reg_covar`` 0).
     """
+    covariances = np.asarray(covariances, dtype=np.float64)
     if covariance_type in ("full", "tied"):
         stack = covariances[None] if covariance_type == "tied" else covariances
         d = stack.shape[-1]
-        out = np.empty_like(stack, dtype=np.float64)
+        precision, chol = np.empty_like(stack), np.empty_like(stack)
         for k, cov in enumerate(stack):
             try:
-                chol = linalg.cholesky(cov, lower=True)
+                chol[k] = linalg.cholesky(cov, lower=True)
             except linalg.LinAlgError:
                 raise np.linalg.LinAlgError(
                     f"the covariance of component {k} is not positive definite (the data may "
                     "be collapsed or have a constant column): increase reg_covar") from None
-            out[k] = linalg.solve_triangular(chol, np.eye(d), lower=True).T
-        return out[0] if covariance_type == "tied" else out
+            precision[k] = linalg.solve_triangular(chol[k], np.eye(d), lower=True).T
+        if covariance_type == "tied":
+            return precision[0], chol[0]
+        return precision, chol
     if np.any(covariances <= 0):
         k = int(np.argwhere(np.atleast_1d(covariances) <= 0)[0][0])
         raise np.linalg.LinAlgError(
             f"the variance of component {k} is not positive (a constant column?): increase reg_covar")
-    return 1.0 / np.sqrt(covariances)
+    sd = np.sqrt(covariances)
+    return 1.0 / sd, sd
+
+
+def precision_cholesky(covariances: np.ndarray, covariance_type: str) -> np.ndarray:
+    """P with P Pᵀ = Σ⁻¹ (per component; ``tied`` has one), by Cholesky and a triangular solve."""
+    return _factors(covariances, covariance_type)[0]
 
 
 class Prepared(NamedTuple):
-    """What travels to the executors each iteration: the mixture with its precision factors."""
+    """What travels to the executors each iteration: the mixture with its factors, computed
+    once on the driver."""
 
     log_weights: np.ndarray
     means: np.ndarray
-    precision_chol: np.ndarray
+    precision_chol: np.ndarray  # P, P Pᵀ = Σ⁻¹
     covariance_type: str
+    covariance_chol: np.ndarray  # L, L Lᵀ = Σ
+    log_norm: np.ndarray  # log w_k − ½ d log 2π + log det P_k, per component
 
 
 def prepare(mixture: Mixture) -> Prepared:
+    kind = mixture.covariance_type
+    means = np.asarray(mixture.means, dtype=np.float64)
+    K, d = means.shape
+    precision, chol = _factors(mixture.covariances, kind)
+    if kind == "full":
+        log_det = np.log(np.diagonal(precision, axis1=1, axis2=2)).sum(axis=1)
+    elif kind == "tied":
+        log_det = np.full(K, np.log(np.diag(precision)).sum())
+    elif kind == "diag":
+        log_det = np.log(precision).sum(axis=1)
+    else:
+        log_det = d * np.log(precision)
     with np.errstate(divide="ignore"):
-        log_weights = np.log(mixture.weights)
-    return Prepared(log_weights, np.asarray(mixture.means, dtype=np.float64),
-                    precision_cholesky(mixture.covariances, mixture.covariance_type),
-                    mixture.covariance_type)
+        log_weights = np.log(np.asarray(mixture.weights, dtype=np.float64))
+    return Prepared(log_weights, means, precision, kind, chol,
+                    log_weights - 0.5 * d * LOG_2PI + log_det)
+
+
+def _centred(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x − c, c) for the block's mean c."""
+    X, shift = _float_rows(X)
+    return X - shift, shift
+
+
+def _whitened(Xc: np.ndarray, delta: np.ndarray, prepared: Prepared) -> np.ndarray:
+    """y_k = (x − m_k) P_k for every row and component, as x̃ P_k − δ_k P_k: n × K × d."""
+    n, d = Xc.shape
+    K = delta.shape[0]
+    P, kind = prepared.precision_chol, prepared.covariance_type
+    if kind == "full":
+        Y = (Xc @ P.transpose(1, 0, 2).reshape(d, K * d)).reshape(n, K, d)
+        Y -= np.einsum("kd,kde->ke", delta, P)[None]
+    elif kind == "tied":
+        Y = np.repeat((Xc @ P)[:, None, :], K, axis=1)
+        Y -= (delta @ P)[None]
+    elif kind == "diag":
+        Y = Xc[:, None, :] * P[None]
+        Y -= (delta * P)[None]
+    else:
+        Y = Xc[:, None, :] - delta[None]
+        Y *= P[None, :, None]
+    return Y
+
+
+def _chunk_rows(K: int, d: int) -> int:
+    return max(MIN_CHUNK_ROWS, CHUNK_NUMBERS // max(1, K * d))
+
+
+def _weighted(Y: np.ndarray, prepared: Prepared) -> np.ndarray:
+    """log w_k + log N(x; μ_k, Σ_k) from the whitened rows: n × K."""
+    return prepared.log_norm[None, :] - 0.5 * np.einsum("nkd,nkd->nk", Y, Y)
+
+
+def _normalised(weighted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equation (8) in place: the responsibilities (n × K) and each row's log-likelihood, by
+    the max-shifted log-sum-exp."""
+    top = weighted.max(axis=1)
+    weighted -= top[:, None]
+    np.exp(weighted, out=weighted)
+    total = weighted.sum(axis=1)
+    weighted /= total[:, None]
+    return weighted, top + np.log(total)
 
 
 def log_gaussian_prob(X: np.ndarray, prepared: Prepared) -> np.ndarray:
     """Equation (7) for every row and component: n×K."""
-    X = np.asarray(X, dtype=np.float64)
-    n, d = X.shape
-    means, prec, kind = prepared.means, prepared.precision_chol, prepared.covariance_type
-    K = means.shape[0]
-    out = np.empty((n, K))
-    for k in range(K):
-        diff = X - means[k]
-        if kind == "full":
-            y = diff @ prec[k]
-            log_det = np.log(np.diag(prec[k])).sum()
-        elif kind == "tied":
-            y = diff @ prec
-            log_det = np.log(np.diag(prec)).sum()
-        elif kind == "diag":
-            y = diff * prec[k]
-            log_det = np.log(prec[k]).sum()
-        else:
-            y = diff * prec[k]
-            log_det = d * np.log(prec[k])
-        out[:, k] = -0.5 * (d * np.log(2 * np.pi) + np.einsum("ij,ij->i", y, y)) + log_det
-    return out
+    Xc, shift = _centred(X)
+    return _weighted(_whitened(Xc, prepared.means - shift, prepared), prepared) \
+        - prepared.log_weights[None, :]
 
 
 def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """Equation (8): responsibilities (n×K) and each row's log-likelihood (n)."""
-    weighted = log_gaussian_prob(X, prepared) + prepared.log_weights[None, :]
-    row_ll = logsumexp(weighted, axis=1)
-    return np.exp(weighted - row_ll[:, None]), row_ll
+    Xc, shift = _centred(X)
+    delta = prepared.means - shift
+    step = _chunk_rows(*delta.shape)
+    resp, row_ll = np.empty((Xc.shape[0], delta.shape[0])), np.empty(Xc.shape[0])
+    for lo in range(0, Xc.shape[0], step):
+        part = _weighted(_whitened(Xc[lo:lo + step], delta, prepared), prepared)
+        resp[lo:lo + step], row_ll[lo:lo + step] = _normalised(part)
+    return resp, row_ll
+
+
+def _add_moments(Y: np.ndarray, resp: np.ndarray, first: np.ndarray, square: np.ndarray,
+                 kind: str) -> None:
+    """Add Σ r y_k and Σ r y_k y_kᵀ (diag, spherical: Σ r y_k²) of these rows (y: n × K × d)
+    to ``first`` and ``square``."""
+    Yw = Y * resp[:, :, None]
+    first += Yw.sum(axis=0)
+    if kind in ("full", "tied"):
+        for k in range(Y.shape[1]):
+            square[k] += Yw[:, k, :].T @ Y[:, k, :]
+    else:
+        square += np.einsum("nkd,nkd->kd", Yw, Y)
+
+
+def _unwhitened(first: np.ndarray, square: np.ndarray, chol: np.ndarray, kind: str):
+    """The moments of x − m_k from those of y_k: x − m_k = y_k L_kᵀ (diag, spherical:
+    y_k σ_k)."""
+    K, d = first.shape
+    if kind in ("full", "tied"):
+        L = chol if kind == "full" else np.broadcast_to(chol, (K, d, d))
+        return np.einsum("ke,kde->kd", first, L), L @ square @ L.transpose(0, 2, 1)
+    scale = chol if kind == "diag" else chol[:, None]
+    return first * scale, square * scale * scale
+
+
+def _zero_moments(K: int, d: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((K, d)), np.zeros((K, d, d) if kind in ("full", "tied") else (K, d))
 
 
 def stats_of(X: np.ndarray, resp: np.ndarray, centres: np.ndarray, covariance_type: str,
              log_likelihood: float = 0.0) -> GaussianStats:
-    """Σ r, Σ r (x − m_k) and the centred second moments the covariance type needs."""
-    X = np.asarray(X, dtype=np.float64)
-    K, d = centres.shape
-    n_k = resp.sum(axis=0)
-    first = np.empty((K, d))
-    square = np.empty((K, d, d) if covariance_type in ("full", "tied") else (K, d))
-    for k in range(K):
-        diff = X - centres[k]
-        weighted = diff * resp[:, k:k + 1]
-        first[k] = weighted.sum(axis=0)
-        square[k] = weighted.T @ diff if square.ndim == 3 else (weighted * diff).sum(axis=0)
+    """Σ r, Σ r (x − m_k) and the centred second moments the covariance type needs, for given
+    responsibilities (the hard assignments of an initialisation, say)."""
+    Xc, shift = _centred(X)
+    resp = np.asarray(resp, dtype=np.float64)
+    centres = np.asarray(centres, dtype=np.float64)
+    first, square = _zero_moments(*centres.shape, covariance_type)
+    _add_moments(Xc[:, None, :] - (centres - shift)[None], resp, first, square, covariance_type)
+    return GaussianStats(float(log_likelihood), Xc.shape[0], resp.sum(axis=0), first, square)
+
+
+def _augmented_map(delta: np.ndarray, prepared: Prepared) -> np.ndarray:
+    """W with [x̃, 1] W = [y_1, 1, y_2, 1, …, y_K, 1] (full, tied): one product gives every
+    component's whitened row, already shifted, and a 1 that carries the sums of r and r y
+    into the same products as the second moments."""
+    K, d = delta.shape
+    P = prepared.precision_chol
+    P = P if prepared.covariance_type == "full" else np.broadcast_to(P, (K, d, d))
+    W = np.zeros((d + 1, K, d + 1))
+    W[:d, :, :d] = P.transpose(1, 0, 2)
+    W[d, :, :d] = -np.einsum("kd,kde->ke", delta, P)
+    W[d, :, d] = 1.0
+    return W.reshape(d + 1, K * (d + 1))
+
+
+def _block_stats_dense_factors(X: np.ndarray, shift: np.ndarray, prepared: Prepared
+                               ) -> GaussianStats:
+    """Full and tied: per chunk one product for the whitened rows and K for the moments."""
+    delta = prepared.means - shift
+    K, d = delta.shape
+    W = _augmented_map(delta, prepared)
+    rows = np.empty((X.shape[0], d + 1))
+    np.subtract(X, shift, out=rows[:, :d])
+    rows[:, d] = 1.0
+    moments = np.zeros((K, d + 1, d + 1))
+    log_likelihood = 0.0
+    step = _chunk_rows(K, d)
+    for lo in range(0, X.shape[0], step):
+        Y = (rows[lo:lo + step] @ W).reshape(-1, K, d + 1)
+        whitened = Y[:, :, :d]
+        weighted = prepared.log_norm[None, :] - 0.5 * np.einsum("nkd,nkd->nk", whitened, whitened)
+        resp, row_ll = _normalised(weighted)
+        log_likelihood += row_ll.sum()
+        Yw = Y * resp[:, :, None]
+        for k in range(K):
+            moments[k] += Yw[:, k, :].T @ Y[:, k, :]
+    first, square = _unwhitened(moments[:, :d, d], moments[:, :d, :d],
+                                prepared.covariance_chol, prepared.covariance_type)
+    return GaussianStats(float(log_likelihood), X.shape[0], moments[:, d, d].copy(), first,
+                         square)
+
+
+def _block_stats_shifted(X: np.ndarray, shift: np.ndarray, prepared: Prepared) -> GaussianStats:
+    """``block_stats`` of float64 rows ``X``, centred on ``shift`` a chunk at a time."""
+    kind = prepared.covariance_type
+    if kind in ("full", "tied"):
+        return _block_stats_dense_factors(X, shift, prepared)
+    delta = prepared.means - shift
+    K, d = delta.shape
+    first, square = _zero_moments(K, d, kind)
+    n_k, log_likelihood = np.zeros(K), 0.0
+    step = _chunk_rows(K, d)
+    for lo in range(0, X.shape[0], step):
+        Y = _whitened(X[lo:lo + step] - shift, delta, prepared)
+        resp, row_ll = _normalised(_weighted(Y, prepared))
+        log_likelihood += row_ll.sum()
+        n_k += resp.sum(axis=0)
+        _add_moments(Y, resp, first, square, kind)
+    first, square = _unwhitened(first, square, prepared.covariance_chol, kind)
     return GaussianStats(float(log_likelihood), X.shape[0], n_k, first, square)
+
+
+def _float_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows as float64, their mean: the block's shift)."""
+    X = np.asarray(X, dtype=np.float64)
+    return X, X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
 
 
 def block_stats(X: np.ndarray, prepared: Prepared) -> GaussianStats:
     """One pass over a block: its log-likelihood and its M-step sums, centred on the means."""
-    resp, row_ll = posterior(X, prepared)
-    return stats_of(X, resp, prepared.means, prepared.covariance_type, row_ll.sum())
+    return _block_stats_shifted(*_float_rows(X), prepared)
+
+
+def block_stats_many(X: np.ndarray, prepared: list[Prepared]) -> list[GaussianStats]:
+    """``block_stats`` for several starts: the block is converted and its shift found once."""
+    X, shift = _float_rows(X)
+    return [_block_stats_shifted(X, shift, p) for p in prepared]
 
 
 def update(stats: GaussianStats, previous: Mixture, reg_covar: float = REG_COVAR,

@@ -167,7 +167,8 @@ def family(tol: float = DEFAULT_TOL, reg_covar: float = gaussian.REG_COVAR) -> F
     return Family("gmm", gaussian.block_stats,
                   lambda stats, mixture: (gaussian.update(stats, mixture, reg_covar),
                                           stats.log_likelihood),
-                  converged=relative_rule(tol), ship=prepared, encode=codec.encode_gaussian,
+                  converged=relative_rule(tol), ship=prepared,
+                  block_stats_many=gaussian.block_stats_many, encode=codec.encode_gaussian,
                   decode=codec.decode_gaussian)
 
 
