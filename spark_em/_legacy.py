@@ -19,8 +19,8 @@ ALIASES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "spark_em.blocks": (("spark_em.engine.block", "spark_em.kernels.arrays", "spark_em.engine.ops"),
                         {"map_blocks": "spark_em.engine.ops:collect",
                          "reduce_blocks": "spark_em.engine.ops:reduce"}),
-    "spark_em.frames": (("spark_em.engine.frame", "spark_em.engine.block", "spark_em.engine.backend",
-                         "spark_em.engine.session"),
+    "spark_em.frames": (("spark_em.engine.ops", "spark_em.engine.frame", "spark_em.engine.block",
+                         "spark_em.engine.backend", "spark_em.engine.session"),
                         {"map_blocks": "spark_em.engine.ops:collect",
                          "reduce_blocks": "spark_em.engine.ops:reduce"}),
     "spark_em.gaussian": (("spark_em.kernels.gaussian", "spark_em.kernels.kmeans"),
@@ -34,7 +34,8 @@ ALIASES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "spark_em.wols": (("spark_em.kernels.wols",),
                       {"add_stats": "spark_em.kernels.arrays:add_fields"}),
     "spark_em.mixture": (("spark_em.models.gaussian", "spark_em.models.selection"),
-                         {"kmeans_plus_plus": "spark_em.models.kmeans:plus_plus",
+                         {"GaussianMixture": "spark_em.kernels.gaussian:Mixture",
+                          "kmeans_plus_plus": "spark_em.models.kmeans:plus_plus",
                           "random_rows": "spark_em.models.kmeans:random_rows",
                           "KMEANS_TOL": "spark_em.models.kmeans:TOL",
                           "encode_mixture": "spark_em.models.codec:encode_gaussian",
@@ -44,8 +45,9 @@ ALIASES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
                                     "decode_mixture": "spark_em.models.codec:decode_masked"}),
     "spark_em.regression": (("spark_em.models.wols", "spark_em.io.table"),
                             {"classic": "spark_em.io.synthetic:wols_experiment",
-                             "CLASSIC_ROWS": "spark_em.io.synthetic:EXPERIMENT_ROWS"}),
-    "spark_em.readers": (("spark_em.io.matrix",), {}),
+                             "CLASSIC_ROWS": "spark_em.io.synthetic:EXPERIMENT_ROWS",
+                             "CHUNK_ROWS": "spark_em.io.synthetic:EXPERIMENT_CHUNK_ROWS"}),
+    "spark_em.readers": (("spark_em.io.matrix", "spark_em.engine.block"), {}),
     "spark_em.triples": (("spark_em.io.triples",), {}),
     "spark_em.synthetic": (("spark_em.io.synthetic",),
                            {"CLASSIC_CENTRES": "spark_em.io.synthetic:DEMO_CENTRES"}),
@@ -56,8 +58,50 @@ ALIASES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
 }
 
 
+def _frames_backend_for(spark, backend=None) -> str:
+    from spark_em.engine.backend import backend_for
+
+    return backend_for(spark, backend).name
+
+
+def _frames_from_array(spark, X, num_partitions: int = 2, block_rows: int = 4096):
+    from spark_em.engine.ops import from_array
+
+    return from_array(spark, X, num_partitions, block_rows, backend="dataframe")
+
+
+def _frames_generated(spark, keys, make, num_partitions: int):
+    from spark_em.engine.ops import generated
+
+    return generated(spark, keys, make, num_partitions, backend="dataframe")
+
+
+def _fit_kmeans(blocks, k: int, seed: int = 0, **options):
+    from spark_em.models.gaussian import fit
+
+    return fit(blocks, k, seed, model="kmeans", **options)
+
+
+def _reference_init(blocks, k: int, seed: int, summary, min_variance: float = 0.25):
+    from spark_em.models.masked import reference_mixtures
+
+    return reference_mixtures(blocks, [(k, seed)], summary, min_variance)[0]
+
+
+# old names whose signature or result changed: thin wrappers with the old behaviour
+ADAPTED = {
+    ("spark_em.frames", "backend_for"): _frames_backend_for,
+    ("spark_em.frames", "from_array"): _frames_from_array,
+    ("spark_em.frames", "generated"): _frames_generated,
+    ("spark_em.mixture", "fit_kmeans"): _fit_kmeans,
+    ("spark_em.matrix_completion", "reference_init"): _reference_init,
+}
+
+
 def _lookup(old: str, attr: str):
     sources, renamed = ALIASES[old]
+    if (old, attr) in ADAPTED:
+        return ADAPTED[old, attr]
     if attr in renamed:
         module, name = renamed[attr].split(":")
         return getattr(importlib.import_module(module), name)

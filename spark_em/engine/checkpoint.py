@@ -43,8 +43,8 @@ class Checkpoint:
     def check_start(self, resume: bool) -> "Checkpoint":
         """Itself, unless it would overwrite a saved state without ``resume``."""
         if self.exists() and not resume:
-            raise InputError(f"{self.directory} holds a checkpoint already: continue it with "
-                             "{param}, or choose another directory", param="resume")
+            raise InputError(f"{self.directory} holds a checkpoint already: add {{param}} to "
+                             "continue it, or choose another directory", param="resume")
         for stale in self.directory.glob(f".{STATE}.*.tmp"):  # left by a run killed mid-write
             stale.unlink(missing_ok=True)
         return self

@@ -88,11 +88,13 @@ class PartitionParser:
             return
         self.error = self._pending_problem() or (place, message)
 
-    def add(self, row: np.ndarray, place: int) -> Iterator[tuple]:
+    def add(self, row: np.ndarray, place: int, droppable: bool = True) -> Iterator[tuple]:
+        """A row from ``place``; one of another width is a problem (``droppable`` or not)."""
         if self.width is None:
             self.width, self.first_place = row.size, place
         elif row.size != self.width:
-            self.fail(place, f"{row.size} values, expected {self.width} as on the rows before")
+            self.fail(place, f"{row.size} values, expected {self.width} as on the rows before",
+                      droppable)
             return
         self.rows.append(row)
         self.places.append(place)

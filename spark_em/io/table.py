@@ -84,7 +84,7 @@ def _parse_rows(names: list[str], drop_bad_weights: bool, block_rows: int, vecto
             if problem:
                 parser.fail(n, problem, droppable=False)
                 continue
-            yield from parser.add(np.array(converted), n)
+            yield from parser.add(np.array(converted), n, droppable=False)
         yield from parser.flush()
         yield parser.summary(n_lines=n)
 

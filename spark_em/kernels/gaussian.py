@@ -116,6 +116,7 @@ class Prepared(NamedTuple):
     covariance_type: str
     covariance_chol: np.ndarray  # L, L Lᵀ = Σ
     log_norm: np.ndarray  # log w_k − ½ d log 2π + log det P_k, per component
+    log_density_norm: np.ndarray  # − ½ d log 2π + log det P_k, per component
 
 
 def prepare(mixture: Mixture) -> Prepared:
@@ -133,8 +134,9 @@ def prepare(mixture: Mixture) -> Prepared:
         log_det = d * np.log(precision)
     with np.errstate(divide="ignore"):
         log_weights = np.log(np.asarray(mixture.weights, dtype=np.float64))
-    return Prepared(log_weights, means, precision, kind, chol,
-                    log_weights - 0.5 * d * LOG_2PI + log_det)
+    log_density_norm = log_det - 0.5 * d * LOG_2PI
+    return Prepared(log_weights, means, precision, kind, chol, log_weights + log_density_norm,
+                    log_density_norm)
 
 
 def _centred(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,8 +188,8 @@ def _normalised(weighted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def log_gaussian_prob(X: np.ndarray, prepared: Prepared) -> np.ndarray:
     """Equation (7) for every row and component: n×K."""
     Xc, shift = _centred(X)
-    return _weighted(_whitened(Xc, prepared.means - shift, prepared), prepared) \
-        - prepared.log_weights[None, :]
+    Y = _whitened(Xc, prepared.means - shift, prepared)
+    return prepared.log_density_norm[None, :] - 0.5 * np.einsum("nkd,nkd->nk", Y, Y)
 
 
 def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:

@@ -164,9 +164,12 @@ def prepared(mixture: Mixture) -> gaussian.Prepared:
 
 def family(tol: float = DEFAULT_TOL, reg_covar: float = gaussian.REG_COVAR) -> Family:
     """EM for a Gaussian mixture as the loop runs it: the relative rule on the log-likelihood."""
-    return Family("gmm", gaussian.block_stats,
-                  lambda stats, mixture: (gaussian.update(stats, mixture, reg_covar),
-                                          stats.log_likelihood),
+    def update(stats: gaussian.GaussianStats, mixture: Mixture):
+        new = gaussian.update(stats, mixture, reg_covar)
+        prepared(new)  # a covariance that is no longer positive definite stops the fit here
+        return new, stats.log_likelihood
+
+    return Family("gmm", gaussian.block_stats, update,
                   converged=relative_rule(tol), ship=prepared,
                   block_stats_many=gaussian.block_stats_many, encode=codec.encode_gaussian,
                   decode=codec.decode_gaussian)
@@ -174,7 +177,7 @@ def family(tol: float = DEFAULT_TOL, reg_covar: float = gaussian.REG_COVAR) -> F
 
 def cluster_sizes(blocks, mixtures: list[Mixture]) -> list[list[float]]:
     """Σ_u r_uk for each component (soft sizes) under each mixture: one pass."""
-    factors = [gaussian.prepare(m) for m in mixtures]
+    factors = [prepared(m) for m in mixtures]
     sizes = ops.reduce(
         blocks, lambda b: [gaussian.posterior(b.values, p)[0].sum(axis=0) for p in factors],
         lambda a, b: [x + y for x, y in zip(a, b)])
@@ -261,6 +264,7 @@ def select(runs: list[GaussianRun], criterion: str = "bic") -> tuple[GaussianRun
 
 def model_record(run: GaussianRun, **options) -> dict:
     """What ``model.json`` holds: the mixture, where it started and how the fit went."""
+    encoded = codec.encode_gaussian(run.mixture)
     return {"k": run.k, "d": int(run.mixture.means.shape[1]), "model": run.model,
-            **codec.encode_gaussian(run.mixture), "init": run.init, "seed": run.seed,
-            "objective": run.objective, "n_iter": run.n_iter, **options}
+            "covariance_type": encoded.pop("covariance_type"), **encoded, "init": run.init,
+            "seed": run.seed, "objective": run.objective, "n_iter": run.n_iter, **options}

@@ -157,7 +157,9 @@ MODEL_FILE = "model.json"
 def model_record(run: MaskedRun, **options) -> dict:
     """What ``model.json`` holds: the mixture, where it started and how the fit went."""
     mix = run.mixture
-    return {"k": run.k, "d": int(mix.mu.shape[1]), **codec.encode_masked(mix), "init": INIT,
+    encoded = codec.encode_masked(mix)
+    return {"k": run.k, "d": int(mix.mu.shape[1]), "p": encoded["p"], "mu": encoded["mu"],
+            "var": encoded["var"], "init": INIT,
             "seed": run.seed, "log_likelihood": run.log_likelihood, "n_iter": run.n_iter, **options}
 
 

@@ -138,6 +138,12 @@ def test_a_component_that_loses_its_points(sc):
     assert run.cluster_sizes[2] < 1e-9
 
 
+def test_a_covariance_that_collapses_on_the_last_pass_is_refused(sc):
+    data = blk.from_array(sc, np.column_stack([np.arange(1.0, 5.0), np.full(4, 5.0)]))
+    with pytest.raises(InputError, match="not positive definite"):
+        mx.fit(data, 1, covariance_type="full", reg_covar=0.0, max_iter=1)
+
+
 def test_bad_input(sc, spark, tmp_path):
     path = tmp_path / "nan.txt"
     path.write_text("1 2\n3 nan\n")

@@ -80,6 +80,19 @@ def test_block_statistics_match_the_equations(kind, offset, n, d, K):
     assert_allclose(got_row_ll, row_ll, rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+def test_log_densities_of_a_component_of_weight_zero(kind):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(50, 3)) + 1e3
+    mixture = mixture_of(kind, X, 3, rng)  # its last weight is 0
+    got = gaussian.log_gaussian_prob(X, gaussian.prepare(mixture))
+    ones = mixture._replace(weights=np.full(3, 1.0 / 3))
+    want = plain_stats(X, ones)
+    assert np.isfinite(got).all()
+    # with equal weights, log N = log r + row log-likelihood − log w
+    assert_allclose(got, np.log(want[4]) + want[5][:, None] - np.log(1.0 / 3), rtol=1e-10)
+
+
 def test_rows_in_chunks_and_blocks_in_parts_add_up(monkeypatch):
     rng = np.random.default_rng(3)
     X = rng.normal(size=(1000, 5)) + 100.0

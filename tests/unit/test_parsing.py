@@ -51,6 +51,17 @@ def test_with_drop_bad_rows_are_left_out_and_counted():
     assert meta["error"] is None
 
 
+def test_a_row_of_another_width_is_dropped_only_when_allowed():
+    parser = PartitionParser(0, 10, value_check(False), drop=True)
+    list(parser.add(np.ones(3), 1))
+    list(parser.add(np.ones(2), 2))
+    assert (parser.dropped, parser.error) == (1, None)
+    parser = PartitionParser(0, 10, value_check(False), drop=True)
+    list(parser.add(np.ones(3), 1))
+    list(parser.add(np.ones(2), 2, droppable=False))
+    assert (parser.dropped, parser.error) == (0, (2, "2 values, expected 3 as on the rows before"))
+
+
 def test_one_decoder_for_every_vector_form():
     from pyspark.ml.linalg import Vectors
 
