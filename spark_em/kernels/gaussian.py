@@ -33,6 +33,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg
 
+from spark_em.kernels import compiled
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 REG_COVAR = 1e-6
 # A component whose responsibilities sum to less than this keeps its mean and covariance
@@ -285,6 +287,28 @@ def _block_stats_dense_factors(X: np.ndarray, shift: np.ndarray, prepared: Prepa
                          square)
 
 
+def _block_stats_compiled(X: np.ndarray, prepared: Prepared) -> GaussianStats:
+    """The same pass by the compiled loops (``compiled``), for rows of few dimensions."""
+    kind = prepared.covariance_type
+    means = np.ascontiguousarray(prepared.means)
+    K, d = means.shape
+    log_norm = np.ascontiguousarray(prepared.log_norm)
+    P = prepared.precision_chol
+    if kind in ("full", "tied"):
+        P = np.ascontiguousarray(np.broadcast_to(P, (K, d, d)))
+        moments = np.zeros((K, d + 1, d + 1))
+        log_likelihood = compiled.triangular_pass(X, means, P, log_norm, moments)
+        lower = np.tril(moments[:, :d, :d])
+        square = lower + np.tril(lower, -1).transpose(0, 2, 1)
+        first, resp = moments[:, d, :d], moments[:, d, d].copy()
+    else:
+        P = np.ascontiguousarray(np.broadcast_to(P if kind == "diag" else P[:, None], (K, d)))
+        first, square, resp = np.zeros((K, d)), np.zeros((K, d)), np.zeros(K)
+        log_likelihood = compiled.diagonal_pass(X, means, P, log_norm, first, square, resp)
+    first, square = _unwhitened(first, square, prepared.covariance_chol, kind)
+    return GaussianStats(float(log_likelihood), X.shape[0], resp, first, square)
+
+
 def _block_stats_shifted(X: np.ndarray, shift: np.ndarray, prepared: Prepared) -> GaussianStats:
     """``block_stats`` of float64 rows ``X``, centred on ``shift`` a chunk at a time."""
     kind = prepared.covariance_type
@@ -313,13 +337,22 @@ def _float_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def block_stats(X: np.ndarray, prepared: Prepared) -> GaussianStats:
     """One pass over a block: its log-likelihood and its M-step sums, centred on the means."""
-    return _block_stats_shifted(*_float_rows(X), prepared)
+    return block_stats_many(X, [prepared])[0]
 
 
 def block_stats_many(X: np.ndarray, prepared: list[Prepared]) -> list[GaussianStats]:
-    """``block_stats`` for several starts: the block is converted and its shift found once."""
-    X, shift = _float_rows(X)
-    return [_block_stats_shifted(X, shift, p) for p in prepared]
+    """``block_stats`` for several starts: the block is converted (and its shift found) once.
+    Rows of few dimensions take the compiled pass, wider rows the BLAS one."""
+    X, shift = np.ascontiguousarray(X, dtype=np.float64), None
+    stats = []
+    for p in prepared:
+        if X.shape[0] and compiled.usable(X.shape[1], p.covariance_type):
+            stats.append(_block_stats_compiled(X, p))
+            continue
+        if shift is None:
+            X, shift = _float_rows(X)
+        stats.append(_block_stats_shifted(X, shift, p))
+    return stats
 
 
 def update(stats: GaussianStats, previous: Mixture, reg_covar: float = REG_COVAR,

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import sparse
 from scipy.special import logsumexp
 
+from spark_em.kernels import compiled
 from spark_em.kernels.arrays import dense
 
 MIN_VARIANCE = 0.25
@@ -176,6 +177,8 @@ def block_stats_many(X: np.ndarray, mixtures: list) -> list[MaskedStats]:
     of ``block_stats`` alone. Rows with no observed entry are left out of every sum (and of
     the row count), so they change neither the weights nor the log-likelihood.
     """
+    if sparse.issparse(X) and compiled.ENABLED:
+        return [_csr_stats_compiled(sparse.csr_array(X), Mixture(*m)) for m in mixtures]
     rows = _Rows.of(X)
     n_observed = np.asarray(rows.observed.sum(axis=1)).ravel()
     if not n_observed.all():  # rows with nothing observed carry no information: left out
@@ -197,6 +200,23 @@ def block_stats_many(X: np.ndarray, mixtures: list) -> list[MaskedStats]:
     resp_observed = np.split(_weighted_sums(together, rows.observed), cuts)
     return [MaskedStats(float(ll), rows.X.shape[0], post.sum(axis=0), rx, ro, post.T @ rows.sq_norm)
             for post, ll, rx, ro in zip(posts, lls, resp_x, resp_observed)]
+
+
+def _csr_stats_compiled(X: sparse.csr_array, mixture: Mixture) -> MaskedStats:
+    """``block_stats`` of a CSR block by the compiled loop over its observed entries
+    (``compiled.masked_csr_pass``): the same sums, one row at a time, with ‖x_C − μ_C‖²
+    summed directly."""
+    mu = np.asarray(mixture.mu, dtype=np.float64)
+    K, d = mu.shape
+    table = np.zeros((d, 3 * K))  # [μ | Σ p δ x | Σ p δ] per column of the data
+    table[:, :K] = mu.T
+    resp, resp_sq_norm = np.zeros(K), np.zeros(K)
+    log_weight = np.log(np.asarray(mixture.p, dtype=np.float64) + LOG_WEIGHT_EPS)
+    ll, n_rows = compiled.masked_csr_pass(X.indptr, X.indices, X.data, table, log_weight,
+                                          np.asarray(mixture.var, dtype=np.float64), resp,
+                                          resp_sq_norm)
+    return MaskedStats(float(ll), int(n_rows), resp, table[:, K:2 * K].T.copy(),
+                       table[:, 2 * K:].T.copy(), resp_sq_norm)
 
 
 def update(stats: MaskedStats, previous_mu: np.ndarray, min_variance: float = MIN_VARIANCE) -> Mixture:

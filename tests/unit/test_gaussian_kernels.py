@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import linalg
 
-from spark_em.kernels import gaussian
+from spark_em.kernels import compiled, gaussian
 from spark_em.kernels.arrays import add_fields
 
 
@@ -58,10 +58,21 @@ def mixture_of(kind, X, K, rng):
     return gaussian.Mixture(weights / weights.sum(), means, cov, kind)
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def kernel_pass(request, monkeypatch):
+    """Each test twice: by the compiled pass (numba is a dependency: it must be there) and by
+    the numpy pass."""
+    if request.param == "compiled":
+        assert compiled.ENABLED, "numba is not importable or SPARK_EM_COMPILED=0 is set"
+    else:
+        monkeypatch.setattr(compiled, "ENABLED", False)
+    return request.param
+
+
 @pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
 @pytest.mark.parametrize("offset", [0.0, 1e6])
 @pytest.mark.parametrize("n, d, K", [(3000, 6, 4), (37, 3, 3), (1, 2, 2)])
-def test_block_statistics_match_the_equations(kind, offset, n, d, K):
+def test_block_statistics_match_the_equations(kind, offset, n, d, K, kernel_pass):
     rng = np.random.default_rng(n + d + K)
     X = rng.normal(size=(n, d)) * 2 + offset + rng.integers(0, 3, n)[:, None] * 10.0
     mixture = mixture_of(kind, X, K, rng) if n >= K else None
@@ -91,6 +102,21 @@ def test_log_densities_of_a_component_of_weight_zero(kind):
     assert np.isfinite(got).all()
     # with equal weights, log N = log r + row log-likelihood − log w
     assert_allclose(got, np.log(want[4]) + want[5][:, None] - np.log(1.0 / 3), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+@pytest.mark.parametrize("d", [1, 10, 40, compiled.MAX_DIMS])
+def test_compiled_and_numpy_passes_agree(kind, d, monkeypatch):
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(1500, d)) * 2 + 1e3 + rng.integers(0, 5, 1500)[:, None] * 3.0
+    prepared = gaussian.prepare(mixture_of(kind, X, 5, rng))
+    assert compiled.usable(d, kind)
+    fast = gaussian.block_stats(X, prepared)
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    slow = gaussian.block_stats(X, prepared)
+    assert fast.log_likelihood == pytest.approx(slow.log_likelihood, rel=1e-12)
+    for a, b in zip(fast[2:], slow[2:]):
+        assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
 
 
 def test_rows_in_chunks_and_blocks_in_parts_add_up(monkeypatch):

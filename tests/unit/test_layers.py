@@ -1,5 +1,5 @@
 """The package's layers, read from the source: each layer imports only the layers below it,
-the kernels import nothing but numpy, scipy and the standard library, no module imports
+the kernels import nothing but numpy, scipy, numba and the standard library, no module imports
 itself back through others, and only the engine knows which backend it is on."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ LAYERS = ["kernels", "engine", "io", "models", "ml", "cli"]
 # What each layer may import from spark_em: itself, the layers below it, and the errors.
 ALLOWED = {layer: {"errors", *LAYERS[:i + 1]} for i, layer in enumerate(LAYERS)}
 ALLOWED["cli"].discard("ml")  # the jobs use the library, not the estimators
-KERNEL_PACKAGES = {"numpy", "scipy"}
+KERNEL_PACKAGES = {"numpy", "scipy", "numba"}
 # Where data are kept and passes made: names only the engine may use.
 ENGINE_ONLY = {"is_frame", "rdd", "treeAggregate", "treeReduce", "mapPartitions",
                "mapPartitionsWithIndex", "parallelize", "broadcast", "sparkContext"}
@@ -72,7 +72,7 @@ def test_layers_import_only_what_is_below():
     assert wrong == []
 
 
-def test_kernels_use_only_numpy_scipy_and_the_standard_library():
+def test_kernels_use_only_numpy_scipy_numba_and_the_standard_library():
     wrong = []
     for name, tree in modules().items():
         if layer_of(name) != "kernels":

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from spark_em.kernels import masked
+from scipy import sparse
+
+from spark_em.kernels import compiled, masked
 from spark_em.kernels.arrays import add_fields, column_summary
 from tests.helpers import reference
 
@@ -139,3 +141,31 @@ def test_stats_of_parts_add_up_to_stats_of_whole():
     parts = add_fields(masked.block_stats(X[:17], mixture), masked.block_stats(X[17:], mixture))
     for a, b in zip(whole, parts):
         assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_sparse_blocks_by_compiled_and_numpy_passes_match_dense(dtype, monkeypatch):
+    rng = np.random.default_rng(11)
+    n, d, K = 400, 30, 5
+    X = rng.integers(1, 6, size=(n, d)).astype(float)
+    X[rng.random((n, d)) < 0.8] = 0.0
+    X[3] = 0.0  # nothing observed
+    X[:, 7] = 0.0  # an item nobody rated
+    csr = sparse.csr_array(X.astype(dtype))
+    csr.indices = csr.indices.astype(np.int32)
+    stored_zero = sparse.csr_array((np.append(csr.data, dtype(0)),
+                                    np.append(csr.indices, 7).astype(np.int32),
+                                    np.append(csr.indptr[:-1], csr.indptr[-1] + 1)), shape=(n, d))
+    mixtures = [masked.Mixture(rng.uniform(1, 5, (K, d)), rng.uniform(0.5, 3, K),
+                               rng.dirichlet(np.ones(K))) for _ in range(2)]
+    want = [masked.block_stats(X, m) for m in mixtures]
+    assert compiled.ENABLED, "numba is not importable or SPARK_EM_COMPILED=0 is set"
+    fast = masked.block_stats_many(stored_zero, mixtures)
+    monkeypatch.setattr(compiled, "ENABLED", False)
+    slow = masked.block_stats_many(csr, mixtures)
+    for got in (fast, slow):
+        for stats, expected in zip(got, want):
+            assert stats.n_rows == (X != 0).any(axis=1).sum() < n
+            assert stats.log_likelihood == pytest.approx(expected.log_likelihood, rel=1e-12)
+            for a, b in zip(stats[2:], expected[2:]):
+                assert_allclose(a, b, rtol=1e-11, atol=1e-11)
