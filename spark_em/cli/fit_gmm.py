@@ -7,12 +7,15 @@ complete data.
         --k 1-4 --select bic --out DIR
     spark-submit jobs/fit_gmm.py --input ratings.parquet --format triples --user-col userId \
         --item-col movieId --rating-col rating --recommend 10 --predict pairs.csv --out DIR
+    spark-submit jobs/fit_gmm.py --input holes.csv --missing nan --covariance full \
+        --k 3 --gold complete.csv --out DIR
     spark-submit jobs/fit_gmm.py --demo blobs --out DIR
 
 With no --input, a seeded synthetic ratings matrix drawn from a planted mixture is used and
 the completion is scored against the planted truth. Progress goes to stderr, one line per
 iteration; the metrics go to stdout as JSON and, with --out, to DIR/metrics.json beside
-DIR/model.json and the completed matrix (ratings) or DIR/fit.png (2-D complete data).
+DIR/model.json and the completed matrix (ratings) or DIR/fit.png (2-D complete data); with
+--missing nan, DIR/imputed holds every row with its missing values imputed (Parquet).
 
 Ratings as (user, item, rating) records (--format triples) are held as sparse blocks; the
 completed matrix is written only when it is small, and --predict / --recommend write Parquet
@@ -43,6 +46,7 @@ from spark_em.kernels.gaussian import COVARIANCE_TYPES, REG_COVAR
 from spark_em.kernels.masked import MIN_VARIANCE
 from spark_em.models import gaussian as gaussian_model
 from spark_em.models import masked as masked_model
+from spark_em.models import missing as missing_model
 from spark_em.models import recommend
 from spark_em.models.selection import CRITERIA
 
@@ -66,9 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "pairs; writes DIR/predictions (Parquet)")
     ap.add_argument("--recommend", type=int, metavar="N",
                     help="writes each user's top-N unrated items to DIR/recommendations (Parquet)")
-    ap.add_argument("--missing", choices=["zero", "none"], default="zero",
+    ap.add_argument("--missing", choices=["zero", "none", "nan"], default="zero",
                     help="zero: a ratings matrix where 0 marks a missing entry (the course data); "
-                    "none: complete data")
+                    "none: complete data; nan: data with missing values (an empty field, NA or "
+                    "nan in text, NaN in .npy), fitted by exact EM with any --covariance")
     ap.add_argument("--demo", choices=["blobs"], help="blobs: the three-cluster demo "
                     "(3×1000 points around (4,0), (6,6), (0,4)); implies --missing none, K=3")
     ap.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full",
@@ -137,10 +142,10 @@ def parse_args(argv):
     if args.gold and args.on_bad_rows == "drop":
         raise InputError("--gold compares row by row, so it cannot be used with --on-bad-rows drop")
     if args.gold and args.missing == "none":
-        raise InputError("--gold scores a completion; it needs --missing zero")
+        raise InputError("--gold scores a completion or imputation; it needs --missing zero or nan")
     if args.format == "triples" and (args.gold or not args.input):
         raise InputError("--format triples needs --input and takes no --gold")
-    if (args.predict or args.recommend is not None) and (args.missing == "none" or not args.out):
+    if (args.predict or args.recommend is not None) and (args.missing != "zero" or not args.out):
         raise InputError("--predict and --recommend need ratings (--missing zero) and --out")
     if ((args.predict or args.recommend is not None) and args.on_bad_rows == "drop"
             and args.format != "triples"):
@@ -148,7 +153,7 @@ def parse_args(argv):
                          "--recommend need --format triples (ids that do not move)")
     if args.recommend is not None and args.recommend < 1:
         raise InputError("--recommend must be >= 1")
-    if args.from_model and (args.k or args.checkpoint or args.missing == "none"):
+    if args.from_model and (args.k or args.checkpoint or args.missing != "zero"):
         raise InputError("--from-model takes K from the saved model; it goes with ratings and "
                          "without --k or --checkpoint")
     if args.resume and not args.checkpoint:
@@ -297,9 +302,13 @@ def fit_complete(spark, args, start):
     else:
         blocks = read_matrix(spark, args.input, args.format, ratings=False, header=args.header,
                              num_partitions=args.partitions, block_rows=args.block_rows,
-                             backend=args.backend)
+                             backend=args.backend,
+                             missing="nan" if args.missing == "nan" else None)
         described = {"input": args.input}
     summary = summarize(blocks)
+    if summary.has_nan:
+        described.update(n_missing_values=int(summary.nan_per_column.sum()),
+                         n_rows_all_missing=summary.n_nan_rows)
     paths: dict[tuple[int, int], list] = {}
     objective = "cost" if args.model == "kmeans" else "log-likelihood"
 
@@ -321,9 +330,16 @@ def fit_complete(spark, args, start):
                    select=args.select if args.model == "gmm" else None,
                    candidates=[best_by_k[k].summary() for k in sorted(best_by_k)],
                    runs=[r.summary() for r in runs])
+    if args.gold:
+        gold = read_matrix(spark, args.gold, ratings=False, num_partitions=args.partitions,
+                           block_rows=args.block_rows, backend=args.backend)
+        metrics["rmse_missing"] = missing_model.imputation_rmse(blocks, chosen.mixture, gold)
     metrics["seconds"] = round(time.perf_counter() - start, 3)
     if args.out:
         with atomic_dir(args.out, args.overwrite) as work:
+            if args.missing == "nan":
+                missing_model.imputed_frame(spark, blocks, chosen.mixture).write.parquet(
+                    str(work / "imputed"))
             write_json(work / "metrics.json", metrics)
             mix = chosen.mixture
             write_json(work / "model.json", gaussian_model.model_record(
@@ -342,5 +358,5 @@ def main(argv=None):
     check_out_dir(args.out, args.overwrite)
     spark = get_spark("spark-em fit_gmm", args.remote)
     start = time.perf_counter()
-    fit = fit_complete if args.missing == "none" else fit_ratings
+    fit = fit_ratings if args.missing == "zero" else fit_complete
     print(json.dumps(fit(spark, args, start), indent=2, allow_nan=False))

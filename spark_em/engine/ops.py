@@ -117,25 +117,48 @@ class MatrixSummary:
     n_observed: int
     column_summary: np.ndarray
     n_empty_rows: int = 0  # rows with no observed entry
+    # Data read with missing="nan": NaN values per column, and rows that are all NaN. The
+    # other counts and sums leave NaN out (as they do 0).
+    nan_per_column: np.ndarray | None = None
+    n_nan_rows: int = 0
 
     @property
     def observed_fraction(self) -> float:
         return self.n_observed / (self.n_rows * self.n_cols)
 
+    @property
+    def has_nan(self) -> bool:
+        return self.nan_per_column is not None and bool(self.nan_per_column.any())
+
+    @property
+    def column_means(self) -> np.ndarray:
+        """The mean of each column over its values that are not NaN."""
+        present = self.n_rows - (0 if self.nan_per_column is None else self.nan_per_column)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.column_summary[1:] / present
+
 
 def summarize(blocks) -> MatrixSummary:
-    """One pass: the data's ``MatrixSummary`` (0 counts as missing)."""
+    """One pass: the data's ``MatrixSummary`` (0 and NaN count as missing)."""
     def stats(block):
         values = block.values
         if sparse.issparse(values):
             per_row = np.diff(values.indptr)
+            nan_per_column, nan_rows = np.zeros(values.shape[1]), 0
         else:
+            nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
+            if nan.any():
+                values = np.where(nan, 0.0, values)
             per_row = np.count_nonzero(values, axis=1)
-        return np.concatenate([[values.shape[0], per_row.sum(), (per_row == 0).sum()],
-                               column_summary(values)])
+            nan_per_column, nan_rows = nan.sum(axis=0), int(nan.all(axis=1).sum())
+        return np.concatenate([[values.shape[0], per_row.sum(), (per_row == 0).sum(), nan_rows],
+                               column_summary(values), nan_per_column])
 
     total = reduce(blocks, stats, np.add)
-    return MatrixSummary(int(total[0]), total.size - 4, int(total[1]), total[3:], int(total[2]))
+    d = (total.size - 5) // 2
+    nan_per_column = total[5 + d:].astype(np.int64)
+    return MatrixSummary(int(total[0]), d, int(total[1]), total[4:5 + d], int(total[2]),
+                         nan_per_column if nan_per_column.any() else None, int(total[3]))
 
 
 SAMPLE_STREAM = 2**31 - 1  # a draw number apart from those of the initialisations

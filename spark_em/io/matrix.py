@@ -21,7 +21,8 @@ import numpy as np
 from spark_em.engine.backend import backend_for, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, default_partitions
 from spark_em.errors import InputError
-from spark_em.io.parser import PartitionParser, assemble, rows_before, value_check
+from spark_em.io.parser import (PartitionParser, assemble, check_missing, rows_before,
+                                value_check)
 from spark_em.io.vectors import as_array
 
 FORMATS = ("text", "csv", "npy")
@@ -33,14 +34,18 @@ def _check_on_bad_rows(on_bad_rows: str) -> None:
                          param="on_bad_rows")
 
 
+# what marks a missing value in text with missing="nan" (as well as an empty field)
+MISSING_TOKENS = frozenset({"", "na", "nan", "null"})
+
+
 def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratings: bool,
-                drop: bool, width: int | None = None):
+                drop: bool, width: int | None = None, missing: str | None = None):
     """Parse a piece of a text file: its lines into checked rows."""
-    check = value_check(ratings)
+    check = value_check(ratings, missing)
 
     def parse(piece: int, rows: Iterable[tuple]) -> Iterator[tuple]:
         first_in_file = piece % FILE_PIECES == 0
-        parser = PartitionParser(piece, block_rows, check, drop, width)
+        parser = PartitionParser(piece, block_rows, check, drop, width, missing)
         n_lines = 0
         for n_lines, (line,) in enumerate(rows, start=1):
             if parser.error:
@@ -51,6 +56,8 @@ def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratin
             if not text:
                 continue
             tokens = text.split(delimiter)
+            if missing:
+                tokens = ["nan" if t.strip().lower() in MISSING_TOKENS else t for t in tokens]
             try:
                 row = np.array(tokens, dtype=np.float64)
             except ValueError:
@@ -94,21 +101,25 @@ def _file_of(meta: dict) -> int:
 def read_text(spark, path: str, delimiter: str | None = None, header: bool = False,
               ratings: bool = True, num_partitions: int | None = None,
               block_rows: int = DEFAULT_BLOCK_ROWS, on_bad_rows: str = "error",
-              report: dict | None = None, backend: str | None = None):
+              report: dict | None = None, backend: str | None = None,
+              missing: str | None = None):
     """A text matrix (whitespace-separated, or ``delimiter``-separated such as CSV) as blocks.
 
     ``path`` is a file or a directory of files (read in name order). Blank lines are skipped;
     with ``header`` the first line of each file is. ``ratings`` also refuses negative values.
     ``on_bad_rows="drop"`` leaves out rows with a problem (a wrong number of values, a token
     that is not a number, NaN or Inf, a negative rating) and puts their count in ``report``.
+    ``missing="nan"`` (with ``ratings=False``) reads an empty field, ``NA``, ``nan`` or
+    ``null`` as a missing value (NaN) instead of refusing it; ``missing="zero"`` also a 0.
     """
     _check_on_bad_rows(on_bad_rows)
+    missing = check_missing(missing, ratings)
     chosen = backend_for(spark, backend)
     drop = on_bad_rows == "drop"
     files, pieces = chosen.text_files(spark, path, num_partitions)
     width = _most_common_width(chosen.per_partition(
         pieces, lambda rows: _width_counts(rows, delimiter))) if drop else None
-    parse_text = _parse_text(delimiter, header, block_rows, ratings, drop, width)
+    parse_text = _parse_text(delimiter, header, block_rows, ratings, drop, width, missing)
 
     def parse(piece: int, rows):
         if piece < FILE_PIECES:
@@ -127,9 +138,12 @@ def read_text(spark, path: str, delimiter: str | None = None, header: bool = Fal
 
 
 def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None = None,
-             block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None):
+             block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None,
+             missing: str | None = None):
     """A 2-D ``.npy`` file as blocks. Each task memory-maps its own rows, so the file must be
-    on a file system every executor sees (local mode, NFS, ``/dbfs``). Never unpickles."""
+    on a file system every executor sees (local mode, NFS, ``/dbfs``). Never unpickles. With
+    ``missing="nan"`` (and ``ratings=False``) NaN marks a missing value (``"zero"``: 0)."""
+    missing = check_missing(missing, ratings)
     local = _local_name(path)
     if not os.path.isfile(local):
         raise InputError(f"{path}: no such file")
@@ -146,12 +160,12 @@ def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None 
     parts = num_partitions or default_partitions(default_parallelism(spark), header.nbytes)
     bounds = np.linspace(0, n, min(parts, n) + 1).astype(int)
     ranges = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-    check = value_check(ratings)
+    check = value_check(ratings, missing)
 
     def load(piece: int, items: Iterable) -> Iterator[tuple]:
         data = np.load(local, mmap_mode="r", allow_pickle=False)
         for lo, hi in items:
-            parser = PartitionParser(piece, block_rows, check, width=width)
+            parser = PartitionParser(piece, block_rows, check, width=width, missing=missing)
             for start in range(lo, hi, block_rows):  # places are global rows, from 1
                 values = np.asarray(data[start:min(hi, start + block_rows)], dtype=np.float64)
                 yield from parser.add_block(values, start + 1)
@@ -166,9 +180,11 @@ def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None 
 
 
 def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFAULT_BLOCK_ROWS,
-                   backend: str | None = None):
+                   backend: str | None = None, missing: str | None = None):
     """A DataFrame column of numeric arrays or ``pyspark.ml`` vectors as blocks, in row order;
-    ``backend`` by default that of ``df``'s session."""
+    ``backend`` by default that of ``df``'s session. With ``missing="nan"`` (and
+    ``ratings=False``) NaN, and a null element of an array, mark a missing value (``"zero"``:
+    0 does)."""
     from pyspark.ml.linalg import VectorUDT
     from pyspark.sql.types import ArrayType, NumericType
 
@@ -178,10 +194,11 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
     if not (isinstance(kind, VectorUDT)
             or (isinstance(kind, ArrayType) and isinstance(kind.elementType, NumericType))):
         raise InputError(f"column {column!r} must hold arrays of numbers or vectors, not {kind.simpleString()}")
-    check = value_check(ratings)
+    missing = check_missing(missing, ratings)
+    check = value_check(ratings, missing)
 
     def parse(piece: int, rows: Iterable) -> Iterator[tuple]:
-        parser = PartitionParser(piece, block_rows, check)
+        parser = PartitionParser(piece, block_rows, check, missing=missing)
         n = 0
         for n, row in enumerate(rows, start=1):
             if parser.error:
@@ -205,7 +222,7 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
 def read_matrix(spark, path: str, fmt: str | None = None, ratings: bool = True,
                 num_partitions: int | None = None, block_rows: int = DEFAULT_BLOCK_ROWS,
                 header: bool = False, on_bad_rows: str = "error", report: dict | None = None,
-                backend: str | None = None):
+                backend: str | None = None, missing: str | None = None):
     """Dispatch on ``fmt`` (``text``, ``csv`` or ``npy``; guessed from the file name if None)."""
     if fmt is None:
         lower = path.lower()
@@ -213,10 +230,10 @@ def read_matrix(spark, path: str, fmt: str | None = None, ratings: bool = True,
     if fmt == "npy":
         if on_bad_rows != "error":
             raise InputError("dropping bad rows is for text, CSV and triples input, not .npy")
-        return read_npy(spark, path, ratings, num_partitions, block_rows, backend)
+        return read_npy(spark, path, ratings, num_partitions, block_rows, backend, missing)
     if fmt in ("text", "csv"):
         return read_text(spark, path, "," if fmt == "csv" else None, header, ratings,
-                         num_partitions, block_rows, on_bad_rows, report, backend)
+                         num_partitions, block_rows, on_bad_rows, report, backend, missing)
     raise InputError(f"unknown {{param}} {fmt!r}; choose one of {', '.join(FORMATS)}", param="fmt")
 
 

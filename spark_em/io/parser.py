@@ -20,10 +20,26 @@ from spark_em.kernels.arrays import compact
 Check = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, Callable[[int], str]]]
 
 
-def value_check(ratings: bool) -> Check:
-    """Every value finite (and, for ratings, >= 0); a bad row may be dropped."""
+MISSING_MARKERS = (None, "none", "nan", "zero")
+
+
+def check_missing(missing: str | None, ratings: bool) -> str | None:
+    """What marks a missing value in complete-data input: None, "nan" (NaN) or "zero" (0,
+    read as NaN)."""
+    if missing not in MISSING_MARKERS:
+        raise InputError(f"{{param}} must be 'nan', 'zero' or None, not {missing!r}",
+                         param="missing")
+    if missing in ("nan", "zero") and ratings:
+        raise InputError(f"{{param}}={missing!r} is for complete-data input (ratings=False); "
+                         "ratings mark a missing entry with 0", param="missing")
+    return None if missing == "none" else missing
+
+
+def value_check(ratings: bool, missing: str | None = None) -> Check:
+    """Every value finite (and, for ratings, >= 0), or NaN where ``missing`` allows it; a bad
+    row may be dropped."""
     def check(values: np.ndarray):
-        bad_values = ~np.isfinite(values)
+        bad_values = np.isinf(values) if missing else ~np.isfinite(values)
         if ratings:
             bad_values |= values < 0
         bad = bad_values.any(axis=1)
@@ -51,8 +67,9 @@ class PartitionParser:
     """
 
     def __init__(self, piece: int, block_rows: int, check: Check, drop: bool = False,
-                 width: int | None = None):
+                 width: int | None = None, missing: str | None = None):
         self.piece = piece
+        self.zero_is_missing = missing == "zero"  # a 0 is read as NaN
         self.block_rows = block_rows
         self.check = check
         self.drop = drop
@@ -65,16 +82,20 @@ class PartitionParser:
         self.error: tuple[int, str] | None = None
 
     def _problems(self):
-        """(rows in the way of a block, rows to leave out, describe) of the pending rows."""
-        bad, droppable, describe = self.check(np.vstack(self.rows))
+        """(rows in the way of a block, rows to leave out, describe, the rows) of the pending
+        rows."""
+        values = np.vstack(self.rows)
+        if self.zero_is_missing:
+            values[values == 0] = np.nan
+        bad, droppable, describe = self.check(values)
         fatal = bad & ~droppable if self.drop else bad
-        return fatal, bad, describe
+        return fatal, bad, describe, values
 
     def _pending_problem(self) -> tuple[int, str] | None:
         """The first problem among the rows not yet in a block, as (place, message)."""
         if not self.rows:
             return None
-        fatal, _, describe = self._problems()
+        fatal, _, describe, _ = self._problems()
         if not fatal.any():
             return None
         row = int(np.flatnonzero(fatal)[0])
@@ -114,12 +135,12 @@ class PartitionParser:
     def flush(self) -> Iterator[tuple]:
         if not self.rows or self.error:
             return
-        fatal, bad, describe = self._problems()
+        fatal, bad, describe, values = self._problems()
         if fatal.any():
             row = int(np.flatnonzero(fatal)[0])
             self.error = self.places[row], describe(row)
             return
-        values = np.vstack(self.rows)[~bad]
+        values = values[~bad]
         self.dropped += int(bad.sum())
         self.rows, self.places = [], []
         if values.shape[0]:

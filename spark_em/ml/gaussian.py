@@ -14,13 +14,15 @@ from pyspark.sql.types import DoubleType, IntegerType, StructField
 
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
-from spark_em.kernels import gaussian
+from spark_em.kernels import gaussian, missing
 from spark_em.ml.columns import with_columns
 from spark_em.ml.params import (HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq,
                                 in_array)
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
 from spark_em.models import gaussian as gaussian_model
 from spark_em.models.gaussian import INIT_MODES
+
+MISSING_VALUES = ("none", "nan", "zero")
 
 
 class _GaussianMixtureParams(HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasIterationParams,
@@ -38,12 +40,30 @@ class _GaussianMixtureParams(HasFeaturesCol, HasPredictionCol, HasProbabilityCol
                      gt_eq("regCovar", 0))
     logLikelihoodCol = Param(Params._dummy(), "logLikelihoodCol",
                              "column for each row's log-likelihood", TypeConverters.toString)
+    missingValue = Param(Params._dummy(), "missingValue",
+                         "what marks a missing value: none (every value must be a number), "
+                         "nan (NaN, or a null array element) or zero (0)",
+                         in_array("missingValue", MISSING_VALUES))
+    imputedCol = Param(Params._dummy(), "imputedCol",
+                       "column for the rows with their missing values imputed (when "
+                       "missingValue is nan or zero)", TypeConverters.toString)
 
     def __init__(self, *args):
         super().__init__(*args)
         self._setDefault(k=2, covarianceType="full", initMode="kmeans++", nInit=1,
                          regCovar=gaussian.REG_COVAR, maxIter=100, tol=1e-6, seed=0,
-                         logLikelihoodCol="logLikelihood")
+                         logLikelihoodCol="logLikelihood", missingValue="none",
+                         imputedCol="imputed")
+
+    def getMissingValue(self) -> str:
+        return self.getOrDefault(self.missingValue)
+
+    def getImputedCol(self) -> str:
+        return self.getOrDefault(self.imputedCol)
+
+    def _missing_arg(self) -> str | None:
+        """The readers' ``missing=`` argument."""
+        return None if self.getMissingValue() == "none" else self.getMissingValue()
 
     def getK(self) -> int:
         return self.getOrDefault(self.k)
@@ -87,6 +107,10 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSett
     reference start, up to 1000 iterations): set ``initMode="reference"``, ``maxIter=1000``
     for the course's fit.
 
+    With ``missingValue="nan"`` (or ``"zero"``) rows may miss values: the fit is exact EM for
+    incomplete data, and ``transform`` also adds ``imputedCol``, each row with its missing
+    values replaced by their conditional expectation under the model.
+
     >>> gm = GaussianMixture(k=3, covarianceType="full", seed=1)
     >>> model = gm.fit(df)              # df has a "features" column
     >>> model.transform(df).select("prediction", "probability", "logLikelihood")
@@ -96,7 +120,8 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSett
     def __init__(self, *, k=2, covarianceType="full", tol=1e-6, maxIter=100, seed=0,
                  initMode="kmeans++", nInit=1, regCovar=gaussian.REG_COVAR,
                  featuresCol="features", predictionCol="prediction",
-                 probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto"):
+                 probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto",
+                 missingValue="none", imputedCol="imputed"):
         super().__init__()
         self._set(**self._input_kwargs)
 
@@ -104,7 +129,8 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSett
     def setParams(self, *, k=2, covarianceType="full", tol=1e-6, maxIter=100, seed=0,
                   initMode="kmeans++", nInit=1, regCovar=gaussian.REG_COVAR,
                   featuresCol="features", predictionCol="prediction",
-                  probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto"):
+                  probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto",
+                  missingValue="none", imputedCol="imputed"):
         return self._set(**self._input_kwargs)
 
     def setCovarianceType(self, value: str):
@@ -128,9 +154,15 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSett
     def setLogLikelihoodCol(self, value: str):
         return self._set(logLikelihoodCol=value)
 
+    def setMissingValue(self, value: str):
+        return self._set(missingValue=value)
+
+    def setImputedCol(self, value: str):
+        return self._set(imputedCol=value)
+
     def _fit(self, dataset) -> "GaussianMixtureModel":
         blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=False,
-                                backend=self._backend_arg())
+                                backend=self._backend_arg(), missing=self._missing_arg())
         try:
             run = gaussian_model.fit(blocks, self.getK(), self.getSeed(),
                                      covariance_type=self.getCovarianceType(),
@@ -193,14 +225,27 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
 
     def _transform(self, dataset):
         prepared = gaussian.prepare(self._mixture)
+        marker = self.getMissingValue()
+        d = self.means.shape[1]
 
         def compute(X):
-            resp, row_ll = gaussian.posterior(X, prepared)
-            return resp.argmax(axis=1), resp, row_ll
+            if X.shape[1] != d:
+                raise InputError(f"the features have {X.shape[1]} values a row; the model "
+                                 f"was fitted on {d}")
+            if marker == "zero":
+                X = np.where(X == 0, np.nan, X)
+            elif marker == "none" and np.isnan(X).any():
+                raise InputError("a row holds NaN: fit with missingValue='nan' to score rows "
+                                 "with missing values")
+            resp, row_ll, imputed = missing.posterior(X, prepared)
+            columns = (resp.argmax(axis=1), resp, row_ll)
+            return columns if marker == "none" else (*columns, imputed)
 
         fields = [StructField(self.getPredictionCol(), IntegerType()),
                   StructField(self.getProbabilityCol(), VectorUDT()),
                   StructField(self.getLogLikelihoodCol(), DoubleType())]
+        if marker != "none":
+            fields.append(StructField(self.getImputedCol(), VectorUDT()))
         return with_columns(dataset, self.getFeaturesCol(), fields, compute)
 
     def _arrays(self) -> dict:

@@ -11,6 +11,10 @@ Kernels are in ``spark_em.kernels.gaussian``. Initialisations:
 - ``random``: K distinct rows drawn uniformly, then the same hard-assignment pass;
 - a user's ``Mixture`` (weights, means, covariances).
 
+Data read with missing values (NaN, ``missing="nan"``) are fitted by exact EM for incomplete
+data (``kernels.missing``); the initialisations above then run on the rows with each missing
+value replaced by its column's mean (the reference init: its variances from those rows too).
+
 Draws use a hash of (seed, draw, global row index) for each row, so the rows chosen do not
 depend on how the data is partitioned or blocked.
 """
@@ -27,11 +31,12 @@ from spark_em.engine.checkpoint import Checkpoint, data_fingerprint
 from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL, Family, Iteration, relative_rule, run_many
 from spark_em.engine.ops import MatrixSummary, summarize
 from spark_em.errors import InputError
-from spark_em.kernels import gaussian, kmeans
+from spark_em.kernels import gaussian, kmeans, missing
 from spark_em.kernels.arrays import add_fields
 from spark_em.kernels.gaussian import Mixture
 from spark_em.models import codec, selection
 from spark_em.models import kmeans as kmeans_model
+from spark_em.models import missing as missing_model
 from spark_em.models.reference import reference_starts
 
 INIT_MODES = ("reference", "kmeans++", "random")
@@ -125,6 +130,9 @@ def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type
     if init not in INIT_MODES:
         raise InputError(f"{{param}} must be one of {', '.join(INIT_MODES)} or a Mixture, "
                          f"not {init!r}", param="init")
+    missing_model.check(summary, pairs)
+    if summary.has_nan:
+        blocks, summary = missing_model.mean_imputed(blocks, summary)
     starts = reference_starts(blocks, pairs, summary)  # also checks each K against the rows
     if init == "reference":
         return [Mixture(np.full(len(means), 1.0 / len(means)), means,
@@ -169,9 +177,9 @@ def family(tol: float = DEFAULT_TOL, reg_covar: float = gaussian.REG_COVAR) -> F
         prepared(new)  # a covariance that is no longer positive definite stops the fit here
         return new, stats.log_likelihood
 
-    return Family("gmm", gaussian.block_stats, update,
+    return Family("gmm", missing.block_stats, update,
                   converged=relative_rule(tol), ship=prepared,
-                  block_stats_many=gaussian.block_stats_many, encode=codec.encode_gaussian,
+                  block_stats_many=missing.block_stats_many, encode=codec.encode_gaussian,
                   decode=codec.decode_gaussian)
 
 
@@ -179,7 +187,7 @@ def cluster_sizes(blocks, mixtures: list[Mixture]) -> list[list[float]]:
     """Σ_u r_uk for each component (soft sizes) under each mixture: one pass."""
     factors = [prepared(m) for m in mixtures]
     sizes = ops.reduce(
-        blocks, lambda b: [gaussian.posterior(b.values, p)[0].sum(axis=0) for p in factors],
+        blocks, lambda b: [missing.posterior(b.values, p)[0].sum(axis=0) for p in factors],
         lambda a, b: [x + y for x, y in zip(a, b)])
     return [s.tolist() for s in sizes]
 
@@ -210,6 +218,9 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
     if n_init < 1:
         raise InputError(f"{{param}} must be at least 1, got {n_init}", param="n_init")
     summary = summary or summarize(blocks)
+    if model == "kmeans" and summary.has_nan:
+        raise InputError("K-means needs complete data: these rows miss values (fit a mixture, "
+                         "which handles them)")
     kind = "spherical" if model == "kmeans" else covariance_type
     specs = [(k, seed, restart) for k in ks for seed in seeds for restart in range(n_init)]
     starts = initial_mixtures(blocks, [(k, seed + r) for k, seed, r in specs], init, kind,
@@ -228,7 +239,8 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
     else:
         sizes = [(m.weights * summary.n_rows).tolist() for m in finals]
     runs = [GaussianRun(k, seed + r, model, _init_name(init), final, res.objective, res.n_iter,
-                        res.converged, sum(h.seconds for h in res.history), summary.n_rows,
+                        res.converged, sum(h.seconds for h in res.history),
+                        summary.n_rows - summary.n_nan_rows,
                         summary.n_cols, size, res.history, first)
             for (k, seed, r), final, res, size, first in zip(specs, finals, results, sizes, starts)]
     return [selection.best(runs[i:i + n_init], higher=model == "gmm")

@@ -75,6 +75,15 @@ def ml_results(spark, backend: str, directory: str) -> dict:
         "odd": rows(gm.transform(odd), gm_columns),
         "odd_arr": rows(gm.transform(odd, {gm.featuresCol: "arr"}), gm_columns)}
 
+    holes = points_df.selectExpr(
+        "id", "transform(arr, (v, i) -> IF((id * 7 + i * 3) % 5 = 0, NULL, v)) AS arr")
+    gm_nan = ml.GaussianMixture(k=3, covarianceType="tied", seed=1, missingValue="nan",
+                                featuresCol="arr", backend=backend).fit(holes)
+    out["gm_nan"] = {
+        "means": gm_nan.means.tolist(), "covariances": gm_nan.covariances.tolist(),
+        "ll": gm_nan.summary.logLikelihood, "n_iter": gm_nan.summary.numIter,
+        "imputed": rows(gm_nan.transform(holes), ["imputed", "logLikelihood"])}
+
     mgm = ml.MaskedGaussianMixture(k=3, seed=0, maxIter=100, backend=backend).fit(ratings_df)
     mgm.save(f"{directory}/mgm")
     mgm_loaded = ml.MaskedGaussianMixtureModel.load(f"{directory}/mgm")

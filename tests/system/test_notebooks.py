@@ -36,7 +36,8 @@ def executed(netflix_dir):
 def test_there_are_notebooks():
     assert {p.name for p in NOTEBOOKS} == {
         "01_optimization_foundations.ipynb", "02_weighted_least_squares.ipynb",
-        "03_gaussian_mixture_em.ipynb", "04_matrix_completion.ipynb"}
+        "03_gaussian_mixture_em.ipynb", "04_matrix_completion.ipynb",
+        "05_missing_values.ipynb"}
 
 
 def test_optimization_foundations(executed):
@@ -61,6 +62,17 @@ def test_gaussian_mixtures_on_the_toy_data(executed):
     for k, cost in [(1, "5462.2975"), (2, "1684.9080"), (3, "1329.5949"), (4, "1035.4998")]:
         assert re.search(rf"^ {k} +{cost} ", out, re.M)
     assert "BIC chooses K = 3" in out
+
+
+def test_missing_values(executed):
+    """Exact EM recovers the planted means better than imputing first, and its imputations
+    beat the column means."""
+    out = stdout_of(executed["05_missing_values.ipynb"])
+    errors = dict(re.findall(r"^(exact EM|impute, then cluster) +iterations +\d+ +largest error "
+                             r"of a mean ([0-9.]+)$", out, re.M))
+    assert float(errors["exact EM"]) < 0.25 < float(errors["impute, then cluster"])
+    rmse = re.search(r"column means ([0-9.]+), the mixture's conditional expectation ([0-9.]+)", out)
+    assert float(rmse.group(2)) < float(rmse.group(1))
 
 
 def test_matrix_completion_under_spark_connect(netflix_dir, connect_server, monkeypatch):

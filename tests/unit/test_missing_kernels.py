@@ -1,0 +1,81 @@
+"""Exact EM with values missing at random, against the per-row implementation written from the
+textbook formulas (``tests/helpers/missing_reference``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from spark_em.kernels import gaussian, missing
+from tests.helpers import missing_reference
+from tests.unit.test_gaussian_kernels import mixture_of
+
+
+def per_row(X, mixture):
+    """Log-likelihood, Σ r, Σ r (x̂ − μ), Σ r [(x̂ − μ)(x̂ − μ)ᵀ + C] (its diagonal for diag
+    and spherical), responsibilities and imputations, from the per-row reference."""
+    w, means, cov, kind = mixture
+    ll, resp, imputed, rows = missing_reference.estep(X, w, means, cov, kind)
+    K, d = means.shape
+    n_k, first, square = np.zeros(K), np.zeros((K, d)), np.zeros((K, d, d))
+    for r, filled, conditional in rows:
+        for k in range(K):
+            diff = filled[k] - means[k]
+            n_k[k] += r[k]
+            first[k] += r[k] * diff
+            square[k] += r[k] * (np.outer(diff, diff) + conditional[k])
+    if kind in ("diag", "spherical"):
+        square = np.diagonal(square, axis1=1, axis2=2)
+    return ll, n_k, first, square, resp, imputed
+
+
+def holes(X, fraction, rng):
+    X = X.copy()
+    X[rng.random(X.shape) < fraction] = np.nan
+    X[0, 1:] = np.nan  # all but one value missing
+    X[1] = np.nan  # nothing observed
+    X[2, :] = X[3, :]  # a complete row (unless row 3 has holes)
+    return X
+
+
+@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+@pytest.mark.parametrize("fraction", [0.1, 0.5])
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_statistics_match_the_per_row_formulas(kind, fraction, offset):
+    rng = np.random.default_rng(int(fraction * 10) + len(kind))
+    X = rng.normal(size=(300, 5)) * 2 + offset + rng.integers(0, 3, 300)[:, None] * 4.0
+    mixture = mixture_of(kind, X, 3, rng)
+    X = holes(X, fraction, rng)
+    ll, n_k, first, square, resp, imputed = per_row(X, mixture)
+    got = missing.block_stats(X, gaussian.prepare(mixture))
+    assert got.n_rows == (~np.isnan(X)).any(axis=1).sum() < 300
+    assert got.log_likelihood == pytest.approx(ll, rel=1e-11)
+    assert_allclose(got.resp, n_k, rtol=1e-10, atol=1e-10)
+    assert_allclose(got.centred_sum, first, rtol=1e-9, atol=1e-10 * np.abs(first).max())
+    assert_allclose(got.centred_square, square, rtol=1e-9, atol=1e-10 * np.abs(square).max())
+    got_resp, _, got_imputed = missing.posterior(X, gaussian.prepare(mixture))
+    assert_allclose(got_resp, resp, rtol=1e-9, atol=1e-12)
+    assert_allclose(got_imputed, imputed, rtol=1e-11)
+    observed = ~np.isnan(X)
+    assert (got_imputed[observed] == X[observed]).all()
+
+
+@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+def test_nothing_missing_is_the_complete_data_pass(kind):
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(500, 4))
+    prepared = gaussian.prepare(mixture_of(kind, X, 3, rng))
+    for a, b in zip(missing.block_stats(X, prepared), gaussian.block_stats(X, prepared)):
+        assert_allclose(a, b, rtol=0, atol=0)
+
+
+def test_conditional_covariances_kept_or_factored_again_agree(monkeypatch):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(700, 6)) * 3
+    prepared = gaussian.prepare(mixture_of("full", X, 4, rng))
+    X = holes(X, 0.3, rng)
+    kept = missing.block_stats(X, prepared)
+    monkeypatch.setattr(missing, "STORED_NUMBERS", 0)
+    again = missing.block_stats(X, prepared)
+    for a, b in zip(kept, again):
+        assert_allclose(a, b, rtol=1e-14, atol=1e-12)
