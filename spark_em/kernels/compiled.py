@@ -54,7 +54,8 @@ def compile_in(namespace: dict, helpers: tuple[str, ...], loops: tuple[str, ...]
 
 def _load() -> dict:
     if not _loaded:
-        _loaded.update(compile_in(globals(), ("_transpose_tile", "_normalise"),
+        _loaded.update(compile_in(globals(), ("_transpose_tile", "_normalise", "_whiten_tile",
+                                              "_add_moments"),
                                   ("_triangular_pass", "_diagonal_pass", "_masked_csr_pass")))
     return _loaded
 
@@ -80,40 +81,12 @@ def _triangular_pass(rows, means, precision, log_norm, moments):  # pragma: no c
             for i in range(d):
                 for t in range(m):
                     D[i, t] = X[i, t] - means[k, i]
-            for j in range(d):
-                for t in range(m):
-                    Y[k, j, t] = 0.0
-                for i in range(j + 1):
-                    a = precision[k, i, j]
-                    for t in range(m):
-                        Y[k, j, t] += D[i, t] * a
             for t in range(m):
-                lp[k, t] = 0.0
-            for j in range(d):
-                for t in range(m):
-                    lp[k, t] += Y[k, j, t] * Y[k, j, t]
-            for t in range(m):
-                lp[k, t] = log_norm[k] - 0.5 * lp[k, t]
+                lp[k, t] = log_norm[k]
+            _whiten_tile(D, precision[k], Y[k], lp[k], m)
         log_likelihood += _normalise(lp, top, total, m)
         for k in range(K):
-            M = moments[k]
-            for i in range(d):
-                for t in range(m):
-                    D[i, t] = lp[k, t] * Y[k, i, t]
-            for i in range(d):
-                for j in range(i + 1):
-                    s = 0.0
-                    for t in range(m):
-                        s += D[i, t] * Y[k, j, t]
-                    M[i, j] += s
-                s = 0.0
-                for t in range(m):
-                    s += D[i, t]
-                M[d, i] += s
-            s = 0.0
-            for t in range(m):
-                s += lp[k, t]
-            M[d, d] += s
+            _add_moments(lp[k], Y[k], D, moments[k], m)
     return log_likelihood
 
 
@@ -162,6 +135,45 @@ def _diagonal_pass(rows, means, precision, log_norm, first, square, resp):  # pr
     return log_likelihood
 
 
+def _whiten_rows(D, precision, Y, lp, m):  # pragma: no cover - compiled
+    """For the first m columns of a tile: Y = the columns of ``D`` (d × tile) whitened by the
+    upper-triangular ``precision``, y_j = Σ_{i≤j} δ_i P_ij, and ½‖y‖² taken from ``lp``."""
+    d = D.shape[0]
+    for j in range(d):
+        for t in range(m):
+            Y[j, t] = 0.0
+        for i in range(j + 1):
+            a = precision[i, j]
+            for t in range(m):
+                Y[j, t] += D[i, t] * a
+        for t in range(m):
+            lp[t] -= 0.5 * Y[j, t] * Y[j, t]
+
+
+def _add_weighted_moments(r, Y, W, M, m):  # pragma: no cover - compiled
+    """For the first m columns of a tile of whitened rows ``Y`` (d × tile) with
+    responsibilities ``r``: the lower triangle of Σ r y yᵀ, Σ r y in row d and Σ r at [d, d]
+    added to ``M`` ((d+1)×(d+1)); ``W`` (d × tile) is work space."""
+    d = Y.shape[0]
+    for i in range(d):
+        for t in range(m):
+            W[i, t] = r[t] * Y[i, t]
+    for i in range(d):
+        for j in range(i + 1):
+            s = 0.0
+            for t in range(m):
+                s += W[i, t] * Y[j, t]
+            M[i, j] += s
+        s = 0.0
+        for t in range(m):
+            s += W[i, t]
+        M[d, i] += s
+    s = 0.0
+    for t in range(m):
+        s += r[t]
+    M[d, d] += s
+
+
 def _transpose_rows(rows, lo, m, out):  # pragma: no cover - compiled
     """Rows lo … lo+m−1 of ``rows`` into the first m columns of ``out`` (d × tile)."""
     d = rows.shape[1]
@@ -199,6 +211,8 @@ def _normalise_rows(lp, top, total, m):  # pragma: no cover - compiled
 # what the loops call: swapped for the compiled forms by ``_load``
 _transpose_tile = _transpose_rows
 _normalise = _normalise_rows
+_whiten_tile = _whiten_rows
+_add_moments = _add_weighted_moments
 
 
 def triangular_pass(rows, means, precision, log_norm, moments) -> float:

@@ -24,11 +24,15 @@ import numpy as np
 
 from spark_em.kernels import compiled, gaussian
 from spark_em.kernels.arrays import add_fields
-from spark_em.kernels.compiled import TILE_ROWS, _normalise_rows
+from spark_em.kernels.compiled import (TILE_ROWS, _add_weighted_moments, _normalise_rows,
+                                       _whiten_rows)
 from spark_em.kernels.gaussian import GaussianStats, Prepared
 
 LOG_2PI = gaussian.LOG_2PI
-_normalise = _normalise_rows  # swapped for its compiled form with the loops
+# the loops they share with the complete-data pass, swapped for compiled forms with the loops
+_normalise = _normalise_rows
+_whiten_tile = _whiten_rows
+_add_moments = _add_weighted_moments
 # At most this many numbers (16 MB) of per-pattern conditional covariances are kept during a
 # pass; beyond, they are factored a second time instead.
 STORED_NUMBERS = 2_000_000
@@ -201,36 +205,12 @@ def _missing_stats(rows, starts, means, precision, chol, log_const, moments, con
                     D[k, m[a], t] = s
                 lp[k, t] = log_const[k] - 0.5 * n_o * log_2pi - 0.5 * log_det_mm[k]
         for k in range(K):
-            for j in range(d):
-                for t in range(size):
-                    Y[k, j, t] = 0.0
-                for i in range(j + 1):
-                    a = chol[k, i, j]
-                    for t in range(size):
-                        Y[k, j, t] += D[k, i, t] * a
-                for t in range(size):
-                    lp[k, t] -= 0.5 * Y[k, j, t] * Y[k, j, t]
+            _whiten_tile(D[k], chol[k], Y[k], lp[k], size)
         log_likelihood += _normalise(lp, top, total, size)
         for k in range(K):
             for t in range(size):
                 pattern_resp[pattern_at[t], k] += lp[k, t]
-            for i in range(d):
-                for t in range(size):
-                    W[i, t] = lp[k, t] * Y[k, i, t]
-            for i in range(d):
-                for j in range(i + 1):
-                    s = 0.0
-                    for t in range(size):
-                        s += W[i, t] * Y[k, j, t]
-                    moments[k, i, j] += s
-                s = 0.0
-                for t in range(size):
-                    s += W[i, t]
-                moments[k, d, i] += s
-            s = 0.0
-            for t in range(size):
-                s += lp[k, t]
-            moments[k, d, d] += s
+            _add_moments(lp[k], Y[k], W, moments[k], size)
     for p in range(n_patterns):
         n_o, n_m = _pattern_of(rows, starts[p], o, m)
         for k in range(K):
@@ -294,7 +274,7 @@ def _loops() -> dict:
     if not _loaded:
         _loaded.update(compiled.compile_in(
             globals(), ("_pattern_factors", "_pattern_of", "_row_estep", "_normalised_row",
-                        "_normalise"),
+                        "_normalise", "_whiten_tile", "_add_moments"),
             ("_missing_stats", "_missing_posterior")))
     return _loaded
 
