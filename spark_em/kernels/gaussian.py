@@ -287,6 +287,12 @@ def _block_stats_dense_factors(X: np.ndarray, shift: np.ndarray, prepared: Prepa
                          square)
 
 
+def symmetric_from_lower(lower: np.ndarray) -> np.ndarray:
+    """The symmetric matrices (K×d×d) whose lower triangles the compiled passes summed."""
+    lower = np.tril(lower)
+    return lower + np.tril(lower, -1).transpose(0, 2, 1)
+
+
 def _block_stats_compiled(X: np.ndarray, prepared: Prepared) -> GaussianStats:
     """The same pass by the compiled loops (``compiled``), for rows of few dimensions."""
     kind = prepared.covariance_type
@@ -298,8 +304,7 @@ def _block_stats_compiled(X: np.ndarray, prepared: Prepared) -> GaussianStats:
         P = np.ascontiguousarray(np.broadcast_to(P, (K, d, d)))
         moments = np.zeros((K, d + 1, d + 1))
         log_likelihood = compiled.triangular_pass(X, means, P, log_norm, moments)
-        lower = np.tril(moments[:, :d, :d])
-        square = lower + np.tril(lower, -1).transpose(0, 2, 1)
+        square = symmetric_from_lower(moments[:, :d, :d])
         first, resp = moments[:, d, :d], moments[:, d, d].copy()
     else:
         P = np.ascontiguousarray(np.broadcast_to(P if kind == "diag" else P[:, None], (K, d)))

@@ -340,8 +340,8 @@ def _partial_stats(rows: np.ndarray, starts: np.ndarray, prepared: Prepared) -> 
         moments, cond_square, TILE_ROWS, STORED_NUMBERS)
     if np.isnan(log_likelihood):
         raise _not_definite()
-    lower = np.tril(moments[:, :d, :d])
-    square = cov_chol @ (lower + np.tril(lower, -1).transpose(0, 2, 1)) @ cov_chol.transpose(0, 2, 1)
+    square = (cov_chol @ gaussian.symmetric_from_lower(moments[:, :d, :d])
+              @ cov_chol.transpose(0, 2, 1))
     square += cond_square
     first = np.einsum("ke,kde->kd", moments[:, d, :d], cov_chol)
     if prepared.covariance_type in ("diag", "spherical"):
