@@ -11,11 +11,14 @@ precision Λ = Σ⁻¹ = P Pᵀ (P from ``gaussian.prepare``), and δ = x − μ
 (13) the expected statistics add r δ to Σ r (x − μ) and r (δ δᵀ + C on [m, m]) to the second
      moment, so ``gaussian.update`` makes the M-step of every covariance type unchanged.
 
-Rows are grouped by their pattern of missing values, so Λ_mm is factored once per pattern,
-component and block; rows with nothing missing take the complete-data pass of ``gaussian``,
-and rows with nothing observed carry no information: they are left out of every sum and of
-the row count (their imputation is Σ_k w_k μ_k). The loops are compiled by numba
-(``compiled.compile_in``); without it they run, slowly, as Python.
+A block's rows are grouped by their pattern of missing values (hashed, then compared) and go
+a tile at a time as in the complete-data pass of ``compiled``. In a tile, the rows of one
+pattern (a run) share C = Λ_mm⁻¹ and log det Λ_mm, computed once per run and component; each
+row's Λ_mo δ_o is a few sums over whole rows of Λ with δ zero-filled, and the whitening,
+log-sum-exp and moments run with every inner loop over the tile's rows. Rows with nothing
+missing are a pattern like any other. Rows with nothing observed carry no information: they
+are left out of every sum and of the row count (their imputation is Σ_k w_k μ_k). The loops
+are compiled by numba (``compiled.compile_in``); without it they run, slowly, as Python.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from __future__ import annotations
 import numpy as np
 
 from spark_em.kernels import compiled, gaussian
-from spark_em.kernels.arrays import add_fields
 from spark_em.kernels.compiled import (TILE_ROWS, _add_weighted_moments, _normalise_rows,
                                        _whiten_rows)
 from spark_em.kernels.gaussian import GaussianStats, Prepared
@@ -33,237 +35,305 @@ LOG_2PI = gaussian.LOG_2PI
 _normalise = _normalise_rows
 _whiten_tile = _whiten_rows
 _add_moments = _add_weighted_moments
-# At most this many numbers (16 MB) of per-pattern conditional covariances are kept during a
-# pass; beyond, they are factored a second time instead.
+# A tile keeps its runs' conditional covariances, K × tile × d² numbers at most: tiles of wide
+# rows are cut to keep that under this many (16 MB).
 STORED_NUMBERS = 2_000_000
 
 
-def _pattern_factors(precision, o, m, n_o, n_m, B, C, G, inverse):  # pragma: no cover
-    """For one component (``precision`` Λ, d×d) and one pattern: C = Λ_mm⁻¹ and
-    B = −C Λ_mo into the top-left corners of ``B`` (d×d) and ``C``; returns log det Λ_mm.
-    Λ_mm = G Gᵀ by Cholesky, C = G⁻ᵀ G⁻¹ (``G`` and ``inverse``: d×d work space)."""
-    log_det = 0.0
-    for j in range(n_m):
-        s = precision[m[j], m[j]]
+def _group_rows(rows, order, starts):  # pragma: no cover - compiled
+    """The rows with at least one value observed, pattern of missing values after pattern
+    (patterns in order of first appearance): their indices into ``order``, and where each
+    pattern's rows begin into ``starts`` (the count of rows kept at the end). Patterns are
+    hashed and then compared value by value, so rows of any width group exactly. Returns
+    (rows kept, patterns)."""
+    n, d = rows.shape
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    table = np.full(size, -1, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    pattern = np.empty(n, dtype=np.int64)
+    n_patterns = 0
+    for u in range(n):
+        h = 0
+        n_m = 0
+        for i in range(d):
+            if np.isnan(rows[u, i]):
+                h = ((h * 131) ^ (i + 1)) & 0xFFFFFFFFFF
+                n_m += 1
+        pattern[u] = -1
+        if n_m == d:
+            continue
+        slot = (h ^ (h >> 17)) & (size - 1)
+        while True:
+            p = table[slot]
+            if p < 0:
+                p = n_patterns
+                n_patterns += 1
+                table[slot] = p
+                first[p] = u
+                break
+            v = first[p]
+            same = True
+            for i in range(d):
+                if np.isnan(rows[u, i]) != np.isnan(rows[v, i]):
+                    same = False
+                    break
+            if same:
+                break
+            slot = (slot + 1) & (size - 1)
+        pattern[u] = p
+        count[p] += 1
+    starts[0] = 0
+    for p in range(n_patterns):
+        starts[p + 1] = starts[p] + count[p]
+    at = starts[:n_patterns].copy()
+    for u in range(n):
+        p = pattern[u]
+        if p >= 0:
+            order[at[p]] = u
+            at[p] += 1
+    return starts[n_patterns], n_patterns
+
+
+def _pattern_columns(row, cols):  # pragma: no cover - compiled
+    """The missing columns of ``row``, then the observed, into ``cols``; returns how many are
+    missing."""
+    d = row.shape[0]
+    n_m = 0
+    for i in range(d):
+        if np.isnan(row[i]):
+            cols[n_m] = i
+            n_m += 1
+    n_o = n_m
+    for i in range(d):
+        if not np.isnan(row[i]):
+            cols[n_o] = i
+            n_o += 1
+    return n_m
+
+
+def _factor_missing(precision, cols, n_m, F, base, U):  # pragma: no cover - compiled
+    """C = Λ_mm⁻¹ for the missing columns ``cols[:n_m]`` into ``F[base:]`` (n_m×n_m, row by
+    row), by Cholesky Λ_mm = G Gᵀ and C = U Uᵀ with U = G⁻ᵀ (``U``: d×d work space, every
+    inner loop along rows). Returns log det Λ_mm, NaN when Λ_mm is not positive definite."""
+    det = 1.0
+    for j in range(n_m):  # G, lower triangular, into the lower triangle of U, 1/G_jj on its diagonal
+        s = precision[cols[j], cols[j]]
         for t in range(j):
-            s -= G[j, t] * G[j, t]
+            s -= U[j, t] * U[j, t]
         if not s > 0.0:
             return np.nan
-        G[j, j] = np.sqrt(s)
-        log_det += 2.0 * np.log(G[j, j])
+        det *= s
+        g = np.sqrt(s)
+        U[j, j] = 1.0 / g
         for i in range(j + 1, n_m):
-            s = precision[m[i], m[j]]
+            s = precision[cols[i], cols[j]]
             for t in range(j):
-                s -= G[i, t] * G[j, t]
-            G[i, j] = s / G[j, j]
-    for j in range(n_m):  # G⁻¹, lower triangular
-        for i in range(j):
-            inverse[i, j] = 0.0
-        inverse[j, j] = 1.0 / G[j, j]
+                s -= U[i, t] * U[j, t]
+            U[i, j] = s / g
+    for j in range(n_m):  # G⁻ᵀ, upper triangular, row j into F (scratch) then U's upper triangle
+        row = base + j * n_m
+        F[row + j] = U[j, j]
         for i in range(j + 1, n_m):
             s = 0.0
             for t in range(j, i):
-                s -= G[i, t] * inverse[t, j]
-            inverse[i, j] = s / G[i, i]
+                s -= U[i, t] * F[row + t]
+            F[row + i] = s * U[i, i]
+    for j in range(n_m):
+        row = base + j * n_m
+        for i in range(j, n_m):
+            U[j, i] = F[row + i]
+    for a in range(n_m):  # C = U Uᵀ
+        for b in range(a + 1):
+            s = 0.0
+            for t in range(a, n_m):
+                s += U[a, t] * U[b, t]
+            F[base + a * n_m + b] = s
+            F[base + b * n_m + a] = s
+    return np.log(det)
+
+
+def _fill_run(D, t0, t1, precision, F, base, cols, n_m, s):  # pragma: no cover - compiled
+    """(11) for the rows of one pattern at tile columns t0 … t1−1 of ``D`` (d × tile, δ with
+    zeros at the missing values): δ_m = −C Λ_mo δ_o (C in ``F[base:]``) into the missing
+    entries; Λ_mo δ_o as n_m sums over whole rows of Λ (``s``: d numbers)."""
+    d = D.shape[0]
+    for t in range(t0, t1):
+        for a in range(n_m):
+            c = cols[a]
+            v = 0.0
+            for i in range(d):
+                v += precision[c, i] * D[i, t]
+            s[a] = v
+        for a in range(n_m):
+            row = base + a * n_m
+            v = 0.0
+            for b in range(n_m):
+                v -= F[row + b] * s[b]
+            D[cols[a], t] = v
+
+
+def _add_conditional(F, base, cols, n_m, weight, out):  # pragma: no cover - compiled
+    """``weight`` · C (in ``F[base:]``) added to ``out`` (d×d) on [m, m]."""
     for a in range(n_m):
+        row = base + a * n_m
         for b in range(n_m):
-            s = 0.0
-            for t in range(max(a, b), n_m):
-                s += inverse[t, a] * inverse[t, b]
-            C[a, b] = s
-    for a in range(n_m):
-        for b in range(n_o):
-            s = 0.0
-            for t in range(n_m):
-                s -= C[a, t] * precision[m[t], o[b]]
-            B[a, b] = s
-    return log_det
+            out[cols[a], cols[b]] += weight * F[row + b]
 
 
-def _row_estep(x, o, m, n_o, n_m, means, chol, log_const, B, log_det_mm, delta, Y, lp):
+def _tile_runs(rows, order, starts, lo, size, p, K, runs, cols):  # pragma: no cover - compiled
+    """The patterns met in positions lo … lo+size−1 of ``order``, the first being ``p``: per
+    run, into ``runs`` (tile × 4) its first and last+1 column in the tile, its count n_m of
+    missing values and where its components' C (K n_m² numbers) begin in the tile's store,
+    and into ``cols`` (tile × d) its columns, missing first. Returns the number of runs."""
+    r = 0
+    t = 0
+    offset = 0
+    while t < size:
+        end = min(starts[p + 1] - lo, size)
+        n_m = _pattern_columns(rows[order[starts[p]]], cols[r])
+        runs[r, 0] = t
+        runs[r, 1] = end
+        runs[r, 2] = n_m
+        runs[r, 3] = offset
+        offset += K * n_m * n_m
+        r += 1
+        t = end
+        p += 1
+    return r
+
+
+def _tile_work(K, d, tile):  # pragma: no cover - compiled
+    """The work space of ``_estep_tile``: X (d × tile), D and Y (K × d × tile), lp (K × tile),
+    U (d×d), s (d), the runs' C (K × tile × d² numbers), runs (tile × 4) and cols (tile × d)."""
+    return (np.empty((d, tile)), np.empty((K, d, tile)), np.empty((K, d, tile)),
+            np.empty((K, tile)), np.zeros((d, d)), np.empty(d), np.empty(K * tile * d * d),
+            np.empty((tile, 4), dtype=np.int64), np.empty((tile, d), dtype=np.int64))
+
+
+def _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const, work):
     # pragma: no cover - compiled
-    """One row's E-step for every component: the filled δ (11) into ``delta`` (K×d), the
-    whitened δᵀP into ``Y`` (K×d), and log w_k + (12) into ``lp`` (K); ``log_const`` is
-    log w_k + log det P_k."""
+    """For the rows at positions lo … lo+size−1 of ``order`` and every component k, into
+    ``work`` (``_tile_work``): the tile's runs (``_tile_runs``), C = Λ_mm⁻¹ of each run, δ
+    filled by (11) into D[k], the whitened y = δᵀP into Y[k] and log w_k + (12) into lp[k].
+    Returns the number of runs, −1 when some Λ_mm is not positive definite."""
+    X, D, Y, lp, U, s, store, runs, cols = work
     K, d = means.shape
     log_2pi = np.log(2.0 * np.pi)
+    p = np.searchsorted(starts, lo, side="right") - 1
+    n_runs = _tile_runs(rows, order, starts, lo, size, p, K, runs, cols)
+    for t in range(size):
+        u = order[lo + t]
+        for i in range(d):
+            X[i, t] = rows[u, i]
     for k in range(K):
-        for b in range(n_o):
-            delta[k, o[b]] = x[o[b]] - means[k, o[b]]
-        for a in range(n_m):
-            s = 0.0
-            for b in range(n_o):
-                s += B[k, a, b] * delta[k, o[b]]
-            delta[k, m[a]] = s
-        q = 0.0
-        for j in range(d):
-            s = 0.0
-            for i in range(j + 1):
-                s += delta[k, i] * chol[k, i, j]
-            Y[k, j] = s
-            q += s * s
-        lp[k] = log_const[k] - 0.5 * n_o * log_2pi - 0.5 * log_det_mm[k] - 0.5 * q
+        Dk = D[k]
+        for i in range(d):
+            c = means[k, i]
+            for t in range(size):
+                v = X[i, t] - c
+                Dk[i, t] = v if v == v else 0.0
+        for r in range(n_runs):
+            t0, t1, n_m = runs[r, 0], runs[r, 1], runs[r, 2]
+            base = runs[r, 3] + k * n_m * n_m
+            log_det = _factor_missing(precision[k], cols[r], n_m, store, base, U)
+            if np.isnan(log_det):
+                return -1
+            if n_m > 0:
+                _fill_run(Dk, t0, t1, precision[k], store, base, cols[r], n_m, s)
+            c = log_const[k] - 0.5 * (d - n_m) * log_2pi - 0.5 * log_det
+            for t in range(t0, t1):
+                lp[k, t] = c
+        _whiten_tile(Dk, chol[k], Y[k], lp[k], size)
+    return n_runs
 
 
-def _normalised_row(lp):  # pragma: no cover - compiled
-    """``lp`` replaced by the responsibilities; returns the row's log-likelihood."""
-    K = lp.shape[0]
-    top = lp[0]
-    for k in range(1, K):
-        top = max(top, lp[k])
-    total = 0.0
-    for k in range(K):
-        lp[k] = np.exp(lp[k] - top)
-        total += lp[k]
-    for k in range(K):
-        lp[k] /= total
-    return top + np.log(total)
+def _missing_stats(rows, order, starts, means, precision, chol, log_const, moments,
+                   cond_square, tile):  # pragma: no cover - compiled
+    """The statistics of the rows ``order`` of ``rows``, grouped by pattern (``starts``, from
+    ``_group_rows``). Adds to ``moments`` (K×(d+1)×(d+1)) Σ r δ δᵀ, Σ r δ in row d and Σ r
+    at [d, d], δ filled by (11), and to ``cond_square`` (K×d×d) Σ r C on [m, m]. Returns
+    the log-likelihood; NaN when some Λ_mm is not positive definite.
 
-
-def _pattern_of(rows, first, o, m):  # pragma: no cover - compiled
-    """The observed and missing indices of row ``first`` into ``o`` and ``m``: (n_o, n_m)."""
-    n_o = 0
-    n_m = 0
-    for i in range(rows.shape[1]):
-        if np.isnan(rows[first, i]):
-            m[n_m] = i
-            n_m += 1
-        else:
-            o[n_o] = i
-            n_o += 1
-    return n_o, n_m
-
-
-def _missing_stats(rows, starts, means, precision, chol, log_const, moments, cond_square,
-                   tile, stored_numbers):  # pragma: no cover - compiled
-    """The statistics of rows grouped by pattern (``starts``: where each pattern's rows begin,
-    and n at the end), each with at least one value observed and one missing. Adds to
-    ``moments`` (K×(d+1)×(d+1)) the lower triangle of Σ r y yᵀ, Σ r y in row d and Σ r at
-    [d, d], y = δᵀP with δ filled by (11), and to ``cond_square`` (K×d×d) Σ r C on [m, m].
-    Returns the log-likelihood; NaN when some Λ_mm is not positive definite.
-
-    The rows go ``tile`` at a time: each row's filled δ (its pattern's factors computed when
-    the pattern begins) into a transposed tile, then, as in the complete-data pass, the
-    whitening, log-sum-exp and moments with every inner loop over the tile's rows. Σ r C is
-    added per pattern at the end, from each pattern's Σ r."""
-    n, d = rows.shape
+    The rows go ``tile`` at a time, as in the complete-data pass: δ transposed into a tile,
+    the missing entries filled run by run (a run: the tile's rows of one pattern), then the
+    whitening, log-sum-exp and moments with every inner loop over the tile's rows, and each
+    run's Σ r C from its C, kept for the tile (at most K × tile × d² numbers)."""
+    d = rows.shape[1]
     K = means.shape[0]
-    n_patterns = starts.shape[0] - 1
-    o = np.empty(d, dtype=np.int64)
-    m = np.empty(d, dtype=np.int64)
-    B = np.zeros((K, d, d))
-    C = np.zeros((K, d, d))
-    G = np.zeros((d, d))
-    inverse = np.zeros((d, d))
-    log_det_mm = np.zeros(K)
-    D = np.empty((K, d, tile))
-    Y = np.empty((K, d, tile))
+    work = _tile_work(K, d, tile)
+    D, lp, store, runs, cols = work[1], work[3], work[6], work[7], work[8]
     W = np.empty((d, tile))
-    lp = np.empty((K, tile))
     top = np.empty(tile)
     total = np.empty(tile)
-    pattern_at = np.empty(tile, dtype=np.int64)
-    pattern_resp = np.zeros((n_patterns, K))
-    # each pattern's C (K × n_m × n_m) kept for the end when they fit in ``stored_numbers``;
-    # otherwise they are factored again there
-    at = np.zeros(n_patterns + 1, dtype=np.int64)
-    for q in range(n_patterns):
-        n_o, n_m = _pattern_of(rows, starts[q], o, m)
-        at[q + 1] = at[q] + K * n_m * n_m
-    keep = at[n_patterns] <= stored_numbers
-    stored = np.empty(at[n_patterns] if keep else 0)
-    log_2pi = np.log(2.0 * np.pi)
     log_likelihood = 0.0
-    p = -1
-    n_o = 0
-    n_m = 0
+    n = starts[starts.shape[0] - 1]
     for lo in range(0, n, tile):
         size = min(tile, n - lo)
-        for t in range(size):
-            u = lo + t
-            if p < 0 or u == starts[p + 1]:
-                p += 1
-                n_o, n_m = _pattern_of(rows, u, o, m)
-                for k in range(K):
-                    log_det_mm[k] = _pattern_factors(precision[k], o, m, n_o, n_m, B[k], C[k],
-                                                     G, inverse)
-                    if np.isnan(log_det_mm[k]):
-                        return np.nan
-                    if keep:
-                        base = at[p] + k * n_m * n_m
-                        for a in range(n_m):
-                            for b in range(n_m):
-                                stored[base + a * n_m + b] = C[k, a, b]
-            pattern_at[t] = p
-            for k in range(K):
-                for b in range(n_o):
-                    D[k, o[b], t] = rows[u, o[b]] - means[k, o[b]]
-                for a in range(n_m):
-                    s = 0.0
-                    for b in range(n_o):
-                        s += B[k, a, b] * D[k, o[b], t]
-                    D[k, m[a], t] = s
-                lp[k, t] = log_const[k] - 0.5 * n_o * log_2pi - 0.5 * log_det_mm[k]
-        for k in range(K):
-            _whiten_tile(D[k], chol[k], Y[k], lp[k], size)
+        n_runs = _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const,
+                             work)
+        if n_runs < 0:
+            return np.nan
         log_likelihood += _normalise(lp, top, total, size)
         for k in range(K):
-            for t in range(size):
-                pattern_resp[pattern_at[t], k] += lp[k, t]
-            _add_moments(lp[k], Y[k], W, moments[k], size)
-    for p in range(n_patterns):
-        n_o, n_m = _pattern_of(rows, starts[p], o, m)
-        for k in range(K):
-            if keep:
-                base = at[p] + k * n_m * n_m
-                for a in range(n_m):
-                    for b in range(n_m):
-                        C[k, a, b] = stored[base + a * n_m + b]
-            else:
-                _pattern_factors(precision[k], o, m, n_o, n_m, B[k], C[k], G, inverse)
-            for a in range(n_m):
-                for b in range(n_m):
-                    cond_square[k, m[a], m[b]] += pattern_resp[p, k] * C[k, a, b]
+            for r in range(n_runs):
+                n_m = runs[r, 2]
+                if n_m > 0:
+                    weight = 0.0
+                    for t in range(runs[r, 0], runs[r, 1]):
+                        weight += lp[k, t]
+                    _add_conditional(store, runs[r, 3] + k * n_m * n_m, cols[r], n_m, weight,
+                                     cond_square[k])
+            _add_moments(lp[k], D[k], W, moments[k], size)
+    for k in range(K):
+        for i in range(d):
+            for j in range(i):
+                moments[k, j, i] = moments[k, i, j]
     return log_likelihood
 
 
-def _missing_posterior(rows, starts, means, precision, chol, log_const, resp, row_ll, imputed):
-    # pragma: no cover - compiled
-    """Responsibilities (n×K), each row's log-likelihood and the imputed rows
-    Σ_k r_k (μ_k + δ_k) (observed values kept), for rows grouped by pattern as in
-    ``_missing_stats``. Returns False when some Λ_mm is not positive definite."""
+def _missing_posterior(rows, order, starts, means, precision, chol, log_const, resp, row_ll,
+                       imputed, tile):  # pragma: no cover - compiled
+    """Responsibilities (n×K), each row's log-likelihood and the rows with their missing
+    values imputed by Σ_k r_k (μ_k + δ_k), for the rows ``order`` of ``rows`` grouped as in
+    ``_missing_stats`` (others untouched). Returns False when some Λ_mm is not positive
+    definite."""
     K, d = means.shape
-    o = np.empty(d, dtype=np.int64)
-    m = np.empty(d, dtype=np.int64)
-    B = np.zeros((K, d, d))
-    C = np.zeros((K, d, d))
-    log_det_mm = np.zeros(K)
-    delta = np.zeros((K, d))
-    Y = np.zeros((K, d))
-    lp = np.zeros(K)
-    G = np.zeros((d, d))
-    inverse = np.zeros((d, d))
-    for p in range(starts.shape[0] - 1):
-        first = starts[p]
-        n_o, n_m = _pattern_of(rows, first, o, m)
-        for k in range(K):
-            log_det_mm[k] = _pattern_factors(precision[k], o, m, n_o, n_m, B[k], C[k], G,
-                                              inverse)
-            if np.isnan(log_det_mm[k]):
-                return False
-        for u in range(first, starts[p + 1]):
-            _row_estep(rows[u], o, m, n_o, n_m, means, chol, log_const, B, log_det_mm, delta,
-                       Y, lp)
-            row_ll[u] = _normalised_row(lp)
-            for i in range(d):
-                imputed[u, i] = rows[u, i]
-            for a in range(n_m):
-                s = 0.0
-                for k in range(K):
-                    s += lp[k] * (means[k, m[a]] + delta[k, m[a]])
-                imputed[u, m[a]] = s
+    work = _tile_work(K, d, tile)
+    D, lp, runs, cols = work[1], work[3], work[7], work[8]
+    n = starts[starts.shape[0] - 1]
+    for lo in range(0, n, tile):
+        size = min(tile, n - lo)
+        n_runs = _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const,
+                             work)
+        if n_runs < 0:
+            return False
+        for t in range(size):
+            top = lp[0, t]
+            for k in range(1, K):
+                top = max(top, lp[k, t])
+            total = 0.0
             for k in range(K):
-                resp[u, k] = lp[k]
+                lp[k, t] = np.exp(lp[k, t] - top)
+                total += lp[k, t]
+            u = order[lo + t]
+            row_ll[u] = top + np.log(total)
+            for k in range(K):
+                lp[k, t] /= total
+                resp[u, k] = lp[k, t]
+        for r in range(n_runs):
+            for t in range(runs[r, 0], runs[r, 1]):
+                u = order[lo + t]
+                for i in range(d):
+                    imputed[u, i] = rows[u, i]
+                for a in range(runs[r, 2]):
+                    i = cols[r, a]
+                    v = 0.0
+                    for k in range(K):
+                        v += lp[k, t] * (means[k, i] + D[k, i, t])
+                    imputed[u, i] = v
     return True
 
 
@@ -273,50 +343,23 @@ _loaded: dict = {}
 def _loops() -> dict:
     if not _loaded:
         _loaded.update(compiled.compile_in(
-            globals(), ("_pattern_factors", "_pattern_of", "_row_estep", "_normalised_row",
-                        "_normalise", "_whiten_tile", "_add_moments"),
-            ("_missing_stats", "_missing_posterior")))
+            globals(), ("_pattern_columns", "_factor_missing", "_fill_run", "_add_conditional",
+                        "_tile_runs", "_tile_work", "_estep_tile", "_normalise",
+                        "_whiten_tile", "_add_moments"),
+            ("_group_rows", "_missing_stats", "_missing_posterior")))
     return _loaded
 
 
-class _Grouped:
-    """A block's rows sorted out: which have nothing missing, which nothing observed, and the
-    others in order of their pattern of missing values (``starts``: where each begins)."""
-
-    def __init__(self, X: np.ndarray):
-        missing = np.isnan(X)
-        n_missing = missing.sum(axis=1)
-        self.complete = n_missing == 0
-        self.empty = n_missing == X.shape[1]
-        partial = np.flatnonzero(~self.complete & ~self.empty)
-        if not partial.size:
-            self.order, self.starts = partial, np.zeros(1, dtype=np.int64)
-            return
-        holes = missing[partial]
-        if X.shape[1] <= 63:  # the pattern as the bits of one integer
-            keys = holes @ (np.uint64(1) << np.arange(X.shape[1], dtype=np.uint64))
-        else:
-            keys = np.unique(np.packbits(holes, axis=1), axis=0, return_inverse=True)[1].ravel()
-        by_pattern = np.argsort(keys, kind="stable")
-        self.order = partial[by_pattern]
-        keys = keys[by_pattern]
-        changes = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-        self.starts = np.concatenate([[0], changes, [keys.size]]).astype(np.int64)
-
-
-def _full_factors(prepared: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(Λ, P, L) as K×d×d arrays for every covariance type: Λ = P Pᵀ = Σ⁻¹, L Lᵀ = Σ."""
+def _full_factors(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """(Λ, P) as K×d×d arrays for every covariance type: Λ = P Pᵀ = Σ⁻¹."""
     K, d = prepared.means.shape
-    P, L = prepared.precision_chol, prepared.covariance_chol
+    P = prepared.precision_chol
     if prepared.covariance_type in ("full", "tied"):
-        P, L = np.broadcast_to(P, (K, d, d)), np.broadcast_to(L, (K, d, d))
+        P = np.ascontiguousarray(np.broadcast_to(P, (K, d, d)))
     else:
-        scale_p = P if prepared.covariance_type == "diag" else np.repeat(P[:, None], d, axis=1)
-        scale_l = L if prepared.covariance_type == "diag" else np.repeat(L[:, None], d, axis=1)
-        P = scale_p[:, :, None] * np.eye(d)[None]
-        L = scale_l[:, :, None] * np.eye(d)[None]
-    P, L = np.ascontiguousarray(P), np.ascontiguousarray(L)
-    return np.ascontiguousarray(P @ P.transpose(0, 2, 1)), P, L
+        scale = P if prepared.covariance_type == "diag" else np.repeat(P[:, None], d, axis=1)
+        P = np.ascontiguousarray(scale[:, :, None] * np.eye(d)[None])
+    return np.ascontiguousarray(P @ P.transpose(0, 2, 1)), P
 
 
 def _log_const(prepared: Prepared) -> np.ndarray:
@@ -325,29 +368,42 @@ def _log_const(prepared: Prepared) -> np.ndarray:
     return np.ascontiguousarray(prepared.log_norm + 0.5 * d * LOG_2PI)
 
 
+def _tile_rows(K: int, d: int) -> int:
+    """Rows per tile: ``TILE_ROWS``, fewer when the tile's conditional covariances would take
+    more than ``STORED_NUMBERS``."""
+    return int(max(1, min(TILE_ROWS, STORED_NUMBERS // (K * d * d))))
+
+
 def _not_definite() -> np.linalg.LinAlgError:
     return np.linalg.LinAlgError(
         "a covariance restricted to the values a row misses is not positive definite "
         "(the data may be collapsed or have a constant column): increase reg_covar")
 
 
-def _partial_stats(rows: np.ndarray, starts: np.ndarray, prepared: Prepared) -> GaussianStats:
+def _partial_stats(X: np.ndarray, order: np.ndarray, starts: np.ndarray,
+                   prepared: Prepared) -> GaussianStats:
     K, d = prepared.means.shape
-    precision, chol, cov_chol = _full_factors(prepared)
+    precision, chol = _full_factors(prepared)
     moments, cond_square = np.zeros((K, d + 1, d + 1)), np.zeros((K, d, d))
     log_likelihood = _loops()["_missing_stats"](
-        rows, starts, np.ascontiguousarray(prepared.means), precision, chol, _log_const(prepared),
-        moments, cond_square, TILE_ROWS, STORED_NUMBERS)
+        X, order, starts, np.ascontiguousarray(prepared.means), precision, chol,
+        _log_const(prepared), moments, cond_square, _tile_rows(K, d))
     if np.isnan(log_likelihood):
         raise _not_definite()
-    square = (cov_chol @ gaussian.symmetric_from_lower(moments[:, :d, :d])
-              @ cov_chol.transpose(0, 2, 1))
-    square += cond_square
-    first = np.einsum("ke,kde->kd", moments[:, d, :d], cov_chol)
+    square = moments[:, :d, :d] + cond_square
+    first = moments[:, d, :d].copy()
     if prepared.covariance_type in ("diag", "spherical"):
         square = np.diagonal(square, axis1=1, axis2=2).copy()
-    return GaussianStats(float(log_likelihood), rows.shape[0], moments[:, d, d].copy(), first,
+    return GaussianStats(float(log_likelihood), order.size, moments[:, d, d].copy(), first,
                          square)
+
+
+def _grouped(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_group_rows``: the rows with something observed, grouped by pattern, and where each
+    pattern begins."""
+    order, starts = np.empty(X.shape[0], dtype=np.int64), np.empty(X.shape[0] + 1, dtype=np.int64)
+    kept, n_patterns = _loops()["_group_rows"](X, order, starts)
+    return order[:kept], starts[:n_patterns + 1]
 
 
 def block_stats_many(X: np.ndarray, prepared: list[Prepared]) -> list[GaussianStats]:
@@ -356,13 +412,10 @@ def block_stats_many(X: np.ndarray, prepared: list[Prepared]) -> list[GaussianSt
     X = np.ascontiguousarray(X, dtype=np.float64)
     if not np.isnan(X).any():
         return gaussian.block_stats_many(X, prepared)
-    grouped = _Grouped(X)
-    complete = gaussian.block_stats_many(X[grouped.complete], prepared)
-    if not grouped.order.size:
-        return complete
-    rows = X[grouped.order]
-    return [add_fields(whole, _partial_stats(rows, grouped.starts, p))
-            for whole, p in zip(complete, prepared)]
+    order, starts = _grouped(X)
+    if not order.size:
+        return gaussian.block_stats_many(X[:0], prepared)
+    return [_partial_stats(X, order, starts, p) for p in prepared]
 
 
 def block_stats(X: np.ndarray, prepared: Prepared) -> GaussianStats:
@@ -380,24 +433,15 @@ def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray
     if not np.isnan(X).any():
         resp, row_ll = gaussian.posterior(X, prepared)
         return resp, row_ll, X.copy()
-    grouped = _Grouped(X)
-    resp, row_ll, imputed = np.empty((n, K)), np.zeros(n), X.copy()
-    if grouped.complete.any():
-        resp[grouped.complete], row_ll[grouped.complete] = gaussian.posterior(
-            X[grouped.complete], prepared)
+    order, starts = _grouped(X)
     weights = np.exp(prepared.log_weights)
-    resp[grouped.empty] = weights
-    imputed[grouped.empty] = weights @ prepared.means
-    if grouped.order.size:
-        rows = X[grouped.order]
-        part_resp, part_ll, part_imputed = np.empty((len(rows), K)), np.empty(len(rows)), \
-            np.empty_like(rows)
-        precision, chol, _ = _full_factors(prepared)
-        ok = _loops()["_missing_posterior"](
-            rows, grouped.starts, np.ascontiguousarray(prepared.means), precision, chol,
-            _log_const(prepared), part_resp, part_ll, part_imputed)
-        if not ok:
-            raise _not_definite()
-        resp[grouped.order], row_ll[grouped.order] = part_resp, part_ll
-        imputed[grouped.order] = part_imputed
+    resp, row_ll = np.empty((n, K)), np.zeros(n)
+    resp[:], imputed = weights, np.empty_like(X)
+    imputed[:] = weights @ prepared.means
+    precision, chol = _full_factors(prepared)
+    ok = _loops()["_missing_posterior"](
+        X, order, starts, np.ascontiguousarray(prepared.means), precision, chol,
+        _log_const(prepared), resp, row_ll, imputed, _tile_rows(K, d))
+    if not ok:
+        raise _not_definite()
     return resp, row_ll, imputed

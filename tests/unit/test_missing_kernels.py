@@ -29,6 +29,22 @@ def per_row(X, mixture):
     return ll, n_k, first, square, resp, imputed
 
 
+def assert_matches_reference(X, mixture):
+    """The block's statistics, responsibilities and imputations against ``per_row``; observed
+    values are kept exactly."""
+    ll, n_k, first, square, resp, imputed = per_row(X, mixture)
+    got = missing.block_stats(X, gaussian.prepare(mixture))
+    assert got.log_likelihood == pytest.approx(ll, rel=1e-11)
+    assert_allclose(got.resp, n_k, rtol=1e-10, atol=1e-10)
+    assert_allclose(got.centred_sum, first, rtol=1e-9, atol=1e-10 * np.abs(first).max())
+    assert_allclose(got.centred_square, square, rtol=1e-9, atol=1e-10 * np.abs(square).max())
+    got_resp, _, got_imputed = missing.posterior(X, gaussian.prepare(mixture))
+    assert_allclose(got_resp, resp, rtol=1e-9, atol=1e-12)
+    assert_allclose(got_imputed, imputed, rtol=1e-10)
+    observed = ~np.isnan(X)
+    assert (got_imputed[observed] == X[observed]).all()
+
+
 def holes(X, fraction, rng):
     X = X.copy()
     X[rng.random(X.shape) < fraction] = np.nan
@@ -46,18 +62,9 @@ def test_statistics_match_the_per_row_formulas(kind, fraction, offset):
     X = rng.normal(size=(300, 5)) * 2 + offset + rng.integers(0, 3, 300)[:, None] * 4.0
     mixture = mixture_of(kind, X, 3, rng)
     X = holes(X, fraction, rng)
-    ll, n_k, first, square, resp, imputed = per_row(X, mixture)
-    got = missing.block_stats(X, gaussian.prepare(mixture))
-    assert got.n_rows == (~np.isnan(X)).any(axis=1).sum() < 300
-    assert got.log_likelihood == pytest.approx(ll, rel=1e-11)
-    assert_allclose(got.resp, n_k, rtol=1e-10, atol=1e-10)
-    assert_allclose(got.centred_sum, first, rtol=1e-9, atol=1e-10 * np.abs(first).max())
-    assert_allclose(got.centred_square, square, rtol=1e-9, atol=1e-10 * np.abs(square).max())
-    got_resp, _, got_imputed = missing.posterior(X, gaussian.prepare(mixture))
-    assert_allclose(got_resp, resp, rtol=1e-9, atol=1e-12)
-    assert_allclose(got_imputed, imputed, rtol=1e-11)
-    observed = ~np.isnan(X)
-    assert (got_imputed[observed] == X[observed]).all()
+    assert missing.block_stats(X, gaussian.prepare(mixture)).n_rows == \
+        (~np.isnan(X)).any(axis=1).sum() < 300
+    assert_matches_reference(X, mixture)
 
 
 @pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
@@ -69,13 +76,28 @@ def test_nothing_missing_is_the_complete_data_pass(kind):
         assert_allclose(a, b, rtol=0, atol=0)
 
 
-def test_conditional_covariances_kept_or_factored_again_agree(monkeypatch):
+def test_tiles_of_one_row_agree_with_full_tiles(monkeypatch):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(700, 6)) * 3
     prepared = gaussian.prepare(mixture_of("full", X, 4, rng))
     X = holes(X, 0.3, rng)
-    kept = missing.block_stats(X, prepared)
-    monkeypatch.setattr(missing, "STORED_NUMBERS", 0)
-    again = missing.block_stats(X, prepared)
-    for a, b in zip(kept, again):
-        assert_allclose(a, b, rtol=1e-14, atol=1e-12)
+    full = missing.block_stats(X, prepared)
+    monkeypatch.setattr(missing, "STORED_NUMBERS", 0)  # the wide-row limit: one row a tile
+    assert missing._tile_rows(4, 6) == 1
+    single = missing.block_stats(X, prepared)
+    for a, b in zip(full, single):
+        assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("tile", [7, 256])
+def test_wide_rows_with_repeated_and_unique_patterns(tile, monkeypatch):
+    """70 columns (more than one integer's bits), rows sharing a pattern and rows alone in
+    theirs, in tiles of 7 rows (a pattern's rows cut across tiles) and in one tile."""
+    monkeypatch.setattr(missing, "STORED_NUMBERS", 2 * 70 * 70 * tile)
+    assert missing._tile_rows(2, 70) == min(tile, missing.TILE_ROWS)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(60, 70)) + rng.integers(0, 2, 60)[:, None] * 3.0
+    mixture = mixture_of("full", X, 2, rng)
+    X = holes(X, 0.4, rng)
+    X[10:20] = np.where(np.isnan(X[10]), np.nan, X[10:20])  # one pattern, ten rows
+    assert_matches_reference(X, mixture)
