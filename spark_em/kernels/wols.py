@@ -1,7 +1,7 @@
-"""Kernels of weighted ordinary least squares. Pure numpy.
+"""Kernels of weighted ordinary least squares. Pure numpy and LAPACK.
 
 A block's values hold one row per point: ``[label y, weight w, features x_1..x_p]``. With
-X_i = (1, x_i) carrying the intercept:
+X_i = (1, x_i) carrying the intercept (or X_i = x_i without one):
 
 (11) f(W) = ½ Σ_i w_i (W·X_i − y_i)²
 (12) ∇f(W) = Σ_i w_i X_i (W·X_i − y_i)
@@ -10,6 +10,15 @@ X_i = (1, x_i) carrying the intercept:
 
 Unlike the MapReduce mapper of the original experiment, which left the intercept's component of
 the gradient unweighted, (12) is the exact gradient of (11) in every component.
+
+(15) TSQR: the rows √w_i·[X_i | y_i] of a block reduce, by LAPACK's Householder QR, to the
+     upper triangle R̃ of their QR factorisation, (q+1)×(q+1) for q coefficients; two
+     triangles combine by stacking them and factoring again. For all the rows,
+     R̃ = [[R, z], [0, ρ]] with R W = z the least-squares solution, ρ² the weighted residual
+     sum of squares and (RᵀR)⁻¹ = R⁻¹R⁻ᵀ, without XᵀWX ever being formed.
+(16) With the intercept first, the first column of the orthogonal factor is √w/‖√w‖, so the
+     weighted total sum of squares around the weighted mean is ‖z_{1..}‖² + ρ² (and ‖z‖² + ρ²
+     around 0 without an intercept).
 """
 
 from __future__ import annotations
@@ -17,17 +26,92 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from scipy import linalg
 
 LABEL, WEIGHT = 0, 1
 
 
-def design(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(X with a leading column of ones, y, w) of a block."""
+def design(values: np.ndarray, intercept: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X, with a leading column of ones when ``intercept``, y, w) of a block."""
     values = np.asarray(values, dtype=np.float64)
+    if not intercept:
+        return np.ascontiguousarray(values[:, 2:]), values[:, LABEL], values[:, WEIGHT]
     X = np.empty((values.shape[0], values.shape[1] - 1))
     X[:, 0] = 1.0
     X[:, 1:] = values[:, 2:]
     return X, values[:, LABEL], values[:, WEIGHT]
+
+
+class QRStats(NamedTuple):
+    """One pass's TSQR (15) and the sums the inference needs besides."""
+
+    factor: np.ndarray  # R̃, (q+1)×(q+1) upper triangular
+    weight_sum: float
+    log_weight_sum: float  # Σ log w over the rows with w > 0
+    n_positive: int  # rows with w > 0
+    n_rows: int
+
+
+def triangle(A: np.ndarray) -> np.ndarray:
+    """The upper-triangular factor of A's QR (LAPACK geqrf), square: rows of zeros below when
+    A has fewer rows than columns."""
+    n = A.shape[1]
+    R = linalg.qr(A, mode="r", overwrite_a=True, check_finite=False)[0]
+    if R.shape[0] < n:
+        R = np.vstack([R, np.zeros((n - R.shape[0], n))])
+    return np.triu(R[:n])
+
+
+def qr_stats(values: np.ndarray, intercept: bool) -> QRStats:
+    """(15) for a block: R̃ of √w·[X | y]."""
+    X, y, w = design(values, intercept)
+    root = np.sqrt(w)
+    A = np.empty((X.shape[0], X.shape[1] + 1), order="F")
+    A[:, :-1] = X * root[:, None]
+    A[:, -1] = y * root
+    positive = w > 0
+    return QRStats(triangle(A), float(w.sum()), float(np.log(w[positive]).sum()),
+                   int(positive.sum()), X.shape[0])
+
+
+def add_qr(a: QRStats, b: QRStats) -> QRStats:
+    """Two blocks' (or two sums') TSQR as one: the stacked triangles factored again."""
+    return QRStats(triangle(np.vstack([a.factor, b.factor])), a.weight_sum + b.weight_sum,
+                   a.log_weight_sum + b.log_weight_sum, a.n_positive + b.n_positive,
+                   a.n_rows + b.n_rows)
+
+
+class ResidualStats(NamedTuple):
+    """A pass over the residuals e = y − X W at the solution: the middle of a sandwich
+    covariance and the sums behind the weighted absolute error and explained variance."""
+
+    meat: np.ndarray  # Σ w² e² x xᵀ / (1 − h)^power
+    abs_error: float  # Σ w |e|
+    fitted: float  # Σ w ŷ
+    fitted_square: float  # Σ w ŷ²
+    label: float  # Σ w y
+    weight_sum: float
+
+
+def residual_stats(values: np.ndarray, params: tuple) -> ResidualStats:
+    """``params`` = (W, R⁻¹, intercept, power): with x̃ = √w x and ẽ = √w e, the leverage
+    h = ‖x̃ᵀR⁻¹‖² (the diagonal of the weighted hat matrix, never formed) and
+    Σ x̃ x̃ᵀ ẽ² / (1 − h)^power (power 0, 1, 2: HC0/HC1, HC2, HC3)."""
+    W, R_inv, intercept, power = params
+    X, y, w = design(values, intercept)
+    error = y - X @ W
+    root = np.sqrt(w)
+    Xw = X * root[:, None]
+    scale = w * error * error
+    if power:
+        rotated = Xw @ R_inv
+        leverage = np.einsum("ij,ij->i", rotated, rotated)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(scale > 0, scale / (1.0 - leverage) ** power, 0.0)
+    fitted = y - error
+    return ResidualStats((Xw * scale[:, None]).T @ Xw, float(w @ np.abs(error)),
+                         float(w @ fitted), float(w @ (fitted * fitted)), float(w @ y),
+                         float(w.sum()))
 
 
 class GradientStats(NamedTuple):
@@ -48,15 +132,21 @@ class NormalStats(NamedTuple):
     n_rows: int
 
 
+def _with_intercept(values: np.ndarray, W: np.ndarray) -> bool:
+    """Whether W (one coefficient per feature, and the intercept first when there is one)
+    carries an intercept."""
+    return len(W) == values.shape[1] - 1
+
+
 def gradient_stats(values: np.ndarray, W: np.ndarray) -> GradientStats:
-    X, y, w = design(values)
+    X, y, w = design(values, _with_intercept(values, W))
     residual = X @ W - y
     weighted = w * residual
     return GradientStats(0.5 * float(weighted @ residual), X.T @ weighted, float(w.sum()), X.shape[0])
 
 
 def normal_stats(values: np.ndarray, W: np.ndarray) -> NormalStats:
-    X, y, w = design(values)
+    X, y, w = design(values, _with_intercept(values, W))
     residual = X @ W - y
     weighted = w * residual
     Xw = X * w[:, None]
@@ -89,7 +179,8 @@ def largest_eigenvalue(hessian: np.ndarray) -> float:
 
 
 def reference_fit(X_features: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least squares in memory by √w scaling and ``lstsq``: [intercept, coefficients]."""
-    X = np.column_stack([np.ones(len(y)), X_features])
-    root = np.sqrt(w)
-    return np.linalg.lstsq(X * root[:, None], y * root, rcond=None)[0]
+    """Weighted least squares in memory by (15) on all the rows at once: [intercept,
+    coefficients]."""
+    R = qr_stats(np.column_stack([y, w, X_features]), True).factor
+    q = R.shape[0] - 1
+    return linalg.solve_triangular(R[:q, :q], R[:q, q])

@@ -31,7 +31,10 @@ def as_data(sc, values, partitions=2):
 
 
 def reference(values):
-    return wols.reference_fit(values[:, 2:], values[:, 0], values[:, 1])
+    """numpy's least squares on the √w-scaled rows (rcond 0: nothing truncated)."""
+    X = np.column_stack([np.ones(len(values)), values[:, 2:]])
+    root = np.sqrt(values[:, 1])
+    return np.linalg.lstsq(X * root[:, None], values[:, 0] * root, rcond=0)[0]
 
 
 def test_gradient_and_hessian_match_finite_differences():
@@ -50,7 +53,7 @@ def test_gradient_and_hessian_match_finite_differences():
     assert_allclose(wols.gradient_stats(values, W).gradient, stats.gradient)
 
 
-@pytest.mark.parametrize("solver", ["newton", "normal"])
+@pytest.mark.parametrize("solver", ["qr", "newton", "normal"])
 @pytest.mark.parametrize("partitions", [1, 3, 8])
 def test_exact_solvers_match_numpy(sc, solver, partitions):
     values = make_values()
@@ -60,6 +63,26 @@ def test_exact_solvers_match_numpy(sc, solver, partitions):
     assert_allclose(result.coefficients, want[1:], rtol=1e-9)
     assert result.passes == (2 if solver == "newton" else 1)
     assert result.gradient_norm < 1e-6 * np.abs(wols.normal_stats(values, np.zeros(4)).gradient).max()
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 8])
+def test_qr_inference_and_robust_errors_match_statsmodels(sc, partitions):
+    import statsmodels.api as sm
+
+    values = make_values(1500)
+    X = np.column_stack([np.ones(len(values)), values[:, 2:]])
+    ref = sm.WLS(values[:, 0], X, weights=values[:, 1]).fit(cov_type="HC3", use_t=True)
+    result = regression.fit(as_data(sc, values, partitions), "qr", cov_type="HC3")
+    assert result.passes == 2  # the robust covariance's pass over the residuals
+    out = result.inference
+    assert_allclose(np.r_[result.intercept, result.coefficients], ref.params, rtol=1e-10)
+    assert_allclose(out["standard_errors"], ref.bse, rtol=1e-8)
+    assert_allclose(out["p_values"], ref.pvalues, rtol=1e-8, atol=1e-300)
+    assert out["r2"] == pytest.approx(ref.rsquared, rel=1e-10)
+    assert out["names"] == ["intercept", "x0", "x1", "x2"] and out["cov_type"] == "HC3"
+    values[:, 3] = 7.0
+    with pytest.raises(InputError, match=r"x1 is constant \(collinear with the intercept\)"):
+        regression.fit(as_data(sc, values, partitions), "qr")
 
 
 def test_gradient_descent_with_the_automatic_step(sc):

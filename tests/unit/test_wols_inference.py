@@ -1,0 +1,182 @@
+"""Weighted least squares by TSQR against independent references: NIST's certified values,
+extended-precision solutions (mpmath, 50 digits) of ill-conditioned designs, statsmodels WLS
+for the inference, and the ridge's closed form."""
+
+from __future__ import annotations
+
+import functools
+
+import mpmath
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from numpy.testing import assert_allclose
+
+from spark_em.kernels import wols
+from spark_em.models import wols_inference as inference
+from tests.helpers import nist_strd
+
+
+def tsqr(values, intercept=True, block_rows=10_000):
+    """The pass's sums, block by block, combined as ``treeAggregate`` would."""
+    return functools.reduce(wols.add_qr, [wols.qr_stats(values[i:i + block_rows], intercept)
+                                          for i in range(0, len(values), block_rows)])
+
+
+def fitted(values, intercept=True, cov_type="nonrobust", block_rows=10_000, reg_param=0.0):
+    names = [f"x{i}" for i in range(1, values.shape[1] - 1)]
+    solution = inference.solve(tsqr(values, intercept, block_rows), names, intercept, reg_param)
+    meat = None
+    if cov_type != "nonrobust":
+        meat = functools.reduce(_add, [
+            wols.residual_stats(values[i:i + block_rows],
+                                (solution.params, solution.R_inv, intercept,
+                                 inference.HC_POWER[cov_type]))
+            for i in range(0, len(values), block_rows)]).meat
+    cov = inference.covariance(solution, cov_type, meat)
+    return solution, inference.summary(solution, cov, cov_type != "nonrobust")
+
+
+def _add(a, b):
+    return type(a)(*(x + y for x, y in zip(a, b)))
+
+
+def digits(got, want):
+    """Significant digits of agreement (relative to |want|; absolute where want is 0)."""
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    error = np.abs(got - want) / np.where(want != 0, np.abs(want), 1.0)
+    return float(-np.log10(max(error.max(), 1e-17)))
+
+
+# Digits of the estimates LAPACK's Householder QR reaches on each set (bounded by
+# cond·ε and, where the residuals are large, by cond²·ε·‖r‖/(‖A‖‖W‖)), and of the rest.
+NIST_ESTIMATE_DIGITS = {"Filip": 6.5, "Pontius": 11, "Wampler1": 8.5, "Wampler2": 12,
+                        "Wampler3": 9, "Wampler4": 7, "Wampler5": 5.5, "NoInt1": 14}
+
+
+@pytest.mark.parametrize("name", sorted(NIST_ESTIMATE_DIGITS))
+@pytest.mark.parametrize("block_rows", [5, 10_000])
+def test_nist_certified_values(name, block_rows):
+    data = nist_strd.datasets()[name]
+    values = nist_strd.values_of(data.degree, data.y, data.x)
+    solution, out = fitted(values, data.intercept, block_rows=block_rows)
+    assert digits(solution.params, data.estimates) >= NIST_ESTIMATE_DIGITS[name]
+    scale = np.abs(data.estimates).max()  # the exact fits (Wampler1, 2) certify 0
+    assert_allclose(out["standard_errors"], data.standard_deviations, rtol=1e-7,
+                    atol=1e-8 * scale)
+    assert out["residual_standard_error"] == pytest.approx(data.residual_standard_deviation,
+                                                           rel=1e-7, abs=1e-8 * scale)
+    if data.r_squared is not None:
+        assert out["r2"] == pytest.approx(data.r_squared, abs=1e-9)
+
+
+def mp_reference(values, intercept=True):
+    """The weighted least-squares solution at 50 digits (normal equations in mpmath: squaring
+    the condition number costs nothing at that precision)."""
+    mpmath.mp.dps = 50
+    X, y, w = wols.design(values, intercept)
+    A = mpmath.matrix((X * w[:, None]).T.tolist())
+    G = A * mpmath.matrix(X.tolist())
+    b = A * mpmath.matrix(y.tolist())
+    return np.array([float(v) for v in mpmath.lu_solve(G, b)])
+
+
+def ill_conditioned(kind, rng):
+    n = 300
+    w = rng.uniform(0.5, 2.0, n)
+    if kind == "polynomial degree 10":
+        x = rng.uniform(0.0, 1.0, n)
+        X = np.column_stack([x ** k for k in range(1, 11)])
+    elif kind == "polynomial degree 7 on [1, 2]":
+        x = rng.uniform(1.0, 2.0, n)
+        X = np.column_stack([x ** k for k in range(1, 8)])
+    elif kind == "near-collinear":
+        a = rng.normal(size=n)
+        X = np.column_stack([a, a + 1e-7 * rng.normal(size=n), rng.normal(size=n)])
+    else:  # columns scaled 1e-6 … 1e6, two of them nearly collinear
+        a = rng.normal(size=n)
+        X = np.column_stack([a * 1e-6, (a + 1e-6 * rng.normal(size=n)) * 1e6,
+                             rng.normal(size=n) * 1e3])
+    beta = rng.normal(size=X.shape[1]) / np.abs(X).max(axis=0)
+    y = 1.0 + X @ beta + rng.normal(0, 1e-3, n)
+    return np.column_stack([y, w, X])
+
+
+@pytest.mark.parametrize("kind", ["polynomial degree 10", "polynomial degree 7 on [1, 2]",
+                                  "near-collinear", "scaled columns"])
+def test_ill_conditioned_designs_keep_their_digits(kind):
+    values = ill_conditioned(kind, np.random.default_rng(len(kind)))
+    want = mp_reference(values)
+    solution, _ = fitted(values, block_rows=64)
+    assert digits(solution.params, want) >= 7
+    X, y, w = wols.design(values)
+    normal = np.linalg.solve((X * w[:, None]).T @ X, (X * w[:, None]).T @ y)
+    assert digits(normal, want) < 3  # the normal equations, on the same data
+
+
+def heteroscedastic(rng, n=400, p=3, intercept=True):
+    X = rng.normal(size=(n, p)) * [1.0, 3.0, 0.5][:p]
+    w = rng.lognormal(0.0, 0.7, n)
+    y = (1.5 if intercept else 0.0) + X @ np.array([2.0, -0.5, 1.0][:p]) \
+        + rng.normal(size=n) * (0.5 + np.abs(X[:, 0]))
+    return np.column_stack([y, w, X])
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("cov_type", inference.COV_TYPES)
+def test_inference_equals_statsmodels_wls(intercept, weighted, cov_type):
+    rng = np.random.default_rng(int(intercept) + 2 * int(weighted))
+    values = heteroscedastic(rng, intercept=intercept)
+    if not weighted:
+        values[:, 1] = 1.0
+    X, y, w = wols.design(values, intercept)
+    ref = sm.WLS(y, X, weights=w).fit(cov_type=cov_type, use_t=True)  # Student t, as ours
+    solution, out = fitted(values, intercept, cov_type, block_rows=97)
+    assert_allclose(solution.params, ref.params, rtol=1e-10)
+    for ours, theirs in (("standard_errors", ref.bse), ("t_values", ref.tvalues),
+                         ("p_values", ref.pvalues), ("confidence_intervals", ref.conf_int()),
+                         ("r2", ref.rsquared), ("r2_adj", ref.rsquared_adj),
+                         ("f_statistic", ref.fvalue), ("f_p_value", ref.f_pvalue),
+                         ("log_likelihood", ref.llf), ("aic", ref.aic), ("bic", ref.bic),
+                         ("condition_number", ref.condition_number)):
+        assert_allclose(out[ours], theirs, rtol=1e-8, atol=1e-300, err_msg=ours)
+    assert out["degrees_of_freedom"] == ref.df_resid
+    assert out["residual_standard_error"] == pytest.approx(np.sqrt(ref.scale), rel=1e-10)
+
+
+def test_ridge_equals_its_closed_form():
+    rng = np.random.default_rng(3)
+    values = heteroscedastic(rng)
+    X, y, w = wols.design(values)
+    for lam in (0.01, 1.0, 50.0):
+        penalty = lam * w.sum() * np.diag([0.0, 1.0, 1.0, 1.0])  # the intercept is free
+        want = np.linalg.solve((X * w[:, None]).T @ X + penalty, (X * w[:, None]).T @ y)
+        solution, out = fitted(values, reg_param=lam, block_rows=50)
+        assert_allclose(solution.params, want, rtol=1e-10)
+        residual = y - X @ want
+        assert solution.rss == pytest.approx(float(w @ residual ** 2), rel=1e-10)
+        assert out["standard_errors"] is None and out["p_values"] is None
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda v: v.__setitem__((slice(None), 3), 7.0), r"x2 is constant \(collinear with the intercept\)"),
+    (lambda v: v.__setitem__((slice(None), 4), 2 * v[:, 2] - v[:, 3]),
+     r"x1, x2 and x3 are collinear \(one is a linear combination of the others\)"),
+    (lambda v: v.__setitem__((slice(None), 2), 0.0), r"x1 is 0 on every row with weight"),
+    (lambda v: v.__setitem__((slice(3, None), 1), 0.0),
+     r"all the weight is on 3 rows, fewer than the 4 coefficients"),
+])
+def test_rank_deficient_designs_name_columns_and_cause(make, message):
+    values = heteroscedastic(np.random.default_rng(8), n=60)
+    make(values)
+    with pytest.raises(np.linalg.LinAlgError, match=message):
+        fitted(values, block_rows=16)
+
+
+def test_a_constant_column_without_intercept_is_a_regressor():
+    values = heteroscedastic(np.random.default_rng(9), intercept=False)
+    values[:, 3] = 1.0
+    X, y, w = wols.design(values, False)
+    solution, _ = fitted(values, intercept=False)
+    assert_allclose(solution.params, sm.WLS(y, X, weights=w).fit().params, rtol=1e-10)
