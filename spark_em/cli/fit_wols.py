@@ -2,12 +2,14 @@
 
     spark-submit jobs/fit_wols.py                       # the 1,000,000-point experiment
     spark-submit jobs/fit_wols.py --input data.csv --label y --weight w --features x1,x2 \\
-        --solver newton --out DIR
+        --cov-type HC3 --out DIR
 
 With no --input the experiment's data are generated on the executors (x ~ U(−4, 4),
 y = 1.0·x − 4.0 + ε with ε ~ N(0, 0.5²), weight |1/x|), fitted with the chosen solver and,
-for comparison, a 1% sample is fitted on the driver. Metrics go to stdout as JSON and, with
---out, to DIR/metrics.json beside DIR/model.json, DIR/fit.png and (gd) DIR/loss.png.
+for comparison, a 1% sample is fitted on the driver. The qr solver (the default) prints the
+coefficient table (estimate, standard error, t, p, confidence interval) on stderr. Metrics go
+to stdout as JSON and, with --out, to DIR/metrics.json beside DIR/model.json, DIR/fit.png and
+(gd) DIR/loss.png.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from spark_em.errors import InputError
 from spark_em.io.synthetic import EXPERIMENT_ROWS, wols_experiment
 from spark_em.io.table import read_table
 from spark_em.models import wols as wols_model
-from spark_em.models.wols import GD_TOL, SOLVERS
+from spark_em.models import wols_inference
+from spark_em.models.wols import GD_STOPS, SOLVERS
+from spark_em.models.wols_inference import COV_TYPES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,14 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
                     "experiment's data)")
     ap.add_argument("--format", choices=["csv", "parquet"], help="default: from the name")
     ap.add_argument("--label", default="y")
-    ap.add_argument("--weight", default="w")
+    ap.add_argument("--weight", help="weight column (finite, >= 0; default: every row weighs 1)")
     ap.add_argument("--features", default="x", help="comma-separated feature columns")
     ap.add_argument("--on-bad-weights", choices=["fail", "drop"], default="fail",
                     help="a row whose weight is infinite, NaN or negative: stop (default) or drop it")
-    ap.add_argument("--solver", choices=SOLVERS, default="newton")
-    ap.add_argument("--step", default="auto", help="gd: 'auto' (1/L) or a learning rate such as 0.05")
-    ap.add_argument("--tol", type=float, default=GD_TOL,
-                    help="gd: stop when ||W_new - W_old||^2 < tol (default 1e-5)")
+    ap.add_argument("--solver", choices=SOLVERS, default="qr",
+                    help="qr (default: one pass, accurate, with the inference), normal, newton "
+                    "or gd")
+    ap.add_argument("--no-intercept", action="store_true", help="fit through the origin")
+    ap.add_argument("--reg-param", type=float, default=0.0,
+                    help="qr: ridge λ, minimising Σw e² + λ·Σw·||β||² (intercept free)")
+    ap.add_argument("--cov-type", choices=COV_TYPES, default="nonrobust",
+                    help="qr: standard errors nonrobust, or heteroscedasticity-robust HC0-HC3 "
+                    "(one more pass)")
+    ap.add_argument("--alpha", type=float, default=0.05,
+                    help="qr: confidence intervals at 1 - alpha (default 0.05)")
+    ap.add_argument("--step", default="auto", help="gd: 'auto' (preconditioned, 1/L) or a "
+                    "learning rate such as 0.05 (plain gd on the raw features)")
+    ap.add_argument("--stop", choices=GD_STOPS, default="gradient",
+                    help="gd: 'gradient' (||grad|| <= tol * its first value, tol 1e-9) or "
+                    "'classic' (||W_new - W_old||^2 < tol, tol 1e-5)")
+    ap.add_argument("--tol", type=float, help="gd: the stopping rule's tolerance")
     ap.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
     ap.add_argument("--rows", type=int, default=EXPERIMENT_ROWS,
                     help="built-in data: number of points")
@@ -60,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-FLAGS = flags_of(build_parser(), fmt="--format", num_partitions="--partitions")
+FLAGS = flags_of(build_parser(), fmt="--format", num_partitions="--partitions",
+                 fit_intercept="--no-intercept")
 
 
 def parse_args(argv):
@@ -77,8 +95,10 @@ def parse_args(argv):
             raise InputError(f"--step must be 'auto' or a number, not {args.step!r}") from None
         if not (math.isfinite(args.step) and args.step > 0):
             raise InputError("--step must be a rate > 0")
-    if not (math.isfinite(args.tol) and args.tol >= 0):
+    if args.tol is not None and not (math.isfinite(args.tol) and args.tol >= 0):
         raise InputError("--tol must be a number >= 0")
+    if not (0 < args.alpha < 1):
+        raise InputError("--alpha must be between 0 and 1")
     if args.max_iter < 1 or args.rows < 1 or (args.partitions is not None and args.partitions < 1):
         raise InputError("--max-iter, --rows and --partitions must be >= 1")
     args.feature_list = [f.strip() for f in args.features.split(",") if f.strip()]
@@ -106,15 +126,25 @@ def main(argv=None):
     checkpoint = None
     if args.checkpoint:
         checkpoint = wols_model.checkpoint_for(args.checkpoint, data, step=args.step, tol=args.tol,
+                                               stop=args.stop,
                                                max_iter=args.max_iter, input=described["input"]) \
             .check_start(args.resume)
     result = wols_model.fit(
         data, args.solver, args.step, args.tol, args.max_iter,
         on_iteration=lambda it, _w: say(progress_line("gd", it, "loss")),
-        checkpoint=checkpoint, resume=args.resume)
+        checkpoint=checkpoint, resume=args.resume, fit_intercept=not args.no_intercept,
+        reg_param=args.reg_param, cov_type=args.cov_type, alpha=args.alpha, stop=args.stop)
     metrics = dict(result.summary(), **described, features=data.feature_names,
                    n_rows=data.n_rows, dropped_rows=data.dropped,
                    sample_fit=wols_model.local_sample_fit(data, 0.01, args.seed))
+    if result.inference is not None:
+        say(wols_inference.table(result.inference, result.inference["names"]))
+        inference = wols_inference.as_json(result.inference)
+        metrics.update({k: inference[k] for k in (
+            "standard_errors", "t_values", "p_values", "confidence_intervals", "r2", "r2_adj",
+            "rmse", "residual_standard_error", "degrees_of_freedom", "f_statistic",
+            "f_p_value", "log_likelihood", "aic", "bic", "condition_number", "cov_type",
+            "alpha", "reg_param", "n_positive_weight")})
     metrics["seconds"] = round(time.perf_counter() - start, 3)
     if args.out:
         with atomic_dir(args.out, args.overwrite) as work:

@@ -91,13 +91,21 @@ def _parse_rows(names: list[str], drop_bad_weights: bool, block_rows: int, vecto
     return parse
 
 
-def from_dataframe(df, label: str, weight: str, features: list[str],
+UNIT_WEIGHT = "__spark_em_unit_weight"
+
+
+def from_dataframe(df, label: str, weight: str | None, features: list[str],
                    drop_bad_weights: bool = False, source: str = "the DataFrame",
                    block_rows: int = BLOCK_ROWS, backend: str | None = None) -> RegressionData:
     """Rows of ``df`` as regression blocks. ``features`` are numeric (or numeric-text) columns,
     or a single column of ``pyspark.ml`` vectors. A row with an infinite, NaN or negative
-    weight stops the load (naming the row) unless ``drop_bad_weights``. ``backend`` by default
+    weight stops the load (naming the row) unless ``drop_bad_weights``; without a ``weight``
+    column every row weighs 1. ``backend`` by default
     that of ``df``'s session."""
+    if weight is None:
+        from pyspark.sql import functions as F
+
+        df, weight = df.withColumn(UNIT_WEIGHT, F.lit(1.0)), UNIT_WEIGHT
     names = [label, weight, *features]
     missing = [c for c in names if c not in df.columns]
     if missing:
@@ -126,7 +134,7 @@ def from_dataframe(df, label: str, weight: str, features: list[str],
                           sum(m["dropped"] for m in metas))
 
 
-def read_table(spark, path: str, label: str, weight: str, features: list[str],
+def read_table(spark, path: str, label: str, weight: str | None, features: list[str],
                fmt: str | None = None, drop_bad_weights: bool = False,
                backend: str | None = None) -> RegressionData:
     """A CSV file with a header line, or Parquet (by ``fmt`` or the name), as regression data."""

@@ -8,9 +8,16 @@
 - ``newton``: one pass for the gradient and Hessian at W₀ = 0, one Newton step (exact: f is
   quadratic), and a second pass that confirms the gradient is ~0 at the result; as accurate as
   ``normal``.
-- ``gd``: gradient descent on f(W)/Σw (so a rate means the same on any amount of data) with
-  the stopping rule of the original MapReduce experiment, ‖W_new − W_old‖² < tol;
-  ``step="auto"`` takes 1/L, L the largest eigenvalue of XᵀWX/Σw, from one extra pass.
+- ``gd``: gradient descent on f(W)/Σw (so a rate means the same on any amount of data).
+  With ``step="auto"`` (the default) it is preconditioned: one extra pass gives the weighted
+  means and standard deviations of the features, the descent runs on the standardised
+  features (as MLlib does) with the step 1/L of their Hessian, and the coefficients are mapped
+  back; a fixed ``step`` is the classic method on the raw features. The default stopping rule
+  (``stop="gradient"``) measures optimality: ‖∇‖ ≤ tol·‖∇ at W₀ = 0‖ (tol 1e-9; the gradient
+  of the standardised problem when preconditioned). ``stop="classic"`` is the rule of the
+  original MapReduce experiment, ‖W_new − W_old‖² < tol (tol 1e-5), which stops wherever
+  progress is slow; a run is reported converged only when its final gradient is below 1e-4 of
+  the first, whatever rule stopped it. Plain gd needs about cond(XᵀWX) iterations.
 
 Kernels are in ``spark_em.kernels.wols``; the data come from ``spark_em.io.table`` (files and
 DataFrames) or ``spark_em.io.synthetic.wols_experiment``.
@@ -21,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -36,7 +43,10 @@ from spark_em.models import codec, wols_inference
 from spark_em.models.wols_inference import COV_TYPES
 
 SOLVERS = ("qr", "newton", "normal", "gd")
-GD_TOL = 1e-5
+GD_STOPS = ("gradient", "classic")
+GD_TOL = {"gradient": 1e-9, "classic": 1e-5}
+# gd reports ``converged`` only when its final gradient is at most this fraction of the first
+SMALL_GRADIENT = 1e-4
 
 
 @dataclass
@@ -54,13 +64,16 @@ class RegressionResult:
     loss_history: list[float] = field(default_factory=list)
     fit_intercept: bool = True
     inference: dict | None = None  # qr: ``wols_inference.summary`` and the options behind it
+    stop: str | None = None  # gd: the stopping rule
+    relative_gradient: float | None = None  # gd: final ‖∇‖ / first ‖∇‖ (scaled when preconditioned)
 
     def summary(self) -> dict:
         return dict(solver=self.solver, coefficients=self.coefficients.tolist(),
                     intercept=self.intercept, n_iter=self.n_iter, passes=self.passes,
                     loss=self.loss, gradient_norm=self.gradient_norm, converged=self.converged,
                     seconds=round(self.seconds, 4), step=self.step,
-                    fit_intercept=self.fit_intercept)
+                    fit_intercept=self.fit_intercept, stop=self.stop,
+                    relative_gradient=self.relative_gradient)
 
     def model_record(self, feature_names: list[str]) -> dict:
         """What ``model.json`` holds."""
@@ -81,16 +94,76 @@ def _solve(hessian: np.ndarray, rhs: np.ndarray, names: list[str]) -> np.ndarray
         raise InputError(str(exc)) from None
 
 
-def gd_family(step: float, tol: float = GD_TOL) -> Family:
-    """Gradient descent on f(W)/Σw with a fixed ``step``: stops when ‖W_new − W_old‖² < tol."""
-    def update(stats: wols.GradientStats, W):
-        return W - step * stats.gradient / stats.weight_sum, stats.loss
+class GDState(NamedTuple):
+    """Gradient descent's parameters between passes: W, and the norms of the (scaled) gradient
+    at the point the last pass evaluated and at the first (∞ before any pass)."""
 
-    def moved_less(_new, _old, W_new, W_old) -> bool:
-        return float((W_new - W_old) @ (W_new - W_old)) < tol
+    W: np.ndarray
+    gradient_norm: float = float("inf")
+    first_gradient_norm: float = float("inf")
 
-    return Family("wols-gd", wols.gradient_stats, update, converged=moved_less,
-                  encode=codec.encode_vector, decode=codec.decode_vector)
+
+def _encode_state(state: GDState) -> dict:
+    return {"W": np.asarray(state.W).tolist(), "gradient_norm": state.gradient_norm,
+            "first_gradient_norm": state.first_gradient_norm}
+
+
+def _decode_state(saved) -> GDState:
+    if isinstance(saved, list):  # a checkpoint of an earlier release: W alone
+        return GDState(codec.decode_vector(saved))
+    return GDState(codec.decode_vector(saved["W"]), float(saved["gradient_norm"]),
+                   float(saved["first_gradient_norm"]))
+
+
+def gd_family(step: float, tol: float, stop: str = "classic",
+              scaling: np.ndarray | None = None) -> Family:
+    """Gradient descent on f(W)/Σw with a fixed ``step``. With ``scaling`` T (q×q, the map from
+    standardised to raw coefficients) the step is W ← W − step·T Tᵀ ∇f/Σw, gradient descent on
+    the standardised problem, whose gradient is Tᵀ∇f/Σw. ``stop``: "gradient" (‖that
+    gradient‖ ≤ tol·its first norm) or "classic" (‖W_new − W_old‖² < tol)."""
+    def update(stats: wols.GradientStats, state: GDState):
+        gradient = stats.gradient / stats.weight_sum
+        scaled = gradient if scaling is None else scaling.T @ gradient
+        norm = float(np.linalg.norm(scaled))
+        first = norm if not np.isfinite(state.first_gradient_norm) else state.first_gradient_norm
+        direction = scaled if scaling is None else scaling @ scaled
+        return GDState(state.W - step * direction, norm, first), stats.loss
+
+    def moved_less(_new, _old, new: GDState, old: GDState) -> bool:
+        return float((new.W - old.W) @ (new.W - old.W)) < tol
+
+    def optimal(_new, _old, new: GDState, _old_state) -> bool:
+        return new.gradient_norm <= tol * new.first_gradient_norm
+
+    return Family("wols-gd", wols.gradient_stats, update,
+                  converged=optimal if stop == "gradient" else moved_less,
+                  ship=lambda state: state.W, encode=_encode_state, decode=_decode_state)
+
+
+def standardising(hessian: np.ndarray, weight_sum: float, intercept: bool,
+                  names: list[str]) -> np.ndarray:
+    """T with W = T V, V the coefficients on the features standardised by their weighted means
+    and standard deviations (by their root mean squares without an intercept), from XᵀWX and
+    Σw. A feature with no spread is refused, naming it."""
+    q = hessian.shape[0]
+    moments = np.diag(hessian) / weight_sum
+    T = np.eye(q)
+    if intercept:
+        means = hessian[0, 1:] / weight_sum
+        spread = np.sqrt(np.maximum(moments[1:] - means ** 2, 0.0))
+    else:
+        means, spread = np.zeros(q), np.sqrt(moments)
+    flat = spread <= 1e-12 * np.sqrt(np.maximum(moments[int(intercept):], 1e-300))
+    if np.any(flat):
+        bad = [names[int(intercept) + i] for i in np.flatnonzero(flat)]
+        raise InputError(f"the design is singular: {', '.join(bad)} is constant"
+                         + (" (collinear with the intercept)" if intercept else ""))
+    if intercept:
+        T[0, 1:] = -means / spread
+        T[np.arange(1, q), np.arange(1, q)] = 1.0 / spread
+    else:
+        T = np.diag(1.0 / spread)
+    return T
 
 
 def check_solver(solver: str) -> str:
@@ -118,14 +191,15 @@ def check_options(solver: str, fit_intercept: bool, reg_param: float, cov_type: 
                          param="fit_intercept")
 
 
-def fit(data: RegressionData, solver: str = "qr", step="auto", tol: float = GD_TOL,
+def fit(data: RegressionData, solver: str = "qr", step="auto", tol: float | None = None,
         max_iter: int = DEFAULT_MAX_ITER, on_iteration: Callable | None = None,
         checkpoint: Checkpoint | None = None, resume: bool = False, fit_intercept: bool = True,
-        reg_param: float = 0.0, cov_type: str = "nonrobust",
-        alpha: float = 0.05) -> RegressionResult:
-    """Fit by ``solver``; ``step`` is ``"auto"`` or a learning rate (gd only). gd saves its
-    state after every pass to a ``checkpoint`` (``checkpoint_for``) and with ``resume``
-    continues from it. ``qr`` alone takes ``reg_param`` (ridge, ``wols_inference.solve``) and
+        reg_param: float = 0.0, cov_type: str = "nonrobust", alpha: float = 0.05,
+        stop: str = "gradient") -> RegressionResult:
+    """Fit by ``solver``. For gd: ``step`` is ``"auto"`` (preconditioned) or a learning rate,
+    ``stop`` the rule ("gradient" or "classic") and ``tol`` its tolerance (``GD_TOL`` by
+    default); gd saves its state after every pass to a ``checkpoint`` (``checkpoint_for``) and
+    with ``resume`` continues from it. ``qr`` alone takes ``reg_param`` (ridge, ``wols_inference.solve``) and
     ``cov_type`` (nonrobust, HC0–HC3), and reports the inference, with intervals at
     1 − ``alpha``."""
     check_options(solver, fit_intercept, reg_param, cov_type)
@@ -147,8 +221,14 @@ def fit(data: RegressionData, solver: str = "qr", step="auto", tol: float = GD_T
         check = ops.aggregate(data.blocks, wols.gradient_stats, add_fields, W)
         return _result(solver, W, 1, 2, check.loss, check.gradient, True, start, None,
                        [stats.loss, check.loss], fit_intercept)
-    return _gradient_descent(data, zero, step, tol, max_iter, on_iteration, start, checkpoint,
-                             resume)
+    if stop not in GD_STOPS:
+        raise InputError(f"{{param}} must be one of {', '.join(GD_STOPS)}, not {stop!r}",
+                         param="stop")
+    tol = GD_TOL[stop] if tol is None else tol
+    if not (np.isfinite(tol) and tol >= 0):
+        raise InputError(f"{{param}} must be a number >= 0, got {tol}", param="tol")
+    return _gradient_descent(data, names, zero, step, tol, stop, max_iter, on_iteration, start,
+                             checkpoint, resume)
 
 
 def checkpoint_for(directory, data: RegressionData, **options) -> Checkpoint:
@@ -161,23 +241,34 @@ def checkpoint_for(directory, data: RegressionData, **options) -> Checkpoint:
                                   "features": data.feature_names, "sums_sha256": digest, **options})
 
 
-def _gradient_descent(data, zero, step, tol, max_iter, on_iteration, start, checkpoint=None,
-                      resume=False) -> RegressionResult:
-    passes = 0
+def _gradient_descent(data, names, zero, step, tol, stop, max_iter, on_iteration, start,
+                      checkpoint=None, resume=False) -> RegressionResult:
+    passes, scaling = 0, None
+    intercept = len(zero) > len(data.feature_names)
     if step == "auto":
         stats = _normal_sums(data, zero)
         passes += 1
-        step = 1.0 / wols.largest_eigenvalue(stats.hessian / stats.weight_sum)
+        scaling = standardising(stats.hessian, stats.weight_sum, intercept, names)
+        step = 1.0 / wols.largest_eigenvalue(scaling.T @ stats.hessian @ scaling
+                                             / stats.weight_sum)
     step = float(step)
     if not np.isfinite(step) or step <= 0:
         raise InputError(f"{{param}} must be 'auto' or a rate > 0, got {step}", param="step")
-    result = run(data.blocks, gd_family(step, tol), zero, max_iter, on_iteration, checkpoint,
-                 resume)
-    W = result.params
-    check = ops.aggregate(data.blocks, wols.gradient_stats, add_fields, W)
+    result = run(data.blocks, gd_family(step, tol, stop, scaling), GDState(zero), max_iter,
+                 on_iteration, checkpoint, resume)
+    state = result.params
+    check = ops.aggregate(data.blocks, wols.gradient_stats, add_fields, state.W)
+    gradient = check.gradient / check.weight_sum
+    final = float(np.linalg.norm(gradient if scaling is None else scaling.T @ gradient))
+    # whatever rule stopped it, a run whose gradient is not small has not converged
+    converged = result.converged and final <= SMALL_GRADIENT * state.first_gradient_norm
     history = [h.objective for h in result.history] + [check.loss]
-    return _result("gd", W, result.n_iter, passes + result.n_iter + 1, check.loss, check.gradient,
-                   result.converged, start, step, history, len(zero) > len(data.feature_names))
+    out = _result("gd", state.W, result.n_iter, passes + result.n_iter + 1, check.loss,
+                  check.gradient, converged, start, step, history, intercept)
+    out.stop = stop
+    out.relative_gradient = (final / state.first_gradient_norm
+                             if state.first_gradient_norm > 0 else 0.0)
+    return out
 
 
 def _fit_qr(data: RegressionData, intercept: bool, reg_param: float, cov_type: str,

@@ -162,3 +162,34 @@ def summary(solution: Solution, cov: np.ndarray, robust: bool, alpha: float = 0.
             f = (solution.tss - solution.rss) / df_model / (solution.rss / df)
         out.update(f_statistic=float(f), f_p_value=float(stats.f.sf(f, df_model, df)))
     return out
+
+
+def table(out: dict, names: list[str]) -> str:
+    """The coefficient table, as statsmodels and R print it, and the fit's figures below."""
+    level = 1 - out.get("alpha", 0.05)
+    lo, hi = f"[{(1 - level) / 2:.3g}", f"{1 - (1 - level) / 2:.3g}]"
+    width = max(12, *(len(n) for n in names))
+    lines = [f"{'':<{width}} {'coef':>13} {'std err':>12} {'t':>10} {'P>|t|':>10} "
+             f"{lo:>13} {hi:>13}"]
+    for i, name in enumerate(names):
+        if out["standard_errors"] is None:
+            lines.append(f"{name:<{width}} {out['coefficients'][i]:>13.6g}")
+            continue
+        low, high = out["confidence_intervals"][i]
+        lines.append(f"{name:<{width}} {out['coefficients'][i]:>13.6g} "
+                     f"{out['standard_errors'][i]:>12.5g} {out['t_values'][i]:>10.4g} "
+                     f"{out['p_values'][i]:>10.3g} {low:>13.6g} {high:>13.6g}")
+    f = ("" if out["f_statistic"] is None
+         else f"   F {out['f_statistic']:.6g} (p {out['f_p_value']:.3g})")
+    lines.append(f"R² {out['r2']:.6g}   adjusted R² {out['r2_adj']:.6g}{f}")
+    lines.append(f"residual standard error {out['residual_standard_error']:.6g} on "
+                 f"{out['degrees_of_freedom']} degrees of freedom   log-likelihood "
+                 f"{out['log_likelihood']:.6g}   AIC {out['aic']:.6g}   BIC {out['bic']:.6g}")
+    lines.append(f"covariance {out.get('cov_type', 'nonrobust')}   condition number "
+                 f"{out['condition_number']:.4g}")
+    return "\n".join(lines)
+
+
+def as_json(out: dict) -> dict:
+    """The summary with arrays as lists (JSON-ready)."""
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in out.items()}

@@ -88,12 +88,34 @@ def test_qr_inference_and_robust_errors_match_statsmodels(sc, partitions):
 def test_gradient_descent_with_the_automatic_step(sc):
     values = make_values(2000, p=2, scales=(1.0, 1.0))  # well conditioned: few iterations
     want = reference(values)
-    result = regression.fit(as_data(sc, values), "gd", step="auto", tol=1e-22, max_iter=500)
-    assert result.converged
-    assert_allclose(np.r_[result.intercept, result.coefficients], want, rtol=1e-6)
+    result = regression.fit(as_data(sc, values), "gd", step="auto", tol=1e-12, max_iter=500)
+    assert result.converged and result.relative_gradient <= 1e-12
+    assert_allclose(np.r_[result.intercept, result.coefficients], want, rtol=1e-8)
     assert all(b <= a * (1 + 1e-12) for a, b in zip(result.loss_history, result.loss_history[1:]))
-    fixed = regression.fit(as_data(sc, values), "gd", step=0.05, tol=1e-5, max_iter=50)
+    fixed = regression.fit(as_data(sc, values), "gd", step=0.05, stop="classic", max_iter=50)
     assert fixed.step == 0.05 and fixed.n_iter <= 50
+
+
+def badly_scaled(n=200_000, seed=4):
+    """Weighted rows whose three features have scales 1, 5 and 0.2, and a mean far from 0."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3)) * [1.0, 5.0, 0.2] + [3.0, -2.0, 1.0]
+    y = 1.0 + X @ [2.0, -1.0, 4.0] + rng.normal(0, 0.5, n)
+    return np.column_stack([y, rng.uniform(0.2, 3.0, n), X])
+
+
+def test_preconditioned_gd_reaches_the_optimum_and_never_claims_otherwise(sc):
+    values = badly_scaled()
+    want = reference(values)
+    data = as_data(sc, values, 2)
+    default = regression.fit(data, "gd", max_iter=1000)
+    assert default.converged and default.stop == "gradient"
+    assert_allclose(np.r_[default.intercept, default.coefficients], want, rtol=1e-6)
+    # the classic rule stops where progress is slow; the run must not call that convergence
+    classic = regression.fit(data, "gd", step=0.005, stop="classic", max_iter=300)
+    assert abs(classic.coefficients[2] - want[3]) > 0.1
+    assert not classic.converged and classic.relative_gradient > regression.SMALL_GRADIENT
+    data.blocks.unpersist()
 
 
 def test_equal_to_mllib_normal_solver(spark):
@@ -190,6 +212,36 @@ def test_job_on_a_users_file(spark, tmp_path, capsys):
     metrics = json.loads(capsys.readouterr().out)
     assert_allclose([metrics["intercept"], *metrics["coefficients"]], reference(values), rtol=1e-9)
     assert cli.main_wrapper(fit_wols.main, ["--input", path, "--features", "x1,nope"]) == 2
+
+
+def test_job_reports_the_inference_as_statsmodels(spark, tmp_path, capsys):
+    import statsmodels.api as sm
+
+    values = make_values(400, p=2)
+    path = write_csv(tmp_path / "s.csv", values.tolist())
+    out = tmp_path / "fit"
+    status = cli.main_wrapper(fit_wols.main, ["--input", path, "--features", "x1,x2",
+                                              "--no-intercept", "--cov-type", "HC1",
+                                              "--out", str(out)])
+    assert status == 0
+    captured = capsys.readouterr()
+    metrics = json.loads(captured.out)
+    assert metrics == json.loads((out / "metrics.json").read_text())
+    ref = sm.OLS(values[:, 0], values[:, 2:]).fit(cov_type="HC1", use_t=True)  # no --weight: 1
+    assert metrics["intercept"] == 0.0 and metrics["cov_type"] == "HC1"
+    assert_allclose(metrics["coefficients"], ref.params, rtol=1e-10)
+    for ours, theirs in (("standard_errors", ref.bse), ("t_values", ref.tvalues),
+                         ("p_values", ref.pvalues), ("confidence_intervals", ref.conf_int()),
+                         ("r2", ref.rsquared), ("r2_adj", ref.rsquared_adj),
+                         ("f_statistic", ref.fvalue), ("condition_number", ref.condition_number),
+                         ("residual_standard_error", np.sqrt(ref.scale))):
+        assert_allclose(metrics[ours], theirs, rtol=1e-8, atol=1e-300, err_msg=ours)
+    assert metrics["degrees_of_freedom"] == 398
+    header, first = captured.err.splitlines()[:2]
+    assert header.split()[:4] == ["coef", "std", "err", "t"] and first.split()[0] == "x1"
+    assert cli.main_wrapper(fit_wols.main, ["--input", path, "--features", "x1",
+                                            "--solver", "normal", "--cov-type", "HC0"]) == 2
+    assert "--cov-type HC0 (standard errors) needs the qr solver" in capsys.readouterr().err
 
 
 def test_estimator_round_trip(spark, tmp_path):

@@ -40,7 +40,7 @@ def test_backend_param():
     (GaussianMixture, {"tol": float("nan")}, "tol must be >= 0"),
     (MaskedGaussianMixture, {"k": -2}, "k must be > 0"),
     (MaskedGaussianMixture, {"minVariance": 0.0}, "minVariance must be > 0"),
-    (WeightedLinearRegression, {"solver": "lbfgs"}, "solver must be one of newton, normal, gd"),
+    (WeightedLinearRegression, {"solver": "lbfgs"}, "solver must be one of qr, newton, normal, gd"),
     (WeightedLinearRegression, {"stepSize": -0.1}, "stepSize must be >= 0"),
 ])
 def test_values_that_cannot_be_used_are_refused_when_set(estimator, bad, message):
