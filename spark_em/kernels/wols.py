@@ -87,10 +87,13 @@ class ResidualStats(NamedTuple):
 
     meat: np.ndarray  # Σ w² e² x xᵀ / (1 − h)^power
     abs_error: float  # Σ w |e|
+    square_error: float  # Σ w e²
     fitted: float  # Σ w ŷ
     fitted_square: float  # Σ w ŷ²
     label: float  # Σ w y
+    label_square: float  # Σ w y²
     weight_sum: float
+    n_rows: int
 
 
 def residual_stats(values: np.ndarray, params: tuple) -> ResidualStats:
@@ -110,8 +113,9 @@ def residual_stats(values: np.ndarray, params: tuple) -> ResidualStats:
             scale = np.where(scale > 0, scale / (1.0 - leverage) ** power, 0.0)
     fitted = y - error
     return ResidualStats((Xw * scale[:, None]).T @ Xw, float(w @ np.abs(error)),
-                         float(w @ fitted), float(w @ (fitted * fitted)), float(w @ y),
-                         float(w.sum()))
+                         float(w @ (error * error)), float(w @ fitted),
+                         float(w @ (fitted * fitted)), float(w @ y), float(w @ (y * y)),
+                         float(w.sum()), X.shape[0])
 
 
 class GradientStats(NamedTuple):

@@ -1,4 +1,5 @@
-"""The spark.ml-style weighted least squares: ``WeightedLinearRegression`` and its model."""
+"""The spark.ml-style weighted least squares: ``WeightedLinearRegression``, its model and the
+model's summary (MLlib's names)."""
 
 from __future__ import annotations
 
@@ -10,62 +11,101 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasFeaturesCol, HasPredictionCol
 from pyspark.sql.types import DoubleType, StructField
 
+from spark_em.engine import ops
 from spark_em.errors import InputError
 from spark_em.io.table import from_dataframe
+from spark_em.kernels import wols
+from spark_em.kernels.arrays import add_fields
 from spark_em.ml.columns import with_columns
 from spark_em.ml.params import FitSetters, HasBackend, HasIterationParams, gt_eq, in_array
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
 from spark_em.models import wols as wols_model
-from spark_em.models.wols import SOLVERS
+from spark_em.models import wols_inference
+from spark_em.models.wols import GD_STOPS, SOLVERS
+from spark_em.models.wols_inference import COV_TYPES
 
 
 class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasIterationParams):
     labelCol = Param(Params._dummy(), "labelCol", "label column", TypeConverters.toString)
-    weightCol = Param(Params._dummy(), "weightCol", "weight column (finite, >= 0)",
+    weightCol = Param(Params._dummy(), "weightCol",
+                      "weight column (finite, >= 0); unset: every row weighs 1",
                       TypeConverters.toString)
-    solver = Param(Params._dummy(), "solver", "newton, normal or gd", in_array("solver", SOLVERS))
+    solver = Param(Params._dummy(), "solver", "qr, newton, normal or gd",
+                   in_array("solver", SOLVERS))
+    fitIntercept = Param(Params._dummy(), "fitIntercept", "whether to fit an intercept",
+                         TypeConverters.toBoolean)
+    regParam = Param(Params._dummy(), "regParam",
+                     "ridge λ (qr): minimises Σw e² + λ·Σw·||β||², the intercept not penalised",
+                     gt_eq("regParam", 0))
+    covType = Param(Params._dummy(), "covType", "qr: standard errors nonrobust, HC0, HC1, HC2 "
+                    "or HC3 (heteroscedasticity-robust, one more pass)",
+                    in_array("covType", COV_TYPES))
     stepSize = Param(Params._dummy(), "stepSize",
-                     "gd learning rate (>= 0); 0 means automatic (1/L)", gt_eq("stepSize", 0))
+                     "gd learning rate (>= 0); 0 means automatic (preconditioned, 1/L)",
+                     gt_eq("stepSize", 0))
+    stopRule = Param(Params._dummy(), "stopRule", "gd: gradient (||grad|| <= tol * its first "
+                     "value) or classic (||W_new - W_old||^2 < tol)",
+                     in_array("stopRule", GD_STOPS))
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(labelCol="label", weightCol="weight", solver="newton", stepSize=0.0,
-                         maxIter=1000, tol=1e-5)
+        self._setDefault(labelCol="label", solver="qr", fitIntercept=True, regParam=0.0,
+                         covType="nonrobust", stepSize=0.0, stopRule="gradient", maxIter=1000,
+                         tol=wols_model.GD_TOL["gradient"])
 
     def getLabelCol(self) -> str:
         return self.getOrDefault(self.labelCol)
 
-    def getWeightCol(self) -> str:
-        return self.getOrDefault(self.weightCol)
+    def getWeightCol(self) -> str | None:
+        return self.getOrDefault(self.weightCol) if self.isDefined(self.weightCol) else None
 
     def getSolver(self) -> str:
         return self.getOrDefault(self.solver)
 
+    def getFitIntercept(self) -> bool:
+        return self.getOrDefault(self.fitIntercept)
+
+    def getRegParam(self) -> float:
+        return self.getOrDefault(self.regParam)
+
+    def getCovType(self) -> str:
+        return self.getOrDefault(self.covType)
+
     def getStepSize(self) -> float:
         return self.getOrDefault(self.stepSize)
+
+    def getStopRule(self) -> str:
+        return self.getOrDefault(self.stopRule)
+
+    def _data(self, dataset, backend: str | None = None):
+        return from_dataframe(dataset, self.getLabelCol(), self.getWeightCol(),
+                              [self.getFeaturesCol()], backend=backend)
 
 
 class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, HasBackend,
                                FitSetters, DefaultParamsReadable, ParamsWritable):
-    """Weighted least squares, f(W) = ½ Σ w (W·X − y)² with an intercept, on a vector features
-    column; MLlib's parameter names.
+    """Weighted least squares, f(W) = ½ Σ w (W·X − y)², on a vector features column; MLlib's
+    parameter names.
 
-    Defaults are the library's (``models.wols.fit``: the newton solver; for gd tol 1e-5 on
-    ‖ΔW‖², up to 1000 iterations, the automatic step 1/L), not MLlib's ``LinearRegression``
-    (auto solver, maxIter 100, tol 1e-6)."""
+    Defaults are the library's (``models.wols.fit``): the qr solver (one pass of TSQR, with
+    standard errors and tests), an intercept, no weight column (every row weighs 1); for gd up
+    to 1000 iterations, the automatic preconditioned step and the gradient rule with tol 1e-9
+    (with ``stopRule="classic"`` set ``tol`` too, e.g. 1e-5)."""
 
     @keyword_only
-    def __init__(self, *, featuresCol="features", labelCol="label", weightCol="weight",
-                 predictionCol="prediction", solver="newton", maxIter=1000, tol=1e-5, stepSize=0.0,
-                 backend="auto"):
+    def __init__(self, *, featuresCol="features", labelCol="label", weightCol=None,
+                 predictionCol="prediction", solver="qr", fitIntercept=True, regParam=0.0,
+                 covType="nonrobust", maxIter=1000, tol=1e-9, stepSize=0.0,
+                 stopRule="gradient", backend="auto"):
         super().__init__()
-        self._set(**self._input_kwargs)
+        self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
     @keyword_only
-    def setParams(self, *, featuresCol="features", labelCol="label", weightCol="weight",
-                  predictionCol="prediction", solver="newton", maxIter=1000, tol=1e-5,
-                  stepSize=0.0, backend="auto"):
-        return self._set(**self._input_kwargs)
+    def setParams(self, *, featuresCol="features", labelCol="label", weightCol=None,
+                  predictionCol="prediction", solver="qr", fitIntercept=True, regParam=0.0,
+                  covType="nonrobust", maxIter=1000, tol=1e-9, stepSize=0.0,
+                  stopRule="gradient", backend="auto"):
+        return self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
     def setLabelCol(self, value: str):
         return self._set(labelCol=value)
@@ -79,33 +119,150 @@ class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, HasBa
     def setSolver(self, value: str):
         return self._set(solver=value)
 
+    def setFitIntercept(self, value: bool):
+        return self._set(fitIntercept=value)
+
+    def setRegParam(self, value: float):
+        return self._set(regParam=value)
+
+    def setCovType(self, value: str):
+        return self._set(covType=value)
+
     def setStepSize(self, value: float):
         return self._set(stepSize=value)
 
+    def setStopRule(self, value: str):
+        return self._set(stopRule=value)
+
     def _fit(self, dataset) -> "WeightedLinearRegressionModel":
-        data = from_dataframe(dataset, self.getLabelCol(), self.getWeightCol(),
-                                         [self.getFeaturesCol()], backend=self._backend_arg())
+        data = self._data(dataset, self._backend_arg())
         try:
             step = self.getStepSize() if self.getStepSize() > 0 else "auto"
-            result = wols_model.fit(data, self.getSolver(), step, self.getTol(), self.getMaxIter())
+            result = wols_model.fit(data, self.getSolver(), step, self.getTol(), self.getMaxIter(),
+                                    fit_intercept=self.getFitIntercept(),
+                                    reg_param=self.getRegParam(), cov_type=self.getCovType(),
+                                    stop=self.getStopRule())
         finally:
             data.blocks.unpersist()
-        summary = {"lossHistory": result.loss_history, "passes": result.passes,
-                   "numIter": result.n_iter, "loss": result.loss,
-                   "gradientNorm": result.gradient_norm, "converged": result.converged}
-        return self._copyValues(WeightedLinearRegressionModel(
-            result.coefficients, result.intercept, summary))
+        model = self._copyValues(WeightedLinearRegressionModel(
+            result.coefficients, result.intercept, training_summary(result)))
+        model.summary._attach(model, dataset)
+        return model
+
+
+def _intercept_last(values, intercept: bool) -> list | None:
+    """MLlib's order: the features' entries, then the intercept's."""
+    if values is None:
+        return None
+    values = np.asarray(values)
+    return (np.concatenate([values[1:], values[:1]]) if intercept else values).tolist()
+
+
+def training_summary(result) -> "WeightedLinearRegressionSummary":
+    summary = {"lossHistory": result.loss_history, "passes": result.passes,
+               "numIter": result.n_iter, "loss": result.loss,
+               "gradientNorm": result.gradient_norm, "converged": result.converged,
+               "solver": result.solver, "fitIntercept": result.fit_intercept}
+    inference = result.inference
+    if inference is not None:
+        k = result.fit_intercept
+        summary.update({
+            "estimates": _intercept_last(inference["coefficients"], k),
+            "coefficientStandardErrors": _intercept_last(inference["standard_errors"], k),
+            "tValues": _intercept_last(inference["t_values"], k),
+            "pValues": _intercept_last(inference["p_values"], k),
+            "r2": inference["r2"], "r2adj": inference["r2_adj"],
+            "rootMeanSquaredError": inference["rmse"],
+            "meanSquaredError": inference["rmse"] ** 2,
+            "residualStandardError": inference["residual_standard_error"],
+            "degreesOfFreedom": inference["degrees_of_freedom"],
+            "numInstances": inference["n_rows"], "numPositiveWeight": inference["n_positive_weight"],
+            "fValue": inference["f_statistic"], "fPValue": inference["f_p_value"],
+            "logLikelihood": inference["log_likelihood"], "aic": inference["aic"],
+            "bic": inference["bic"], "conditionNumber": inference["condition_number"],
+            "covType": inference["cov_type"], "regParam": inference["reg_param"]})
+    return WeightedLinearRegressionSummary(summary)
+
+
+class WeightedLinearRegressionSummary(dict):
+    """The fit's figures under MLlib's names, as attributes (and as a dict, which is what a
+    saved model keeps): with the qr solver ``coefficientStandardErrors``, ``tValues`` and
+    ``pValues`` (MLlib's order: the intercept last), ``r2``, ``r2adj``, ``rootMeanSquaredError``,
+    ``meanSquaredError``, ``residualStandardError``, ``degreesOfFreedom``, ``numInstances``,
+    ``fValue``, ``fPValue``, ``logLikelihood``, ``aic``, ``bic``, ``conditionNumber``,
+    ``covType``, ``estimates`` (the coefficients in that order); for every solver ``lossHistory``, ``passes``, ``numIter``, ``loss``,
+    ``gradientNorm``, ``converged``. On a model just fitted (or from ``evaluate``), also
+    ``meanAbsoluteError`` and ``explainedVariance`` (one pass over the data on first use),
+    ``predictions`` and ``residuals`` (label − prediction) as DataFrames; and
+    ``confidenceIntervals(alpha)``."""
+
+    _model = None
+    _dataset = None
+
+    def _attach(self, model, dataset) -> "WeightedLinearRegressionSummary":
+        self._model, self._dataset = model, dataset
+        return self
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"the summary has no {name!r}") from None
+
+    def _evaluated(self, name: str):
+        if name not in self:
+            if self._dataset is None:
+                raise InputError(f"{name} needs the data: use model.evaluate(df)")
+            self.update({k: v for k, v in self._model._evaluation(self._dataset).items()
+                         if k not in self})
+        return self[name]
+
+    @property
+    def meanAbsoluteError(self) -> float:
+        return self._evaluated("meanAbsoluteError")
+
+    @property
+    def explainedVariance(self) -> float:
+        return self._evaluated("explainedVariance")
+
+    @property
+    def predictions(self):
+        if self._dataset is None:
+            raise InputError("predictions need the data: use model.evaluate(df)")
+        return self._model.transform(self._dataset)
+
+    @property
+    def residuals(self):
+        """label − prediction, one column ``residuals``, as MLlib's summary."""
+        from pyspark.sql import functions as F
+
+        label, prediction = self._model.getLabelCol(), self._model.getPredictionCol()
+        return self.predictions.select((F.col(label) - F.col(prediction)).alias("residuals"))
+
+    def confidenceIntervals(self, alpha: float = 0.05) -> list[list[float]]:
+        """[low, high] per coefficient at 1 − ``alpha`` (Student t with degreesOfFreedom), in
+        the order of ``coefficientStandardErrors``; qr only."""
+        if self.get("coefficientStandardErrors") is None:
+            raise InputError("confidence intervals need the qr solver without regParam")
+        if not 0 < alpha < 1:
+            raise InputError(f"{{param}} must be between 0 and 1, got {alpha}", param="alpha")
+        return wols_inference.confidence_intervals(
+            self["estimates"], self["coefficientStandardErrors"], self["degreesOfFreedom"],
+            alpha).tolist()
 
 
 class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, ArrayModelPersistence):
     """``coefficients`` (a DenseVector), ``intercept``, ``summary``; ``transform`` adds the
-    prediction W·X."""
+    prediction W·X; ``evaluate(df)`` scores new data."""
 
     def __init__(self, coefficients=None, intercept: float = 0.0, summary: dict | None = None):
         super().__init__()
         self._coefficients = None if coefficients is None else np.asarray(coefficients, np.float64)
         self._intercept = float(intercept)
-        self.summary = summary or {}
+        self.summary = (summary if isinstance(summary, WeightedLinearRegressionSummary)
+                        else WeightedLinearRegressionSummary(summary or {}))
 
     @property
     def coefficients(self) -> DenseVector:
@@ -115,17 +272,43 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, Arra
     def intercept(self) -> float:
         return self._intercept
 
+    @property
+    def hasSummary(self) -> bool:
+        return bool(self.summary)
+
     def _transform(self, dataset):
         coefficients, intercept = self._coefficients, self._intercept
         fields = [StructField(self.getPredictionCol(), DoubleType())]
         return with_columns(dataset, self.getFeaturesCol(), fields,
                              lambda X: [X @ coefficients + intercept])
 
+    def _evaluation(self, dataset) -> dict:
+        data = self._data(dataset)
+        if len(data.feature_names) != len(self._coefficients):
+            data.blocks.unpersist()
+            raise InputError(f"the data have {len(data.feature_names)} features, the model "
+                             f"{len(self._coefficients)}")
+        W = np.r_[self._intercept, self._coefficients] if self.getFitIntercept() \
+            else self._coefficients
+        try:
+            sums = ops.aggregate(data.blocks, wols.residual_stats, add_fields,
+                                 (W, None, self.getFitIntercept(), 0))
+        finally:
+            data.blocks.unpersist()
+        return wols_inference.evaluation(sums, self.getFitIntercept())
+
+    def evaluate(self, dataset) -> WeightedLinearRegressionSummary:
+        """Weighted ``rootMeanSquaredError``, ``meanSquaredError``, ``meanAbsoluteError``,
+        ``r2``, ``explainedVariance`` and ``numInstances`` on ``dataset`` (its label, weight
+        and features columns as the model's params name them), with its ``predictions`` and
+        ``residuals``."""
+        return WeightedLinearRegressionSummary(self._evaluation(dataset))._attach(self, dataset)
+
     def _arrays(self) -> dict:
         return {"coefficients": self._coefficients, "intercept": np.array([self._intercept])}
 
     def _extra(self) -> dict:
-        return {"summary": self.summary}
+        return {"summary": dict(self.summary)}
 
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> "WeightedLinearRegressionModel":

@@ -149,10 +149,8 @@ def summary(solution: Solution, cov: np.ndarray, robust: bool, alpha: float = 0.
     se = np.sqrt(np.diag(cov))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = solution.params / se
-    half = stats.t.ppf(1 - alpha / 2, df) * se
     out.update(standard_errors=se, t_values=t, p_values=2 * stats.t.sf(np.abs(t), df),
-               confidence_intervals=np.column_stack([solution.params - half,
-                                                     solution.params + half]))
+               confidence_intervals=confidence_intervals(solution.params, se, df, alpha))
     df_model = q - k_const
     if df_model > 0:
         if robust:  # the Wald test that every coefficient but the intercept is 0
@@ -162,6 +160,28 @@ def summary(solution: Solution, cov: np.ndarray, robust: bool, alpha: float = 0.
             f = (solution.tss - solution.rss) / df_model / (solution.rss / df)
         out.update(f_statistic=float(f), f_p_value=float(stats.f.sf(f, df_model, df)))
     return out
+
+
+def confidence_intervals(params, standard_errors, df: int, alpha: float = 0.05) -> np.ndarray:
+    """[W − t·se, W + t·se], t the 1 − alpha/2 quantile of Student's t with ``df`` degrees of
+    freedom (q × 2)."""
+    half = stats.t.ppf(1 - alpha / 2, df) * np.asarray(standard_errors)
+    return np.column_stack([np.asarray(params) - half, np.asarray(params) + half])
+
+
+def evaluation(sums: wols.ResidualStats, intercept: bool) -> dict:
+    """Weighted RMSE, MSE, MAE, R² (around the weighted mean with an intercept, around 0
+    without) and explained variance Σ w (ŷ − ȳ_w)² / Σw, from a pass of ``residual_stats``."""
+    W = sums.weight_sum
+    mean = sums.label / W
+    tss = sums.label_square - (sums.label * mean if intercept else 0.0)
+    return {"rootMeanSquaredError": float(np.sqrt(sums.square_error / W)),
+            "meanSquaredError": sums.square_error / W,
+            "meanAbsoluteError": sums.abs_error / W,
+            "r2": 1.0 - sums.square_error / tss if tss > 0 else float("nan"),
+            "explainedVariance": (sums.fitted_square - 2 * mean * sums.fitted
+                                  + mean * mean * W) / W,
+            "numInstances": sums.n_rows, "weightSum": W}
 
 
 def table(out: dict, names: list[str]) -> str:

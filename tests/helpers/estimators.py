@@ -95,12 +95,15 @@ def ml_results(spark, backend: str, directory: str) -> dict:
         "completed": rows(mgm.transform(ratings_df, {mgm.featuresCol: "arr"}), ["completed"]),
         "loaded_completed": rows(mgm_loaded.transform(ratings_df), ["completed"])}
 
-    wlr = ml.WeightedLinearRegression(backend=backend).fit(wols_df)
+    wlr = ml.WeightedLinearRegression(weightCol="weight", covType="HC2",
+                                      backend=backend).fit(wols_df)
     wlr.save(f"{directory}/wlr")
     wlr_loaded = ml.WeightedLinearRegressionModel.load(f"{directory}/wlr")
     out["wlr"] = {
         "coefficients": wlr.coefficients.toArray().tolist(), "intercept": wlr.intercept,
         "loss": wlr.summary["loss"], "n_iter": wlr.summary["numIter"],
+        "standard_errors": wlr.summary.coefficientStandardErrors,
+        "mae": wlr.evaluate(wols_df).meanAbsoluteError,
         "loaded": [wlr_loaded.intercept, *wlr_loaded.coefficients.toArray().tolist()],
         "schema": wlr.transform(wols_df).schema.simpleString(),
         "predictions": rows(wlr.transform(wols_df), ["prediction"]),

@@ -118,7 +118,7 @@ def test_preconditioned_gd_reaches_the_optimum_and_never_claims_otherwise(sc):
     data.blocks.unpersist()
 
 
-def test_equal_to_mllib_normal_solver(spark):
+def test_equal_to_mllib_normal_solver_and_its_summary(spark):
     from pyspark.ml.linalg import Vectors
     from pyspark.ml.regression import LinearRegression
 
@@ -128,9 +128,37 @@ def test_equal_to_mllib_normal_solver(spark):
     mllib = LinearRegression(weightCol="weight", solver="normal", regParam=0.0).fit(df)
     from spark_em.ml import WeightedLinearRegression
 
-    ours = WeightedLinearRegression(solver="newton").fit(df)
+    ours = WeightedLinearRegression(weightCol="weight").fit(df)  # qr, the default
     assert ours.intercept == pytest.approx(mllib.intercept, rel=1e-8)
     assert_allclose(ours.coefficients.toArray(), mllib.coefficients.toArray(), rtol=1e-8)
+    theirs, summary = mllib.summary, ours.summary
+    for name in ("coefficientStandardErrors", "tValues", "pValues"):
+        assert_allclose(getattr(summary, name), getattr(theirs, name), rtol=1e-6, atol=1e-12,
+                        err_msg=name)
+    for name in ("rootMeanSquaredError", "meanSquaredError", "meanAbsoluteError",
+                 "explainedVariance"):
+        assert getattr(summary, name) == pytest.approx(getattr(theirs, name), rel=1e-8), name
+    # R² around the weighted mean (statsmodels'); MLlib's weighted r2 scales its total sum of
+    # squares by a variance's bias correction, so it is left out of the comparison
+    y, w = values[:, 0], values[:, 1]
+    residual = y - mllib.intercept - values[:, 2:] @ mllib.coefficients.toArray()
+    tss = w @ (y - np.average(y, weights=w)) ** 2
+    assert summary.r2 == pytest.approx(1 - w @ residual ** 2 / tss, rel=1e-10)
+    assert summary.degreesOfFreedom == theirs.degreesOfFreedom == 1996
+    residuals = [r.residuals for r in summary.residuals.collect()]
+    assert_allclose(sorted(residuals), sorted(r.residuals for r in theirs.residuals.collect()),
+                    rtol=1e-7, atol=1e-9)
+    low, high = np.array(summary.confidenceIntervals(0.1)).T
+    import scipy.stats
+
+    half = scipy.stats.t.ppf(0.95, 1996) * np.array(theirs.coefficientStandardErrors)
+    estimates = [*mllib.coefficients.toArray(), mllib.intercept]
+    assert_allclose(low, estimates - half, rtol=1e-7)
+    assert_allclose(high, estimates + half, rtol=1e-7)
+    held_out = ours.evaluate(df.limit(500))
+    assert held_out.numInstances == 500
+    assert held_out.rootMeanSquaredError == pytest.approx(
+        mllib.evaluate(df.limit(500)).rootMeanSquaredError, rel=1e-8)
 
 
 def test_classic_data_same_for_any_partitioning(sc):
@@ -252,13 +280,14 @@ def test_estimator_round_trip(spark, tmp_path):
     values = make_values(600, p=2, scales=(1.0, 1.0))
     df = spark.createDataFrame([(i, float(r[0]), float(r[1]), Vectors.dense(r[2:]))
                                 for i, r in enumerate(values)], ["id", "y", "w", "features"])
-    est = WeightedLinearRegression(labelCol="y", weightCol="w", solver="gd", tol=1e-20, maxIter=500)
+    est = WeightedLinearRegression(labelCol="y", weightCol="w", solver="gd", maxIter=500)
     assert (est.getSolver(), est.getStepSize(), est.getLabelCol()) == ("gd", 0.0, "y")
     model = est.fit(df)
     assert_allclose(np.r_[model.intercept, model.coefficients.toArray()], reference(values), rtol=1e-6)
-    assert model.summary["passes"] >= model.summary["numIter"]
+    assert model.summary["passes"] >= model.summary["numIter"] and model.summary.converged
     model.save(str(tmp_path / "m"))
     loaded = WeightedLinearRegressionModel.load(str(tmp_path / "m"))
+    assert loaded.summary == model.summary
     a = [r.prediction for r in model.transform(df).orderBy("id").collect()]
     b = [r.prediction for r in loaded.transform(df).orderBy("id").collect()]
     assert a == b
