@@ -30,7 +30,7 @@ from spark_em.io.synthetic import EXPERIMENT_ROWS, wols_experiment
 from spark_em.io.table import read_table
 from spark_em.models import wols as wols_model
 from spark_em.models import wols_inference
-from spark_em.models.wols import GD_STOPS, SOLVERS
+from spark_em.models.wols import GD_STOPS, GD_TOL, SOLVERS
 from spark_em.models.wols_inference import COV_TYPES
 
 
@@ -115,7 +115,10 @@ def main(argv=None):
     start = time.perf_counter()
     if args.input:
         data = read_table(spark, args.input, args.label, args.weight, args.feature_list,
-                                     args.format, args.on_bad_weights == "drop", args.backend)
+                          args.format, args.on_bad_weights == "drop", args.backend)
+        if args.weight is None and "w" in data.columns:
+            say("note: no --weight given, so every row weighs 1 (the input has a column 'w': "
+                "--weight w uses it)")
         described = {"input": args.input}
     else:
         data = wols_experiment(spark, args.rows, noise_sd=args.noise_sd, seed=args.seed,
@@ -125,10 +128,15 @@ def main(argv=None):
                      "noise_sd": args.noise_sd, "true_intercept": -4.0, "true_coefficients": [1.0]}
     checkpoint = None
     if args.checkpoint:
-        checkpoint = wols_model.checkpoint_for(args.checkpoint, data, step=args.step, tol=args.tol,
-                                               stop=args.stop,
-                                               max_iter=args.max_iter, input=described["input"]) \
-            .check_start(args.resume)
+        # The rule and its effective tol, and the intercept when there is none: a checkpoint of
+        # an earlier release (the classic rule, tol 1e-5) resumes with --stop classic.
+        rule = {} if args.stop == "classic" else {"stop": args.stop}
+        if args.no_intercept:
+            rule["fit_intercept"] = False
+        tol = GD_TOL[args.stop] if args.tol is None else args.tol
+        checkpoint = wols_model.checkpoint_for(args.checkpoint, data, step=args.step, tol=tol,
+                                               max_iter=args.max_iter, input=described["input"],
+                                               **rule).check_start(args.resume)
     result = wols_model.fit(
         data, args.solver, args.step, args.tol, args.max_iter,
         on_iteration=lambda it, _w: say(progress_line("gd", it, "loss")),
@@ -136,7 +144,8 @@ def main(argv=None):
         reg_param=args.reg_param, cov_type=args.cov_type, alpha=args.alpha, stop=args.stop)
     metrics = dict(result.summary(), **described, features=data.feature_names,
                    n_rows=data.n_rows, dropped_rows=data.dropped,
-                   sample_fit=wols_model.local_sample_fit(data, 0.01, args.seed))
+                   sample_fit=wols_model.local_sample_fit(data, 0.01, args.seed,
+                                                          not args.no_intercept))
     if result.inference is not None:
         say(wols_inference.table(result.inference, result.inference["names"]))
         inference = wols_inference.as_json(result.inference)

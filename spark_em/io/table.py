@@ -31,6 +31,7 @@ class RegressionData:
     feature_names: list[str]
     n_rows: int
     dropped: int = 0
+    columns: tuple[str, ...] = ()  # the source's columns, when it has named ones
 
 
 def _row_check(names: list[str]):
@@ -102,6 +103,7 @@ def from_dataframe(df, label: str, weight: str | None, features: list[str],
     weight stops the load (naming the row) unless ``drop_bad_weights``; without a ``weight``
     column every row weighs 1. ``backend`` by default
     that of ``df``'s session."""
+    columns = tuple(df.columns)
     if weight is None:
         from pyspark.sql import functions as F
 
@@ -131,7 +133,7 @@ def from_dataframe(df, label: str, weight: str | None, features: list[str],
     chosen = backend_for(df.sparkSession, backend)
     blocks, metas = assemble(chosen, chosen.rows_of(df, names), parse, describe)
     return RegressionData(blocks, feature_names, sum(m["n_rows"] for m in metas),
-                          sum(m["dropped"] for m in metas))
+                          sum(m["dropped"] for m in metas), columns)
 
 
 def read_table(spark, path: str, label: str, weight: str | None, features: list[str],

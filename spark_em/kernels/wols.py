@@ -26,7 +26,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy import linalg
 from scipy.linalg import lapack
 
 LABEL, WEIGHT = 0, 1
@@ -96,23 +95,54 @@ def add_qr(a: QRStats, b: QRStats) -> QRStats:
 
 class ResidualStats(NamedTuple):
     """A pass over the residuals e = y − X W at the solution: the middle of a sandwich
-    covariance and the sums behind the weighted absolute error and explained variance."""
+    covariance and the sums behind the weighted errors. The labels and fitted values are
+    summed as weighted means and centred sums of squares (merged by ``add_residuals``), so
+    labels far from 0 lose nothing."""
 
     meat: np.ndarray  # Σ w² e² x xᵀ / (1 − h)^power
     abs_error: float  # Σ w |e|
     square_error: float  # Σ w e²
-    fitted: float  # Σ w ŷ
-    fitted_square: float  # Σ w ŷ²
-    label: float  # Σ w y
-    label_square: float  # Σ w y²
+    label_mean: float  # ȳ_w
+    label_spread: float  # Σ w (y − ȳ_w)²
+    fitted_mean: float  # the weighted mean of ŷ
+    fitted_spread: float  # Σ w (ŷ − its mean)²
     weight_sum: float
     n_rows: int
+
+
+def _centred(values: np.ndarray, w: np.ndarray, total: float) -> tuple[float, float]:
+    if total <= 0:
+        return 0.0, 0.0
+    mean = float(w @ values) / total
+    deviation = values - mean
+    return mean, float(w @ (deviation * deviation))
+
+
+def _merged(mean_a, spread_a, w_a, mean_b, spread_b, w_b) -> tuple[float, float]:
+    """Two groups' weighted means and centred sums of squares as one (Chan et al.)."""
+    total = w_a + w_b
+    if w_a <= 0 or w_b <= 0:
+        return (mean_b, spread_b) if w_a <= 0 else (mean_a, spread_a)
+    delta = mean_b - mean_a
+    return mean_a + delta * w_b / total, spread_a + spread_b + delta * delta * w_a * w_b / total
+
+
+def add_residuals(a: ResidualStats, b: ResidualStats) -> ResidualStats:
+    label = _merged(a.label_mean, a.label_spread, a.weight_sum,
+                    b.label_mean, b.label_spread, b.weight_sum)
+    fitted = _merged(a.fitted_mean, a.fitted_spread, a.weight_sum,
+                     b.fitted_mean, b.fitted_spread, b.weight_sum)
+    return ResidualStats(a.meat + b.meat, a.abs_error + b.abs_error,
+                         a.square_error + b.square_error, *label, *fitted,
+                         a.weight_sum + b.weight_sum, a.n_rows + b.n_rows)
 
 
 def residual_stats(values: np.ndarray, params: tuple) -> ResidualStats:
     """``params`` = (W, R⁻¹, intercept, power): with x̃ = √w x and ẽ = √w e, the leverage
     h = ‖x̃ᵀR⁻¹‖² (the diagonal of the weighted hat matrix, never formed) and
-    Σ x̃ x̃ᵀ ẽ² / (1 − h)^power (power 0, 1, 2: HC0/HC1, HC2, HC3)."""
+    Σ x̃ x̃ᵀ ẽ² / (1 − h)^power (power 0, 1, 2: HC0/HC1, HC2, HC3). A row with a residual and
+    h = 1 to rounding (a column non-zero on that row alone) makes the middle NaN: HC2 and HC3
+    are not defined there."""
     W, R_inv, intercept, power = params
     X, y, w = design(values, intercept)
     error = y - X @ W
@@ -121,14 +151,14 @@ def residual_stats(values: np.ndarray, params: tuple) -> ResidualStats:
     scale = w * error * error
     if power:
         rotated = Xw @ R_inv
-        leverage = np.einsum("ij,ij->i", rotated, rotated)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(scale > 0, scale / (1.0 - leverage) ** power, 0.0)
-    fitted = y - error
+        remainder = 1.0 - np.einsum("ij,ij->i", rotated, rotated)
+        undefined = (scale > 0) & (remainder <= 1e-10)
+        scale = np.where(scale > 0, scale / np.maximum(remainder, 1e-10) ** power, 0.0)
+        scale[undefined] = np.nan
+    total = float(w.sum())
     return ResidualStats((Xw * scale[:, None]).T @ Xw, float(w @ np.abs(error)),
-                         float(w @ (error * error)), float(w @ fitted),
-                         float(w @ (fitted * fitted)), float(w @ y), float(w @ (y * y)),
-                         float(w.sum()), X.shape[0])
+                         float(w @ (error * error)), *_centred(y, w, total),
+                         *_centred(y - error, w, total), total, X.shape[0])
 
 
 class GradientStats(NamedTuple):
@@ -198,11 +228,3 @@ def solve(hessian: np.ndarray, rhs: np.ndarray, names: list[str]) -> np.ndarray:
 
 def largest_eigenvalue(hessian: np.ndarray) -> float:
     return float(np.linalg.eigvalsh(hessian)[-1])
-
-
-def reference_fit(X_features: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least squares in memory by (15) on all the rows at once: [intercept,
-    coefficients]."""
-    R = qr_stats(np.column_stack([y, w, X_features]), True).factor
-    q = R.shape[0] - 1
-    return linalg.solve_triangular(R[:q, :q], R[:q, q])

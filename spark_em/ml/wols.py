@@ -3,6 +3,8 @@ model's summary (MLlib's names)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
@@ -15,7 +17,6 @@ from spark_em.engine import ops
 from spark_em.errors import InputError
 from spark_em.io.table import from_dataframe
 from spark_em.kernels import wols
-from spark_em.kernels.arrays import add_fields
 from spark_em.ml.columns import with_columns
 from spark_em.ml.params import FitSetters, HasBackend, HasIterationParams, gt_eq, in_array
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
@@ -90,7 +91,7 @@ class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, HasBa
     Defaults are the library's (``models.wols.fit``): the qr solver (one pass of TSQR, with
     standard errors and tests), an intercept, no weight column (every row weighs 1); for gd up
     to 1000 iterations, the automatic preconditioned step and the gradient rule with tol 1e-9
-    (with ``stopRule="classic"`` set ``tol`` too, e.g. 1e-5)."""
+    (1e-5 with ``stopRule="classic"`` when ``tol`` is not set)."""
 
     @keyword_only
     def __init__(self, *, featuresCol="features", labelCol="label", weightCol=None,
@@ -135,10 +136,15 @@ class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, HasBa
         return self._set(stopRule=value)
 
     def _fit(self, dataset) -> "WeightedLinearRegressionModel":
+        if self.getWeightCol() is None and "weight" in dataset.columns:
+            warnings.warn("weightCol is not set, so every row weighs 1; the data have a column "
+                          "'weight' (setWeightCol('weight') uses it)", stacklevel=2)
         data = self._data(dataset, self._backend_arg())
         try:
             step = self.getStepSize() if self.getStepSize() > 0 else "auto"
-            result = wols_model.fit(data, self.getSolver(), step, self.getTol(), self.getMaxIter(),
+            # an unset tol takes the library's default for the stopping rule chosen
+            tol = self.getTol() if self.isSet(self.tol) else None
+            result = wols_model.fit(data, self.getSolver(), step, tol, self.getMaxIter(),
                                     fit_intercept=self.getFitIntercept(),
                                     reg_param=self.getRegParam(), cov_type=self.getCovType(),
                                     stop=self.getStopRule())
@@ -291,7 +297,7 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, Arra
         W = np.r_[self._intercept, self._coefficients] if self.getFitIntercept() \
             else self._coefficients
         try:
-            sums = ops.aggregate(data.blocks, wols.residual_stats, add_fields,
+            sums = ops.aggregate(data.blocks, wols.residual_stats, wols.add_residuals,
                                  (W, None, self.getFitIntercept(), 0))
         finally:
             data.blocks.unpersist()

@@ -68,12 +68,13 @@ class RegressionResult:
     relative_gradient: float | None = None  # gd: final ‖∇‖ / first ‖∇‖ (scaled when preconditioned)
 
     def summary(self) -> dict:
-        return dict(solver=self.solver, coefficients=self.coefficients.tolist(),
+        """What the job's metrics hold of the fit (non-finite numbers as None)."""
+        return wols_inference.as_json(dict(solver=self.solver, coefficients=self.coefficients.tolist(),
                     intercept=self.intercept, n_iter=self.n_iter, passes=self.passes,
                     loss=self.loss, gradient_norm=self.gradient_norm, converged=self.converged,
                     seconds=round(self.seconds, 4), step=self.step,
                     fit_intercept=self.fit_intercept, stop=self.stop,
-                    relative_gradient=self.relative_gradient)
+                    relative_gradient=self.relative_gradient))
 
     def model_record(self, feature_names: list[str]) -> dict:
         """What ``model.json`` holds."""
@@ -145,6 +146,8 @@ def standardising(hessian: np.ndarray, weight_sum: float, intercept: bool,
     """T with W = T V, V the coefficients on the features standardised by their weighted means
     and standard deviations (by their root mean squares without an intercept), from XᵀWX and
     Σw. A feature with no spread is refused, naming it."""
+    if not weight_sum > 0:
+        raise InputError("every weight is 0: there is nothing to fit")
     q = hessian.shape[0]
     moments = np.diag(hessian) / weight_sum
     T = np.eye(q)
@@ -281,7 +284,7 @@ def _fit_qr(data: RegressionData, intercept: bool, reg_param: float, cov_type: s
         raise InputError(str(exc)) from None
     passes, meat = 1, None
     if cov_type != "nonrobust":
-        residuals = ops.aggregate(data.blocks, wols.residual_stats, add_fields,
+        residuals = ops.aggregate(data.blocks, wols.residual_stats, wols.add_residuals,
                                   (solution.params, solution.R_inv, intercept,
                                    wols_inference.HC_POWER[cov_type]))
         passes, meat = 2, residuals.meat
@@ -305,11 +308,18 @@ def _result(solver, W, n_iter, passes, loss, gradient, converged, start, step, h
                             intercept, inference)
 
 
-def local_sample_fit(data: RegressionData, fraction: float = 0.01, seed: int = 0) -> dict:
+def local_sample_fit(data: RegressionData, fraction: float = 0.01, seed: int = 0,
+                     fit_intercept: bool = True) -> dict:
     """Weighted least squares on a ``fraction`` sample fitted on the driver (as the original
-    experiment did with scikit-learn), by √w scaling and ``lstsq``."""
+    experiment did with scikit-learn) by QR; None for the coefficients when the sample cannot
+    determine them (too few rows with weight, or a singular sample)."""
     values = ops.sample_rows(data.blocks, fraction * data.n_rows, data.n_rows, seed)
-    if len(values) < len(data.feature_names) + 1:
-        return {"rows": int(len(values)), "intercept": None, "coefficients": None}
-    W = wols.reference_fit(values[:, 2:], values[:, wols.LABEL], values[:, wols.WEIGHT])
-    return {"rows": int(len(values)), "intercept": float(W[0]), "coefficients": W[1:].tolist()}
+    none = {"rows": int(len(values)), "intercept": None, "coefficients": None}
+    try:
+        W = wols_inference.solve(wols.qr_stats(values, fit_intercept), data.feature_names,
+                                 fit_intercept).params
+    except np.linalg.LinAlgError:
+        return none
+    if fit_intercept:
+        return {"rows": int(len(values)), "intercept": float(W[0]), "coefficients": W[1:].tolist()}
+    return {"rows": int(len(values)), "intercept": 0.0, "coefficients": W.tolist()}

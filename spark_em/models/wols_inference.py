@@ -86,12 +86,20 @@ def solve(totals: wols.QRStats, names: list[str], intercept: bool,
     """W from R̃ (raises ``np.linalg.LinAlgError`` for a rank-deficient design). With
     ``reg_param`` λ > 0 the solution minimises Σ w e² + λ·Σw·‖β‖² over the features'
     coefficients (the intercept is not penalised), by √(λΣw) rows appended to R̃ and factored
-    again: the ridge of MLlib's objective (1/2Σw) Σ w e² + (λ/2)‖β‖² without standardisation."""
+    again; that is the objective (1/2Σw) Σ w e² + (λ/2)‖β‖² on the raw features and label
+    (MLlib standardises the label, and by default the features, before it penalises). A
+    ridge design may be collinear or have more features than rows."""
     full = totals.factor
     q = full.shape[0] - 1
     columns = (["intercept"] if intercept else []) + list(names)
     R = full[:q, :q]
-    condition = _check_rank(R, columns, intercept, totals.n_positive)
+    if reg_param > 0:  # the penalty makes the features' part definite: only the intercept needs data
+        if totals.n_positive == 0 or (intercept and R[0, 0] == 0):
+            raise singular_design("no row has a positive weight")
+        singular = np.linalg.svd(R, compute_uv=False)
+        condition = float(singular[0] / singular[-1]) if singular[-1] > 0 else float("inf")
+    else:
+        condition = _check_rank(R, columns, intercept, totals.n_positive)
     z = full[:q, q]
     tss = float(z[1:] @ z[1:] if intercept else z @ z) + full[q, q] ** 2
     factor = full
@@ -116,12 +124,15 @@ def covariance(solution: Solution, cov_type: str = "nonrobust",
     (RᵀR)⁻¹ M (RᵀR)⁻¹ with the middle M of ``kernels.wols.residual_stats`` (times
     n/(n − q) for HC1), as statsmodels' ``get_robustcov_results``."""
     bread = solution.R_inv @ solution.R_inv.T
+    df = solution.df_resid
     if cov_type == "nonrobust":
-        return bread * (solution.rss / solution.df_resid)
+        return bread * (solution.rss / df if df > 0 else np.nan)
     if meat is None:
         raise ValueError("a robust covariance needs the pass over the residuals")
     sandwich = bread @ meat @ bread
-    return sandwich * (solution.n / solution.df_resid) if cov_type == "HC1" else sandwich
+    if cov_type == "HC1":
+        return sandwich * (solution.n / df if df > 0 else np.nan)
+    return sandwich
 
 
 def summary(solution: Solution, cov: np.ndarray, robust: bool, alpha: float = 0.05) -> dict:
@@ -155,7 +166,9 @@ def summary(solution: Solution, cov: np.ndarray, robust: bool, alpha: float = 0.
     if df_model > 0:
         if robust:  # the Wald test that every coefficient but the intercept is 0
             b, V = solution.params[k_const:], cov[k_const:, k_const:]
-            f = float(b @ np.linalg.solve(V, b)) / df_model
+            # the pseudo-inverse, as statsmodels' wald_test: V may be singular (a zero middle)
+            f = (float(b @ np.linalg.pinv(V) @ b) / df_model if np.all(np.isfinite(V))
+                 else float("nan"))
         else:
             f = (solution.tss - solution.rss) / df_model / (solution.rss / df)
         out.update(f_statistic=float(f), f_p_value=float(stats.f.sf(f, df_model, df)))
@@ -171,17 +184,20 @@ def confidence_intervals(params, standard_errors, df: int, alpha: float = 0.05) 
 
 def evaluation(sums: wols.ResidualStats, intercept: bool) -> dict:
     """Weighted RMSE, MSE, MAE, R² (around the weighted mean with an intercept, around 0
-    without) and explained variance Σ w (ŷ − ȳ_w)² / Σw, from a pass of ``residual_stats``."""
+    without) and explained variance Σ w (ŷ − ȳ_w)² / Σw, from a pass of ``residual_stats``
+    (NaN throughout when no row has weight)."""
     W = sums.weight_sum
-    mean = sums.label / W
-    tss = sums.label_square - (sums.label * mean if intercept else 0.0)
-    return {"rootMeanSquaredError": float(np.sqrt(sums.square_error / W)),
-            "meanSquaredError": sums.square_error / W,
-            "meanAbsoluteError": sums.abs_error / W,
-            "r2": 1.0 - sums.square_error / tss if tss > 0 else float("nan"),
-            "explainedVariance": (sums.fitted_square - 2 * mean * sums.fitted
-                                  + mean * mean * W) / W,
-            "numInstances": sums.n_rows, "weightSum": W}
+    out = {"numInstances": sums.n_rows, "weightSum": W}
+    if W <= 0:
+        return dict(out, rootMeanSquaredError=float("nan"), meanSquaredError=float("nan"),
+                    meanAbsoluteError=float("nan"), r2=float("nan"),
+                    explainedVariance=float("nan"))
+    tss = sums.label_spread + (0.0 if intercept else W * sums.label_mean ** 2)
+    shift = sums.fitted_mean - sums.label_mean
+    return dict(out, rootMeanSquaredError=float(np.sqrt(sums.square_error / W)),
+                meanSquaredError=sums.square_error / W, meanAbsoluteError=sums.abs_error / W,
+                r2=1.0 - sums.square_error / tss if tss > 0 else float("nan"),
+                explainedVariance=(sums.fitted_spread + W * shift * shift) / W)
 
 
 def table(out: dict, names: list[str]) -> str:
@@ -210,6 +226,18 @@ def table(out: dict, names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def finite_or_none(value):
+    """``value`` with arrays as lists and every non-finite number (a NaN R² of a constant
+    label, an infinite log-likelihood of an exact fit) as None: strict JSON."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
 def as_json(out: dict) -> dict:
-    """The summary with arrays as lists (JSON-ready)."""
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in out.items()}
+    """The summary, JSON-ready (``finite_or_none``)."""
+    return {k: finite_or_none(v) for k, v in out.items()}

@@ -283,7 +283,8 @@ def test_job_reports_the_inference_as_statsmodels(spark, tmp_path, capsys):
                          ("residual_standard_error", np.sqrt(ref.scale))):
         assert_allclose(metrics[ours], theirs, rtol=1e-8, atol=1e-300, err_msg=ours)
     assert metrics["degrees_of_freedom"] == 398
-    header, first = captured.err.splitlines()[:2]
+    note, header, first = captured.err.splitlines()[:3]
+    assert note.startswith("note: no --weight given, so every row weighs 1")
     assert header.split()[:4] == ["coef", "std", "err", "t"] and first.split()[0] == "x1"
     assert cli.main_wrapper(fit_wols.main, ["--input", path, "--features", "x1",
                                             "--solver", "normal", "--cov-type", "HC0"]) == 2

@@ -180,3 +180,58 @@ def test_a_constant_column_without_intercept_is_a_regressor():
     X, y, w = wols.design(values, False)
     solution, _ = fitted(values, intercept=False)
     assert_allclose(solution.params, sm.WLS(y, X, weights=w).fit().params, rtol=1e-10)
+
+
+def test_edge_cases_give_numbers_or_nan_never_a_crash():
+    rng = np.random.default_rng(11)
+    # as many rows with weight as coefficients: an exact fit, no degrees of freedom left
+    values = heteroscedastic(rng, n=4)
+    solution, out = fitted(values)
+    assert solution.df_resid == 0 and out["standard_errors"] is None
+    assert np.isnan(inference.covariance(solution)).all()
+    # labels all 0: R² undefined, an exact fit; strict JSON turns those into None
+    values = heteroscedastic(rng, n=50)
+    values[:, 0] = 0.0
+    solution, out = fitted(values, cov_type="HC0")  # a zero middle: the Wald F by pseudo-inverse
+    json_ready = inference.as_json(out)
+    assert json_ready["r2"] is None and json_ready["log_likelihood"] is None
+    import json
+    json.dumps(json_ready, allow_nan=False)
+    # a column non-zero on one row only: that row's leverage is 1, HC3 is not defined there
+    values = heteroscedastic(rng, n=50)
+    values[:, 4] = 0.0
+    values[7, 4] = 1.0
+    _, out = fitted(values, cov_type="HC3")
+    assert np.isnan(out["standard_errors"][3]) and np.isnan(out["f_statistic"])
+
+
+def test_evaluation_keeps_its_digits_on_labels_far_from_zero():
+    rng = np.random.default_rng(12)
+    values = heteroscedastic(rng, n=600)
+    values[:, 0] += 1e8
+    solution, _ = fitted(values, block_rows=64)
+    sums = functools.reduce(wols.add_residuals, [
+        wols.residual_stats(values[i:i + 64], (solution.params, None, True, 0))
+        for i in range(0, len(values), 64)])
+    got = inference.evaluation(sums, True)
+    X, y, w = wols.design(values)
+    fitted_values = X @ solution.params
+    mean = np.average(y, weights=w)
+    r2 = 1 - w @ (y - fitted_values) ** 2 / (w @ (y - mean) ** 2)
+    assert got["r2"] == pytest.approx(r2, rel=1e-9)
+    assert got["explainedVariance"] == pytest.approx(
+        w @ (fitted_values - mean) ** 2 / w.sum(), rel=1e-9)
+    assert got["meanAbsoluteError"] == pytest.approx(w @ np.abs(y - fitted_values) / w.sum(),
+                                                     rel=1e-9)
+
+
+def test_ridge_fits_designs_least_squares_cannot():
+    rng = np.random.default_rng(13)
+    values = heteroscedastic(rng, n=40)
+    values[:, 4] = values[:, 2] + values[:, 3]  # collinear
+    X, y, w = wols.design(values)
+    lam = 0.5
+    penalty = lam * w.sum() * np.diag([0.0, 1.0, 1.0, 1.0])
+    want = np.linalg.solve((X * w[:, None]).T @ X + penalty, (X * w[:, None]).T @ y)
+    solution, _ = fitted(values, reg_param=lam, block_rows=16)
+    assert_allclose(solution.params, want, rtol=1e-9)
