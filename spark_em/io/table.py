@@ -73,7 +73,12 @@ def _parse_rows(names: list[str], drop_bad_weights: bool, block_rows: int, vecto
             if parser.error:
                 continue
             converted, problem = [], None
-            for name, value in zip(names, values_of(row)):
+            values = values_of(row)
+            if vector and row[2] is not None and len(values) != len(names):
+                parser.fail(n, f"the features vector has {len(values) - 2} values where the "
+                               f"first row's has {len(names) - 2}", droppable=False)
+                continue
+            for name, value in zip(names, values):
                 if value is None:
                     problem = f"column {name!r} is empty"
                     break
@@ -120,8 +125,13 @@ def from_dataframe(df, label: str, weight: str | None, features: list[str],
     vector = len(features) == 1 and isinstance(df.schema[features[0]].dataType, VectorUDT)
     feature_names = list(features)
     if vector:
-        first = df.select(features[0]).first()
-        width = len(first[0]) if first is not None and first[0] is not None else 0
+        from pyspark.sql import functions as F
+
+        first = df.select(features[0]).where(F.col(features[0]).isNotNull()).first()
+        width = len(first[0]) if first is not None else 0
+        if width == 0:
+            raise InputError(f"{source}: column {features[0]!r} holds no features (every vector "
+                             f"is null or empty)")
         feature_names = [f"{features[0]}[{i}]" for i in range(width)]
     parse = _parse_rows([label, weight, *feature_names], drop_bad_weights, block_rows, vector)
 

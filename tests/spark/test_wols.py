@@ -291,6 +291,23 @@ def test_job_reports_the_inference_as_statsmodels(spark, tmp_path, capsys):
     assert "--cov-type HC0 (standard errors) needs the qr solver" in capsys.readouterr().err
 
 
+def test_vectors_of_another_width_are_refused_naming_the_row(spark):
+    from pyspark.ml.linalg import Vectors
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    schema = StructType([StructField("label", DoubleType()), StructField("features", VectorUDT())])
+    rows = [(1.0, Vectors.dense([1.0, 2.0])), (2.0, Vectors.dense([2.0, 1.0])),
+            (3.0, Vectors.dense([1.0, 0.0, 5.0])), (4.0, Vectors.dense([0.5, 3.0]))]
+    df = spark.createDataFrame(rows, schema).coalesce(1)
+    with pytest.raises(InputError, match="row 3: the features vector has 3 values where the "
+                                         "first row's has 2"):
+        table.from_dataframe(df, "label", None, ["features"])
+    empty = spark.createDataFrame([(1.0, None), (2.0, None)], schema)
+    with pytest.raises(InputError, match="column 'features' holds no features"):
+        table.from_dataframe(empty, "label", None, ["features"])
+
+
 def test_estimator_round_trip(spark, tmp_path):
     from pyspark.ml.linalg import Vectors
 
