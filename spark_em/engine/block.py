@@ -1,10 +1,11 @@
 """Blocks: the records the data are kept in on either backend. Pure records, no Spark.
 
-A ``Block`` is many rows: the global index of its first row (``offset``) and its values (a
+A ``Block`` is many rows: the global index of its first row (``offset``), its values (a
 numpy array, or a scipy.sparse CSR array of the observed entries, compacted by
-``kernels.arrays.compact``). Rows can then be fetched by index and results returned in input
-order. ``pack``/``unpack`` turn values into ``.npy`` bytes and back (never pickles), which is
-how the DataFrame backend stores them and how blocks travel as DataFrame rows.
+``kernels.arrays.compact``) and, for weighted data, each row's weight. Rows can then be
+fetched by index and results returned in input order. ``pack``/``unpack`` turn values into
+``.npy`` bytes and back (never pickles), and ``pack_block``/``unpack_block`` a whole block:
+that is how the DataFrame backend stores blocks and how they travel as DataFrame rows.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ FILE_PIECES = 2**40
 class Block(NamedTuple):
     offset: int
     values: np.ndarray
+    weights: np.ndarray | None = None  # each row's weight (float64); None: every row weighs 1
+
+
+def block_stats_of(block: Block, block_stats, params):
+    """``block_stats(values, params)`` of a block, given ``weights=`` when its rows have them:
+    how every pass calls a family's kernel."""
+    if block.weights is None:
+        return block_stats(block.values, params)
+    return block_stats(block.values, params, weights=block.weights)
 
 
 def default_partitions(parallelism: int, n_bytes: int) -> int:
@@ -43,14 +53,20 @@ def split_rows(values: np.ndarray, block_rows: int) -> Iterator[tuple[int, np.nd
         yield start, compact(values[start : start + block_rows])
 
 
-def array_blocks(X: np.ndarray, num_partitions: int, block_rows: int) -> list[Block]:
-    """An in-memory array cut into blocks for ``num_partitions`` partitions (at most
-    ``block_rows`` rows each)."""
+def array_blocks(X: np.ndarray, num_partitions: int, block_rows: int,
+                 weights: np.ndarray | None = None) -> list[Block]:
+    """An in-memory array (and each row's weight, if given) cut into blocks for
+    ``num_partitions`` partitions (at most ``block_rows`` rows each)."""
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"expected a non-empty 2-D array, got shape {X.shape}")
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (X.shape[0],):
+            raise ValueError(f"expected one weight per row ({X.shape[0]}), got shape {weights.shape}")
     step = min(block_rows, max(1, -(-X.shape[0] // num_partitions)))
-    return [Block(start, piece) for start, piece in split_rows(X, step)]
+    return [Block(start, piece, None if weights is None else weights[start:start + step].copy())
+            for start, piece in split_rows(X, step)]
 
 
 def pack(values) -> tuple[str, bytes]:
@@ -64,12 +80,36 @@ def pack(values) -> tuple[str, bytes]:
     return "dense", out.getvalue()
 
 
-def unpack(kind: str, payload: bytes):
-    stream = io.BytesIO(payload)
+def _read_values(kind: str, stream):
     if kind == "csr":
         shape, indptr, indices, data = (np.load(stream, allow_pickle=False) for _ in range(4))
         return sparse.csr_array((data, indices, indptr), shape=tuple(shape))
     return np.load(stream, allow_pickle=False)
+
+
+def unpack(kind: str, payload: bytes):
+    return _read_values(kind, io.BytesIO(payload))
+
+
+WEIGHTED = "+weights"  # a packed block's kind ends with this when its weights follow the values
+
+
+def pack_block(block: Block) -> tuple[str, bytes]:
+    """A block's values, then its weights if it has them, as (kind, ``.npy`` bytes)."""
+    kind, payload = pack(block.values)
+    if block.weights is None:
+        return kind, payload
+    out = io.BytesIO()
+    np.save(out, np.asarray(block.weights, dtype=np.float64), allow_pickle=False)
+    return kind + WEIGHTED, payload + out.getvalue()
+
+
+def unpack_block(offset: int, kind: str, payload: bytes) -> Block:
+    stream = io.BytesIO(payload)
+    if kind.endswith(WEIGHTED):
+        values = _read_values(kind[:-len(WEIGHTED)], stream)
+        return Block(offset, values, np.load(stream, allow_pickle=False))
+    return Block(offset, _read_values(kind, stream))
 
 
 def cutter(ranges: list[tuple[int, int]]):

@@ -21,8 +21,8 @@ from typing import NamedTuple
 
 import pyarrow as pa
 
-from spark_em.engine.block import (FILE_PIECES, Block, array_blocks, combined, cutter, joined, pack,
-                                   unpack)
+from spark_em.engine.block import (FILE_PIECES, array_blocks, block_stats_of, combined, cutter,
+                                   joined, pack, pack_block, unpack, unpack_block)
 from spark_em.engine.files import listed_files
 
 SCHEMA = "offset long, kind string, payload binary"
@@ -48,7 +48,7 @@ def cached(frame):
 
 def _blocks_of(batch: pa.RecordBatch):
     for offset, kind, payload in zip(*(batch.column(n).to_pylist() for n in ("offset", "kind", "payload"))):
-        yield Block(offset, unpack(kind, payload))
+        yield unpack_block(offset, kind, payload)
 
 
 def _blocks_in(batches):
@@ -57,7 +57,7 @@ def _blocks_in(batches):
 
 
 def _block_batch(blocks: list[Block]) -> pa.RecordBatch:
-    packed = [pack(b.values) for b in blocks]
+    packed = [pack_block(b) for b in blocks]
     return pa.RecordBatch.from_pydict(
         {"offset": [b.offset for b in blocks], "kind": [k for k, _ in packed],
          "payload": [p for _, p in packed]}, schema=_SCHEMA_ARROW)
@@ -77,8 +77,9 @@ class FrameBackend:
 
     # --- data on the executors
 
-    def from_array(self, spark, X, num_partitions, block_rows):
-        rows = [(b.offset, *pack(b.values)) for b in array_blocks(X, num_partitions, block_rows)]
+    def from_array(self, spark, X, num_partitions, block_rows, weights=None):
+        rows = [(b.offset, *pack_block(b))
+                for b in array_blocks(X, num_partitions, block_rows, weights)]
         return cached(spark.createDataFrame(rows, SCHEMA).repartition(min(num_partitions, len(rows))))
 
     def generated(self, spark, keys, make, num_partitions):
@@ -94,6 +95,9 @@ class FrameBackend:
     def from_records(self, frame):
         return cached(frame.select("offset", "kind", "payload"))
 
+    def cached(self, blocks):
+        return cached(blocks)
+
     def repartitioned(self, blocks, num_partitions):
         spread = cached(blocks.repartition(num_partitions))
         blocks.unpersist()
@@ -105,7 +109,7 @@ class FrameBackend:
         def partial(batches):
             total = None
             for block in _blocks_in(batches):
-                stats = block_stats(block.values, params)
+                stats = block_stats_of(block, block_stats, params)
                 total = stats if total is None else add(total, stats)
             return total
 
@@ -152,14 +156,14 @@ class FrameBackend:
             out = []
             for offset, group in itertools.groupby(rows(), key=lambda r: r[0]):
                 group = list(group)
-                block = Block(offset, unpack(group[0][1], group[0][2]))
+                block = unpack_block(offset, group[0][1], group[0][2])
                 out.append(fn(*joined(block, [(lo, unpack(k, p)) for _, _, _, lo, k, p in group])))
             return out
 
         return [r for part in _gathered(meeting, run) for r in part]
 
     def iterate(self, blocks):
-        return (Block(r.offset, unpack(r.kind, r.payload))
+        return (unpack_block(r.offset, r.kind, r.payload)
                 for r in blocks.orderBy("offset").toLocalIterator())
 
     def payloads(self, spark, blocks, fn):

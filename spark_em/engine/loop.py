@@ -124,10 +124,10 @@ def run_many(blocks, family: Family, starts: list, max_iter: int = DEFAULT_MAX_I
     many = family.block_stats_many
     block_stats = family.block_stats
 
-    def stats_of_all(values, shipped):
+    def stats_of_all(values, shipped, **weights):
         if many is not None:
-            return many(values, shipped)
-        return [block_stats(values, p) for p in shipped]
+            return many(values, shipped, **weights)
+        return [block_stats(values, p, **weights) for p in shipped]
 
     add = family.add
 

@@ -19,16 +19,41 @@ from scipy import sparse
 
 from spark_em.engine.backend import backend_for, backend_of, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, Block
+from spark_em.errors import InputError
 from spark_em.kernels.arrays import column_summary, dense, row_uniforms
 
 
 def from_array(spark, X: np.ndarray, num_partitions: int | None = None,
-               block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None):
+               block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None,
+               weights: np.ndarray | None = None):
     """Cached blocks from an in-memory array (small data, tests), cut on the driver, on the
     backend ``backend_for(spark, backend)`` chooses; ``num_partitions`` defaults to the
-    cluster's parallelism."""
+    cluster's parallelism. ``weights``: each row's weight (checked by ``check_weights``)."""
     chosen = backend_for(spark, backend)
-    return chosen.from_array(spark, X, num_partitions or default_parallelism(spark), block_rows)
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (np.shape(X)[0],):
+            raise InputError(f"{{param}} must hold one number per row ({np.shape(X)[0]}), got "
+                             f"shape {weights.shape}", param="weights")
+        problem = weight_problem(weights)
+        if problem is not None:
+            raise InputError(f"row {problem[0] + 1}: {problem[1]}")
+    return chosen.from_array(spark, X, num_partitions or default_parallelism(spark), block_rows,
+                             weights)
+
+
+def weight_problem(weights: np.ndarray) -> tuple[int, str] | None:
+    """(first row, what is wrong) when a weight is negative, NaN or infinite; else None."""
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if not bad.any():
+        return None
+    row = int(np.flatnonzero(bad)[0])
+    return row, f"weight {weights[row]} is not a finite number >= 0"
+
+
+def cached(blocks):
+    """``blocks`` (made by ``mapped``, say) kept on the executors."""
+    return backend_of(blocks).cached(blocks)
 
 
 def generated(spark, keys: list[int], make: Callable, num_partitions: int | None = None,
@@ -115,12 +140,15 @@ class MatrixSummary:
     n_rows: int
     n_cols: int
     n_observed: int
-    column_summary: np.ndarray
+    column_summary: np.ndarray  # weighted by the rows' weights when they have them
     n_empty_rows: int = 0  # rows with no observed entry
     # Data read with missing="nan": NaN values per column, and rows that are all NaN. The
     # other counts and sums leave NaN out (as they do 0).
     nan_per_column: np.ndarray | None = None
     n_nan_rows: int = 0
+    # Weighted rows: the sum of the weights, and how many rows weigh more than 0.
+    total_weight: float | None = None
+    n_weighted_rows: int | None = None
 
     @property
     def observed_fraction(self) -> float:
@@ -131,9 +159,25 @@ class MatrixSummary:
         return self.nan_per_column is not None and bool(self.nan_per_column.any())
 
     @property
+    def weighted(self) -> bool:
+        return self.total_weight is not None
+
+    @property
+    def n_effective(self) -> float:
+        """The sample size the fits count: the sum of the weights, or the rows with a value."""
+        return self.total_weight if self.weighted else self.n_rows - self.n_nan_rows
+
+    @property
+    def n_usable_rows(self) -> int:
+        """Rows a mean can start from: with a value, and a weight above 0."""
+        return self.n_weighted_rows if self.weighted else self.n_rows - self.n_nan_rows
+
+    @property
     def column_means(self) -> np.ndarray:
         """The mean of each column over its values that are not NaN."""
         present = self.n_rows - (0 if self.nan_per_column is None else self.nan_per_column)
+        if self.weighted:
+            present = self.total_weight
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.column_summary[1:] / present
 
@@ -141,7 +185,7 @@ class MatrixSummary:
 def summarize(blocks) -> MatrixSummary:
     """One pass: the data's ``MatrixSummary`` (0 and NaN count as missing)."""
     def stats(block):
-        values = block.values
+        values, weights = block.values, block.weights
         if sparse.issparse(values):
             per_row = np.diff(values.indptr)
             nan_per_column, nan_rows = np.zeros(values.shape[1]), 0
@@ -151,14 +195,23 @@ def summarize(blocks) -> MatrixSummary:
                 values = np.where(nan, 0.0, values)
             per_row = np.count_nonzero(values, axis=1)
             nan_per_column, nan_rows = nan.sum(axis=0), int(nan.all(axis=1).sum())
+        if weights is None:
+            weighted, sums = [0.0, 0.0, 0.0], column_summary(values)
+        else:
+            weighted = [1.0, weights.sum(), np.count_nonzero(weights)]
+            sums = column_summary(dense(values) * np.sqrt(weights)[:, None])
+            sums[1:] = weights @ dense(values)
         return np.concatenate([[values.shape[0], per_row.sum(), (per_row == 0).sum(), nan_rows],
-                               column_summary(values), nan_per_column])
+                               weighted, sums, nan_per_column])
 
     total = reduce(blocks, stats, np.add)
-    d = (total.size - 5) // 2
-    nan_per_column = total[5 + d:].astype(np.int64)
-    return MatrixSummary(int(total[0]), d, int(total[1]), total[4:5 + d], int(total[2]),
-                         nan_per_column if nan_per_column.any() else None, int(total[3]))
+    d = (total.size - 8) // 2
+    nan_per_column = total[8 + d:].astype(np.int64)
+    weighted = total[4] > 0
+    return MatrixSummary(int(total[0]), d, int(total[1]), total[7:8 + d], int(total[2]),
+                         nan_per_column if nan_per_column.any() else None, int(total[3]),
+                         float(total[5]) if weighted else None,
+                         int(total[6]) if weighted else None)
 
 
 SAMPLE_STREAM = 2**31 - 1  # a draw number apart from those of the initialisations

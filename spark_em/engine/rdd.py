@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, NamedTuple
 
-from spark_em.engine.block import (FILE_PIECES, Block, array_blocks, cutter, default_partitions,
-                                   joined, unpack)
+from spark_em.engine.block import (FILE_PIECES, Block, array_blocks, block_stats_of, cutter,
+                                   default_partitions, joined, unpack_block)
 from spark_em.engine.files import hadoop_files
 from spark_em.engine.session import context_of
 
@@ -27,9 +27,9 @@ class RDDBackend:
 
     # --- data on the executors
 
-    def from_array(self, spark, X, num_partitions, block_rows):
+    def from_array(self, spark, X, num_partitions, block_rows, weights=None):
         sc = context_of(spark)
-        blocks = array_blocks(X, num_partitions, block_rows)
+        blocks = array_blocks(X, num_partitions, block_rows, weights)
         return sc.parallelize(blocks, min(num_partitions, len(blocks))).cache()
 
     def generated(self, spark, keys, make, num_partitions):
@@ -38,7 +38,12 @@ class RDDBackend:
         return blocks
 
     def from_records(self, frame):
-        blocks = frame.rdd.map(lambda r: Block(r.offset, unpack(r.kind, r.payload))).cache()
+        blocks = frame.rdd.map(lambda r: unpack_block(r.offset, r.kind, r.payload)).cache()
+        blocks.count()
+        return blocks
+
+    def cached(self, blocks):
+        blocks = blocks.cache()
         blocks.count()
         return blocks
 
@@ -51,7 +56,7 @@ class RDDBackend:
         broadcast = blocks.context.broadcast(params)
 
         def seq(acc, block):
-            stats = block_stats(block.values, broadcast.value)
+            stats = block_stats_of(block, block_stats, broadcast.value)
             return stats if acc is None else add(acc, stats)
 
         def comb(a, b):

@@ -54,16 +54,18 @@ def compile_in(namespace: dict, helpers: tuple[str, ...], loops: tuple[str, ...]
 
 def _load() -> dict:
     if not _loaded:
-        _loaded.update(compile_in(globals(), ("_transpose_tile", "_normalise", "_whiten_tile",
-                                              "_add_moments"),
+        _loaded.update(compile_in(globals(), ("_transpose_tile", "_normalise", "_weigh",
+                                              "_whiten_tile", "_add_moments"),
                                   ("_triangular_pass", "_diagonal_pass", "_masked_csr_pass")))
     return _loaded
 
 
-def _triangular_pass(rows, means, precision, log_norm, moments):  # pragma: no cover - compiled
+def _triangular_pass(rows, means, precision, log_norm, moments, weights):  # pragma: no cover
     """Full and tied: ``rows`` n×d, ``means`` K×d, ``precision`` K×d×d upper triangular,
     ``log_norm`` K. Adds to ``moments`` (K×(d+1)×(d+1)) the lower triangle of Σ r y yᵀ, Σ r y
-    in row d and Σ r at [d, d]; returns the log-likelihood."""
+    in row d and Σ r at [d, d]; returns the log-likelihood. With ``weights`` (n; empty for
+    none) each row's responsibilities and log-likelihood are multiplied by its weight."""
+    weighted = weights.shape[0] > 0
     n, d = rows.shape
     K = means.shape[0]
     tile = TILE_ROWS
@@ -84,15 +86,19 @@ def _triangular_pass(rows, means, precision, log_norm, moments):  # pragma: no c
             for t in range(m):
                 lp[k, t] = log_norm[k]
             _whiten_tile(D, precision[k], Y[k], lp[k], m)
-        log_likelihood += _normalise(lp, top, total, m)
+        tile_ll = _normalise(lp, top, total, m)
+        log_likelihood += _weigh(lp, top, weights, lo, m) if weighted else tile_ll
         for k in range(K):
             _add_moments(lp[k], Y[k], D, moments[k], m)
     return log_likelihood
 
 
-def _diagonal_pass(rows, means, precision, log_norm, first, square, resp):  # pragma: no cover
+def _diagonal_pass(rows, means, precision, log_norm, first, square, resp,
+                   weights):  # pragma: no cover - compiled
     """Diag and spherical: ``precision`` K×d (1/σ per coordinate). Adds Σ r y to ``first``,
-    Σ r y² to ``square`` (both K×d) and Σ r to ``resp``; returns the log-likelihood."""
+    Σ r y² to ``square`` (both K×d) and Σ r to ``resp``; returns the log-likelihood.
+    ``weights`` as for ``_triangular_pass``."""
+    weighted = weights.shape[0] > 0
     n, d = rows.shape
     K = means.shape[0]
     tile = TILE_ROWS
@@ -117,7 +123,8 @@ def _diagonal_pass(rows, means, precision, log_norm, first, square, resp):  # pr
                     lp[k, t] += y * y
             for t in range(m):
                 lp[k, t] = log_norm[k] - 0.5 * lp[k, t]
-        log_likelihood += _normalise(lp, top, total, m)
+        tile_ll = _normalise(lp, top, total, m)
+        log_likelihood += _weigh(lp, top, weights, lo, m) if weighted else tile_ll
         for k in range(K):
             for i in range(d):
                 s1 = 0.0
@@ -184,8 +191,8 @@ def _transpose_rows(rows, lo, m, out):  # pragma: no cover - compiled
 
 def _normalise_rows(lp, top, total, m):  # pragma: no cover - compiled
     """The max-shifted log-sum-exp over components of the first ``m`` columns of ``lp``
-    (K × tile), replacing them by the responsibilities; returns the sum of the rows'
-    log-likelihoods."""
+    (K × tile), replacing them by the responsibilities; each row's log-likelihood is left in
+    ``top`` and their sum returned."""
     K = lp.shape[0]
     for t in range(m):
         top[t] = lp[0, t]
@@ -200,7 +207,8 @@ def _normalise_rows(lp, top, total, m):  # pragma: no cover - compiled
             total[t] += lp[k, t]
     log_likelihood = 0.0
     for t in range(m):
-        log_likelihood += top[t] + np.log(total[t])
+        top[t] += np.log(total[t])
+        log_likelihood += top[t]
         total[t] = 1.0 / total[t]
     for k in range(K):
         for t in range(m):
@@ -208,21 +216,41 @@ def _normalise_rows(lp, top, total, m):  # pragma: no cover - compiled
     return log_likelihood
 
 
+def _weigh_rows(lp, row_ll, weights, lo, m):  # pragma: no cover - compiled
+    """Multiply the responsibilities of the first m columns of ``lp`` (K × tile) by the weights
+    of rows lo … lo+m−1; returns Σ w · (each row's log-likelihood, from ``row_ll``)."""
+    K = lp.shape[0]
+    log_likelihood = 0.0
+    for t in range(m):
+        log_likelihood += weights[lo + t] * row_ll[t]
+    for k in range(K):
+        for t in range(m):
+            lp[k, t] *= weights[lo + t]
+    return log_likelihood
+
+
 # what the loops call: swapped for the compiled forms by ``_load``
 _transpose_tile = _transpose_rows
 _normalise = _normalise_rows
+_weigh = _weigh_rows
 _whiten_tile = _whiten_rows
 _add_moments = _add_weighted_moments
 
 
-def triangular_pass(rows, means, precision, log_norm, moments) -> float:
+NO_WEIGHTS = np.empty(0)
+
+
+def triangular_pass(rows, means, precision, log_norm, moments, weights=None) -> float:
     """``_triangular_pass``, compiled."""
-    return _load()["_triangular_pass"](rows, means, precision, log_norm, moments)
+    weights = NO_WEIGHTS if weights is None else weights
+    return _load()["_triangular_pass"](rows, means, precision, log_norm, moments, weights)
 
 
-def diagonal_pass(rows, means, precision, log_norm, first, square, resp) -> float:
+def diagonal_pass(rows, means, precision, log_norm, first, square, resp, weights=None) -> float:
     """``_diagonal_pass``, compiled."""
-    return _load()["_diagonal_pass"](rows, means, precision, log_norm, first, square, resp)
+    weights = NO_WEIGHTS if weights is None else weights
+    return _load()["_diagonal_pass"](rows, means, precision, log_norm, first, square, resp,
+                                     weights)
 
 
 def usable(d: int, covariance_type: str) -> bool:

@@ -59,7 +59,7 @@ class Mixture(NamedTuple):
 
 class GaussianStats(NamedTuple):
     log_likelihood: float
-    n_rows: int
+    n_rows: float  # rows, or the sum of their weights
     resp: np.ndarray  # N_k
     centred_sum: np.ndarray  # S1_k = Σ r (x − m_k), K×d
     centred_square: np.ndarray  # S2_k: K×d×d (full, tied) or K×d (diag, spherical)
@@ -234,16 +234,24 @@ def _zero_moments(K: int, d: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((K, d)), np.zeros((K, d, d) if kind in ("full", "tied") else (K, d))
 
 
+def _row_count(X: np.ndarray, weights: np.ndarray | None) -> float:
+    return X.shape[0] if weights is None else float(weights.sum())
+
+
 def stats_of(X: np.ndarray, resp: np.ndarray, centres: np.ndarray, covariance_type: str,
-             log_likelihood: float = 0.0) -> GaussianStats:
+             log_likelihood: float = 0.0, weights: np.ndarray | None = None) -> GaussianStats:
     """Σ r, Σ r (x − m_k) and the centred second moments the covariance type needs, for given
-    responsibilities (the hard assignments of an initialisation, say)."""
+    responsibilities (the hard assignments of an initialisation, say), each row's multiplied
+    by its weight when there are ``weights``."""
     Xc, shift = _centred(X)
     resp = np.asarray(resp, dtype=np.float64)
+    if weights is not None:
+        resp = resp * weights[:, None]
     centres = np.asarray(centres, dtype=np.float64)
     first, square = _zero_moments(*centres.shape, covariance_type)
     _add_moments(Xc[:, None, :] - (centres - shift)[None], resp, first, square, covariance_type)
-    return GaussianStats(float(log_likelihood), Xc.shape[0], resp.sum(axis=0), first, square)
+    return GaussianStats(float(log_likelihood), _row_count(Xc, weights), resp.sum(axis=0), first,
+                         square)
 
 
 def _augmented_map(delta: np.ndarray, prepared: Prepared) -> np.ndarray:
@@ -260,8 +268,8 @@ def _augmented_map(delta: np.ndarray, prepared: Prepared) -> np.ndarray:
     return W.reshape(d + 1, K * (d + 1))
 
 
-def _block_stats_dense_factors(X: np.ndarray, shift: np.ndarray, prepared: Prepared
-                               ) -> GaussianStats:
+def _block_stats_dense_factors(X: np.ndarray, shift: np.ndarray, prepared: Prepared,
+                               weights: np.ndarray | None = None) -> GaussianStats:
     """Full and tied: per chunk one product for the whitened rows and K for the moments."""
     delta = prepared.means - shift
     K, d = delta.shape
@@ -277,14 +285,24 @@ def _block_stats_dense_factors(X: np.ndarray, shift: np.ndarray, prepared: Prepa
         whitened = Y[:, :, :d]
         weighted = prepared.log_norm[None, :] - 0.5 * np.einsum("nkd,nkd->nk", whitened, whitened)
         resp, row_ll = _normalised(weighted)
-        log_likelihood += row_ll.sum()
+        log_likelihood += _weigh(resp, row_ll, weights, lo)
         Yw = Y * resp[:, :, None]
         for k in range(K):
             moments[k] += Yw[:, k, :].T @ Y[:, k, :]
     first, square = _unwhitened(moments[:, :d, d], moments[:, :d, :d],
                                 prepared.covariance_chol, prepared.covariance_type)
-    return GaussianStats(float(log_likelihood), X.shape[0], moments[:, d, d].copy(), first,
-                         square)
+    return GaussianStats(float(log_likelihood), _row_count(X, weights), moments[:, d, d].copy(),
+                         first, square)
+
+
+def _weigh(resp: np.ndarray, row_ll: np.ndarray, weights: np.ndarray | None, lo: int) -> float:
+    """Σ of the chunk's row log-likelihoods, each times its row's weight (from row ``lo`` of
+    ``weights``), and the responsibilities multiplied by the weights in place."""
+    if weights is None:
+        return row_ll.sum()
+    w = weights[lo:lo + resp.shape[0]]
+    resp *= w[:, None]
+    return float(w @ row_ll)
 
 
 def symmetric_from_lower(lower: np.ndarray) -> np.ndarray:
@@ -293,7 +311,8 @@ def symmetric_from_lower(lower: np.ndarray) -> np.ndarray:
     return lower + np.tril(lower, -1).transpose(0, 2, 1)
 
 
-def _block_stats_compiled(X: np.ndarray, prepared: Prepared) -> GaussianStats:
+def _block_stats_compiled(X: np.ndarray, prepared: Prepared,
+                          weights: np.ndarray | None = None) -> GaussianStats:
     """The same pass by the compiled loops (``compiled``), for rows of few dimensions."""
     kind = prepared.covariance_type
     means = np.ascontiguousarray(prepared.means)
@@ -303,22 +322,24 @@ def _block_stats_compiled(X: np.ndarray, prepared: Prepared) -> GaussianStats:
     if kind in ("full", "tied"):
         P = np.ascontiguousarray(np.broadcast_to(P, (K, d, d)))
         moments = np.zeros((K, d + 1, d + 1))
-        log_likelihood = compiled.triangular_pass(X, means, P, log_norm, moments)
+        log_likelihood = compiled.triangular_pass(X, means, P, log_norm, moments, weights)
         square = symmetric_from_lower(moments[:, :d, :d])
         first, resp = moments[:, d, :d], moments[:, d, d].copy()
     else:
         P = np.ascontiguousarray(np.broadcast_to(P if kind == "diag" else P[:, None], (K, d)))
         first, square, resp = np.zeros((K, d)), np.zeros((K, d)), np.zeros(K)
-        log_likelihood = compiled.diagonal_pass(X, means, P, log_norm, first, square, resp)
+        log_likelihood = compiled.diagonal_pass(X, means, P, log_norm, first, square, resp,
+                                                weights)
     first, square = _unwhitened(first, square, prepared.covariance_chol, kind)
-    return GaussianStats(float(log_likelihood), X.shape[0], resp, first, square)
+    return GaussianStats(float(log_likelihood), _row_count(X, weights), resp, first, square)
 
 
-def _block_stats_shifted(X: np.ndarray, shift: np.ndarray, prepared: Prepared) -> GaussianStats:
+def _block_stats_shifted(X: np.ndarray, shift: np.ndarray, prepared: Prepared,
+                         weights: np.ndarray | None = None) -> GaussianStats:
     """``block_stats`` of float64 rows ``X``, centred on ``shift`` a chunk at a time."""
     kind = prepared.covariance_type
     if kind in ("full", "tied"):
-        return _block_stats_dense_factors(X, shift, prepared)
+        return _block_stats_dense_factors(X, shift, prepared, weights)
     delta = prepared.means - shift
     K, d = delta.shape
     first, square = _zero_moments(K, d, kind)
@@ -327,11 +348,11 @@ def _block_stats_shifted(X: np.ndarray, shift: np.ndarray, prepared: Prepared) -
     for lo in range(0, X.shape[0], step):
         Y = _whitened(X[lo:lo + step] - shift, delta, prepared)
         resp, row_ll = _normalised(_weighted(Y, prepared))
-        log_likelihood += row_ll.sum()
+        log_likelihood += _weigh(resp, row_ll, weights, lo)
         n_k += resp.sum(axis=0)
         _add_moments(Y, resp, first, square, kind)
     first, square = _unwhitened(first, square, prepared.covariance_chol, kind)
-    return GaussianStats(float(log_likelihood), X.shape[0], n_k, first, square)
+    return GaussianStats(float(log_likelihood), _row_count(X, weights), n_k, first, square)
 
 
 def _float_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -340,23 +361,28 @@ def _float_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X, X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
 
 
-def block_stats(X: np.ndarray, prepared: Prepared) -> GaussianStats:
-    """One pass over a block: its log-likelihood and its M-step sums, centred on the means."""
-    return block_stats_many(X, [prepared])[0]
+def block_stats(X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
+                ) -> GaussianStats:
+    """One pass over a block: its log-likelihood and its M-step sums, centred on the means.
+    With ``weights`` every row counts its weight times (a weight of 2 is the row twice)."""
+    return block_stats_many(X, [prepared], weights)[0]
 
 
-def block_stats_many(X: np.ndarray, prepared: list[Prepared]) -> list[GaussianStats]:
+def block_stats_many(X: np.ndarray, prepared: list[Prepared],
+                     weights: np.ndarray | None = None) -> list[GaussianStats]:
     """``block_stats`` for several starts: the block is converted (and its shift found) once.
     Rows of few dimensions take the compiled pass, wider rows the BLAS one."""
     X, shift = np.ascontiguousarray(X, dtype=np.float64), None
+    if weights is not None:
+        weights = np.ascontiguousarray(weights, dtype=np.float64)
     stats = []
     for p in prepared:
         if X.shape[0] and compiled.usable(X.shape[1], p.covariance_type):
-            stats.append(_block_stats_compiled(X, p))
+            stats.append(_block_stats_compiled(X, p, weights))
             continue
         if shift is None:
             X, shift = _float_rows(X)
-        stats.append(_block_stats_shifted(X, shift, p))
+        stats.append(_block_stats_shifted(X, shift, p, weights))
     return stats
 
 

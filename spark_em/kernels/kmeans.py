@@ -16,7 +16,7 @@ from spark_em.kernels.gaussian import Mixture
 
 class KMeansStats(NamedTuple):
     cost_before: float  # Σ ‖x − m_{a(x)}‖² under the current means
-    n_rows: int
+    n_rows: float  # rows, or the sum of their weights
     counts: np.ndarray  # n_k
     centred_sum: np.ndarray  # Σ_{a(x)=k} (x − m_k)
     centred_sq: np.ndarray  # Σ_{a(x)=k} ‖x − m_k‖²
@@ -30,16 +30,19 @@ def nearest(X: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, sq[np.arange(X.shape[0]), labels]
 
 
-def block_stats(X: np.ndarray, means: np.ndarray) -> KMeansStats:
-    """A block's cost under ``means`` and its per-cluster sums, centred on the means."""
+def block_stats(X: np.ndarray, means: np.ndarray, weights: np.ndarray | None = None
+                ) -> KMeansStats:
+    """A block's cost under ``means`` and its per-cluster sums, centred on the means; with
+    ``weights`` each row counts its weight times."""
     X = np.asarray(X, dtype=np.float64)
     K, d = means.shape
     labels, sq = nearest(X, means)
-    counts = np.bincount(labels, minlength=K).astype(np.float64)
+    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    counts = np.bincount(labels, weights=w, minlength=K)
     centred = np.zeros((K, d))
-    np.add.at(centred, labels, X - means[labels])
-    return KMeansStats(float(sq.sum()), X.shape[0], counts, centred,
-                 np.bincount(labels, weights=sq, minlength=K))
+    np.add.at(centred, labels, (X - means[labels]) * w[:, None])
+    return KMeansStats(float(w @ sq), X.shape[0] if weights is None else float(w.sum()), counts,
+                       centred, np.bincount(labels, weights=sq * w, minlength=K))
 
 
 def update(stats: KMeansStats, means: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

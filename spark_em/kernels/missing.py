@@ -406,20 +406,25 @@ def _grouped(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order[:kept], starts[:n_patterns + 1]
 
 
-def block_stats_many(X: np.ndarray, prepared: list[Prepared]) -> list[GaussianStats]:
+def block_stats_many(X: np.ndarray, prepared: list[Prepared],
+                     weights: np.ndarray | None = None) -> list[GaussianStats]:
     """``gaussian.block_stats_many`` for a block that may hold NaN: exact EM's expected
-    statistics (13). Without a NaN, the complete-data pass itself."""
+    statistics (13). Without a NaN, the complete-data pass itself (which takes row
+    ``weights``; rows with missing values do not)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     if not np.isnan(X).any():
-        return gaussian.block_stats_many(X, prepared)
+        return gaussian.block_stats_many(X, prepared, weights)
+    if weights is not None:
+        raise ValueError("weighted rows with missing values are not supported")
     order, starts = _grouped(X)
     if not order.size:
         return gaussian.block_stats_many(X[:0], prepared)
     return [_partial_stats(X, order, starts, p) for p in prepared]
 
 
-def block_stats(X: np.ndarray, prepared: Prepared) -> GaussianStats:
-    return block_stats_many(X, [prepared])[0]
+def block_stats(X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
+                ) -> GaussianStats:
+    return block_stats_many(X, [prepared], weights)[0]
 
 
 def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -56,7 +56,7 @@ class GaussianRun:
     n_iter: int
     converged: bool
     seconds: float
-    n_rows: int
+    n_rows: float  # rows with a value, or the sum of the weights (the n of BIC)
     n_features: int
     cluster_sizes: list[float] = field(default_factory=list)
     history: list[Iteration] = field(default_factory=list)
@@ -94,13 +94,14 @@ def _hard_assignments(blocks, all_means: list[np.ndarray], fallback_vars: list[n
     """Weights and covariances from assigning each row to its nearest mean, for several sets
     of means in one pass."""
 
-    def stats(values, means):
+    def stats(values, means, weights):
         labels, _ = kmeans.nearest(values, means)
         resp = np.zeros((values.shape[0], means.shape[0]))
         resp[np.arange(values.shape[0]), labels] = 1.0
-        return gaussian.stats_of(values, resp, means, covariance_type)
+        return gaussian.stats_of(values, resp, means, covariance_type, weights=weights)
 
-    totals = ops.aggregate(blocks, lambda values, sets: [stats(values, m) for m in sets],
+    totals = ops.aggregate(blocks, lambda values, sets, weights=None: [stats(values, m, weights)
+                                                                       for m in sets],
                            lambda a, b: [add_fields(x, y) for x, y in zip(a, b)], all_means)
     out = []
     for total, means, var in zip(totals, all_means, fallback_vars):
@@ -131,6 +132,7 @@ def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type
         raise InputError(f"{{param}} must be one of {', '.join(INIT_MODES)} or a Mixture, "
                          f"not {init!r}", param="init")
     missing_model.check(summary, pairs)
+    check_weighted(summary, pairs)
     if summary.has_nan:
         blocks, summary = missing_model.mean_imputed(blocks, summary)
     starts = reference_starts(blocks, pairs, summary)  # also checks each K against the rows
@@ -141,6 +143,22 @@ def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type
     draw = kmeans_model.plus_plus if init == "kmeans++" else kmeans_model.random_rows
     means = [draw(blocks, k, seed) for k, seed in pairs]
     return _hard_assignments(blocks, means, [var for _, var in starts], covariance_type, reg_covar)
+
+
+def check_weighted(summary: MatrixSummary, pairs: list[tuple[int, int]]) -> None:
+    """Weighted rows: some weight above 0, complete rows, and each K at most the rows that
+    weigh anything."""
+    if not summary.weighted:
+        return
+    if summary.has_nan:
+        raise InputError("weighted rows must be complete: these rows miss values (weights "
+                         "with missing values are not supported)")
+    if summary.total_weight <= 0:
+        raise InputError("every weight is 0: there is nothing to fit")
+    for k, _ in pairs:
+        if k > summary.n_weighted_rows:
+            raise InputError(f"{{param}} {k} is larger than the number of rows with a weight "
+                             f"above 0 ({summary.n_weighted_rows})", param="k")
 
 
 def check_given(mixture: Mixture, k: int, d: int, covariance_type: str) -> Mixture:
@@ -186,9 +204,11 @@ def family(tol: float = DEFAULT_TOL, reg_covar: float = gaussian.REG_COVAR) -> F
 def cluster_sizes(blocks, mixtures: list[Mixture]) -> list[list[float]]:
     """Σ_u r_uk for each component (soft sizes) under each mixture: one pass."""
     factors = [prepared(m) for m in mixtures]
-    sizes = ops.reduce(
-        blocks, lambda b: [missing.posterior(b.values, p)[0].sum(axis=0) for p in factors],
-        lambda a, b: [x + y for x, y in zip(a, b)])
+    def sizes_of(block):
+        weights = np.ones(block.values.shape[0]) if block.weights is None else block.weights
+        return [weights @ missing.posterior(block.values, p)[0] for p in factors]
+
+    sizes = ops.reduce(blocks, sizes_of, lambda a, b: [x + y for x, y in zip(a, b)])
     return [s.tolist() for s in sizes]
 
 
@@ -218,6 +238,8 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
     if n_init < 1:
         raise InputError(f"{{param}} must be at least 1, got {n_init}", param="n_init")
     summary = summary or summarize(blocks)
+    if isinstance(init, Mixture):
+        check_weighted(summary, [])
     if model == "kmeans" and summary.has_nan:
         raise InputError("K-means needs complete data: these rows miss values (fit a mixture, "
                          "which handles them)")
@@ -237,10 +259,10 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
     if model == "gmm":
         sizes = cluster_sizes(blocks, finals)
     else:
-        sizes = [(m.weights * summary.n_rows).tolist() for m in finals]
+        sizes = [(m.weights * summary.n_effective).tolist() for m in finals]
     runs = [GaussianRun(k, seed + r, model, _init_name(init), final, res.objective, res.n_iter,
                         res.converged, sum(h.seconds for h in res.history),
-                        summary.n_rows - summary.n_nan_rows,
+                        summary.n_effective,
                         summary.n_cols, size, res.history, first)
             for (k, seed, r), final, res, size, first in zip(specs, finals, results, sizes, starts)]
     return [selection.best(runs[i:i + n_init], higher=model == "gmm")

@@ -27,7 +27,9 @@ def family(tol: float = TOL) -> Family:
         new_means, sse, cost = kmeans.update(stats, mixture.means)
         return kmeans.as_mixture(new_means, sse, stats.counts, stats.n_rows), cost
 
-    return Family("kmeans", lambda values, mixture: kmeans.block_stats(values, mixture.means),
+    return Family("kmeans",
+                  lambda values, mixture, weights=None: kmeans.block_stats(values, mixture.means,
+                                                                           weights),
                   update, converged=falling_rule(tol), encode=codec.encode_gaussian,
                   decode=codec.decode_gaussian)
 
@@ -38,13 +40,16 @@ def start(mixture: Mixture) -> Mixture:
 
 
 def _draw(blocks, seed: int, draw: int, centres: np.ndarray | None, n_candidates: int) -> list:
-    """``n_candidates`` rows, each drawn with probability ∝ D² to ``centres`` (uniformly when
-    there are none) by its own smallest exponential clock −log(u)/w: one pass."""
+    """``n_candidates`` rows, each drawn with probability ∝ w·D² to ``centres`` (∝ w when
+    there are none; w the row's weight, 1 without weights) by its own smallest exponential
+    clock −log(u)/(w·D²): one pass."""
 
     def best_of_block(block):
         X = np.asarray(block.values, dtype=np.float64)
         index = block.offset + np.arange(X.shape[0])
         weight = np.ones(X.shape[0]) if centres is None else kmeans.nearest(X, centres)[1]
+        if block.weights is not None:
+            weight = weight * block.weights
         out = []
         for t in range(n_candidates):
             with np.errstate(divide="ignore"):
@@ -60,12 +65,13 @@ def _draw(blocks, seed: int, draw: int, centres: np.ndarray | None, n_candidates
 
 
 def _potentials(blocks, centres: np.ndarray, candidates: list) -> np.ndarray:
-    """Σ_x min(D²(x), ‖x − c‖²) for each candidate c: one pass."""
+    """Σ_x w·min(D²(x), ‖x − c‖²) for each candidate c: one pass."""
 
     def of_block(block):
         X = np.asarray(block.values, dtype=np.float64)
         d2 = kmeans.nearest(X, centres)[1]
-        return np.array([np.minimum(d2, np.einsum("ij,ij->i", X - c, X - c)).sum()
+        w = np.ones(X.shape[0]) if block.weights is None else block.weights
+        return np.array([w @ np.minimum(d2, np.einsum("ij,ij->i", X - c, X - c))
                          for c in candidates])
 
     return ops.reduce(blocks, of_block, np.add)
@@ -84,10 +90,14 @@ def plus_plus(blocks, k: int, seed: int) -> np.ndarray:
 
 
 def random_rows(blocks, k: int, seed: int) -> np.ndarray:
-    """K distinct rows drawn uniformly: those with the K smallest hashed keys (one pass)."""
+    """K distinct rows drawn uniformly (∝ weight, for weighted rows, by the keys −log(u)/w):
+    those with the K smallest hashed keys (one pass)."""
 
     def smallest(block):
         keys = row_uniforms(seed, 0, block.offset + np.arange(block.values.shape[0]))
+        if block.weights is not None:
+            with np.errstate(divide="ignore"):
+                keys = -np.log(keys) / block.weights
         keep = np.argsort(keys)[:k]
         return [(float(keys[i]), block.offset + int(i), np.asarray(block.values[i], np.float64))
                 for i in keep]

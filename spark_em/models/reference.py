@@ -27,9 +27,11 @@ def reference_starts(blocks, pairs: list[tuple[int, int]], summary: MatrixSummar
         check_k(k, summary.n_rows)
     chosen = [masked.reference_rows(summary.n_rows, k, seed) for k, seed in pairs]
     rows = rows_at(blocks, np.concatenate(chosen)).astype(np.float64)
+    # weighted rows: the column sums are weighted, and n is the sum of the weights
+    n = summary.total_weight if summary.weighted else summary.n_rows
     out, at = [], 0
     for index in chosen:
         mu = rows[at:at + len(index)]
         at += len(index)
-        out.append((mu, masked.init_variances(summary.column_summary, summary.n_rows, mu)))
+        out.append((mu, masked.init_variances(summary.column_summary, n, mu)))
     return out
