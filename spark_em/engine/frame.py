@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import pyarrow as pa
 
-from spark_em.engine.block import (FILE_PIECES, array_blocks, block_stats_of, combined, cutter,
+from spark_em.engine.block import (FILE_PIECES, Block, array_blocks, block_stats_of, combined, cutter,
                                    joined, pack, pack_block, unpack, unpack_block)
 from spark_em.engine.files import listed_files
 
