@@ -39,7 +39,7 @@ from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL
 from spark_em.engine.ops import sample_rows, summarize
 from spark_em.engine.session import get_spark
 from spark_em.errors import InputError
-from spark_em.io.matrix import FORMATS, read_matrix, write_npy
+from spark_em.io.matrix import FORMATS, read_columns, read_matrix, write_npy
 from spark_em.io.synthetic import blobs, planted_ratings
 from spark_em.io.triples import RatingsIndex, read_frame, read_triples
 from spark_em.kernels.gaussian import COVARIANCE_TYPES, REG_COVAR
@@ -55,9 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fit_gmm.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("--input", help="ratings matrix: text, CSV or .npy file, or a directory "
                     "(default: built-in synthetic ratings)")
-    ap.add_argument("--format", choices=FORMATS + ("triples",),
-                    help="input format (default: from the name); triples: (user, item, rating) "
-                    "records in Parquet or CSV with a header")
+    ap.add_argument("--format", choices=FORMATS + ("parquet", "triples"),
+                    help="input format (default: from the name); parquet: complete data, one "
+                    "numeric column per feature; triples: (user, item, rating) records in "
+                    "Parquet or CSV with a header")
     ap.add_argument("--header", action="store_true", help="CSV files start with a header line")
     ap.add_argument("--user-col", default="user", help="triples: the user id column")
     ap.add_argument("--item-col", default="item", help="triples: the item id column")
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "nan in text, NaN in .npy), fitted by exact EM with any --covariance")
     ap.add_argument("--demo", choices=["blobs"], help="blobs: the three-cluster demo "
                     "(3×1000 points around (4,0), (6,6), (0,4)); implies --missing none, K=3")
+    ap.add_argument("--weight", metavar="COL",
+                    help="complete data in CSV (with --header) or Parquet: the column of each "
+                    "row's weight (>= 0; an integer weight m counts the row m times); the other "
+                    "columns are the features")
     ap.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full",
                     help="covariance type for complete data (default full)")
     ap.add_argument("--model", choices=["gmm", "kmeans"], default="gmm",
@@ -158,8 +163,35 @@ def parse_args(argv):
                          "without --k or --checkpoint")
     if args.resume and not args.checkpoint:
         raise InputError("--resume needs --checkpoint DIR")
+    _check_named_columns(args)
     args.range = _rating_range(args.rating_range)
     return args
+
+
+def _named_format(args) -> str | None:
+    """csv or parquet when the input is read by column names (a weight column, or Parquet)."""
+    guessed = args.format or ("parquet" if (args.input or "").rstrip("/").lower()
+                              .endswith(".parquet") else None)
+    if guessed == "parquet" or args.weight:
+        return guessed or "csv"
+    return None
+
+
+def _check_named_columns(args) -> None:
+    fmt = _named_format(args)
+    if fmt is None:
+        return
+    if args.missing == "zero" or args.demo or not args.input:
+        raise InputError("--weight and Parquet input are for complete data: give --input and "
+                         "--missing none")
+    if fmt not in ("csv", "parquet"):
+        raise InputError(f"--weight needs CSV with a header or Parquet input, not --format {fmt}")
+    if fmt == "csv" and not args.header:
+        raise InputError("--weight with CSV input needs --header (the columns are named)")
+    if args.weight and args.missing == "nan":
+        raise InputError("--weight goes with complete data (--missing none), not --missing nan")
+    if args.gold:
+        raise InputError("--gold goes with text, CSV or .npy input without --weight")
 
 
 def _rating_range(text):
@@ -300,15 +332,27 @@ def fit_complete(spark, args, start):
         blocks = blobs(spark, num_partitions=args.partitions, backend=args.backend)
         described = {"input": "demo: 3x1000 points around (4,0), (6,6), (0,4), identity covariance"}
     else:
-        blocks = read_matrix(spark, args.input, args.format, ratings=False, header=args.header,
-                             num_partitions=args.partitions, block_rows=args.block_rows,
-                             backend=args.backend,
-                             missing="nan" if args.missing == "nan" else None)
+        missing = "nan" if args.missing == "nan" else None
+        named = _named_format(args)
+        if named:
+            blocks = read_columns(spark, args.input, named, args.weight,
+                                  block_rows=args.block_rows, backend=args.backend,
+                                  missing=missing, num_partitions=args.partitions)
+        else:
+            blocks = read_matrix(spark, args.input, args.format, ratings=False,
+                                 header=args.header, num_partitions=args.partitions,
+                                 block_rows=args.block_rows, backend=args.backend,
+                                 missing=missing)
         described = {"input": args.input}
+        if args.weight:
+            described["weight"] = args.weight
     summary = summarize(blocks)
     if summary.has_nan:
         described.update(n_missing_values=int(summary.nan_per_column.sum()),
                          n_rows_all_missing=summary.n_nan_rows)
+    if summary.weighted:
+        described.update(weight_sum=summary.total_weight,
+                         n_rows_weighted=summary.n_weighted_rows)
     paths: dict[tuple[int, int], list] = {}
     objective = "cost" if args.model == "kmeans" else "log-likelihood"
 
@@ -319,7 +363,8 @@ def fit_complete(spark, args, start):
     checkpoint = open_checkpoint(
         args, lambda *a, **o: gaussian_model.checkpoint_for(*a, model=args.model, **o), summary,
         input=described["input"], covariance=args.covariance, init=args.init,
-        n_init=args.n_init, tol=args.tol, reg_covar=args.reg_covar)
+        n_init=args.n_init, tol=args.tol, reg_covar=args.reg_covar,
+        **({"weight": args.weight} if args.weight else {}))
     runs = gaussian_model.fit_all(
         blocks, args.ks, args.seed_list, model=args.model, covariance_type=args.covariance,
         init=args.init, tol=args.tol, max_iter=args.max_iter, reg_covar=args.reg_covar,

@@ -18,12 +18,15 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from spark_em.engine import ops
 from spark_em.engine.backend import backend_for, default_parallelism
-from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, default_partitions
+from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, Block, default_partitions
+from spark_em.engine.files import listed_files
 from spark_em.errors import InputError
 from spark_em.io.parser import (PartitionParser, assemble, check_missing, rows_before,
                                 value_check)
 from spark_em.io.vectors import as_array
+from spark_em.kernels.arrays import compact
 
 FORMATS = ("text", "csv", "npy")
 
@@ -180,11 +183,13 @@ def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None 
 
 
 def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFAULT_BLOCK_ROWS,
-                   backend: str | None = None, missing: str | None = None):
+                   backend: str | None = None, missing: str | None = None,
+                   weight_col: str | None = None):
     """A DataFrame column of numeric arrays or ``pyspark.ml`` vectors as blocks, in row order;
     ``backend`` by default that of ``df``'s session. With ``missing="nan"`` (and
     ``ratings=False``) NaN, and a null element of an array, mark a missing value (``"zero"``:
-    0 does)."""
+    0 does). ``weight_col``: a numeric column of each row's weight (>= 0, finite), kept with
+    the blocks (complete data only)."""
     from pyspark.ml.linalg import VectorUDT
     from pyspark.sql.types import ArrayType, NumericType
 
@@ -195,6 +200,8 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
             or (isinstance(kind, ArrayType) and isinstance(kind.elementType, NumericType))):
         raise InputError(f"column {column!r} must hold arrays of numbers or vectors, not {kind.simpleString()}")
     missing = check_missing(missing, ratings)
+    if weight_col is not None:
+        _check_weight_column(df, weight_col, column, ratings, missing)
     check = value_check(ratings, missing)
 
     def parse(piece: int, rows: Iterable) -> Iterator[tuple]:
@@ -206,7 +213,14 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
             if row[0] is None:
                 parser.fail(n, "the value is null")
                 continue
-            yield from parser.add(as_array(row[0]), n)
+            values = as_array(row[0])
+            if weight_col is not None:
+                weight = np.nan if row[1] is None else float(row[1])
+                if not (np.isfinite(weight) and weight >= 0):
+                    parser.fail(n, f"weight ({weight_col!r}) {row[1]} is not a finite number >= 0")
+                    continue
+                values = np.append(values, weight)
+            yield from parser.add(values, n)
         yield from parser.flush()
         yield parser.summary(n_lines=n)
 
@@ -216,7 +230,69 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
         return f"column {column!r} row {rows_before(meta, metas) + meta['error'][0]}: {meta['error'][1]}"
 
     chosen = backend_for(df.sparkSession, backend)
-    return assemble(chosen, chosen.rows_of(df, [column]), parse, describe)[0]
+    columns = [column] if weight_col is None else [column, weight_col]
+    blocks = assemble(chosen, chosen.rows_of(df, columns), parse, describe)[0]
+    return blocks if weight_col is None else _weights_apart(blocks)
+
+
+def _check_weight_column(df, weight_col: str, column: str, ratings: bool, missing) -> None:
+    from pyspark.sql.types import NumericType
+
+    if weight_col not in df.columns:
+        raise InputError(f"no weight column {weight_col!r}; the DataFrame has "
+                         f"{', '.join(df.columns)}")
+    if weight_col == column:
+        raise InputError(f"the weight column cannot be the features column {column!r}")
+    if not isinstance(df.schema[weight_col].dataType, NumericType):
+        raise InputError(f"the weight column {weight_col!r} must hold numbers, not "
+                         f"{df.schema[weight_col].dataType.simpleString()}")
+    if ratings or missing:
+        raise InputError("row weights are for complete data: not with ratings or missing values")
+
+
+def _weights_apart(blocks):
+    """Blocks whose last column is each row's weight, as weighted blocks (cached)."""
+    def split(block: Block) -> Block:
+        values = np.asarray(block.values)
+        return Block(block.offset, compact(values[:, :-1]), values[:, -1].astype(np.float64))
+
+    weighted = ops.cached(ops.mapped(blocks, split))
+    blocks.unpersist()
+    return weighted
+
+
+def read_columns(spark, path: str, fmt: str | None = None, weight_col: str | None = None,
+                 block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None,
+                 missing: str | None = None, num_partitions: int | None = None):
+    """A CSV file with a header line, or Parquet (by ``fmt`` or the name), whose columns are
+    the features (in the file's order) and, if named, ``weight_col``: complete-data blocks
+    (weighted when there is a weight column). ``num_partitions`` as for ``read_text``."""
+    from pyspark.sql import functions as F
+
+    listed_files(spark, path)  # a clear error for a missing path or empty dir
+    fmt = fmt or ("parquet" if path.rstrip("/").lower().endswith(".parquet") else "csv")
+    if fmt == "csv":
+        df = spark.read.option("header", True).option("mode", "PERMISSIVE").csv(path)
+    elif fmt == "parquet":
+        df = spark.read.parquet(path)
+    else:
+        raise InputError(f"{{param}} must be csv or parquet for named columns, not {fmt!r}",
+                         param="fmt")
+    features = [c for c in df.columns if c != weight_col]
+    if weight_col is not None and weight_col not in df.columns:
+        raise InputError(f"{path}: no weight column {weight_col!r}; it has {', '.join(df.columns)}")
+    if not features:
+        raise InputError(f"{path}: no feature columns")
+    row = F.array(*[F.col(f"`{c}`").try_cast("double") for c in features]).alias(FEATURES)
+    chosen = [row] + ([F.col(f"`{weight_col}`").try_cast("double").alias(weight_col)]
+                      if weight_col else [])
+    blocks = read_dataframe(df.select(*chosen), FEATURES, ratings=False, block_rows=block_rows,
+                            backend=backend, missing=missing, weight_col=weight_col)
+    return backend_for(spark, backend).repartitioned(blocks, num_partitions) if num_partitions \
+        else blocks
+
+
+FEATURES = "__spark_em_features"
 
 
 def read_matrix(spark, path: str, fmt: str | None = None, ratings: bool = True,

@@ -1,4 +1,9 @@
-"""The spark.ml-style Gaussian mixture on complete data: ``GaussianMixture`` and its model."""
+"""The spark.ml-style Gaussian mixture on complete data: ``GaussianMixture`` and its model.
+
+Beyond MLlib's: row weights for every covariance type (``weightCol``), an ``initialModel``,
+model selection over ``kValues`` × ``covarianceTypes`` in one fit, and on the model
+``sample``, ``score``/``evaluate`` on other data, ``predict`` of one row and ``gaussiansDF``.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
-from pyspark.ml.linalg import VectorUDT
+from pyspark.ml.linalg import DenseMatrix, DenseVector, VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasSeed
+from pyspark.ml.param.shared import (HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasSeed,
+                                     HasWeightCol)
 from pyspark.sql.types import DoubleType, IntegerType, StructField
 
 from spark_em.errors import InputError
@@ -17,16 +23,40 @@ from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import gaussian, missing
 from spark_em.ml.columns import with_columns
 from spark_em.ml.params import (HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq,
-                                in_array)
+                                in_array, validated)
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
 from spark_em.models import gaussian as gaussian_model
+from spark_em.models import gaussian_outputs as outputs
 from spark_em.models.gaussian import INIT_MODES
+from spark_em.models.selection import CRITERIA
 
 MISSING_VALUES = ("none", "nan", "zero")
 
 
+def _as_initial_model(value) -> dict:
+    """An initial model as plain lists (JSON, so the estimator saves with it): from a fitted
+    ``GaussianMixtureModel``, a ``kernels.gaussian.Mixture`` or a dict with weights, means,
+    covariances and covarianceType."""
+    if isinstance(value, GaussianMixtureModel):
+        value = value._mixture
+    if isinstance(value, gaussian.Mixture):
+        value = {"weights": value.weights, "means": value.means,
+                 "covariances": value.covariances, "covarianceType": value.covariance_type}
+    if not isinstance(value, dict) or not {"weights", "means", "covariances"} <= set(value):
+        raise TypeError("initialModel must be a GaussianMixtureModel, a Mixture or a dict with "
+                        f"weights, means, covariances and covarianceType, not {type(value).__name__}")
+    kind = value.get("covarianceType", "full")
+    if kind not in gaussian.COVARIANCE_TYPES:
+        raise TypeError(f"initialModel's covarianceType must be one of "
+                        f"{', '.join(gaussian.COVARIANCE_TYPES)}, not {kind!r}")
+    return {"weights": np.asarray(value["weights"], dtype=np.float64).tolist(),
+            "means": np.asarray(value["means"], dtype=np.float64).tolist(),
+            "covariances": np.asarray(value["covariances"], dtype=np.float64).tolist(),
+            "covarianceType": kind}
+
+
 class _GaussianMixtureParams(HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasIterationParams,
-                             HasSeed):
+                             HasSeed, HasWeightCol):
     k = Param(Params._dummy(), "k", "number of components (> 0)",
               gt("k", 0, TypeConverters.toInt))
     covarianceType = Param(Params._dummy(), "covarianceType",
@@ -47,13 +77,29 @@ class _GaussianMixtureParams(HasFeaturesCol, HasPredictionCol, HasProbabilityCol
     imputedCol = Param(Params._dummy(), "imputedCol",
                        "column for the rows with their missing values imputed (when "
                        "missingValue is nan or zero)", TypeConverters.toString)
+    initialModel = Param(Params._dummy(), "initialModel",
+                         "where EM starts: a fitted GaussianMixtureModel, a Mixture, or a dict "
+                         "of weights, means, covariances and covarianceType (its K and type "
+                         "are the fit's)", _as_initial_model)
+    kValues = Param(Params._dummy(), "kValues",
+                    "several K to fit in the same passes; the best by criterion is returned",
+                    validated("kValues", TypeConverters.toListInt,
+                              lambda v: len(v) > 0 and min(v) >= 1, "a non-empty list of K >= 1"))
+    covarianceTypes = Param(Params._dummy(), "covarianceTypes",
+                            "several covariance types to fit with each K in the same passes",
+                            validated("covarianceTypes", TypeConverters.toListString,
+                                      lambda v: len(v) > 0 and set(v) <= set(gaussian.COVARIANCE_TYPES),
+                                      f"a non-empty list of {', '.join(gaussian.COVARIANCE_TYPES)}"))
+    criterion = Param(Params._dummy(), "criterion",
+                      "how kValues / covarianceTypes are compared: bic or aic (the course's "
+                      "scale, higher is better)", in_array("criterion", CRITERIA))
 
     def __init__(self, *args):
         super().__init__(*args)
         self._setDefault(k=2, covarianceType="full", initMode="kmeans++", nInit=1,
                          regCovar=gaussian.REG_COVAR, maxIter=100, tol=1e-6, seed=0,
                          logLikelihoodCol="logLikelihood", missingValue="none",
-                         imputedCol="imputed")
+                         imputedCol="imputed", criterion="bic")
 
     def getMissingValue(self) -> str:
         return self.getOrDefault(self.missingValue)
@@ -83,18 +129,56 @@ class _GaussianMixtureParams(HasFeaturesCol, HasPredictionCol, HasProbabilityCol
     def getLogLikelihoodCol(self) -> str:
         return self.getOrDefault(self.logLikelihoodCol)
 
+    def getInitialModel(self) -> dict | None:
+        return self.getOrDefault(self.initialModel) if self.isDefined(self.initialModel) else None
+
+    def getKValues(self) -> list[int]:
+        return self.getOrDefault(self.kValues) if self.isDefined(self.kValues) else [self.getK()]
+
+    def getCovarianceTypes(self) -> list[str]:
+        return (self.getOrDefault(self.covarianceTypes) if self.isDefined(self.covarianceTypes)
+                else [self.getCovarianceType()])
+
+    def getCriterion(self) -> str:
+        return self.getOrDefault(self.criterion)
+
+    def _weight_arg(self) -> str | None:
+        """The readers' ``weight_col=``: the weight column, when one is set (and not empty)."""
+        if self.isDefined(self.weightCol) and self.getWeightCol():
+            return self.getWeightCol()
+        return None
+
 
 @dataclass
 class GaussianMixtureSummary:
-    """What a fit reports: log-likelihood per iteration, iterations, soft cluster sizes."""
+    """What a fit reports: log-likelihood per iteration, iterations, soft cluster sizes, the
+    rows (``numRows``: with ``weightCol``, the sum of the weights, the n of BIC) and, for a
+    model selection, every candidate compared (``candidates``)."""
 
     logLikelihoodHistory: list[float]
     numIter: int
     converged: bool
     clusterSizes: list[float]
     logLikelihood: float
-    numRows: int = 0
+    numRows: float = 0
     extra: dict = field(default_factory=dict)
+    candidateRows: list[dict] = field(default_factory=list)
+    criterion: str = "bic"
+
+    @property
+    def candidates(self):
+        """A DataFrame: k, covarianceType, logLikelihood, numParams, bic and aic (the course's
+        scale, higher is better), bicSklearn and aicSklearn (scikit-learn's −2·LL + p·log n
+        and −2·LL + 2p, lower is better: −2 times the others), numIter, converged and chosen."""
+        from pyspark.sql import SparkSession
+
+        from spark_em.models.gaussian_outputs import CANDIDATE_FIELDS
+
+        schema = ("k int, covarianceType string, logLikelihood double, numParams int, "
+                  "bic double, aic double, bicSklearn double, aicSklearn double, numIter int, "
+                  "converged boolean, chosen boolean")
+        rows = [tuple(r[f] for f in CANDIDATE_FIELDS) for r in self.candidateRows]
+        return SparkSession.active().createDataFrame(rows, schema)
 
 
 class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSetters,
@@ -121,17 +205,19 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSett
                  initMode="kmeans++", nInit=1, regCovar=gaussian.REG_COVAR,
                  featuresCol="features", predictionCol="prediction",
                  probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto",
-                 missingValue="none", imputedCol="imputed"):
+                 missingValue="none", imputedCol="imputed", weightCol=None, initialModel=None,
+                 kValues=None, covarianceTypes=None, criterion="bic"):
         super().__init__()
-        self._set(**self._input_kwargs)
+        self._set(**_given(self._input_kwargs))
 
     @keyword_only
     def setParams(self, *, k=2, covarianceType="full", tol=1e-6, maxIter=100, seed=0,
                   initMode="kmeans++", nInit=1, regCovar=gaussian.REG_COVAR,
                   featuresCol="features", predictionCol="prediction",
                   probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto",
-                  missingValue="none", imputedCol="imputed"):
-        return self._set(**self._input_kwargs)
+                  missingValue="none", imputedCol="imputed", weightCol=None, initialModel=None,
+                  kValues=None, covarianceTypes=None, criterion="bic"):
+        return self._set(**_given(self._input_kwargs))
 
     def setCovarianceType(self, value: str):
         return self._set(covarianceType=value)
@@ -160,21 +246,81 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSett
     def setImputedCol(self, value: str):
         return self._set(imputedCol=value)
 
+    def setWeightCol(self, value: str):
+        return self._set(weightCol=value)
+
+    def setInitialModel(self, value):
+        return self._set(initialModel=value)
+
+    def setKValues(self, value: list[int]):
+        return self._set(kValues=value)
+
+    def setCovarianceTypes(self, value: list[str]):
+        return self._set(covarianceTypes=value)
+
+    def setCriterion(self, value: str):
+        return self._set(criterion=value)
+
+    def _candidates(self) -> tuple[list[int], list[str], object]:
+        """(the Ks, the covariance types, the start): the initial model's K and type, or the
+        params'."""
+        given = self.getInitialModel()
+        if given is None:
+            return self.getKValues(), self.getCovarianceTypes(), self.getInitMode()
+        mixture = gaussian.Mixture(*(np.asarray(given[f], dtype=np.float64)
+                                     for f in ("weights", "means", "covariances")),
+                                   given["covarianceType"])
+        k, kind = len(mixture.weights), mixture.covariance_type
+        if self.isSet(self.kValues) or self.isSet(self.covarianceTypes):
+            raise InputError("initialModel fixes K and the covariance type: it cannot be set "
+                             "with kValues or covarianceTypes")
+        for name, value, wanted in (("k", self.getK(), k),
+                                    ("covarianceType", self.getCovarianceType(), kind)):
+            if self.isSet(getattr(self, name)) and value != wanted:
+                raise InputError(f"{name}={value!r} differs from the initial model's {wanted!r}")
+        return [k], [kind], mixture
+
     def _fit(self, dataset) -> "GaussianMixtureModel":
+        ks, kinds, init = self._candidates()
         blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=False,
-                                backend=self._backend_arg(), missing=self._missing_arg())
+                                backend=self._backend_arg(), missing=self._missing_arg(),
+                                weight_col=self._weight_arg())
         try:
-            run = gaussian_model.fit(blocks, self.getK(), self.getSeed(),
-                                     covariance_type=self.getCovarianceType(),
-                                     init=self.getInitMode(), tol=self.getTol(),
-                                     max_iter=self.getMaxIter(), reg_covar=self.getRegCovar(),
-                                     n_init=self.getNInit())
+            runs = gaussian_model.fit_all(blocks, ks, [self.getSeed()], covariance_type=kinds,
+                                          init=init, tol=self.getTol(),
+                                          max_iter=self.getMaxIter(),
+                                          reg_covar=self.getRegCovar(), n_init=self.getNInit())
         finally:
             blocks.unpersist()
-        summary = GaussianMixtureSummary([h.objective for h in run.history], run.n_iter,
-                                         run.converged, run.cluster_sizes, run.log_likelihood,
-                                         run.n_rows)
-        return self._copyValues(GaussianMixtureModel(run.mixture, summary))
+        run, candidates = gaussian_model.select_candidates(runs, self.getCriterion())
+        summary = GaussianMixtureSummary(
+            [h.objective for h in run.history], run.n_iter, run.converged, run.cluster_sizes,
+            run.log_likelihood, run.n_rows,
+            candidateRows=outputs.candidate_rows(candidates, run),
+            criterion=self.getCriterion())
+        model = self._copyValues(GaussianMixtureModel(run.mixture, summary))
+        return model._set(k=run.k, covarianceType=run.mixture.covariance_type)
+
+
+def _scorable(X: np.ndarray, d: int, marker: str) -> np.ndarray:
+    """Rows a model of width ``d`` can score: that width, no infinite value, and NaN only when
+    missing values are allowed (with missingValue="zero", a 0 is read as NaN)."""
+    if X.shape[1] != d:
+        raise InputError(f"the features have {X.shape[1]} values a row; the model was fitted "
+                         f"on {d}")
+    if np.isinf(X).any():
+        raise InputError("a row holds an infinite value: it cannot be scored")
+    if marker == "zero":
+        return np.where(X == 0, np.nan, X)
+    if marker == "none" and np.isnan(X).any():
+        raise InputError("a row holds NaN: fit with missingValue='nan' to score rows with "
+                         "missing values")
+    return X
+
+
+def _given(kwargs: dict) -> dict:
+    """Keyword params without those left at None (unset)."""
+    return {name: value for name, value in kwargs.items() if value is not None}
 
 
 class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence):
@@ -223,21 +369,97 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
         k, d = self.means.shape
         return gaussian.aic(self.summary.logLikelihood, k, d, self._mixture.covariance_type)
 
+    @property
+    def gaussiansDF(self):
+        """A DataFrame with one row per component: ``mean`` (a vector) and ``cov`` (a dense
+        d×d matrix, whatever the covariance type), as MLlib's model has it."""
+        from pyspark.sql import SparkSession
+
+        covariances = outputs.full_covariances(self._mixture)
+        d = self.means.shape[1]
+        rows = [(DenseVector(m), DenseMatrix(d, d, c.ravel(order="F").tolist()))
+                for m, c in zip(self.means, covariances)]
+        return SparkSession.active().createDataFrame(rows, ["mean", "cov"])
+
+    def predictProbability(self, value) -> DenseVector:
+        """The posterior probability of each component for one row (a vector or a list)."""
+        return DenseVector(self._posterior_of(value)[0][0])
+
+    def predict(self, value) -> int:
+        """The most probable component of one row (a vector or a list)."""
+        return int(np.argmax(self._posterior_of(value)[0][0]))
+
+    def _posterior_of(self, value):
+        X = self._checked_rows(np.asarray(getattr(value, "toArray", lambda: value)(),
+                                          dtype=np.float64).reshape(1, -1))
+        return missing.posterior(X, gaussian.prepare(self._mixture))
+
+    def _checked_rows(self, X: np.ndarray) -> np.ndarray:
+        return _scorable(X, self.means.shape[1], self.getMissingValue())
+
+    def sample(self, n: int, seed: int = 0):
+        """A DataFrame of ``n`` rows drawn from the mixture: ``featuresCol`` (vectors) and
+        ``component`` (the component each came from). Drawn on the executors; row i is the
+        same for any partitioning (and for any n > i)."""
+        import pyarrow as pa
+        from pyspark.sql import SparkSession
+
+        from spark_em.ml.columns import arrow_column
+
+        if int(n) < 1:
+            raise InputError(f"{{param}} must be >= 1, got {n}", param="n")
+        mixture, column = self._mixture, self.getFeaturesCol()
+        vector, label = VectorUDT(), IntegerType()
+
+        def draw(batches):
+            for batch in batches:
+                rows = batch.column(0).to_numpy()
+                X, labels = outputs.sample_rows(mixture, rows, seed)
+                present = np.ones(len(rows), dtype=bool)
+                yield pa.RecordBatch.from_arrays(
+                    [arrow_column(X, present, vector), arrow_column(labels, present, label)],
+                    names=[column, "component"])
+
+        from pyspark.sql.types import StructType
+
+        schema = StructType([StructField(column, vector), StructField("component", label)])
+        return SparkSession.active().range(int(n)).mapInArrow(draw, schema)
+
+    def evaluate(self, dataset) -> dict:
+        """The model on other data (``featuresCol``, and ``weightCol`` if set): total and mean
+        log-likelihood, rows, the sum of the weights, and BIC and AIC on that data in the
+        course's convention (``bic``, ``aic``: higher is better) and scikit-learn's
+        (``bicSklearn``, ``aicSklearn`` = −2 × those: lower is better)."""
+        from spark_em.io.matrix import read_dataframe as read
+
+        blocks = read(dataset, self.getFeaturesCol(), ratings=False, missing=self._missing_arg(),
+                      weight_col=self._weight_arg() if self._weight_arg() in dataset.columns
+                      else None)
+        try:
+            self._check_width(blocks)
+            return outputs.held_out(blocks, self._mixture)
+        finally:
+            blocks.unpersist()
+
+    def score(self, dataset) -> float:
+        """The mean log-likelihood per row of ``dataset`` (scikit-learn's ``score``)."""
+        return self.evaluate(dataset)["meanLogLikelihood"]
+
+    def _check_width(self, blocks) -> None:
+        from spark_em.engine import ops
+
+        width = ops.shapes(blocks)[0][2]
+        if width != self.means.shape[1]:
+            raise InputError(f"the features have {width} values a row; the model was fitted "
+                             f"on {self.means.shape[1]}")
+
     def _transform(self, dataset):
         prepared = gaussian.prepare(self._mixture)
         marker = self.getMissingValue()
         d = self.means.shape[1]
 
         def compute(X):
-            if X.shape[1] != d:
-                raise InputError(f"the features have {X.shape[1]} values a row; the model "
-                                 f"was fitted on {d}")
-            if marker == "zero":
-                X = np.where(X == 0, np.nan, X)
-            elif marker == "none" and np.isnan(X).any():
-                raise InputError("a row holds NaN: fit with missingValue='nan' to score rows "
-                                 "with missing values")
-            resp, row_ll, imputed = missing.posterior(X, prepared)
+            resp, row_ll, imputed = missing.posterior(_scorable(X, d, marker), prepared)
             columns = (resp.argmax(axis=1), resp, row_ll)
             return columns if marker == "none" else (*columns, imputed)
 
@@ -257,7 +479,8 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
             s = self._summary
             out["summary"] = dict(logLikelihoodHistory=s.logLikelihoodHistory, numIter=s.numIter,
                                   converged=s.converged, clusterSizes=s.clusterSizes,
-                                  logLikelihood=s.logLikelihood, numRows=s.numRows)
+                                  logLikelihood=s.logLikelihood, numRows=s.numRows,
+                                  candidateRows=s.candidateRows, criterion=s.criterion)
         return out
 
     @classmethod

@@ -90,26 +90,45 @@ class GaussianRun:
 
 
 def _hard_assignments(blocks, all_means: list[np.ndarray], fallback_vars: list[np.ndarray],
-                      covariance_type: str, reg_covar: float) -> list[Mixture]:
-    """Weights and covariances from assigning each row to its nearest mean, for several sets
-    of means in one pass."""
+                      kinds: list[str], reg_covar: float) -> list[Mixture]:
+    """Weights and covariances (of each set's type) from assigning each row to its nearest
+    mean, for several sets of means in one pass."""
 
-    def stats(values, means, weights):
+    def stats(values, means, kind, weights):
         labels, _ = kmeans.nearest(values, means)
         resp = np.zeros((values.shape[0], means.shape[0]))
         resp[np.arange(values.shape[0]), labels] = 1.0
-        return gaussian.stats_of(values, resp, means, covariance_type, weights=weights)
+        return gaussian.stats_of(values, resp, means, kind, weights=weights)
 
-    totals = ops.aggregate(blocks, lambda values, sets, weights=None: [stats(values, m, weights)
-                                                                       for m in sets],
-                           lambda a, b: [add_fields(x, y) for x, y in zip(a, b)], all_means)
+    def all_stats(values, sets, weights=None):
+        return [stats(values, means, kind, weights) for means, kind in sets]
+
+    totals = ops.aggregate(blocks, all_stats,
+                           lambda a, b: [add_fields(x, y) for x, y in zip(a, b)],
+                           list(zip(all_means, kinds)))
     out = []
-    for total, means, var in zip(totals, all_means, fallback_vars):
+    for total, means, var, kind in zip(totals, all_means, fallback_vars, kinds):
         K, d = means.shape
-        start = Mixture(np.full(K, 1.0 / K), means, gaussian.spread(var, d, covariance_type),
-                        covariance_type)
+        start = Mixture(np.full(K, 1.0 / K), means, gaussian.spread(var, d, kind), kind)
         out.append(gaussian.update(total, start, reg_covar))
     return out
+
+
+def _drawn_means(blocks, pairs: list[tuple[int, int]], init: str) -> list[np.ndarray]:
+    """The seeding rows of each (K, seed). A seed's draws for a smaller K are the first rows
+    of its draws for a larger K (random rows come in key order; k-means++ adds one row at a
+    time, so for Ks with the same number of candidates per draw), so they are drawn once."""
+    plus_plus = init == "kmeans++"
+
+    def group(k, seed):  # k-means++ also keeps the number of candidates per draw
+        return (seed, kmeans_model.n_candidates(k)) if plus_plus else (seed,)
+
+    largest: dict[tuple, int] = {}
+    for k, seed in pairs:
+        largest[group(k, seed)] = max(k, largest.get(group(k, seed), 0))
+    draw = kmeans_model.plus_plus if plus_plus else kmeans_model.random_rows
+    rows = {key: draw(blocks, k, key[0]) for key, k in largest.items()}
+    return [rows[group(k, seed)][:k] for k, seed in pairs]
 
 
 def check_type(covariance_type: str) -> str:
@@ -120,14 +139,18 @@ def check_type(covariance_type: str) -> str:
                          param="covariance_type") from None
 
 
-def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type: str,
+def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type,
                      summary: MatrixSummary, reg_covar: float = gaussian.REG_COVAR
                      ) -> list[Mixture]:
-    """The starting mixture of each (K, seed)."""
-    check_type(covariance_type)
+    """The starting mixture of each (K, seed), of ``covariance_type`` (one type, or one per
+    pair)."""
+    kinds = ([covariance_type] * len(pairs) if isinstance(covariance_type, str)
+             else list(covariance_type))
+    for kind in set(kinds):
+        check_type(kind)
     d = summary.n_cols
     if isinstance(init, Mixture):
-        return [check_given(init, k, d, covariance_type) for k, _ in pairs]
+        return [check_given(init, k, d, kind) for (k, _), kind in zip(pairs, kinds)]
     if init not in INIT_MODES:
         raise InputError(f"{{param}} must be one of {', '.join(INIT_MODES)} or a Mixture, "
                          f"not {init!r}", param="init")
@@ -138,11 +161,10 @@ def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type
     starts = reference_starts(blocks, pairs, summary)  # also checks each K against the rows
     if init == "reference":
         return [Mixture(np.full(len(means), 1.0 / len(means)), means,
-                        gaussian.spread(var + reg_covar, d, covariance_type), covariance_type)
-                for means, var in starts]
-    draw = kmeans_model.plus_plus if init == "kmeans++" else kmeans_model.random_rows
-    means = [draw(blocks, k, seed) for k, seed in pairs]
-    return _hard_assignments(blocks, means, [var for _, var in starts], covariance_type, reg_covar)
+                        gaussian.spread(var + reg_covar, d, kind), kind)
+                for (means, var), kind in zip(starts, kinds)]
+    means = _drawn_means(blocks, pairs, init)
+    return _hard_assignments(blocks, means, [var for _, var in starts], kinds, reg_covar)
 
 
 def check_weighted(summary: MatrixSummary, pairs: list[tuple[int, int]]) -> None:
@@ -218,12 +240,13 @@ def checkpoint_for(directory, summary: MatrixSummary, model: str = "gmm", **opti
 
 
 def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
-            covariance_type: str = "full", init="reference", tol: float | None = None,
+            covariance_type: str | list[str] = "full", init="reference", tol: float | None = None,
             max_iter: int = DEFAULT_MAX_ITER, reg_covar: float = gaussian.REG_COVAR,
             n_init: int = 1, on_run_iteration: Callable | None = None,
             summary: MatrixSummary | None = None, checkpoint: Checkpoint | None = None,
             resume: bool = False) -> list[GaussianRun]:
     """One run per (K, seed), in that order, every start in the same passes over the data.
+    ``covariance_type`` may be a list: then one run per (type, K, seed), in that order.
 
     ``model`` is ``gmm`` (EM, relative rule with ``tol``, default 1e-6) or ``kmeans`` (the
     course's K-means, stops when the cost falls by ≤ ``tol``, default 1e-4, and reads as a
@@ -243,10 +266,13 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
     if model == "kmeans" and summary.has_nan:
         raise InputError("K-means needs complete data: these rows miss values (fit a mixture, "
                          "which handles them)")
-    kind = "spherical" if model == "kmeans" else covariance_type
-    specs = [(k, seed, restart) for k in ks for seed in seeds for restart in range(n_init)]
-    starts = initial_mixtures(blocks, [(k, seed + r) for k, seed, r in specs], init, kind,
-                              summary, reg_covar)
+    kinds = ["spherical"] if model == "kmeans" else (
+        [covariance_type] if isinstance(covariance_type, str) else list(covariance_type))
+    full_specs = [(kind, k, seed, restart) for kind in kinds for k in ks for seed in seeds
+                  for restart in range(n_init)]
+    specs = [(k, seed, restart) for _, k, seed, restart in full_specs]
+    starts = initial_mixtures(blocks, [(k, seed + r) for k, seed, r in specs], init,
+                              [kind for kind, *_ in full_specs], summary, reg_covar)
     report = ((lambda i, record, mixture: on_run_iteration(specs[i][0], specs[i][1], record, mixture))
               if on_run_iteration else None)
     if model == "gmm":
@@ -294,6 +320,16 @@ def select(runs: list[GaussianRun], criterion: str = "bic") -> tuple[GaussianRun
     if kmeans_runs:
         return selection.best(best_by_k.values(), higher=False), best_by_k
     return selection.best(best_by_k.values(), key=lambda r: getattr(r, criterion)), best_by_k
+
+
+def select_candidates(runs: list[GaussianRun], criterion: str = "bic"
+                      ) -> tuple[GaussianRun, list[GaussianRun]]:
+    """The chosen run, and the best run (highest log-likelihood) of each (covariance type, K)
+    in run order: the chosen one scores highest on ``criterion`` (the course's scale)."""
+    selection.check_criterion(criterion)
+    best = selection.best_per(runs, lambda r: (r.mixture.covariance_type, r.k))
+    candidates = list(best.values())
+    return selection.best(candidates, key=lambda r: getattr(r, criterion)), candidates
 
 
 def model_record(run: GaussianRun, **options) -> dict:

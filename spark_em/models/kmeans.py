@@ -77,13 +77,18 @@ def _potentials(blocks, centres: np.ndarray, candidates: list) -> np.ndarray:
     return ops.reduce(blocks, of_block, np.add)
 
 
+def n_candidates(k: int) -> int:
+    """Greedy k-means++'s candidates per draw for K centres: 2 + ⌊ln K⌋ (scikit-learn's)."""
+    return 2 + int(np.log(k))
+
+
 def plus_plus(blocks, k: int, seed: int) -> np.ndarray:
     """K rows by greedy k-means++: the first uniformly, then for each next one 2 + ⌊ln K⌋
     candidates drawn ∝ D² and the one that lowers the total D² most kept (two passes each)."""
-    n_candidates = 2 + int(np.log(k))
+    per_draw = n_candidates(k)
     centres = np.asarray(_draw(blocks, seed, 0, None, 1)[0])[None]
     for draw in range(1, k):
-        candidates = _draw(blocks, seed, draw, centres, n_candidates)
+        candidates = _draw(blocks, seed, draw, centres, per_draw)
         best = int(np.argmin(_potentials(blocks, centres, candidates)))
         centres = np.vstack([centres, candidates[best]])
     return centres

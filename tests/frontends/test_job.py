@@ -237,3 +237,34 @@ def test_triples_bad_record_exits_2_with_one_line(spark, tmp_path, capsys):
     assert status == 2 and len(err) == 1
     assert "user 1 item 1 is rated more than once (4 and 5)" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_weight_column_in_csv_and_parquet(spark, tmp_path, capsys):
+    """--weight from CSV and from Parquet: integer weights reach the optimum of the rows
+    repeated (the reference: the same job on a CSV with the rows repeated; the seeding draws
+    differ, the optimum does not)."""
+    rng = np.random.default_rng(2)
+    X = np.vstack([rng.normal(c, 1.0, size=(60, 2)) for c in ([0, 0], [6, 6], [0, 7])])
+    w = rng.integers(1, 4, size=len(X))
+    weighted, repeated = tmp_path / "w.csv", tmp_path / "r.csv"
+    weighted.write_text("x,y,w\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X.tolist(), w)))
+    repeated.write_text("x,y\n" + "".join(f"{a},{b}\n" for a, b in np.repeat(X, w, 0).tolist()))
+    spark.createDataFrame([(float(a), float(b), float(c)) for (a, b), c in zip(X, w)],
+                          ["x", "y", "w"]).write.parquet(str(tmp_path / "w.parquet"))
+    results = []
+    for args in ([weighted, "--weight", "w", "--header"], [tmp_path / "w.parquet", "--weight", "w"],
+                 [repeated, "--header", "--format", "csv"]):
+        status = run_job("--input", *args, "--missing", "none", "--k", "3", "--init", "kmeans++",
+                         "--seeds", "1")
+        assert status == 0
+        results.append(json.loads(capsys.readouterr().out))
+    by_csv, by_parquet, plain = results
+    assert by_csv["weight_sum"] == by_parquet["weight_sum"] == w.sum() == plain["n_rows"]
+    assert by_csv["log_likelihood"] == pytest.approx(by_parquet["log_likelihood"], rel=1e-12)
+    # different draws, the same optimum
+    assert by_csv["log_likelihood"] == pytest.approx(plain["log_likelihood"], rel=1e-6)
+    assert by_csv["bic"] == pytest.approx(plain["bic"], rel=1e-6)
+    status = run_job("--input", weighted, "--weight", "nope", "--header", "--missing", "none")
+    assert status == 2 and "no weight column 'nope'" in capsys.readouterr().err
+    status = run_job("--input", weighted, "--weight", "w", "--missing", "none")
+    assert status == 2 and "--weight with CSV input needs --header" in capsys.readouterr().err
