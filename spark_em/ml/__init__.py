@@ -1,4 +1,4 @@
-"""spark.ml-style estimators: ``GaussianMixture``, ``MaskedGaussianMixture`` and
+"""spark.ml-style estimators: ``GaussianMixture``, ``KMeans``, ``MaskedGaussianMixture`` and
 ``WeightedLinearRegression``.
 
 They take a DataFrame column of ``pyspark.ml`` vectors or numeric arrays, fit on cached blocks
@@ -10,9 +10,11 @@ DataFrame backend under Connect), and ``transform`` is one ``mapInArrow`` on eit
 """
 
 from spark_em.ml.gaussian import GaussianMixture, GaussianMixtureModel, GaussianMixtureSummary
+from spark_em.ml.kmeans import KMeans, KMeansModel, KMeansSummary
 from spark_em.ml.masked import MaskedGaussianMixture, MaskedGaussianMixtureModel
 from spark_em.ml.wols import WeightedLinearRegression, WeightedLinearRegressionModel
 
-__all__ = ["GaussianMixture", "GaussianMixtureModel", "GaussianMixtureSummary",
+__all__ = ["GaussianMixture", "GaussianMixtureModel", "GaussianMixtureSummary", "KMeans",
+           "KMeansModel", "KMeansSummary",
            "MaskedGaussianMixture", "MaskedGaussianMixtureModel", "WeightedLinearRegression",
            "WeightedLinearRegressionModel"]
