@@ -282,6 +282,37 @@ def top_unobserved(X, mixture: Mixture | tuple, n: int, chunk_rows: int = 256
     return cols, vals
 
 
+def top_rows_per_column(X, mixture: Mixture | tuple, n: int, columns: np.ndarray | None = None,
+                        chunk_rows: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """For each column (of ``columns``, or all), the ``n`` rows that have not rated it with
+    the highest completed value, best first: (rows, values), both n × columns; columns with
+    fewer such rows pad with row −1 and value NaN. Kept as a running best over chunks of
+    ``chunk_rows`` rows."""
+    rows, mixture = _Rows.of(X), Mixture(*mixture)
+    post, _ = _posterior(rows, mixture)
+    mu = np.asarray(mixture.mu, dtype=np.float64)
+    columns = np.arange(mu.shape[1]) if columns is None else np.asarray(columns, dtype=np.int64)
+    mu = mu[:, columns]
+    best_rows = np.full((0, len(columns)), -1, dtype=np.int64)
+    best_vals = np.full((0, len(columns)), -np.inf)
+    for lo in range(0, post.shape[0], chunk_rows):
+        hi = min(post.shape[0], lo + chunk_rows)
+        scores = post[lo:hi] @ mu
+        scores[dense(rows.observed[lo:hi])[:, columns] > 0] = -np.inf
+        cand_vals = np.vstack([best_vals, scores])
+        cand_rows = np.vstack([best_rows, np.repeat(np.arange(lo, hi)[:, None], len(columns), 1)])
+        if cand_vals.shape[0] > n:
+            keep = np.argpartition(-cand_vals, n - 1, axis=0)[:n]
+            cand_vals = np.take_along_axis(cand_vals, keep, axis=0)
+            cand_rows = np.take_along_axis(cand_rows, keep, axis=0)
+        best_vals, best_rows = cand_vals, cand_rows
+    order = np.argsort(-best_vals, axis=0, kind="stable")
+    best_vals = np.take_along_axis(best_vals, order, axis=0)
+    best_rows = np.take_along_axis(best_rows, order, axis=0)
+    keep = np.isfinite(best_vals)
+    return np.where(keep, best_rows, -1), np.where(keep, best_vals, np.nan)
+
+
 def squared_errors(X: np.ndarray, X_pred: np.ndarray, X_gold: np.ndarray) -> np.ndarray:
     """[SSE over all entries, count, SSE over the missing entries of X, count of those]."""
     err = (dense(X_gold) - _as_float(X_pred)) ** 2

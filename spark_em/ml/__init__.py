@@ -1,5 +1,5 @@
-"""spark.ml-style estimators: ``GaussianMixture``, ``KMeans``, ``MaskedGaussianMixture`` and
-``WeightedLinearRegression``.
+"""spark.ml-style estimators: ``GaussianMixture``, ``KMeans``, ``MaskedGaussianMixture``,
+``MixtureRecommender`` and ``WeightedLinearRegression``.
 
 They take a DataFrame column of ``pyspark.ml`` vectors or numeric arrays, fit on cached blocks
 through the same loop as the jobs, and return models that ``transform`` DataFrames, persist
@@ -12,9 +12,11 @@ DataFrame backend under Connect), and ``transform`` is one ``mapInArrow`` on eit
 from spark_em.ml.gaussian import GaussianMixture, GaussianMixtureModel, GaussianMixtureSummary
 from spark_em.ml.kmeans import KMeans, KMeansModel, KMeansSummary
 from spark_em.ml.masked import MaskedGaussianMixture, MaskedGaussianMixtureModel
+from spark_em.ml.recommender import MixtureRecommender, MixtureRecommenderModel
 from spark_em.ml.wols import WeightedLinearRegression, WeightedLinearRegressionModel
 
 __all__ = ["GaussianMixture", "GaussianMixtureModel", "GaussianMixtureSummary", "KMeans",
            "KMeansModel", "KMeansSummary",
-           "MaskedGaussianMixture", "MaskedGaussianMixtureModel", "WeightedLinearRegression",
+           "MaskedGaussianMixture", "MaskedGaussianMixtureModel", "MixtureRecommender",
+           "MixtureRecommenderModel", "WeightedLinearRegression",
            "WeightedLinearRegressionModel"]

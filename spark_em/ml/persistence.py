@@ -2,7 +2,8 @@
 as ``.npy`` files (never pickles), and ``overwrite()`` that works under Spark Connect too.
 
 Fitted models are saved to a directory on the driver's file system; a path with another
-scheme than ``file:`` is refused. Under Spark Connect the metadata is written by the server
+scheme than ``file:`` is refused. A model that keeps DataFrames (the recommender's training
+ratings) writes them beside its arrays as Parquet, through the session. Under Spark Connect the metadata is written by the server
 and the arrays by this process, so the two must share that file system (as with a
 ``local[...]`` server).
 """
@@ -64,6 +65,8 @@ class _ArrayModelWriter(_ConnectOverwrite, MLWriter):
         data.mkdir(parents=True, exist_ok=True)
         for name, array in self.instance._arrays().items():
             np.save(data / f"{name}.npy", np.asarray(array), allow_pickle=False)
+        for name, frame in getattr(self.instance, "_frames", dict)().items():
+            frame.write.parquet(f"{path.rstrip('/')}/{name}")
 
 
 class _ArrayModelReader(MLReader):
@@ -84,6 +87,9 @@ class _ArrayModelReader(MLReader):
         except ValueError as exc:
             raise InputError(f"{path}: a model array cannot be read ({exc})") from None
         model = self.cls._from_saved(arrays, metadata["model"])
+        if hasattr(model, "_attach_frames"):
+            model._attach_frames({name: self.sparkSession.read.parquet(f"{path.rstrip('/')}/{name}")
+                                  for name in model._frames()})
         DefaultParamsReader.getAndSetParams(model, metadata)
         return model
 

@@ -1,9 +1,13 @@
 """Outputs of a fitted masked mixture that scale with the ratings, not with users × items.
 
 - ``predict``: Σ_j p(j|u) μ_{j,i} for given (user, item) pairs, a DataFrame in and out. A user
-  with no ratings gets the prior (p(j|u) = p_j); an item the model never saw gets null.
+  with no ratings gets the prior (p(j|u) = p_j), or null; an item the model never saw gets
+  null.
 - ``recommend``: each user's top-N unrated items by completed value, as ALS's
-  ``recommendForAllUsers`` gives them: ``user, recommendations array<struct<item, rating>>``.
+  ``recommendForAllUsers`` gives them: ``user, recommendations array<struct<item, rating>>``
+  (for all users, or a subset).
+- ``recommend_items``: each item's top-N users who have not rated it, as ALS's
+  ``recommendForAllItems``: ``item, recommendations array<struct<user, rating>>``.
 
 Both work on the sparse blocks of ``spark_em.io.triples`` and speak the original ids. Results
 leave the executors as Arrow record batches, one serialized table per block, and are unpacked
@@ -52,8 +56,11 @@ def _id_type(ids: np.ndarray) -> str:
 
 
 def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
-            user_col: str = "user", item_col: str = "item", prediction_col: str = "prediction"):
-    """``pairs`` with a ``prediction`` column: the completed value of each (user, item)."""
+            user_col: str = "user", item_col: str = "item", prediction_col: str = "prediction",
+            unknown_users: str = "prior"):
+    """``pairs`` with a ``prediction`` column: the completed value of each (user, item). A
+    user who is not in the data gets the prior's prediction (``unknown_users="prior"``) or
+    null (``"null"``)."""
     from pyspark.sql import functions as F
 
     for name in (user_col, item_col):
@@ -100,6 +107,8 @@ def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
                 values = np.asarray(post_col.filter(pa.array(known)).flatten().to_numpy(), dtype=np.float64)
                 post[known] = values.reshape(-1, len(prior))
             seen = cols >= 0
+            if unknown_users == "null":
+                seen &= batch.column("_row").to_numpy(zero_copy_only=False) >= 0
             value = np.full(batch.num_rows, np.nan)
             value[seen] = np.einsum("ij,ji->i", post[seen], mu[:, cols[seen]])
             out = pa.Table.from_batches([batch]).drop_columns(["_row", "_col", "_post"])
@@ -122,26 +131,77 @@ def _column_positions(sorted_ids: np.ndarray, column: pa.Array) -> np.ndarray:
     return at
 
 
-def recommend(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: int):
-    """Each user's ``n`` unrated items with the highest completed value, best first."""
-    if n < 1:
-        raise InputError(f"{{param}} must be >= 1, got {n}", param="n")
+def recommend(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: int,
+              user_col: str = "user", item_col: str = "item", users=None):
+    """Each user's ``n`` unrated items with the highest completed value, best first; with
+    ``users`` (ids), only those users that are in the data."""
+    _check_n(n)
     ids = shared(spark, (index.users, index.items))
+    wanted = None if users is None else np.unique(index.rows_of(np.asarray(users)))
+    wanted = None if wanted is None else shared(spark, wanted[wanted >= 0])
     mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
-    item_type = pa.string() if index.items.dtype.kind in "US" else pa.int64()
-    entry = pa.struct([("item", item_type), ("rating", pa.float64())])
+    entry = pa.struct([(item_col, _arrow_id(index.items)), ("rating", pa.float64())])
 
     def pack(block):
-        users, items = ids.value
-        cols, vals = masked.top_unobserved(block.values, mixture, n)
+        users_ids, items = ids.value
+        local = np.arange(block.values.shape[0])
+        if wanted is not None:
+            rows = wanted.value
+            local = rows[(rows >= block.offset) & (rows < block.offset + len(local))] - block.offset
+        cols, vals = masked.top_unobserved(block.values[local], mixture, n) if len(local) else (
+            np.empty((0, 0), dtype=np.int64), np.empty((0, 0)))
         lists = []
         for c, v in zip(cols, vals):
             keep = c >= 0
-            lists.append([{"item": items[i].item(), "rating": float(x)} for i, x in zip(c[keep], v[keep])])
-        row_ids = users[block.offset:block.offset + len(lists)]
-        return _to_ipc(pa.table({"user": pa.array(row_ids.tolist()),
+            lists.append([{item_col: items[i].item(), "rating": float(x)}
+                          for i, x in zip(c[keep], v[keep])])
+        row_ids = users_ids[block.offset + local]
+        return _to_ipc(pa.table({user_col: pa.array(row_ids.tolist(), _arrow_id(index.users)),
                                  "recommendations": pa.array(lists, type=pa.list_(entry))}))
 
-    schema = (f"user {_id_type(index.users)}, "
-              f"recommendations array<struct<item: {_id_type(index.items)}, rating: double>>")
+    schema = (f"`{user_col}` {_id_type(index.users)}, recommendations "
+              f"array<struct<`{item_col}`: {_id_type(index.items)}, rating: double>>")
     return _frame(spark, blocks, pack, schema)
+
+
+def recommend_items(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: int,
+                    user_col: str = "user", item_col: str = "item", items=None):
+    """Each item's ``n`` users (among those who have not rated it) with the highest completed
+    value, best first; with ``items`` (ids), only those items that are in the data. Each
+    block of users proposes its best ``n`` per item; one aggregation per item keeps the best
+    ``n`` of all."""
+    from pyspark.sql import functions as F
+
+    _check_n(n)
+    ids = shared(spark, (index.users, index.items))
+    columns = None if items is None else np.unique(positions(index.items, np.asarray(items)))
+    columns = np.arange(len(index.items)) if columns is None else columns[columns >= 0]
+    mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
+
+    def pack(block):
+        users_ids, items_ids = ids.value
+        rows, vals = masked.top_rows_per_column(block.values, mixture, n, columns)
+        keep = rows >= 0
+        col_of = np.broadcast_to(columns[None, :], rows.shape)[keep]
+        return _to_ipc(pa.table({
+            "_item": pa.array(items_ids[col_of].tolist(), _arrow_id(index.items)),
+            "_user": pa.array(users_ids[block.offset + rows[keep]].tolist(), _arrow_id(index.users)),
+            "_rating": pa.array(vals[keep], pa.float64())}))
+
+    schema = (f"_item {_id_type(index.items)}, _user {_id_type(index.users)}, _rating double")
+    proposals = _frame(spark, blocks, pack, schema)
+    best = F.slice(F.sort_array(F.collect_list(F.struct(F.col("_rating"), F.col("_user"))),
+                                asc=False), 1, n)
+    ranked = F.transform(best, lambda e: F.struct(e["_user"].alias(user_col),
+                                                  e["_rating"].alias("rating")))
+    return proposals.groupBy("_item").agg(ranked.alias("recommendations")).withColumnRenamed(
+        "_item", item_col)
+
+
+def _check_n(n: int) -> None:
+    if n < 1:
+        raise InputError(f"{{param}} must be >= 1, got {n}", param="n")
+
+
+def _arrow_id(ids: np.ndarray):
+    return pa.string() if ids.dtype.kind in "US" else pa.int64()

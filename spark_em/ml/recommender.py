@@ -1,0 +1,307 @@
+"""The masked mixture with ALS's interface: ``MixtureRecommender`` and its model.
+
+It fits on long (user, item, rating) DataFrames of any id type, through the sparse blocks of
+``io.triples`` and the masked mixture's EM, and answers as ``pyspark.ml.recommendation.ALS``
+does: ``transform`` of (user, item) pairs, ``recommendForAllUsers``/``…UserSubset``,
+``recommendForAllItems``/``…ItemSubset`` with ALS's output schema, ``coldStartStrategy``.
+
+Differences from ALS, on purpose: recommendations leave out what was already rated (a user's
+rated items; an item's raters), and users who were not in the training data are scored from
+their own ratings with the parameters held fixed (``withNewUsers``,
+``recommendForNewUsers``), with no refit. The model keeps the training ratings (cached while
+it lives, saved with it as Parquet): the posteriors p(j|u) and the rated items come from them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pyspark import keyword_only
+from pyspark.ml import Estimator, Model
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasPredictionCol, HasSeed
+
+from spark_em.errors import InputError
+from spark_em.io.triples import read_triples
+from spark_em.kernels import masked
+from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq, in_array
+from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.models import masked as masked_model
+from spark_em.models import recommend
+
+COLD_START = ("nan", "drop")
+RATINGS = "ratings"  # the saved model's directory of training ratings (Parquet)
+
+
+class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
+    userCol = Param(Params._dummy(), "userCol", "column of user ids (numbers or strings)",
+                    TypeConverters.toString)
+    itemCol = Param(Params._dummy(), "itemCol", "column of item ids (numbers or strings)",
+                    TypeConverters.toString)
+    ratingCol = Param(Params._dummy(), "ratingCol", "column of ratings (numbers > 0)",
+                      TypeConverters.toString)
+    k = Param(Params._dummy(), "k", "number of user types, the mixture's components (> 0)",
+              gt("k", 0, TypeConverters.toInt))
+    nInit = Param(Params._dummy(), "nInit", "starts (seeds seed, seed+1, …); the best "
+                  "log-likelihood is kept", gt_eq("nInit", 1, TypeConverters.toInt))
+    minVariance = Param(Params._dummy(), "minVariance", "variance floor (> 0)",
+                        gt("minVariance", 0))
+    coldStartStrategy = Param(Params._dummy(), "coldStartStrategy",
+                              "pairs with a user or item the model does not know: nan (NaN "
+                              "prediction) or drop (the row is left out), as ALS",
+                              in_array("coldStartStrategy", COLD_START))
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(userCol="user", itemCol="item", ratingCol="rating", k=12, nInit=1,
+                         minVariance=masked.MIN_VARIANCE, coldStartStrategy="nan",
+                         maxIter=1000, tol=1e-6, seed=0)
+
+    def getUserCol(self) -> str:
+        return self.getOrDefault(self.userCol)
+
+    def getItemCol(self) -> str:
+        return self.getOrDefault(self.itemCol)
+
+    def getRatingCol(self) -> str:
+        return self.getOrDefault(self.ratingCol)
+
+    def getK(self) -> int:
+        return self.getOrDefault(self.k)
+
+    def getNInit(self) -> int:
+        return self.getOrDefault(self.nInit)
+
+    def getMinVariance(self) -> float:
+        return self.getOrDefault(self.minVariance)
+
+    def getColdStartStrategy(self) -> str:
+        return self.getOrDefault(self.coldStartStrategy)
+
+
+class MixtureRecommender(Estimator, _RecommenderParams, HasBackend, MixtureSetters,
+                         DefaultParamsReadable, ParamsWritable):
+    """Matrix completion by a masked Gaussian mixture, as an ALS-style recommender.
+
+    Defaults are the library's masked mixture (K=12, the course's reference start, tol 1e-6
+    relative, up to 1000 iterations, variance floor 0.25).
+
+    >>> model = MixtureRecommender(userCol="userId", itemCol="movieId", ratingCol="rating",
+    ...                            k=12, coldStartStrategy="drop").fit(ratings)
+    >>> RegressionEvaluator(labelCol="rating").evaluate(model.transform(test))
+    >>> model.recommendForAllUsers(10)
+    """
+
+    @keyword_only
+    def __init__(self, *, userCol="user", itemCol="item", ratingCol="rating",
+                 predictionCol="prediction", k=12, seed=0, nInit=1, maxIter=1000, tol=1e-6,
+                 minVariance=masked.MIN_VARIANCE, coldStartStrategy="nan", backend="auto"):
+        super().__init__()
+        self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, *, userCol="user", itemCol="item", ratingCol="rating",
+                  predictionCol="prediction", k=12, seed=0, nInit=1, maxIter=1000, tol=1e-6,
+                  minVariance=masked.MIN_VARIANCE, coldStartStrategy="nan", backend="auto"):
+        return self._set(**self._input_kwargs)
+
+    def setUserCol(self, value: str):
+        return self._set(userCol=value)
+
+    def setItemCol(self, value: str):
+        return self._set(itemCol=value)
+
+    def setRatingCol(self, value: str):
+        return self._set(ratingCol=value)
+
+    def setPredictionCol(self, value: str):
+        return self._set(predictionCol=value)
+
+    def setNInit(self, value: int):
+        return self._set(nInit=value)
+
+    def setMinVariance(self, value: float):
+        return self._set(minVariance=value)
+
+    def setColdStartStrategy(self, value: str):
+        return self._set(coldStartStrategy=value)
+
+    def _fit(self, dataset) -> "MixtureRecommenderModel":
+        names = [self.getUserCol(), self.getItemCol(), self.getRatingCol()]
+        missing = [c for c in names if c not in dataset.columns]
+        if missing:
+            raise InputError(f"no column {', '.join(map(repr, missing))}; the DataFrame has "
+                             f"{', '.join(dataset.columns)}")
+        ratings = dataset.select(*names)
+        data = read_triples(ratings, *names, backend=self._backend_arg())
+        seeds = range(self.getSeed(), self.getSeed() + self.getNInit())
+        runs = masked_model.fit_all(data.blocks, [self.getK()], seeds, tol=self.getTol(),
+                                    max_iter=self.getMaxIter(),
+                                    min_variance=self.getMinVariance())
+        run = masked_model.best(runs)
+        summary = {"logLikelihood": run.log_likelihood, "numIter": run.n_iter,
+                   "converged": run.converged, "seed": run.seed,
+                   "logLikelihoodHistory": [h.objective for h in run.history],
+                   "numRatings": data.n_ratings, "numUsers": len(data.index.users),
+                   "numItems": len(data.index.items)}
+        model = MixtureRecommenderModel(run.mixture, data.index.items, ratings, summary)
+        model._data = data
+        return self._copyValues(model)
+
+
+class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
+    """A fitted recommender: ``mu``, ``var``, ``p``, ``summary``, ``transform`` and the
+    ``recommendFor…`` methods of ALS's model, plus ``withNewUsers`` and
+    ``recommendForNewUsers``."""
+
+    def __init__(self, mixture: masked.Mixture | None = None, items: np.ndarray | None = None,
+                 ratings=None, summary: dict | None = None):
+        super().__init__()
+        self._mixture = mixture
+        self._items = items
+        self._ratings = ratings
+        self._data = None  # the training ratings as cached blocks, read when first needed
+        self.summary = summary or {}
+
+    @property
+    def mu(self) -> np.ndarray:
+        return self._mixture.mu
+
+    @property
+    def var(self) -> np.ndarray:
+        return self._mixture.var
+
+    @property
+    def p(self) -> np.ndarray:
+        return self._mixture.p
+
+    @property
+    def items(self) -> np.ndarray:
+        """The item ids, in the order of ``mu``'s columns."""
+        return self._items
+
+    def _training(self):
+        """The ratings the posteriors come from, as cached blocks (read once)."""
+        if self._data is None:
+            if self._ratings is None:
+                raise InputError("this model holds no ratings to recommend from")
+            data = read_triples(self._ratings, self.getUserCol(), self.getItemCol(),
+                                self.getRatingCol())
+            if not np.array_equal(data.index.items, self._items):
+                data.blocks.unpersist()
+                raise InputError("the model's ratings do not hold the items it was fitted on")
+            self._data = data
+        return self._data
+
+    def _transform(self, dataset):
+        from pyspark.sql import functions as F
+
+        data = self._training()
+        out = recommend.predict(dataset.sparkSession, data.blocks, data.index, self._mixture,
+                                dataset, self.getUserCol(), self.getItemCol(),
+                                self.getPredictionCol(), unknown_users="null")
+        column = F.col(self.getPredictionCol())
+        if self.getColdStartStrategy() == "drop":
+            return out.where(column.isNotNull())
+        return out.withColumn(self.getPredictionCol(),
+                              F.coalesce(column, F.lit(float("nan"))))
+
+    def recommendForAllUsers(self, numItems: int):
+        """Each user's ``numItems`` best unrated items: ``userCol``, ``recommendations``
+        (array of struct ``itemCol``, ``rating``), best first."""
+        return self._user_recommendations(numItems, None)
+
+    def recommendForUserSubset(self, dataset, numItems: int):
+        """``recommendForAllUsers`` for the users in ``dataset``'s ``userCol`` (those the
+        model knows)."""
+        return self._user_recommendations(numItems, self._ids(dataset, self.getUserCol()))
+
+    def recommendForAllItems(self, numUsers: int):
+        """Each item's ``numUsers`` best users among those who have not rated it:
+        ``itemCol``, ``recommendations`` (array of struct ``userCol``, ``rating``)."""
+        return self._item_recommendations(numUsers, None)
+
+    def recommendForItemSubset(self, dataset, numUsers: int):
+        """``recommendForAllItems`` for the items in ``dataset``'s ``itemCol``."""
+        return self._item_recommendations(numUsers, self._ids(dataset, self.getItemCol()))
+
+    def withNewUsers(self, ratings):
+        """This model with users who were not in the training data added from their own
+        (user, item, rating) records: their posteriors p(j|u) come from those ratings with
+        the parameters held fixed (no refit). Ratings of items the model does not know are
+        left out; a user the model already has is refused."""
+        from pyspark.sql import functions as F
+
+        names = [self.getUserCol(), self.getItemCol(), self.getRatingCol()]
+        missing = [c for c in names if c not in ratings.columns]
+        if missing:
+            raise InputError(f"the new ratings have no column {', '.join(map(repr, missing))}")
+        ratings = ratings.select(*names)
+        known = self._training().index.users
+        spark = ratings.sparkSession
+        new_users = self._ids(ratings, names[0])
+        clash = np.intersect1d(new_users, known) if known.dtype.kind not in "US" \
+            else np.intersect1d(new_users.astype(str), known)
+        if clash.size:
+            raise InputError(f"user {clash[0]!r} is already in the model's data: new users "
+                             "only (refit to update a known user)")
+        kind = "string" if self._items.dtype.kind in "US" else "long"
+        items = spark.createDataFrame([(v.item(),) for v in self._items], f"_known {kind}")
+        kept = ratings.join(F.broadcast(items), F.col(names[1]).cast(kind) == F.col("_known"),
+                            "left_semi")
+        model = self.copy()
+        model._ratings = self._ratings.unionByName(kept)
+        model._data = None
+        return model
+
+    def recommendForNewUsers(self, ratings, numItems: int):
+        """Recommendations for users who were not in the training data, from their own
+        ratings and with no refit: ``withNewUsers(ratings).recommendForUserSubset``."""
+        return self.withNewUsers(ratings).recommendForUserSubset(ratings, numItems)
+
+    def copy(self, extra=None):
+        model = super().copy(extra)
+        model._data = self._data
+        return model
+
+    def _ids(self, dataset, column: str) -> np.ndarray:
+        if column not in dataset.columns:
+            raise InputError(f"no column {column!r}; the DataFrame has {', '.join(dataset.columns)}")
+        values = [r[0] for r in dataset.select(column).where(f"`{column}` IS NOT NULL")
+                  .distinct().collect()]
+        return np.array(values)
+
+    def _user_recommendations(self, n: int, users):
+        data = self._training()
+        return recommend.recommend(self._spark(), data.blocks, data.index, self._mixture, n,
+                                   self.getUserCol(), self.getItemCol(), users)
+
+    def _item_recommendations(self, n: int, items):
+        data = self._training()
+        return recommend.recommend_items(self._spark(), data.blocks, data.index, self._mixture,
+                                         n, self.getUserCol(), self.getItemCol(), items)
+
+    def _spark(self):
+        return self._ratings.sparkSession
+
+    def _arrays(self) -> dict:
+        return {"mu": self.mu, "var": self.var, "p": self.p, "items": self._items}
+
+    def _extra(self) -> dict:
+        return {"summary": self.summary}
+
+    def _frames(self) -> dict:
+        return {RATINGS: self._ratings}
+
+    def _attach_frames(self, frames: dict) -> None:
+        self._ratings = frames[RATINGS]
+
+    @classmethod
+    def _from_saved(cls, arrays: dict, extra: dict) -> "MixtureRecommenderModel":
+        try:
+            mixture = masked.Mixture(arrays["mu"], arrays["var"], arrays["p"])
+            problem = masked.mixture_problem(mixture, len(arrays["items"]))
+            if problem:
+                raise ValueError(problem)
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
+        return cls(mixture, arrays["items"], None, extra.get("summary", {}))
