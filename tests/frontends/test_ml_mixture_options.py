@@ -95,7 +95,7 @@ def test_model_selection_over_k_and_covariance_types(data, spark):
 
     df = spark.createDataFrame([(Vectors.dense(x),) for x in X], ["features"])
     model = GaussianMixture(kValues=[1, 2, 3, 4], covarianceTypes=["full", "spherical"],
-                            seed=0, maxIter=60).fit(df)
+                            seed=0, maxIter=30).fit(df)
     rows = [r.asDict() for r in model.summary.candidates.collect()]
     assert [(r["k"], r["covarianceType"]) for r in rows] == [
         (k, t) for t in ("full", "spherical") for k in (1, 2, 3, 4)]
