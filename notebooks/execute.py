@@ -19,10 +19,12 @@ HERE = Path(__file__).resolve().parent
 TIMEOUT_SECONDS = 900
 
 
-def execute(path: Path) -> nbformat.NotebookNode:
+def execute(path: Path, env: dict | None = None) -> nbformat.NotebookNode:
+    """The notebook run in a fresh kernel (with ``env`` as its environment, if given)."""
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=TIMEOUT_SECONDS, kernel_name="python3",
-                   resources={"metadata": {"path": str(HERE)}}).execute()
+    client = NotebookClient(notebook, timeout=TIMEOUT_SECONDS, kernel_name="python3",
+                            resources={"metadata": {"path": str(HERE)}})
+    client.execute(**({"env": env} if env is not None else {}))
     return notebook
 
 

@@ -42,6 +42,10 @@ _PUBLIC = {
     "GaussianMixtureModel": "spark_em.ml",
     "MaskedGaussianMixture": "spark_em.ml",
     "MaskedGaussianMixtureModel": "spark_em.ml",
+    "KMeans": "spark_em.ml",
+    "KMeansModel": "spark_em.ml",
+    "MixtureRecommender": "spark_em.ml",
+    "MixtureRecommenderModel": "spark_em.ml",
     "WeightedLinearRegression": "spark_em.ml",
     "WeightedLinearRegressionModel": "spark_em.ml",
 }

@@ -21,10 +21,10 @@ import numpy as np
 from spark_em.engine import ops
 from spark_em.engine.backend import backend_for, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, Block, default_partitions
-from spark_em.engine.files import listed_files
 from spark_em.errors import InputError
 from spark_em.io.parser import (PartitionParser, assemble, check_missing, rows_before,
                                 value_check)
+from spark_em.io.table import named_columns
 from spark_em.io.vectors import as_array
 from spark_em.kernels.arrays import compact
 
@@ -269,15 +269,7 @@ def read_columns(spark, path: str, fmt: str | None = None, weight_col: str | Non
     (weighted when there is a weight column). ``num_partitions`` as for ``read_text``."""
     from pyspark.sql import functions as F
 
-    listed_files(spark, path)  # a clear error for a missing path or empty dir
-    fmt = fmt or ("parquet" if path.rstrip("/").lower().endswith(".parquet") else "csv")
-    if fmt == "csv":
-        df = spark.read.option("header", True).option("mode", "PERMISSIVE").csv(path)
-    elif fmt == "parquet":
-        df = spark.read.parquet(path)
-    else:
-        raise InputError(f"{{param}} must be csv or parquet for named columns, not {fmt!r}",
-                         param="fmt")
+    df = named_columns(spark, path, fmt, "named columns")
     features = [c for c in df.columns if c != weight_col]
     if weight_col is not None and weight_col not in df.columns:
         raise InputError(f"{path}: no weight column {weight_col!r}; it has {', '.join(df.columns)}")

@@ -146,18 +146,22 @@ def from_dataframe(df, label: str, weight: str | None, features: list[str],
                           sum(m["dropped"] for m in metas), columns)
 
 
+def named_columns(spark, path: str, fmt: str | None, what: str):
+    """A DataFrame of a CSV file with a header line, or of Parquet (by ``fmt`` or the name):
+    the files whose columns are named. ``what`` the data are, for the error."""
+    listed_files(spark, path)  # a clear error for a missing path or empty dir
+    fmt = fmt or ("parquet" if path.rstrip("/").lower().endswith(".parquet") else "csv")
+    if fmt == "csv":
+        return spark.read.option("header", True).option("mode", "PERMISSIVE").csv(path)
+    if fmt == "parquet":
+        return spark.read.parquet(path)
+    raise InputError(f"{{param}} must be csv or parquet for {what}, not {fmt!r}", param="fmt")
+
+
 def read_table(spark, path: str, label: str, weight: str | None, features: list[str],
                fmt: str | None = None, drop_bad_weights: bool = False,
                backend: str | None = None) -> RegressionData:
     """A CSV file with a header line, or Parquet (by ``fmt`` or the name), as regression data."""
-    listed_files(spark, path)  # a clear error for a missing path or empty dir
-    fmt = fmt or ("parquet" if path.rstrip("/").lower().endswith(".parquet") else "csv")
-    if fmt == "csv":
-        df = spark.read.option("header", True).option("mode", "PERMISSIVE").csv(path)
-    elif fmt == "parquet":
-        df = spark.read.parquet(path)
-    else:
-        raise InputError(f"{{param}} must be csv or parquet for regression data, not {fmt!r}",
-                         param="fmt")
+    df = named_columns(spark, path, fmt, "regression data")
     return from_dataframe(df, label, weight, features, drop_bad_weights, source=path,
                           backend=backend)

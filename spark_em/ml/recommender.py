@@ -246,7 +246,7 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
                              "only (refit to update a known user)")
         kind = "string" if self._items.dtype.kind in "US" else "long"
         items = spark.createDataFrame([(v.item(),) for v in self._items], f"_known {kind}")
-        kept = ratings.join(F.broadcast(items), F.col(names[1]).cast(kind) == F.col("_known"),
+        kept = ratings.join(items, F.col(names[1]).cast(kind) == F.col("_known"),
                             "left_semi")
         model = self.copy()
         model._ratings = self._ratings.unionByName(kept)

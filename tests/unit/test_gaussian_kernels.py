@@ -92,6 +92,23 @@ def test_block_statistics_match_the_equations(kind, offset, n, d, K, kernel_pass
 
 
 @pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+@pytest.mark.parametrize("d", [3, compiled.MAX_DIMS + 12])
+def test_row_weights_are_repeated_rows(kind, d, kernel_pass):
+    """A row of integer weight m counts as the row m times (0: not at all), by the compiled
+    pass, the numpy pass and the wide-row BLAS pass."""
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(300, d)) * 2 + 50.0 + rng.integers(0, 3, 300)[:, None] * 4.0
+    weights = rng.integers(0, 4, size=300).astype(float)
+    prepared = gaussian.prepare(mixture_of(kind, X, 3, rng))
+    weighted = gaussian.block_stats(X, prepared, weights)
+    repeated = gaussian.block_stats(np.repeat(X, weights.astype(int), axis=0), prepared)
+    assert weighted.n_rows == weights.sum()
+    assert weighted.log_likelihood == pytest.approx(repeated.log_likelihood, rel=1e-11)
+    for a, b in zip(weighted[2:], repeated[2:]):
+        assert_allclose(a, b, rtol=1e-9, atol=1e-11 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
 def test_log_densities_of_a_component_of_weight_zero(kind):
     rng = np.random.default_rng(6)
     X = rng.normal(size=(50, 3)) + 1e3

@@ -169,3 +169,28 @@ def test_sparse_blocks_by_compiled_and_numpy_passes_match_dense(dtype, monkeypat
             assert stats.log_likelihood == pytest.approx(expected.log_likelihood, rel=1e-12)
             for a, b in zip(stats[2:], expected[2:]):
                 assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("columns", [None, np.array([4, 0, 2])])
+def test_top_rows_per_column_against_sorting_every_column(columns):
+    """Each item's best users among those who have not rated it: the kernel's running best
+    over chunks against sorting whole columns of the completion."""
+    rng = np.random.default_rng(4)
+    X = rng.integers(1, 6, size=(300, 6)).astype(float)
+    X[rng.random(X.shape) < 0.5] = 0.0
+    mixture = masked.Mixture(rng.uniform(1, 5, (3, 6)), np.array([0.6, 1.0, 1.4]),
+                             np.array([0.2, 0.5, 0.3]))
+    completed = masked.complete(X, mixture)
+    for block in (X, sparse.csr_array(X)):
+        rows, vals = masked.top_rows_per_column(block, mixture, 7, columns, chunk_rows=64)
+        for at, col in enumerate(range(6) if columns is None else columns):
+            open_rows = np.flatnonzero(X[:, col] == 0)
+            expected = np.sort(completed[open_rows, col])[::-1][:7]
+            assert_allclose(vals[:, at], expected, rtol=1e-12)
+            assert (X[rows[:, at], col] == 0).all()
+            assert_allclose(completed[rows[:, at], col], vals[:, at], rtol=1e-12)
+    few = np.zeros((3, 6))
+    few[:, 1] = 2.0  # nobody is left to recommend item 1 to
+    rows, vals = masked.top_rows_per_column(few, mixture, 5)
+    assert (rows[:, 1] == -1).all() and np.isnan(vals[:, 1]).all()
+    assert (rows[3:, 0] == -1).all() and (rows[:3, 0] >= 0).all()
