@@ -33,7 +33,8 @@ def session(memory: str):
 
     spark = (SparkSession.builder.master("local[2]").appName("bench_recommend")
              .config("spark.driver.memory", memory).config("spark.ui.enabled", "false")
-             .config("spark.sql.shuffle.partitions", "8").getOrCreate())
+             .config("spark.sql.shuffle.partitions", "8")
+             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
