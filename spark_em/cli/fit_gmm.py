@@ -80,7 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--weight", metavar="COL",
                     help="complete data in CSV (with --header) or Parquet: the column of each "
                     "row's weight (>= 0; an integer weight m counts the row m times); the other "
-                    "columns are the features")
+                    "columns are the features unless --features names them")
+    ap.add_argument("--features", metavar="A,B,...",
+                    help="complete data in CSV (with --header) or Parquet: the feature columns "
+                    "(default: every column but --weight)")
     ap.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full",
                     help="covariance type for complete data (default full)")
     ap.add_argument("--model", choices=["gmm", "kmeans"], default="gmm",
@@ -169,10 +172,12 @@ def parse_args(argv):
 
 
 def _named_format(args) -> str | None:
-    """csv or parquet when the input is read by column names (a weight column, or Parquet)."""
-    guessed = args.format or ("parquet" if (args.input or "").rstrip("/").lower()
-                              .endswith(".parquet") else None)
-    if guessed == "parquet" or args.weight:
+    """csv or parquet when the input is read by column names (a weight column, chosen
+    features, or Parquet); what else the input is, when it cannot be."""
+    name = (args.input or "").rstrip("/").lower()
+    guessed = args.format or ("parquet" if name.endswith(".parquet") else
+                              "npy" if name.endswith(".npy") else None)
+    if guessed == "parquet" or args.weight or args.features:
         return guessed or "csv"
     return None
 
@@ -182,12 +187,17 @@ def _check_named_columns(args) -> None:
     if fmt is None:
         return
     if args.missing == "zero" or args.demo or not args.input:
-        raise InputError("--weight and Parquet input are for complete data: give --input and "
-                         "--missing none")
+        raise InputError("--weight, --features and Parquet input are for complete data: give "
+                         "--input and --missing none")
     if fmt not in ("csv", "parquet"):
-        raise InputError(f"--weight needs CSV with a header or Parquet input, not --format {fmt}")
+        raise InputError(f"--weight and --features need CSV with a header or Parquet input, "
+                         f"not {fmt}")
     if fmt == "csv" and not args.header:
-        raise InputError("--weight with CSV input needs --header (the columns are named)")
+        raise InputError("--weight and --features with CSV input need --header (the columns "
+                         "are named)")
+    if args.on_bad_rows == "drop":
+        raise InputError("--on-bad-rows drop is for text, CSV and triples input read by "
+                         "position, not with --weight, --features or Parquet")
     if args.weight and args.missing == "nan":
         raise InputError("--weight goes with complete data (--missing none), not --missing nan")
     if args.gold:
@@ -337,7 +347,8 @@ def fit_complete(spark, args, start):
         if named:
             blocks = read_columns(spark, args.input, named, args.weight,
                                   block_rows=args.block_rows, backend=args.backend,
-                                  missing=missing, num_partitions=args.partitions)
+                                  missing=missing, num_partitions=args.partitions,
+                                  features=args.features.split(",") if args.features else None)
         else:
             blocks = read_matrix(spark, args.input, args.format, ratings=False,
                                  header=args.header, num_partitions=args.partitions,

@@ -28,7 +28,8 @@ def from_array(spark, X: np.ndarray, num_partitions: int | None = None,
                weights: np.ndarray | None = None):
     """Cached blocks from an in-memory array (small data, tests), cut on the driver, on the
     backend ``backend_for(spark, backend)`` chooses; ``num_partitions`` defaults to the
-    cluster's parallelism. ``weights``: each row's weight (checked by ``check_weights``)."""
+    cluster's parallelism. ``weights``: each row's weight (refused, naming the row, when
+    ``weight_problem`` finds one)."""
     chosen = backend_for(spark, backend)
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)

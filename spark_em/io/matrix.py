@@ -263,16 +263,24 @@ def _weights_apart(blocks):
 
 def read_columns(spark, path: str, fmt: str | None = None, weight_col: str | None = None,
                  block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None,
-                 missing: str | None = None, num_partitions: int | None = None):
-    """A CSV file with a header line, or Parquet (by ``fmt`` or the name), whose columns are
-    the features (in the file's order) and, if named, ``weight_col``: complete-data blocks
-    (weighted when there is a weight column). ``num_partitions`` as for ``read_text``."""
+                 missing: str | None = None, num_partitions: int | None = None,
+                 features: list[str] | None = None):
+    """A CSV file with a header line, or Parquet (by ``fmt`` or the name), whose columns
+    ``features`` (default: every column but the weight, in the file's order) and, if named,
+    ``weight_col`` become complete-data blocks (weighted when there is a weight column).
+    ``num_partitions`` as for ``read_text``."""
     from pyspark.sql import functions as F
 
     df = named_columns(spark, path, fmt, "named columns")
-    features = [c for c in df.columns if c != weight_col]
     if weight_col is not None and weight_col not in df.columns:
         raise InputError(f"{path}: no weight column {weight_col!r}; it has {', '.join(df.columns)}")
+    unknown = [c for c in (features or []) if c not in df.columns]
+    if unknown:
+        raise InputError(f"{path}: no column {', '.join(map(repr, unknown))}; it has "
+                         f"{', '.join(df.columns)}")
+    features = features or [c for c in df.columns if c != weight_col]
+    if weight_col in features:
+        raise InputError(f"{path}: the weight column {weight_col!r} cannot be a feature")
     if not features:
         raise InputError(f"{path}: no feature columns")
     row = F.array(*[F.col(f"`{c}`").try_cast("double") for c in features]).alias(FEATURES)

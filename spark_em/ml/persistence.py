@@ -57,6 +57,18 @@ class _ArrayModelWriter(_ConnectOverwrite, MLWriter):
         super().__init__()
         self.instance = instance
 
+    def _handleOverwrite(self, path: str) -> None:
+        """Overwrite, unless the model's own DataFrames are read from under ``path`` (a
+        loaded model saved back where it came from would delete them before writing them)."""
+        target = _local_dir(path).resolve()
+        for frame in getattr(self.instance, "_frames", dict)().values():
+            for source in frame.inputFiles():
+                local = Path(source[len("file:"):] if source.startswith("file:") else source)
+                if target == local or target in local.parents:
+                    raise InputError(f"{path}: the model's ratings are read from this directory; "
+                                     "save it to another path")
+        return super()._handleOverwrite(path)
+
     def saveImpl(self, path: str) -> None:
         data = _local_dir(path) / "data"
         # The session, not its SparkContext: a Spark Connect session has none.

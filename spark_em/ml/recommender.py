@@ -143,7 +143,8 @@ class MixtureRecommender(Estimator, _RecommenderParams, HasBackend, MixtureSette
                    "logLikelihoodHistory": [h.objective for h in run.history],
                    "numRatings": data.n_ratings, "numUsers": len(data.index.users),
                    "numItems": len(data.index.items)}
-        model = MixtureRecommenderModel(run.mixture, data.index.items, ratings, summary)
+        model = MixtureRecommenderModel(run.mixture, data.index.items, ratings, summary,
+                                        tuple(names))
         model._data = data
         return self._copyValues(model)
 
@@ -154,13 +155,33 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
     ``recommendForNewUsers``."""
 
     def __init__(self, mixture: masked.Mixture | None = None, items: np.ndarray | None = None,
-                 ratings=None, summary: dict | None = None):
+                 ratings=None, summary: dict | None = None,
+                 columns: tuple[str, str, str] = ("user", "item", "rating")):
         super().__init__()
         self._mixture = mixture
         self._items = items
         self._ratings = ratings
+        self._columns = tuple(columns)  # the ratings' user, item and rating columns
         self._data = None  # the training ratings as cached blocks, read when first needed
         self.summary = summary or {}
+
+    def setUserCol(self, value: str):
+        return self._set(userCol=value)
+
+    def setItemCol(self, value: str):
+        return self._set(itemCol=value)
+
+    def setPredictionCol(self, value: str):
+        return self._set(predictionCol=value)
+
+    def setColdStartStrategy(self, value: str):
+        return self._set(coldStartStrategy=value)
+
+    def unpersist(self) -> None:
+        """Let go of the cached training ratings (they are read again when needed)."""
+        if self._data is not None:
+            self._data.blocks.unpersist()
+            self._data = None
 
     @property
     def mu(self) -> np.ndarray:
@@ -184,8 +205,7 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
         if self._data is None:
             if self._ratings is None:
                 raise InputError("this model holds no ratings to recommend from")
-            data = read_triples(self._ratings, self.getUserCol(), self.getItemCol(),
-                                self.getRatingCol())
+            data = read_triples(self._ratings, *self._columns)
             if not np.array_equal(data.index.items, self._items):
                 data.blocks.unpersist()
                 raise InputError("the model's ratings do not hold the items it was fitted on")
@@ -231,11 +251,15 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
         left out; a user the model already has is refused."""
         from pyspark.sql import functions as F
 
-        names = [self.getUserCol(), self.getItemCol(), self.getRatingCol()]
-        missing = [c for c in names if c not in ratings.columns]
+        given = [self.getUserCol(), self.getItemCol(), self.getRatingCol()]
+        missing = [c for c in given if c not in ratings.columns]
         if missing:
             raise InputError(f"the new ratings have no column {', '.join(map(repr, missing))}")
-        ratings = ratings.select(*names)
+        # in the training ratings' names and types (an id that does not convert is null)
+        names = list(self._columns)
+        types = [self._ratings.schema[c].dataType for c in names]
+        ratings = ratings.select(*[F.col(f"`{g}`").try_cast(t).alias(n)
+                                   for g, n, t in zip(given, names, types)])
         known = self._training().index.users
         spark = ratings.sparkSession
         new_users = self._ids(ratings, names[0])
@@ -246,7 +270,7 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
                              "only (refit to update a known user)")
         kind = "string" if self._items.dtype.kind in "US" else "long"
         items = spark.createDataFrame([(v.item(),) for v in self._items], f"_known {kind}")
-        kept = ratings.join(items, F.col(names[1]).cast(kind) == F.col("_known"),
+        kept = ratings.join(items, F.col(names[1]).try_cast(kind) == F.col("_known"),
                             "left_semi")
         model = self.copy()
         model._ratings = self._ratings.unionByName(kept)
@@ -287,7 +311,7 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
         return {"mu": self.mu, "var": self.var, "p": self.p, "items": self._items}
 
     def _extra(self) -> dict:
-        return {"summary": self.summary}
+        return {"summary": self.summary, "ratingColumns": list(self._columns)}
 
     def _frames(self) -> dict:
         return {RATINGS: self._ratings}
@@ -304,4 +328,5 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
                 raise ValueError(problem)
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
-        return cls(mixture, arrays["items"], None, extra.get("summary", {}))
+        return cls(mixture, arrays["items"], None, extra.get("summary", {}),
+                   tuple(extra.get("ratingColumns", ("user", "item", "rating"))))

@@ -31,7 +31,7 @@ from spark_em.engine.checkpoint import Checkpoint, data_fingerprint
 from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL, Family, Iteration, relative_rule, run_many
 from spark_em.engine.ops import MatrixSummary, summarize
 from spark_em.errors import InputError
-from spark_em.kernels import gaussian, kmeans, missing
+from spark_em.kernels import gaussian, kmeans, masked, missing
 from spark_em.kernels.arrays import add_fields
 from spark_em.kernels.gaussian import Mixture
 from spark_em.models import codec, selection
@@ -159,6 +159,11 @@ def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type
     if summary.has_nan:
         blocks, summary = missing_model.mean_imputed(blocks, summary)
     starts = reference_starts(blocks, pairs, summary)  # also checks each K against the rows
+    if init == "reference" and summary.weighted:
+        # the course's rows by index could weigh 0: draw the means in proportion to weight
+        means = _drawn_means(blocks, pairs, "random")
+        n = summary.total_weight
+        starts = [(mu, masked.init_variances(summary.column_summary, n, mu)) for mu in means]
     if init == "reference":
         return [Mixture(np.full(len(means), 1.0 / len(means)), means,
                         gaussian.spread(var + reg_covar, d, kind), kind)
@@ -263,6 +268,7 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
     summary = summary or summarize(blocks)
     if isinstance(init, Mixture):
         check_weighted(summary, [])
+        n_init = 1  # restarts from one given start would repeat the same fit
     if model == "kmeans" and summary.has_nan:
         raise InputError("K-means needs complete data: these rows miss values (fit a mixture, "
                          "which handles them)")

@@ -47,21 +47,23 @@ def _draw(blocks, seed: int, draw: int, centres: np.ndarray | None, n_candidates
     def best_of_block(block):
         X = np.asarray(block.values, dtype=np.float64)
         index = block.offset + np.arange(X.shape[0])
-        weight = np.ones(X.shape[0]) if centres is None else kmeans.nearest(X, centres)[1]
-        if block.weights is not None:
-            weight = weight * block.weights
+        w = np.ones(X.shape[0]) if block.weights is None else block.weights
+        weight = w if centres is None else kmeans.nearest(X, centres)[1] * w
+        # a row at D² = 0 is drawn only when no row is farther (then ∝ w); a row of weight 0 never
+        tier = np.where(weight > 0, 0, np.where(w > 0, 1, 2))
         out = []
         for t in range(n_candidates):
+            u = row_uniforms(seed, draw * n_candidates + t, index)
             with np.errstate(divide="ignore"):
-                clock = -np.log(row_uniforms(seed, draw * n_candidates + t, index)) / weight
-            i = int(np.argmin(clock))
-            out.append((float(clock[i]), int(index[i]), X[i]))
+                clock = -np.log(u) / np.where(tier == 0, weight, w)
+            i = int(np.lexsort((index, clock, tier))[0])
+            out.append((int(tier[i]), float(clock[i]), int(index[i]), X[i]))
         return out
 
     def earlier(a, b):
-        return [x if (x[0], x[1]) <= (y[0], y[1]) else y for x, y in zip(a, b)]
+        return [x if x[:3] <= y[:3] else y for x, y in zip(a, b)]
 
-    return [row for _, _, row in ops.reduce(blocks, best_of_block, earlier)]
+    return [row for *_, row in ops.reduce(blocks, best_of_block, earlier)]
 
 
 def _potentials(blocks, centres: np.ndarray, candidates: list) -> np.ndarray:

@@ -140,15 +140,18 @@ def recommend(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: in
     wanted = None if users is None else np.unique(index.rows_of(np.asarray(users)))
     wanted = None if wanted is None else shared(spark, wanted[wanted >= 0])
     mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
+    user_type = _arrow_id(index.users)  # outside ``pack``: the id lists travel by ``ids`` alone
     entry = pa.struct([(item_col, _arrow_id(index.items)), ("rating", pa.float64())])
 
     def pack(block):
         users_ids, items = ids.value
         local = np.arange(block.values.shape[0])
+        values = block.values
         if wanted is not None:
             rows = wanted.value
             local = rows[(rows >= block.offset) & (rows < block.offset + len(local))] - block.offset
-        cols, vals = masked.top_unobserved(block.values[local], mixture, n) if len(local) else (
+            values = values[local]
+        cols, vals = masked.top_unobserved(values, mixture, n) if len(local) else (
             np.empty((0, 0), dtype=np.int64), np.empty((0, 0)))
         lists = []
         for c, v in zip(cols, vals):
@@ -156,7 +159,7 @@ def recommend(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: in
             lists.append([{item_col: items[i].item(), "rating": float(x)}
                           for i, x in zip(c[keep], v[keep])])
         row_ids = users_ids[block.offset + local]
-        return _to_ipc(pa.table({user_col: pa.array(row_ids.tolist(), _arrow_id(index.users)),
+        return _to_ipc(pa.table({user_col: pa.array(row_ids.tolist(), user_type),
                                  "recommendations": pa.array(lists, type=pa.list_(entry))}))
 
     schema = (f"`{user_col}` {_id_type(index.users)}, recommendations "
@@ -167,9 +170,9 @@ def recommend(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: in
 def recommend_items(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: int,
                     user_col: str = "user", item_col: str = "item", items=None):
     """Each item's ``n`` users (among those who have not rated it) with the highest completed
-    value, best first; with ``items`` (ids), only those items that are in the data. Each
-    block of users proposes its best ``n`` per item; one aggregation per item keeps the best
-    ``n`` of all."""
+    value, best first (an empty list when every user rated it); with ``items`` (ids), only
+    those items that are in the data. Each block of users proposes its best ``n`` per item;
+    one aggregation per item keeps the best ``n`` of all."""
     from pyspark.sql import functions as F
 
     _check_n(n)
@@ -177,6 +180,7 @@ def recommend_items(spark, blocks, index: RatingsIndex, mixture: masked.Mixture,
     columns = None if items is None else np.unique(positions(index.items, np.asarray(items)))
     columns = np.arange(len(index.items)) if columns is None else columns[columns >= 0]
     mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
+    user_type, item_type = _arrow_id(index.users), _arrow_id(index.items)
 
     def pack(block):
         users_ids, items_ids = ids.value
@@ -184,8 +188,8 @@ def recommend_items(spark, blocks, index: RatingsIndex, mixture: masked.Mixture,
         keep = rows >= 0
         col_of = np.broadcast_to(columns[None, :], rows.shape)[keep]
         return _to_ipc(pa.table({
-            "_item": pa.array(items_ids[col_of].tolist(), _arrow_id(index.items)),
-            "_user": pa.array(users_ids[block.offset + rows[keep]].tolist(), _arrow_id(index.users)),
+            "_item": pa.array(items_ids[col_of].tolist(), item_type),
+            "_user": pa.array(users_ids[block.offset + rows[keep]].tolist(), user_type),
             "_rating": pa.array(vals[keep], pa.float64())}))
 
     schema = (f"_item {_id_type(index.items)}, _user {_id_type(index.users)}, _rating double")
@@ -194,8 +198,13 @@ def recommend_items(spark, blocks, index: RatingsIndex, mixture: masked.Mixture,
                                 asc=False), 1, n)
     ranked = F.transform(best, lambda e: F.struct(e["_user"].alias(user_col),
                                                   e["_rating"].alias("rating")))
-    return proposals.groupBy("_item").agg(ranked.alias("recommendations")).withColumnRenamed(
-        "_item", item_col)
+    found = proposals.groupBy("_item").agg(ranked.alias("recommendations"))
+    every = spark.createDataFrame([(v,) for v in index.items[columns].tolist()],
+                                  f"_item {_id_type(index.items)}")
+    nobody = F.array().cast(f"array<struct<`{user_col}`: {_id_type(index.users)}, rating: double>>")
+    return every.join(found, "_item", "left").select(
+        F.col("_item").alias(item_col),
+        F.coalesce(F.col("recommendations"), nobody).alias("recommendations"))
 
 
 def _check_n(n: int) -> None:

@@ -267,4 +267,10 @@ def test_weight_column_in_csv_and_parquet(spark, tmp_path, capsys):
     status = run_job("--input", weighted, "--weight", "nope", "--header", "--missing", "none")
     assert status == 2 and "no weight column 'nope'" in capsys.readouterr().err
     status = run_job("--input", weighted, "--weight", "w", "--missing", "none")
-    assert status == 2 and "--weight with CSV input needs --header" in capsys.readouterr().err
+    assert status == 2 and "with CSV input need --header" in capsys.readouterr().err
+    status = run_job("--input", weighted, "--header", "--features", "y", "--weight", "w",
+                     "--missing", "none", "--k", "2", "--max-iter", "3")
+    assert status == 0 and json.loads(capsys.readouterr().out)["n_cols"] == 1
+    status = run_job("--input", weighted, "--header", "--features", "y,w", "--weight", "w",
+                     "--missing", "none")
+    assert status == 2 and "the weight column 'w' cannot be a feature" in capsys.readouterr().err

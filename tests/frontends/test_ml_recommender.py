@@ -54,7 +54,8 @@ def small(spark):
 
 def test_recommendations_equal_the_numpy_completion(spark, small, tmp_path):
     R, users, items = small
-    train = R[:140]
+    train = R[:140].copy()
+    train[:, 8] = np.where(train[:, 8] > 0, train[:, 8], 3.0)  # an item every user rated
     model = MixtureRecommender(userCol="userId", itemCol="movieId", k=3, seed=0, tol=1e-4).fit(
         as_triples(spark, train, users, items))
     assert list(model.items) == list(items)
@@ -77,6 +78,7 @@ def test_recommendations_equal_the_numpy_completion(spark, small, tmp_path):
         assert all(train[np.searchsorted(users, e.userId), i] == 0 for e in by_item[items[i]])
     subset = model.recommendForItemSubset(spark.createDataFrame([(int(items[2]),)], ["movieId"]), 4)
     assert [r.movieId for r in subset.collect()] == [items[2]]
+    assert len(by_item) == 9 and by_item[items[8]] == []  # nobody left to recommend it to
 
     model.save(str(tmp_path / "rec"))
     loaded = MixtureRecommenderModel.load(str(tmp_path / "rec"))
@@ -84,6 +86,12 @@ def test_recommendations_equal_the_numpy_completion(spark, small, tmp_path):
         spark.createDataFrame([(str(users[17]),)], ["userId"]), 3).collect()}
     assert list(again) == [users[17]]
     assert_allclose([e.rating for e in again[users[17]]], [e.rating for e in by_user[users[17]]])
+    with pytest.raises(InputError, match="ratings are read from this directory"):
+        loaded.write().overwrite().save(str(tmp_path / "rec"))
+    assert MixtureRecommenderModel.load(str(tmp_path / "rec")).recommendForAllUsers(1).count() == 140
+    renamed = loaded.setUserCol("uid").setPredictionCol("score")
+    pairs = spark.createDataFrame([(str(users[0]), int(items[1]))], ["uid", "movieId"])
+    assert renamed.transform(pairs).first().score == pytest.approx(full[0, 1], rel=1e-9)
 
 
 def test_new_users_scored_from_their_own_ratings(spark, small):
