@@ -23,7 +23,7 @@ from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import gaussian, missing
 from spark_em.ml.columns import with_columns
 from spark_em.ml.params import (HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq,
-                                in_array, validated)
+                                given, in_array, validated)
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
 from spark_em.models import gaussian as gaussian_model
 from spark_em.models import gaussian_outputs as outputs
@@ -208,7 +208,7 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSett
                  missingValue="none", imputedCol="imputed", weightCol=None, initialModel=None,
                  kValues=None, covarianceTypes=None, criterion="bic"):
         super().__init__()
-        self._set(**_given(self._input_kwargs))
+        self._set(**given(self._input_kwargs))
 
     @keyword_only
     def setParams(self, *, k=2, covarianceType="full", tol=1e-6, maxIter=100, seed=0,
@@ -217,7 +217,7 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSett
                   probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto",
                   missingValue="none", imputedCol="imputed", weightCol=None, initialModel=None,
                   kValues=None, covarianceTypes=None, criterion="bic"):
-        return self._set(**_given(self._input_kwargs))
+        return self._set(**given(self._input_kwargs))
 
     def setCovarianceType(self, value: str):
         return self._set(covarianceType=value)
@@ -316,11 +316,6 @@ def _scorable(X: np.ndarray, d: int, marker: str) -> np.ndarray:
         raise InputError("a row holds NaN: fit with missingValue='nan' to score rows with "
                          "missing values")
     return X
-
-
-def _given(kwargs: dict) -> dict:
-    """Keyword params without those left at None (unset)."""
-    return {name: value for name, value in kwargs.items() if value is not None}
 
 
 class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence):
@@ -430,11 +425,10 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
         log-likelihood, rows, the sum of the weights, and BIC and AIC on that data in the
         course's convention (``bic``, ``aic``: higher is better) and scikit-learn's
         (``bicSklearn``, ``aicSklearn`` = −2 × those: lower is better)."""
-        from spark_em.io.matrix import read_dataframe as read
-
-        blocks = read(dataset, self.getFeaturesCol(), ratings=False, missing=self._missing_arg(),
-                      weight_col=self._weight_arg() if self._weight_arg() in dataset.columns
-                      else None)
+        weight = self._weight_arg()
+        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=False,
+                                missing=self._missing_arg(),
+                                weight_col=weight if weight in dataset.columns else None)
         try:
             self._check_width(blocks)
             return outputs.held_out(blocks, self._mixture)

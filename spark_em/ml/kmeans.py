@@ -23,7 +23,8 @@ from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import kmeans
 from spark_em.ml.columns import with_columns
-from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq, in_array
+from spark_em.ml.params import (HasBackend, HasIterationParams, MixtureSetters, given, gt, gt_eq,
+                                in_array)
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
 from spark_em.models import gaussian as gaussian_model
 from spark_em.models import kmeans as kmeans_model
@@ -89,13 +90,13 @@ class KMeans(Estimator, _KMeansParams, HasBackend, MixtureSetters, DefaultParams
                  featuresCol="features", predictionCol="prediction", distanceCol="distance",
                  weightCol=None, backend="auto"):
         super().__init__()
-        self._set(**{n: v for n, v in self._input_kwargs.items() if v is not None})
+        self._set(**given(self._input_kwargs))
 
     @keyword_only
     def setParams(self, *, k=2, maxIter=20, tol=1e-4, seed=0, initMode="k-means++", nInit=1,
                   featuresCol="features", predictionCol="prediction", distanceCol="distance",
                   weightCol=None, backend="auto"):
-        return self._set(**{n: v for n, v in self._input_kwargs.items() if v is not None})
+        return self._set(**given(self._input_kwargs))
 
     def setInitMode(self, value: str):
         return self._set(initMode=value)
@@ -122,8 +123,8 @@ class KMeans(Estimator, _KMeansParams, HasBackend, MixtureSetters, DefaultParams
                                      init=INIT_MODES[self.getInitMode()], tol=self.getTol(),
                                      max_iter=self.getMaxIter(), n_init=self.getNInit())
             centres = run.mixture.means
-            stats = ops.aggregate(blocks, kmeans_model.family().block_stats,
-                                  kmeans_model.family().add, run.mixture)
+            family = kmeans_model.family()  # its pass under the final centres: their cost
+            stats = ops.aggregate(blocks, family.block_stats, family.add, run.mixture)
         finally:
             blocks.unpersist()
         summary = KMeansSummary(self.getK(), stats.cost_before, stats.counts.tolist(), run.n_iter,

@@ -40,6 +40,12 @@ def in_array(name: str, allowed: Iterable[str]) -> Callable:
                      f"one of {', '.join(allowed)}")
 
 
+def given(kwargs: dict) -> dict:
+    """Keyword params without those left at None (unset): for constructors whose optional
+    params (a weight column, an initial model) have no default."""
+    return {name: value for name, value in kwargs.items() if value is not None}
+
+
 class HasIterationParams(Params):
     """``maxIter`` (>= 1) and ``tol`` (>= 0), validated (pyspark's shared params are not)."""
 

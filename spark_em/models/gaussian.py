@@ -158,12 +158,14 @@ def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type
     check_weighted(summary, pairs)
     if summary.has_nan:
         blocks, summary = missing_model.mean_imputed(blocks, summary)
-    starts = reference_starts(blocks, pairs, summary)  # also checks each K against the rows
     if init == "reference" and summary.weighted:
         # the course's rows by index could weigh 0: draw the means in proportion to weight
-        means = _drawn_means(blocks, pairs, "random")
+        # (check_weighted has checked each K against the rows that weigh anything)
         n = summary.total_weight
-        starts = [(mu, masked.init_variances(summary.column_summary, n, mu)) for mu in means]
+        starts = [(mu, masked.init_variances(summary.column_summary, n, mu))
+                  for mu in _drawn_means(blocks, pairs, "random")]
+    else:
+        starts = reference_starts(blocks, pairs, summary)  # also checks each K against the rows
     if init == "reference":
         return [Mixture(np.full(len(means), 1.0 / len(means)), means,
                         gaussian.spread(var + reg_covar, d, kind), kind)
