@@ -1,50 +1,68 @@
-"""Saving and loading models: params as Spark ML metadata (written through the session), arrays
-as ``.npy`` files (never pickles), and ``overwrite()`` that works under Spark Connect too.
+"""Saving and loading models through the session, to any URI Spark can write (a local path,
+``file:``, HDFS, S3, GCS, ADLS, DBFS, UC volumes), from a classic session or a Spark Connect
+client alike: everything is written by Spark's own writers, nothing by this process.
 
-Fitted models are saved to a directory on the driver's file system; a path with another
-scheme than ``file:`` is refused. A model that keeps DataFrames (the recommender's training
-ratings) writes them beside its arrays as Parquet, through the session. Under Spark Connect the metadata is written by the server
-and the arrays by this process, so the two must share that file system (as with a
-``local[...]`` server).
+A model directory holds
+
+- ``arrays/``: Parquet rows (name, part, dtype, shape, data), each array's bytes cut into
+  parts of at most 16 MiB; numbers and fixed-width strings only, never pickles;
+- one Parquet directory per DataFrame the model keeps (the recommender's ``ratings``);
+- ``metadata/``: Spark ML's JSON metadata (class, params) with the model's own fields and
+  each array's dtype, shape and SHA-256; written last, so it marks a finished save.
+
+``save`` refuses an existing path, ``write().overwrite()`` removes it first (MLlib's rule,
+through the server under Spark Connect). A save that stopped half-way has no metadata and
+does not load; an array whose bytes differ from the metadata's checksum is refused.
+
+Models saved by earlier versions (metadata plus ``data/*.npy`` on the driver's disk) still
+load from local paths.
 """
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import hashlib
+import os
 
 import numpy as np
 from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable,
                              DefaultParamsWriter, MLReadable, MLReader, MLWritable, MLWriter)
 
-from spark_em.engine.session import is_connect
 from spark_em.errors import InputError
+from spark_em.io.fs import first_line, is_local, local_path, prepare_target
 
 __all__ = ["ArrayModelPersistence", "ParamsWritable", "DefaultParamsReadable"]
 
+FORMAT = 2
+ARRAYS = "arrays"
+PART_BYTES = 16 << 20
+ARRAY_SCHEMA = "name string, part int, dtype string, shape array<long>, data binary"
+# numbers, booleans and fixed-width text: what np.frombuffer rebuilds without pickle
+ARRAY_KINDS = "biufcU"
 
-def _local_dir(path: str) -> Path:
-    if "://" in path and not path.startswith("file://"):
-        raise InputError(f"{path}: models are saved to the driver's file system, not to a URL")
-    return Path(path[len("file://"):] if path.startswith("file://") else path)
+
+def _join(path: str, name: str) -> str:
+    return f"{path.rstrip('/')}/{name}"
 
 
-class _ConnectOverwrite:
-    """``overwrite()`` without the JVM under Spark Connect: the path (on the driver's file
-    system) is removed from Python; a classic session keeps Spark's own handling."""
+class _TargetWriter(MLWriter):
+    """A writer that applies MLlib's rule for an existing path before writing."""
 
     def _handleOverwrite(self, path: str) -> None:
-        if not is_connect(self.sparkSession):
-            return super()._handleOverwrite(path)
-        target = _local_dir(path)
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
-            target.unlink()
+        prepare_target(self.sparkSession, path, overwrite=True)
+
+    def save(self, path: str) -> None:
+        if not isinstance(path, str) or not path:
+            raise InputError(f"path: a directory or URI is needed, not {path!r}")
+        self._before_overwrite(path)
+        prepare_target(self.sparkSession, path, overwrite=self.shouldOverwrite)
+        self.saveImpl(path)
+
+    def _before_overwrite(self, path: str) -> None:
+        """Checks before anything at ``path`` is removed."""
 
 
-class _ParamsWriter(_ConnectOverwrite, DefaultParamsWriter):
-    """The estimators' writer: Spark's, with an ``overwrite()`` that works under Connect."""
+class _ParamsWriter(_TargetWriter, DefaultParamsWriter):
+    """The estimators' writer: Spark ML's metadata, with the same rule for an existing path."""
 
 
 class ParamsWritable(DefaultParamsWritable):
@@ -52,33 +70,80 @@ class ParamsWritable(DefaultParamsWritable):
         return _ParamsWriter(self)
 
 
-class _ArrayModelWriter(_ConnectOverwrite, MLWriter):
+def array_rows(name: str, array) -> tuple[list[tuple], dict]:
+    """``array`` as Parquet rows, and its entry in the metadata (dtype, shape, SHA-256)."""
+    array = np.ascontiguousarray(array)
+    if array.dtype.kind not in ARRAY_KINDS:
+        raise InputError(f"{name}: arrays of {array.dtype} cannot be saved (numbers or text only)")
+    array = array.astype(array.dtype.newbyteorder("<"), copy=False)
+    data = array.tobytes()
+    shape = [int(n) for n in array.shape]
+    parts = [data[i:i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]
+    rows = [(name, i, array.dtype.str, shape, part) for i, part in enumerate(parts)]
+    return rows, {"dtype": array.dtype.str, "shape": shape,
+                  "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def arrays_from_rows(rows, entries: dict, path: str) -> dict:
+    """The arrays the metadata lists, rebuilt from their rows and checked against it."""
+    parts: dict[str, list] = {}
+    for row in rows:
+        parts.setdefault(row["name"], []).append((row["part"], bytes(row["data"])))
+    arrays = {}
+    for name, entry in entries.items():
+        pieces = sorted(parts.get(name, []))
+        data = b"".join(piece for _, piece in pieces)
+        dtype = np.dtype(entry["dtype"])
+        if (dtype.kind not in ARRAY_KINDS or [i for i, _ in pieces] != list(range(len(pieces)))
+                or hashlib.sha256(data).hexdigest() != entry["sha256"]):
+            raise InputError(f"{path}: the model's array {name!r} is missing or altered "
+                             "(its bytes do not match the metadata)")
+        arrays[name] = np.frombuffer(data, dtype).reshape(entry["shape"]).astype(
+            dtype.newbyteorder("="))
+    return arrays
+
+
+class _ArrayModelWriter(_TargetWriter):
     def __init__(self, instance):
         super().__init__()
         self.instance = instance
 
-    def _handleOverwrite(self, path: str) -> None:
-        """Overwrite, unless the model's own DataFrames are read from under ``path`` (a
-        loaded model saved back where it came from would delete them before writing them)."""
-        target = _local_dir(path).resolve()
-        for frame in getattr(self.instance, "_frames", dict)().values():
+    def _before_overwrite(self, path: str) -> None:
+        """A model whose DataFrames are read from under ``path`` cannot be saved over it (the
+        overwrite would delete them before they are written)."""
+        if not self.shouldOverwrite:
+            return
+        target = _comparable(path)
+        for frame in self.instance._frames().values():
             for source in frame.inputFiles():
-                local = Path(source[len("file:"):] if source.startswith("file:") else source)
-                if target == local or target in local.parents:
-                    raise InputError(f"{path}: the model's ratings are read from this directory; "
-                                     "save it to another path")
-        return super()._handleOverwrite(path)
+                source = _comparable(source)
+                if source == target or source.startswith(target.rstrip("/") + "/"):
+                    raise InputError(f"{path}: the model's ratings are read from this "
+                                     "directory; save it to another path")
 
     def saveImpl(self, path: str) -> None:
-        data = _local_dir(path) / "data"
-        # The session, not its SparkContext: a Spark Connect session has none.
-        DefaultParamsWriter.saveMetadata(self.instance, path, self.sparkSession,
-                                         extraMetadata={"model": self.instance._extra()})
-        data.mkdir(parents=True, exist_ok=True)
+        spark = self.sparkSession
+        rows, entries = [], {}
         for name, array in self.instance._arrays().items():
-            np.save(data / f"{name}.npy", np.asarray(array), allow_pickle=False)
-        for name, frame in getattr(self.instance, "_frames", dict)().items():
-            frame.write.parquet(f"{path.rstrip('/')}/{name}")
+            array_part, entries[name] = array_rows(name, array)
+            rows.extend(array_part)
+        spark.createDataFrame(rows, ARRAY_SCHEMA).coalesce(1).write.parquet(_join(path, ARRAYS))
+        frames = self.instance._frames()
+        for name, frame in frames.items():
+            frame.write.parquet(_join(path, name))
+        # Last: the metadata's presence marks a finished save.
+        DefaultParamsWriter.saveMetadata(
+            self.instance, path, spark,
+            extraMetadata={"model": self.instance._extra(),
+                           "persistence": {"format": FORMAT, "arrays": entries,
+                                           "frames": sorted(frames)}})
+
+
+def _comparable(path: str) -> str:
+    """A path as Spark lists input files (``file:/abs``) so two spellings compare."""
+    if is_local(path):
+        return "file:" + os.path.realpath(local_path(path))
+    return path
 
 
 class _ArrayModelReader(MLReader):
@@ -87,23 +152,44 @@ class _ArrayModelReader(MLReader):
         self.cls = cls
 
     def load(self, path: str):
+        spark = self.sparkSession
         try:
-            metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
-            metadata["model"]
-        except Exception as exc:  # a missing, truncated or altered file: Spark, JSON or key errors
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{path}: the model's metadata cannot be read ({first})") from None
-        data = _local_dir(path) / "data"
-        try:
-            arrays = {f.stem: np.load(f, allow_pickle=False) for f in sorted(data.glob("*.npy"))}
-        except ValueError as exc:
-            raise InputError(f"{path}: a model array cannot be read ({exc})") from None
-        model = self.cls._from_saved(arrays, metadata["model"])
-        if hasattr(model, "_attach_frames"):
-            model._attach_frames({name: self.sparkSession.read.parquet(f"{path.rstrip('/')}/{name}")
-                                  for name in model._frames()})
+            metadata = DefaultParamsReader.loadMetadata(path, spark)
+            extra = metadata["model"]
+        except Exception as exc:  # missing, half-written or altered: Spark, JSON or key errors
+            raise InputError(f"{path}: not a saved model, or its save did not finish (the "
+                             f"metadata cannot be read: {first_line(exc)})") from None
+        expected = f"{self.cls.__module__}.{self.cls.__name__}"
+        if metadata.get("class") != expected:
+            raise InputError(f"{path}: holds a {metadata.get('class')}, not a {expected}")
+        saved = metadata.get("persistence")
+        if saved is None:
+            arrays = _legacy_arrays(path)
+        else:
+            try:
+                rows = spark.read.parquet(_join(path, ARRAYS)).collect()
+            except Exception as exc:
+                raise InputError(f"{path}: the model's arrays cannot be read "
+                                 f"({first_line(exc)})") from None
+            arrays = arrays_from_rows(rows, saved["arrays"], path)
+        model = self.cls._from_saved(arrays, extra)
+        names = model._frames()
+        if names:
+            model._attach_frames({name: spark.read.parquet(_join(path, name)) for name in names})
         DefaultParamsReader.getAndSetParams(model, metadata)
         return model
+
+
+def _legacy_arrays(path: str) -> dict:
+    """Arrays as ``data/*.npy`` on the driver's disk: the layout of earlier versions."""
+    if not is_local(path):
+        raise InputError(f"{path}: saved in the earlier layout (arrays as .npy files), which "
+                         "loads from local paths only; load it locally and save it again")
+    data = local_path(path) / "data"
+    try:
+        return {f.stem: np.load(f, allow_pickle=False) for f in sorted(data.glob("*.npy"))}
+    except ValueError as exc:
+        raise InputError(f"{path}: a model array cannot be read ({exc})") from None
 
 
 class ArrayModelPersistence(MLWritable, MLReadable):
@@ -113,3 +199,7 @@ class ArrayModelPersistence(MLWritable, MLReadable):
     @classmethod
     def read(cls) -> MLReader:
         return _ArrayModelReader(cls)
+
+    def _frames(self) -> dict:
+        """DataFrames the model keeps and saves beside its arrays (none by default)."""
+        return {}

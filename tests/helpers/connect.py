@@ -76,14 +76,15 @@ class ConnectServer:
         self.stop()
 
 
-def run_client(url: str, script: str, *args: str) -> dict:
-    """Run ``script`` in a fresh Python whose ``spark`` is a session of the server at ``url``;
-    its "RESULT {json}" line, parsed."""
+def run_client(url: str, script: str, *args: str, cwd: Path = ROOT) -> dict:
+    """Run ``script`` in a fresh Python (in ``cwd``) whose ``spark`` is a session of the
+    server at ``url``; its "RESULT {json}" line, parsed."""
     prelude = ("from pyspark.sql import SparkSession\n"
                f"spark = SparkSession.builder.remote({url!r}).getOrCreate()\n")
     done = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(script), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, PYSPARK_PYTHON=sys.executable))
+                          cwd=cwd, capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, PYSPARK_PYTHON=sys.executable,
+                                   PYTHONPATH=str(ROOT)))
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-3000:]
     return json.loads(lines[0][len("RESULT "):])

@@ -4,6 +4,8 @@ classic session."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -95,3 +97,42 @@ def test_estimators_under_spark_connect(rdd_results, under_connect):
     assert "connect" in result.pop("session") and "no RDDs" in under_connect["rdd_error"]
     assert result["estimator"] == ["gd", "auto"]
     same_fit(rdd_results, result)
+
+
+def test_save_from_a_client_elsewhere(connect_server, tmp_path):
+    """A client whose working directory is not the server's saves by a path relative to the
+    server's: every file lands there (written by the server), none beside the client; the
+    client loads it back, overwrites it, and is refused an existing path without overwrite."""
+    from tests.helpers.connect import ROOT
+
+    client_dir, saved = tmp_path / "client", tmp_path / "server-side" / "gm"
+    client_dir.mkdir()
+    relative = os.path.relpath(saved, ROOT)
+    got = run_client(connect_server.url, f"""
+        import json
+        from spark_em.errors import InputError
+        from spark_em.ml import GaussianMixture, GaussianMixtureModel
+        from tests.helpers.estimators import frames, rows
+        points = frames(spark)[0]
+        model = GaussianMixture(k=3, covarianceType="full", seed=1).fit(points)
+        model.save({relative!r})
+        try:
+            model.save({relative!r})
+            refusal = None
+        except InputError as exc:
+            refusal = str(exc)
+        model.write().overwrite().save({relative!r})
+        loaded = GaussianMixtureModel.load({relative!r})
+        columns = ["prediction", "probability", "logLikelihood"]
+        print("RESULT " + json.dumps({{
+            "means": model.means.tolist(), "loaded_means": loaded.means.tolist(),
+            "points": rows(model.transform(points), columns),
+            "loaded_points": rows(loaded.transform(points), columns), "refusal": refusal}}))
+        spark.stop()
+    """, cwd=client_dir)
+    assert (saved / "metadata").is_dir() and (saved / "arrays").is_dir()
+    assert not any(client_dir.iterdir())
+    assert got["loaded_means"] == got["means"] and got["loaded_points"] == got["points"]
+    assert "already exists" in got["refusal"]
+    loaded_here = GaussianMixtureModel.load(str(saved))
+    assert loaded_here.means.tolist() == got["means"]

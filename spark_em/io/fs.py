@@ -1,0 +1,126 @@
+"""Paths through the session's file system: whatever URI Spark can write (a local path,
+``file:``, HDFS, S3, GCS, ADLS, DBFS, UC volumes).
+
+``prepare_target`` works in any session (under Spark Connect the server does it). The
+others reach Hadoop's ``FileSystem`` in the driver's JVM, so they need a classic session.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from spark_em.engine.session import is_connect
+from spark_em.errors import InputError
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def is_local(path: str) -> bool:
+    """A path on the driver's own disk: no scheme, or ``file:``."""
+    return not _SCHEME.match(path) or path.startswith("file:")
+
+
+def local_path(path: str) -> Path:
+    """The driver-side path of a local ``path`` (``file:/x``, ``file:///x`` or ``x``)."""
+    if path.startswith("file:"):
+        path = re.sub(r"^file:(//)?", "", path)
+    return Path(path)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (a Java exception's own, through py4j)."""
+    java = getattr(exc, "java_exception", None)
+    text = str(java.getMessage() if java is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def prepare_target(spark, path: str, overwrite: bool) -> None:
+    """MLlib's rule for a save: an existing ``path`` is refused, or removed with
+    ``overwrite``; through the session's file system (the server's under Spark Connect)."""
+    try:
+        if is_connect(spark):
+            from pyspark.ml.util import ML_CONNECT_HELPER_ID
+            from pyspark.ml.wrapper import JavaWrapper
+
+            JavaWrapper(java_obj=ML_CONNECT_HELPER_ID)._call_java("handleOverwrite", path,
+                                                                  overwrite)
+        else:
+            jvm = spark.sparkContext._jvm
+            jvm.org.apache.spark.ml.util.FileSystemOverwrite().handleOverwrite(
+                path, overwrite, spark._jsparkSession)
+    except Exception as exc:  # py4j or Connect errors: the message is what matters
+        message = first_line(exc)
+        if "already exists" in message:
+            raise InputError(f"{path} already exists; write().overwrite().save(path) "
+                             "replaces it") from None
+        raise InputError(f"{path}: cannot be written ({message})") from None
+
+
+class HadoopFS:
+    """Hadoop's ``FileSystem`` of a classic session, for the files Python writes itself."""
+
+    def __init__(self, spark, what: str):
+        if is_connect(spark):
+            raise InputError(f"{what}: under Spark Connect this process cannot reach the "
+                             "server's file system; give a local directory")
+        self._jvm = spark.sparkContext._jvm
+        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+
+    def _path(self, path: str):
+        return self._jvm.org.apache.hadoop.fs.Path(path)
+
+    def _fs(self, path: str):
+        return self._path(path).getFileSystem(self._conf)
+
+    def qualified(self, path: str) -> str:
+        return str(self._fs(path).makeQualified(self._path(path)).toString())
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs(path).exists(self._path(path)))
+
+    def delete(self, path: str) -> None:
+        self._fs(path).delete(self._path(path), True)
+
+    def rename(self, source: str, target: str) -> None:
+        if not self._fs(source).rename(self._path(source), self._path(target)):
+            raise OSError(f"could not move {source} to {target}")
+
+    def upload(self, local: Path, target: str) -> None:
+        """Every file and directory in ``local`` into the directory ``target``."""
+        for entry in sorted(local.iterdir()):
+            self._fs(target).copyFromLocalFile(False, True, self._path(entry.resolve().as_uri()),
+                                               self._path(f"{target}/{entry.name}"))
+
+    def download(self, source: str, local: Path) -> None:
+        self._fs(source).copyToLocalFile(False, self._path(source),
+                                         self._path(local.resolve().as_uri()), True)
+
+
+@contextmanager
+def local_copy(spark, path: str, what: str) -> Iterator[Path]:
+    """A local directory holding what ``path`` holds: ``path`` itself when local, else a
+    temporary copy made through Hadoop's ``FileSystem``."""
+    if is_local(path):
+        yield local_path(path)
+        return
+    fs = HadoopFS(spark, what)
+    if not fs.exists(path):
+        raise InputError(f"{what}: {path} does not exist")
+    work = Path(tempfile.mkdtemp(prefix="spark-em-"))
+    try:
+        fs.download(path, work / "copy")
+        yield work / "copy"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def sibling(path: str, prefix: str) -> str:
+    """A fresh name beside ``path`` (same parent, so a rename stays on one file system)."""
+    head, _, name = path.rstrip("/").rpartition("/")
+    return f"{head}/.{name}.{prefix}-{uuid.uuid4().hex[:12]}"
