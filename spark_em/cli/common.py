@@ -1,5 +1,5 @@
 """What the spark-submit jobs share: option parsing, the library's parameters spoken as flags,
-progress lines, atomic output and the exit status."""
+progress lines, all-or-nothing output (local or any URI) and the exit status."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator
 
 from spark_em.errors import InputError
+from spark_em.engine.fs import HadoopFS, has_scheme, sibling
 
 
 def flags_of(parser, **aliases: str) -> dict[str, str]:
@@ -80,11 +81,16 @@ def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def check_out_dir(out: str | None, overwrite: bool) -> None:
-    """Refuse an existing output directory unless ``overwrite`` (checked before any work)."""
-    if out and "://" in out:
-        raise InputError(f"--out {out}: outputs go to a directory on the driver's file system, not a URL")
-    if out and os.path.exists(out) and not overwrite:
+def check_out_dir(out: str | None, overwrite: bool, spark=None) -> None:
+    """Refuse an existing output directory unless ``overwrite``, before any work: a plain
+    path at once, a URI (``s3a://…``, ``file:///…``) once ``spark`` is there to look."""
+    if not out:
+        return
+    if has_scheme(out):
+        if spark is not None and HadoopFS(spark, f"--out {out}").exists(out) and not overwrite:
+            raise InputError(f"--out {out} exists; choose another directory or add --overwrite")
+        return
+    if os.path.exists(out) and not overwrite:
         raise InputError(f"--out {out} exists; choose another directory or add --overwrite")
 
 
@@ -94,12 +100,64 @@ def _umask() -> int:
     return mask
 
 
-@contextmanager
-def atomic_dir(out: str, overwrite: bool) -> Iterator[Path]:
-    """A temporary directory beside ``out`` that becomes ``out`` only if the block succeeds.
+class Output:
+    """Where a job's outputs go while it runs: ``local`` for the files this process writes
+    (JSON, plots, ``.npy``), ``spark(name)`` for what Spark's writers write (Parquet)."""
 
-    With ``overwrite`` an existing ``out`` is moved aside first and put back if the swap fails.
+    def __init__(self, local: Path, remote: str | None = None):
+        self.local, self.remote = local, remote
+
+    def spark(self, name: str = "") -> str:
+        root = self.remote if self.remote is not None else str(self.local)
+        return f"{root}/{name}" if name else root
+
+
+@contextmanager
+def output_dir(spark, out: str, overwrite: bool) -> Iterator[Output]:
+    """Outputs that become ``out`` only if the block succeeds; a failed run leaves nothing.
+
+    A plain path: a temporary directory beside ``out``, renamed into place (an existing
+    ``out`` is moved aside first with ``overwrite`` and put back if the swap fails). A URI:
+    Spark writes into a temporary directory beside ``out`` on its file system, this process's
+    files are copied in through Hadoop's ``FileSystem``, and the directory is renamed.
     """
+    if has_scheme(out):
+        with _remote_dir(spark, out.rstrip("/"), overwrite) as output:
+            yield output
+        return
+    with _local_dir(out, overwrite) as work:
+        yield Output(work)
+
+
+@contextmanager
+def _remote_dir(spark, out: str, overwrite: bool) -> Iterator[Output]:
+    check_out_dir(out, overwrite, spark)
+    fs = HadoopFS(spark, f"--out {out}")
+    remote, local = sibling(out, "tmp"), Path(tempfile.mkdtemp(prefix="spark-em-out-"))
+    try:
+        yield Output(local, remote)
+        fs.mkdirs(remote)
+        fs.upload(local, remote)
+        if fs.exists(out):
+            old = sibling(out, "old")
+            fs.rename(out, old)
+            try:
+                fs.rename(remote, out)
+            except BaseException:
+                fs.rename(old, out)
+                raise
+            fs.delete(old)
+        else:
+            fs.rename(remote, out)
+    except BaseException:
+        fs.delete(remote)
+        raise
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+
+
+@contextmanager
+def _local_dir(out: str, overwrite: bool) -> Iterator[Path]:
     check_out_dir(out, overwrite)
     target = Path(out).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)

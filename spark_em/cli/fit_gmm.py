@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from spark_em.cli.common import (add_session_options, atomic_dir, check_out_dir, flags_of,
+from spark_em.cli.common import (add_session_options, output_dir, check_out_dir, flags_of,
                                  int_list, progress_line, say, speaking, write_json)
 from spark_em.cli.plots import mixture_plot
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS
@@ -39,6 +39,7 @@ from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL
 from spark_em.engine.ops import sample_rows, summarize
 from spark_em.engine.session import get_spark
 from spark_em.errors import InputError
+from spark_em.engine.fs import local_copy
 from spark_em.io.matrix import FORMATS, read_columns, read_matrix, write_npy
 from spark_em.io.synthetic import blobs, planted_ratings
 from spark_em.io.triples import RatingsIndex, read_frame, read_triples
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seeds", default="0", help="seeds: 0, 0,3 or 0-4 (default 0)")
     ap.add_argument("--gold", help="complete matrix to score the completion against (its format "
                     "is guessed from its own name)")
-    ap.add_argument("--out", help="output directory (refused if it exists, unless --overwrite)")
+    ap.add_argument("--out", help="output directory: a path or a URI Spark can write (s3a://, hdfs://, dbfs:/, file:///); refused if it exists, unless --overwrite")
     ap.add_argument("--overwrite", action="store_true")
     ap.add_argument("--output-format", choices=["npy", "text"], default="npy",
                     help="completed matrix as .npy, or also as text")
@@ -252,7 +253,8 @@ def write_outputs(spark, out, args, blocks, index, chosen, metrics):
     """metrics.json, model.json (+ the id lists), and the completed matrix when it is small,
     predictions and recommendations when asked; all or nothing."""
     positional = index is None
-    with atomic_dir(out, args.overwrite) as work:
+    with output_dir(spark, out, args.overwrite) as output:
+        work = output.local
         mix = chosen.mixture
         shape = (metrics["n_rows"], metrics["n_cols"])
         index = index or RatingsIndex.positional(shape)
@@ -262,11 +264,11 @@ def write_outputs(spark, out, args, blocks, index, chosen, metrics):
             pairs = read_frame(spark, args.predict)
             predicted = recommend.predict(spark, blocks, index, mix, pairs, args.user_col,
                                           args.item_col)
-            predicted.write.parquet(str(work / "predictions"))
-            metrics["predictions"] = spark.read.parquet(str(work / "predictions")).count()
+            predicted.write.parquet(output.spark("predictions"))
+            metrics["predictions"] = spark.read.parquet(output.spark("predictions")).count()
         if args.recommend:
             recommend.recommend(spark, blocks, index, mix, args.recommend) \
-                .write.parquet(str(work / "recommendations"))
+                .write.parquet(output.spark("recommendations"))
             metrics["recommendations_per_user"] = args.recommend
         if shape[0] * shape[1] <= DENSE_OUTPUT_MAX_ENTRIES:
             write_npy(masked_model.iter_completed(blocks, mix), work / "completed.npy", shape,
@@ -302,14 +304,15 @@ def fitted_runs(args, blocks, summary, described):
         on_run_iteration=lambda k, seed, it: say(progress_line(f"k={k} seed={seed}", it)))
 
 
-def saved_run(directory, blocks, index, summary):
-    """The model an earlier run saved, checked against the data, as a run of no iterations
-    whose log-likelihood is the data's under it (one pass)."""
-    mixture, seed = masked_model.read_model(directory, summary.n_cols)
-    if index is not None:
-        items = RatingsIndex.load(str(directory)).items
-        if not np.array_equal(items, index.items):
-            raise InputError(f"{directory}: the model's items (items.npy) differ from the input's")
+def saved_run(spark, location, blocks, index, summary):
+    """The model an earlier run saved at ``location`` (a directory or a URI), checked against
+    the data, as a run of no iterations whose log-likelihood is the data's under it (one
+    pass)."""
+    with local_copy(spark, location, f"--from-model {location}") as directory:
+        mixture, seed = masked_model.read_model(directory, summary.n_cols)
+        items = RatingsIndex.load(str(directory)).items if index is not None else None
+    if items is not None and not np.array_equal(items, index.items):
+        raise InputError(f"{location}: the model's items (items.npy) differ from the input's")
     return masked_model.scored(blocks, mixture, seed)
 
 
@@ -318,7 +321,7 @@ def fit_ratings(spark, args, start):
     blocks, gold, index, described = load(spark, args)
     summary = summarize(blocks)
     if args.from_model:
-        runs = [saved_run(args.from_model, blocks, index, summary)]
+        runs = [saved_run(spark, args.from_model, blocks, index, summary)]
         args.ks = [runs[0].k]
     else:
         runs = fitted_runs(args, blocks, summary, described)
@@ -392,10 +395,11 @@ def fit_complete(spark, args, start):
         metrics["rmse_missing"] = missing_model.imputation_rmse(blocks, chosen.mixture, gold)
     metrics["seconds"] = round(time.perf_counter() - start, 3)
     if args.out:
-        with atomic_dir(args.out, args.overwrite) as work:
+        with output_dir(spark, args.out, args.overwrite) as output:
+            work = output.local
             if args.missing == "nan":
                 missing_model.imputed_frame(spark, blocks, chosen.mixture).write.parquet(
-                    str(work / "imputed"))
+                    output.spark("imputed"))
             write_json(work / "metrics.json", metrics)
             mix = chosen.mixture
             write_json(work / "model.json", gaussian_model.model_record(
@@ -413,6 +417,7 @@ def main(argv=None):
     args = parse_args(argv)
     check_out_dir(args.out, args.overwrite)
     spark = get_spark("spark-em fit_gmm", args.remote)
+    check_out_dir(args.out, args.overwrite, spark)
     start = time.perf_counter()
     fit = fit_ratings if args.missing == "zero" else fit_complete
     print(json.dumps(fit(spark, args, start), indent=2, allow_nan=False))

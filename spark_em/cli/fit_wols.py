@@ -19,7 +19,7 @@ import json
 import math
 import time
 
-from spark_em.cli.common import (add_session_options, atomic_dir, check_out_dir, flags_of,
+from spark_em.cli.common import (add_session_options, output_dir, check_out_dir, flags_of,
                                  progress_line, say, speaking, write_json)
 from spark_em.cli.plots import loss_plot, regression_plot
 from spark_em.engine.loop import DEFAULT_MAX_ITER
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0, help="built-in data and the 1%% sample")
     add_session_options(ap)
     ap.add_argument("--partitions", type=int)
-    ap.add_argument("--out")
+    ap.add_argument("--out", help="output directory: a path or a URI Spark can write; refused if it exists, unless --overwrite")
     ap.add_argument("--overwrite", action="store_true")
     ap.add_argument("--checkpoint", metavar="DIR", help="gd: save the state after every "
                     "iteration in DIR (a directory on the driver)")
@@ -112,6 +112,7 @@ def main(argv=None):
     args = parse_args(argv)
     check_out_dir(args.out, args.overwrite)
     spark = get_spark("spark-em fit_wols", args.remote)
+    check_out_dir(args.out, args.overwrite, spark)
     start = time.perf_counter()
     if args.input:
         data = read_table(spark, args.input, args.label, args.weight, args.feature_list,
@@ -156,7 +157,8 @@ def main(argv=None):
             "alpha", "reg_param", "n_positive_weight")})
     metrics["seconds"] = round(time.perf_counter() - start, 3)
     if args.out:
-        with atomic_dir(args.out, args.overwrite) as work:
+        with output_dir(spark, args.out, args.overwrite) as output:
+            work = output.local
             write_json(work / "metrics.json", metrics)
             write_json(work / "model.json", result.model_record(data.feature_names))
             if len(data.feature_names) == 1:

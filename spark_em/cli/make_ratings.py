@@ -18,7 +18,7 @@ import json
 import math
 import time
 
-from spark_em.cli.common import atomic_dir, check_out_dir
+from spark_em.cli.common import output_dir, check_out_dir
 from spark_em.engine.session import get_spark
 from spark_em.errors import InputError
 from spark_em.io.synthetic import PrizeShape, prize_triples
@@ -67,10 +67,11 @@ def main(argv=None):
     args = parse_args(argv)
     check_out_dir(args.out, args.overwrite)
     spark = get_spark("spark-em make_ratings")
+    check_out_dir(args.out, args.overwrite, spark)
     start = time.perf_counter()
     triples = prize_triples(spark, args.shape, args.partitions)
-    with atomic_dir(args.out, args.overwrite) as work:
-        triples.write.mode("overwrite").parquet(str(work))
+    with output_dir(spark, args.out, args.overwrite) as output:
+        triples.write.mode("overwrite").parquet(output.spark())
     shape = args.shape
     print(json.dumps({
         "out": args.out, "users": shape.n_users, "items": shape.n_items,

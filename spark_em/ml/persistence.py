@@ -28,7 +28,7 @@ from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, Default
                              DefaultParamsWriter, MLReadable, MLReader, MLWritable, MLWriter)
 
 from spark_em.errors import InputError
-from spark_em.io.fs import first_line, is_local, local_path, prepare_target
+from spark_em.engine.fs import first_line, is_local, local_path, prepare_target
 
 __all__ = ["ArrayModelPersistence", "ParamsWritable", "DefaultParamsReadable"]
 

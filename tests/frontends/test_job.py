@@ -196,11 +196,11 @@ def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
         tmp_path / "ratings.csv", index=False)
     pd.DataFrame({"who": ["u03", "nobody"], "what": ["m05", "m01"]}).to_csv(
         tmp_path / "pairs.csv", index=False)
-    out = tmp_path / "o"
+    out = tmp_path / "o"  # as a URI: through Hadoop's FileSystem, as s3a:// or dbfs:/ would be
     status = run_job("--input", tmp_path / "ratings.csv", "--format", "triples", "--user-col", "who",
                      "--item-col", "what", "--rating-col", "stars", "--k", "2", "--predict",
                      tmp_path / "pairs.csv", "--recommend", "3", "--block-rows", "8",
-                     "--output-format", "text", "--out", out)
+                     "--output-format", "text", "--out", out.as_uri())
     assert status == 0, capsys.readouterr().err
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["n_rows"], metrics["n_cols"], metrics["n_ratings"]) == (40, 12, len(r))
@@ -220,9 +220,16 @@ def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
     assert [e["item"] for e in recs.loc["u07", "recommendations"]] == expected
 
     again = tmp_path / "again"  # the saved model, no fit: the same outputs
-    assert run_job("--input", tmp_path / "ratings.csv", "--format", "triples", "--user-col", "who",
-                   "--item-col", "what", "--rating-col", "stars", "--from-model", out,
-                   "--recommend", "3", "--out", again) == 0
+    again.mkdir()
+    (again / "old.txt").write_text("replaced")
+    saved = ["--input", tmp_path / "ratings.csv", "--format", "triples", "--user-col", "who",
+             "--item-col", "what", "--rating-col", "stars", "--from-model", f"file:{out}",
+             "--recommend", "3", "--out", again.as_uri()]
+    assert run_job(*saved) == 2
+    assert "exists; choose another directory or add --overwrite" in capsys.readouterr().err
+    assert run_job(*saved, "--overwrite") == 0
+    assert not (again / "old.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "o", "pairs.csv", "ratings.csv"]
     assert json.loads((again / "metrics.json").read_text())["n_iter"] == 0
     assert_allclose(np.load(again / "completed.npy"), np.load(out / "completed.npy"), rtol=0, atol=0)
     assert pd.read_parquet(again / "recommendations").set_index("user").loc["u07", "recommendations"] \

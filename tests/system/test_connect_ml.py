@@ -99,7 +99,7 @@ def test_estimators_under_spark_connect(rdd_results, under_connect):
     same_fit(rdd_results, result)
 
 
-def test_save_from_a_client_elsewhere(connect_server, tmp_path):
+def test_save_from_a_client_elsewhere(spark, connect_server, tmp_path):
     """A client whose working directory is not the server's saves by a path relative to the
     server's: every file lands there (written by the server), none beside the client; the
     client loads it back, overwrites it, and is refused an existing path without overwrite."""
@@ -123,16 +123,24 @@ def test_save_from_a_client_elsewhere(connect_server, tmp_path):
             refusal = str(exc)
         model.write().overwrite().save({relative!r})
         loaded = GaussianMixtureModel.load({relative!r})
+        from spark_em.cli.common import check_out_dir
+        try:
+            check_out_dir("file:///tmp/anywhere", False, spark)
+            job_out = None
+        except InputError as exc:
+            job_out = str(exc)
         columns = ["prediction", "probability", "logLikelihood"]
         print("RESULT " + json.dumps({{
             "means": model.means.tolist(), "loaded_means": loaded.means.tolist(),
             "points": rows(model.transform(points), columns),
-            "loaded_points": rows(loaded.transform(points), columns), "refusal": refusal}}))
+            "loaded_points": rows(loaded.transform(points), columns), "refusal": refusal,
+            "job_out": job_out}}))
         spark.stop()
     """, cwd=client_dir)
     assert (saved / "metadata").is_dir() and (saved / "arrays").is_dir()
     assert not any(client_dir.iterdir())
     assert got["loaded_means"] == got["means"] and got["loaded_points"] == got["points"]
     assert "already exists" in got["refusal"]
+    assert "under Spark Connect this process cannot reach" in got["job_out"]
     loaded_here = GaussianMixtureModel.load(str(saved))
     assert loaded_here.means.tolist() == got["means"]

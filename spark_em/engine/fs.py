@@ -21,9 +21,14 @@ from spark_em.errors import InputError
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
+def has_scheme(path: str) -> bool:
+    """A URI (``s3a://b/x``, ``dbfs:/x``, ``file:///x``) rather than a plain path."""
+    return bool(_SCHEME.match(path))
+
+
 def is_local(path: str) -> bool:
     """A path on the driver's own disk: no scheme, or ``file:``."""
-    return not _SCHEME.match(path) or path.startswith("file:")
+    return not has_scheme(path) or path.startswith("file:")
 
 
 def local_path(path: str) -> Path:
@@ -84,6 +89,9 @@ class HadoopFS:
     def exists(self, path: str) -> bool:
         return bool(self._fs(path).exists(self._path(path)))
 
+    def mkdirs(self, path: str) -> None:
+        self._fs(path).mkdirs(self._path(path))
+
     def delete(self, path: str) -> None:
         self._fs(path).delete(self._path(path), True)
 
@@ -104,10 +112,10 @@ class HadoopFS:
 
 @contextmanager
 def local_copy(spark, path: str, what: str) -> Iterator[Path]:
-    """A local directory holding what ``path`` holds: ``path`` itself when local, else a
-    temporary copy made through Hadoop's ``FileSystem``."""
-    if is_local(path):
-        yield local_path(path)
+    """A local directory holding what ``path`` holds: ``path`` itself when it is a plain
+    path, else a temporary copy made through Hadoop's ``FileSystem``."""
+    if not has_scheme(path):
+        yield Path(path)
         return
     fs = HadoopFS(spark, what)
     if not fs.exists(path):
