@@ -8,6 +8,7 @@ import pyarrow as pa
 from pyspark.ml.linalg import VectorUDT
 from pyspark.sql.types import IntegerType, StructField, StructType
 
+from spark_em.errors import InputError
 from spark_em.io.vectors import arrow_matrix
 
 TRANSFORM_BLOCK_ROWS = 4096
@@ -36,6 +37,14 @@ def with_columns(dataset, input_col: str, fields: list[StructField], compute):
                                                  names=chunk.schema.names + names)
 
     return dataset.mapInArrow(per_partition, StructType(dataset.schema.fields + fields))
+
+
+def check_width(X: np.ndarray, d: int) -> np.ndarray:
+    """``X`` if its rows have the model's width ``d``."""
+    if X.shape[1] != d:
+        raise InputError(f"the features have {X.shape[1]} values a row; the model was fitted "
+                         f"on {d}")
+    return X
 
 
 _VECTOR_ARROW = [pa.field("type", pa.int8(), nullable=False), pa.field("size", pa.int32()),

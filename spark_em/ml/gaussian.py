@@ -21,10 +21,11 @@ from pyspark.sql.types import DoubleType, IntegerType, StructField
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import gaussian, missing
-from spark_em.ml.columns import with_columns
+from spark_em.ml.columns import check_width, with_columns
 from spark_em.ml.params import (HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq,
                                 given, in_array, validated)
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.ml.tracking import Tracked
 from spark_em.models import gaussian as gaussian_model
 from spark_em.models import gaussian_outputs as outputs
 from spark_em.models.gaussian import INIT_MODES
@@ -181,7 +182,7 @@ class GaussianMixtureSummary:
         return SparkSession.active().createDataFrame(rows, schema)
 
 
-class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSetters,
+class GaussianMixture(Tracked, Estimator, _GaussianMixtureParams, HasBackend, MixtureSetters,
                       DefaultParamsReadable, ParamsWritable):
     """EM for a Gaussian mixture on a DataFrame column (vectors or arrays of doubles).
 
@@ -305,9 +306,7 @@ class GaussianMixture(Estimator, _GaussianMixtureParams, HasBackend, MixtureSett
 def _scorable(X: np.ndarray, d: int, marker: str) -> np.ndarray:
     """Rows a model of width ``d`` can score: that width, no infinite value, and NaN only when
     missing values are allowed (with missingValue="zero", a 0 is read as NaN)."""
-    if X.shape[1] != d:
-        raise InputError(f"the features have {X.shape[1]} values a row; the model was fitted "
-                         f"on {d}")
+    check_width(X, d)
     if np.isinf(X).any():
         raise InputError("a row holds an infinite value: it cannot be scored")
     if marker == "zero":
@@ -448,6 +447,10 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
                              f"on {self.means.shape[1]}")
 
     def _transform(self, dataset):
+        return with_columns(dataset, self.getFeaturesCol(), *self._outputs())
+
+    def _outputs(self):
+        """The output columns and ``compute(X)``, their values for a block of rows X."""
         prepared = gaussian.prepare(self._mixture)
         marker = self.getMissingValue()
         d = self.means.shape[1]
@@ -462,7 +465,7 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
                   StructField(self.getLogLikelihoodCol(), DoubleType())]
         if marker != "none":
             fields.append(StructField(self.getImputedCol(), VectorUDT()))
-        return with_columns(dataset, self.getFeaturesCol(), fields, compute)
+        return fields, compute
 
     def _arrays(self) -> dict:
         return {"weights": self.weights, "means": self.means, "covariances": self.covariances}

@@ -22,10 +22,11 @@ from spark_em.engine import ops
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import kmeans
-from spark_em.ml.columns import with_columns
+from spark_em.ml.columns import check_width, with_columns
 from spark_em.ml.params import (HasBackend, HasIterationParams, MixtureSetters, given, gt, gt_eq,
                                 in_array)
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.ml.tracking import Tracked
 from spark_em.models import gaussian as gaussian_model
 from spark_em.models import kmeans as kmeans_model
 
@@ -73,7 +74,7 @@ class KMeansSummary:
     costHistory: list[float] = field(default_factory=list)
 
 
-class KMeans(Estimator, _KMeansParams, HasBackend, MixtureSetters, DefaultParamsReadable,
+class KMeans(Tracked, Estimator, _KMeansParams, HasBackend, MixtureSetters, DefaultParamsReadable,
              ParamsWritable):
     """K-means on a DataFrame column of vectors or arrays, with optional row weights.
 
@@ -161,6 +162,10 @@ class KMeansModel(Model, _KMeansParams, ArrayModelPersistence):
                                   self._centres)[0][0])
 
     def _transform(self, dataset):
+        return with_columns(dataset, self.getFeaturesCol(), *self._outputs())
+
+    def _outputs(self):
+        """The output columns and ``compute(X)``, their values for a block of rows X."""
         centres = self._centres
         d = centres.shape[1]
 
@@ -170,7 +175,7 @@ class KMeansModel(Model, _KMeansParams, ArrayModelPersistence):
 
         fields = [StructField(self.getPredictionCol(), IntegerType()),
                   StructField(self.getDistanceCol(), DoubleType())]
-        return with_columns(dataset, self.getFeaturesCol(), fields, compute)
+        return fields, compute
 
     def _arrays(self) -> dict:
         return {"centers": self._centres}
@@ -188,9 +193,7 @@ class KMeansModel(Model, _KMeansParams, ArrayModelPersistence):
 
 
 def _checked(X: np.ndarray, d: int) -> np.ndarray:
-    if X.shape[1] != d:
-        raise InputError(f"the features have {X.shape[1]} values a row; the model was fitted "
-                         f"on {d}")
+    check_width(X, d)
     if not np.isfinite(X).all():
         raise InputError("a row holds NaN or an infinite value: K-means cannot assign it")
     return X

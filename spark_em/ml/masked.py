@@ -14,9 +14,10 @@ from pyspark.sql.types import StructField
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import masked
-from spark_em.ml.columns import with_columns
+from spark_em.ml.columns import check_width, with_columns
 from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.ml.tracking import Tracked
 from spark_em.models import masked as masked_model
 
 
@@ -43,7 +44,7 @@ class _MaskedParams(HasFeaturesCol, HasIterationParams, HasSeed):
         return self.getOrDefault(self.outputCol)
 
 
-class MaskedGaussianMixture(Estimator, _MaskedParams, HasBackend, MixtureSetters,
+class MaskedGaussianMixture(Tracked, Estimator, _MaskedParams, HasBackend, MixtureSetters,
                             DefaultParamsReadable, ParamsWritable):
     """EM for the masked spherical mixture on rows of ratings (0 = missing), from the course's
     reference initialisation; ``transform`` adds the completed row.
@@ -104,10 +105,18 @@ class MaskedGaussianMixtureModel(Model, _MaskedParams, ArrayModelPersistence):
         return self._mixture.p
 
     def _transform(self, dataset):
+        return with_columns(dataset, self.getFeaturesCol(), *self._outputs())
+
+    def _outputs(self):
+        """The output columns and ``compute(X)``, their values for a block of rows X."""
         mixture = self._mixture
-        fields = [StructField(self.getOutputCol(), VectorUDT())]
-        return with_columns(dataset, self.getFeaturesCol(), fields,
-                             lambda X: [masked.complete(X, mixture)])
+        d = mixture.mu.shape[1]
+
+        def compute(X):
+            check_width(X, d)
+            return [masked.complete(X, mixture)]
+
+        return [StructField(self.getOutputCol(), VectorUDT())], compute
 
     def _arrays(self) -> dict:
         return {"mu": self.mu, "var": self.var, "p": self.p}

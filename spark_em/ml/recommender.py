@@ -25,6 +25,7 @@ from spark_em.io.triples import read_triples
 from spark_em.kernels import masked
 from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq, in_array
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.ml.tracking import Tracked
 from spark_em.models import masked as masked_model
 from spark_em.models import recommend
 
@@ -78,7 +79,7 @@ class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
         return self.getOrDefault(self.coldStartStrategy)
 
 
-class MixtureRecommender(Estimator, _RecommenderParams, HasBackend, MixtureSetters,
+class MixtureRecommender(Tracked, Estimator, _RecommenderParams, HasBackend, MixtureSetters,
                          DefaultParamsReadable, ParamsWritable):
     """Matrix completion by a masked Gaussian mixture, as an ALS-style recommender.
 

@@ -17,9 +17,10 @@ from spark_em.engine import ops
 from spark_em.errors import InputError
 from spark_em.io.table import from_dataframe
 from spark_em.kernels import wols
-from spark_em.ml.columns import with_columns
+from spark_em.ml.columns import check_width, with_columns
 from spark_em.ml.params import FitSetters, HasBackend, HasIterationParams, gt_eq, in_array
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.ml.tracking import Tracked
 from spark_em.models import wols as wols_model
 from spark_em.models import wols_inference
 from spark_em.models.wols import GD_STOPS, SOLVERS
@@ -83,7 +84,7 @@ class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasItera
                               [self.getFeaturesCol()], backend=backend)
 
 
-class WeightedLinearRegression(Estimator, _WeightedLinearRegressionParams, HasBackend,
+class WeightedLinearRegression(Tracked, Estimator, _WeightedLinearRegressionParams, HasBackend,
                                FitSetters, DefaultParamsReadable, ParamsWritable):
     """Weighted least squares, f(W) = ½ Σ w (W·X − y)², on a vector features column; MLlib's
     parameter names.
@@ -283,10 +284,17 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, Arra
         return bool(self.summary)
 
     def _transform(self, dataset):
+        return with_columns(dataset, self.getFeaturesCol(), *self._outputs())
+
+    def _outputs(self):
+        """The output columns and ``compute(X)``, their values for a block of rows X."""
         coefficients, intercept = self._coefficients, self._intercept
-        fields = [StructField(self.getPredictionCol(), DoubleType())]
-        return with_columns(dataset, self.getFeaturesCol(), fields,
-                             lambda X: [X @ coefficients + intercept])
+
+        def compute(X):
+            check_width(X, len(coefficients))
+            return [X @ coefficients + intercept]
+
+        return [StructField(self.getPredictionCol(), DoubleType())], compute
 
     def _evaluation(self, dataset) -> dict:
         data = self._data(dataset)

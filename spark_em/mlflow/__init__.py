@@ -1,0 +1,161 @@
+"""spark-em models in MLflow (the ``spark-em[mlflow]`` extra).
+
+- ``log_model(model, name)``: the fitted model as an MLflow pyfunc, with a signature and an
+  input example; ``mlflow.pyfunc.load_model(uri).predict(pandas_df)`` scores without Spark,
+  and ``mlflow.pyfunc.spark_udf`` scores on Spark.
+- ``load_model(uri)``: the spark-em model itself (``runs:/…``, ``models:/…``, any artifact
+  URI), ready to ``transform`` DataFrames.
+- ``autolog()``: every fit logs its params, its objective after every iteration as a metric
+  history, its final figures and the model. A fit inside an active MLflow run is logged
+  without it (``autolog(disable=True)`` stops that).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import mlflow
+import numpy as np
+
+from spark_em.errors import InputError
+from spark_em.ml import tracking
+from spark_em.mlflow import artifact
+from spark_em.mlflow.pyfunc import predict
+
+__all__ = ["autolog", "load_model", "log_model", "predict"]
+
+ARTIFACT = "spark_em_model"
+HISTORIES = ("logLikelihoodHistory", "costHistory", "lossHistory")
+_settings = {"enabled": False, "disabled": False, "log_models": True}
+
+
+def log_model(model, name: str = "model", input_example=None, registered_model_name=None,
+              **kwargs):
+    """Log ``model`` to the active run (one is started if none is) as a pyfunc; the
+    ``ModelInfo`` MLflow returns. ``input_example`` defaults to a few rows built from the
+    model's own parameters; the signature is inferred from it and its predictions."""
+    from mlflow.models import infer_signature
+
+    example = _example(model) if input_example is None else input_example
+    signature = infer_signature(example, predict(model, example))
+    with tempfile.TemporaryDirectory() as tmp:
+        artifact.write(model, Path(tmp) / ARTIFACT)
+        return mlflow.pyfunc.log_model(
+            name=name, python_model=str(Path(__file__).with_name("model_code.py")),
+            artifacts={"model": str(Path(tmp) / ARTIFACT)}, signature=signature,
+            input_example=example, registered_model_name=registered_model_name,
+            pip_requirements=_requirements(), **kwargs)
+
+
+def load_model(model_uri: str):
+    """The spark-em model logged at ``model_uri`` (a recommender comes back with its
+    parameters and item list; recommendations for its training users need a Spark save)."""
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+    found = list(local.rglob(artifact.MODEL_FILE))
+    if len(found) != 1:
+        raise InputError(f"{model_uri}: not a model logged by spark_em.mlflow.log_model")
+    return artifact.read(found[0].parent)
+
+
+def autolog(disable: bool = False, log_models: bool = True) -> None:
+    """Log every fit (starting a run when none is active); ``disable=True`` logs none, even
+    inside an active run."""
+    _settings.update(enabled=not disable, disabled=disable, log_models=log_models)
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    wanted = ["spark-em", "numpy", "scipy", "pandas", "pyarrow", "pyspark", "mlflow"]
+    out = []
+    for package in wanted:
+        try:
+            out.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            out.append(package)
+    return out
+
+
+def _example(model):
+    """A few rows the model can score, built from its parameters."""
+    import pandas as pd
+
+    kind = type(model).__name__
+    if kind == "MixtureRecommenderModel":
+        user, item, rating = model._columns
+        items = [v.item() for v in model.items[:3]]
+        ratings = model._ratings
+        numeric = ratings is not None and ratings.schema[user].dataType.typeName() in (
+            "integer", "long", "short", "byte")
+        return pd.DataFrame({user: [-1 if numeric else "new"] * len(items), item: items,
+                             rating: [float(v) for v in model.mu[0, :len(items)]]})
+    rows = {"GaussianMixtureModel": lambda: model.means,
+            "KMeansModel": lambda: model.clusterCenters(),
+            "MaskedGaussianMixtureModel": lambda: model.mu,
+            "WeightedLinearRegressionModel": lambda: np.eye(len(model.coefficients))}[kind]()
+    return pd.DataFrame({model.getFeaturesCol(): [[float(v) for v in r] for r in rows[:3]]})
+
+
+def _summary_of(model) -> dict:
+    summary = getattr(model, "summary", None) if getattr(model, "hasSummary", True) else None
+    if summary is None:
+        return {}
+    return dict(summary) if isinstance(summary, dict) else dict(vars(summary))
+
+
+def _params_of(estimator) -> dict:
+    out = {}
+    for param, value in estimator.extractParamMap().items():
+        text = str(value)
+        if len(text) <= 500:
+            out[param.name] = text
+    return out
+
+
+def _figures(model) -> tuple[str | None, list[float], dict[str, float]]:
+    """The objective's history and the final scalar figures of a fit's summary."""
+    summary = _summary_of(model)
+    history_name = next((h for h in HISTORIES if summary.get(h)), None)
+    history = [float(v) for v in summary.get(history_name, [])] if history_name else []
+    final = {k: float(v) for k, v in summary.items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    for row in summary.get("candidateRows") or []:
+        if row.get("chosen"):
+            final.update({k: float(row[k]) for k in ("bic", "aic", "bicSklearn", "aicSklearn")
+                          if k in row})
+    return history_name, history, final
+
+
+def _log_fit(estimator, model) -> None:
+    if _settings["disabled"]:
+        return
+    active = mlflow.active_run()
+    if active is None and not _settings["enabled"]:
+        return
+    tag = "spark_em.estimator"
+    if active is None:
+        context = mlflow.start_run()
+    elif tag in mlflow.get_run(active.info.run_id).data.tags:
+        context = mlflow.start_run(nested=True)  # the run holds a fit already
+    else:
+        context = nullcontext(active)
+    with context as run:
+        from mlflow.entities import Metric
+
+        mlflow.set_tag(tag, type(estimator).__name__)
+        mlflow.log_params(_params_of(estimator))
+        history_name, history, final = _figures(model)
+        if history:
+            now = int(1000 * time.time())
+            mlflow.MlflowClient().log_batch(run.info.run_id, metrics=[
+                Metric(history_name, v, now, step) for step, v in enumerate(history)])
+        mlflow.log_metrics(final)
+        if _settings["log_models"]:
+            log_model(model, "model")
+
+
+tracking.listen(_log_fit)

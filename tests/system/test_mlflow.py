@@ -1,0 +1,180 @@
+"""spark_em.mlflow against a real tracking server (SQLite store, file artifact root) started
+here: fits logged by autolog, runs found by search, models loaded by runs:/ URIs and scored by
+the pyfunc and by spark_udf, every model type; each score checked against numpy or scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+mlflow = pytest.importorskip("mlflow")
+
+pytestmark = pytest.mark.mlflow
+
+
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory):
+    from tests.helpers.mlflow_server import MlflowServer
+
+    with MlflowServer(tmp_path_factory.mktemp("mlflow")) as server:
+        mlflow.set_tracking_uri(server.url)
+        mlflow.set_experiment("spark-em tests")
+        yield server
+        mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture(scope="module")
+def points(spark):
+    rng = np.random.default_rng(8)
+    X = np.vstack([rng.normal(c, 0.7, (60, 2)) for c in ([0, 0], [4, 1], [1, 5])])
+    return X, spark.createDataFrame([(i, x.tolist()) for i, x in enumerate(X)],
+                                    "id long, features array<double>")
+
+
+def gmm_posterior(X, weights, means, covariances):
+    logp = np.column_stack([np.log(w) + multivariate_normal(m, c).logpdf(X)
+                            for w, m, c in zip(weights, means, covariances)])
+    return np.exp(logp - logsumexp(logp, axis=1, keepdims=True)), logsumexp(logp, axis=1)
+
+
+def masked_posterior(X, mu, var, p):
+    """p(j|u) over each row's observed (non-zero) entries, written out here."""
+    observed = X != 0
+    d = observed.sum(axis=1)[:, None]
+    sq = np.stack([((X - mu[j]) ** 2 * observed).sum(axis=1) for j in range(len(p))], axis=1)
+    logp = np.log(p) - sq / (2 * var) - d / 2 * np.log(2 * np.pi * var)
+    return np.exp(logp - logsumexp(logp, axis=1, keepdims=True))
+
+
+def test_fit_in_a_run_is_logged_and_scores_anywhere(spark, tracking, points):
+    from spark_em.ml import GaussianMixture
+
+    X, frame = points
+    with mlflow.start_run(run_name="gmm") as run:
+        model = GaussianMixture(k=3, seed=2, covarianceType="full").fit(frame)
+    post, row_ll = gmm_posterior(X, model.weights, model.means, model.covariances)
+
+    found = mlflow.search_runs(filter_string="tags.`spark_em.estimator` = 'GaussianMixture'",
+                               output_format="list")
+    assert [r.info.run_id for r in found] == [run.info.run_id]
+    data = found[0].data
+    assert data.params["k"] == "3" and data.params["covarianceType"] == "full"
+    # the last E-step's log-likelihood: the final parameters' to the stopping rule's 1e-6
+    assert data.metrics["logLikelihood"] == pytest.approx(row_ll.sum(), rel=1e-6)
+    n, p = len(X), 3 * 2 + 3 * 3 + 2
+    assert data.metrics["bicSklearn"] == pytest.approx(
+        -2 * data.metrics["logLikelihood"] + p * np.log(n), rel=1e-12)
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "logLikelihoodHistory")
+    assert [m.step for m in history] == list(range(model.summary.numIter))
+    assert history[-1].value == data.metrics["logLikelihood"]
+    assert all(b.value >= a.value - 1e-9 for a, b in zip(history, history[1:]))  # EM ascends
+
+    uri = f"runs:/{run.info.run_id}/model"
+    pyfunc = mlflow.pyfunc.load_model(uri)
+    assert pyfunc.metadata.get_input_schema().input_names() == ["features"]
+    out = pyfunc.predict(pd.DataFrame({"features": [x.tolist() for x in X]}))
+    assert list(out.columns) == ["prediction", "probability", "logLikelihood"]
+    assert out["prediction"].tolist() == post.argmax(axis=1).tolist()
+    assert_allclose(np.stack(out["probability"]), post, rtol=1e-9, atol=1e-12)
+    assert_allclose(out["logLikelihood"], row_ll, rtol=1e-9)
+
+    udf = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local")
+    scored = frame.withColumn("out", udf("features")).orderBy("id").select("out.*").toPandas()
+    assert scored["prediction"].tolist() == post.argmax(axis=1).tolist()
+    assert_allclose(scored["logLikelihood"], row_ll, rtol=1e-9)
+
+    native = __import__("spark_em.mlflow", fromlist=["load_model"]).load_model(uri)
+    assert type(native).__name__ == "GaussianMixtureModel"
+    assert_allclose(native.covariances, model.covariances, rtol=0)
+
+
+def test_every_model_type_logs_and_loads(spark, tracking, points):
+    import spark_em.mlflow as spark_em_mlflow
+    from spark_em.ml import (KMeans, MaskedGaussianMixture, MixtureRecommender,
+                             WeightedLinearRegression)
+
+    X, frame = points
+    rng = np.random.default_rng(3)
+    profiles = np.array([[5, 4, 1, 1, 2], [1, 2, 5, 4, 1], [3, 3, 3, 5, 5]], dtype=float)
+    ratings = np.clip(np.rint(profiles[rng.integers(0, 3, 40)] + rng.normal(0, 0.4, (40, 5))), 1, 5)
+    ratings[rng.random(ratings.shape) < 0.3] = 0.0
+    users, items = np.nonzero(ratings)
+    triples = spark.createDataFrame(
+        [(int(u), int(100 + j), float(ratings[u, j])) for u, j in zip(users, items)],
+        "user long, item long, rating double")
+    rows = spark.createDataFrame([(i, r.tolist()) for i, r in enumerate(ratings)],
+                                 "id long, features array<double>")
+    y = X @ [1.5, -2.0] + 0.5 + rng.normal(0, 0.2, len(X))
+    from pyspark.ml.linalg import Vectors
+
+    labelled = spark.createDataFrame([(float(v), Vectors.dense(x)) for v, x in zip(y, X)],
+                                     ["label", "features"])
+
+    spark_em_mlflow.autolog(disable=True)  # logged by hand below
+    try:
+        with mlflow.start_run() as run:
+            kmeans = KMeans(k=3, seed=1).fit(frame)
+            masked = MaskedGaussianMixture(k=2, seed=0).fit(rows)
+            wols = WeightedLinearRegression().fit(labelled)
+            recommender = MixtureRecommender(k=2, seed=0).fit(triples)
+            for name, model in [("kmeans", kmeans), ("masked", masked), ("wols", wols),
+                                ("recommender", recommender)]:
+                spark_em_mlflow.log_model(model, name)
+    finally:
+        spark_em_mlflow._settings.update(enabled=False, disabled=False)  # the default
+    assert "spark_em.estimator" not in mlflow.get_run(run.info.run_id).data.tags
+
+    def pyfunc(name, frame_in):
+        return mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{name}").predict(frame_in)
+
+    centres = kmeans.clusterCenters()
+    out = pyfunc("kmeans", pd.DataFrame({"features": [x.tolist() for x in X]}))
+    distances = np.linalg.norm(X[:, None, :] - np.asarray(centres)[None], axis=2)
+    assert out["prediction"].tolist() == distances.argmin(axis=1).tolist()
+    assert_allclose(out["distance"], distances.min(axis=1), rtol=1e-9)
+
+    out = pyfunc("masked", pd.DataFrame({"features": [r.tolist() for r in ratings]}))
+    post = masked_posterior(ratings, masked.mu, masked.var, masked.p)
+    assert_allclose(np.stack(out["completed"]),
+                    np.where(ratings == 0, post @ masked.mu, ratings), rtol=1e-9)
+
+    out = pyfunc("wols", pd.DataFrame({"features": [x.tolist() for x in X[:5]]}))
+    coefficients = wols.coefficients.toArray()
+    assert_allclose(out["prediction"], X[:5] @ coefficients + wols.intercept, rtol=1e-12)
+
+    new = pd.DataFrame({"user": [7, 7, 7, 8], "item": [100, 101, 104, 103],
+                        "rating": [5.0, 4.0, None, None]})
+    out = pyfunc("recommender", new)
+    given = np.zeros((2, 5))
+    given[0, [0, 1]] = [5.0, 4.0]
+    post = masked_posterior(given, recommender.mu, recommender.var, recommender.p)
+    expected = [post[0] @ recommender.mu[:, 0], post[0] @ recommender.mu[:, 1],
+                post[0] @ recommender.mu[:, 4], recommender.p @ recommender.mu[:, 3]]
+    assert_allclose(out["prediction"], expected, rtol=1e-9)
+
+    loaded = spark_em_mlflow.load_model(f"runs:/{run.info.run_id}/masked")
+    assert_allclose(loaded.var, masked.var, rtol=0)
+
+
+def test_autolog_starts_a_run_of_its_own(spark, tracking, points):
+    import spark_em.mlflow as spark_em_mlflow
+    from spark_em.ml import KMeans
+
+    _, frame = points
+    spark_em_mlflow.autolog(log_models=False)
+    try:
+        assert mlflow.active_run() is None
+        model = KMeans(k=2, seed=5, maxIter=7).fit(frame)
+    finally:
+        spark_em_mlflow._settings.update(enabled=False, disabled=False, log_models=True)
+    assert mlflow.active_run() is None
+    found = mlflow.search_runs(filter_string="params.maxIter = '7'", output_format="list")
+    assert len(found) == 1 and found[0].data.tags["spark_em.estimator"] == "KMeans"
+    assert found[0].data.metrics["trainingCost"] == pytest.approx(model.summary.trainingCost,
+                                                                  rel=1e-12)
+    history = mlflow.MlflowClient().get_metric_history(found[0].info.run_id, "costHistory")
+    assert [m.value for m in history] == pytest.approx(model.summary.costHistory, rel=1e-12)
