@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import tempfile
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def log_model(model, name: str = "model", input_example=None, registered_model_n
     from mlflow.models import infer_signature
 
     example = _example(model) if input_example is None else input_example
-    signature = infer_signature(example, predict(model, example))
+    with warnings.catch_warnings():  # the integer prediction column: never missing here
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = infer_signature(example, predict(model, example))
     with tempfile.TemporaryDirectory() as tmp:
         artifact.write(model, Path(tmp) / ARTIFACT)
         return mlflow.pyfunc.log_model(

@@ -80,6 +80,9 @@ def test_gaussian_mixtures_on_the_toy_data(executed):
     for k, cost in [(1, "5462.2975"), (2, "1684.9080"), (3, "1329.5949"), (4, "1035.4998")]:
         assert re.search(rf"^ {k} +{cost} ", out, re.M)
     assert "BIC chooses K = 3" in out
+    # the fit logged to MLflow comes back from its runs:/ URI, as a pyfunc and as the model
+    assert re.search(r"^log-likelihood by iteration: \d+ steps", out, re.M)
+    assert "the same means back: True" in out
 
 
 def test_missing_values(executed):
