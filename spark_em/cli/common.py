@@ -144,13 +144,17 @@ def _remote_dir(spark, out: str, overwrite: bool) -> Iterator[Output]:
             try:
                 fs.rename(remote, out)
             except BaseException:
-                fs.rename(old, out)
+                if not fs.exists(out):
+                    fs.rename(old, out)
                 raise
             fs.delete(old)
         else:
             fs.rename(remote, out)
     except BaseException:
-        fs.delete(remote)
+        try:
+            fs.delete(remote)
+        except Exception:  # the run's own error is the one to report
+            pass
         raise
     finally:
         shutil.rmtree(local, ignore_errors=True)

@@ -308,7 +308,8 @@ def saved_run(spark, location, blocks, index, summary):
     """The model an earlier run saved at ``location`` (a directory or a URI), checked against
     the data, as a run of no iterations whose log-likelihood is the data's under it (one
     pass)."""
-    with local_copy(spark, location, f"--from-model {location}") as directory:
+    names = [masked_model.MODEL_FILE, "users.npy", "items.npy"]
+    with local_copy(spark, location, f"--from-model {location}", names) as directory:
         mixture, seed = masked_model.read_model(directory, summary.n_cols)
         items = RatingsIndex.load(str(directory)).items if index is not None else None
     if items is not None and not np.array_equal(items, index.items):

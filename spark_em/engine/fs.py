@@ -41,7 +41,9 @@ def local_path(path: str) -> Path:
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message (a Java exception's own, through py4j)."""
     java = getattr(exc, "java_exception", None)
-    text = str(java.getMessage() if java is not None else exc).strip()
+    message = java.getMessage() if java is not None else None
+    text = str(message if message is not None else (java.toString() if java is not None
+                                                     else exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
@@ -73,9 +75,11 @@ class HadoopFS:
     def __init__(self, spark, what: str):
         if is_connect(spark):
             raise InputError(f"{what}: under Spark Connect this process cannot reach the "
-                             "server's file system; give a local directory")
+                             "server's file system; give a plain local path")
         self._jvm = spark.sparkContext._jvm
-        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+        # the session's configuration: what its readers and writers see (fs.s3a.* set by
+        # spark.conf.set included)
+        self._conf = spark._jsparkSession.sessionState().newHadoopConf()
 
     def _path(self, path: str):
         return self._jvm.org.apache.hadoop.fs.Path(path)
@@ -111,9 +115,10 @@ class HadoopFS:
 
 
 @contextmanager
-def local_copy(spark, path: str, what: str) -> Iterator[Path]:
-    """A local directory holding what ``path`` holds: ``path`` itself when it is a plain
-    path, else a temporary copy made through Hadoop's ``FileSystem``."""
+def local_copy(spark, path: str, what: str, names: list[str]) -> Iterator[Path]:
+    """A local directory holding the files ``names`` of the directory ``path`` (those that
+    exist): ``path`` itself when it is a plain path, else a temporary copy of just those
+    files made through Hadoop's ``FileSystem``."""
     if not has_scheme(path):
         yield Path(path)
         return
@@ -122,8 +127,11 @@ def local_copy(spark, path: str, what: str) -> Iterator[Path]:
         raise InputError(f"{what}: {path} does not exist")
     work = Path(tempfile.mkdtemp(prefix="spark-em-"))
     try:
-        fs.download(path, work / "copy")
-        yield work / "copy"
+        for name in names:
+            source = f"{path.rstrip('/')}/{name}"
+            if fs.exists(source):
+                fs.download(source, work / name)
+        yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

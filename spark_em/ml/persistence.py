@@ -21,14 +21,14 @@ load from local paths.
 from __future__ import annotations
 
 import hashlib
-import os
 
 import numpy as np
 from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable,
                              DefaultParamsWriter, MLReadable, MLReader, MLWritable, MLWriter)
 
 from spark_em.errors import InputError
-from spark_em.engine.fs import first_line, is_local, local_path, prepare_target
+from spark_em.engine.fs import HadoopFS, first_line, is_local, local_path, prepare_target
+from spark_em.engine.session import is_connect
 
 __all__ = ["ArrayModelPersistence", "ParamsWritable", "DefaultParamsReadable"]
 
@@ -72,7 +72,7 @@ class ParamsWritable(DefaultParamsWritable):
 
 def array_rows(name: str, array) -> tuple[list[tuple], dict]:
     """``array`` as Parquet rows, and its entry in the metadata (dtype, shape, SHA-256)."""
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array, order="C")
     if array.dtype.kind not in ARRAY_KINDS:
         raise InputError(f"{name}: arrays of {array.dtype} cannot be saved (numbers or text only)")
     array = array.astype(array.dtype.newbyteorder("<"), copy=False)
@@ -93,13 +93,17 @@ def arrays_from_rows(rows, entries: dict, path: str) -> dict:
     for name, entry in entries.items():
         pieces = sorted(parts.get(name, []))
         data = b"".join(piece for _, piece in pieces)
-        dtype = np.dtype(entry["dtype"])
-        if (dtype.kind not in ARRAY_KINDS or [i for i, _ in pieces] != list(range(len(pieces)))
-                or hashlib.sha256(data).hexdigest() != entry["sha256"]):
+        try:
+            dtype = np.dtype(entry["dtype"])
+            if (dtype.kind not in ARRAY_KINDS
+                    or [i for i, _ in pieces] != list(range(len(pieces)))
+                    or hashlib.sha256(data).hexdigest() != entry["sha256"]):
+                raise ValueError("its bytes do not match the metadata")
+            arrays[name] = np.frombuffer(data, dtype).reshape(entry["shape"]).astype(
+                dtype.newbyteorder("="))
+        except (TypeError, KeyError, ValueError) as exc:
             raise InputError(f"{path}: the model's array {name!r} is missing or altered "
-                             "(its bytes do not match the metadata)")
-        arrays[name] = np.frombuffer(data, dtype).reshape(entry["shape"]).astype(
-            dtype.newbyteorder("="))
+                             f"({first_line(exc)})") from None
     return arrays
 
 
@@ -113,13 +117,10 @@ class _ArrayModelWriter(_TargetWriter):
         overwrite would delete them before they are written)."""
         if not self.shouldOverwrite:
             return
-        target = _comparable(path)
-        for frame in self.instance._frames().values():
-            for source in frame.inputFiles():
-                source = _comparable(source)
-                if source == target or source.startswith(target.rstrip("/") + "/"):
-                    raise InputError(f"{path}: the model's ratings are read from this "
-                                     "directory; save it to another path")
+        frames = self.instance._frames()
+        if frames and reads_under(self.sparkSession, path, frames):
+            raise InputError(f"{path}: the model's ratings are read from this directory; "
+                             "save it to another path")
 
     def saveImpl(self, path: str) -> None:
         spark = self.sparkSession
@@ -139,11 +140,23 @@ class _ArrayModelWriter(_TargetWriter):
                                            "frames": sorted(frames)}})
 
 
-def _comparable(path: str) -> str:
-    """A path as Spark lists input files (``file:/abs``) so two spellings compare."""
-    if is_local(path):
-        return "file:" + os.path.realpath(local_path(path))
-    return path
+def reads_under(spark, path: str, frames: dict) -> bool:
+    """Whether any of ``frames`` reads files under ``path``, as Spark names both: in a
+    classic session by the path qualified through Hadoop; under Spark Connect (where this
+    process cannot qualify it) by the files a model saved at ``path`` would be read from."""
+    sources = {f for frame in frames.values() for f in frame.inputFiles()}
+    if not is_connect(spark):
+        fs = HadoopFS(spark, path)
+        target = fs.qualified(path).rstrip("/") + "/"
+        return any(fs.qualified(source).startswith(target) for source in sources)
+    for name in frames:
+        try:
+            saved = set(spark.read.parquet(_join(path, name)).inputFiles())
+        except Exception:  # nothing readable there: nothing of ours to lose
+            continue
+        if saved & sources:
+            return True
+    return False
 
 
 class _ArrayModelReader(MLReader):
@@ -165,6 +178,9 @@ class _ArrayModelReader(MLReader):
         saved = metadata.get("persistence")
         if saved is None:
             arrays = _legacy_arrays(path)
+        elif saved.get("format") != FORMAT:
+            raise InputError(f"{path}: saved in format {saved.get('format')!r}; this version "
+                             f"of spark-em reads format {FORMAT}")
         else:
             try:
                 rows = spark.read.parquet(_join(path, ARRAYS)).collect()
@@ -173,7 +189,7 @@ class _ArrayModelReader(MLReader):
                                  f"({first_line(exc)})") from None
             arrays = arrays_from_rows(rows, saved["arrays"], path)
         model = self.cls._from_saved(arrays, extra)
-        names = model._frames()
+        names = (saved or {}).get("frames", list(model._frames()))
         if names:
             model._attach_frames({name: spark.read.parquet(_join(path, name)) for name in names})
         DefaultParamsReader.getAndSetParams(model, metadata)

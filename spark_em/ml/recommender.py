@@ -252,6 +252,10 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
         left out; a user the model already has is refused."""
         from pyspark.sql import functions as F
 
+        if self._ratings is None:
+            raise InputError("this model holds no training ratings (a model logged to MLflow "
+                             "keeps its parameters only): load it from model.save(path), or "
+                             "score new users with its pyfunc")
         given = [self.getUserCol(), self.getItemCol(), self.getRatingCol()]
         missing = [c for c in given if c not in ratings.columns]
         if missing:
@@ -315,10 +319,10 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
         return {"summary": self.summary, "ratingColumns": list(self._columns)}
 
     def _frames(self) -> dict:
-        return {RATINGS: self._ratings}
+        return {} if self._ratings is None else {RATINGS: self._ratings}
 
     def _attach_frames(self, frames: dict) -> None:
-        self._ratings = frames[RATINGS]
+        self._ratings = frames.get(RATINGS)
 
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> "MixtureRecommenderModel":

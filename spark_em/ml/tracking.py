@@ -43,4 +43,4 @@ class Tracked:
         model = super().fit(dataset, params)
         if isinstance(model, (list, tuple)):
             return model
-        return fitted(self, model)
+        return fitted(self.copy(params) if params else self, model)

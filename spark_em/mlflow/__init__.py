@@ -35,12 +35,15 @@ _settings = {"enabled": False, "disabled": False, "log_models": True}
 
 
 def log_model(model, name: str = "model", input_example=None, registered_model_name=None,
-              **kwargs):
+              pip_requirements=None, **kwargs):
     """Log ``model`` to the active run (one is started if none is) as a pyfunc; the
     ``ModelInfo`` MLflow returns. ``input_example`` defaults to a few rows built from the
-    model's own parameters; the signature is inferred from it and its predictions."""
+    model's own parameters; the signature is inferred from it and its predictions.
+    ``pip_requirements`` defaults to spark-em and its scoring dependencies at the versions
+    installed here (spark-em must be installable where the model is served)."""
     from mlflow.models import infer_signature
 
+    artifact.check_model(model)
     example = _example(model) if input_example is None else input_example
     with warnings.catch_warnings():  # the integer prediction column: never missing here
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
@@ -51,7 +54,7 @@ def log_model(model, name: str = "model", input_example=None, registered_model_n
             name=name, python_model=str(Path(__file__).with_name("model_code.py")),
             artifacts={"model": str(Path(tmp) / ARTIFACT)}, signature=signature,
             input_example=example, registered_model_name=registered_model_name,
-            pip_requirements=_requirements(), **kwargs)
+            pip_requirements=pip_requirements or _requirements(), **kwargs)
 
 
 def load_model(model_uri: str):

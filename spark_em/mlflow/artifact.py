@@ -17,12 +17,17 @@ MODEL_CLASSES = ("GaussianMixtureModel", "KMeansModel", "MaskedGaussianMixtureMo
                  "MixtureRecommenderModel", "WeightedLinearRegressionModel")
 
 
+def check_model(model) -> None:
+    if type(model).__name__ not in MODEL_CLASSES or \
+            not type(model).__module__.startswith("spark_em."):
+        raise InputError(f"model: a spark-em model is needed ({', '.join(MODEL_CLASSES)}), "
+                         f"not {type(model).__name__}")
+
+
 def write(model, directory: Path) -> None:
     import pyspark
 
-    if type(model).__name__ not in MODEL_CLASSES:
-        raise InputError(f"model: a spark-em model is needed ({', '.join(MODEL_CLASSES)}), "
-                         f"not {type(model).__name__}")
+    check_model(model)
     directory.mkdir(parents=True, exist_ok=True)
     metadata = {
         "class": f"{type(model).__module__}.{type(model).__name__}", "uid": model.uid,

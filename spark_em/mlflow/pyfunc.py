@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pyspark.ml.linalg import VectorUDT
+from scipy import sparse
 
 from spark_em.errors import InputError
 from spark_em.mlflow import artifact
@@ -47,9 +49,9 @@ def predict(model, frame: pd.DataFrame) -> pd.DataFrame:
     computed = compute(_matrix(values[present])) if present.any() else None
     for i, field in enumerate(fields):
         result = None if computed is None else np.asarray(computed[i])
-        if result is not None and result.ndim == 2:  # a vector per row
+        if isinstance(field.dataType, VectorUDT):  # a list per row
             column_values = [None] * len(frame)
-            for row, vector in zip(np.flatnonzero(present), result):
+            for row, vector in zip(np.flatnonzero(present), [] if result is None else result):
                 column_values[row] = vector.tolist()
             out[field.name] = column_values
         else:
@@ -73,9 +75,12 @@ def _matrix(values: pd.Series) -> np.ndarray:
 
 def recommender_predictions(model, frame: pd.DataFrame) -> pd.DataFrame:
     """Each (user, item) row's predicted rating, E[rating] under the user's posterior over the
-    components, which comes from that user's rated rows in ``frame`` (the rating column;
-    rows without a rating are only asked about), with the parameters fixed: the users are
-    scored as ``withNewUsers`` would. An item the model does not know gets NaN."""
+    components. The posterior comes from that user's rated rows in ``frame`` alone (the rating
+    column; a row without a rating is only asked about), with the parameters fixed: each
+    user in ``frame`` is scored as a new user, whether or not the model was fitted on them
+    (their training ratings are not kept in a logged model), so a user's rows belong in one
+    call (one batch under ``spark_udf``). A user with no rated row gets the prior's
+    prediction; an item the model does not know gets NaN."""
     from spark_em.io.triples import positions
     from spark_em.kernels import masked
 
@@ -86,11 +91,19 @@ def recommender_predictions(model, frame: pd.DataFrame) -> pd.DataFrame:
                          f"it has {', '.join(map(str, frame.columns))}")
     codes, users = pd.factorize(frame[user])
     cols = positions(model.items, frame[item].to_numpy())
-    X = np.zeros((len(users), len(model.items)))
+    rated = np.zeros(len(frame), dtype=bool)
     if rating in frame.columns:
         given = pd.to_numeric(frame[rating], errors="coerce").to_numpy(dtype=np.float64)
-        rated = (cols >= 0) & (codes >= 0) & np.isfinite(given) & (given != 0)
-        X[codes[rated], cols[rated]] = given[rated]
+        rated = np.isfinite(given)
+        if (given[rated] <= 0).any():
+            raise InputError(f"model_input: a {rating!r} must be a positive number (0 means "
+                             "no rating: leave it empty to ask for a prediction)")
+        rated &= (cols >= 0) & (codes >= 0)
+        pairs = pd.DataFrame({"u": codes[rated], "i": cols[rated]})
+        if pairs.duplicated().any():
+            raise InputError(f"model_input: a user rates an item twice in {rating!r}")
+    X = sparse.csr_array((given[rated] if rated.any() else np.zeros(0),
+                          (codes[rated], cols[rated])), shape=(len(users), len(model.items)))
     mixture = masked.Mixture(model.mu, model.var, model.p)
     post = masked.posterior(X, mixture)[0]
     known = (cols >= 0) & (codes >= 0)

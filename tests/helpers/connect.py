@@ -5,75 +5,46 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pyspark
+
+from tests.helpers.servers import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 SPARK_SUBMIT = Path(pyspark.__file__).parent / "bin" / "spark-submit"
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ConnectServer:
+class ConnectServer(Server):
     """``local[2]`` Spark Connect server on 127.0.0.1:``port``; ``url`` is what clients use."""
 
-    def __init__(self, log: Path, start_timeout: float = 180.0):
-        self.port = free_port()
-        self.url = f"sc://localhost:{self.port}"
-        self.log, self.start_timeout = log, start_timeout
-        self.process: subprocess.Popen | None = None
+    name, cwd = "Connect server", ROOT
 
-    def __enter__(self) -> "ConnectServer":
+    def __init__(self, log: Path, start_timeout: float = 180.0):
+        super().__init__(log, start_timeout)
+        self.url = f"sc://localhost:{self.port}"
+
+    def command(self) -> list[str]:
+        return [str(SPARK_SUBMIT), "--class", SERVER_CLASS, "--master", "local[2]",
+                "--name", "spark-em tests: Connect server", "--driver-memory", "2g",
+                "--conf", f"spark.connect.grpc.binding.port={self.port}",
+                "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+                "--conf", "spark.ui.enabled=false", "spark-internal"]
+
+    def environment(self) -> dict:
         env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
         env.pop("SPARK_REMOTE", None)
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen(
-                [str(SPARK_SUBMIT), "--class", SERVER_CLASS, "--master", "local[2]",
-                 "--name", "spark-em tests: Connect server", "--driver-memory", "2g",
-                 "--conf", f"spark.connect.grpc.binding.port={self.port}",
-                 "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-                 "--conf", "spark.ui.enabled=false", "spark-internal"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
-        deadline = time.monotonic() + self.start_timeout
-        try:
-            while not self._listening():
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the Connect server did not start; see {self.log}")
-                time.sleep(0.5)
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        return env
 
-    def _listening(self) -> bool:
+    def ready(self) -> bool:
         with socket.socket() as s:
             s.settimeout(1)
             return s.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=60)
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def run_client(url: str, script: str, *args: str, cwd: Path = ROOT) -> dict:

@@ -5,6 +5,7 @@ classic session."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,20 +23,50 @@ pytestmark = pytest.mark.connect
 
 @pytest.fixture(scope="module")
 def under_connect(connect_server, tmp_path_factory) -> dict:
-    """The estimators fitted, saved and loaded by one client of the server."""
+    """The estimators fitted, saved and loaded by one client of the server; the client runs
+    in a directory that is not the server's and also saves by a path relative to the
+    server's working directory (``elsewhere``)."""
+    from tests.helpers.connect import ROOT
+
     saved = tmp_path_factory.mktemp("connect-models")
-    return run_client(connect_server.url, f"""
+    client_dir = tmp_path_factory.mktemp("connect-client")
+    relative = os.path.relpath(saved / "relative" / "gm", ROOT)
+    out = run_client(connect_server.url, f"""
         import json
-        from spark_em.ml import GaussianMixture
-        from tests.helpers.estimators import frames, ml_results
+        from spark_em.cli.common import check_out_dir
+        from spark_em.errors import InputError
+        from spark_em.ml import GaussianMixture, GaussianMixtureModel
+        from tests.helpers.estimators import frames, ml_results, rows
         out = {{"ml": ml_results(spark, "auto", {str(saved)!r})}}
         try:
             GaussianMixture(k=3, backend="rdd").fit(frames(spark)[0])
         except ValueError as exc:
             out["rdd_error"] = str(exc)
+        points = frames(spark)[0]
+        model = GaussianMixture(k=3, covarianceType="full", seed=1).fit(points)
+        model.save({relative!r})
+        try:
+            model.save({relative!r})
+            refusal = None
+        except InputError as exc:
+            refusal = str(exc)
+        model.write().overwrite().save({relative!r})
+        loaded = GaussianMixtureModel.load({relative!r})
+        try:
+            check_out_dir("file:///tmp/anywhere", False, spark)
+            job_out = None
+        except InputError as exc:
+            job_out = str(exc)
+        columns = ["prediction", "probability", "logLikelihood"]
+        out["elsewhere"] = {{
+            "means": model.means.tolist(), "loaded_means": loaded.means.tolist(),
+            "points": rows(model.transform(points), columns),
+            "loaded_points": rows(loaded.transform(points), columns), "refusal": refusal,
+            "job_out": job_out}}
         print("RESULT " + json.dumps(out))
         spark.stop()
-    """)
+    """, cwd=client_dir)
+    return dict(out, saved=str(saved / "relative" / "gm"), client_dir=str(client_dir))
 
 
 @pytest.fixture(scope="module")
@@ -99,48 +130,19 @@ def test_estimators_under_spark_connect(rdd_results, under_connect):
     same_fit(rdd_results, result)
 
 
-def test_save_from_a_client_elsewhere(spark, connect_server, tmp_path):
+def test_save_from_a_client_elsewhere(spark, under_connect):
     """A client whose working directory is not the server's saves by a path relative to the
     server's: every file lands there (written by the server), none beside the client; the
-    client loads it back, overwrites it, and is refused an existing path without overwrite."""
-    from tests.helpers.connect import ROOT
-
-    client_dir, saved = tmp_path / "client", tmp_path / "server-side" / "gm"
-    client_dir.mkdir()
-    relative = os.path.relpath(saved, ROOT)
-    got = run_client(connect_server.url, f"""
-        import json
-        from spark_em.errors import InputError
-        from spark_em.ml import GaussianMixture, GaussianMixtureModel
-        from tests.helpers.estimators import frames, rows
-        points = frames(spark)[0]
-        model = GaussianMixture(k=3, covarianceType="full", seed=1).fit(points)
-        model.save({relative!r})
-        try:
-            model.save({relative!r})
-            refusal = None
-        except InputError as exc:
-            refusal = str(exc)
-        model.write().overwrite().save({relative!r})
-        loaded = GaussianMixtureModel.load({relative!r})
-        from spark_em.cli.common import check_out_dir
-        try:
-            check_out_dir("file:///tmp/anywhere", False, spark)
-            job_out = None
-        except InputError as exc:
-            job_out = str(exc)
-        columns = ["prediction", "probability", "logLikelihood"]
-        print("RESULT " + json.dumps({{
-            "means": model.means.tolist(), "loaded_means": loaded.means.tolist(),
-            "points": rows(model.transform(points), columns),
-            "loaded_points": rows(loaded.transform(points), columns), "refusal": refusal,
-            "job_out": job_out}}))
-        spark.stop()
-    """, cwd=client_dir)
+    client loads it back, overwrites it, and is refused an existing path without overwrite;
+    this process (another session, the client gone) loads what it saved."""
+    got, saved = under_connect["elsewhere"], Path(under_connect["saved"])
     assert (saved / "metadata").is_dir() and (saved / "arrays").is_dir()
-    assert not any(client_dir.iterdir())
+    assert not any(Path(under_connect["client_dir"]).iterdir())
     assert got["loaded_means"] == got["means"] and got["loaded_points"] == got["points"]
     assert "already exists" in got["refusal"]
     assert "under Spark Connect this process cannot reach" in got["job_out"]
     loaded_here = GaussianMixtureModel.load(str(saved))
     assert loaded_here.means.tolist() == got["means"]
+    points = frames(spark)[0]
+    close(rows(loaded_here.transform(points), ["prediction", "logLikelihood"]),
+          {k: got["points"][k] for k in ("prediction", "logLikelihood")})

@@ -92,7 +92,7 @@ def test_fit_in_a_run_is_logged_and_scores_anywhere(spark, tracking, points):
     assert_allclose(native.covariances, model.covariances, rtol=0)
 
 
-def test_every_model_type_logs_and_loads(spark, tracking, points):
+def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
     import spark_em.mlflow as spark_em_mlflow
     from spark_em.ml import (KMeans, MaskedGaussianMixture, MixtureRecommender,
                              WeightedLinearRegression)
@@ -156,8 +156,28 @@ def test_every_model_type_logs_and_loads(spark, tracking, points):
                 post[0] @ recommender.mu[:, 4], recommender.p @ recommender.mu[:, 3]]
     assert_allclose(out["prediction"], expected, rtol=1e-9)
 
+    # a training user given their own training ratings: what transform predicts for them
+    seven = pd.DataFrame({"user": 7, "item": 100 + np.flatnonzero(ratings[7]),
+                          "rating": ratings[7][ratings[7] != 0]})
+    asked = pd.DataFrame({"user": [7] * 5, "item": list(range(100, 105)), "rating": np.nan})
+    out = pyfunc("recommender", pd.concat([seven, asked], ignore_index=True))
+    transformed = recommender.transform(spark.createDataFrame(asked[["user", "item"]]))
+    by_item = {r["item"]: r["prediction"] for r in transformed.collect()}
+    assert_allclose(out["prediction"].iloc[len(seven):], [by_item[i] for i in range(100, 105)],
+                    rtol=1e-9)
+
     loaded = spark_em_mlflow.load_model(f"runs:/{run.info.run_id}/masked")
     assert_allclose(loaded.var, masked.var, rtol=0)
+    # the recommender comes back without its training ratings: it saves, and says what it lacks
+    from spark_em.errors import InputError
+    from spark_em.ml import MixtureRecommenderModel
+
+    bare = spark_em_mlflow.load_model(f"runs:/{run.info.run_id}/recommender")
+    bare.save(str(tmp_path / "bare"))
+    assert_allclose(MixtureRecommenderModel.load(str(tmp_path / "bare")).mu, recommender.mu,
+                    rtol=0)
+    with pytest.raises(InputError, match="holds no training ratings"):
+        bare.withNewUsers(triples)
 
 
 def test_autolog_starts_a_run_of_its_own(spark, tracking, points):
