@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pyarrow as pa
 from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable,
                              DefaultParamsWriter, MLReadable, MLReader, MLWritable, MLWriter)
 
@@ -36,8 +37,24 @@ FORMAT = 2
 ARRAYS = "arrays"
 PART_BYTES = 16 << 20
 ARRAY_SCHEMA = "name string, part int, dtype string, shape array<long>, data binary"
+ARRAY_TYPES = [("name", pa.string()), ("part", pa.int32()), ("dtype", pa.string()),
+               ("shape", pa.list_(pa.int64())), ("data", pa.binary())]
 # numbers, booleans and fixed-width text: what np.frombuffer rebuilds without pickle
 ARRAY_KINDS = "biufcU"
+
+
+def _frame_of(spark, rows: list[tuple], fields: list[tuple]):
+    """``rows`` as a DataFrame made from an Arrow table (no Python task needed to write it)."""
+    columns = list(zip(*rows)) if rows else [[] for _ in fields]
+    table = pa.table({name: pa.array(list(values), kind)
+                      for (name, kind), values in zip(fields, columns)})
+    return spark.createDataFrame(table)
+
+
+def write_metadata(spark, path: str, metadata: str) -> None:
+    """Spark ML's ``metadata/`` directory: one text file holding the JSON."""
+    _frame_of(spark, [(metadata,)], [("value", pa.string())]).coalesce(1).write.text(
+        _join(path, "metadata"))
 
 
 def _join(path: str, name: str) -> str:
@@ -128,16 +145,18 @@ class _ArrayModelWriter(_TargetWriter):
         for name, array in self.instance._arrays().items():
             array_part, entries[name] = array_rows(name, array)
             rows.extend(array_part)
-        spark.createDataFrame(rows, ARRAY_SCHEMA).coalesce(1).write.parquet(_join(path, ARRAYS))
+        _frame_of(spark, rows, ARRAY_TYPES).coalesce(1).write.parquet(_join(path, ARRAYS))
         frames = self.instance._frames()
         for name, frame in frames.items():
             frame.write.parquet(_join(path, name))
-        # Last: the metadata's presence marks a finished save.
-        DefaultParamsWriter.saveMetadata(
-            self.instance, path, spark,
+        # Last: the metadata's presence marks a finished save. Spark ML's JSON and layout
+        # (DefaultParamsWriter.saveMetadata's), built from Arrow so no Python task runs.
+        metadata = DefaultParamsWriter._get_metadata_to_save(
+            self.instance, spark,
             extraMetadata={"model": self.instance._extra(),
                            "persistence": {"format": FORMAT, "arrays": entries,
                                            "frames": sorted(frames)}})
+        write_metadata(spark, path, metadata)
 
 
 def reads_under(spark, path: str, frames: dict) -> bool:
@@ -183,7 +202,7 @@ class _ArrayModelReader(MLReader):
                              f"of spark-em reads format {FORMAT}")
         else:
             try:
-                rows = spark.read.parquet(_join(path, ARRAYS)).collect()
+                rows = spark.read.schema(ARRAY_SCHEMA).parquet(_join(path, ARRAYS)).collect()
             except Exception as exc:
                 raise InputError(f"{path}: the model's arrays cannot be read "
                                  f"({first_line(exc)})") from None

@@ -136,12 +136,12 @@ def test_half_written_and_altered_saves_are_refused(model, tmp_path):
 
 def test_a_save_that_stops_before_its_metadata_does_not_load(model, tmp_path, monkeypatch):
     """The metadata is written last: a save that fails on it leaves arrays but no model."""
-    from pyspark.ml.util import DefaultParamsWriter
+    from spark_em.ml import persistence
 
     def fail(*args, **kwargs):
         raise OSError("the disk filled up")
 
-    monkeypatch.setattr(DefaultParamsWriter, "saveMetadata", staticmethod(fail))
+    monkeypatch.setattr(persistence, "write_metadata", fail)
     with pytest.raises(OSError, match="filled up"):
         model.save(str(tmp_path / "m"))
     monkeypatch.undo()
