@@ -36,9 +36,12 @@ __all__ = ["ArrayModelPersistence", "ParamsWritable", "DefaultParamsReadable"]
 FORMAT = 2
 ARRAYS = "arrays"
 PART_BYTES = 16 << 20
-ARRAY_SCHEMA = "name string, part int, dtype string, shape array<long>, data binary"
-ARRAY_TYPES = [("name", pa.string()), ("part", pa.int32()), ("dtype", pa.string()),
-               ("shape", pa.list_(pa.int64())), ("data", pa.binary())]
+# the arrays' rows: (name, Spark SQL type, Arrow type)
+ARRAY_FIELDS = [("name", "string", pa.string()), ("part", "int", pa.int32()),
+                ("dtype", "string", pa.string()), ("shape", "array<long>", pa.list_(pa.int64())),
+                ("data", "binary", pa.binary())]
+ARRAY_SCHEMA = ", ".join(f"{name} {sql}" for name, sql, _ in ARRAY_FIELDS)
+ARRAY_TYPES = [(name, arrow) for name, _, arrow in ARRAY_FIELDS]
 # numbers, booleans and fixed-width text: what np.frombuffer rebuilds without pickle
 ARRAY_KINDS = "biufcU"
 

@@ -4,14 +4,13 @@ the pyfunc and by spark_udf, every model type; each score checked against numpy 
 
 from __future__ import annotations
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
-
-mlflow = pytest.importorskip("mlflow")
 
 pytestmark = pytest.mark.mlflow
 
