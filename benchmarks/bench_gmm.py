@@ -63,8 +63,10 @@ def per_iteration(fit, iterations, few=ITER_FEW, many=ITER_MANY):
     t_many = time.perf_counter() - start
     ran = iterations(result) - iterations(short)
     if ran <= 0:
-        raise RuntimeError(f"the fit stopped after {iterations(result)} iterations: no time per "
-                           "iteration to measure")
+        raise RuntimeError(
+            f"the fit stopped after {iterations(result)} iterations: no time per "
+            "iteration to measure"
+        )
     return (t_many - t_few) / ran, result
 
 
@@ -83,24 +85,39 @@ def em_speed(blocks, k, start):
 
     summary = summarize(blocks)
     # tol=-1 makes the relative rule never hold, so each fit runs exactly max_iter passes.
-    seconds, run = per_iteration(lambda n: gaussian.fit(blocks, k, init=start, tol=-1.0, max_iter=n,
-                                                        summary=summary), lambda r: r.n_iter)
-    return {"seconds_per_iteration": seconds,
-            "median_pass_seconds": float(np.median([h.seconds for h in run.history])),
-            "log_likelihood": run.objective}
+    seconds, run = per_iteration(
+        lambda n: gaussian.fit(blocks, k, init=start, tol=-1.0, max_iter=n, summary=summary),
+        lambda r: r.n_iter,
+    )
+    return {
+        "seconds_per_iteration": seconds,
+        "median_pass_seconds": float(np.median([h.seconds for h in run.history])),
+        "log_likelihood": run.objective,
+    }
 
 
 def under_connect(num_partitions, start):
     """This script's ``--connect`` mode in a child process (``start`` goes in on stdin)."""
-    given = json.dumps({"weights": start.weights.tolist(), "means": start.means.tolist(),
-                        "covariances": np.asarray(start.covariances).tolist(),
-                        "covariance_type": start.covariance_type})
-    done = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--connect", "--partitions",
-                           str(num_partitions)], input=given, capture_output=True, text=True)
+    given = json.dumps(
+        {
+            "weights": start.weights.tolist(),
+            "means": start.means.tolist(),
+            "covariances": np.asarray(start.covariances).tolist(),
+            "covariance_type": start.covariance_type,
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, __file__, *sys.argv[1:], "--connect", "--partitions", str(num_partitions)],
+        input=given,
+        capture_output=True,
+        text=True,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
-        raise RuntimeError("the Spark Connect run failed:\n" + done.stdout[-2000:] + done.stderr[-3000:])
-    return json.loads(lines[-1][len("RESULT "):])
+        raise RuntimeError(
+            "the Spark Connect run failed:\n" + done.stdout[-2000:] + done.stderr[-3000:]
+        )
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def kernel_rates(X, start, block_rows):
@@ -119,7 +136,7 @@ def kernel_rates(X, start, block_rows):
         a @ b
         t_kernel = min(timed(lambda: kernel.block_stats(block, prepared)) for _ in range(20))
         t_gemm = min(timed(lambda: a @ b) for _ in range(5))
-    return flops / t_kernel / 1e9, 2.0 * 1024 ** 3 / t_gemm / 1e9
+    return flops / t_kernel / 1e9, 2.0 * 1024**3 / t_gemm / 1e9
 
 
 def timed(fn) -> float:
@@ -132,9 +149,14 @@ def read_pass_seconds(blocks) -> float:
     """The median of five passes that only read the blocks (the statistic is a row count)."""
     from spark_em.engine.ops import aggregate
 
-    return float(np.median([timed(lambda: aggregate(blocks, lambda v, _: v.shape[0],
-                                                    lambda x, y: x + y, None))
-                            for _ in range(5)]))
+    return float(
+        np.median(
+            [
+                timed(lambda: aggregate(blocks, lambda v, _: v.shape[0], lambda x, y: x + y, None))
+                for _ in range(5)
+            ]
+        )
+    )
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -143,14 +165,18 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="300000x10,1200000x10,3000000x10,500000x40",
-                    help="rows×dims of part 1, comma-separated")
+    ap.add_argument(
+        "--sizes",
+        default="300000x10,1200000x10,3000000x10,500000x40",
+        help="rows×dims of part 1, comma-separated",
+    )
     ap.add_argument("--rows", type=int, help=argparse.SUPPRESS)  # the Connect child's size
     ap.add_argument("--dims", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--master", default="local[2]")
-    ap.add_argument("--no-backends", action="store_true", help="skip the DataFrame and Connect "
-                    "backend timings")
+    ap.add_argument(
+        "--no-backends", action="store_true", help="skip the DataFrame and Connect backend timings"
+    )
     ap.add_argument("--connect", action="store_true", help=argparse.SUPPRESS)  # the child's mode
     ap.add_argument("--partitions", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -174,20 +200,28 @@ def main():
 
     if args.connect:
         given = json.load(sys.stdin)
-        start = Mixture(*(np.array(given[n]) for n in ("weights", "means", "covariances")),
-                        given["covariance_type"])
+        start = Mixture(
+            *(np.array(given[n]) for n in ("weights", "means", "covariances")),
+            given["covariance_type"],
+        )
         spark = SparkSession.builder.remote(args.master).getOrCreate()
-        X, _ = blobs(args.rows, args.dims, args.k, seed=0, centre_sd=centre_sd(args.dims),
-                     scale=SPEED_SCALE)
+        X, _ = blobs(
+            args.rows, args.dims, args.k, seed=0, centre_sd=centre_sd(args.dims), scale=SPEED_SCALE
+        )
         blocks = from_array(spark, X, args.partitions, DEFAULT_BLOCK_ROWS, backend="dataframe")
         print("RESULT " + json.dumps(em_speed(blocks, args.k, start)))
         spark.stop()
         return
 
-    spark = (SparkSession.builder.master(args.master).appName("bench_gmm")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.driver.memory", "8g")
-             .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
+    spark = (
+        SparkSession.builder.master(args.master)
+        .appName("bench_gmm")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "8g")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     sc = spark.sparkContext
 
@@ -195,7 +229,9 @@ def main():
         import pandas as pd
 
         pdf = pd.DataFrame({"id": np.arange(len(X)), "arr": list(X)})
-        df = spark.createDataFrame(pdf, "id long, arr array<double>").repartition(sc.defaultParallelism)
+        df = spark.createDataFrame(pdf, "id long, arr array<double>").repartition(
+            sc.defaultParallelism
+        )
         return df.select("id", array_to_vector("arr").alias("features")).cache()
 
     def labels(model, df):
@@ -210,46 +246,63 @@ def main():
         df.count()
         blocks = read_dataframe(df, "features", ratings=False)
         summary = summarize(blocks)
-        start = gaussian.fit(blocks, args.k, seed=0, init="kmeans++", max_iter=1,
-                             summary=summary).mixture
+        start = gaussian.fit(
+            blocks, args.k, seed=0, init="kmeans++", max_iter=1, summary=summary
+        ).mixture
         ours = em_speed(blocks, args.k, start)
         read_seconds = read_pass_seconds(blocks)
         if not backends:
             num_partitions, first_start = blocks.getNumPartitions(), start
             backends["rdd"] = ours
             if not args.no_backends:
-                frame_blocks = from_array(spark, X, num_partitions, DEFAULT_BLOCK_ROWS,
-                                          backend="dataframe")
+                frame_blocks = from_array(
+                    spark, X, num_partitions, DEFAULT_BLOCK_ROWS, backend="dataframe"
+                )
                 backends["dataframe"] = em_speed(frame_blocks, args.k, start)
                 frame_blocks.unpersist()
         blocks.unpersist()
-        mllib, _ = per_iteration(lambda n: MLlibGaussianMixture(k=args.k, maxIter=n, tol=0.0, seed=0)
-                                 .fit(df), lambda m: m.summary.numIter)
+        mllib, _ = per_iteration(
+            lambda n: MLlibGaussianMixture(k=args.k, maxIter=n, tol=0.0, seed=0).fit(df),
+            lambda m: m.summary.numIter,
+        )
         df.unpersist()
         precisions = np.array([np.linalg.inv(c) for c in start.covariances])
 
         def sk_fit(n):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return SkGaussianMixture(args.k, covariance_type="full", max_iter=n, tol=0.0,
-                                         weights_init=start.weights, means_init=start.means,
-                                         precisions_init=precisions).fit(X)
+                return SkGaussianMixture(
+                    args.k,
+                    covariance_type="full",
+                    max_iter=n,
+                    tol=0.0,
+                    weights_init=start.weights,
+                    means_init=start.means,
+                    precisions_init=precisions,
+                ).fit(X)
 
         sklearn, _ = per_iteration(sk_fit, lambda m: m.n_iter_)
         kernel_gflops, dgemm_gflops = kernel_rates(X, start, DEFAULT_BLOCK_ROWS)
         seconds = ours["seconds_per_iteration"]
-        speeds.append({
-            "rows": rows, "dims": dims, "k": args.k,
-            "seconds_per_iteration": {"spark_em": round(seconds, 4), "mllib": round(mllib, 4),
-                                      "sklearn": round(sklearn, 4)},
-            "read_only_pass_seconds": round(read_seconds, 4),
-            "spark_em_median_pass_seconds": round(ours["median_pass_seconds"], 4),
-            "kernel_gflops_one_core": round(kernel_gflops, 2),
-            "dgemm_gflops_one_core": round(dgemm_gflops, 2),
-            "kernel_over_dgemm": round(kernel_gflops / dgemm_gflops, 3),
-            "mllib_over_spark_em": round(mllib / seconds, 2),
-            "sklearn_over_spark_em": round(sklearn / seconds, 2),
-        })
+        speeds.append(
+            {
+                "rows": rows,
+                "dims": dims,
+                "k": args.k,
+                "seconds_per_iteration": {
+                    "spark_em": round(seconds, 4),
+                    "mllib": round(mllib, 4),
+                    "sklearn": round(sklearn, 4),
+                },
+                "read_only_pass_seconds": round(read_seconds, 4),
+                "spark_em_median_pass_seconds": round(ours["median_pass_seconds"], 4),
+                "kernel_gflops_one_core": round(kernel_gflops, 2),
+                "dgemm_gflops_one_core": round(dgemm_gflops, 2),
+                "kernel_over_dgemm": round(kernel_gflops / dgemm_gflops, 3),
+                "mllib_over_spark_em": round(mllib / seconds, 2),
+                "sklearn_over_spark_em": round(sklearn / seconds, 2),
+            }
+        )
         print(json.dumps(speeds[-1]), file=sys.stderr, flush=True)
 
     def speed_at(rows, dims):
@@ -260,16 +313,20 @@ def main():
         return None if found is None else found[f"{peer}_over_spark_em"]
 
     targets = {
-        "mllib_over_spark_em_at_3000000x10_min": 3.0, "mllib_over_spark_em_at_500000x40_min": 3.0,
-        "mllib_over_spark_em_at_300000x10_min": 1.0, "sklearn_over_spark_em_min": 2.0,
-        "kernel_over_dgemm_at_500000x40_min": 0.4}
+        "mllib_over_spark_em_at_3000000x10_min": 3.0,
+        "mllib_over_spark_em_at_500000x40_min": 3.0,
+        "mllib_over_spark_em_at_300000x10_min": 1.0,
+        "sklearn_over_spark_em_min": 2.0,
+        "kernel_over_dgemm_at_500000x40_min": 0.4,
+    }
     big_kernel = speed_at(500_000, 40)
     met = {
         "vs_mllib_3000000x10": _at_least(ratio(3_000_000, 10, "mllib"), 3.0),
         "vs_mllib_500000x40": _at_least(ratio(500_000, 40, "mllib"), 3.0),
         "vs_mllib_300000x10": _at_least(ratio(300_000, 10, "mllib"), 1.0),
         "vs_sklearn_every_size": all(r["sklearn_over_spark_em"] >= 2.0 for r in speeds),
-        "kernel_500000x40": None if big_kernel is None else big_kernel["kernel_over_dgemm"] >= 0.4}
+        "kernel_500000x40": None if big_kernel is None else big_kernel["kernel_over_dgemm"] >= 0.4,
+    }
 
     # Part 2: 200 dimensions
     X2, truth = blobs(3000, 200, 3, seed=1)
@@ -286,32 +343,54 @@ def main():
         backends["dataframe_connect"] = under_connect(num_partitions, first_start)
     lls = [b["log_likelihood"] for b in backends.values()]
     ll_difference = max(abs(v - lls[0]) for v in lls) / abs(lls[0])
-    print(json.dumps({
-        "benchmark": "gaussian mixture, full covariance",
-        "master": args.master,
-        "speed": speeds,
-        "targets": targets,
-        "targets_met": met,
-        "high_dimension": {
-            "rows": 3000, "dims": 200, "k": 3,
-            "adjusted_rand_index": {
-                "spark_em": round(ours_ari, 4),
-                "mllib": round(ml2_ari, 4),
-                "sklearn": round(adjusted_rand_score(truth, sk2.predict(X2)), 4)},
-            "iterations": {"spark_em": ours2.summary.numIter, "mllib": ml2_iter,
-                           "sklearn": int(sk2.n_iter_)},
-            "target_spark_em_ari_min": 0.99,
-            "target_met": ours_ari >= 0.99,
-        },
-        "backends": {
-            "rows": args.rows, "dims": args.dims, "k": args.k,
-            "num_partitions": num_partitions, "block_rows": DEFAULT_BLOCK_ROWS,
-            **{name: {key: v if key == "log_likelihood" else round(v, 4) for key, v in b.items()}
-               for name, b in backends.items()},
-            "same_log_likelihood": {"max_relative_difference": ll_difference,
-                                    "rtol": SAME_LL_RTOL, "met": ll_difference <= SAME_LL_RTOL},
-        },
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "gaussian mixture, full covariance",
+                "master": args.master,
+                "speed": speeds,
+                "targets": targets,
+                "targets_met": met,
+                "high_dimension": {
+                    "rows": 3000,
+                    "dims": 200,
+                    "k": 3,
+                    "adjusted_rand_index": {
+                        "spark_em": round(ours_ari, 4),
+                        "mllib": round(ml2_ari, 4),
+                        "sklearn": round(adjusted_rand_score(truth, sk2.predict(X2)), 4),
+                    },
+                    "iterations": {
+                        "spark_em": ours2.summary.numIter,
+                        "mllib": ml2_iter,
+                        "sklearn": int(sk2.n_iter_),
+                    },
+                    "target_spark_em_ari_min": 0.99,
+                    "target_met": ours_ari >= 0.99,
+                },
+                "backends": {
+                    "rows": args.rows,
+                    "dims": args.dims,
+                    "k": args.k,
+                    "num_partitions": num_partitions,
+                    "block_rows": DEFAULT_BLOCK_ROWS,
+                    **{
+                        name: {
+                            key: v if key == "log_likelihood" else round(v, 4)
+                            for key, v in b.items()
+                        }
+                        for name, b in backends.items()
+                    },
+                    "same_log_likelihood": {
+                        "max_relative_difference": ll_difference,
+                        "rtol": SAME_LL_RTOL,
+                        "met": ll_difference <= SAME_LL_RTOL,
+                    },
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 def _at_least(value, bound):

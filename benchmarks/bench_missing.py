@@ -34,8 +34,11 @@ MAX_ITER = 300
 def datasets():
     from sklearn import datasets as sk
 
-    for name, load in (("wine", sk.load_wine), ("breast_cancer", sk.load_breast_cancer),
-                       ("digits", sk.load_digits)):
+    for name, load in (
+        ("wine", sk.load_wine),
+        ("breast_cancer", sk.load_breast_cancer),
+        ("digits", sk.load_digits),
+    ):
         X = load().data.astype(np.float64)
         X = X[:, X.std(axis=0) > 0]
         yield name, (X - X.mean(axis=0)) / X.std(axis=0)
@@ -58,9 +61,11 @@ def sklearn_imputations(X_missing):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {"mean": SimpleImputer(strategy="mean").fit_transform(X_missing),
-                "knn": KNNImputer(n_neighbors=5).fit_transform(X_missing),
-                "iterative": IterativeImputer(max_iter=10, random_state=0).fit_transform(X_missing)}
+        return {
+            "mean": SimpleImputer(strategy="mean").fit_transform(X_missing),
+            "knn": KNNImputer(n_neighbors=5).fit_transform(X_missing),
+            "iterative": IterativeImputer(max_iter=10, random_state=0).fit_transform(X_missing),
+        }
 
 
 def mixture_imputation(spark, X_missing):
@@ -71,8 +76,15 @@ def mixture_imputation(spark, X_missing):
 
     blocks = ops.from_array(spark, X_missing, 2)
     usable = [k for k in K_VALUES if k <= (~np.isnan(X_missing)).any(axis=1).sum() // 10]
-    runs = model.fit_all(blocks, usable, [0], covariance_type="full", init="kmeans++",
-                         reg_covar=REG_COVAR, max_iter=MAX_ITER)
+    runs = model.fit_all(
+        blocks,
+        usable,
+        [0],
+        covariance_type="full",
+        init="kmeans++",
+        reg_covar=REG_COVAR,
+        max_iter=MAX_ITER,
+    )
     chosen, _ = model.select(runs, "bic")
     blocks.unpersist()
     return missing.posterior(X_missing, gaussian.prepare(chosen.mixture))[2], chosen.k
@@ -84,14 +96,24 @@ def quality(spark, fractions):
         for fraction in fractions:
             X_missing, holes = removed(X, fraction, seed=int(fraction * 100))
             # rows with nothing left are imputed by every method from the column means alone
-            scores = {method: rmse(imputed, X, holes)
-                      for method, imputed in sklearn_imputations(X_missing).items()}
+            scores = {
+                method: rmse(imputed, X, holes)
+                for method, imputed in sklearn_imputations(X_missing).items()
+            }
             imputed, k = mixture_imputation(spark, X_missing)
             scores["mixture"] = rmse(imputed, X, holes)
             best_other = min(scores[m] for m in ("mean", "knn", "iterative"))
-            out.append({"data": name, "rows": X.shape[0], "cols": X.shape[1],
-                        "missing_fraction": fraction, "rmse": scores, "mixture_k": k,
-                        "mixture_over_best_other": round(scores["mixture"] / best_other, 4)})
+            out.append(
+                {
+                    "data": name,
+                    "rows": X.shape[0],
+                    "cols": X.shape[1],
+                    "missing_fraction": fraction,
+                    "rmse": scores,
+                    "mixture_k": k,
+                    "mixture_over_best_other": round(scores["mixture"] / best_other, 4),
+                }
+            )
             print(json.dumps(out[-1]), file=sys.stderr, flush=True)
     return out
 
@@ -119,11 +141,13 @@ def speed(spark, rows, fraction=0.2, k=5, dims=10):
     for label, data in (("complete", X), ("missing", X_missing)):
         blocks = ops.from_array(spark, data)
         start = model.fit(blocks, k, init="kmeans++", seed=0, max_iter=1).mixture
-        out[f"{label}_seconds_per_iteration"] = round(per_iteration(
-            lambda n: model.fit(blocks, k, init=start, tol=-1.0, max_iter=n)), 4)
+        out[f"{label}_seconds_per_iteration"] = round(
+            per_iteration(lambda n: model.fit(blocks, k, init=start, tol=-1.0, max_iter=n)), 4
+        )
         blocks.unpersist()
-    out["missing_over_complete"] = round(out["missing_seconds_per_iteration"]
-                                         / out["complete_seconds_per_iteration"], 3)
+    out["missing_over_complete"] = round(
+        out["missing_seconds_per_iteration"] / out["complete_seconds_per_iteration"], 3
+    )
     return out
 
 
@@ -137,9 +161,14 @@ def main():
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master(args.master).appName("bench_missing")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.driver.memory", "8g").getOrCreate())
+    spark = (
+        SparkSession.builder.master(args.master)
+        .appName("bench_missing")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "8g")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     parts = args.parts.split(",")
     results, timing, targets = [], None, {}
@@ -147,14 +176,26 @@ def main():
         results = quality(spark, [float(f) for f in args.fractions.split(",")])
         at_30 = [r for r in results if r["missing_fraction"] == 0.3]
         targets["beats_mean_and_iterative_at_30pct"] = all(
-            r["rmse"]["mixture"] < min(r["rmse"]["mean"], r["rmse"]["iterative"]) for r in at_30)
+            r["rmse"]["mixture"] < min(r["rmse"]["mean"], r["rmse"]["iterative"]) for r in at_30
+        )
         targets["within_10pct_of_best_other_at_30pct"] = all(
-            r["mixture_over_best_other"] <= 1.10 for r in at_30)
+            r["mixture_over_best_other"] <= 1.10 for r in at_30
+        )
     if "speed" in parts:
         timing = speed(spark, args.rows)
         targets["iteration_at_most_2x_complete"] = timing["missing_over_complete"] <= 2.0
-    print(json.dumps({"benchmark": "gaussian mixtures with missing values", "master": args.master,
-                      "imputation": results, "speed": timing, "targets": targets}, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "gaussian mixtures with missing values",
+                "master": args.master,
+                "imputation": results,
+                "speed": timing,
+                "targets": targets,
+            },
+            indent=2,
+        )
+    )
     spark.stop()
 
 

@@ -59,11 +59,17 @@ def timed_fits(fit, repeats):
 
 def backend_entry(load_seconds, times, runs):
     seconds, run = statistics.median(times), runs[0]
-    return {"load_seconds": round(load_seconds, 3), "fit_seconds": round(seconds, 3),
-            "fit_seconds_all": [round(s, 3) for s in times], "n_iter": run.n_iter,
-            "seconds_per_iteration": round(seconds / run.n_iter, 4),
-            "median_pass_seconds": round(statistics.median(h.seconds for r in runs for h in r.history), 4),
-            "log_likelihood": run.log_likelihood}
+    return {
+        "load_seconds": round(load_seconds, 3),
+        "fit_seconds": round(seconds, 3),
+        "fit_seconds_all": [round(s, 3) for s in times],
+        "n_iter": run.n_iter,
+        "seconds_per_iteration": round(seconds / run.n_iter, 4),
+        "median_pass_seconds": round(
+            statistics.median(h.seconds for r in runs for h in r.history), 4
+        ),
+        "log_likelihood": run.log_likelihood,
+    }
 
 
 def frame_backend(spark, path, num_partitions, args):
@@ -76,19 +82,26 @@ def frame_backend(spark, path, num_partitions, args):
     frame = read_text(spark, path, num_partitions=num_partitions, backend="dataframe")
     summary = summarize(frame)
     load_seconds = time.perf_counter() - start
-    times, runs = timed_fits(lambda: masked_model.fit(frame, args.k, args.seed, summary=summary), args.repeats)
+    times, runs = timed_fits(
+        lambda: masked_model.fit(frame, args.k, args.seed, summary=summary), args.repeats
+    )
     frame.unpersist()
     return backend_entry(load_seconds, times, runs)
 
 
 def under_connect(num_partitions):
     """This script's ``--connect`` mode in a child process: its one JSON result."""
-    done = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--connect",
-                           "--partitions", str(num_partitions)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__, *sys.argv[1:], "--connect", "--partitions", str(num_partitions)],
+        capture_output=True,
+        text=True,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
-        raise RuntimeError("the Spark Connect run failed:\n" + done.stdout[-2000:] + done.stderr[-3000:])
-    return json.loads(lines[-1][len("RESULT "):])
+        raise RuntimeError(
+            "the Spark Connect run failed:\n" + done.stdout[-2000:] + done.stderr[-3000:]
+        )
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def main():
@@ -117,9 +130,13 @@ def main():
         spark.stop()
         return
 
-    spark = (SparkSession.builder.master(args.master).appName("bench_netflix")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .getOrCreate())
+    spark = (
+        SparkSession.builder.master(args.master)
+        .appName("bench_netflix")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
 
     start = time.perf_counter()
@@ -127,12 +144,16 @@ def main():
     summary = summarize(blocks)
     load_seconds = time.perf_counter() - start
 
-    times, runs = timed_fits(lambda: masked_model.fit(blocks, args.k, args.seed, summary=summary), args.repeats)
+    times, runs = timed_fits(
+        lambda: masked_model.fit(blocks, args.k, args.seed, summary=summary), args.repeats
+    )
     seconds, run = statistics.median(times), runs[0]
     num_partitions = blocks.getNumPartitions()
     blocks.unpersist()
-    backends = {"rdd": backend_entry(load_seconds, times, runs),
-                "dataframe": frame_backend(spark, path, num_partitions, args)}
+    backends = {
+        "rdd": backend_entry(load_seconds, times, runs),
+        "dataframe": frame_backend(spark, path, num_partitions, args),
+    }
 
     X = np.loadtxt(path)
     numpy_times = []
@@ -146,23 +167,38 @@ def main():
     lls = [b["log_likelihood"] for b in backends.values()]
     ll_difference = max(abs(v - lls[0]) for v in lls) / abs(lls[0])
 
-    print(json.dumps({
-        "benchmark": "netflix matrix completion",
-        "master": args.master, "k": args.k, "seed": args.seed, "repeats": args.repeats,
-        "spark": {k: v for k, v in backends["rdd"].items() if k != "median_pass_seconds"},
-        "numpy_in_memory": {
-            "fit_seconds": round(numpy_seconds, 3), "n_iter": n_iter,
-            "seconds_per_iteration": round(numpy_seconds / n_iter, 4), "log_likelihood": ll,
-        },
-        "same_log_likelihood": abs(ll - run.log_likelihood) <= 1e-9 * abs(ll),
-        "target_fit_seconds": TARGET_SECONDS,
-        "target_met": seconds <= TARGET_SECONDS,
-        "backends": {
-            "num_partitions": num_partitions, "block_rows": DEFAULT_BLOCK_ROWS, **backends,
-            "same_log_likelihood": {"max_relative_difference": ll_difference,
-                                    "rtol": SAME_LL_RTOL, "met": ll_difference <= SAME_LL_RTOL},
-        },
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "netflix matrix completion",
+                "master": args.master,
+                "k": args.k,
+                "seed": args.seed,
+                "repeats": args.repeats,
+                "spark": {k: v for k, v in backends["rdd"].items() if k != "median_pass_seconds"},
+                "numpy_in_memory": {
+                    "fit_seconds": round(numpy_seconds, 3),
+                    "n_iter": n_iter,
+                    "seconds_per_iteration": round(numpy_seconds / n_iter, 4),
+                    "log_likelihood": ll,
+                },
+                "same_log_likelihood": abs(ll - run.log_likelihood) <= 1e-9 * abs(ll),
+                "target_fit_seconds": TARGET_SECONDS,
+                "target_met": seconds <= TARGET_SECONDS,
+                "backends": {
+                    "num_partitions": num_partitions,
+                    "block_rows": DEFAULT_BLOCK_ROWS,
+                    **backends,
+                    "same_log_likelihood": {
+                        "max_relative_difference": ll_difference,
+                        "rtol": SAME_LL_RTOL,
+                        "met": ll_difference <= SAME_LL_RTOL,
+                    },
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

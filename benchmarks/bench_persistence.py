@@ -27,9 +27,13 @@ LARGE = (50, 200)
 def session():
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master("local[2]").appName("bench_persistence")
-             .config("spark.ui.enabled", "false")
-             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("bench_persistence")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
@@ -73,18 +77,23 @@ def main(argv=None) -> dict:
         X = rng.normal(size=(2000, d))
         frame = spark.createDataFrame([(Vectors.dense(x),) for x in X], ["features"]).cache()
         ours = GaussianMixture(k=k, seed=0, maxIter=1).fit(frame)
-        entry = {"k": k, "d": d, "spark_em": measured(ours, GaussianMixtureModel,
-                                                      work / f"ours-{k}-{d}", args.repeats)}
+        entry = {
+            "k": k,
+            "d": d,
+            "spark_em": measured(ours, GaussianMixtureModel, work / f"ours-{k}-{d}", args.repeats),
+        }
         if (k, d) != LARGE:
             peer = MLlibGaussianMixture(k=k, seed=0, maxIter=1).fit(frame)
             entry["mllib"] = measured(peer, MLlibModel, work / f"mllib-{k}-{d}", args.repeats)
             for what in ("save", "load"):
-                entry[f"{what}_ratio"] = round(entry["spark_em"][f"{what}_seconds"]
-                                               / entry["mllib"][f"{what}_seconds"], 3)
+                entry[f"{what}_ratio"] = round(
+                    entry["spark_em"][f"{what}_seconds"] / entry["mllib"][f"{what}_seconds"], 3
+                )
         frame.unpersist()
         result["shapes"].append(entry)
-    result["target_met"] = all(e[f"{w}_ratio"] <= 1.5 for e in result["shapes"]
-                               if "mllib" in e for w in ("save", "load"))
+    result["target_met"] = all(
+        e[f"{w}_ratio"] <= 1.5 for e in result["shapes"] if "mllib" in e for w in ("save", "load")
+    )
     print(json.dumps(result, indent=2))
     spark.stop()
     return result

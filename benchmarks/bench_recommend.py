@@ -31,10 +31,15 @@ from pathlib import Path
 def session(memory: str):
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master("local[2]").appName("bench_recommend")
-             .config("spark.driver.memory", memory).config("spark.ui.enabled", "false")
-             .config("spark.sql.shuffle.partitions", "8")
-             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("bench_recommend")
+        .config("spark.driver.memory", memory)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
@@ -69,37 +74,60 @@ def main(argv=None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-recommend-"))
     synthetic.prize_triples(spark, shape).write.parquet(str(work / "ratings"))
     ratings = spark.read.parquet(str(work / "ratings")).withColumn(
-        "rating", F.col("rating").cast("double"))
+        "rating", F.col("rating").cast("double")
+    )
     held = (F.abs(F.hash("user", "item")) % 10) == 0
     train = ratings.where(~held).cache()
     test = ratings.where(held).cache()
-    result = {"fraction": args.fraction, "n_users": shape.n_users, "n_items": shape.n_items,
-              "n_train": train.count(), "n_test": test.count(), "k": args.k}
+    result = {
+        "fraction": args.fraction,
+        "n_users": shape.n_users,
+        "n_items": shape.n_items,
+        "n_train": train.count(),
+        "n_test": test.count(),
+        "k": args.k,
+    }
     print(json.dumps(result), file=sys.stderr)
     evaluator = RegressionEvaluator(metricName="rmse", labelCol="rating")
 
-    mixture, seconds = timed(lambda: MixtureRecommender(
-        k=args.k, maxIter=args.max_iter, coldStartStrategy="drop").fit(train))
-    entry = {"fit_seconds": round(seconds, 2), "n_iter": mixture.summary["numIter"],
-             "converged": mixture.summary["converged"],
-             "rmse": evaluator.evaluate(mixture.transform(test))}
+    mixture, seconds = timed(
+        lambda: MixtureRecommender(k=args.k, maxIter=args.max_iter, coldStartStrategy="drop").fit(
+            train
+        )
+    )
+    entry = {
+        "fit_seconds": round(seconds, 2),
+        "n_iter": mixture.summary["numIter"],
+        "converged": mixture.summary["converged"],
+        "rmse": evaluator.evaluate(mixture.transform(test)),
+    }
     _, seconds = timed(lambda: drained(mixture.recommendForAllUsers(10)))
     entry["recommend_seconds"] = round(seconds, 2)
     result["mixture"] = entry
     print(json.dumps(result), file=sys.stderr)
 
     for rank in (10, 20):
-        als, seconds = timed(lambda: ALS(rank=rank, maxIter=10, regParam=0.1, userCol="user",
-                                         itemCol="item", ratingCol="rating", seed=0,
-                                         coldStartStrategy="drop").fit(train))
+        als, seconds = timed(
+            lambda: ALS(
+                rank=rank,
+                maxIter=10,
+                regParam=0.1,
+                userCol="user",
+                itemCol="item",
+                ratingCol="rating",
+                seed=0,
+                coldStartStrategy="drop",
+            ).fit(train)
+        )
         entry = {"fit_seconds": round(seconds, 2), "rmse": evaluator.evaluate(als.transform(test))}
         _, seconds = timed(lambda: drained(als.recommendForAllUsers(10)))
         entry["recommend_seconds"] = round(seconds, 2)
         entry["recommend_ratio"] = round(result["mixture"]["recommend_seconds"] / seconds, 3)
         result[f"als_rank{rank}"] = entry
         print(json.dumps(result), file=sys.stderr)
-    result["target_met"] = bool(all(result[f"als_rank{r}"]["recommend_ratio"] <= 1.0
-                                    for r in (10, 20)))
+    result["target_met"] = bool(
+        all(result[f"als_rank{r}"]["recommend_ratio"] <= 1.0 for r in (10, 20))
+    )
     print(json.dumps(result, indent=2))
     spark.stop()
     return result

@@ -99,10 +99,16 @@ def one_size(spark, fraction, iterations, memory, with_triples):
     n_ratings = int(blocks.map(lambda b: b.values.nnz).sum())
     load = time.perf_counter() - start
     run = mc.fit(blocks, 12, 0, tol=-1.0, max_iter=iterations)
-    result = dict(fraction=fraction, n_users=shape.n_users, n_items=shape.n_items,
-                  n_ratings=n_ratings, load_seconds=round(load, 2),
-                  seconds_per_iteration=round(pass_seconds(run), 3), iterations=run.n_iter,
-                  log_likelihood=run.log_likelihood)
+    result = dict(
+        fraction=fraction,
+        n_users=shape.n_users,
+        n_items=shape.n_items,
+        n_ratings=n_ratings,
+        load_seconds=round(load, 2),
+        seconds_per_iteration=round(pass_seconds(run), 3),
+        iterations=run.n_iter,
+        log_likelihood=run.log_likelihood,
+    )
     if with_triples:
         with tempfile.TemporaryDirectory() as tmp:
             path = str(Path(tmp) / "ratings.parquet")
@@ -115,7 +121,8 @@ def one_size(spark, fraction, iterations, memory, with_triples):
             if data.index.shape == (shape.n_users, shape.n_items):
                 same = mc.fit(data.blocks, 12, 0, tol=-1.0, max_iter=1)
                 result["triples_first_ll_relative_difference"] = abs(
-                    same.history[0].objective - run.history[0].objective) / abs(run.history[0].objective)
+                    same.history[0].objective - run.history[0].objective
+                ) / abs(run.history[0].objective)
             data.blocks.unpersist()
     result["peak_memory_gb"] = round(memory.peak / 2**30, 2)
     blocks.unpersist()
@@ -134,40 +141,68 @@ def starts_together(sc, passes):
     # Every start of ``five`` took part in the same passes: its history holds their seconds.
     five_pass = pass_seconds(five[0])
     X.unpersist()
-    return dict(passes=passes, one_start_seconds_per_pass=round(one_pass, 4),
-                five_starts_seconds_per_pass=round(five_pass, 4),
-                ratio=round(five_pass / one_pass, 3), target_max=1.5,
-                target_met=five_pass / one_pass <= 1.5)
+    return dict(
+        passes=passes,
+        one_start_seconds_per_pass=round(one_pass, 4),
+        five_starts_seconds_per_pass=round(five_pass, 4),
+        ratio=round(five_pass / one_pass, 3),
+        target_max=1.5,
+        target_met=five_pass / one_pass <= 1.5,
+    )
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fractions", default="0.01,0.1,1")
     ap.add_argument("--iterations", type=int, default=5)
-    ap.add_argument("--triples-up-to", type=float, default=0.1,
-                    help="also time the Parquet triples load for fractions up to this")
+    ap.add_argument(
+        "--triples-up-to",
+        type=float,
+        default=0.1,
+        help="also time the Parquet triples load for fractions up to this",
+    )
     args = ap.parse_args()
     fractions = [float(f) for f in args.fractions.split(",")]
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master("local[2]").appName("bench_scale")
-             .config("spark.driver.memory", "4g").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("bench_scale")
+        .config("spark.driver.memory", "4g")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     memory = PeakMemory()
-    sizes = [one_size(spark, f, args.iterations, memory, f <= args.triples_up_to) for f in fractions]
+    sizes = [
+        one_size(spark, f, args.iterations, memory, f <= args.triples_up_to) for f in fractions
+    ]
     first, last = sizes[0], sizes[-1]
-    growth = (np.log(last["seconds_per_iteration"] / first["seconds_per_iteration"])
-              / np.log(last["n_ratings"] / first["n_ratings"])) if len(sizes) > 1 else None
+    growth = (
+        (
+            np.log(last["seconds_per_iteration"] / first["seconds_per_iteration"])
+            / np.log(last["n_ratings"] / first["n_ratings"])
+        )
+        if len(sizes) > 1
+        else None
+    )
     full = next((s for s in sizes if s["fraction"] == 1.0), None)
-    out = dict(benchmark="matrix completion at Prize scale, K=12, sparse blocks", master="local[2]",
-               driver_memory="4g", sizes=sizes,
-               growth_exponent=None if growth is None else round(float(growth), 3),
-               targets=dict(full_seconds_per_iteration_max=15, peak_memory_gb_max=12),
-               targets_met=None if full is None else dict(
-                   seconds_per_iteration=full["seconds_per_iteration"] <= 15,
-                   peak_memory=full["peak_memory_gb"] <= 12))
+    out = dict(
+        benchmark="matrix completion at Prize scale, K=12, sparse blocks",
+        master="local[2]",
+        driver_memory="4g",
+        sizes=sizes,
+        growth_exponent=None if growth is None else round(float(growth), 3),
+        targets=dict(full_seconds_per_iteration_max=15, peak_memory_gb_max=12),
+        targets_met=None
+        if full is None
+        else dict(
+            seconds_per_iteration=full["seconds_per_iteration"] <= 15,
+            peak_memory=full["peak_memory_gb"] <= 12,
+        ),
+    )
     if NETFLIX.is_file():
         out["five_starts_vs_one"] = starts_together(spark.sparkContext, 10)
     memory.stop()

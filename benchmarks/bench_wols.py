@@ -61,11 +61,22 @@ def as_frame(spark, data):
     from pyspark.ml.linalg import Vectors, VectorUDT
     from pyspark.sql.types import DoubleType, StructField, StructType
 
-    schema = StructType([StructField("label", DoubleType()), StructField("weight", DoubleType()),
-                         StructField("features", VectorUDT())])
+    schema = StructType(
+        [
+            StructField("label", DoubleType()),
+            StructField("weight", DoubleType()),
+            StructField("features", VectorUDT()),
+        ]
+    )
     df = spark.createDataFrame(
-        data.blocks.flatMap(lambda b: [(float(r[0]), float(r[1]), Vectors.dense(r[2:]))
-                                       for r in np.asarray(b.values, np.float64)]), schema).cache()
+        data.blocks.flatMap(
+            lambda b: [
+                (float(r[0]), float(r[1]), Vectors.dense(r[2:]))
+                for r in np.asarray(b.values, np.float64)
+            ]
+        ),
+        schema,
+    ).cache()
     df.count()
     return df
 
@@ -91,29 +102,42 @@ def classic(spark, repeats, gd_max_iter):
     for solver in ("qr", "normal", "newton"):
         seconds, result = timed(lambda: wols.fit(data, solver), repeats)
         optimum = ours_of(result) if optimum is None else optimum
-        out[solver] = {"seconds": round(seconds, 4), "passes": result.passes,
-                       "relative_difference_to_qr": relative_difference(ours_of(result), optimum)}
+        out[solver] = {
+            "seconds": round(seconds, 4),
+            "passes": result.passes,
+            "relative_difference_to_qr": relative_difference(ours_of(result), optimum),
+        }
     for solver in ("normal", "l-bfgs"):
         seconds, theirs = timed(lambda: mllib_fit(df, solver), repeats)
-        out[f"mllib_{solver}"] = {"seconds": round(seconds, 4),
-                                  "relative_difference_to_qr": relative_difference(theirs, optimum)}
+        out[f"mllib_{solver}"] = {
+            "seconds": round(seconds, 4),
+            "relative_difference_to_qr": relative_difference(theirs, optimum),
+        }
 
     def to_optimum(step, stop):
         reached, start = {}, time.perf_counter()
 
         def watch(record, state):
             if "iterations" not in reached and relative_difference(state.W, optimum) <= 1e-6:
-                reached.update(iterations=record.iteration,
-                               seconds=round(time.perf_counter() - start, 3))
+                reached.update(
+                    iterations=record.iteration, seconds=round(time.perf_counter() - start, 3)
+                )
 
-        result = wols.fit(data, "gd", step=step, tol=0.0, stop=stop, max_iter=gd_max_iter,
-                          on_iteration=watch)
-        return {"step": result.step, "reached_1e-6": bool(reached), **reached,
-                "iterations_run": result.n_iter,
-                "final_max_relative_error": relative_difference(ours_of(result), optimum)}
+        result = wols.fit(
+            data, "gd", step=step, tol=0.0, stop=stop, max_iter=gd_max_iter, on_iteration=watch
+        )
+        return {
+            "step": result.step,
+            "reached_1e-6": bool(reached),
+            **reached,
+            "iterations_run": result.n_iter,
+            "final_max_relative_error": relative_difference(ours_of(result), optimum),
+        }
 
-    out["gradient_descent"] = {"auto": to_optimum("auto", "gradient"),
-                               "fixed_0.05": to_optimum(0.05, "classic")}
+    out["gradient_descent"] = {
+        "auto": to_optimum("auto", "gradient"),
+        "fixed_0.05": to_optimum(0.05, "classic"),
+    }
     df.unpersist()
     data.blocks.unpersist()
     return out
@@ -133,8 +157,10 @@ def generated_data(spark, rows: int):
         rng = np.random.default_rng([7, start // CHUNK_ROWS])
         X = rng.normal(size=(n, FEATURES)) * np.arange(1, FEATURES + 1) + 3.0
         y = 1.0 + X @ beta + rng.normal(size=n)
-        return [Block(start + i, np.column_stack([y, rng.uniform(0.5, 2.0, n), X])[i:i + 4096])
-                for i in range(0, n, 4096)]
+        return [
+            Block(start + i, np.column_stack([y, rng.uniform(0.5, 2.0, n), X])[i : i + 4096])
+            for i in range(0, n, 4096)
+        ]
 
     blocks = generated(spark, list(range(0, rows, CHUNK_ROWS)), make)
     return RegressionData(blocks, [f"x{i}" for i in range(1, FEATURES + 1)], rows)
@@ -151,12 +177,16 @@ def speed(spark, rows_list, repeats):
         for solver in ("qr", "normal", "newton"):
             seconds, result = timed(lambda: wols.fit(data, solver), repeats)
             reference = ours_of(result) if reference is None else reference
-            entry[solver] = {"seconds": round(seconds, 4), "passes": result.passes,
-                             "relative_difference_to_qr":
-                                 relative_difference(ours_of(result), reference)}
+            entry[solver] = {
+                "seconds": round(seconds, 4),
+                "passes": result.passes,
+                "relative_difference_to_qr": relative_difference(ours_of(result), reference),
+            }
         seconds, theirs = timed(lambda: mllib_fit(df, "normal"), repeats)
-        entry["mllib_normal"] = {"seconds": round(seconds, 4),
-                                 "relative_difference_to_qr": relative_difference(theirs, reference)}
+        entry["mllib_normal"] = {
+            "seconds": round(seconds, 4),
+            "relative_difference_to_qr": relative_difference(theirs, reference),
+        }
         entry["qr_over_normal"] = round(entry["qr"]["seconds"] / entry["normal"]["seconds"], 3)
         entry["mllib_over_qr"] = round(seconds / entry["qr"]["seconds"], 2)
         entry["mllib_over_normal"] = round(seconds / entry["normal"]["seconds"], 2)
@@ -195,10 +225,12 @@ def accuracy_on(spark, name, values, want, names, partitions):
         data.blocks.unpersist()
     X = np.column_stack([np.ones(len(values)), values[:, 2:]])
     root = np.sqrt(values[:, 1])
-    out["numpy_lstsq_default_cutoff"] = {"digits": digits(
-        np.linalg.lstsq(X * root[:, None], values[:, 0] * root)[0], want)}
-    out["numpy_lstsq_no_cutoff"] = {"digits": digits(
-        np.linalg.lstsq(X * root[:, None], values[:, 0] * root, rcond=0)[0], want)}
+    out["numpy_lstsq_default_cutoff"] = {
+        "digits": digits(np.linalg.lstsq(X * root[:, None], values[:, 0] * root)[0], want)
+    }
+    out["numpy_lstsq_no_cutoff"] = {
+        "digits": digits(np.linalg.lstsq(X * root[:, None], values[:, 0] * root, rcond=0)[0], want)
+    }
     return out
 
 
@@ -211,16 +243,31 @@ def accuracy(spark):
 
     filip = nist_strd.datasets()["Filip"]
     names = [f"x^{k}" for k in range(1, 11)]
-    out = [accuracy_on(spark, "NIST StRD Filip (82 rows, degree-10 polynomial in x in [-9, -3])",
-                       nist_strd.values_of(filip.degree, filip.y, filip.x), filip.estimates,
-                       names, [1, 2])]
+    out = [
+        accuracy_on(
+            spark,
+            "NIST StRD Filip (82 rows, degree-10 polynomial in x in [-9, -3])",
+            nist_strd.values_of(filip.degree, filip.y, filip.x),
+            filip.estimates,
+            names,
+            [1, 2],
+        )
+    ]
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, 500)
-    powers = np.column_stack([x ** k for k in range(1, 11)])
+    powers = np.column_stack([x**k for k in range(1, 11)])
     true = np.r_[1.0, rng.normal(size=10)]
     values = np.column_stack([true[0] + powers @ true[1:], rng.uniform(0.5, 2.0, 500), powers])
-    out.append(accuracy_on(spark, "degree-10 polynomial in x in [0, 1], no noise (500 rows)",
-                           values, true, names, [2]))
+    out.append(
+        accuracy_on(
+            spark,
+            "degree-10 polynomial in x in [0, 1], no noise (500 rows)",
+            values,
+            true,
+            names,
+            [2],
+        )
+    )
     return out
 
 
@@ -235,9 +282,14 @@ def main():
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master(args.master).appName("bench_wols")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.driver.memory", "10g").getOrCreate())
+    spark = (
+        SparkSession.builder.master(args.master)
+        .appName("bench_wols")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "10g")
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     parts = args.parts.split(",")
     out = {"benchmark": "weighted least squares", "master": args.master}
@@ -249,15 +301,21 @@ def main():
         out["speed"] = speed(spark, [int(r) for r in args.rows.split(",")], args.repeats)
         print(json.dumps(out["speed"]), file=sys.stderr, flush=True)
         largest = out["speed"][-1]
-        targets["qr_within_1.3x_of_normal"] = bool(all(e["qr_over_normal"] <= 1.3
-                                                       for e in out["speed"]))
+        targets["qr_within_1.3x_of_normal"] = bool(
+            all(e["qr_over_normal"] <= 1.3 for e in out["speed"])
+        )
         targets["qr_and_normal_3x_faster_than_mllib_at_largest"] = bool(
-            largest["mllib_over_qr"] >= 3 and largest["mllib_over_normal"] >= 3)
+            largest["mllib_over_qr"] >= 3 and largest["mllib_over_normal"] >= 3
+        )
     if "accuracy" in parts:
         out["accuracy"] = accuracy(spark)
-        targets["qr_7_digits_where_mllib_has_0"] = bool(all(
-            a["spark_em_qr"]["digits"] >= 7 for a in out["accuracy"]
-            if a["mllib_normal"]["digits"] == 0))
+        targets["qr_7_digits_where_mllib_has_0"] = bool(
+            all(
+                a["spark_em_qr"]["digits"] >= 7
+                for a in out["accuracy"]
+                if a["mllib_normal"]["digits"] == 0
+            )
+        )
     out["targets"] = targets
     print(json.dumps(out, indent=2))
     spark.stop()

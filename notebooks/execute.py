@@ -22,8 +22,12 @@ TIMEOUT_SECONDS = 900
 def execute(path: Path, env: dict | None = None) -> nbformat.NotebookNode:
     """The notebook run in a fresh kernel (with ``env`` as its environment, if given)."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=TIMEOUT_SECONDS, kernel_name="python3",
-                            resources={"metadata": {"path": str(HERE)}})
+    client = NotebookClient(
+        notebook,
+        timeout=TIMEOUT_SECONDS,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(HERE)}},
+    )
     client.execute(**({"env": env} if env is not None else {}))
     return notebook
 
@@ -35,7 +39,8 @@ def quiet_spark() -> None:
     conf = Path(spark_em.__file__).parent / "conf" / "log4j2.properties"
     os.environ.setdefault(
         "PYSPARK_SUBMIT_ARGS",
-        f'--driver-java-options "-Dlog4j2.configurationFile=file:{conf}" pyspark-shell')
+        f'--driver-java-options "-Dlog4j2.configurationFile=file:{conf}" pyspark-shell',
+    )
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
 

@@ -16,41 +16,76 @@ import warnings
 
 # old module: (new modules to look in, {old name: "new.module:new_name"})
 ALIASES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
-    "spark_em.blocks": (("spark_em.engine.block", "spark_em.kernels.arrays", "spark_em.engine.ops"),
-                        {"map_blocks": "spark_em.engine.ops:collect",
-                         "reduce_blocks": "spark_em.engine.ops:reduce"}),
-    "spark_em.frames": (("spark_em.engine.ops", "spark_em.engine.frame", "spark_em.engine.block",
-                         "spark_em.engine.backend", "spark_em.engine.session"),
-                        {"map_blocks": "spark_em.engine.ops:collect",
-                         "reduce_blocks": "spark_em.engine.ops:reduce"}),
-    "spark_em.gaussian": (("spark_em.kernels.gaussian", "spark_em.kernels.kmeans"),
-                          {"GaussianMixture": "spark_em.kernels.gaussian:Mixture",
-                           "add_stats": "spark_em.kernels.arrays:add_fields",
-                           "kmeans_block_stats": "spark_em.kernels.kmeans:block_stats",
-                           "kmeans_update": "spark_em.kernels.kmeans:update",
-                           "kmeans_mixture": "spark_em.kernels.kmeans:as_mixture"}),
-    "spark_em.masked": (("spark_em.kernels.masked",),
-                        {"add_stats": "spark_em.kernels.arrays:add_fields"}),
-    "spark_em.wols": (("spark_em.kernels.wols",),
-                      {"add_stats": "spark_em.kernels.arrays:add_fields"}),
-    "spark_em.mixture": (("spark_em.models.gaussian", "spark_em.models.selection"),
-                         {"GaussianMixture": "spark_em.kernels.gaussian:Mixture",
-                          "kmeans_plus_plus": "spark_em.models.kmeans:plus_plus",
-                          "random_rows": "spark_em.models.kmeans:random_rows",
-                          "KMEANS_TOL": "spark_em.models.kmeans:TOL",
-                          "encode_mixture": "spark_em.models.codec:encode_gaussian",
-                          "decode_mixture": "spark_em.models.codec:decode_gaussian"}),
-    "spark_em.matrix_completion": (("spark_em.models.masked", "spark_em.models.reference"),
-                                   {"encode_mixture": "spark_em.models.codec:encode_masked",
-                                    "decode_mixture": "spark_em.models.codec:decode_masked"}),
-    "spark_em.regression": (("spark_em.models.wols", "spark_em.io.table"),
-                            {"classic": "spark_em.io.synthetic:wols_experiment",
-                             "CLASSIC_ROWS": "spark_em.io.synthetic:EXPERIMENT_ROWS",
-                             "CHUNK_ROWS": "spark_em.io.synthetic:EXPERIMENT_CHUNK_ROWS"}),
+    "spark_em.blocks": (
+        ("spark_em.engine.block", "spark_em.kernels.arrays", "spark_em.engine.ops"),
+        {
+            "map_blocks": "spark_em.engine.ops:collect",
+            "reduce_blocks": "spark_em.engine.ops:reduce",
+        },
+    ),
+    "spark_em.frames": (
+        (
+            "spark_em.engine.ops",
+            "spark_em.engine.frame",
+            "spark_em.engine.block",
+            "spark_em.engine.backend",
+            "spark_em.engine.session",
+        ),
+        {
+            "map_blocks": "spark_em.engine.ops:collect",
+            "reduce_blocks": "spark_em.engine.ops:reduce",
+        },
+    ),
+    "spark_em.gaussian": (
+        ("spark_em.kernels.gaussian", "spark_em.kernels.kmeans"),
+        {
+            "GaussianMixture": "spark_em.kernels.gaussian:Mixture",
+            "add_stats": "spark_em.kernels.arrays:add_fields",
+            "kmeans_block_stats": "spark_em.kernels.kmeans:block_stats",
+            "kmeans_update": "spark_em.kernels.kmeans:update",
+            "kmeans_mixture": "spark_em.kernels.kmeans:as_mixture",
+        },
+    ),
+    "spark_em.masked": (
+        ("spark_em.kernels.masked",),
+        {"add_stats": "spark_em.kernels.arrays:add_fields"},
+    ),
+    "spark_em.wols": (
+        ("spark_em.kernels.wols",),
+        {"add_stats": "spark_em.kernels.arrays:add_fields"},
+    ),
+    "spark_em.mixture": (
+        ("spark_em.models.gaussian", "spark_em.models.selection"),
+        {
+            "GaussianMixture": "spark_em.kernels.gaussian:Mixture",
+            "kmeans_plus_plus": "spark_em.models.kmeans:plus_plus",
+            "random_rows": "spark_em.models.kmeans:random_rows",
+            "KMEANS_TOL": "spark_em.models.kmeans:TOL",
+            "encode_mixture": "spark_em.models.codec:encode_gaussian",
+            "decode_mixture": "spark_em.models.codec:decode_gaussian",
+        },
+    ),
+    "spark_em.matrix_completion": (
+        ("spark_em.models.masked", "spark_em.models.reference"),
+        {
+            "encode_mixture": "spark_em.models.codec:encode_masked",
+            "decode_mixture": "spark_em.models.codec:decode_masked",
+        },
+    ),
+    "spark_em.regression": (
+        ("spark_em.models.wols", "spark_em.io.table"),
+        {
+            "classic": "spark_em.io.synthetic:wols_experiment",
+            "CLASSIC_ROWS": "spark_em.io.synthetic:EXPERIMENT_ROWS",
+            "CHUNK_ROWS": "spark_em.io.synthetic:EXPERIMENT_CHUNK_ROWS",
+        },
+    ),
     "spark_em.readers": (("spark_em.io.matrix", "spark_em.engine.block"), {}),
     "spark_em.triples": (("spark_em.io.triples",), {}),
-    "spark_em.synthetic": (("spark_em.io.synthetic",),
-                           {"CLASSIC_CENTRES": "spark_em.io.synthetic:DEMO_CENTRES"}),
+    "spark_em.synthetic": (
+        ("spark_em.io.synthetic",),
+        {"CLASSIC_CENTRES": "spark_em.io.synthetic:DEMO_CENTRES"},
+    ),
     "spark_em.recommend": (("spark_em.models.recommend",), {}),
     "spark_em.plots": (("spark_em.cli.plots",), {}),
     "spark_em.session": (("spark_em.engine.session",), {}),
@@ -109,8 +144,9 @@ def _lookup(old: str, attr: str):
         module = importlib.import_module(source)
         if hasattr(module, attr):
             return getattr(module, attr)
-    raise AttributeError(f"module {old!r} has no attribute {attr!r} (it moved: see "
-                         f"{', '.join(sources)})")
+    raise AttributeError(
+        f"module {old!r} has no attribute {attr!r} (it moved: see {', '.join(sources)})"
+    )
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -122,9 +158,12 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module: types.ModuleType) -> None:
         old = module.__name__
-        warnings.warn(f"{old} is deprecated and will be removed: import from "
-                      f"{ALIASES[old][0][0]} (and the modules beside it) instead",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"{old} is deprecated and will be removed: import from "
+            f"{ALIASES[old][0][0]} (and the modules beside it) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         module.__getattr__ = lambda attr: _lookup(old, attr)
 
 

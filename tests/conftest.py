@@ -47,8 +47,12 @@ def spark():
     builder = SparkSession.builder.appName("spark-em tests")
     for key, value in spark_defaults().items():
         builder = builder.config(key, value)
-    session = (builder.master("local[2]").config("spark.ui.enabled", "false")
-               .config("spark.driver.memory", "2g").getOrCreate())
+    session = (
+        builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -62,8 +66,13 @@ def sc(spark):
 @pytest.fixture(scope="session")
 def netflix_dir() -> Path:
     """The course data; missing data fails the test under CI and skips it elsewhere."""
-    needed = ["netflix_incomplete.txt", "netflix_complete.txt", "test_incomplete.txt",
-              "test_complete.txt", "test_solutions.txt"]
+    needed = [
+        "netflix_incomplete.txt",
+        "netflix_complete.txt",
+        "test_incomplete.txt",
+        "test_complete.txt",
+        "test_solutions.txt",
+    ]
     missing = [name for name in needed if not (DATA / name).is_file()]
     if missing:
         message = f"course data missing in {DATA}: {', '.join(missing)}"

@@ -20,13 +20,17 @@ from spark_em.engine.fs import HadoopFS, has_scheme, sibling
 def flags_of(parser, **aliases: str) -> dict[str, str]:
     """Each library parameter's flag: an option's destination names the parameter it sets
     (``max_iter`` → ``--max-iter``), and ``aliases`` name the others (``criterion="--select"``)."""
-    names = {action.dest: max(action.option_strings, key=len)
-             for action in parser._actions if action.option_strings}
+    names = {
+        action.dest: max(action.option_strings, key=len)
+        for action in parser._actions
+        if action.option_strings
+    }
     return {**names, **aliases}
 
 
 def speaking(flags: dict[str, str]):
     """A job's ``main`` whose library errors name its flags instead of the parameters."""
+
     def wrap(main):
         @functools.wraps(main)
         def run(argv=None):
@@ -57,24 +61,35 @@ def int_list(text: str, option: str) -> list[int]:
             else:
                 values.append(int(part))
         except ValueError:
-            raise InputError(f"{option}: {text!r} is not a number, a list (1,12) or a range (0-4)") from None
+            raise InputError(
+                f"{option}: {text!r} is not a number, a list (1,12) or a range (0-4)"
+            ) from None
     return values
 
 
 def add_session_options(ap) -> None:
     """--backend and --remote: where the data live and which Spark to talk to."""
-    ap.add_argument("--backend", choices=["auto", "rdd", "dataframe"], default="auto",
-                    help="where the data live: a cached RDD of blocks, or a cached DataFrame of "
-                    "blocks (Spark Connect, Databricks serverless and shared clusters); auto: "
-                    "the DataFrame backend under Spark Connect, else RDDs")
-    ap.add_argument("--remote", metavar="URL", help="a Spark Connect server, e.g. "
-                    "sc://host:15002 (or set SPARK_REMOTE)")
+    ap.add_argument(
+        "--backend",
+        choices=["auto", "rdd", "dataframe"],
+        default="auto",
+        help="where the data live: a cached RDD of blocks, or a cached DataFrame of "
+        "blocks (Spark Connect, Databricks serverless and shared clusters); auto: "
+        "the DataFrame backend under Spark Connect, else RDDs",
+    )
+    ap.add_argument(
+        "--remote",
+        metavar="URL",
+        help="a Spark Connect server, e.g. sc://host:15002 (or set SPARK_REMOTE)",
+    )
 
 
 def progress_line(label: str, it, objective: str = "log-likelihood") -> str:
     change = "" if it.relative_change is None else f"{it.relative_change:.3e}"
-    return (f"{label} iter {it.iteration:4d}  {objective} {it.objective:.10f}  "
-            f"change {change:>10}  {it.seconds:.3f}s")
+    return (
+        f"{label} iter {it.iteration:4d}  {objective} {it.objective:.10f}  "
+        f"change {change:>10}  {it.seconds:.3f}s"
+    )
 
 
 def say(line: str) -> None:

@@ -31,8 +31,17 @@ import time
 
 import numpy as np
 
-from spark_em.cli.common import (add_session_options, output_dir, check_out_dir, flags_of,
-                                 int_list, progress_line, say, speaking, write_json)
+from spark_em.cli.common import (
+    add_session_options,
+    output_dir,
+    check_out_dir,
+    flags_of,
+    int_list,
+    progress_line,
+    say,
+    speaking,
+    write_json,
+)
 from spark_em.cli.plots import mixture_plot
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS
 from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL
@@ -54,74 +63,150 @@ from spark_em.models.selection import CRITERIA
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fit_gmm.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--input", help="ratings matrix: text, CSV or .npy file, or a directory "
-                    "(default: built-in synthetic ratings)")
-    ap.add_argument("--format", choices=FORMATS + ("parquet", "triples"),
-                    help="input format (default: from the name); parquet: complete data, one "
-                    "numeric column per feature; triples: (user, item, rating) records in "
-                    "Parquet or CSV with a header")
+    ap.add_argument(
+        "--input",
+        help="ratings matrix: text, CSV or .npy file, or a directory "
+        "(default: built-in synthetic ratings)",
+    )
+    ap.add_argument(
+        "--format",
+        choices=FORMATS + ("parquet", "triples"),
+        help="input format (default: from the name); parquet: complete data, one "
+        "numeric column per feature; triples: (user, item, rating) records in "
+        "Parquet or CSV with a header",
+    )
     ap.add_argument("--header", action="store_true", help="CSV files start with a header line")
     ap.add_argument("--user-col", default="user", help="triples: the user id column")
     ap.add_argument("--item-col", default="item", help="triples: the item id column")
     ap.add_argument("--rating-col", default="rating", help="triples: the rating column")
     ap.add_argument("--rating-range", help="triples: LO,HI; a rating outside is a bad record")
-    ap.add_argument("--on-bad-rows", choices=["error", "drop"], default="error",
-                    help="ratings (text, CSV, triples): stop at the first bad row or record, or "
-                    "drop them and count them (n_dropped)")
-    ap.add_argument("--predict", help="triples or ratings: CSV (header) or Parquet of (user, item) "
-                    "pairs; writes DIR/predictions (Parquet)")
-    ap.add_argument("--recommend", type=int, metavar="N",
-                    help="writes each user's top-N unrated items to DIR/recommendations (Parquet)")
-    ap.add_argument("--missing", choices=["zero", "none", "nan"], default="zero",
-                    help="zero: a ratings matrix where 0 marks a missing entry (the course data); "
-                    "none: complete data; nan: data with missing values (an empty field, NA or "
-                    "nan in text, NaN in .npy), fitted by exact EM with any --covariance")
-    ap.add_argument("--demo", choices=["blobs"], help="blobs: the three-cluster demo "
-                    "(3×1000 points around (4,0), (6,6), (0,4)); implies --missing none, K=3")
-    ap.add_argument("--weight", metavar="COL",
-                    help="complete data in CSV (with --header) or Parquet: the column of each "
-                    "row's weight (>= 0; an integer weight m counts the row m times); the other "
-                    "columns are the features unless --features names them")
-    ap.add_argument("--features", metavar="A,B,...",
-                    help="complete data in CSV (with --header) or Parquet: the feature columns "
-                    "(default: every column but --weight)")
-    ap.add_argument("--covariance", choices=COVARIANCE_TYPES, default="full",
-                    help="covariance type for complete data (default full)")
-    ap.add_argument("--model", choices=["gmm", "kmeans"], default="gmm",
-                    help="complete data: EM for a mixture, or the course's K-means")
-    ap.add_argument("--init", choices=gaussian_model.INIT_MODES, default="reference",
-                    help="complete data: initialisation (default: the course's reference)")
+    ap.add_argument(
+        "--on-bad-rows",
+        choices=["error", "drop"],
+        default="error",
+        help="ratings (text, CSV, triples): stop at the first bad row or record, or "
+        "drop them and count them (n_dropped)",
+    )
+    ap.add_argument(
+        "--predict",
+        help="triples or ratings: CSV (header) or Parquet of (user, item) "
+        "pairs; writes DIR/predictions (Parquet)",
+    )
+    ap.add_argument(
+        "--recommend",
+        type=int,
+        metavar="N",
+        help="writes each user's top-N unrated items to DIR/recommendations (Parquet)",
+    )
+    ap.add_argument(
+        "--missing",
+        choices=["zero", "none", "nan"],
+        default="zero",
+        help="zero: a ratings matrix where 0 marks a missing entry (the course data); "
+        "none: complete data; nan: data with missing values (an empty field, NA or "
+        "nan in text, NaN in .npy), fitted by exact EM with any --covariance",
+    )
+    ap.add_argument(
+        "--demo",
+        choices=["blobs"],
+        help="blobs: the three-cluster demo "
+        "(3×1000 points around (4,0), (6,6), (0,4)); implies --missing none, K=3",
+    )
+    ap.add_argument(
+        "--weight",
+        metavar="COL",
+        help="complete data in CSV (with --header) or Parquet: the column of each "
+        "row's weight (>= 0; an integer weight m counts the row m times); the other "
+        "columns are the features unless --features names them",
+    )
+    ap.add_argument(
+        "--features",
+        metavar="A,B,...",
+        help="complete data in CSV (with --header) or Parquet: the feature columns "
+        "(default: every column but --weight)",
+    )
+    ap.add_argument(
+        "--covariance",
+        choices=COVARIANCE_TYPES,
+        default="full",
+        help="covariance type for complete data (default full)",
+    )
+    ap.add_argument(
+        "--model",
+        choices=["gmm", "kmeans"],
+        default="gmm",
+        help="complete data: EM for a mixture, or the course's K-means",
+    )
+    ap.add_argument(
+        "--init",
+        choices=gaussian_model.INIT_MODES,
+        default="reference",
+        help="complete data: initialisation (default: the course's reference)",
+    )
     ap.add_argument("--n-init", type=int, default=1, help="restarts per seed (best kept)")
     ap.add_argument("--reg-covar", type=float, default=REG_COVAR)
-    ap.add_argument("--select", choices=CRITERIA, default="bic",
-                    help="complete data with several K: the criterion that chooses K")
+    ap.add_argument(
+        "--select",
+        choices=CRITERIA,
+        default="bic",
+        help="complete data with several K: the criterion that chooses K",
+    )
     ap.add_argument("--k", help="components: 12, 1,12 or 1-4 (default 12; 3 for --demo)")
     ap.add_argument("--seeds", default="0", help="seeds: 0, 0,3 or 0-4 (default 0)")
-    ap.add_argument("--gold", help="complete matrix to score the completion against (its format "
-                    "is guessed from its own name)")
-    ap.add_argument("--out", help="output directory: a path or a URI Spark can write (s3a://, hdfs://, dbfs:/, file:///); refused if it exists, unless --overwrite")
+    ap.add_argument(
+        "--gold",
+        help="complete matrix to score the completion against (its format "
+        "is guessed from its own name)",
+    )
+    ap.add_argument(
+        "--out",
+        help="output directory: a path or a URI Spark can write (s3a://, hdfs://, dbfs:/, file:///); refused if it exists, unless --overwrite",
+    )
     ap.add_argument("--overwrite", action="store_true")
-    ap.add_argument("--output-format", choices=["npy", "text"], default="npy",
-                    help="completed matrix as .npy, or also as text")
-    ap.add_argument("--tol", type=float, help="stopping rule (default 1e-6 relative; "
-                    "for K-means 1e-4 on the cost)")
+    ap.add_argument(
+        "--output-format",
+        choices=["npy", "text"],
+        default="npy",
+        help="completed matrix as .npy, or also as text",
+    )
+    ap.add_argument(
+        "--tol",
+        type=float,
+        help="stopping rule (default 1e-6 relative; for K-means 1e-4 on the cost)",
+    )
     ap.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
     ap.add_argument("--min-variance", type=float, default=MIN_VARIANCE)
-    ap.add_argument("--from-model", metavar="DIR", help="ratings: no fit; use the model an "
-                    "earlier run wrote to DIR (model.json, and users.npy/items.npy for records) "
-                    "to score, complete, --predict or --recommend")
-    ap.add_argument("--checkpoint", metavar="DIR", help="save the complete state after every "
-                    "iteration in DIR (a directory on the driver)")
-    ap.add_argument("--resume", action="store_true",
-                    help="continue the run saved in --checkpoint DIR (same input and options)")
+    ap.add_argument(
+        "--from-model",
+        metavar="DIR",
+        help="ratings: no fit; use the model an "
+        "earlier run wrote to DIR (model.json, and users.npy/items.npy for records) "
+        "to score, complete, --predict or --recommend",
+    )
+    ap.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="save the complete state after every iteration in DIR (a directory on the driver)",
+    )
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in --checkpoint DIR (same input and options)",
+    )
     add_session_options(ap)
     ap.add_argument("--partitions", type=int, help="partitions (default: Spark's parallelism)")
     ap.add_argument("--block-rows", type=int, default=DEFAULT_BLOCK_ROWS)
     return ap
 
 
-FLAGS = flags_of(build_parser(), covariance_type="--covariance", criterion="--select",
-                 fmt="--format", num_partitions="--partitions", n="--recommend")
+FLAGS = flags_of(
+    build_parser(),
+    covariance_type="--covariance",
+    criterion="--select",
+    fmt="--format",
+    num_partitions="--partitions",
+    n="--recommend",
+)
 
 
 def parse_args(argv):
@@ -132,17 +217,23 @@ def parse_args(argv):
         args.missing = "none"
     args.ks = int_list(args.k or ("3" if args.demo else "12"), "--k")
     args.seed_list = int_list(args.seeds, "--seeds")
-    problems = [(args.tol is not None and not (math.isfinite(args.tol) and args.tol >= 0),
-                 "--tol must be a number >= 0"),
-                (args.n_init < 1, "--n-init must be >= 1"),
-                (not math.isfinite(args.reg_covar) or args.reg_covar < 0, "--reg-covar must be >= 0"),
-                (args.max_iter < 1, "--max-iter must be >= 1"),
-                (not math.isfinite(args.min_variance) or args.min_variance <= 0,
-                 "--min-variance must be a number > 0"),
-                (min(args.ks) < 1, "--k values must be >= 1"),
-                (not all(0 <= s < 2**32 for s in args.seed_list), "--seeds must be in 0..4294967295"),
-                (args.block_rows < 1, "--block-rows must be >= 1"),
-                (args.partitions is not None and args.partitions < 1, "--partitions must be >= 1")]
+    problems = [
+        (
+            args.tol is not None and not (math.isfinite(args.tol) and args.tol >= 0),
+            "--tol must be a number >= 0",
+        ),
+        (args.n_init < 1, "--n-init must be >= 1"),
+        (not math.isfinite(args.reg_covar) or args.reg_covar < 0, "--reg-covar must be >= 0"),
+        (args.max_iter < 1, "--max-iter must be >= 1"),
+        (
+            not math.isfinite(args.min_variance) or args.min_variance <= 0,
+            "--min-variance must be a number > 0",
+        ),
+        (min(args.ks) < 1, "--k values must be >= 1"),
+        (not all(0 <= s < 2**32 for s in args.seed_list), "--seeds must be in 0..4294967295"),
+        (args.block_rows < 1, "--block-rows must be >= 1"),
+        (args.partitions is not None and args.partitions < 1, "--partitions must be >= 1"),
+    ]
     for bad, message in problems:
         if bad:
             raise InputError(message)
@@ -156,15 +247,22 @@ def parse_args(argv):
         raise InputError("--format triples needs --input and takes no --gold")
     if (args.predict or args.recommend is not None) and (args.missing != "zero" or not args.out):
         raise InputError("--predict and --recommend need ratings (--missing zero) and --out")
-    if ((args.predict or args.recommend is not None) and args.on_bad_rows == "drop"
-            and args.format != "triples"):
-        raise InputError("with --on-bad-rows drop a matrix's rows are renumbered, so --predict and "
-                         "--recommend need --format triples (ids that do not move)")
+    if (
+        (args.predict or args.recommend is not None)
+        and args.on_bad_rows == "drop"
+        and args.format != "triples"
+    ):
+        raise InputError(
+            "with --on-bad-rows drop a matrix's rows are renumbered, so --predict and "
+            "--recommend need --format triples (ids that do not move)"
+        )
     if args.recommend is not None and args.recommend < 1:
         raise InputError("--recommend must be >= 1")
     if args.from_model and (args.k or args.checkpoint or args.missing != "zero"):
-        raise InputError("--from-model takes K from the saved model; it goes with ratings and "
-                         "without --k or --checkpoint")
+        raise InputError(
+            "--from-model takes K from the saved model; it goes with ratings and "
+            "without --k or --checkpoint"
+        )
     if args.resume and not args.checkpoint:
         raise InputError("--resume needs --checkpoint DIR")
     _check_named_columns(args)
@@ -176,8 +274,9 @@ def _named_format(args) -> str | None:
     """csv or parquet when the input is read by column names (a weight column, chosen
     features, or Parquet); what else the input is, when it cannot be."""
     name = (args.input or "").rstrip("/").lower()
-    guessed = args.format or ("parquet" if name.endswith(".parquet") else
-                              "npy" if name.endswith(".npy") else None)
+    guessed = args.format or (
+        "parquet" if name.endswith(".parquet") else "npy" if name.endswith(".npy") else None
+    )
     if guessed == "parquet" or args.weight or args.features:
         return guessed or "csv"
     return None
@@ -188,17 +287,23 @@ def _check_named_columns(args) -> None:
     if fmt is None:
         return
     if args.missing == "zero" or args.demo or not args.input:
-        raise InputError("--weight, --features and Parquet input are for complete data: give "
-                         "--input and --missing none")
+        raise InputError(
+            "--weight, --features and Parquet input are for complete data: give "
+            "--input and --missing none"
+        )
     if fmt not in ("csv", "parquet"):
-        raise InputError(f"--weight and --features need CSV with a header or Parquet input, "
-                         f"not {fmt}")
+        raise InputError(
+            f"--weight and --features need CSV with a header or Parquet input, not {fmt}"
+        )
     if fmt == "csv" and not args.header:
-        raise InputError("--weight and --features with CSV input need --header (the columns "
-                         "are named)")
+        raise InputError(
+            "--weight and --features with CSV input need --header (the columns are named)"
+        )
     if args.on_bad_rows == "drop":
-        raise InputError("--on-bad-rows drop is for text, CSV and triples input read by "
-                         "position, not with --weight, --features or Parquet")
+        raise InputError(
+            "--on-bad-rows drop is for text, CSV and triples input read by "
+            "position, not with --weight, --features or Parquet"
+        )
     if args.weight and args.missing == "nan":
         raise InputError("--weight goes with complete data (--missing none), not --missing nan")
     if args.gold:
@@ -221,28 +326,56 @@ def load(spark, args):
     """(observed blocks, gold blocks or None, id index, description of the data)."""
     if args.format == "triples":
         data = read_triples(
-            read_frame(spark, args.input), args.user_col, args.item_col, args.rating_col,
-            rating_range=args.range, on_bad_rows=args.on_bad_rows, block_rows=args.block_rows,
-            num_partitions=args.partitions, describe=args.input, backend=args.backend)
-        return data.blocks, None, data.index, {
-            "input": args.input, "format": "triples", "n_ratings": data.n_ratings,
-            "n_dropped": data.n_dropped}
+            read_frame(spark, args.input),
+            args.user_col,
+            args.item_col,
+            args.rating_col,
+            rating_range=args.range,
+            on_bad_rows=args.on_bad_rows,
+            block_rows=args.block_rows,
+            num_partitions=args.partitions,
+            describe=args.input,
+            backend=args.backend,
+        )
+        return (
+            data.blocks,
+            None,
+            data.index,
+            {
+                "input": args.input,
+                "format": "triples",
+                "n_ratings": data.n_ratings,
+                "n_dropped": data.n_dropped,
+            },
+        )
     if args.input:
-        options = dict(num_partitions=args.partitions, block_rows=args.block_rows,
-                       backend=args.backend)
+        options = dict(
+            num_partitions=args.partitions, block_rows=args.block_rows, backend=args.backend
+        )
         report = {}
-        observed = read_matrix(spark, args.input, args.format, header=args.header,
-                                       on_bad_rows=args.on_bad_rows, report=report, **options)
-        gold = (read_matrix(spark, args.gold, header=args.header, **options)
-                if args.gold else None)
+        observed = read_matrix(
+            spark,
+            args.input,
+            args.format,
+            header=args.header,
+            on_bad_rows=args.on_bad_rows,
+            report=report,
+            **options,
+        )
+        gold = read_matrix(spark, args.gold, header=args.header, **options) if args.gold else None
         described = {"input": args.input, "gold": args.gold}
         if args.on_bad_rows == "drop":
             described["n_dropped"] = report.get("dropped", 0)
         return observed, gold, None, described
-    data = planted_ratings(spark, num_partitions=args.partitions, block_rows=args.block_rows,
-                                     backend=args.backend)
-    return data.observed, data.truth, None, {
-        "input": "built-in synthetic ratings (planted mixture)", "n_types": data.n_types}
+    data = planted_ratings(
+        spark, num_partitions=args.partitions, block_rows=args.block_rows, backend=args.backend
+    )
+    return (
+        data.observed,
+        data.truth,
+        None,
+        {"input": "built-in synthetic ratings (planted mixture)", "n_types": data.n_types},
+    )
 
 
 # Above this many entries (400 MB as float64) the completed matrix is not written.
@@ -262,24 +395,37 @@ def write_outputs(spark, out, args, blocks, index, chosen, metrics):
             index.save(str(work))
         if args.predict:
             pairs = read_frame(spark, args.predict)
-            predicted = recommend.predict(spark, blocks, index, mix, pairs, args.user_col,
-                                          args.item_col)
+            predicted = recommend.predict(
+                spark, blocks, index, mix, pairs, args.user_col, args.item_col
+            )
             predicted.write.parquet(output.spark("predictions"))
             metrics["predictions"] = spark.read.parquet(output.spark("predictions")).count()
         if args.recommend:
-            recommend.recommend(spark, blocks, index, mix, args.recommend) \
-                .write.parquet(output.spark("recommendations"))
+            recommend.recommend(spark, blocks, index, mix, args.recommend).write.parquet(
+                output.spark("recommendations")
+            )
             metrics["recommendations_per_user"] = args.recommend
         if shape[0] * shape[1] <= DENSE_OUTPUT_MAX_ENTRIES:
-            write_npy(masked_model.iter_completed(blocks, mix), work / "completed.npy", shape,
-                      work / "completed.txt" if args.output_format == "text" else None)
+            write_npy(
+                masked_model.iter_completed(blocks, mix),
+                work / "completed.npy",
+                shape,
+                work / "completed.txt" if args.output_format == "text" else None,
+            )
             metrics["completed"] = "completed.npy"
         else:
-            metrics["completed"] = (f"not written: {shape[0]}×{shape[1]} entries; use --predict "
-                                    "or --recommend")
-        write_json(work / "model.json", masked_model.model_record(
-            chosen, min_variance=args.min_variance, tol=args.tol,
-            ids=None if positional else "users.npy, items.npy"))
+            metrics["completed"] = (
+                f"not written: {shape[0]}×{shape[1]} entries; use --predict or --recommend"
+            )
+        write_json(
+            work / "model.json",
+            masked_model.model_record(
+                chosen,
+                min_variance=args.min_variance,
+                tol=args.tol,
+                ids=None if positional else "users.npy, items.npy",
+            ),
+        )
         write_json(work / "metrics.json", metrics)
 
 
@@ -288,20 +434,34 @@ def open_checkpoint(args, make, summary, **options):
     is refused unless --resume."""
     if not args.checkpoint:
         return None
-    return make(args.checkpoint, summary, k=args.ks, seeds=args.seed_list,
-                max_iter=args.max_iter, **options).check_start(args.resume)
+    return make(
+        args.checkpoint, summary, k=args.ks, seeds=args.seed_list, max_iter=args.max_iter, **options
+    ).check_start(args.resume)
 
 
 def fitted_runs(args, blocks, summary, described):
     """Every (K, seed) fitted together, with a checkpoint after every pass when asked."""
     tol = DEFAULT_TOL if args.tol is None else args.tol
-    checkpoint = open_checkpoint(args, masked_model.checkpoint_for, summary,
-                                 input=described["input"], tol=tol, min_variance=args.min_variance)
+    checkpoint = open_checkpoint(
+        args,
+        masked_model.checkpoint_for,
+        summary,
+        input=described["input"],
+        tol=tol,
+        min_variance=args.min_variance,
+    )
     return masked_model.fit_all(
-        blocks, args.ks, args.seed_list, tol=tol, max_iter=args.max_iter,
-        min_variance=args.min_variance, summary=summary, checkpoint=checkpoint,
+        blocks,
+        args.ks,
+        args.seed_list,
+        tol=tol,
+        max_iter=args.max_iter,
+        min_variance=args.min_variance,
+        summary=summary,
+        checkpoint=checkpoint,
         resume=args.resume,
-        on_run_iteration=lambda k, seed, it: say(progress_line(f"k={k} seed={seed}", it)))
+        on_run_iteration=lambda k, seed, it: say(progress_line(f"k={k} seed={seed}", it)),
+    )
 
 
 def saved_run(spark, location, blocks, index, summary):
@@ -328,10 +488,16 @@ def fit_ratings(spark, args, start):
         runs = fitted_runs(args, blocks, summary, described)
     chosen = masked_model.best(runs)
     best_by_k = {str(k): run.summary() for k, run in masked_model.best_per_k(runs).items()}
-    metrics = dict(chosen.summary(), **described, n_rows=summary.n_rows, n_cols=summary.n_cols,
-                   observed_fraction=summary.observed_fraction,
-                   n_empty_rows=summary.n_empty_rows,
-                   runs=[r.summary() for r in runs], best_by_k=best_by_k)
+    metrics = dict(
+        chosen.summary(),
+        **described,
+        n_rows=summary.n_rows,
+        n_cols=summary.n_cols,
+        observed_fraction=summary.observed_fraction,
+        n_empty_rows=summary.n_empty_rows,
+        runs=[r.summary() for r in runs],
+        best_by_k=best_by_k,
+    )
     if gold is not None:
         metrics["rmse"], metrics["rmse_missing"] = masked_model.rmse(blocks, chosen.mixture, gold)
     metrics["seconds"] = round(time.perf_counter() - start, 3)
@@ -349,25 +515,40 @@ def fit_complete(spark, args, start):
         missing = "nan" if args.missing == "nan" else None
         named = _named_format(args)
         if named:
-            blocks = read_columns(spark, args.input, named, args.weight,
-                                  block_rows=args.block_rows, backend=args.backend,
-                                  missing=missing, num_partitions=args.partitions,
-                                  features=args.features.split(",") if args.features else None)
+            blocks = read_columns(
+                spark,
+                args.input,
+                named,
+                args.weight,
+                block_rows=args.block_rows,
+                backend=args.backend,
+                missing=missing,
+                num_partitions=args.partitions,
+                features=args.features.split(",") if args.features else None,
+            )
         else:
-            blocks = read_matrix(spark, args.input, args.format, ratings=False,
-                                 header=args.header, num_partitions=args.partitions,
-                                 block_rows=args.block_rows, backend=args.backend,
-                                 missing=missing)
+            blocks = read_matrix(
+                spark,
+                args.input,
+                args.format,
+                ratings=False,
+                header=args.header,
+                num_partitions=args.partitions,
+                block_rows=args.block_rows,
+                backend=args.backend,
+                missing=missing,
+            )
         described = {"input": args.input}
         if args.weight:
             described["weight"] = args.weight
     summary = summarize(blocks)
     if summary.has_nan:
-        described.update(n_missing_values=int(summary.nan_per_column.sum()),
-                         n_rows_all_missing=summary.n_nan_rows)
+        described.update(
+            n_missing_values=int(summary.nan_per_column.sum()),
+            n_rows_all_missing=summary.n_nan_rows,
+        )
     if summary.weighted:
-        described.update(weight_sum=summary.total_weight,
-                         n_rows_weighted=summary.n_weighted_rows)
+        described.update(weight_sum=summary.total_weight, n_rows_weighted=summary.n_weighted_rows)
     paths: dict[tuple[int, int], list] = {}
     objective = "cost" if args.model == "kmeans" else "log-likelihood"
 
@@ -376,23 +557,52 @@ def fit_complete(spark, args, start):
         say(progress_line(f"k={k} seed={seed}", it, objective))
 
     checkpoint = open_checkpoint(
-        args, lambda *a, **o: gaussian_model.checkpoint_for(*a, model=args.model, **o), summary,
-        input=described["input"], covariance=args.covariance, init=args.init,
-        n_init=args.n_init, tol=args.tol, reg_covar=args.reg_covar,
-        **({"weight": args.weight} if args.weight else {}))
+        args,
+        lambda *a, **o: gaussian_model.checkpoint_for(*a, model=args.model, **o),
+        summary,
+        input=described["input"],
+        covariance=args.covariance,
+        init=args.init,
+        n_init=args.n_init,
+        tol=args.tol,
+        reg_covar=args.reg_covar,
+        **({"weight": args.weight} if args.weight else {}),
+    )
     runs = gaussian_model.fit_all(
-        blocks, args.ks, args.seed_list, model=args.model, covariance_type=args.covariance,
-        init=args.init, tol=args.tol, max_iter=args.max_iter, reg_covar=args.reg_covar,
-        n_init=args.n_init, on_run_iteration=report, summary=summary, checkpoint=checkpoint,
-        resume=args.resume)
+        blocks,
+        args.ks,
+        args.seed_list,
+        model=args.model,
+        covariance_type=args.covariance,
+        init=args.init,
+        tol=args.tol,
+        max_iter=args.max_iter,
+        reg_covar=args.reg_covar,
+        n_init=args.n_init,
+        on_run_iteration=report,
+        summary=summary,
+        checkpoint=checkpoint,
+        resume=args.resume,
+    )
     chosen, best_by_k = gaussian_model.select(runs, args.select)
-    metrics = dict(chosen.summary(), **described, n_rows=summary.n_rows, n_cols=summary.n_cols,
-                   select=args.select if args.model == "gmm" else None,
-                   candidates=[best_by_k[k].summary() for k in sorted(best_by_k)],
-                   runs=[r.summary() for r in runs])
+    metrics = dict(
+        chosen.summary(),
+        **described,
+        n_rows=summary.n_rows,
+        n_cols=summary.n_cols,
+        select=args.select if args.model == "gmm" else None,
+        candidates=[best_by_k[k].summary() for k in sorted(best_by_k)],
+        runs=[r.summary() for r in runs],
+    )
     if args.gold:
-        gold = read_matrix(spark, args.gold, ratings=False, num_partitions=args.partitions,
-                           block_rows=args.block_rows, backend=args.backend)
+        gold = read_matrix(
+            spark,
+            args.gold,
+            ratings=False,
+            num_partitions=args.partitions,
+            block_rows=args.block_rows,
+            backend=args.backend,
+        )
         metrics["rmse_missing"] = missing_model.imputation_rmse(blocks, chosen.mixture, gold)
     metrics["seconds"] = round(time.perf_counter() - start, 3)
     if args.out:
@@ -400,16 +610,24 @@ def fit_complete(spark, args, start):
             work = output.local
             if args.missing == "nan":
                 missing_model.imputed_frame(spark, blocks, chosen.mixture).write.parquet(
-                    output.spark("imputed"))
+                    output.spark("imputed")
+                )
             write_json(work / "metrics.json", metrics)
             mix = chosen.mixture
-            write_json(work / "model.json", gaussian_model.model_record(
-                chosen, reg_covar=args.reg_covar, tol=args.tol))
+            write_json(
+                work / "model.json",
+                gaussian_model.model_record(chosen, reg_covar=args.reg_covar, tol=args.tol),
+            )
             if summary.n_cols == 2:
                 sample = sample_rows(blocks, 5000, summary.n_rows)
                 trail = [chosen.initial.means] + paths.get((chosen.k, chosen.seed), [])
-                mixture_plot(sample, mix, trail, work / "fit.png",
-                             f"K={chosen.k}, {mix.covariance_type} covariance, seed {chosen.seed}")
+                mixture_plot(
+                    sample,
+                    mix,
+                    trail,
+                    work / "fit.png",
+                    f"K={chosen.k}, {mix.covariance_type} covariance, seed {chosen.seed}",
+                )
     return metrics
 
 

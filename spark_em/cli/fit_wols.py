@@ -19,8 +19,16 @@ import json
 import math
 import time
 
-from spark_em.cli.common import (add_session_options, output_dir, check_out_dir, flags_of,
-                                 progress_line, say, speaking, write_json)
+from spark_em.cli.common import (
+    add_session_options,
+    output_dir,
+    check_out_dir,
+    flags_of,
+    progress_line,
+    say,
+    speaking,
+    write_json,
+)
 from spark_em.cli.plots import loss_plot, regression_plot
 from spark_em.engine.loop import DEFAULT_MAX_ITER
 from spark_em.engine.ops import sample_rows
@@ -36,56 +44,97 @@ from spark_em.models.wols_inference import COV_TYPES
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fit_wols.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--input", help="CSV with a header line, or Parquet (default: the built-in "
-                    "experiment's data)")
+    ap.add_argument(
+        "--input",
+        help="CSV with a header line, or Parquet (default: the built-in experiment's data)",
+    )
     ap.add_argument("--format", choices=["csv", "parquet"], help="default: from the name")
     ap.add_argument("--label", default="y")
     ap.add_argument("--weight", help="weight column (finite, >= 0; default: every row weighs 1)")
     ap.add_argument("--features", default="x", help="comma-separated feature columns")
-    ap.add_argument("--on-bad-weights", choices=["fail", "drop"], default="fail",
-                    help="a row whose weight is infinite, NaN or negative: stop (default) or drop it")
-    ap.add_argument("--solver", choices=SOLVERS, default="qr",
-                    help="qr (default: one pass, accurate, with the inference), normal, newton "
-                    "or gd")
+    ap.add_argument(
+        "--on-bad-weights",
+        choices=["fail", "drop"],
+        default="fail",
+        help="a row whose weight is infinite, NaN or negative: stop (default) or drop it",
+    )
+    ap.add_argument(
+        "--solver",
+        choices=SOLVERS,
+        default="qr",
+        help="qr (default: one pass, accurate, with the inference), normal, newton or gd",
+    )
     ap.add_argument("--no-intercept", action="store_true", help="fit through the origin")
-    ap.add_argument("--reg-param", type=float, default=0.0,
-                    help="qr: ridge λ, minimising Σw e² + λ·Σw·||β||² (intercept free)")
-    ap.add_argument("--cov-type", choices=COV_TYPES, default="nonrobust",
-                    help="qr: standard errors nonrobust, or heteroscedasticity-robust HC0-HC3 "
-                    "(one more pass)")
-    ap.add_argument("--alpha", type=float, default=0.05,
-                    help="qr: confidence intervals at 1 - alpha (default 0.05)")
-    ap.add_argument("--step", default="auto", help="gd: 'auto' (preconditioned, 1/L) or a "
-                    "learning rate such as 0.05 (plain gd on the raw features)")
-    ap.add_argument("--stop", choices=GD_STOPS, default="gradient",
-                    help="gd: 'gradient' (||grad|| <= tol * its first value, tol 1e-9) or "
-                    "'classic' (||W_new - W_old||^2 < tol, tol 1e-5)")
+    ap.add_argument(
+        "--reg-param",
+        type=float,
+        default=0.0,
+        help="qr: ridge λ, minimising Σw e² + λ·Σw·||β||² (intercept free)",
+    )
+    ap.add_argument(
+        "--cov-type",
+        choices=COV_TYPES,
+        default="nonrobust",
+        help="qr: standard errors nonrobust, or heteroscedasticity-robust HC0-HC3 (one more pass)",
+    )
+    ap.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="qr: confidence intervals at 1 - alpha (default 0.05)",
+    )
+    ap.add_argument(
+        "--step",
+        default="auto",
+        help="gd: 'auto' (preconditioned, 1/L) or a "
+        "learning rate such as 0.05 (plain gd on the raw features)",
+    )
+    ap.add_argument(
+        "--stop",
+        choices=GD_STOPS,
+        default="gradient",
+        help="gd: 'gradient' (||grad|| <= tol * its first value, tol 1e-9) or "
+        "'classic' (||W_new - W_old||^2 < tol, tol 1e-5)",
+    )
     ap.add_argument("--tol", type=float, help="gd: the stopping rule's tolerance")
     ap.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
-    ap.add_argument("--rows", type=int, default=EXPERIMENT_ROWS,
-                    help="built-in data: number of points")
+    ap.add_argument(
+        "--rows", type=int, default=EXPERIMENT_ROWS, help="built-in data: number of points"
+    )
     ap.add_argument("--noise-sd", type=float, default=0.5, help="built-in data: σ of ε")
     ap.add_argument("--seed", type=int, default=0, help="built-in data and the 1%% sample")
     add_session_options(ap)
     ap.add_argument("--partitions", type=int)
-    ap.add_argument("--out", help="output directory: a path or a URI Spark can write; refused if it exists, unless --overwrite")
+    ap.add_argument(
+        "--out",
+        help="output directory: a path or a URI Spark can write; refused if it exists, unless --overwrite",
+    )
     ap.add_argument("--overwrite", action="store_true")
-    ap.add_argument("--checkpoint", metavar="DIR", help="gd: save the state after every "
-                    "iteration in DIR (a directory on the driver)")
-    ap.add_argument("--resume", action="store_true", help="gd: continue the run saved in "
-                    "--checkpoint DIR (same data and options)")
+    ap.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="gd: save the state after every iteration in DIR (a directory on the driver)",
+    )
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="gd: continue the run saved in --checkpoint DIR (same data and options)",
+    )
     return ap
 
 
-FLAGS = flags_of(build_parser(), fmt="--format", num_partitions="--partitions",
-                 fit_intercept="--no-intercept")
+FLAGS = flags_of(
+    build_parser(), fmt="--format", num_partitions="--partitions", fit_intercept="--no-intercept"
+)
 
 
 def parse_args(argv):
     args = build_parser().parse_args(argv)
     if (args.checkpoint or args.resume) and args.solver != "gd":
-        raise InputError("--checkpoint and --resume are for --solver gd (newton and normal take "
-                         "one or two passes)")
+        raise InputError(
+            "--checkpoint and --resume are for --solver gd (newton and normal take "
+            "one or two passes)"
+        )
     if args.resume and not args.checkpoint:
         raise InputError("--resume needs --checkpoint DIR")
     if args.step != "auto":
@@ -115,18 +164,38 @@ def main(argv=None):
     check_out_dir(args.out, args.overwrite, spark)
     start = time.perf_counter()
     if args.input:
-        data = read_table(spark, args.input, args.label, args.weight, args.feature_list,
-                          args.format, args.on_bad_weights == "drop", args.backend)
+        data = read_table(
+            spark,
+            args.input,
+            args.label,
+            args.weight,
+            args.feature_list,
+            args.format,
+            args.on_bad_weights == "drop",
+            args.backend,
+        )
         if args.weight is None and "w" in data.columns:
-            say("note: no --weight given, so every row weighs 1 (the input has a column 'w': "
-                "--weight w uses it)")
+            say(
+                "note: no --weight given, so every row weighs 1 (the input has a column 'w': "
+                "--weight w uses it)"
+            )
         described = {"input": args.input}
     else:
-        data = wols_experiment(spark, args.rows, noise_sd=args.noise_sd, seed=args.seed,
-                               num_partitions=args.partitions, backend=args.backend)
+        data = wols_experiment(
+            spark,
+            args.rows,
+            noise_sd=args.noise_sd,
+            seed=args.seed,
+            num_partitions=args.partitions,
+            backend=args.backend,
+        )
         # The text is part of a checkpoint's fingerprint: earlier releases' checkpoints resume.
-        described = {"input": "classic: x ~ U(-4, 4), y = 1.0 x - 4.0 + N(0, sd^2), weight |1/x|",
-                     "noise_sd": args.noise_sd, "true_intercept": -4.0, "true_coefficients": [1.0]}
+        described = {
+            "input": "classic: x ~ U(-4, 4), y = 1.0 x - 4.0 + N(0, sd^2), weight |1/x|",
+            "noise_sd": args.noise_sd,
+            "true_intercept": -4.0,
+            "true_coefficients": [1.0],
+        }
     checkpoint = None
     if args.checkpoint:
         # The rule and its effective tol, and the intercept when there is none: a checkpoint of
@@ -135,26 +204,67 @@ def main(argv=None):
         if args.no_intercept:
             rule["fit_intercept"] = False
         tol = GD_TOL[args.stop] if args.tol is None else args.tol
-        checkpoint = wols_model.checkpoint_for(args.checkpoint, data, step=args.step, tol=tol,
-                                               max_iter=args.max_iter, input=described["input"],
-                                               **rule).check_start(args.resume)
+        checkpoint = wols_model.checkpoint_for(
+            args.checkpoint,
+            data,
+            step=args.step,
+            tol=tol,
+            max_iter=args.max_iter,
+            input=described["input"],
+            **rule,
+        ).check_start(args.resume)
     result = wols_model.fit(
-        data, args.solver, args.step, args.tol, args.max_iter,
+        data,
+        args.solver,
+        args.step,
+        args.tol,
+        args.max_iter,
         on_iteration=lambda it, _w: say(progress_line("gd", it, "loss")),
-        checkpoint=checkpoint, resume=args.resume, fit_intercept=not args.no_intercept,
-        reg_param=args.reg_param, cov_type=args.cov_type, alpha=args.alpha, stop=args.stop)
-    metrics = dict(result.summary(), **described, features=data.feature_names,
-                   n_rows=data.n_rows, dropped_rows=data.dropped,
-                   sample_fit=wols_model.local_sample_fit(data, 0.01, args.seed,
-                                                          not args.no_intercept))
+        checkpoint=checkpoint,
+        resume=args.resume,
+        fit_intercept=not args.no_intercept,
+        reg_param=args.reg_param,
+        cov_type=args.cov_type,
+        alpha=args.alpha,
+        stop=args.stop,
+    )
+    metrics = dict(
+        result.summary(),
+        **described,
+        features=data.feature_names,
+        n_rows=data.n_rows,
+        dropped_rows=data.dropped,
+        sample_fit=wols_model.local_sample_fit(data, 0.01, args.seed, not args.no_intercept),
+    )
     if result.inference is not None:
         say(wols_inference.table(result.inference, result.inference["names"]))
         inference = wols_inference.as_json(result.inference)
-        metrics.update({k: inference[k] for k in (
-            "standard_errors", "t_values", "p_values", "confidence_intervals", "r2", "r2_adj",
-            "rmse", "residual_standard_error", "degrees_of_freedom", "f_statistic",
-            "f_p_value", "log_likelihood", "aic", "bic", "condition_number", "cov_type",
-            "alpha", "reg_param", "n_positive_weight")})
+        metrics.update(
+            {
+                k: inference[k]
+                for k in (
+                    "standard_errors",
+                    "t_values",
+                    "p_values",
+                    "confidence_intervals",
+                    "r2",
+                    "r2_adj",
+                    "rmse",
+                    "residual_standard_error",
+                    "degrees_of_freedom",
+                    "f_statistic",
+                    "f_p_value",
+                    "log_likelihood",
+                    "aic",
+                    "bic",
+                    "condition_number",
+                    "cov_type",
+                    "alpha",
+                    "reg_param",
+                    "n_positive_weight",
+                )
+            }
+        )
     metrics["seconds"] = round(time.perf_counter() - start, 3)
     if args.out:
         with output_dir(spark, args.out, args.overwrite) as output:
@@ -167,11 +277,20 @@ def main(argv=None):
                 if not args.input:
                     lines["true line"] = (-4.0, 1.0)
                 if metrics["sample_fit"]["intercept"] is not None:
-                    lines["1% sample on the driver"] = (metrics["sample_fit"]["intercept"],
-                                                        metrics["sample_fit"]["coefficients"][0])
-                regression_plot(points, lines, work / "fit.png",
-                                      f"Weighted least squares ({result.solver}), {data.n_rows:,} points")
+                    lines["1% sample on the driver"] = (
+                        metrics["sample_fit"]["intercept"],
+                        metrics["sample_fit"]["coefficients"][0],
+                    )
+                regression_plot(
+                    points,
+                    lines,
+                    work / "fit.png",
+                    f"Weighted least squares ({result.solver}), {data.n_rows:,} points",
+                )
             if result.solver == "gd":
-                loss_plot(result.loss_history, work / "loss.png",
-                                f"Gradient descent, step {result.step:.4g}")
+                loss_plot(
+                    result.loss_history,
+                    work / "loss.png",
+                    f"Gradient descent, step {result.step:.4g}",
+                )
     print(json.dumps(metrics, indent=2, allow_nan=False))

@@ -26,21 +26,37 @@ from spark_em.io.synthetic import PrizeShape, prize_triples
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="make_ratings.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--fraction", type=float, default=1.0,
-                    help="scale the Prize shape by F in (0, 1] (default 1)")
+    ap.add_argument(
+        "--fraction",
+        type=float,
+        default=1.0,
+        help="scale the Prize shape by F in (0, 1] (default 1)",
+    )
     ap.add_argument("--users", type=int, help="number of users (replaces the scaled one)")
     ap.add_argument("--items", type=int, help="number of items (replaces the scaled one)")
     ap.add_argument("--ratings", type=int, help="ratings wanted (replaces the scaled number)")
     ap.add_argument("--types", type=int, default=12, help="planted user types (default 12)")
     ap.add_argument("--seed", type=int, default=0, help="same seed, same ratings (default 0)")
-    ap.add_argument("--partitions", type=int, help="partitions, and Parquet files "
-                    "(default: Spark's parallelism)")
-    ap.add_argument("--out", required=True, metavar="PATH",
-                    help="Parquet directory (refused if it exists, unless --overwrite)")
+    ap.add_argument(
+        "--partitions",
+        type=int,
+        help="partitions, and Parquet files (default: Spark's parallelism)",
+    )
+    ap.add_argument(
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="Parquet directory (refused if it exists, unless --overwrite)",
+    )
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args(argv)
-    counts = {"--users": args.users, "--items": args.items, "--ratings": args.ratings,
-              "--types": args.types, "--partitions": args.partitions}
+    counts = {
+        "--users": args.users,
+        "--items": args.items,
+        "--ratings": args.ratings,
+        "--types": args.types,
+        "--partitions": args.partitions,
+    }
     for option, value in counts.items():
         if value is not None and value < 1:
             raise InputError(f"{option} must be >= 1, got {value}")
@@ -73,8 +89,17 @@ def main(argv=None):
     with output_dir(spark, args.out, args.overwrite) as output:
         triples.write.mode("overwrite").parquet(output.spark())
     shape = args.shape
-    print(json.dumps({
-        "out": args.out, "users": shape.n_users, "items": shape.n_items,
-        "ratings_requested": shape.n_ratings, "ratings": spark.read.parquet(args.out).count(),
-        "types": shape.n_types, "seed": shape.seed,
-        "seconds": round(time.perf_counter() - start, 3)}))
+    print(
+        json.dumps(
+            {
+                "out": args.out,
+                "users": shape.n_users,
+                "items": shape.n_items,
+                "ratings_requested": shape.n_ratings,
+                "ratings": spark.read.parquet(args.out).count(),
+                "types": shape.n_types,
+                "seed": shape.seed,
+                "seconds": round(time.perf_counter() - start, 3),
+            }
+        )
+    )

@@ -30,8 +30,9 @@ def full_covariances(mixture) -> np.ndarray:
     return cov[:, None, None] * np.eye(d)[None]
 
 
-def mixture_plot(points: np.ndarray, mixture, mean_paths: list[np.ndarray], path: Path,
-                 title: str = "") -> None:
+def mixture_plot(
+    points: np.ndarray, mixture, mean_paths: list[np.ndarray], path: Path, title: str = ""
+) -> None:
     """Points, the path of each mean across iterations (start ○, end ●) and 2σ ellipses."""
     from matplotlib.patches import Ellipse
 
@@ -44,12 +45,26 @@ def mixture_plot(points: np.ndarray, mixture, mean_paths: list[np.ndarray], path
         trail = np.array([m[k] for m in mean_paths]) if mean_paths else mean[None]
         ax.plot(trail[:, 0], trail[:, 1], "-", color=colours[k], lw=1.5)
         ax.plot(*trail[0], "o", mfc="none", mec=colours[k], ms=8)
-        ax.plot(*mean, "o", color=colours[k], ms=8,
-                label=f"component {k}: weight {mixture.weights[k]:.3f}")
+        ax.plot(
+            *mean,
+            "o",
+            color=colours[k],
+            ms=8,
+            label=f"component {k}: weight {mixture.weights[k]:.3f}",
+        )
         values, vectors = np.linalg.eigh(cov[:2, :2])
         angle = np.degrees(np.arctan2(vectors[1, -1], vectors[0, -1]))
-        ax.add_patch(Ellipse(mean[:2], 4 * np.sqrt(values[-1]), 4 * np.sqrt(values[0]), angle=angle,
-                             fill=False, color=colours[k], lw=2))
+        ax.add_patch(
+            Ellipse(
+                mean[:2],
+                4 * np.sqrt(values[-1]),
+                4 * np.sqrt(values[0]),
+                angle=angle,
+                fill=False,
+                color=colours[k],
+                lw=2,
+            )
+        )
     ax.set_aspect("equal")
     ax.set_title(title or "Gaussian mixture: means across iterations and 2σ ellipses")
     ax.legend(loc="best", fontsize=8)
@@ -58,16 +73,24 @@ def mixture_plot(points: np.ndarray, mixture, mean_paths: list[np.ndarray], path
     plt.close(fig)
 
 
-def regression_plot(points: np.ndarray, lines: dict[str, tuple[float, float]], path: Path,
-                    title: str = "") -> None:
+def regression_plot(
+    points: np.ndarray, lines: dict[str, tuple[float, float]], path: Path, title: str = ""
+) -> None:
     """A sample of (x, y) points and straight lines given as {label: (intercept, slope)}."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.3, color="0.5", label="sample of the points")
+    ax.scatter(
+        points[:, 0], points[:, 1], s=3, alpha=0.3, color="0.5", label="sample of the points"
+    )
     xs = np.linspace(points[:, 0].min(), points[:, 0].max(), 2) if len(points) else np.array([0, 1])
     for (label, (intercept, slope)), style in zip(lines.items(), ["-", "--", ":", "-."]):
-        ax.plot(xs, intercept + slope * xs, style, lw=2,
-                label=f"{label}: y = {slope:.4f}·x {intercept:+.4f}")
+        ax.plot(
+            xs,
+            intercept + slope * xs,
+            style,
+            lw=2,
+            label=f"{label}: y = {slope:.4f}·x {intercept:+.4f}",
+        )
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(title or "Weighted least squares")

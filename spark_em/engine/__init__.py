@@ -3,9 +3,28 @@ operations on them that work on either (``ops``), the iteration loop over a name
 (``loop``), checkpoints and sessions. It knows nothing about Gaussians or regression, and it is
 the only layer that knows which backend it runs on."""
 
-from spark_em.engine.loop import (DEFAULT_MAX_ITER, DEFAULT_TOL, Family, FitResult, Iteration,
-                                  RunState, relative_rule, run, run_many)
+from spark_em.engine.loop import (
+    DEFAULT_MAX_ITER,
+    DEFAULT_TOL,
+    Family,
+    FitResult,
+    Iteration,
+    RunState,
+    relative_rule,
+    run,
+    run_many,
+)
 from spark_em.engine.ops import aggregate
 
-__all__ = ["DEFAULT_MAX_ITER", "DEFAULT_TOL", "Family", "FitResult", "Iteration", "RunState",
-           "aggregate", "relative_rule", "run", "run_many"]
+__all__ = [
+    "DEFAULT_MAX_ITER",
+    "DEFAULT_TOL",
+    "Family",
+    "FitResult",
+    "Iteration",
+    "RunState",
+    "aggregate",
+    "relative_rule",
+    "run",
+    "run_many",
+]

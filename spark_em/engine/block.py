@@ -53,8 +53,9 @@ def split_rows(values: np.ndarray, block_rows: int) -> Iterator[tuple[int, np.nd
         yield start, compact(values[start : start + block_rows])
 
 
-def array_blocks(X: np.ndarray, num_partitions: int, block_rows: int,
-                 weights: np.ndarray | None = None) -> list[Block]:
+def array_blocks(
+    X: np.ndarray, num_partitions: int, block_rows: int, weights: np.ndarray | None = None
+) -> list[Block]:
     """An in-memory array (and each row's weight, if given) cut into blocks for
     ``num_partitions`` partitions (at most ``block_rows`` rows each)."""
     X = np.asarray(X)
@@ -63,10 +64,14 @@ def array_blocks(X: np.ndarray, num_partitions: int, block_rows: int,
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != (X.shape[0],):
-            raise ValueError(f"expected one weight per row ({X.shape[0]}), got shape {weights.shape}")
+            raise ValueError(
+                f"expected one weight per row ({X.shape[0]}), got shape {weights.shape}"
+            )
     step = min(block_rows, max(1, -(-X.shape[0] // num_partitions)))
-    return [Block(start, piece, None if weights is None else weights[start:start + step].copy())
-            for start, piece in split_rows(X, step)]
+    return [
+        Block(start, piece, None if weights is None else weights[start : start + step].copy())
+        for start, piece in split_rows(X, step)
+    ]
 
 
 def pack(values) -> tuple[str, bytes]:
@@ -107,7 +112,7 @@ def pack_block(block: Block) -> tuple[str, bytes]:
 def unpack_block(offset: int, kind: str, payload: bytes) -> Block:
     stream = io.BytesIO(payload)
     if kind.endswith(WEIGHTED):
-        values = _read_values(kind[:-len(WEIGHTED)], stream)
+        values = _read_values(kind[: -len(WEIGHTED)], stream)
         return Block(offset, values, np.load(stream, allow_pickle=False))
     return Block(offset, _read_values(kind, stream))
 
@@ -123,7 +128,7 @@ def cutter(ranges: list[tuple[int, int]]):
         while lo < hi and 0 <= i < len(ranges):
             start, rows = ranges[i]
             end = min(hi, start + rows)
-            pieces.append((start, (lo, block.values[lo - block.offset:end - block.offset])))
+            pieces.append((start, (lo, block.values[lo - block.offset : end - block.offset])))
             lo, i = end, i + 1
         return pieces
 
@@ -133,10 +138,14 @@ def cutter(ranges: list[tuple[int, int]]):
 def joined(block: Block, pieces: list) -> tuple[Block, np.ndarray]:
     """``block`` with the rows of the (first row, rows) ``pieces`` cut to meet it."""
     parts = [v for _, v in sorted(pieces, key=lambda p: p[0])]
-    rows = sparse.vstack(parts, format="csr") if sparse.issparse(parts[0]) else np.concatenate(parts)
+    rows = (
+        sparse.vstack(parts, format="csr") if sparse.issparse(parts[0]) else np.concatenate(parts)
+    )
     if rows.shape[0] != block.values.shape[0]:
-        raise ValueError(f"rows {block.offset}+: {rows.shape[0]} rows to pair with "
-                         f"{block.values.shape[0]}; the two matrices differ in length")
+        raise ValueError(
+            f"rows {block.offset}+: {rows.shape[0]} rows to pair with "
+            f"{block.values.shape[0]}; the two matrices differ in length"
+        )
     return block, rows
 
 

@@ -43,20 +43,35 @@ class Checkpoint:
     def check_start(self, resume: bool) -> "Checkpoint":
         """Itself, unless it would overwrite a saved state without ``resume``."""
         if self.exists() and not resume:
-            raise InputError(f"{self.directory} holds a checkpoint already: add {{param}} to "
-                             "continue it, or choose another directory", param="resume")
+            raise InputError(
+                f"{self.directory} holds a checkpoint already: add {{param}} to "
+                "continue it, or choose another directory",
+                param="resume",
+            )
         for stale in self.directory.glob(f".{STATE}.*.tmp"):  # left by a run killed mid-write
             stale.unlink(missing_ok=True)
         return self
 
     def save(self, state: RunState, encode: Callable) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        starts = [{"params": encode(p), "previous": prev,
-                   "history": [[h.iteration, h.objective, h.relative_change, h.seconds] for h in hist],
-                   "finished": state.finished.get(i)}
-                  for i, (p, prev, hist) in enumerate(zip(state.params, state.previous, state.history))]
-        text = json.dumps({"format": FORMAT, "fingerprint": self.fingerprint,
-                           "iteration": state.iteration, "starts": starts}, allow_nan=False)
+        starts = [
+            {
+                "params": encode(p),
+                "previous": prev,
+                "history": [[h.iteration, h.objective, h.relative_change, h.seconds] for h in hist],
+                "finished": state.finished.get(i),
+            }
+            for i, (p, prev, hist) in enumerate(zip(state.params, state.previous, state.history))
+        ]
+        text = json.dumps(
+            {
+                "format": FORMAT,
+                "fingerprint": self.fingerprint,
+                "iteration": state.iteration,
+                "starts": starts,
+            },
+            allow_nan=False,
+        )
         partial = self.directory / f".{STATE}.{os.getpid()}.tmp"
         try:
             with open(partial, "w") as f:
@@ -76,18 +91,26 @@ class Checkpoint:
             saved = json.loads(self.path.read_text())
             if saved.get("format") != FORMAT:
                 raise ValueError(f"format {saved.get('format')!r}, expected {FORMAT}")
-            differ = sorted(k for k in set(saved["fingerprint"]) | set(self.fingerprint)
-                            if saved["fingerprint"].get(k) != self.fingerprint.get(k))
+            differ = sorted(
+                k
+                for k in set(saved["fingerprint"]) | set(self.fingerprint)
+                if saved["fingerprint"].get(k) != self.fingerprint.get(k)
+            )
             if differ:
-                raise InputError(f"{self.path} was written for another run: it differs in "
-                                 f"{', '.join(differ)}")
+                raise InputError(
+                    f"{self.path} was written for another run: it differs in {', '.join(differ)}"
+                )
             starts = saved["starts"]
             return RunState(
-                int(saved["iteration"]), [decode(s["params"]) for s in starts],
+                int(saved["iteration"]),
+                [decode(s["params"]) for s in starts],
                 [s["previous"] for s in starts],
-                [[Iteration(int(h[0]), float(h[1]), h[2], float(h[3])) for h in s["history"]]
-                 for s in starts],
-                {i: bool(s["finished"]) for i, s in enumerate(starts) if s["finished"] is not None})
+                [
+                    [Iteration(int(h[0]), float(h[1]), h[2], float(h[3])) for h in s["history"]]
+                    for s in starts
+                ],
+                {i: bool(s["finished"]) for i, s in enumerate(starts) if s["finished"] is not None},
+            )
         except InputError:
             raise
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
@@ -98,6 +121,12 @@ def data_fingerprint(summary) -> dict:
     """Shape, observed count and a digest of the column sums: another input shows up here."""
     import hashlib
 
-    digest = hashlib.sha256(np.ascontiguousarray(summary.column_summary, dtype=np.float64).tobytes())
-    return {"n_rows": summary.n_rows, "n_cols": summary.n_cols, "n_observed": summary.n_observed,
-            "column_sums_sha256": digest.hexdigest()}
+    digest = hashlib.sha256(
+        np.ascontiguousarray(summary.column_summary, dtype=np.float64).tobytes()
+    )
+    return {
+        "n_rows": summary.n_rows,
+        "n_cols": summary.n_cols,
+        "n_observed": summary.n_observed,
+        "column_sums_sha256": digest.hexdigest(),
+    }

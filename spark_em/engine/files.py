@@ -18,7 +18,8 @@ def hadoop_files(sc, path: str) -> list[tuple[str, int]]:
     if not status.isDirectory():
         return [(status.getPath().toString(), status.getLen())]
     names = sorted(
-        (s.getPath().toString(), s.getLen()) for s in fs.listStatus(hpath)
+        (s.getPath().toString(), s.getLen())
+        for s in fs.listStatus(hpath)
         if s.isFile() and not s.getPath().getName().startswith(("_", "."))
     )
     if not names:
@@ -30,8 +31,12 @@ def listed_files(spark, path: str) -> tuple[list[str], list[str]]:
     """The data files at ``path`` in name order, listed by Spark (no SparkContext needed): their
     paths, and the same as Spark's ``_metadata.file_path`` spells them (URL-encoded)."""
     try:
-        rows = spark.read.format("binaryFile").load(path).select(
-            "path", "_metadata.file_path").collect()
+        rows = (
+            spark.read.format("binaryFile")
+            .load(path)
+            .select("path", "_metadata.file_path")
+            .collect()
+        )
     except Exception as exc:  # an AnalysisException, classic or Connect
         if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
             raise InputError(f"{path}: no such file or directory") from None

@@ -21,15 +21,27 @@ from typing import NamedTuple
 
 import pyarrow as pa
 
-from spark_em.engine.block import (FILE_PIECES, Block, array_blocks, block_stats_of, combined, cutter,
-                                   joined, pack, pack_block, unpack, unpack_block)
+from spark_em.engine.block import (
+    FILE_PIECES,
+    Block,
+    array_blocks,
+    block_stats_of,
+    combined,
+    cutter,
+    joined,
+    pack,
+    pack_block,
+    unpack,
+    unpack_block,
+)
 from spark_em.engine.files import listed_files
 
 SCHEMA = "offset long, kind string, payload binary"
 _SCHEMA_ARROW = pa.schema([("offset", pa.int64()), ("kind", pa.string()), ("payload", pa.binary())])
 PARSED = "piece long, local long, kind string, payload binary"
-_PARSED_ARROW = pa.schema([("piece", pa.int64()), ("local", pa.int64()), ("kind", pa.string()),
-                           ("payload", pa.binary())])
+_PARSED_ARROW = pa.schema(
+    [("piece", pa.int64()), ("local", pa.int64()), ("kind", pa.string()), ("payload", pa.binary())]
+)
 
 
 class Pieces(NamedTuple):
@@ -47,7 +59,9 @@ def cached(frame):
 
 
 def _blocks_of(batch: pa.RecordBatch):
-    for offset, kind, payload in zip(*(batch.column(n).to_pylist() for n in ("offset", "kind", "payload"))):
+    for offset, kind, payload in zip(
+        *(batch.column(n).to_pylist() for n in ("offset", "kind", "payload"))
+    ):
         yield unpack_block(offset, kind, payload)
 
 
@@ -59,13 +73,19 @@ def _blocks_in(batches):
 def _block_batch(blocks: list[Block]) -> pa.RecordBatch:
     packed = [pack_block(b) for b in blocks]
     return pa.RecordBatch.from_pydict(
-        {"offset": [b.offset for b in blocks], "kind": [k for k, _ in packed],
-         "payload": [p for _, p in packed]}, schema=_SCHEMA_ARROW)
+        {
+            "offset": [b.offset for b in blocks],
+            "kind": [k for k, _ in packed],
+            "payload": [p for _, p in packed],
+        },
+        schema=_SCHEMA_ARROW,
+    )
 
 
 def _gathered(frame, per_partition_fn) -> list:
     """``per_partition_fn(batches)`` for every partition of ``frame`` (one ``mapInArrow``),
     pickled on the executors and gathered on the driver in partition order."""
+
     def run(batches):
         yield pa.RecordBatch.from_pydict({"result": [pickle.dumps(per_partition_fn(batches))]})
 
@@ -78,9 +98,12 @@ class FrameBackend:
     # --- data on the executors
 
     def from_array(self, spark, X, num_partitions, block_rows, weights=None):
-        rows = [(b.offset, *pack_block(b))
-                for b in array_blocks(X, num_partitions, block_rows, weights)]
-        return cached(spark.createDataFrame(rows, SCHEMA).repartition(min(num_partitions, len(rows))))
+        rows = [
+            (b.offset, *pack_block(b)) for b in array_blocks(X, num_partitions, block_rows, weights)
+        ]
+        return cached(
+            spark.createDataFrame(rows, SCHEMA).repartition(min(num_partitions, len(rows)))
+        )
 
     def generated(self, spark, keys, make, num_partitions):
         def run(batches):
@@ -119,8 +142,11 @@ class FrameBackend:
         return combined(self.collect(blocks, fn), combine)
 
     def collect(self, blocks, fn):
-        return [r for part in _gathered(blocks, lambda batches: [fn(b) for b in _blocks_in(batches)])
-                for r in part]
+        return [
+            r
+            for part in _gathered(blocks, lambda batches: [fn(b) for b in _blocks_in(batches)])
+            for r in part
+        ]
 
     def mapped(self, blocks, fn):
         def run(batches):
@@ -137,22 +163,43 @@ class FrameBackend:
 
         def pieces(batches):
             for batch in batches:
-                out = [(target, lo, *pack(values)) for block in _blocks_of(batch)
-                       for target, (lo, values) in cut(block)]
+                out = [
+                    (target, lo, *pack(values))
+                    for block in _blocks_of(batch)
+                    for target, (lo, values) in cut(block)
+                ]
                 yield pa.RecordBatch.from_pydict(
-                    {n: [o[i] for o in out] for i, n in enumerate(("target", "lo", "pkind", "ppayload"))},
-                    schema=pa.schema([("target", pa.int64()), ("lo", pa.int64()),
-                                      ("pkind", pa.string()), ("ppayload", pa.binary())]))
+                    {
+                        n: [o[i] for o in out]
+                        for i, n in enumerate(("target", "lo", "pkind", "ppayload"))
+                    },
+                    schema=pa.schema(
+                        [
+                            ("target", pa.int64()),
+                            ("lo", pa.int64()),
+                            ("pkind", pa.string()),
+                            ("ppayload", pa.binary()),
+                        ]
+                    ),
+                )
 
         cut_other = other.mapInArrow(pieces, "target long, lo long, pkind string, ppayload binary")
-        meeting = (blocks.join(cut_other, F.col("offset") == F.col("target"))
-                   .repartition("offset").sortWithinPartitions("offset", "lo"))
+        meeting = (
+            blocks.join(cut_other, F.col("offset") == F.col("target"))
+            .repartition("offset")
+            .sortWithinPartitions("offset", "lo")
+        )
 
         def run(batches):
             def rows():
                 for batch in batches:
-                    yield from zip(*(batch.column(c).to_pylist()
-                                     for c in ("offset", "kind", "payload", "lo", "pkind", "ppayload")))
+                    yield from zip(
+                        *(
+                            batch.column(c).to_pylist()
+                            for c in ("offset", "kind", "payload", "lo", "pkind", "ppayload")
+                        )
+                    )
+
             out = []
             for offset, group in itertools.groupby(rows(), key=lambda r: r[0]):
                 group = list(group)
@@ -163,14 +210,18 @@ class FrameBackend:
         return [r for part in _gathered(meeting, run) for r in part]
 
     def iterate(self, blocks):
-        return (unpack_block(r.offset, r.kind, r.payload)
-                for r in blocks.orderBy("offset").toLocalIterator())
+        return (
+            unpack_block(r.offset, r.kind, r.payload)
+            for r in blocks.orderBy("offset").toLocalIterator()
+        )
 
     def payloads(self, spark, blocks, fn):
         def run(batches):
             for batch in batches:
-                yield pa.RecordBatch.from_pydict({"payload": [fn(block) for block in _blocks_of(batch)]},
-                                                 schema=pa.schema([("payload", pa.binary())]))
+                yield pa.RecordBatch.from_pydict(
+                    {"payload": [fn(block) for block in _blocks_of(batch)]},
+                    schema=pa.schema([("payload", pa.binary())]),
+                )
 
         return blocks.mapInArrow(run, "payload binary")
 
@@ -193,9 +244,13 @@ class FrameBackend:
 
         files, uris = listed_files(spark, path)
         lines = spark.read.text(path)
-        file_number = F.array_position(F.array(*[F.lit(u) for u in uris]), F.col("_metadata.file_path"))
+        file_number = F.array_position(
+            F.array(*[F.lit(u) for u in uris]), F.col("_metadata.file_path")
+        )
         source = lines.select(
-            (file_number * FILE_PIECES + F.col("_metadata.file_block_start")).alias("piece"), "value")
+            (file_number * FILE_PIECES + F.col("_metadata.file_block_start")).alias("piece"),
+            "value",
+        )
         return files, Pieces(source, ["value"])
 
     def per_partition(self, pieces, fn):
@@ -221,8 +276,11 @@ class FrameBackend:
                 lists = [batch.column(name).to_pylist() for name in columns]
                 # The piece is the task's partition number: a spark_partition_id() column can
                 # be folded into a local relation and read 0 everywhere.
-                numbers = [TaskContext.get().partitionId()] * batch.num_rows if by_partition \
+                numbers = (
+                    [TaskContext.get().partitionId()] * batch.num_rows
+                    if by_partition
                     else batch.column("piece").to_pylist()
+                )
                 yield from zip(numbers, zip(*lists))
 
         def per_partition(batches):
@@ -250,10 +308,14 @@ class FrameBackend:
         from pyspark.sql import functions as F
 
         spark = parsed.sparkSession
-        bases = spark.createDataFrame([(int(p), int(s)) for p, s in starts.items()],
-                                      "piece long, base long")
-        blocks = (parsed.where(F.col("kind") != "meta").join(F.broadcast(bases), "piece")
-                  .select((F.col("base") + F.col("local")).alias("offset"), "kind", "payload"))
+        bases = spark.createDataFrame(
+            [(int(p), int(s)) for p, s in starts.items()], "piece long, base long"
+        )
+        blocks = (
+            parsed.where(F.col("kind") != "meta")
+            .join(F.broadcast(bases), "piece")
+            .select((F.col("base") + F.col("local")).alias("offset"), "kind", "payload")
+        )
         return cached(blocks)
 
 

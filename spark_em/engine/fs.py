@@ -42,8 +42,9 @@ def first_line(exc: BaseException) -> str:
     """The first line of an error's message (a Java exception's own, through py4j)."""
     java = getattr(exc, "java_exception", None)
     message = java.getMessage() if java is not None else None
-    text = str(message if message is not None else (java.toString() if java is not None
-                                                     else exc)).strip()
+    text = str(
+        message if message is not None else (java.toString() if java is not None else exc)
+    ).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
@@ -55,17 +56,20 @@ def prepare_target(spark, path: str, overwrite: bool) -> None:
             from pyspark.ml.util import ML_CONNECT_HELPER_ID
             from pyspark.ml.wrapper import JavaWrapper
 
-            JavaWrapper(java_obj=ML_CONNECT_HELPER_ID)._call_java("handleOverwrite", path,
-                                                                  overwrite)
+            JavaWrapper(java_obj=ML_CONNECT_HELPER_ID)._call_java(
+                "handleOverwrite", path, overwrite
+            )
         else:
             jvm = spark.sparkContext._jvm
             jvm.org.apache.spark.ml.util.FileSystemOverwrite().handleOverwrite(
-                path, overwrite, spark._jsparkSession)
+                path, overwrite, spark._jsparkSession
+            )
     except Exception as exc:  # py4j or Connect errors: the message is what matters
         message = first_line(exc)
         if "already exists" in message:
-            raise InputError(f"{path} already exists; write().overwrite().save(path) "
-                             "replaces it") from None
+            raise InputError(
+                f"{path} already exists; write().overwrite().save(path) replaces it"
+            ) from None
         raise InputError(f"{path}: cannot be written ({message})") from None
 
 
@@ -74,8 +78,10 @@ class HadoopFS:
 
     def __init__(self, spark, what: str):
         if is_connect(spark):
-            raise InputError(f"{what}: under Spark Connect this process cannot reach the "
-                             "server's file system; give a plain local path")
+            raise InputError(
+                f"{what}: under Spark Connect this process cannot reach the "
+                "server's file system; give a plain local path"
+            )
         self._jvm = spark.sparkContext._jvm
         # the session's configuration: what its readers and writers see (fs.s3a.* set by
         # spark.conf.set included)
@@ -106,12 +112,17 @@ class HadoopFS:
     def upload(self, local: Path, target: str) -> None:
         """Every file and directory in ``local`` into the directory ``target``."""
         for entry in sorted(local.iterdir()):
-            self._fs(target).copyFromLocalFile(False, True, self._path(entry.resolve().as_uri()),
-                                               self._path(f"{target}/{entry.name}"))
+            self._fs(target).copyFromLocalFile(
+                False,
+                True,
+                self._path(entry.resolve().as_uri()),
+                self._path(f"{target}/{entry.name}"),
+            )
 
     def download(self, source: str, local: Path) -> None:
-        self._fs(source).copyToLocalFile(False, self._path(source),
-                                         self._path(local.resolve().as_uri()), True)
+        self._fs(source).copyToLocalFile(
+            False, self._path(source), self._path(local.resolve().as_uri()), True
+        )
 
 
 @contextmanager

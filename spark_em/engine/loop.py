@@ -93,9 +93,15 @@ class RunState:
     finished: dict
 
 
-def run_many(blocks, family: Family, starts: list, max_iter: int = DEFAULT_MAX_ITER,
-             on_iteration: Callable[[int, Iteration, Any], None] | None = None,
-             checkpoint=None, resume: bool = False) -> list[FitResult]:
+def run_many(
+    blocks,
+    family: Family,
+    starts: list,
+    max_iter: int = DEFAULT_MAX_ITER,
+    on_iteration: Callable[[int, Iteration, Any], None] | None = None,
+    checkpoint=None,
+    resume: bool = False,
+) -> list[FitResult]:
     """Fit several starts together: each pass is one job that computes the statistics of every
     start still running; each start stops by its own rule and leaves the pass after that.
 
@@ -117,8 +123,13 @@ def run_many(blocks, family: Family, starts: list, max_iter: int = DEFAULT_MAX_I
         state = checkpoint.load(family.decode)
         params, previous, history = list(state.params), list(state.previous), state.history
         for i, stopped_converged in state.finished.items():
-            results[i] = FitResult(params[i], history[i][-1].objective, history[i][-1].iteration,
-                                   stopped_converged, history[i])
+            results[i] = FitResult(
+                params[i],
+                history[i][-1].objective,
+                history[i][-1].iteration,
+                stopped_converged,
+                history[i],
+            )
         first = state.iteration + 1
 
     many = family.block_stats_many
@@ -155,17 +166,31 @@ def run_many(blocks, family: Family, starts: list, max_iter: int = DEFAULT_MAX_I
                 results[i] = FitResult(params[i], value, iteration, True, history[i])
             previous[i] = value
         if checkpoint is not None:
-            checkpoint.save(RunState(iteration, list(params), list(previous), history,
-                                     {i: r.converged for i, r in results.items()}), family.encode)
+            checkpoint.save(
+                RunState(
+                    iteration,
+                    list(params),
+                    list(previous),
+                    history,
+                    {i: r.converged for i, r in results.items()},
+                ),
+                family.encode,
+            )
     for i in range(len(params)):
         if i not in results:
             results[i] = FitResult(params[i], history[i][-1].objective, max_iter, False, history[i])
     return [results[i] for i in range(len(params))]
 
 
-def run(blocks, family: Family, params, max_iter: int = DEFAULT_MAX_ITER,
-        on_iteration: Callable[[Iteration, Any], None] | None = None,
-        checkpoint=None, resume: bool = False) -> FitResult:
+def run(
+    blocks,
+    family: Family,
+    params,
+    max_iter: int = DEFAULT_MAX_ITER,
+    on_iteration: Callable[[Iteration, Any], None] | None = None,
+    checkpoint=None,
+    resume: bool = False,
+) -> FitResult:
     """Iterate passes from one start until the family's rule or ``max_iter`` passes.
 
     As in the reference ``run``, the returned parameters are those after the last update and

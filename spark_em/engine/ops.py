@@ -23,9 +23,14 @@ from spark_em.errors import InputError
 from spark_em.kernels.arrays import column_summary, dense, row_uniforms
 
 
-def from_array(spark, X: np.ndarray, num_partitions: int | None = None,
-               block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None,
-               weights: np.ndarray | None = None):
+def from_array(
+    spark,
+    X: np.ndarray,
+    num_partitions: int | None = None,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    backend: str | None = None,
+    weights: np.ndarray | None = None,
+):
     """Cached blocks from an in-memory array (small data, tests), cut on the driver, on the
     backend ``backend_for(spark, backend)`` chooses; ``num_partitions`` defaults to the
     cluster's parallelism. ``weights``: each row's weight (refused, naming the row, when
@@ -34,13 +39,17 @@ def from_array(spark, X: np.ndarray, num_partitions: int | None = None,
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != (np.shape(X)[0],):
-            raise InputError(f"{{param}} must hold one number per row ({np.shape(X)[0]}), got "
-                             f"shape {weights.shape}", param="weights")
+            raise InputError(
+                f"{{param}} must hold one number per row ({np.shape(X)[0]}), got "
+                f"shape {weights.shape}",
+                param="weights",
+            )
         problem = weight_problem(weights)
         if problem is not None:
             raise InputError(f"row {problem[0] + 1}: {problem[1]}")
-    return chosen.from_array(spark, X, num_partitions or default_parallelism(spark), block_rows,
-                             weights)
+    return chosen.from_array(
+        spark, X, num_partitions or default_parallelism(spark), block_rows, weights
+    )
 
 
 def weight_problem(weights: np.ndarray) -> tuple[int, str] | None:
@@ -57,8 +66,13 @@ def cached(blocks):
     return backend_of(blocks).cached(blocks)
 
 
-def generated(spark, keys: list[int], make: Callable, num_partitions: int | None = None,
-              backend: str | None = None):
+def generated(
+    spark,
+    keys: list[int],
+    make: Callable,
+    num_partitions: int | None = None,
+    backend: str | None = None,
+):
     """Cached blocks made on the executors, ``make(key)`` (a list of ``Block``) for each key,
     on the backend ``backend_for(spark, backend)`` chooses."""
     partitions = min(len(keys), num_partitions or default_parallelism(spark))
@@ -116,7 +130,7 @@ def rows_at(blocks, indices) -> np.ndarray:
     def pick(block: Block):
         local = wanted - block.offset
         hit = np.flatnonzero((local >= 0) & (local < block.values.shape[0]))
-        return [(int(i), dense(block.values[local[i]:local[i] + 1])[0]) for i in hit]
+        return [(int(i), dense(block.values[local[i] : local[i] + 1])[0]) for i in hit]
 
     found = dict(pair for picked in collect(blocks, pick) for pair in picked)
     missing = [int(wanted[i]) for i in range(len(wanted)) if i not in found]
@@ -185,6 +199,7 @@ class MatrixSummary:
 
 def summarize(blocks) -> MatrixSummary:
     """One pass: the data's ``MatrixSummary`` (0 and NaN count as missing)."""
+
     def stats(block):
         values, weights = block.values, block.weights
         if sparse.issparse(values):
@@ -202,17 +217,30 @@ def summarize(blocks) -> MatrixSummary:
             weighted = [1.0, weights.sum(), np.count_nonzero(weights)]
             sums = column_summary(dense(values) * np.sqrt(weights)[:, None])
             sums[1:] = weights @ dense(values)
-        return np.concatenate([[values.shape[0], per_row.sum(), (per_row == 0).sum(), nan_rows],
-                               weighted, sums, nan_per_column])
+        return np.concatenate(
+            [
+                [values.shape[0], per_row.sum(), (per_row == 0).sum(), nan_rows],
+                weighted,
+                sums,
+                nan_per_column,
+            ]
+        )
 
     total = reduce(blocks, stats, np.add)
     d = (total.size - 8) // 2
-    nan_per_column = total[8 + d:].astype(np.int64)
+    nan_per_column = total[8 + d :].astype(np.int64)
     weighted = total[4] > 0
-    return MatrixSummary(int(total[0]), d, int(total[1]), total[7:8 + d], int(total[2]),
-                         nan_per_column if nan_per_column.any() else None, int(total[3]),
-                         float(total[5]) if weighted else None,
-                         int(total[6]) if weighted else None)
+    return MatrixSummary(
+        int(total[0]),
+        d,
+        int(total[1]),
+        total[7 : 8 + d],
+        int(total[2]),
+        nan_per_column if nan_per_column.any() else None,
+        int(total[3]),
+        float(total[5]) if weighted else None,
+        int(total[6]) if weighted else None,
+    )
 
 
 SAMPLE_STREAM = 2**31 - 1  # a draw number apart from those of the initialisations

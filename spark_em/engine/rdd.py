@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, NamedTuple
 
-from spark_em.engine.block import (FILE_PIECES, Block, array_blocks, block_stats_of, cutter,
-                                   default_partitions, joined, unpack_block)
+from spark_em.engine.block import (
+    FILE_PIECES,
+    Block,
+    array_blocks,
+    block_stats_of,
+    cutter,
+    default_partitions,
+    joined,
+    unpack_block,
+)
 from spark_em.engine.files import hadoop_files
 from spark_em.engine.session import context_of
 
@@ -104,11 +112,15 @@ class RDDBackend:
         sc = context_of(spark)
         listed = hadoop_files(sc, path)
         files = [name for name, _ in listed]
-        wanted = num_partitions or default_partitions(sc.defaultParallelism,
-                                                      sum(size for _, size in listed))
+        wanted = num_partitions or default_partitions(
+            sc.defaultParallelism, sum(size for _, size in listed)
+        )
         texts = [sc.textFile(name, max(1, wanted // len(files))) for name in files]
-        numbers = [(index + 1) * FILE_PIECES + part for index, lines in enumerate(texts)
-                   for part in range(lines.getNumPartitions())]
+        numbers = [
+            (index + 1) * FILE_PIECES + part
+            for index, lines in enumerate(texts)
+            for part in range(lines.getNumPartitions())
+        ]
         rows = sc.union(texts).map(lambda line: (line,))
         return files, Pieces(rows, numbers)
 
@@ -124,8 +136,10 @@ class RDDBackend:
         return pieces.rdd.mapPartitionsWithIndex(run).persist()
 
     def metas(self, parsed):
-        return sorted((r[1] for r in parsed.filter(lambda r: r[0] == "meta").collect()),
-                      key=lambda m: m["partition"])
+        return sorted(
+            (r[1] for r in parsed.filter(lambda r: r[0] == "meta").collect()),
+            key=lambda m: m["partition"],
+        )
 
     def place(self, parsed, starts):
         def placed(records: Iterable) -> Iterator[Block]:

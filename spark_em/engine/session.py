@@ -27,7 +27,8 @@ def get_spark(app_name: str = "spark-em", remote: str | None = None):
     # Under spark-submit the JVM exists already and holds --master / spark-defaults.conf; a
     # master set here would override them.
     if "PYSPARK_GATEWAY_PORT" not in os.environ and "--master" not in os.environ.get(
-            "PYSPARK_SUBMIT_ARGS", ""):
+        "PYSPARK_SUBMIT_ARGS", ""
+    ):
         builder = builder.master("local[*]")
     return quiet(builder.getOrCreate())
 

@@ -22,8 +22,7 @@ from spark_em.engine import ops
 from spark_em.engine.backend import backend_for, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, Block, default_partitions
 from spark_em.errors import InputError
-from spark_em.io.parser import (PartitionParser, assemble, check_missing, rows_before,
-                                value_check)
+from spark_em.io.parser import PartitionParser, assemble, check_missing, rows_before, value_check
 from spark_em.io.table import named_columns
 from spark_em.io.vectors import as_array
 from spark_em.kernels.arrays import compact
@@ -33,16 +32,24 @@ FORMATS = ("text", "csv", "npy")
 
 def _check_on_bad_rows(on_bad_rows: str) -> None:
     if on_bad_rows not in ("error", "drop"):
-        raise InputError(f"{{param}} must be 'error' or 'drop', not {on_bad_rows!r}",
-                         param="on_bad_rows")
+        raise InputError(
+            f"{{param}} must be 'error' or 'drop', not {on_bad_rows!r}", param="on_bad_rows"
+        )
 
 
 # what marks a missing value in text with missing="nan" (as well as an empty field)
 MISSING_TOKENS = frozenset({"", "na", "nan", "null"})
 
 
-def _parse_text(delimiter: str | None, skip_header: bool, block_rows: int, ratings: bool,
-                drop: bool, width: int | None = None, missing: str | None = None):
+def _parse_text(
+    delimiter: str | None,
+    skip_header: bool,
+    block_rows: int,
+    ratings: bool,
+    drop: bool,
+    width: int | None = None,
+    missing: str | None = None,
+):
     """Parse a piece of a text file: its lines into checked rows."""
     check = value_check(ratings, missing)
 
@@ -94,18 +101,26 @@ def _is_number(token: str) -> bool:
 
 
 def _local_name(uri: str) -> str:
-    return uri[len("file:"):] if uri.startswith("file:") else uri
+    return uri[len("file:") :] if uri.startswith("file:") else uri
 
 
 def _file_of(meta: dict) -> int:
     return meta["partition"] // FILE_PIECES - 1
 
 
-def read_text(spark, path: str, delimiter: str | None = None, header: bool = False,
-              ratings: bool = True, num_partitions: int | None = None,
-              block_rows: int = DEFAULT_BLOCK_ROWS, on_bad_rows: str = "error",
-              report: dict | None = None, backend: str | None = None,
-              missing: str | None = None):
+def read_text(
+    spark,
+    path: str,
+    delimiter: str | None = None,
+    header: bool = False,
+    ratings: bool = True,
+    num_partitions: int | None = None,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    on_bad_rows: str = "error",
+    report: dict | None = None,
+    backend: str | None = None,
+    missing: str | None = None,
+):
     """A text matrix (whitespace-separated, or ``delimiter``-separated such as CSV) as blocks.
 
     ``path`` is a file or a directory of files (read in name order). Blank lines are skipped;
@@ -120,8 +135,13 @@ def read_text(spark, path: str, delimiter: str | None = None, header: bool = Fal
     chosen = backend_for(spark, backend)
     drop = on_bad_rows == "drop"
     files, pieces = chosen.text_files(spark, path, num_partitions)
-    width = _most_common_width(chosen.per_partition(
-        pieces, lambda rows: _width_counts(rows, delimiter))) if drop else None
+    width = (
+        _most_common_width(
+            chosen.per_partition(pieces, lambda rows: _width_counts(rows, delimiter))
+        )
+        if drop
+        else None
+    )
     parse_text = _parse_text(delimiter, header, block_rows, ratings, drop, width, missing)
 
     def parse(piece: int, rows):
@@ -140,9 +160,15 @@ def read_text(spark, path: str, delimiter: str | None = None, header: bool = Fal
     return chosen.repartitioned(blocks, num_partitions) if num_partitions else blocks
 
 
-def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None = None,
-             block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None,
-             missing: str | None = None):
+def read_npy(
+    spark,
+    path: str,
+    ratings: bool = True,
+    num_partitions: int | None = None,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    backend: str | None = None,
+    missing: str | None = None,
+):
     """A 2-D ``.npy`` file as blocks. Each task memory-maps its own rows, so the file must be
     on a file system every executor sees (local mode, NFS, ``/dbfs``). Never unpickles. With
     ``missing="nan"`` (and ``ratings=False``) NaN marks a missing value (``"zero"``: 0)."""
@@ -156,7 +182,9 @@ def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None 
         raise InputError(f"{path}: not a readable .npy array ({exc})") from None
     if header.ndim != 2 or header.shape[0] == 0 or header.shape[1] == 0:
         raise InputError(f"{path}: expected a non-empty 2-D array, found shape {header.shape}")
-    if not np.issubdtype(header.dtype, np.number) or np.issubdtype(header.dtype, np.complexfloating):
+    if not np.issubdtype(header.dtype, np.number) or np.issubdtype(
+        header.dtype, np.complexfloating
+    ):
         raise InputError(f"{path}: expected real numbers, found dtype {header.dtype}")
     n, width = header.shape
     chosen = backend_for(spark, backend)
@@ -170,7 +198,7 @@ def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None 
         for lo, hi in items:
             parser = PartitionParser(piece, block_rows, check, width=width, missing=missing)
             for start in range(lo, hi, block_rows):  # places are global rows, from 1
-                values = np.asarray(data[start:min(hi, start + block_rows)], dtype=np.float64)
+                values = np.asarray(data[start : min(hi, start + block_rows)], dtype=np.float64)
                 yield from parser.add_block(values, start + 1)
             yield parser.summary(n_lines=hi - lo)
 
@@ -182,9 +210,15 @@ def read_npy(spark, path: str, ratings: bool = True, num_partitions: int | None 
     return assemble(chosen, chosen.items(spark, ranges), load, describe)[0]
 
 
-def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFAULT_BLOCK_ROWS,
-                   backend: str | None = None, missing: str | None = None,
-                   weight_col: str | None = None):
+def read_dataframe(
+    df,
+    column: str,
+    ratings: bool = True,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    backend: str | None = None,
+    missing: str | None = None,
+    weight_col: str | None = None,
+):
     """A DataFrame column of numeric arrays or ``pyspark.ml`` vectors as blocks, in row order;
     ``backend`` by default that of ``df``'s session. With ``missing="nan"`` (and
     ``ratings=False``) NaN, and a null element of an array, mark a missing value (``"zero"``:
@@ -196,9 +230,13 @@ def read_dataframe(df, column: str, ratings: bool = True, block_rows: int = DEFA
     if column not in df.columns:
         raise InputError(f"no column {column!r}; the DataFrame has {', '.join(df.columns)}")
     kind = df.schema[column].dataType
-    if not (isinstance(kind, VectorUDT)
-            or (isinstance(kind, ArrayType) and isinstance(kind.elementType, NumericType))):
-        raise InputError(f"column {column!r} must hold arrays of numbers or vectors, not {kind.simpleString()}")
+    if not (
+        isinstance(kind, VectorUDT)
+        or (isinstance(kind, ArrayType) and isinstance(kind.elementType, NumericType))
+    ):
+        raise InputError(
+            f"column {column!r} must hold arrays of numbers or vectors, not {kind.simpleString()}"
+        )
     missing = check_missing(missing, ratings)
     if weight_col is not None:
         _check_weight_column(df, weight_col, column, ratings, missing)
@@ -239,19 +277,23 @@ def _check_weight_column(df, weight_col: str, column: str, ratings: bool, missin
     from pyspark.sql.types import NumericType
 
     if weight_col not in df.columns:
-        raise InputError(f"no weight column {weight_col!r}; the DataFrame has "
-                         f"{', '.join(df.columns)}")
+        raise InputError(
+            f"no weight column {weight_col!r}; the DataFrame has {', '.join(df.columns)}"
+        )
     if weight_col == column:
         raise InputError(f"the weight column cannot be the features column {column!r}")
     if not isinstance(df.schema[weight_col].dataType, NumericType):
-        raise InputError(f"the weight column {weight_col!r} must hold numbers, not "
-                         f"{df.schema[weight_col].dataType.simpleString()}")
+        raise InputError(
+            f"the weight column {weight_col!r} must hold numbers, not "
+            f"{df.schema[weight_col].dataType.simpleString()}"
+        )
     if ratings or missing:
         raise InputError("row weights are for complete data: not with ratings or missing values")
 
 
 def _weights_apart(blocks):
     """Blocks whose last column is each row's weight, as weighted blocks (cached)."""
+
     def split(block: Block) -> Block:
         values = np.asarray(block.values)
         return Block(block.offset, compact(values[:, :-1]), values[:, -1].astype(np.float64))
@@ -261,10 +303,17 @@ def _weights_apart(blocks):
     return weighted
 
 
-def read_columns(spark, path: str, fmt: str | None = None, weight_col: str | None = None,
-                 block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None,
-                 missing: str | None = None, num_partitions: int | None = None,
-                 features: list[str] | None = None):
+def read_columns(
+    spark,
+    path: str,
+    fmt: str | None = None,
+    weight_col: str | None = None,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    backend: str | None = None,
+    missing: str | None = None,
+    num_partitions: int | None = None,
+    features: list[str] | None = None,
+):
     """A CSV file with a header line, or Parquet (by ``fmt`` or the name), whose columns
     ``features`` (default: every column but the weight, in the file's order) and, if named,
     ``weight_col`` become complete-data blocks (weighted when there is a weight column).
@@ -276,29 +325,50 @@ def read_columns(spark, path: str, fmt: str | None = None, weight_col: str | Non
         raise InputError(f"{path}: no weight column {weight_col!r}; it has {', '.join(df.columns)}")
     unknown = [c for c in (features or []) if c not in df.columns]
     if unknown:
-        raise InputError(f"{path}: no column {', '.join(map(repr, unknown))}; it has "
-                         f"{', '.join(df.columns)}")
+        raise InputError(
+            f"{path}: no column {', '.join(map(repr, unknown))}; it has {', '.join(df.columns)}"
+        )
     features = features or [c for c in df.columns if c != weight_col]
     if weight_col in features:
         raise InputError(f"{path}: the weight column {weight_col!r} cannot be a feature")
     if not features:
         raise InputError(f"{path}: no feature columns")
     row = F.array(*[F.col(f"`{c}`").try_cast("double") for c in features]).alias(FEATURES)
-    chosen = [row] + ([F.col(f"`{weight_col}`").try_cast("double").alias(weight_col)]
-                      if weight_col else [])
-    blocks = read_dataframe(df.select(*chosen), FEATURES, ratings=False, block_rows=block_rows,
-                            backend=backend, missing=missing, weight_col=weight_col)
-    return backend_for(spark, backend).repartitioned(blocks, num_partitions) if num_partitions \
+    chosen = [row] + (
+        [F.col(f"`{weight_col}`").try_cast("double").alias(weight_col)] if weight_col else []
+    )
+    blocks = read_dataframe(
+        df.select(*chosen),
+        FEATURES,
+        ratings=False,
+        block_rows=block_rows,
+        backend=backend,
+        missing=missing,
+        weight_col=weight_col,
+    )
+    return (
+        backend_for(spark, backend).repartitioned(blocks, num_partitions)
+        if num_partitions
         else blocks
+    )
 
 
 FEATURES = "__spark_em_features"
 
 
-def read_matrix(spark, path: str, fmt: str | None = None, ratings: bool = True,
-                num_partitions: int | None = None, block_rows: int = DEFAULT_BLOCK_ROWS,
-                header: bool = False, on_bad_rows: str = "error", report: dict | None = None,
-                backend: str | None = None, missing: str | None = None):
+def read_matrix(
+    spark,
+    path: str,
+    fmt: str | None = None,
+    ratings: bool = True,
+    num_partitions: int | None = None,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    header: bool = False,
+    on_bad_rows: str = "error",
+    report: dict | None = None,
+    backend: str | None = None,
+    missing: str | None = None,
+):
     """Dispatch on ``fmt`` (``text``, ``csv`` or ``npy``; guessed from the file name if None)."""
     if fmt is None:
         lower = path.lower()
@@ -308,8 +378,19 @@ def read_matrix(spark, path: str, fmt: str | None = None, ratings: bool = True,
             raise InputError("dropping bad rows is for text, CSV and triples input, not .npy")
         return read_npy(spark, path, ratings, num_partitions, block_rows, backend, missing)
     if fmt in ("text", "csv"):
-        return read_text(spark, path, "," if fmt == "csv" else None, header, ratings,
-                         num_partitions, block_rows, on_bad_rows, report, backend, missing)
+        return read_text(
+            spark,
+            path,
+            "," if fmt == "csv" else None,
+            header,
+            ratings,
+            num_partitions,
+            block_rows,
+            on_bad_rows,
+            report,
+            backend,
+            missing,
+        )
     raise InputError(f"unknown {{param}} {fmt!r}; choose one of {', '.join(FORMATS)}", param="fmt")
 
 
@@ -319,11 +400,11 @@ def write_npy(blocks, path: Path, shape: tuple[int, int], text_path: Path | None
     matrix = np.lib.format.open_memmap(path, "w+", np.float64, shape)
     try:
         for block in blocks:
-            matrix[block.offset:block.offset + block.values.shape[0]] = block.values
+            matrix[block.offset : block.offset + block.values.shape[0]] = block.values
         matrix.flush()
         if text_path is not None:
             with open(text_path, "w") as text:
                 for start in range(0, shape[0], 4096):
-                    np.savetxt(text, matrix[start:start + 4096], fmt="%.10g")
+                    np.savetxt(text, matrix[start : start + 4096], fmt="%.10g")
     finally:
         del matrix

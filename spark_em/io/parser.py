@@ -27,17 +27,22 @@ def check_missing(missing: str | None, ratings: bool) -> str | None:
     """What marks a missing value in complete-data input: None, "nan" (NaN) or "zero" (0,
     read as NaN)."""
     if missing not in MISSING_MARKERS:
-        raise InputError(f"{{param}} must be 'nan', 'zero' or None, not {missing!r}",
-                         param="missing")
+        raise InputError(
+            f"{{param}} must be 'nan', 'zero' or None, not {missing!r}", param="missing"
+        )
     if missing in ("nan", "zero") and ratings:
-        raise InputError(f"{{param}}={missing!r} is for complete-data input (ratings=False); "
-                         "ratings mark a missing entry with 0", param="missing")
+        raise InputError(
+            f"{{param}}={missing!r} is for complete-data input (ratings=False); "
+            "ratings mark a missing entry with 0",
+            param="missing",
+        )
     return None if missing == "none" else missing
 
 
 def value_check(ratings: bool, missing: str | None = None) -> Check:
     """Every value finite (and, for ratings, >= 0), or NaN where ``missing`` allows it; a bad
     row may be dropped."""
+
     def check(values: np.ndarray):
         bad_values = np.isinf(values) if missing else ~np.isfinite(values)
         if ratings:
@@ -47,8 +52,11 @@ def value_check(ratings: bool, missing: str | None = None) -> Check:
         def describe(row: int) -> str:
             col = int(np.flatnonzero(bad_values[row])[0])
             value = values[row, col]
-            what = f"{value} is not a finite number" if not np.isfinite(value) else (
-                f"negative value {value:g} (ratings must be >= 0; 0 marks a missing entry)")
+            what = (
+                f"{value} is not a finite number"
+                if not np.isfinite(value)
+                else (f"negative value {value:g} (ratings must be >= 0; 0 marks a missing entry)")
+            )
             return f"column {col + 1}: {what}"
 
         return bad, bad, describe
@@ -66,8 +74,15 @@ class PartitionParser:
     ("block", (piece, local start, values)) and ("meta", dict) records.
     """
 
-    def __init__(self, piece: int, block_rows: int, check: Check, drop: bool = False,
-                 width: int | None = None, missing: str | None = None):
+    def __init__(
+        self,
+        piece: int,
+        block_rows: int,
+        check: Check,
+        drop: bool = False,
+        width: int | None = None,
+        missing: str | None = None,
+    ):
         self.piece = piece
         self.zero_is_missing = missing == "zero"  # a 0 is read as NaN
         self.block_rows = block_rows
@@ -114,8 +129,9 @@ class PartitionParser:
         if self.width is None:
             self.width, self.first_place = row.size, place
         elif row.size != self.width:
-            self.fail(place, f"{row.size} values, expected {self.width} as on the rows before",
-                      droppable)
+            self.fail(
+                place, f"{row.size} values, expected {self.width} as on the rows before", droppable
+            )
             return
         self.rows.append(row)
         self.places.append(place)
@@ -148,9 +164,18 @@ class PartitionParser:
             self.n_rows += values.shape[0]
 
     def summary(self, **extra) -> tuple:
-        return ("meta", dict(partition=self.piece, n_rows=self.n_rows, width=self.width,
-                             first_place=self.first_place, error=self.error,
-                             dropped=self.dropped, **extra))
+        return (
+            "meta",
+            dict(
+                partition=self.piece,
+                n_rows=self.n_rows,
+                width=self.width,
+                first_place=self.first_place,
+                error=self.error,
+                dropped=self.dropped,
+                **extra,
+            ),
+        )
 
 
 def _checked_rows(metas: list[dict], describe, report: dict | None) -> dict[int, int]:
@@ -161,8 +186,10 @@ def _checked_rows(metas: list[dict], describe, report: dict | None) -> dict[int,
     problems = []
     for meta in metas:  # in piece order, so the first problem is the earliest
         if first and meta["width"] not in (None, first["width"]):
-            width_error = (meta["first_place"],
-                           f"{meta['width']} values, expected {first['width']} as on the rows before")
+            width_error = (
+                meta["first_place"],
+                f"{meta['width']} values, expected {first['width']} as on the rows before",
+            )
             if not meta["error"] or meta["error"][0] > width_error[0]:
                 meta = dict(meta, error=width_error)
         if meta["error"]:
@@ -174,8 +201,9 @@ def _checked_rows(metas: list[dict], describe, report: dict | None) -> dict[int,
     return {m["partition"]: m["n_rows"] for m in metas}
 
 
-def assemble(backend, pieces, parse, describe, report: dict | None = None
-             ) -> tuple[object, list[dict]]:
+def assemble(
+    backend, pieces, parse, describe, report: dict | None = None
+) -> tuple[object, list[dict]]:
     """Parse ``pieces`` with ``parse(piece, rows)``, check the summaries and return the cached
     blocks with global offsets, and the summaries (in piece order).
 
@@ -196,5 +224,6 @@ def assemble(backend, pieces, parse, describe, report: dict | None = None
 def rows_before(meta: dict, metas: list[dict], same_source: Callable = lambda a, b: True) -> int:
     """Lines (or rows) in the pieces before ``meta``'s (of the same source): to turn a place
     within a piece into one within its file or DataFrame."""
-    return sum(m["n_lines"] for m in metas
-               if same_source(m, meta) and m["partition"] < meta["partition"])
+    return sum(
+        m["n_lines"] for m in metas if same_source(m, meta) and m["partition"] < meta["partition"]
+    )

@@ -59,8 +59,9 @@ def type_means(n_items: int, n_types: int, seed: int) -> np.ndarray:
     return np.clip(item_quality[None, :] + taste, 1.0, 5.0)
 
 
-def _chunk(seed: int, chunk: int, rows: int, means: np.ndarray, observed_fraction: float,
-           noise: float) -> tuple[np.ndarray, np.ndarray]:
+def _chunk(
+    seed: int, chunk: int, rows: int, means: np.ndarray, observed_fraction: float, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng([seed, chunk])
     n_types, n_items = means.shape
     types = rng.integers(0, n_types, size=rows)
@@ -70,10 +71,18 @@ def _chunk(seed: int, chunk: int, rows: int, means: np.ndarray, observed_fractio
     return np.where(seen, truth, 0.0), truth
 
 
-def planted_ratings(spark, n_users: int = 1200, n_items: int = 1200, n_types: int = 12,
-                    observed_fraction: float = 0.772, noise: float = 0.5, seed: int = 0,
-                    num_partitions: int | None = None,
-                    block_rows: int = DEFAULT_BLOCK_ROWS, backend: str | None = None) -> PlantedRatings:
+def planted_ratings(
+    spark,
+    n_users: int = 1200,
+    n_items: int = 1200,
+    n_types: int = 12,
+    observed_fraction: float = 0.772,
+    noise: float = 0.5,
+    seed: int = 0,
+    num_partitions: int | None = None,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    backend: str | None = None,
+) -> PlantedRatings:
     """Integer ratings 1–5 of ``n_users`` users of ``n_types`` planted types; each entry is
     observed with probability ``observed_fraction`` (the course matrix's 77.2% by default).
     ``spark`` is a session or a SparkContext, ``backend`` ``rdd``, ``dataframe`` or None (what
@@ -87,18 +96,29 @@ def planted_ratings(spark, n_users: int = 1200, n_items: int = 1200, n_types: in
         rows = min(CHUNK_ROWS, n_users - start)
         matrices = _chunk(seed, start // CHUNK_ROWS, rows, means, observed_fraction, noise)
         step = max(1, min(block_rows, rows))
-        return [Block(start + lo, compact(matrices[which][lo:lo + step])) for lo in range(0, rows, step)]
+        return [
+            Block(start + lo, compact(matrices[which][lo : lo + step]))
+            for lo in range(0, rows, step)
+        ]
 
-    observed, truth = (generated(spark, starts, lambda start, w=which: make(start, w), num_partitions,
-                                 backend) for which in (0, 1))
+    observed, truth = (
+        generated(spark, starts, lambda start, w=which: make(start, w), num_partitions, backend)
+        for which in (0, 1)
+    )
     return PlantedRatings(observed, truth, n_users, n_items, n_types)
 
 
 DEMO_CENTRES = ((4.0, 0.0), (6.0, 6.0), (0.0, 4.0))
 
 
-def blobs(spark, centres=DEMO_CENTRES, rows_per_centre: int = 1000, seed: int = 0,
-          num_partitions: int | None = None, backend: str | None = None):
+def blobs(
+    spark,
+    centres=DEMO_CENTRES,
+    rows_per_centre: int = 1000,
+    seed: int = 0,
+    num_partitions: int | None = None,
+    backend: str | None = None,
+):
     """Points around each centre with identity covariance (the three-cluster demo by default:
     3×1000 points around (4,0), (6,6), (0,4)); one seeded generator per centre, so the
     same seed gives the same points for any partitioning. Returns cached blocks."""
@@ -154,9 +174,11 @@ class PrizeShape(NamedTuple):
         """
         if not 0 < fraction <= 1:
             raise InputError(f"the fraction must be in (0, 1], got {fraction}")
-        return self._replace(n_users=max(1, round(self.n_users * fraction)),
-                             n_items=max(1, round(self.n_items * math.sqrt(fraction))),
-                             n_ratings=max(1, round(self.n_ratings * fraction)))
+        return self._replace(
+            n_users=max(1, round(self.n_users * fraction)),
+            n_items=max(1, round(self.n_items * math.sqrt(fraction))),
+            n_ratings=max(1, round(self.n_ratings * fraction)),
+        )
 
     @property
     def n_chunks(self) -> int:
@@ -167,13 +189,20 @@ class PrizeShape(NamedTuple):
         """The same shape as plain ints; an ``InputError`` says what is impossible about it."""
         shape = PrizeShape(*(int(v) for v in self))
         problems = [
-            (min(shape.n_users, shape.n_items, shape.n_types) < 1,
-             "users, items and types must each be at least 1"),
-            (shape.n_ratings < shape.n_users,
-             f"{shape.n_ratings} ratings is fewer than the {shape.n_users} users (each rates >= 1)"),
-            (shape.n_ratings > shape.n_users * shape.n_items,
-             f"{shape.n_ratings} ratings do not fit in {shape.n_users} users x {shape.n_items} items"),
-            (shape.seed < 0, f"the seed must be >= 0, got {shape.seed}")]
+            (
+                min(shape.n_users, shape.n_items, shape.n_types) < 1,
+                "users, items and types must each be at least 1",
+            ),
+            (
+                shape.n_ratings < shape.n_users,
+                f"{shape.n_ratings} ratings is fewer than the {shape.n_users} users (each rates >= 1)",
+            ),
+            (
+                shape.n_ratings > shape.n_users * shape.n_items,
+                f"{shape.n_ratings} ratings do not fit in {shape.n_users} users x {shape.n_items} items",
+            ),
+            (shape.seed < 0, f"the seed must be >= 0, got {shape.seed}"),
+        ]
         for bad, message in problems:
             if bad:
                 raise InputError(message)
@@ -251,18 +280,21 @@ def _draw_types(rng: np.random.Generator, rows: int, type_weights: np.ndarray) -
     return rng.choice(len(type_weights), size=rows, p=type_weights)
 
 
-def _draws_per_user(rng: np.random.Generator, rows: int, n_items: int,
-                    params: PrizeParameters) -> np.ndarray:
+def _draws_per_user(
+    rng: np.random.Generator, rows: int, n_items: int, params: PrizeParameters
+) -> np.ndarray:
     """Draws with replacement per user, enough to leave the wanted number of distinct items on
     average once repeats are dropped."""
-    wanted = np.clip(np.rint(params.count_scale * rng.lognormal(0.0, USER_COUNT_SIGMA, rows)),
-                     1, n_items)
+    wanted = np.clip(
+        np.rint(params.count_scale * rng.lognormal(0.0, USER_COUNT_SIGMA, rows)), 1, n_items
+    )
     draws = np.interp(wanted, params.distinct_expected, params.draw_grid)
     return np.maximum(np.rint(draws), wanted).astype(np.int64)
 
 
-def _distinct_items(rng: np.random.Generator, draws: np.ndarray,
-                    cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _distinct_items(
+    rng: np.random.Generator, draws: np.ndarray, cumulative: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(user, item) pairs, sorted, repeats dropped, from ``draws[u]`` popularity-weighted draws
     with replacement for each user u.
 
@@ -277,8 +309,9 @@ def _distinct_items(rng: np.random.Generator, draws: np.ndarray,
     return users[first], items[first]
 
 
-def prize_chunk(shape: PrizeShape, params: PrizeParameters,
-                chunk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def prize_chunk(
+    shape: PrizeShape, params: PrizeParameters, chunk: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One chunk's ratings as (user within the chunk, item, rating) arrays, sorted by user then
     item, each (user, item) once; ratings are uint8 in 1..5."""
     _, rows = _chunk_users(shape, chunk)
@@ -287,8 +320,11 @@ def prize_chunk(shape: PrizeShape, params: PrizeParameters,
     draws = _draws_per_user(rng, rows, shape.n_items, params)
     user_bias = rng.normal(0.0, USER_BIAS_SD, size=rows)
     users, items = _distinct_items(rng, draws, params.cumulative_popularity)
-    score = (params.type_means[types[users], items] + user_bias[users]
-             + rng.normal(0.0, NOISE_SD, size=len(users)))
+    score = (
+        params.type_means[types[users], items]
+        + user_bias[users]
+        + rng.normal(0.0, NOISE_SD, size=len(users))
+    )
     ratings = np.clip(np.rint(score), 1, 5).astype(np.uint8)
     return users, items, ratings
 
@@ -311,8 +347,12 @@ def _partitions(shape: PrizeShape, num_partitions: int | None, default: int) -> 
     return max(1, min(shape.n_chunks, num_partitions or default))
 
 
-def prize_blocks(spark, shape: PrizeShape = PrizeShape(), num_partitions: int | None = None,
-                 backend: str | None = None):
+def prize_blocks(
+    spark,
+    shape: PrizeShape = PrizeShape(),
+    num_partitions: int | None = None,
+    backend: str | None = None,
+):
     """Cached blocks of sparse ratings in ``shape``, generated on the executors: one ``Block``
     per chunk of ``PRIZE_CHUNK_USERS`` users, its values a CSR array (users × n_items, uint8
     ratings, 0 = missing). The same seed gives the same blocks for any ``num_partitions``."""
@@ -323,8 +363,9 @@ def prize_blocks(spark, shape: PrizeShape = PrizeShape(), num_partitions: int | 
         start, rows = _chunk_users(shape, chunk)
         users, items, ratings = prize_chunk(shape, params, chunk)
         # int32 positions keep the CSR's indptr and indices in one index dtype
-        values = sparse_values(users.astype(np.int32), items.astype(np.int32), ratings,
-                               (rows, shape.n_items))
+        values = sparse_values(
+            users.astype(np.int32), items.astype(np.int32), ratings, (rows, shape.n_items)
+        )
         return [Block(start, values)]
 
     partitions = _partitions(shape, num_partitions, default_parallelism(spark))
@@ -347,7 +388,8 @@ def prize_triples(spark, shape: PrizeShape = PrizeShape(), num_partitions: int |
                 users, items, ratings = prize_chunk(shape, params, chunk)
                 yield pa.RecordBatch.from_arrays(
                     [pa.array(users + start), pa.array(items), pa.array(ratings.astype(np.int32))],
-                    names=["user", "item", "rating"])
+                    names=["user", "item", "rating"],
+                )
 
     partitions = _partitions(shape, num_partitions, default_parallelism(spark))
     return spark.range(shape.n_chunks, numPartitions=partitions).mapInArrow(batches, TRIPLES_SCHEMA)
@@ -359,10 +401,18 @@ EXPERIMENT_ROWS = 1_000_000
 EXPERIMENT_CHUNK_ROWS = 100_000
 
 
-def wols_experiment(spark, n_rows: int = EXPERIMENT_ROWS, slope: float = 1.0,
-                    intercept: float = -4.0, noise_sd: float = 0.5, low: float = -4.0,
-                    high: float = 4.0, seed: int = 0, num_partitions: int | None = None,
-                    backend: str | None = None) -> RegressionData:
+def wols_experiment(
+    spark,
+    n_rows: int = EXPERIMENT_ROWS,
+    slope: float = 1.0,
+    intercept: float = -4.0,
+    noise_sd: float = 0.5,
+    low: float = -4.0,
+    high: float = 4.0,
+    seed: int = 0,
+    num_partitions: int | None = None,
+    backend: str | None = None,
+) -> RegressionData:
     """The 1M-point weighted least-squares experiment: x ~ U(low, high),
     y = slope·x + intercept + ε with ε ~ N(0, noise_sd²) (0.5 is the standard deviation),
     weight |1/x|. Chunks of rows have their own seeded generators, so the data are the same for

@@ -37,6 +37,7 @@ class RegressionData:
 def _row_check(names: list[str]):
     """The regression rows' check: every value finite and the weight >= 0; only a bad weight
     (with nothing else wrong) may be dropped."""
+
     def check(values: np.ndarray):
         weight = values[:, WEIGHT]
         other = np.delete(values, WEIGHT, axis=1)
@@ -75,8 +76,12 @@ def _parse_rows(names: list[str], drop_bad_weights: bool, block_rows: int, vecto
             converted, problem = [], None
             values = values_of(row)
             if vector and row[2] is not None and len(values) != len(names):
-                parser.fail(n, f"the features vector has {len(values) - 2} values where the "
-                               f"first row's has {len(names) - 2}", droppable=False)
+                parser.fail(
+                    n,
+                    f"the features vector has {len(values) - 2} values where the "
+                    f"first row's has {len(names) - 2}",
+                    droppable=False,
+                )
                 continue
             for name, value in zip(names, values):
                 if value is None:
@@ -100,9 +105,16 @@ def _parse_rows(names: list[str], drop_bad_weights: bool, block_rows: int, vecto
 UNIT_WEIGHT = "__spark_em_unit_weight"
 
 
-def from_dataframe(df, label: str, weight: str | None, features: list[str],
-                   drop_bad_weights: bool = False, source: str = "the DataFrame",
-                   block_rows: int = BLOCK_ROWS, backend: str | None = None) -> RegressionData:
+def from_dataframe(
+    df,
+    label: str,
+    weight: str | None,
+    features: list[str],
+    drop_bad_weights: bool = False,
+    source: str = "the DataFrame",
+    block_rows: int = BLOCK_ROWS,
+    backend: str | None = None,
+) -> RegressionData:
     """Rows of ``df`` as regression blocks. ``features`` are numeric (or numeric-text) columns,
     or a single column of ``pyspark.ml`` vectors. A row with an infinite, NaN or negative
     weight stops the load (naming the row) unless ``drop_bad_weights``; without a ``weight``
@@ -116,8 +128,9 @@ def from_dataframe(df, label: str, weight: str | None, features: list[str],
     names = [label, weight, *features]
     missing = [c for c in names if c not in df.columns]
     if missing:
-        raise InputError(f"{source}: no column {', '.join(map(repr, missing))}; it has "
-                         f"{', '.join(df.columns)}")
+        raise InputError(
+            f"{source}: no column {', '.join(map(repr, missing))}; it has {', '.join(df.columns)}"
+        )
     if len(set(names)) != len(names):
         raise InputError(f"{source}: label, weight and features must be different columns")
     from pyspark.ml.linalg import VectorUDT
@@ -130,8 +143,10 @@ def from_dataframe(df, label: str, weight: str | None, features: list[str],
         first = df.select(features[0]).where(F.col(features[0]).isNotNull()).first()
         width = len(first[0]) if first is not None else 0
         if width == 0:
-            raise InputError(f"{source}: column {features[0]!r} holds no features (every vector "
-                             f"is null or empty)")
+            raise InputError(
+                f"{source}: column {features[0]!r} holds no features (every vector "
+                f"is null or empty)"
+            )
         feature_names = [f"{features[0]}[{i}]" for i in range(width)]
     parse = _parse_rows([label, weight, *feature_names], drop_bad_weights, block_rows, vector)
 
@@ -142,8 +157,13 @@ def from_dataframe(df, label: str, weight: str | None, features: list[str],
 
     chosen = backend_for(df.sparkSession, backend)
     blocks, metas = assemble(chosen, chosen.rows_of(df, names), parse, describe)
-    return RegressionData(blocks, feature_names, sum(m["n_rows"] for m in metas),
-                          sum(m["dropped"] for m in metas), columns)
+    return RegressionData(
+        blocks,
+        feature_names,
+        sum(m["n_rows"] for m in metas),
+        sum(m["dropped"] for m in metas),
+        columns,
+    )
 
 
 def named_columns(spark, path: str, fmt: str | None, what: str):
@@ -158,10 +178,18 @@ def named_columns(spark, path: str, fmt: str | None, what: str):
     raise InputError(f"{{param}} must be csv or parquet for {what}, not {fmt!r}", param="fmt")
 
 
-def read_table(spark, path: str, label: str, weight: str | None, features: list[str],
-               fmt: str | None = None, drop_bad_weights: bool = False,
-               backend: str | None = None) -> RegressionData:
+def read_table(
+    spark,
+    path: str,
+    label: str,
+    weight: str | None,
+    features: list[str],
+    fmt: str | None = None,
+    drop_bad_weights: bool = False,
+    backend: str | None = None,
+) -> RegressionData:
     """A CSV file with a header line, or Parquet (by ``fmt`` or the name), as regression data."""
     df = named_columns(spark, path, fmt, "regression data")
-    return from_dataframe(df, label, weight, features, drop_bad_weights, source=path,
-                          backend=backend)
+    return from_dataframe(
+        df, label, weight, features, drop_bad_weights, source=path, backend=backend
+    )

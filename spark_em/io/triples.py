@@ -82,7 +82,8 @@ def positions(sorted_ids: np.ndarray, wanted) -> np.ndarray:
             import pandas as pd
 
             wanted = pd.to_numeric(pd.Series(wanted, dtype=object), errors="coerce").to_numpy(
-                dtype=np.float64)
+                dtype=np.float64
+            )
         valid = np.isfinite(wanted) & (wanted == np.round(wanted)) & (np.abs(wanted) < 2**53)
         wanted = np.where(valid, wanted, 0).astype(np.int64)
     if len(sorted_ids) == 0:
@@ -129,7 +130,9 @@ def _check_columns(df, user_col: str, item_col: str, rating_col: str) -> None:
     for name in (user_col, item_col):
         kind = df.schema[name].dataType
         if not isinstance(kind, (NumericType, StringType)):
-            raise InputError(f"column {name!r} must hold numbers or strings, not {kind.simpleString()}")
+            raise InputError(
+                f"column {name!r} must hold numbers or strings, not {kind.simpleString()}"
+            )
 
 
 def _id_column(df, name: str):
@@ -160,16 +163,34 @@ def _bad_record_condition(df, user_col, item_col, rating_col, rating_range):
         (missing(user_col), F.lit("the user id is missing or NaN")),
         (missing(item_col), F.lit("the item id is missing or NaN")),
         (F.col(rating_col).isNull(), F.lit("the rating is missing")),
-        (rating.isNull(), F.concat(F.lit("rating "), F.col(rating_col).cast("string"),
-                                   F.lit(" is not a number"))),
-        (F.isnan(rating) | (F.abs(rating) == float("inf")),
-         F.concat(F.lit("rating "), rating.cast("string"), F.lit(" is not a finite number"))),
-        (rating <= 0, F.concat(F.lit("rating "), rating.cast("string"),
-                               F.lit(" is not positive (0 marks a missing entry)"))),
+        (
+            rating.isNull(),
+            F.concat(F.lit("rating "), F.col(rating_col).cast("string"), F.lit(" is not a number")),
+        ),
+        (
+            F.isnan(rating) | (F.abs(rating) == float("inf")),
+            F.concat(F.lit("rating "), rating.cast("string"), F.lit(" is not a finite number")),
+        ),
+        (
+            rating <= 0,
+            F.concat(
+                F.lit("rating "),
+                rating.cast("string"),
+                F.lit(" is not positive (0 marks a missing entry)"),
+            ),
+        ),
     ]
     if low is not None:
-        reasons.append(((rating < low) | (rating > high), F.concat(
-            F.lit("rating "), rating.cast("string"), F.lit(f" is outside the declared range {low:g}–{high:g}"))))
+        reasons.append(
+            (
+                (rating < low) | (rating > high),
+                F.concat(
+                    F.lit("rating "),
+                    rating.cast("string"),
+                    F.lit(f" is outside the declared range {low:g}–{high:g}"),
+                ),
+            )
+        )
     bad = reasons[0][0]
     for cond, _ in reasons[1:]:
         bad = bad | cond
@@ -189,23 +210,37 @@ class TripleRatings:
     n_dropped: int = 0
 
 
-def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col: str = "rating",
-                 rating_range: tuple[float, float] | None = None, on_bad_rows: str = "error",
-                 block_rows: int = DEFAULT_BLOCK_ROWS, num_partitions: int | None = None,
-                 describe: str = "the ratings", backend: str | None = None) -> TripleRatings:
+def read_triples(
+    df,
+    user_col: str = "user",
+    item_col: str = "item",
+    rating_col: str = "rating",
+    rating_range: tuple[float, float] | None = None,
+    on_bad_rows: str = "error",
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    num_partitions: int | None = None,
+    describe: str = "the ratings",
+    backend: str | None = None,
+) -> TripleRatings:
     """Cached CSR blocks of users from a DataFrame of (user, item, rating) records, on the
     backend ``backend`` names (by default, that of ``df``'s session)."""
     from pyspark.sql import functions as F
 
     if on_bad_rows not in ("error", "drop"):
-        raise InputError(f"{{param}} must be 'error' or 'drop', not {on_bad_rows!r}",
-                         param="on_bad_rows")
+        raise InputError(
+            f"{{param}} must be 'error' or 'drop', not {on_bad_rows!r}", param="on_bad_rows"
+        )
     _check_columns(df, user_col, item_col, rating_col)
     spark = df.sparkSession
     chosen = backend_for(spark, backend)
     bad, reason = _bad_record_condition(df, user_col, item_col, rating_col, rating_range)
-    records = df.select(_id_column(df, user_col).alias("u"), _id_column(df, item_col).alias("i"),
-                        F.col(rating_col).alias("r"), bad.alias("bad"), reason.alias("why"))
+    records = df.select(
+        _id_column(df, user_col).alias("u"),
+        _id_column(df, item_col).alias("i"),
+        F.col(rating_col).alias("r"),
+        bad.alias("bad"),
+        reason.alias("why"),
+    )
     n_dropped = 0
     if on_bad_rows == "error":
         first_bad = records.where("bad").limit(1).collect()
@@ -229,12 +264,16 @@ def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col:
     n_records = sum(r[1] for r in per_user)
     items = _id_array([r[0] for r in good.select("i").distinct().collect()])
     index = RatingsIndex(users, items)
-    n_parts = num_partitions or max(default_parallelism(spark),
-                                    -(-n_records // RECORDS_PER_PARTITION))
+    n_parts = num_partitions or max(
+        default_parallelism(spark), -(-n_records // RECORDS_PER_PARTITION)
+    )
     try:
         packed = _packed_blocks(good, index, block_rows, n_parts, describe)
-        blocks = chosen.from_records(packed.where(F.col("problem").isNull()).select(
-            (F.col("block") * block_rows).alias("offset"), F.lit("csr").alias("kind"), "payload"))
+        blocks = chosen.from_records(
+            packed.where(F.col("problem").isNull()).select(
+                (F.col("block") * block_rows).alias("offset"), F.lit("csr").alias("kind"), "payload"
+            )
+        )
         packed.unpersist()
     finally:
         if on_bad_rows == "drop":
@@ -243,7 +282,9 @@ def read_triples(df, user_col: str = "user", item_col: str = "item", rating_col:
     return TripleRatings(blocks, index, n_ratings, int(n_dropped))
 
 
-_BLOCK_SCHEMA = pa.schema([("block", pa.int64()), ("payload", pa.binary()), ("problem", pa.string())])
+_BLOCK_SCHEMA = pa.schema(
+    [("block", pa.int64()), ("payload", pa.binary()), ("problem", pa.string())]
+)
 
 
 def _block_records(table: pa.Table, ids, block_rows: int, shape: tuple[int, int]):
@@ -251,8 +292,12 @@ def _block_records(table: pa.Table, ids, block_rows: int, shape: tuple[int, int]
     id that found no row or column gives a problem record instead."""
     block, row, col, r = (table.column(n).to_numpy() for n in ("block", "row", "col", "r"))
     if (row < 0).any() or (col < 0).any():
-        yield dict(block=-1, payload=None, problem="an id did not match the ids collected from "
-                   "the same records (ids must be whole numbers, text, or finite doubles)")
+        yield dict(
+            block=-1,
+            payload=None,
+            problem="an id did not match the ids collected from "
+            "the same records (ids must be whole numbers, text, or finite doubles)",
+        )
         return
     order = np.lexsort((col, row))
     block, row, col, r = block[order], row[order], col[order], r[order]
@@ -260,15 +305,21 @@ def _block_records(table: pa.Table, ids, block_rows: int, shape: tuple[int, int]
     if same.size:
         at = int(same[0])
         users, items = ids
-        yield dict(block=-1, payload=None, problem=(
-            f"user {users[row[at]].item()!r} item {items[col[at]].item()!r} is rated more than "
-            f"once ({r[at]:g} and {r[at + 1]:g})"))
+        yield dict(
+            block=-1,
+            payload=None,
+            problem=(
+                f"user {users[row[at]].item()!r} item {items[col[at]].item()!r} is rated more than "
+                f"once ({r[at]:g} and {r[at + 1]:g})"
+            ),
+        )
         return
     starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(block) else []
     for lo, hi in zip(starts, np.r_[starts[1:], len(block)]):
         first = int(block[lo]) * block_rows
-        matrix = sparse_values(row[lo:hi] - first, col[lo:hi], r[lo:hi],
-                               (min(block_rows, shape[0] - first), shape[1]))
+        matrix = sparse_values(
+            row[lo:hi] - first, col[lo:hi], r[lo:hi], (min(block_rows, shape[0] - first), shape[1])
+        )
         yield dict(block=int(block[lo]), payload=pack(matrix)[1], problem=None)
 
 
@@ -286,8 +337,14 @@ def _packed_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, des
             rows = positions(users, batch.column("u").to_numpy(zero_copy_only=False))
             cols = positions(items, batch.column("i").to_numpy(zero_copy_only=False))
             yield pa.RecordBatch.from_arrays(
-                [pa.array(rows // block_rows), pa.array(rows), pa.array(cols.astype(np.int32)),
-                 batch.column("r")], names=["block", "row", "col", "r"])
+                [
+                    pa.array(rows // block_rows),
+                    pa.array(rows),
+                    pa.array(cols.astype(np.int32)),
+                    batch.column("r"),
+                ],
+                names=["block", "row", "col", "r"],
+            )
 
     def assemble(batches):
         batches = list(batches)
@@ -298,8 +355,11 @@ def _packed_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, des
                 yield pa.RecordBatch.from_pylist(records, schema=_BLOCK_SCHEMA)
 
     located = good.mapInArrow(locate, "block long, row long, col int, r double")
-    packed = located.repartition(n_parts, "block").mapInArrow(
-        assemble, "block long, payload binary, problem string").cache()
+    packed = (
+        located.repartition(n_parts, "block")
+        .mapInArrow(assemble, "block long, payload binary, problem string")
+        .cache()
+    )
     problems = [r.problem for r in packed.where(F.col("problem").isNotNull()).limit(1).collect()]
     if problems:
         packed.unpersist()

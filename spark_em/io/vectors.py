@@ -30,8 +30,10 @@ def _list_parts(lists, dtype) -> tuple[np.ndarray, np.ndarray]:
     flat = lists.values
     if not pa.types.is_floating(flat.type) or dtype != np.float64:
         flat = pc.cast(flat, pa.float64() if dtype == np.float64 else pa.int64())
-    return (lists.offsets.to_numpy(zero_copy_only=False).astype(np.int64),
-            flat.to_numpy(zero_copy_only=False).astype(dtype, copy=False))
+    return (
+        lists.offsets.to_numpy(zero_copy_only=False).astype(np.int64),
+        flat.to_numpy(zero_copy_only=False).astype(dtype, copy=False),
+    )
 
 
 def arrow_matrix(column, present: np.ndarray) -> np.ndarray:
@@ -56,5 +58,5 @@ def arrow_matrix(column, present: np.ndarray) -> np.ndarray:
     X[dense] = values[value_at[rows[dense]][:, None] + np.arange(X.shape[1])]
     for i in np.flatnonzero(~dense):
         r = rows[i]
-        X[i, indices[index_at[r]:index_at[r + 1]]] = values[value_at[r]:value_at[r + 1]]
+        X[i, indices[index_at[r] : index_at[r + 1]]] = values[value_at[r] : value_at[r + 1]]
     return X

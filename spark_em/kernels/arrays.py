@@ -23,7 +23,7 @@ def compact(values: np.ndarray) -> np.ndarray:
         raise ValueError("integer values above 2**53 cannot be held exactly as numbers here")
     as_float = values.astype(np.float64, copy=False)
     in_byte_range = values.size and 0 <= as_float.min() and as_float.max() <= 255
-    for dtype in ((np.uint8, np.float32) if in_byte_range else (np.float32,)):
+    for dtype in (np.uint8, np.float32) if in_byte_range else (np.float32,):
         with np.errstate(invalid="ignore", over="ignore"):
             candidate = as_float.astype(dtype)
         if np.array_equal(candidate.astype(np.float64), as_float):
@@ -35,8 +35,10 @@ def sparse_values(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape:
     """A CSR block from (row, column, value) triples with distinct positions, values compacted
     and indices in int32."""
     index = np.int32 if max(shape[1], len(values)) < 2**31 else np.int64
-    matrix = sparse.csr_array((compact(values), (np.asarray(rows, dtype=index),
-                                                  np.asarray(cols, dtype=index))), shape=shape)
+    matrix = sparse.csr_array(
+        (compact(values), (np.asarray(rows, dtype=index), np.asarray(cols, dtype=index))),
+        shape=shape,
+    )
     matrix.sort_indices()
     return matrix
 
@@ -71,8 +73,9 @@ def row_uniforms(seed: int, draw: int, rows: np.ndarray) -> np.ndarray:
     """A uniform number in (0, 1) for each global row index: splitmix64 of (seed, draw, row),
     so a draw does not depend on how the rows are partitioned or blocked."""
     with np.errstate(over="ignore"):
-        z = (np.asarray(rows, dtype=np.uint64) * _GOLDEN
-             + np.uint64((seed * 0x632BE59BD9B4E019 + draw * 0x85EBCA77C2B2AE63) % 2**64))
+        z = np.asarray(rows, dtype=np.uint64) * _GOLDEN + np.uint64(
+            (seed * 0x632BE59BD9B4E019 + draw * 0x85EBCA77C2B2AE63) % 2**64
+        )
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))

@@ -24,8 +24,10 @@ import numpy as np
 
 # numba is imported on the first compiled call, not here: a Python worker that never runs
 # these loops does not pay for it.
-ENABLED = (importlib.util.find_spec("numba") is not None
-           and os.environ.get("SPARK_EM_COMPILED", "1") != "0")
+ENABLED = (
+    importlib.util.find_spec("numba") is not None
+    and os.environ.get("SPARK_EM_COMPILED", "1") != "0"
+)
 # Widest rows the compiled full/tied pass takes: it beats the BLAS pass by 1.1–3.5× up to 128
 # dimensions (K=5, one core, 4096 rows) and ties at 200. The diagonal pass, linear in d, always
 # wins (3–7×).
@@ -54,9 +56,13 @@ def compile_in(namespace: dict, helpers: tuple[str, ...], loops: tuple[str, ...]
 
 def _load() -> dict:
     if not _loaded:
-        _loaded.update(compile_in(globals(), ("_transpose_tile", "_normalise", "_weigh",
-                                              "_whiten_tile", "_add_moments"),
-                                  ("_triangular_pass", "_diagonal_pass", "_masked_csr_pass")))
+        _loaded.update(
+            compile_in(
+                globals(),
+                ("_transpose_tile", "_normalise", "_weigh", "_whiten_tile", "_add_moments"),
+                ("_triangular_pass", "_diagonal_pass", "_masked_csr_pass"),
+            )
+        )
     return _loaded
 
 
@@ -93,8 +99,9 @@ def _triangular_pass(rows, means, precision, log_norm, moments, weights):  # pra
     return log_likelihood
 
 
-def _diagonal_pass(rows, means, precision, log_norm, first, square, resp,
-                   weights):  # pragma: no cover - compiled
+def _diagonal_pass(
+    rows, means, precision, log_norm, first, square, resp, weights
+):  # pragma: no cover - compiled
     """Diag and spherical: ``precision`` K×d (1/σ per coordinate). Adds Σ r y to ``first``,
     Σ r y² to ``square`` (both K×d) and Σ r to ``resp``; returns the log-likelihood.
     ``weights`` as for ``_triangular_pass``."""
@@ -249,8 +256,7 @@ def triangular_pass(rows, means, precision, log_norm, moments, weights=None) -> 
 def diagonal_pass(rows, means, precision, log_norm, first, square, resp, weights=None) -> float:
     """``_diagonal_pass``, compiled."""
     weights = NO_WEIGHTS if weights is None else weights
-    return _load()["_diagonal_pass"](rows, means, precision, log_norm, first, square, resp,
-                                     weights)
+    return _load()["_diagonal_pass"](rows, means, precision, log_norm, first, square, resp, weights)
 
 
 def usable(d: int, covariance_type: str) -> bool:
@@ -260,8 +266,9 @@ def usable(d: int, covariance_type: str) -> bool:
     return covariance_type in ("diag", "spherical") or d <= MAX_DIMS
 
 
-def _masked_csr_pass(indptr, indices, data, table, log_weight, var, resp,
-                     resp_sq_norm):  # pragma: no cover - compiled
+def _masked_csr_pass(
+    indptr, indices, data, table, log_weight, var, resp, resp_sq_norm
+):  # pragma: no cover - compiled
     """The masked spherical mixture on a CSR block (``masked``, equations (1)–(2) and the sums
     behind (3)–(5)), one row at a time over its observed entries only. ``table`` is d×3K, one
     row per column of the data: [μ_{·,i} | Σ p δ x | Σ p δ] side by side, so that an observed
@@ -321,5 +328,6 @@ def _masked_csr_pass(indptr, indices, data, table, log_weight, var, resp,
 
 def masked_csr_pass(indptr, indices, data, table, log_weight, var, resp, resp_sq_norm):
     """``_masked_csr_pass``, compiled."""
-    return _load()["_masked_csr_pass"](indptr, indices, data, table, log_weight, var, resp,
-                                 resp_sq_norm)
+    return _load()["_masked_csr_pass"](
+        indptr, indices, data, table, log_weight, var, resp, resp_sq_norm
+    )

@@ -67,8 +67,9 @@ class GaussianStats(NamedTuple):
 
 def check_type(covariance_type: str) -> str:
     if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(f"covariance_type must be one of {', '.join(COVARIANCE_TYPES)}, "
-                         f"not {covariance_type!r}")
+        raise ValueError(
+            f"covariance_type must be one of {', '.join(COVARIANCE_TYPES)}, not {covariance_type!r}"
+        )
     return covariance_type
 
 
@@ -90,7 +91,8 @@ def _factors(covariances: np.ndarray, covariance_type: str) -> tuple[np.ndarray,
             except linalg.LinAlgError:
                 raise np.linalg.LinAlgError(
                     f"the covariance of component {k} is not positive definite (the data may "
-                    "be collapsed or have a constant column): increase reg_covar") from None
+                    "be collapsed or have a constant column): increase reg_covar"
+                ) from None
             precision[k] = linalg.solve_triangular(chol[k], np.eye(d), lower=True).T
         if covariance_type == "tied":
             return precision[0], chol[0]
@@ -98,7 +100,8 @@ def _factors(covariances: np.ndarray, covariance_type: str) -> tuple[np.ndarray,
     if np.any(covariances <= 0):
         k = int(np.argwhere(np.atleast_1d(covariances) <= 0)[0][0])
         raise np.linalg.LinAlgError(
-            f"the variance of component {k} is not positive (a constant column?): increase reg_covar")
+            f"the variance of component {k} is not positive (a constant column?): increase reg_covar"
+        )
     sd = np.sqrt(covariances)
     return 1.0 / sd, sd
 
@@ -137,8 +140,9 @@ def prepare(mixture: Mixture) -> Prepared:
     with np.errstate(divide="ignore"):
         log_weights = np.log(np.asarray(mixture.weights, dtype=np.float64))
     log_density_norm = log_det - 0.5 * d * LOG_2PI
-    return Prepared(log_weights, means, precision, kind, chol, log_weights + log_density_norm,
-                    log_density_norm)
+    return Prepared(
+        log_weights, means, precision, kind, chol, log_weights + log_density_norm, log_density_norm
+    )
 
 
 def _centred(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -201,13 +205,14 @@ def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray
     step = _chunk_rows(*delta.shape)
     resp, row_ll = np.empty((Xc.shape[0], delta.shape[0])), np.empty(Xc.shape[0])
     for lo in range(0, Xc.shape[0], step):
-        part = _weighted(_whitened(Xc[lo:lo + step], delta, prepared), prepared)
-        resp[lo:lo + step], row_ll[lo:lo + step] = _normalised(part)
+        part = _weighted(_whitened(Xc[lo : lo + step], delta, prepared), prepared)
+        resp[lo : lo + step], row_ll[lo : lo + step] = _normalised(part)
     return resp, row_ll
 
 
-def _add_moments(Y: np.ndarray, resp: np.ndarray, first: np.ndarray, square: np.ndarray,
-                 kind: str) -> None:
+def _add_moments(
+    Y: np.ndarray, resp: np.ndarray, first: np.ndarray, square: np.ndarray, kind: str
+) -> None:
     """Add Σ r y_k and Σ r y_k y_kᵀ (diag, spherical: Σ r y_k²) of these rows (y: n × K × d)
     to ``first`` and ``square``."""
     Yw = Y * resp[:, :, None]
@@ -238,8 +243,14 @@ def _row_count(X: np.ndarray, weights: np.ndarray | None) -> float:
     return X.shape[0] if weights is None else float(weights.sum())
 
 
-def stats_of(X: np.ndarray, resp: np.ndarray, centres: np.ndarray, covariance_type: str,
-             log_likelihood: float = 0.0, weights: np.ndarray | None = None) -> GaussianStats:
+def stats_of(
+    X: np.ndarray,
+    resp: np.ndarray,
+    centres: np.ndarray,
+    covariance_type: str,
+    log_likelihood: float = 0.0,
+    weights: np.ndarray | None = None,
+) -> GaussianStats:
     """Σ r, Σ r (x − m_k) and the centred second moments the covariance type needs, for given
     responsibilities (the hard assignments of an initialisation, say), each row's multiplied
     by its weight when there are ``weights``."""
@@ -250,8 +261,9 @@ def stats_of(X: np.ndarray, resp: np.ndarray, centres: np.ndarray, covariance_ty
     centres = np.asarray(centres, dtype=np.float64)
     first, square = _zero_moments(*centres.shape, covariance_type)
     _add_moments(Xc[:, None, :] - (centres - shift)[None], resp, first, square, covariance_type)
-    return GaussianStats(float(log_likelihood), _row_count(Xc, weights), resp.sum(axis=0), first,
-                         square)
+    return GaussianStats(
+        float(log_likelihood), _row_count(Xc, weights), resp.sum(axis=0), first, square
+    )
 
 
 def _augmented_map(delta: np.ndarray, prepared: Prepared) -> np.ndarray:
@@ -268,8 +280,9 @@ def _augmented_map(delta: np.ndarray, prepared: Prepared) -> np.ndarray:
     return W.reshape(d + 1, K * (d + 1))
 
 
-def _block_stats_dense_factors(X: np.ndarray, shift: np.ndarray, prepared: Prepared,
-                               weights: np.ndarray | None = None) -> GaussianStats:
+def _block_stats_dense_factors(
+    X: np.ndarray, shift: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
+) -> GaussianStats:
     """Full and tied: per chunk one product for the whitened rows and K for the moments."""
     delta = prepared.means - shift
     K, d = delta.shape
@@ -281,7 +294,7 @@ def _block_stats_dense_factors(X: np.ndarray, shift: np.ndarray, prepared: Prepa
     log_likelihood = 0.0
     step = _chunk_rows(K, d)
     for lo in range(0, X.shape[0], step):
-        Y = (rows[lo:lo + step] @ W).reshape(-1, K, d + 1)
+        Y = (rows[lo : lo + step] @ W).reshape(-1, K, d + 1)
         whitened = Y[:, :, :d]
         weighted = prepared.log_norm[None, :] - 0.5 * np.einsum("nkd,nkd->nk", whitened, whitened)
         resp, row_ll = _normalised(weighted)
@@ -289,10 +302,12 @@ def _block_stats_dense_factors(X: np.ndarray, shift: np.ndarray, prepared: Prepa
         Yw = Y * resp[:, :, None]
         for k in range(K):
             moments[k] += Yw[:, k, :].T @ Y[:, k, :]
-    first, square = _unwhitened(moments[:, :d, d], moments[:, :d, :d],
-                                prepared.covariance_chol, prepared.covariance_type)
-    return GaussianStats(float(log_likelihood), _row_count(X, weights), moments[:, d, d].copy(),
-                         first, square)
+    first, square = _unwhitened(
+        moments[:, :d, d], moments[:, :d, :d], prepared.covariance_chol, prepared.covariance_type
+    )
+    return GaussianStats(
+        float(log_likelihood), _row_count(X, weights), moments[:, d, d].copy(), first, square
+    )
 
 
 def _weigh(resp: np.ndarray, row_ll: np.ndarray, weights: np.ndarray | None, lo: int) -> float:
@@ -300,7 +315,7 @@ def _weigh(resp: np.ndarray, row_ll: np.ndarray, weights: np.ndarray | None, lo:
     ``weights``), and the responsibilities multiplied by the weights in place."""
     if weights is None:
         return row_ll.sum()
-    w = weights[lo:lo + resp.shape[0]]
+    w = weights[lo : lo + resp.shape[0]]
     resp *= w[:, None]
     return float(w @ row_ll)
 
@@ -311,8 +326,9 @@ def symmetric_from_lower(lower: np.ndarray) -> np.ndarray:
     return lower + np.tril(lower, -1).transpose(0, 2, 1)
 
 
-def _block_stats_compiled(X: np.ndarray, prepared: Prepared,
-                          weights: np.ndarray | None = None) -> GaussianStats:
+def _block_stats_compiled(
+    X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
+) -> GaussianStats:
     """The same pass by the compiled loops (``compiled``), for rows of few dimensions."""
     kind = prepared.covariance_type
     means = np.ascontiguousarray(prepared.means)
@@ -328,14 +344,14 @@ def _block_stats_compiled(X: np.ndarray, prepared: Prepared,
     else:
         P = np.ascontiguousarray(np.broadcast_to(P if kind == "diag" else P[:, None], (K, d)))
         first, square, resp = np.zeros((K, d)), np.zeros((K, d)), np.zeros(K)
-        log_likelihood = compiled.diagonal_pass(X, means, P, log_norm, first, square, resp,
-                                                weights)
+        log_likelihood = compiled.diagonal_pass(X, means, P, log_norm, first, square, resp, weights)
     first, square = _unwhitened(first, square, prepared.covariance_chol, kind)
     return GaussianStats(float(log_likelihood), _row_count(X, weights), resp, first, square)
 
 
-def _block_stats_shifted(X: np.ndarray, shift: np.ndarray, prepared: Prepared,
-                         weights: np.ndarray | None = None) -> GaussianStats:
+def _block_stats_shifted(
+    X: np.ndarray, shift: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
+) -> GaussianStats:
     """``block_stats`` of float64 rows ``X``, centred on ``shift`` a chunk at a time."""
     kind = prepared.covariance_type
     if kind in ("full", "tied"):
@@ -346,7 +362,7 @@ def _block_stats_shifted(X: np.ndarray, shift: np.ndarray, prepared: Prepared,
     n_k, log_likelihood = np.zeros(K), 0.0
     step = _chunk_rows(K, d)
     for lo in range(0, X.shape[0], step):
-        Y = _whitened(X[lo:lo + step] - shift, delta, prepared)
+        Y = _whitened(X[lo : lo + step] - shift, delta, prepared)
         resp, row_ll = _normalised(_weighted(Y, prepared))
         log_likelihood += _weigh(resp, row_ll, weights, lo)
         n_k += resp.sum(axis=0)
@@ -361,15 +377,17 @@ def _float_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X, X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
 
 
-def block_stats(X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
-                ) -> GaussianStats:
+def block_stats(
+    X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
+) -> GaussianStats:
     """One pass over a block: its log-likelihood and its M-step sums, centred on the means.
     With ``weights`` every row counts its weight times (a weight of 2 is the row twice)."""
     return block_stats_many(X, [prepared], weights)[0]
 
 
-def block_stats_many(X: np.ndarray, prepared: list[Prepared],
-                     weights: np.ndarray | None = None) -> list[GaussianStats]:
+def block_stats_many(
+    X: np.ndarray, prepared: list[Prepared], weights: np.ndarray | None = None
+) -> list[GaussianStats]:
     """``block_stats`` for several starts: the block is converted (and its shift found) once.
     Rows of few dimensions take the compiled pass, wider rows the BLAS one."""
     X, shift = np.ascontiguousarray(X, dtype=np.float64), None
@@ -386,8 +404,12 @@ def block_stats_many(X: np.ndarray, prepared: list[Prepared],
     return stats
 
 
-def update(stats: GaussianStats, previous: Mixture, reg_covar: float = REG_COVAR,
-           weight_eps: float = 10 * np.finfo(np.float64).eps) -> Mixture:
+def update(
+    stats: GaussianStats,
+    previous: Mixture,
+    reg_covar: float = REG_COVAR,
+    weight_eps: float = 10 * np.finfo(np.float64).eps,
+) -> Mixture:
     """Equations (9)–(10) from summed statistics centred on ``previous.means``."""
     kind = previous.covariance_type
     n_k = stats.resp + weight_eps
@@ -414,8 +436,9 @@ def update(stats: GaussianStats, previous: Mixture, reg_covar: float = REG_COVAR
 
 def n_parameters(k: int, d: int, covariance_type: str) -> int:
     """Free parameters: K−1 weights, K·d means and the covariances of the type."""
-    cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d,
-           "spherical": k}[check_type(covariance_type)]
+    cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d, "spherical": k}[
+        check_type(covariance_type)
+    ]
     return (k - 1) + k * d + cov
 
 

@@ -30,8 +30,7 @@ def nearest(X: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, sq[np.arange(X.shape[0]), labels]
 
 
-def block_stats(X: np.ndarray, means: np.ndarray, weights: np.ndarray | None = None
-                ) -> KMeansStats:
+def block_stats(X: np.ndarray, means: np.ndarray, weights: np.ndarray | None = None) -> KMeansStats:
     """A block's cost under ``means`` and its per-cluster sums, centred on the means; with
     ``weights`` each row counts its weight times."""
     X = np.asarray(X, dtype=np.float64)
@@ -41,8 +40,13 @@ def block_stats(X: np.ndarray, means: np.ndarray, weights: np.ndarray | None = N
     counts = np.bincount(labels, weights=w, minlength=K)
     centred = np.zeros((K, d))
     np.add.at(centred, labels, (X - means[labels]) * w[:, None])
-    return KMeansStats(float(w @ sq), X.shape[0] if weights is None else float(w.sum()), counts,
-                       centred, np.bincount(labels, weights=sq * w, minlength=K))
+    return KMeansStats(
+        float(w @ sq),
+        X.shape[0] if weights is None else float(w.sum()),
+        counts,
+        centred,
+        np.bincount(labels, weights=sq * w, minlength=K),
+    )
 
 
 def update(stats: KMeansStats, means: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

@@ -107,8 +107,12 @@ class _Rows(NamedTuple):
         return cls(X, (X != 0).astype(np.float64), np.einsum("ij,ij->i", X, X))
 
 
-def _log_joint(rows: _Rows, mixture: Mixture, cross: np.ndarray | None = None,
-               observed_sq: np.ndarray | None = None) -> np.ndarray:
+def _log_joint(
+    rows: _Rows,
+    mixture: Mixture,
+    cross: np.ndarray | None = None,
+    observed_sq: np.ndarray | None = None,
+) -> np.ndarray:
     """Equation (1); ``cross`` = X μᵀ and ``observed_sq`` = δ (μ²)ᵀ when already computed."""
     mu, var, p = (np.asarray(a, dtype=np.float64) for a in mixture)
     cross = rows.X @ mu.T if cross is None else cross
@@ -198,8 +202,10 @@ def block_stats_many(X: np.ndarray, mixtures: list) -> list[MaskedStats]:
     together = np.hstack(posts)
     resp_x = np.split(_weighted_sums(together, rows.X), cuts)
     resp_observed = np.split(_weighted_sums(together, rows.observed), cuts)
-    return [MaskedStats(float(ll), rows.X.shape[0], post.sum(axis=0), rx, ro, post.T @ rows.sq_norm)
-            for post, ll, rx, ro in zip(posts, lls, resp_x, resp_observed)]
+    return [
+        MaskedStats(float(ll), rows.X.shape[0], post.sum(axis=0), rx, ro, post.T @ rows.sq_norm)
+        for post, ll, rx, ro in zip(posts, lls, resp_x, resp_observed)
+    ]
 
 
 def _csr_stats_compiled(X: sparse.csr_array, mixture: Mixture) -> MaskedStats:
@@ -212,14 +218,29 @@ def _csr_stats_compiled(X: sparse.csr_array, mixture: Mixture) -> MaskedStats:
     table[:, :K] = mu.T
     resp, resp_sq_norm = np.zeros(K), np.zeros(K)
     log_weight = np.log(np.asarray(mixture.p, dtype=np.float64) + LOG_WEIGHT_EPS)
-    ll, n_rows = compiled.masked_csr_pass(X.indptr, X.indices, X.data, table, log_weight,
-                                          np.asarray(mixture.var, dtype=np.float64), resp,
-                                          resp_sq_norm)
-    return MaskedStats(float(ll), int(n_rows), resp, table[:, K:2 * K].T.copy(),
-                       table[:, 2 * K:].T.copy(), resp_sq_norm)
+    ll, n_rows = compiled.masked_csr_pass(
+        X.indptr,
+        X.indices,
+        X.data,
+        table,
+        log_weight,
+        np.asarray(mixture.var, dtype=np.float64),
+        resp,
+        resp_sq_norm,
+    )
+    return MaskedStats(
+        float(ll),
+        int(n_rows),
+        resp,
+        table[:, K : 2 * K].T.copy(),
+        table[:, 2 * K :].T.copy(),
+        resp_sq_norm,
+    )
 
 
-def update(stats: MaskedStats, previous_mu: np.ndarray, min_variance: float = MIN_VARIANCE) -> Mixture:
+def update(
+    stats: MaskedStats, previous_mu: np.ndarray, min_variance: float = MIN_VARIANCE
+) -> Mixture:
     """Equations (3)–(5) from summed statistics.
 
     The variance follows from the sums without a second pass:
@@ -255,8 +276,9 @@ def complete(X: np.ndarray, mixture: Mixture | tuple) -> np.ndarray:
     return np.where(X != 0, X, post @ np.asarray(mixture.mu, dtype=np.float64))
 
 
-def top_unobserved(X, mixture: Mixture | tuple, n: int, chunk_rows: int = 256
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def top_unobserved(
+    X, mixture: Mixture | tuple, n: int, chunk_rows: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
     """For each row, the ``n`` missing columns with the highest completed value, best first:
     (columns, values), both n_rows×n; rows with fewer missing columns pad with column −1 and
     value NaN. The completed rows are formed ``chunk_rows`` at a time."""
@@ -271,7 +293,11 @@ def top_unobserved(X, mixture: Mixture | tuple, n: int, chunk_rows: int = 256
         hi = min(n_rows, lo + chunk_rows)
         scores = post[lo:hi] @ mu
         scores[dense(rows.observed[lo:hi]) > 0] = -np.inf
-        part = np.argpartition(-scores, n - 1, axis=1)[:, :n] if n < d else np.tile(np.arange(d), (hi - lo, 1))
+        part = (
+            np.argpartition(-scores, n - 1, axis=1)[:, :n]
+            if n < d
+            else np.tile(np.arange(d), (hi - lo, 1))
+        )
         picked = np.take_along_axis(scores, part, axis=1)
         order = np.argsort(-picked, axis=1, kind="stable")
         best_cols = np.take_along_axis(part, order, axis=1)
@@ -282,8 +308,9 @@ def top_unobserved(X, mixture: Mixture | tuple, n: int, chunk_rows: int = 256
     return cols, vals
 
 
-def top_rows_per_column(X, mixture: Mixture | tuple, n: int, columns: np.ndarray | None = None,
-                        chunk_rows: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def top_rows_per_column(
+    X, mixture: Mixture | tuple, n: int, columns: np.ndarray | None = None, chunk_rows: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
     """For each column (of ``columns``, or all), the ``n`` rows that have not rated it with
     the highest completed value, best first: (rows, values), both n × columns; columns with
     fewer such rows pad with row −1 and value NaN. Kept as a running best over chunks of

@@ -26,8 +26,12 @@ from __future__ import annotations
 import numpy as np
 
 from spark_em.kernels import compiled, gaussian
-from spark_em.kernels.compiled import (TILE_ROWS, _add_weighted_moments, _normalise_rows,
-                                       _whiten_rows)
+from spark_em.kernels.compiled import (
+    TILE_ROWS,
+    _add_weighted_moments,
+    _normalise_rows,
+    _whiten_rows,
+)
 from spark_em.kernels.gaussian import GaussianStats, Prepared
 
 LOG_2PI = gaussian.LOG_2PI
@@ -119,7 +123,9 @@ def _factor_missing(precision, cols, n_m, F, base, U):  # pragma: no cover - com
     row), by Cholesky Λ_mm = G Gᵀ and C = U Uᵀ with U = G⁻ᵀ (``U``: d×d work space, every
     inner loop along rows). Returns log det Λ_mm, NaN when Λ_mm is not positive definite."""
     det = 1.0
-    for j in range(n_m):  # G, lower triangular, into the lower triangle of U, 1/G_jj on its diagonal
+    for j in range(
+        n_m
+    ):  # G, lower triangular, into the lower triangle of U, 1/G_jj on its diagonal
         s = precision[cols[j], cols[j]]
         for t in range(j):
             s -= U[j, t] * U[j, t]
@@ -208,9 +214,17 @@ def _tile_runs(rows, order, starts, lo, size, p, K, runs, cols):  # pragma: no c
 def _tile_work(K, d, tile):  # pragma: no cover - compiled
     """The work space of ``_estep_tile``: X (d × tile), D and Y (K × d × tile), lp (K × tile),
     U (d×d), s (d), the runs' C (K × tile × d² numbers), runs (tile × 4) and cols (tile × d)."""
-    return (np.empty((d, tile)), np.empty((K, d, tile)), np.empty((K, d, tile)),
-            np.empty((K, tile)), np.zeros((d, d)), np.empty(d), np.empty(K * tile * d * d),
-            np.empty((tile, 4), dtype=np.int64), np.empty((tile, d), dtype=np.int64))
+    return (
+        np.empty((d, tile)),
+        np.empty((K, d, tile)),
+        np.empty((K, d, tile)),
+        np.empty((K, tile)),
+        np.zeros((d, d)),
+        np.empty(d),
+        np.empty(K * tile * d * d),
+        np.empty((tile, 4), dtype=np.int64),
+        np.empty((tile, d), dtype=np.int64),
+    )
 
 
 def _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const, work):
@@ -250,8 +264,9 @@ def _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const
     return n_runs
 
 
-def _missing_stats(rows, order, starts, means, precision, chol, log_const, moments,
-                   cond_square, tile):  # pragma: no cover - compiled
+def _missing_stats(
+    rows, order, starts, means, precision, chol, log_const, moments, cond_square, tile
+):  # pragma: no cover - compiled
     """The statistics of the rows ``order`` of ``rows``, grouped by pattern (``starts``, from
     ``_group_rows``). Adds to ``moments`` (K×(d+1)×(d+1)) Σ r δ δᵀ, Σ r δ in row d and Σ r
     at [d, d], δ filled by (11), and to ``cond_square`` (K×d×d) Σ r C on [m, m]. Returns
@@ -272,8 +287,7 @@ def _missing_stats(rows, order, starts, means, precision, chol, log_const, momen
     n = starts[starts.shape[0] - 1]
     for lo in range(0, n, tile):
         size = min(tile, n - lo)
-        n_runs = _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const,
-                             work)
+        n_runs = _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const, work)
         if n_runs < 0:
             return np.nan
         log_likelihood += _normalise(lp, top, total, size)
@@ -284,8 +298,9 @@ def _missing_stats(rows, order, starts, means, precision, chol, log_const, momen
                     weight = 0.0
                     for t in range(runs[r, 0], runs[r, 1]):
                         weight += lp[k, t]
-                    _add_conditional(store, runs[r, 3] + k * n_m * n_m, cols[r], n_m, weight,
-                                     cond_square[k])
+                    _add_conditional(
+                        store, runs[r, 3] + k * n_m * n_m, cols[r], n_m, weight, cond_square[k]
+                    )
             _add_moments(lp[k], D[k], W, moments[k], size)
     for k in range(K):
         for i in range(d):
@@ -294,8 +309,9 @@ def _missing_stats(rows, order, starts, means, precision, chol, log_const, momen
     return log_likelihood
 
 
-def _missing_posterior(rows, order, starts, means, precision, chol, log_const, resp, row_ll,
-                       imputed, tile):  # pragma: no cover - compiled
+def _missing_posterior(
+    rows, order, starts, means, precision, chol, log_const, resp, row_ll, imputed, tile
+):  # pragma: no cover - compiled
     """Responsibilities (n×K), each row's log-likelihood and the rows with their missing
     values imputed by Σ_k r_k (μ_k + δ_k), for the rows ``order`` of ``rows`` grouped as in
     ``_missing_stats`` (others untouched). Returns False when some Λ_mm is not positive
@@ -306,8 +322,7 @@ def _missing_posterior(rows, order, starts, means, precision, chol, log_const, r
     n = starts[starts.shape[0] - 1]
     for lo in range(0, n, tile):
         size = min(tile, n - lo)
-        n_runs = _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const,
-                             work)
+        n_runs = _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const, work)
         if n_runs < 0:
             return False
         for t in range(size):
@@ -342,11 +357,24 @@ _loaded: dict = {}
 
 def _loops() -> dict:
     if not _loaded:
-        _loaded.update(compiled.compile_in(
-            globals(), ("_pattern_columns", "_factor_missing", "_fill_run", "_add_conditional",
-                        "_tile_runs", "_tile_work", "_estep_tile", "_normalise",
-                        "_whiten_tile", "_add_moments"),
-            ("_group_rows", "_missing_stats", "_missing_posterior")))
+        _loaded.update(
+            compiled.compile_in(
+                globals(),
+                (
+                    "_pattern_columns",
+                    "_factor_missing",
+                    "_fill_run",
+                    "_add_conditional",
+                    "_tile_runs",
+                    "_tile_work",
+                    "_estep_tile",
+                    "_normalise",
+                    "_whiten_tile",
+                    "_add_moments",
+                ),
+                ("_group_rows", "_missing_stats", "_missing_posterior"),
+            )
+        )
     return _loaded
 
 
@@ -377,25 +405,35 @@ def _tile_rows(K: int, d: int) -> int:
 def _not_definite() -> np.linalg.LinAlgError:
     return np.linalg.LinAlgError(
         "a covariance restricted to the values a row misses is not positive definite "
-        "(the data may be collapsed or have a constant column): increase reg_covar")
+        "(the data may be collapsed or have a constant column): increase reg_covar"
+    )
 
 
-def _partial_stats(X: np.ndarray, order: np.ndarray, starts: np.ndarray,
-                   prepared: Prepared) -> GaussianStats:
+def _partial_stats(
+    X: np.ndarray, order: np.ndarray, starts: np.ndarray, prepared: Prepared
+) -> GaussianStats:
     K, d = prepared.means.shape
     precision, chol = _full_factors(prepared)
     moments, cond_square = np.zeros((K, d + 1, d + 1)), np.zeros((K, d, d))
     log_likelihood = _loops()["_missing_stats"](
-        X, order, starts, np.ascontiguousarray(prepared.means), precision, chol,
-        _log_const(prepared), moments, cond_square, _tile_rows(K, d))
+        X,
+        order,
+        starts,
+        np.ascontiguousarray(prepared.means),
+        precision,
+        chol,
+        _log_const(prepared),
+        moments,
+        cond_square,
+        _tile_rows(K, d),
+    )
     if np.isnan(log_likelihood):
         raise _not_definite()
     square = moments[:, :d, :d] + cond_square
     first = moments[:, d, :d].copy()
     if prepared.covariance_type in ("diag", "spherical"):
         square = np.diagonal(square, axis1=1, axis2=2).copy()
-    return GaussianStats(float(log_likelihood), order.size, moments[:, d, d].copy(), first,
-                         square)
+    return GaussianStats(float(log_likelihood), order.size, moments[:, d, d].copy(), first, square)
 
 
 def _grouped(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -403,11 +441,12 @@ def _grouped(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pattern begins."""
     order, starts = np.empty(X.shape[0], dtype=np.int64), np.empty(X.shape[0] + 1, dtype=np.int64)
     kept, n_patterns = _loops()["_group_rows"](X, order, starts)
-    return order[:kept], starts[:n_patterns + 1]
+    return order[:kept], starts[: n_patterns + 1]
 
 
-def block_stats_many(X: np.ndarray, prepared: list[Prepared],
-                     weights: np.ndarray | None = None) -> list[GaussianStats]:
+def block_stats_many(
+    X: np.ndarray, prepared: list[Prepared], weights: np.ndarray | None = None
+) -> list[GaussianStats]:
     """``gaussian.block_stats_many`` for a block that may hold NaN: exact EM's expected
     statistics (13). Without a NaN, the complete-data pass itself (which takes row
     ``weights``; rows with missing values do not)."""
@@ -422,8 +461,9 @@ def block_stats_many(X: np.ndarray, prepared: list[Prepared],
     return [_partial_stats(X, order, starts, p) for p in prepared]
 
 
-def block_stats(X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
-                ) -> GaussianStats:
+def block_stats(
+    X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
+) -> GaussianStats:
     return block_stats_many(X, [prepared], weights)[0]
 
 
@@ -445,8 +485,18 @@ def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray
     imputed[:] = weights @ prepared.means
     precision, chol = _full_factors(prepared)
     ok = _loops()["_missing_posterior"](
-        X, order, starts, np.ascontiguousarray(prepared.means), precision, chol,
-        _log_const(prepared), resp, row_ll, imputed, _tile_rows(K, d))
+        X,
+        order,
+        starts,
+        np.ascontiguousarray(prepared.means),
+        precision,
+        chol,
+        _log_const(prepared),
+        resp,
+        row_ll,
+        imputed,
+        _tile_rows(K, d),
+    )
     if not ok:
         raise _not_definite()
     return resp, row_ll, imputed

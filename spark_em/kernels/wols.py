@@ -78,19 +78,28 @@ def qr_stats(values: np.ndarray, intercept: bool) -> QRStats:
     columns = np.empty((q + 1, values.shape[0]))  # Aᵀ, row by row: A is then Fortran-ordered
     if intercept:
         columns[0] = root
-    columns[int(intercept):q] = values[:, 2:].T
-    columns[int(intercept):q] *= root
+    columns[int(intercept) : q] = values[:, 2:].T
+    columns[int(intercept) : q] *= root
     np.multiply(values[:, LABEL], root, out=columns[q])
     positive = w > 0
-    return QRStats(triangle(columns.T), float(w.sum()), float(np.log(w[positive]).sum()),
-                   int(positive.sum()), values.shape[0])
+    return QRStats(
+        triangle(columns.T),
+        float(w.sum()),
+        float(np.log(w[positive]).sum()),
+        int(positive.sum()),
+        values.shape[0],
+    )
 
 
 def add_qr(a: QRStats, b: QRStats) -> QRStats:
     """Two blocks' (or two sums') TSQR as one: the stacked triangles factored again."""
-    return QRStats(triangle(np.vstack([a.factor, b.factor])), a.weight_sum + b.weight_sum,
-                   a.log_weight_sum + b.log_weight_sum, a.n_positive + b.n_positive,
-                   a.n_rows + b.n_rows)
+    return QRStats(
+        triangle(np.vstack([a.factor, b.factor])),
+        a.weight_sum + b.weight_sum,
+        a.log_weight_sum + b.log_weight_sum,
+        a.n_positive + b.n_positive,
+        a.n_rows + b.n_rows,
+    )
 
 
 class ResidualStats(NamedTuple):
@@ -128,13 +137,21 @@ def _merged(mean_a, spread_a, w_a, mean_b, spread_b, w_b) -> tuple[float, float]
 
 
 def add_residuals(a: ResidualStats, b: ResidualStats) -> ResidualStats:
-    label = _merged(a.label_mean, a.label_spread, a.weight_sum,
-                    b.label_mean, b.label_spread, b.weight_sum)
-    fitted = _merged(a.fitted_mean, a.fitted_spread, a.weight_sum,
-                     b.fitted_mean, b.fitted_spread, b.weight_sum)
-    return ResidualStats(a.meat + b.meat, a.abs_error + b.abs_error,
-                         a.square_error + b.square_error, *label, *fitted,
-                         a.weight_sum + b.weight_sum, a.n_rows + b.n_rows)
+    label = _merged(
+        a.label_mean, a.label_spread, a.weight_sum, b.label_mean, b.label_spread, b.weight_sum
+    )
+    fitted = _merged(
+        a.fitted_mean, a.fitted_spread, a.weight_sum, b.fitted_mean, b.fitted_spread, b.weight_sum
+    )
+    return ResidualStats(
+        a.meat + b.meat,
+        a.abs_error + b.abs_error,
+        a.square_error + b.square_error,
+        *label,
+        *fitted,
+        a.weight_sum + b.weight_sum,
+        a.n_rows + b.n_rows,
+    )
 
 
 def residual_stats(values: np.ndarray, params: tuple) -> ResidualStats:
@@ -156,9 +173,15 @@ def residual_stats(values: np.ndarray, params: tuple) -> ResidualStats:
         scale = np.where(scale > 0, scale / np.maximum(remainder, 1e-10) ** power, 0.0)
         scale[undefined] = np.nan
     total = float(w.sum())
-    return ResidualStats((Xw * scale[:, None]).T @ Xw, float(w @ np.abs(error)),
-                         float(w @ (error * error)), *_centred(y, w, total),
-                         *_centred(y - error, w, total), total, X.shape[0])
+    return ResidualStats(
+        (Xw * scale[:, None]).T @ Xw,
+        float(w @ np.abs(error)),
+        float(w @ (error * error)),
+        *_centred(y, w, total),
+        *_centred(y - error, w, total),
+        total,
+        X.shape[0],
+    )
 
 
 class GradientStats(NamedTuple):
@@ -189,7 +212,9 @@ def gradient_stats(values: np.ndarray, W: np.ndarray) -> GradientStats:
     X, y, w = design(values, _with_intercept(values, W))
     residual = X @ W - y
     weighted = w * residual
-    return GradientStats(0.5 * float(weighted @ residual), X.T @ weighted, float(w.sum()), X.shape[0])
+    return GradientStats(
+        0.5 * float(weighted @ residual), X.T @ weighted, float(w.sum()), X.shape[0]
+    )
 
 
 def normal_stats(values: np.ndarray, W: np.ndarray) -> NormalStats:
@@ -197,8 +222,14 @@ def normal_stats(values: np.ndarray, W: np.ndarray) -> NormalStats:
     residual = X @ W - y
     weighted = w * residual
     Xw = X * w[:, None]
-    return NormalStats(0.5 * float(weighted @ residual), X.T @ weighted, Xw.T @ X, Xw.T @ y,
-                       float(w.sum()), X.shape[0])
+    return NormalStats(
+        0.5 * float(weighted @ residual),
+        X.T @ weighted,
+        Xw.T @ X,
+        Xw.T @ y,
+        float(w.sum()),
+        X.shape[0],
+    )
 
 
 def solve(hessian: np.ndarray, rhs: np.ndarray, names: list[str]) -> np.ndarray:
@@ -215,12 +246,14 @@ def solve(hessian: np.ndarray, rhs: np.ndarray, names: list[str]) -> np.ndarray:
         involved = [names[i] for i in np.flatnonzero(np.abs(eigenvectors[:, 0]) > 0.1)]
         if len(involved) == 2 and "intercept" in involved:
             other = involved[1] if involved[0] == "intercept" else involved[0]
-            raise np.linalg.LinAlgError(f"the design is singular: {other} is constant "
-                                        f"(collinear with the intercept)")
+            raise np.linalg.LinAlgError(
+                f"the design is singular: {other} is constant (collinear with the intercept)"
+            )
         raise np.linalg.LinAlgError(
             "the normal equations are singular at double precision (XᵀWX, its columns scaled, "
             f"has eigenvalues 1e12 apart): {', '.join(involved)} are collinear or nearly so; "
-            "the qr solver, which never forms XᵀWX, keeps twice the digits")
+            "the qr solver, which never forms XᵀWX, keeps twice the digits"
+        )
     chol = np.linalg.cholesky(unit)
     z = np.linalg.solve(chol, rhs / scale)
     return np.linalg.solve(chol.T, z) / scale

@@ -16,8 +16,17 @@ from spark_em.ml.masked import MaskedGaussianMixture, MaskedGaussianMixtureModel
 from spark_em.ml.recommender import MixtureRecommender, MixtureRecommenderModel
 from spark_em.ml.wols import WeightedLinearRegression, WeightedLinearRegressionModel
 
-__all__ = ["GaussianMixture", "GaussianMixtureModel", "GaussianMixtureSummary", "KMeans",
-           "KMeansModel", "KMeansSummary",
-           "MaskedGaussianMixture", "MaskedGaussianMixtureModel", "MixtureRecommender",
-           "MixtureRecommenderModel", "WeightedLinearRegression",
-           "WeightedLinearRegressionModel"]
+__all__ = [
+    "GaussianMixture",
+    "GaussianMixtureModel",
+    "GaussianMixtureSummary",
+    "KMeans",
+    "KMeansModel",
+    "KMeansSummary",
+    "MaskedGaussianMixture",
+    "MaskedGaussianMixtureModel",
+    "MixtureRecommender",
+    "MixtureRecommenderModel",
+    "WeightedLinearRegression",
+    "WeightedLinearRegressionModel",
+]

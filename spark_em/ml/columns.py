@@ -31,10 +31,13 @@ def with_columns(dataset, input_col: str, fields: list[StructField], compute):
                 column = chunk.column(position)
                 present = ~column.is_null().to_numpy(zero_copy_only=False)
                 values = compute(arrow_matrix(column, present)) if present.any() else None
-                added = [arrow_column(None if values is None else values[i], present, kind)
-                         for i, kind in enumerate(kinds)]
-                yield pa.RecordBatch.from_arrays(chunk.columns + added,
-                                                 names=chunk.schema.names + names)
+                added = [
+                    arrow_column(None if values is None else values[i], present, kind)
+                    for i, kind in enumerate(kinds)
+                ]
+                yield pa.RecordBatch.from_arrays(
+                    chunk.columns + added, names=chunk.schema.names + names
+                )
 
     return dataset.mapInArrow(per_partition, StructType(dataset.schema.fields + fields))
 
@@ -42,14 +45,18 @@ def with_columns(dataset, input_col: str, fields: list[StructField], compute):
 def check_width(X: np.ndarray, d: int) -> np.ndarray:
     """``X`` if its rows have the model's width ``d``."""
     if X.shape[1] != d:
-        raise InputError(f"the features have {X.shape[1]} values a row; the model was fitted "
-                         f"on {d}")
+        raise InputError(
+            f"the features have {X.shape[1]} values a row; the model was fitted on {d}"
+        )
     return X
 
 
-_VECTOR_ARROW = [pa.field("type", pa.int8(), nullable=False), pa.field("size", pa.int32()),
-                 pa.field("indices", pa.list_(pa.field("element", pa.int32(), nullable=False))),
-                 pa.field("values", pa.list_(pa.field("element", pa.float64(), nullable=False)))]
+_VECTOR_ARROW = [
+    pa.field("type", pa.int8(), nullable=False),
+    pa.field("size", pa.int32()),
+    pa.field("indices", pa.list_(pa.field("element", pa.int32(), nullable=False))),
+    pa.field("values", pa.list_(pa.field("element", pa.float64(), nullable=False))),
+]
 
 
 def arrow_column(values, present: np.ndarray, kind):
@@ -59,12 +66,22 @@ def arrow_column(values, present: np.ndarray, kind):
     if isinstance(kind, VectorUDT):
         matrix = np.zeros((0, 0)) if values is None else np.asarray(values, dtype=np.float64)
         offsets = np.concatenate([[0], np.cumsum(np.where(present, matrix.shape[1], 0))])
-        vectors = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
-                                           pa.array(matrix.ravel(), pa.float64()),
-                                           type=_VECTOR_ARROW[3].type, mask=absent)
+        vectors = pa.ListArray.from_arrays(
+            pa.array(offsets, pa.int32()),
+            pa.array(matrix.ravel(), pa.float64()),
+            type=_VECTOR_ARROW[3].type,
+            mask=absent,
+        )
         return pa.StructArray.from_arrays(
-            [pa.array(np.ones(n, dtype=np.int8)), pa.nulls(n, pa.int32()),
-             pa.nulls(n, _VECTOR_ARROW[2].type), vectors], fields=_VECTOR_ARROW, mask=absent)
+            [
+                pa.array(np.ones(n, dtype=np.int8)),
+                pa.nulls(n, pa.int32()),
+                pa.nulls(n, _VECTOR_ARROW[2].type),
+                vectors,
+            ],
+            fields=_VECTOR_ARROW,
+            mask=absent,
+        )
     dtype = np.int32 if isinstance(kind, IntegerType) else np.float64
     full = np.zeros(n, dtype=dtype)
     if values is not None:

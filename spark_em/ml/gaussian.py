@@ -14,16 +14,29 @@ from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.linalg import DenseMatrix, DenseVector, VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import (HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasSeed,
-                                     HasWeightCol)
+from pyspark.ml.param.shared import (
+    HasFeaturesCol,
+    HasPredictionCol,
+    HasProbabilityCol,
+    HasSeed,
+    HasWeightCol,
+)
 from pyspark.sql.types import DoubleType, IntegerType, StructField
 
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import gaussian, missing
 from spark_em.ml.columns import check_width, with_columns
-from spark_em.ml.params import (HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq,
-                                given, in_array, validated)
+from spark_em.ml.params import (
+    HasBackend,
+    HasIterationParams,
+    MixtureSetters,
+    gt,
+    gt_eq,
+    given,
+    in_array,
+    validated,
+)
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
 from spark_em.ml.tracking import Tracked
 from spark_em.models import gaussian as gaussian_model
@@ -41,66 +54,132 @@ def _as_initial_model(value) -> dict:
     if isinstance(value, GaussianMixtureModel):
         value = value._mixture
     if isinstance(value, gaussian.Mixture):
-        value = {"weights": value.weights, "means": value.means,
-                 "covariances": value.covariances, "covarianceType": value.covariance_type}
+        value = {
+            "weights": value.weights,
+            "means": value.means,
+            "covariances": value.covariances,
+            "covarianceType": value.covariance_type,
+        }
     if not isinstance(value, dict) or not {"weights", "means", "covariances"} <= set(value):
-        raise TypeError("initialModel must be a GaussianMixtureModel, a Mixture or a dict with "
-                        f"weights, means, covariances and covarianceType, not {type(value).__name__}")
+        raise TypeError(
+            "initialModel must be a GaussianMixtureModel, a Mixture or a dict with "
+            f"weights, means, covariances and covarianceType, not {type(value).__name__}"
+        )
     kind = value.get("covarianceType", "full")
     if kind not in gaussian.COVARIANCE_TYPES:
-        raise TypeError(f"initialModel's covarianceType must be one of "
-                        f"{', '.join(gaussian.COVARIANCE_TYPES)}, not {kind!r}")
-    return {"weights": np.asarray(value["weights"], dtype=np.float64).tolist(),
-            "means": np.asarray(value["means"], dtype=np.float64).tolist(),
-            "covariances": np.asarray(value["covariances"], dtype=np.float64).tolist(),
-            "covarianceType": kind}
+        raise TypeError(
+            f"initialModel's covarianceType must be one of "
+            f"{', '.join(gaussian.COVARIANCE_TYPES)}, not {kind!r}"
+        )
+    return {
+        "weights": np.asarray(value["weights"], dtype=np.float64).tolist(),
+        "means": np.asarray(value["means"], dtype=np.float64).tolist(),
+        "covariances": np.asarray(value["covariances"], dtype=np.float64).tolist(),
+        "covarianceType": kind,
+    }
 
 
-class _GaussianMixtureParams(HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasIterationParams,
-                             HasSeed, HasWeightCol):
-    k = Param(Params._dummy(), "k", "number of components (> 0)",
-              gt("k", 0, TypeConverters.toInt))
-    covarianceType = Param(Params._dummy(), "covarianceType",
-                           "covariance type: full, tied, diag or spherical",
-                           in_array("covarianceType", gaussian.COVARIANCE_TYPES))
-    initMode = Param(Params._dummy(), "initMode", "initialisation: kmeans++, random or reference",
-                     in_array("initMode", INIT_MODES))
-    nInit = Param(Params._dummy(), "nInit", "restarts (>= 1); the best log-likelihood is kept",
-                  gt_eq("nInit", 1, TypeConverters.toInt))
-    regCovar = Param(Params._dummy(), "regCovar", "added to the covariance diagonals (>= 0)",
-                     gt_eq("regCovar", 0))
-    logLikelihoodCol = Param(Params._dummy(), "logLikelihoodCol",
-                             "column for each row's log-likelihood", TypeConverters.toString)
-    missingValue = Param(Params._dummy(), "missingValue",
-                         "what marks a missing value: none (every value must be a number), "
-                         "nan (NaN, or a null array element) or zero (0)",
-                         in_array("missingValue", MISSING_VALUES))
-    imputedCol = Param(Params._dummy(), "imputedCol",
-                       "column for the rows with their missing values imputed (when "
-                       "missingValue is nan or zero)", TypeConverters.toString)
-    initialModel = Param(Params._dummy(), "initialModel",
-                         "where EM starts: a fitted GaussianMixtureModel, a Mixture, or a dict "
-                         "of weights, means, covariances and covarianceType (its K and type "
-                         "are the fit's)", _as_initial_model)
-    kValues = Param(Params._dummy(), "kValues",
-                    "several K to fit in the same passes; the best by criterion is returned",
-                    validated("kValues", TypeConverters.toListInt,
-                              lambda v: len(v) > 0 and min(v) >= 1, "a non-empty list of K >= 1"))
-    covarianceTypes = Param(Params._dummy(), "covarianceTypes",
-                            "several covariance types to fit with each K in the same passes",
-                            validated("covarianceTypes", TypeConverters.toListString,
-                                      lambda v: len(v) > 0 and set(v) <= set(gaussian.COVARIANCE_TYPES),
-                                      f"a non-empty list of {', '.join(gaussian.COVARIANCE_TYPES)}"))
-    criterion = Param(Params._dummy(), "criterion",
-                      "how kValues / covarianceTypes are compared: bic or aic (the course's "
-                      "scale, higher is better)", in_array("criterion", CRITERIA))
+class _GaussianMixtureParams(
+    HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasIterationParams, HasSeed, HasWeightCol
+):
+    k = Param(Params._dummy(), "k", "number of components (> 0)", gt("k", 0, TypeConverters.toInt))
+    covarianceType = Param(
+        Params._dummy(),
+        "covarianceType",
+        "covariance type: full, tied, diag or spherical",
+        in_array("covarianceType", gaussian.COVARIANCE_TYPES),
+    )
+    initMode = Param(
+        Params._dummy(),
+        "initMode",
+        "initialisation: kmeans++, random or reference",
+        in_array("initMode", INIT_MODES),
+    )
+    nInit = Param(
+        Params._dummy(),
+        "nInit",
+        "restarts (>= 1); the best log-likelihood is kept",
+        gt_eq("nInit", 1, TypeConverters.toInt),
+    )
+    regCovar = Param(
+        Params._dummy(),
+        "regCovar",
+        "added to the covariance diagonals (>= 0)",
+        gt_eq("regCovar", 0),
+    )
+    logLikelihoodCol = Param(
+        Params._dummy(),
+        "logLikelihoodCol",
+        "column for each row's log-likelihood",
+        TypeConverters.toString,
+    )
+    missingValue = Param(
+        Params._dummy(),
+        "missingValue",
+        "what marks a missing value: none (every value must be a number), "
+        "nan (NaN, or a null array element) or zero (0)",
+        in_array("missingValue", MISSING_VALUES),
+    )
+    imputedCol = Param(
+        Params._dummy(),
+        "imputedCol",
+        "column for the rows with their missing values imputed (when missingValue is nan or zero)",
+        TypeConverters.toString,
+    )
+    initialModel = Param(
+        Params._dummy(),
+        "initialModel",
+        "where EM starts: a fitted GaussianMixtureModel, a Mixture, or a dict "
+        "of weights, means, covariances and covarianceType (its K and type "
+        "are the fit's)",
+        _as_initial_model,
+    )
+    kValues = Param(
+        Params._dummy(),
+        "kValues",
+        "several K to fit in the same passes; the best by criterion is returned",
+        validated(
+            "kValues",
+            TypeConverters.toListInt,
+            lambda v: len(v) > 0 and min(v) >= 1,
+            "a non-empty list of K >= 1",
+        ),
+    )
+    covarianceTypes = Param(
+        Params._dummy(),
+        "covarianceTypes",
+        "several covariance types to fit with each K in the same passes",
+        validated(
+            "covarianceTypes",
+            TypeConverters.toListString,
+            lambda v: len(v) > 0 and set(v) <= set(gaussian.COVARIANCE_TYPES),
+            f"a non-empty list of {', '.join(gaussian.COVARIANCE_TYPES)}",
+        ),
+    )
+    criterion = Param(
+        Params._dummy(),
+        "criterion",
+        "how kValues / covarianceTypes are compared: bic or aic (the course's "
+        "scale, higher is better)",
+        in_array("criterion", CRITERIA),
+    )
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(k=2, covarianceType="full", initMode="kmeans++", nInit=1,
-                         regCovar=gaussian.REG_COVAR, maxIter=100, tol=1e-6, seed=0,
-                         logLikelihoodCol="logLikelihood", missingValue="none",
-                         imputedCol="imputed", criterion="bic")
+        self._setDefault(
+            k=2,
+            covarianceType="full",
+            initMode="kmeans++",
+            nInit=1,
+            regCovar=gaussian.REG_COVAR,
+            maxIter=100,
+            tol=1e-6,
+            seed=0,
+            logLikelihoodCol="logLikelihood",
+            missingValue="none",
+            imputedCol="imputed",
+            criterion="bic",
+        )
 
     def getMissingValue(self) -> str:
         return self.getOrDefault(self.missingValue)
@@ -137,8 +216,11 @@ class _GaussianMixtureParams(HasFeaturesCol, HasPredictionCol, HasProbabilityCol
         return self.getOrDefault(self.kValues) if self.isDefined(self.kValues) else [self.getK()]
 
     def getCovarianceTypes(self) -> list[str]:
-        return (self.getOrDefault(self.covarianceTypes) if self.isDefined(self.covarianceTypes)
-                else [self.getCovarianceType()])
+        return (
+            self.getOrDefault(self.covarianceTypes)
+            if self.isDefined(self.covarianceTypes)
+            else [self.getCovarianceType()]
+        )
 
     def getCriterion(self) -> str:
         return self.getOrDefault(self.criterion)
@@ -175,15 +257,24 @@ class GaussianMixtureSummary:
 
         from spark_em.models.gaussian_outputs import CANDIDATE_FIELDS
 
-        schema = ("k int, covarianceType string, logLikelihood double, numParams int, "
-                  "bic double, aic double, bicSklearn double, aicSklearn double, numIter int, "
-                  "converged boolean, chosen boolean")
+        schema = (
+            "k int, covarianceType string, logLikelihood double, numParams int, "
+            "bic double, aic double, bicSklearn double, aicSklearn double, numIter int, "
+            "converged boolean, chosen boolean"
+        )
         rows = [tuple(r[f] for f in CANDIDATE_FIELDS) for r in self.candidateRows]
         return SparkSession.active().createDataFrame(rows, schema)
 
 
-class GaussianMixture(Tracked, Estimator, _GaussianMixtureParams, HasBackend, MixtureSetters,
-                      DefaultParamsReadable, ParamsWritable):
+class GaussianMixture(
+    Tracked,
+    Estimator,
+    _GaussianMixtureParams,
+    HasBackend,
+    MixtureSetters,
+    DefaultParamsReadable,
+    ParamsWritable,
+):
     """EM for a Gaussian mixture on a DataFrame column (vectors or arrays of doubles).
 
     Defaults follow ``pyspark.ml.clustering.GaussianMixture`` where it has the param (k=2,
@@ -202,22 +293,58 @@ class GaussianMixture(Tracked, Estimator, _GaussianMixtureParams, HasBackend, Mi
     """
 
     @keyword_only
-    def __init__(self, *, k=2, covarianceType="full", tol=1e-6, maxIter=100, seed=0,
-                 initMode="kmeans++", nInit=1, regCovar=gaussian.REG_COVAR,
-                 featuresCol="features", predictionCol="prediction",
-                 probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto",
-                 missingValue="none", imputedCol="imputed", weightCol=None, initialModel=None,
-                 kValues=None, covarianceTypes=None, criterion="bic"):
+    def __init__(
+        self,
+        *,
+        k=2,
+        covarianceType="full",
+        tol=1e-6,
+        maxIter=100,
+        seed=0,
+        initMode="kmeans++",
+        nInit=1,
+        regCovar=gaussian.REG_COVAR,
+        featuresCol="features",
+        predictionCol="prediction",
+        probabilityCol="probability",
+        logLikelihoodCol="logLikelihood",
+        backend="auto",
+        missingValue="none",
+        imputedCol="imputed",
+        weightCol=None,
+        initialModel=None,
+        kValues=None,
+        covarianceTypes=None,
+        criterion="bic",
+    ):
         super().__init__()
         self._set(**given(self._input_kwargs))
 
     @keyword_only
-    def setParams(self, *, k=2, covarianceType="full", tol=1e-6, maxIter=100, seed=0,
-                  initMode="kmeans++", nInit=1, regCovar=gaussian.REG_COVAR,
-                  featuresCol="features", predictionCol="prediction",
-                  probabilityCol="probability", logLikelihoodCol="logLikelihood", backend="auto",
-                  missingValue="none", imputedCol="imputed", weightCol=None, initialModel=None,
-                  kValues=None, covarianceTypes=None, criterion="bic"):
+    def setParams(
+        self,
+        *,
+        k=2,
+        covarianceType="full",
+        tol=1e-6,
+        maxIter=100,
+        seed=0,
+        initMode="kmeans++",
+        nInit=1,
+        regCovar=gaussian.REG_COVAR,
+        featuresCol="features",
+        predictionCol="prediction",
+        probabilityCol="probability",
+        logLikelihoodCol="logLikelihood",
+        backend="auto",
+        missingValue="none",
+        imputedCol="imputed",
+        weightCol=None,
+        initialModel=None,
+        kValues=None,
+        covarianceTypes=None,
+        criterion="bic",
+    ):
         return self._set(**given(self._input_kwargs))
 
     def setCovarianceType(self, value: str):
@@ -268,37 +395,59 @@ class GaussianMixture(Tracked, Estimator, _GaussianMixtureParams, HasBackend, Mi
         given = self.getInitialModel()
         if given is None:
             return self.getKValues(), self.getCovarianceTypes(), self.getInitMode()
-        mixture = gaussian.Mixture(*(np.asarray(given[f], dtype=np.float64)
-                                     for f in ("weights", "means", "covariances")),
-                                   given["covarianceType"])
+        mixture = gaussian.Mixture(
+            *(np.asarray(given[f], dtype=np.float64) for f in ("weights", "means", "covariances")),
+            given["covarianceType"],
+        )
         k, kind = len(mixture.weights), mixture.covariance_type
         if self.isSet(self.kValues) or self.isSet(self.covarianceTypes):
-            raise InputError("initialModel fixes K and the covariance type: it cannot be set "
-                             "with kValues or covarianceTypes")
-        for name, value, wanted in (("k", self.getK(), k),
-                                    ("covarianceType", self.getCovarianceType(), kind)):
+            raise InputError(
+                "initialModel fixes K and the covariance type: it cannot be set "
+                "with kValues or covarianceTypes"
+            )
+        for name, value, wanted in (
+            ("k", self.getK(), k),
+            ("covarianceType", self.getCovarianceType(), kind),
+        ):
             if self.isSet(getattr(self, name)) and value != wanted:
                 raise InputError(f"{name}={value!r} differs from the initial model's {wanted!r}")
         return [k], [kind], mixture
 
     def _fit(self, dataset) -> "GaussianMixtureModel":
         ks, kinds, init = self._candidates()
-        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=False,
-                                backend=self._backend_arg(), missing=self._missing_arg(),
-                                weight_col=self._weight_arg())
+        blocks = read_dataframe(
+            dataset,
+            self.getFeaturesCol(),
+            ratings=False,
+            backend=self._backend_arg(),
+            missing=self._missing_arg(),
+            weight_col=self._weight_arg(),
+        )
         try:
-            runs = gaussian_model.fit_all(blocks, ks, [self.getSeed()], covariance_type=kinds,
-                                          init=init, tol=self.getTol(),
-                                          max_iter=self.getMaxIter(),
-                                          reg_covar=self.getRegCovar(), n_init=self.getNInit())
+            runs = gaussian_model.fit_all(
+                blocks,
+                ks,
+                [self.getSeed()],
+                covariance_type=kinds,
+                init=init,
+                tol=self.getTol(),
+                max_iter=self.getMaxIter(),
+                reg_covar=self.getRegCovar(),
+                n_init=self.getNInit(),
+            )
         finally:
             blocks.unpersist()
         run, candidates = gaussian_model.select_candidates(runs, self.getCriterion())
         summary = GaussianMixtureSummary(
-            [h.objective for h in run.history], run.n_iter, run.converged, run.cluster_sizes,
-            run.log_likelihood, run.n_rows,
+            [h.objective for h in run.history],
+            run.n_iter,
+            run.converged,
+            run.cluster_sizes,
+            run.log_likelihood,
+            run.n_rows,
             candidateRows=outputs.candidate_rows(candidates, run),
-            criterion=self.getCriterion())
+            criterion=self.getCriterion(),
+        )
         model = self._copyValues(GaussianMixtureModel(run.mixture, summary))
         return model._set(k=run.k, covarianceType=run.mixture.covariance_type)
 
@@ -312,8 +461,9 @@ def _scorable(X: np.ndarray, d: int, marker: str) -> np.ndarray:
     if marker == "zero":
         return np.where(X == 0, np.nan, X)
     if marker == "none" and np.isnan(X).any():
-        raise InputError("a row holds NaN: fit with missingValue='nan' to score rows with "
-                         "missing values")
+        raise InputError(
+            "a row holds NaN: fit with missingValue='nan' to score rows with missing values"
+        )
     return X
 
 
@@ -322,8 +472,9 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
     ``transform`` adds the most probable component, the posterior probabilities and each
     row's log-likelihood."""
 
-    def __init__(self, mixture: gaussian.Mixture | None = None,
-                 summary: GaussianMixtureSummary | None = None):
+    def __init__(
+        self, mixture: gaussian.Mixture | None = None, summary: GaussianMixtureSummary | None = None
+    ):
         super().__init__()
         self._mixture = mixture
         self._summary = summary
@@ -354,8 +505,9 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
     def bic(self) -> float:
         """The course's BIC on the training data, LL − ½ p log n (higher is better)."""
         k, d = self.means.shape
-        return gaussian.bic(self.summary.logLikelihood, k, d, self.summary.numRows,
-                            self._mixture.covariance_type)
+        return gaussian.bic(
+            self.summary.logLikelihood, k, d, self.summary.numRows, self._mixture.covariance_type
+        )
 
     @property
     def aic(self) -> float:
@@ -371,8 +523,10 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
 
         covariances = outputs.full_covariances(self._mixture)
         d = self.means.shape[1]
-        rows = [(DenseVector(m), DenseMatrix(d, d, c.ravel(order="F").tolist()))
-                for m, c in zip(self.means, covariances)]
+        rows = [
+            (DenseVector(m), DenseMatrix(d, d, c.ravel(order="F").tolist()))
+            for m, c in zip(self.means, covariances)
+        ]
         return SparkSession.active().createDataFrame(rows, ["mean", "cov"])
 
     def predictProbability(self, value) -> DenseVector:
@@ -384,8 +538,9 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
         return int(np.argmax(self._posterior_of(value)[0][0]))
 
     def _posterior_of(self, value):
-        X = self._checked_rows(np.asarray(getattr(value, "toArray", lambda: value)(),
-                                          dtype=np.float64).reshape(1, -1))
+        X = self._checked_rows(
+            np.asarray(getattr(value, "toArray", lambda: value)(), dtype=np.float64).reshape(1, -1)
+        )
         return missing.posterior(X, gaussian.prepare(self._mixture))
 
     def _checked_rows(self, X: np.ndarray) -> np.ndarray:
@@ -412,7 +567,8 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
                 present = np.ones(len(rows), dtype=bool)
                 yield pa.RecordBatch.from_arrays(
                     [arrow_column(X, present, vector), arrow_column(labels, present, label)],
-                    names=[column, "component"])
+                    names=[column, "component"],
+                )
 
         from pyspark.sql.types import StructType
 
@@ -425,9 +581,13 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
         course's convention (``bic``, ``aic``: higher is better) and scikit-learn's
         (``bicSklearn``, ``aicSklearn`` = −2 × those: lower is better)."""
         weight = self._weight_arg()
-        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=False,
-                                missing=self._missing_arg(),
-                                weight_col=weight if weight in dataset.columns else None)
+        blocks = read_dataframe(
+            dataset,
+            self.getFeaturesCol(),
+            ratings=False,
+            missing=self._missing_arg(),
+            weight_col=weight if weight in dataset.columns else None,
+        )
         try:
             self._check_width(blocks)
             return outputs.held_out(blocks, self._mixture)
@@ -443,8 +603,10 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
 
         width = ops.shapes(blocks)[0][2]
         if width != self.means.shape[1]:
-            raise InputError(f"the features have {width} values a row; the model was fitted "
-                             f"on {self.means.shape[1]}")
+            raise InputError(
+                f"the features have {width} values a row; the model was fitted "
+                f"on {self.means.shape[1]}"
+            )
 
     def _transform(self, dataset):
         return with_columns(dataset, self.getFeaturesCol(), *self._outputs())
@@ -460,9 +622,11 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
             columns = (resp.argmax(axis=1), resp, row_ll)
             return columns if marker == "none" else (*columns, imputed)
 
-        fields = [StructField(self.getPredictionCol(), IntegerType()),
-                  StructField(self.getProbabilityCol(), VectorUDT()),
-                  StructField(self.getLogLikelihoodCol(), DoubleType())]
+        fields = [
+            StructField(self.getPredictionCol(), IntegerType()),
+            StructField(self.getProbabilityCol(), VectorUDT()),
+            StructField(self.getLogLikelihoodCol(), DoubleType()),
+        ]
         if marker != "none":
             fields.append(StructField(self.getImputedCol(), VectorUDT()))
         return fields, compute
@@ -474,10 +638,16 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
         out = {"covarianceType": self._mixture.covariance_type}
         if self._summary is not None:
             s = self._summary
-            out["summary"] = dict(logLikelihoodHistory=s.logLikelihoodHistory, numIter=s.numIter,
-                                  converged=s.converged, clusterSizes=s.clusterSizes,
-                                  logLikelihood=s.logLikelihood, numRows=s.numRows,
-                                  candidateRows=s.candidateRows, criterion=s.criterion)
+            out["summary"] = dict(
+                logLikelihoodHistory=s.logLikelihoodHistory,
+                numIter=s.numIter,
+                converged=s.converged,
+                clusterSizes=s.clusterSizes,
+                logLikelihood=s.logLikelihood,
+                numRows=s.numRows,
+                candidateRows=s.candidateRows,
+                criterion=s.criterion,
+            )
         return out
 
     @classmethod
@@ -486,7 +656,10 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
             kind = gaussian.check_type(extra["covarianceType"])
             mixture = gaussian_model.check_given(
                 gaussian.Mixture(arrays["weights"], arrays["means"], arrays["covariances"], kind),
-                len(arrays["weights"]), arrays["means"].shape[1], kind)
+                len(arrays["weights"]),
+                arrays["means"].shape[1],
+                kind,
+            )
         except (KeyError, ValueError, IndexError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
         summary = GaussianMixtureSummary(**extra["summary"]) if "summary" in extra else None

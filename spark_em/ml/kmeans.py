@@ -23,8 +23,15 @@ from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import kmeans
 from spark_em.ml.columns import check_width, with_columns
-from spark_em.ml.params import (HasBackend, HasIterationParams, MixtureSetters, given, gt, gt_eq,
-                                in_array)
+from spark_em.ml.params import (
+    HasBackend,
+    HasIterationParams,
+    MixtureSetters,
+    given,
+    gt,
+    gt_eq,
+    in_array,
+)
 from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
 from spark_em.ml.tracking import Tracked
 from spark_em.models import gaussian as gaussian_model
@@ -35,18 +42,30 @@ INIT_MODES = {"k-means++": "kmeans++", "random": "random"}
 
 class _KMeansParams(HasFeaturesCol, HasPredictionCol, HasIterationParams, HasSeed, HasWeightCol):
     k = Param(Params._dummy(), "k", "number of clusters (> 0)", gt("k", 0, TypeConverters.toInt))
-    initMode = Param(Params._dummy(), "initMode", "seeding: k-means++ (greedy) or random rows",
-                     in_array("initMode", INIT_MODES))
-    nInit = Param(Params._dummy(), "nInit", "restarts (>= 1); the lowest cost is kept",
-                  gt_eq("nInit", 1, TypeConverters.toInt))
-    distanceCol = Param(Params._dummy(), "distanceCol",
-                        "column for each row's Euclidean distance to its centre",
-                        TypeConverters.toString)
+    initMode = Param(
+        Params._dummy(),
+        "initMode",
+        "seeding: k-means++ (greedy) or random rows",
+        in_array("initMode", INIT_MODES),
+    )
+    nInit = Param(
+        Params._dummy(),
+        "nInit",
+        "restarts (>= 1); the lowest cost is kept",
+        gt_eq("nInit", 1, TypeConverters.toInt),
+    )
+    distanceCol = Param(
+        Params._dummy(),
+        "distanceCol",
+        "column for each row's Euclidean distance to its centre",
+        TypeConverters.toString,
+    )
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(k=2, initMode="k-means++", nInit=1, maxIter=20, tol=1e-4, seed=0,
-                         distanceCol="distance")
+        self._setDefault(
+            k=2, initMode="k-means++", nInit=1, maxIter=20, tol=1e-4, seed=0, distanceCol="distance"
+        )
 
     def getK(self) -> int:
         return self.getOrDefault(self.k)
@@ -74,8 +93,15 @@ class KMeansSummary:
     costHistory: list[float] = field(default_factory=list)
 
 
-class KMeans(Tracked, Estimator, _KMeansParams, HasBackend, MixtureSetters, DefaultParamsReadable,
-             ParamsWritable):
+class KMeans(
+    Tracked,
+    Estimator,
+    _KMeansParams,
+    HasBackend,
+    MixtureSetters,
+    DefaultParamsReadable,
+    ParamsWritable,
+):
     """K-means on a DataFrame column of vectors or arrays, with optional row weights.
 
     Defaults follow ``pyspark.ml.clustering.KMeans`` (k=2, maxIter=20, tol=1e-4), with
@@ -87,16 +113,40 @@ class KMeans(Tracked, Estimator, _KMeansParams, HasBackend, MixtureSetters, Defa
     """
 
     @keyword_only
-    def __init__(self, *, k=2, maxIter=20, tol=1e-4, seed=0, initMode="k-means++", nInit=1,
-                 featuresCol="features", predictionCol="prediction", distanceCol="distance",
-                 weightCol=None, backend="auto"):
+    def __init__(
+        self,
+        *,
+        k=2,
+        maxIter=20,
+        tol=1e-4,
+        seed=0,
+        initMode="k-means++",
+        nInit=1,
+        featuresCol="features",
+        predictionCol="prediction",
+        distanceCol="distance",
+        weightCol=None,
+        backend="auto",
+    ):
         super().__init__()
         self._set(**given(self._input_kwargs))
 
     @keyword_only
-    def setParams(self, *, k=2, maxIter=20, tol=1e-4, seed=0, initMode="k-means++", nInit=1,
-                  featuresCol="features", predictionCol="prediction", distanceCol="distance",
-                  weightCol=None, backend="auto"):
+    def setParams(
+        self,
+        *,
+        k=2,
+        maxIter=20,
+        tol=1e-4,
+        seed=0,
+        initMode="k-means++",
+        nInit=1,
+        featuresCol="features",
+        predictionCol="prediction",
+        distanceCol="distance",
+        weightCol=None,
+        backend="auto",
+    ):
         return self._set(**given(self._input_kwargs))
 
     def setInitMode(self, value: str):
@@ -115,21 +165,40 @@ class KMeans(Tracked, Estimator, _KMeansParams, HasBackend, MixtureSetters, Defa
         return self._set(weightCol=value)
 
     def _fit(self, dataset) -> "KMeansModel":
-        weight = self.getWeightCol() if self.isDefined(self.weightCol) and self.getWeightCol() \
-            else None
-        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=False,
-                                backend=self._backend_arg(), weight_col=weight)
+        weight = (
+            self.getWeightCol() if self.isDefined(self.weightCol) and self.getWeightCol() else None
+        )
+        blocks = read_dataframe(
+            dataset,
+            self.getFeaturesCol(),
+            ratings=False,
+            backend=self._backend_arg(),
+            weight_col=weight,
+        )
         try:
-            run = gaussian_model.fit(blocks, self.getK(), self.getSeed(), model="kmeans",
-                                     init=INIT_MODES[self.getInitMode()], tol=self.getTol(),
-                                     max_iter=self.getMaxIter(), n_init=self.getNInit())
+            run = gaussian_model.fit(
+                blocks,
+                self.getK(),
+                self.getSeed(),
+                model="kmeans",
+                init=INIT_MODES[self.getInitMode()],
+                tol=self.getTol(),
+                max_iter=self.getMaxIter(),
+                n_init=self.getNInit(),
+            )
             centres = run.mixture.means
             family = kmeans_model.family()  # its pass under the final centres: their cost
             stats = ops.aggregate(blocks, family.block_stats, family.add, run.mixture)
         finally:
             blocks.unpersist()
-        summary = KMeansSummary(self.getK(), stats.cost_before, stats.counts.tolist(), run.n_iter,
-                                run.converged, [h.objective for h in run.history])
+        summary = KMeansSummary(
+            self.getK(),
+            stats.cost_before,
+            stats.counts.tolist(),
+            run.n_iter,
+            run.converged,
+            [h.objective for h in run.history],
+        )
         return self._copyValues(KMeansModel(centres, summary))
 
 
@@ -158,8 +227,11 @@ class KMeansModel(Model, _KMeansParams, ArrayModelPersistence):
     def predict(self, value) -> int:
         """The nearest centre of one row (a vector or a list)."""
         row = np.asarray(getattr(value, "toArray", lambda: value)(), dtype=np.float64)
-        return int(kmeans.nearest(_checked(row.reshape(1, -1), self._centres.shape[1]),
-                                  self._centres)[0][0])
+        return int(
+            kmeans.nearest(_checked(row.reshape(1, -1), self._centres.shape[1]), self._centres)[0][
+                0
+            ]
+        )
 
     def _transform(self, dataset):
         return with_columns(dataset, self.getFeaturesCol(), *self._outputs())
@@ -173,8 +245,10 @@ class KMeansModel(Model, _KMeansParams, ArrayModelPersistence):
             labels, sq = kmeans.nearest(_checked(X, d), centres)
             return labels, np.sqrt(sq)
 
-        fields = [StructField(self.getPredictionCol(), IntegerType()),
-                  StructField(self.getDistanceCol(), DoubleType())]
+        fields = [
+            StructField(self.getPredictionCol(), IntegerType()),
+            StructField(self.getDistanceCol(), DoubleType()),
+        ]
         return fields, compute
 
     def _arrays(self) -> dict:

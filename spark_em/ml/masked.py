@@ -22,17 +22,24 @@ from spark_em.models import masked as masked_model
 
 
 class _MaskedParams(HasFeaturesCol, HasIterationParams, HasSeed):
-    k = Param(Params._dummy(), "k", "number of components (> 0)",
-              gt("k", 0, TypeConverters.toInt))
-    minVariance = Param(Params._dummy(), "minVariance", "variance floor (> 0)",
-                        gt("minVariance", 0))
-    outputCol = Param(Params._dummy(), "outputCol", "column for the completed row",
-                      TypeConverters.toString)
+    k = Param(Params._dummy(), "k", "number of components (> 0)", gt("k", 0, TypeConverters.toInt))
+    minVariance = Param(
+        Params._dummy(), "minVariance", "variance floor (> 0)", gt("minVariance", 0)
+    )
+    outputCol = Param(
+        Params._dummy(), "outputCol", "column for the completed row", TypeConverters.toString
+    )
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(k=12, minVariance=masked.MIN_VARIANCE, maxIter=1000, tol=1e-6, seed=0,
-                         outputCol="completed")
+        self._setDefault(
+            k=12,
+            minVariance=masked.MIN_VARIANCE,
+            maxIter=1000,
+            tol=1e-6,
+            seed=0,
+            outputCol="completed",
+        )
 
     def getK(self) -> int:
         return self.getOrDefault(self.k)
@@ -44,8 +51,15 @@ class _MaskedParams(HasFeaturesCol, HasIterationParams, HasSeed):
         return self.getOrDefault(self.outputCol)
 
 
-class MaskedGaussianMixture(Tracked, Estimator, _MaskedParams, HasBackend, MixtureSetters,
-                            DefaultParamsReadable, ParamsWritable):
+class MaskedGaussianMixture(
+    Tracked,
+    Estimator,
+    _MaskedParams,
+    HasBackend,
+    MixtureSetters,
+    DefaultParamsReadable,
+    ParamsWritable,
+):
     """EM for the masked spherical mixture on rows of ratings (0 = missing), from the course's
     reference initialisation; ``transform`` adds the completed row.
 
@@ -53,14 +67,34 @@ class MaskedGaussianMixture(Tracked, Estimator, _MaskedParams, HasBackend, Mixtu
     iterations, variance floor 0.25), with K = 12, the course's choice."""
 
     @keyword_only
-    def __init__(self, *, k=12, tol=1e-6, maxIter=1000, seed=0, minVariance=masked.MIN_VARIANCE,
-                 featuresCol="features", outputCol="completed", backend="auto"):
+    def __init__(
+        self,
+        *,
+        k=12,
+        tol=1e-6,
+        maxIter=1000,
+        seed=0,
+        minVariance=masked.MIN_VARIANCE,
+        featuresCol="features",
+        outputCol="completed",
+        backend="auto",
+    ):
         super().__init__()
         self._set(**self._input_kwargs)
 
     @keyword_only
-    def setParams(self, *, k=12, tol=1e-6, maxIter=1000, seed=0, minVariance=masked.MIN_VARIANCE,
-                  featuresCol="features", outputCol="completed", backend="auto"):
+    def setParams(
+        self,
+        *,
+        k=12,
+        tol=1e-6,
+        maxIter=1000,
+        seed=0,
+        minVariance=masked.MIN_VARIANCE,
+        featuresCol="features",
+        outputCol="completed",
+        backend="auto",
+    ):
         return self._set(**self._input_kwargs)
 
     def setMinVariance(self, value: float):
@@ -70,17 +104,31 @@ class MaskedGaussianMixture(Tracked, Estimator, _MaskedParams, HasBackend, Mixtu
         return self._set(outputCol=value)
 
     def _fit(self, dataset) -> "MaskedGaussianMixtureModel":
-        blocks = read_dataframe(dataset, self.getFeaturesCol(), ratings=True,
-                                backend=self._backend_arg())
+        blocks = read_dataframe(
+            dataset, self.getFeaturesCol(), ratings=True, backend=self._backend_arg()
+        )
         try:
-            run = masked_model.fit(blocks, self.getK(), self.getSeed(), tol=self.getTol(),
-                                   max_iter=self.getMaxIter(), min_variance=self.getMinVariance())
+            run = masked_model.fit(
+                blocks,
+                self.getK(),
+                self.getSeed(),
+                tol=self.getTol(),
+                max_iter=self.getMaxIter(),
+                min_variance=self.getMinVariance(),
+            )
         finally:
             blocks.unpersist()
-        return self._copyValues(MaskedGaussianMixtureModel(
-            run.mixture, {"logLikelihood": run.log_likelihood, "numIter": run.n_iter,
-                          "converged": run.converged,
-                          "logLikelihoodHistory": [h.objective for h in run.history]}))
+        return self._copyValues(
+            MaskedGaussianMixtureModel(
+                run.mixture,
+                {
+                    "logLikelihood": run.log_likelihood,
+                    "numIter": run.n_iter,
+                    "converged": run.converged,
+                    "logLikelihoodHistory": [h.objective for h in run.history],
+                },
+            )
+        )
 
 
 class MaskedGaussianMixtureModel(Model, _MaskedParams, ArrayModelPersistence):

@@ -17,6 +17,7 @@ BACKENDS = ("auto", *STORAGE)
 def validated(name: str, convert: Callable, ok: Callable[[object], bool], what: str) -> Callable:
     """A type converter for param ``name`` that also checks the value: ``convert``, then ``ok``
     or a TypeError saying the value must be ``what``."""
+
     def converter(value):
         value = convert(value)
         if not ok(value):
@@ -36,8 +37,9 @@ def gt_eq(name: str, lower: float, convert: Callable = TypeConverters.toFloat) -
 
 def in_array(name: str, allowed: Iterable[str]) -> Callable:
     allowed = tuple(allowed)
-    return validated(name, TypeConverters.toString, lambda v: v in allowed,
-                     f"one of {', '.join(allowed)}")
+    return validated(
+        name, TypeConverters.toString, lambda v: v in allowed, f"one of {', '.join(allowed)}"
+    )
 
 
 def given(kwargs: dict) -> dict:
@@ -49,8 +51,12 @@ def given(kwargs: dict) -> dict:
 class HasIterationParams(Params):
     """``maxIter`` (>= 1) and ``tol`` (>= 0), validated (pyspark's shared params are not)."""
 
-    maxIter = Param(Params._dummy(), "maxIter", "max number of iterations (>= 1)",
-                    gt_eq("maxIter", 1, TypeConverters.toInt))
+    maxIter = Param(
+        Params._dummy(),
+        "maxIter",
+        "max number of iterations (>= 1)",
+        gt_eq("maxIter", 1, TypeConverters.toInt),
+    )
     tol = Param(Params._dummy(), "tol", "the convergence tolerance (>= 0)", gt_eq("tol", 0))
 
     def getMaxIter(self) -> int:
@@ -61,10 +67,13 @@ class HasIterationParams(Params):
 
 
 class HasBackend(Params):
-    backend = Param(Params._dummy(), "backend",
-                    "where fit keeps the data: auto (RDD blocks in a classic session, the "
-                    "DataFrame backend under Spark Connect), rdd or dataframe",
-                    in_array("backend", BACKENDS))
+    backend = Param(
+        Params._dummy(),
+        "backend",
+        "where fit keeps the data: auto (RDD blocks in a classic session, the "
+        "DataFrame backend under Spark Connect), rdd or dataframe",
+        in_array("backend", BACKENDS),
+    )
 
     def __init__(self, *args):
         super().__init__(*args)

@@ -24,8 +24,16 @@ import hashlib
 
 import numpy as np
 import pyarrow as pa
-from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsReader, DefaultParamsWritable,
-                             DefaultParamsWriter, MLReadable, MLReader, MLWritable, MLWriter)
+from pyspark.ml.util import (
+    DefaultParamsReadable,
+    DefaultParamsReader,
+    DefaultParamsWritable,
+    DefaultParamsWriter,
+    MLReadable,
+    MLReader,
+    MLWritable,
+    MLWriter,
+)
 
 from spark_em.errors import InputError
 from spark_em.engine.fs import HadoopFS, first_line, is_local, local_path, prepare_target
@@ -37,9 +45,13 @@ FORMAT = 2
 ARRAYS = "arrays"
 PART_BYTES = 16 << 20
 # the arrays' rows: (name, Spark SQL type, Arrow type)
-ARRAY_FIELDS = [("name", "string", pa.string()), ("part", "int", pa.int32()),
-                ("dtype", "string", pa.string()), ("shape", "array<long>", pa.list_(pa.int64())),
-                ("data", "binary", pa.binary())]
+ARRAY_FIELDS = [
+    ("name", "string", pa.string()),
+    ("part", "int", pa.int32()),
+    ("dtype", "string", pa.string()),
+    ("shape", "array<long>", pa.list_(pa.int64())),
+    ("data", "binary", pa.binary()),
+]
 ARRAY_SCHEMA = ", ".join(f"{name} {sql}" for name, sql, _ in ARRAY_FIELDS)
 ARRAY_TYPES = [(name, arrow) for name, _, arrow in ARRAY_FIELDS]
 # numbers, booleans and fixed-width text: what np.frombuffer rebuilds without pickle
@@ -49,15 +61,17 @@ ARRAY_KINDS = "biufcU"
 def _frame_of(spark, rows: list[tuple], fields: list[tuple]):
     """``rows`` as a DataFrame made from an Arrow table (no Python task needed to write it)."""
     columns = list(zip(*rows)) if rows else [[] for _ in fields]
-    table = pa.table({name: pa.array(list(values), kind)
-                      for (name, kind), values in zip(fields, columns)})
+    table = pa.table(
+        {name: pa.array(list(values), kind) for (name, kind), values in zip(fields, columns)}
+    )
     return spark.createDataFrame(table)
 
 
 def write_metadata(spark, path: str, metadata: str) -> None:
     """Spark ML's ``metadata/`` directory: one text file holding the JSON."""
     _frame_of(spark, [(metadata,)], [("value", pa.string())]).coalesce(1).write.text(
-        _join(path, "metadata"))
+        _join(path, "metadata")
+    )
 
 
 def _join(path: str, name: str) -> str:
@@ -98,10 +112,13 @@ def array_rows(name: str, array) -> tuple[list[tuple], dict]:
     array = array.astype(array.dtype.newbyteorder("<"), copy=False)
     data = array.tobytes()
     shape = [int(n) for n in array.shape]
-    parts = [data[i:i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]
+    parts = [data[i : i + PART_BYTES] for i in range(0, len(data), PART_BYTES)] or [b""]
     rows = [(name, i, array.dtype.str, shape, part) for i, part in enumerate(parts)]
-    return rows, {"dtype": array.dtype.str, "shape": shape,
-                  "sha256": hashlib.sha256(data).hexdigest()}
+    return rows, {
+        "dtype": array.dtype.str,
+        "shape": shape,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
 
 
 def arrays_from_rows(rows, entries: dict, path: str) -> dict:
@@ -115,15 +132,19 @@ def arrays_from_rows(rows, entries: dict, path: str) -> dict:
         data = b"".join(piece for _, piece in pieces)
         try:
             dtype = np.dtype(entry["dtype"])
-            if (dtype.kind not in ARRAY_KINDS
-                    or [i for i, _ in pieces] != list(range(len(pieces)))
-                    or hashlib.sha256(data).hexdigest() != entry["sha256"]):
+            if (
+                dtype.kind not in ARRAY_KINDS
+                or [i for i, _ in pieces] != list(range(len(pieces)))
+                or hashlib.sha256(data).hexdigest() != entry["sha256"]
+            ):
                 raise ValueError("its bytes do not match the metadata")
-            arrays[name] = np.frombuffer(data, dtype).reshape(entry["shape"]).astype(
-                dtype.newbyteorder("="))
+            arrays[name] = (
+                np.frombuffer(data, dtype).reshape(entry["shape"]).astype(dtype.newbyteorder("="))
+            )
         except (TypeError, KeyError, ValueError) as exc:
-            raise InputError(f"{path}: the model's array {name!r} is missing or altered "
-                             f"({first_line(exc)})") from None
+            raise InputError(
+                f"{path}: the model's array {name!r} is missing or altered ({first_line(exc)})"
+            ) from None
     return arrays
 
 
@@ -139,8 +160,9 @@ class _ArrayModelWriter(_TargetWriter):
             return
         frames = self.instance._frames()
         if frames and reads_under(self.sparkSession, path, frames):
-            raise InputError(f"{path}: the model's ratings are read from this directory; "
-                             "save it to another path")
+            raise InputError(
+                f"{path}: the model's ratings are read from this directory; save it to another path"
+            )
 
     def saveImpl(self, path: str) -> None:
         spark = self.sparkSession
@@ -155,10 +177,13 @@ class _ArrayModelWriter(_TargetWriter):
         # Last: the metadata's presence marks a finished save. Spark ML's JSON and layout
         # (DefaultParamsWriter.saveMetadata's), built from Arrow so no Python task runs.
         metadata = DefaultParamsWriter._get_metadata_to_save(
-            self.instance, spark,
-            extraMetadata={"model": self.instance._extra(),
-                           "persistence": {"format": FORMAT, "arrays": entries,
-                                           "frames": sorted(frames)}})
+            self.instance,
+            spark,
+            extraMetadata={
+                "model": self.instance._extra(),
+                "persistence": {"format": FORMAT, "arrays": entries, "frames": sorted(frames)},
+            },
+        )
         write_metadata(spark, path, metadata)
 
 
@@ -192,8 +217,10 @@ class _ArrayModelReader(MLReader):
             metadata = DefaultParamsReader.loadMetadata(path, spark)
             extra = metadata["model"]
         except Exception as exc:  # missing, half-written or altered: Spark, JSON or key errors
-            raise InputError(f"{path}: not a saved model, or its save did not finish (the "
-                             f"metadata cannot be read: {first_line(exc)})") from None
+            raise InputError(
+                f"{path}: not a saved model, or its save did not finish (the "
+                f"metadata cannot be read: {first_line(exc)})"
+            ) from None
         expected = f"{self.cls.__module__}.{self.cls.__name__}"
         if metadata.get("class") != expected:
             raise InputError(f"{path}: holds a {metadata.get('class')}, not a {expected}")
@@ -201,14 +228,17 @@ class _ArrayModelReader(MLReader):
         if saved is None:
             arrays = _legacy_arrays(path)
         elif saved.get("format") != FORMAT:
-            raise InputError(f"{path}: saved in format {saved.get('format')!r}; this version "
-                             f"of spark-em reads format {FORMAT}")
+            raise InputError(
+                f"{path}: saved in format {saved.get('format')!r}; this version "
+                f"of spark-em reads format {FORMAT}"
+            )
         else:
             try:
                 rows = spark.read.schema(ARRAY_SCHEMA).parquet(_join(path, ARRAYS)).collect()
             except Exception as exc:
-                raise InputError(f"{path}: the model's arrays cannot be read "
-                                 f"({first_line(exc)})") from None
+                raise InputError(
+                    f"{path}: the model's arrays cannot be read ({first_line(exc)})"
+                ) from None
             arrays = arrays_from_rows(rows, saved["arrays"], path)
         model = self.cls._from_saved(arrays, extra)
         names = (saved or {}).get("frames", list(model._frames()))
@@ -221,8 +251,10 @@ class _ArrayModelReader(MLReader):
 def _legacy_arrays(path: str) -> dict:
     """Arrays as ``data/*.npy`` on the driver's disk: the layout of earlier versions."""
     if not is_local(path):
-        raise InputError(f"{path}: saved in the earlier layout (arrays as .npy files), which "
-                         "loads from local paths only; load it locally and save it again")
+        raise InputError(
+            f"{path}: saved in the earlier layout (arrays as .npy files), which "
+            "loads from local paths only; load it locally and save it again"
+        )
     data = local_path(path) / "data"
     try:
         return {f.stem: np.load(f, allow_pickle=False) for f in sorted(data.glob("*.npy"))}

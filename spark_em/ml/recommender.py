@@ -34,28 +34,58 @@ RATINGS = "ratings"  # the saved model's directory of training ratings (Parquet)
 
 
 class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
-    userCol = Param(Params._dummy(), "userCol", "column of user ids (numbers or strings)",
-                    TypeConverters.toString)
-    itemCol = Param(Params._dummy(), "itemCol", "column of item ids (numbers or strings)",
-                    TypeConverters.toString)
-    ratingCol = Param(Params._dummy(), "ratingCol", "column of ratings (numbers > 0)",
-                      TypeConverters.toString)
-    k = Param(Params._dummy(), "k", "number of user types, the mixture's components (> 0)",
-              gt("k", 0, TypeConverters.toInt))
-    nInit = Param(Params._dummy(), "nInit", "starts (seeds seed, seed+1, …); the best "
-                  "log-likelihood is kept", gt_eq("nInit", 1, TypeConverters.toInt))
-    minVariance = Param(Params._dummy(), "minVariance", "variance floor (> 0)",
-                        gt("minVariance", 0))
-    coldStartStrategy = Param(Params._dummy(), "coldStartStrategy",
-                              "pairs with a user or item the model does not know: nan (NaN "
-                              "prediction) or drop (the row is left out), as ALS",
-                              in_array("coldStartStrategy", COLD_START))
+    userCol = Param(
+        Params._dummy(),
+        "userCol",
+        "column of user ids (numbers or strings)",
+        TypeConverters.toString,
+    )
+    itemCol = Param(
+        Params._dummy(),
+        "itemCol",
+        "column of item ids (numbers or strings)",
+        TypeConverters.toString,
+    )
+    ratingCol = Param(
+        Params._dummy(), "ratingCol", "column of ratings (numbers > 0)", TypeConverters.toString
+    )
+    k = Param(
+        Params._dummy(),
+        "k",
+        "number of user types, the mixture's components (> 0)",
+        gt("k", 0, TypeConverters.toInt),
+    )
+    nInit = Param(
+        Params._dummy(),
+        "nInit",
+        "starts (seeds seed, seed+1, …); the best log-likelihood is kept",
+        gt_eq("nInit", 1, TypeConverters.toInt),
+    )
+    minVariance = Param(
+        Params._dummy(), "minVariance", "variance floor (> 0)", gt("minVariance", 0)
+    )
+    coldStartStrategy = Param(
+        Params._dummy(),
+        "coldStartStrategy",
+        "pairs with a user or item the model does not know: nan (NaN "
+        "prediction) or drop (the row is left out), as ALS",
+        in_array("coldStartStrategy", COLD_START),
+    )
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(userCol="user", itemCol="item", ratingCol="rating", k=12, nInit=1,
-                         minVariance=masked.MIN_VARIANCE, coldStartStrategy="nan",
-                         maxIter=1000, tol=1e-6, seed=0)
+        self._setDefault(
+            userCol="user",
+            itemCol="item",
+            ratingCol="rating",
+            k=12,
+            nInit=1,
+            minVariance=masked.MIN_VARIANCE,
+            coldStartStrategy="nan",
+            maxIter=1000,
+            tol=1e-6,
+            seed=0,
+        )
 
     def getUserCol(self) -> str:
         return self.getOrDefault(self.userCol)
@@ -79,8 +109,15 @@ class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
         return self.getOrDefault(self.coldStartStrategy)
 
 
-class MixtureRecommender(Tracked, Estimator, _RecommenderParams, HasBackend, MixtureSetters,
-                         DefaultParamsReadable, ParamsWritable):
+class MixtureRecommender(
+    Tracked,
+    Estimator,
+    _RecommenderParams,
+    HasBackend,
+    MixtureSetters,
+    DefaultParamsReadable,
+    ParamsWritable,
+):
     """Matrix completion by a masked Gaussian mixture, as an ALS-style recommender.
 
     Defaults are the library's masked mixture (K=12, the course's reference start, tol 1e-6
@@ -93,16 +130,42 @@ class MixtureRecommender(Tracked, Estimator, _RecommenderParams, HasBackend, Mix
     """
 
     @keyword_only
-    def __init__(self, *, userCol="user", itemCol="item", ratingCol="rating",
-                 predictionCol="prediction", k=12, seed=0, nInit=1, maxIter=1000, tol=1e-6,
-                 minVariance=masked.MIN_VARIANCE, coldStartStrategy="nan", backend="auto"):
+    def __init__(
+        self,
+        *,
+        userCol="user",
+        itemCol="item",
+        ratingCol="rating",
+        predictionCol="prediction",
+        k=12,
+        seed=0,
+        nInit=1,
+        maxIter=1000,
+        tol=1e-6,
+        minVariance=masked.MIN_VARIANCE,
+        coldStartStrategy="nan",
+        backend="auto",
+    ):
         super().__init__()
         self._set(**self._input_kwargs)
 
     @keyword_only
-    def setParams(self, *, userCol="user", itemCol="item", ratingCol="rating",
-                  predictionCol="prediction", k=12, seed=0, nInit=1, maxIter=1000, tol=1e-6,
-                  minVariance=masked.MIN_VARIANCE, coldStartStrategy="nan", backend="auto"):
+    def setParams(
+        self,
+        *,
+        userCol="user",
+        itemCol="item",
+        ratingCol="rating",
+        predictionCol="prediction",
+        k=12,
+        seed=0,
+        nInit=1,
+        maxIter=1000,
+        tol=1e-6,
+        minVariance=masked.MIN_VARIANCE,
+        coldStartStrategy="nan",
+        backend="auto",
+    ):
         return self._set(**self._input_kwargs)
 
     def setUserCol(self, value: str):
@@ -130,22 +193,35 @@ class MixtureRecommender(Tracked, Estimator, _RecommenderParams, HasBackend, Mix
         names = [self.getUserCol(), self.getItemCol(), self.getRatingCol()]
         missing = [c for c in names if c not in dataset.columns]
         if missing:
-            raise InputError(f"no column {', '.join(map(repr, missing))}; the DataFrame has "
-                             f"{', '.join(dataset.columns)}")
+            raise InputError(
+                f"no column {', '.join(map(repr, missing))}; the DataFrame has "
+                f"{', '.join(dataset.columns)}"
+            )
         ratings = dataset.select(*names)
         data = read_triples(ratings, *names, backend=self._backend_arg())
         seeds = range(self.getSeed(), self.getSeed() + self.getNInit())
-        runs = masked_model.fit_all(data.blocks, [self.getK()], seeds, tol=self.getTol(),
-                                    max_iter=self.getMaxIter(),
-                                    min_variance=self.getMinVariance())
+        runs = masked_model.fit_all(
+            data.blocks,
+            [self.getK()],
+            seeds,
+            tol=self.getTol(),
+            max_iter=self.getMaxIter(),
+            min_variance=self.getMinVariance(),
+        )
         run = masked_model.best(runs)
-        summary = {"logLikelihood": run.log_likelihood, "numIter": run.n_iter,
-                   "converged": run.converged, "seed": run.seed,
-                   "logLikelihoodHistory": [h.objective for h in run.history],
-                   "numRatings": data.n_ratings, "numUsers": len(data.index.users),
-                   "numItems": len(data.index.items)}
-        model = MixtureRecommenderModel(run.mixture, data.index.items, ratings, summary,
-                                        tuple(names))
+        summary = {
+            "logLikelihood": run.log_likelihood,
+            "numIter": run.n_iter,
+            "converged": run.converged,
+            "seed": run.seed,
+            "logLikelihoodHistory": [h.objective for h in run.history],
+            "numRatings": data.n_ratings,
+            "numUsers": len(data.index.users),
+            "numItems": len(data.index.items),
+        }
+        model = MixtureRecommenderModel(
+            run.mixture, data.index.items, ratings, summary, tuple(names)
+        )
         model._data = data
         return self._copyValues(model)
 
@@ -155,9 +231,14 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
     ``recommendFor…`` methods of ALS's model, plus ``withNewUsers`` and
     ``recommendForNewUsers``."""
 
-    def __init__(self, mixture: masked.Mixture | None = None, items: np.ndarray | None = None,
-                 ratings=None, summary: dict | None = None,
-                 columns: tuple[str, str, str] = ("user", "item", "rating")):
+    def __init__(
+        self,
+        mixture: masked.Mixture | None = None,
+        items: np.ndarray | None = None,
+        ratings=None,
+        summary: dict | None = None,
+        columns: tuple[str, str, str] = ("user", "item", "rating"),
+    ):
         super().__init__()
         self._mixture = mixture
         self._items = items
@@ -217,14 +298,21 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
         from pyspark.sql import functions as F
 
         data = self._training()
-        out = recommend.predict(dataset.sparkSession, data.blocks, data.index, self._mixture,
-                                dataset, self.getUserCol(), self.getItemCol(),
-                                self.getPredictionCol(), unknown_users="null")
+        out = recommend.predict(
+            dataset.sparkSession,
+            data.blocks,
+            data.index,
+            self._mixture,
+            dataset,
+            self.getUserCol(),
+            self.getItemCol(),
+            self.getPredictionCol(),
+            unknown_users="null",
+        )
         column = F.col(self.getPredictionCol())
         if self.getColdStartStrategy() == "drop":
             return out.where(column.isNotNull())
-        return out.withColumn(self.getPredictionCol(),
-                              F.coalesce(column, F.lit(float("nan"))))
+        return out.withColumn(self.getPredictionCol(), F.coalesce(column, F.lit(float("nan"))))
 
     def recommendForAllUsers(self, numItems: int):
         """Each user's ``numItems`` best unrated items: ``userCol``, ``recommendations``
@@ -253,9 +341,11 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
         from pyspark.sql import functions as F
 
         if self._ratings is None:
-            raise InputError("this model holds no training ratings (a model logged to MLflow "
-                             "keeps its parameters only): load it from model.save(path), or "
-                             "score new users with its pyfunc")
+            raise InputError(
+                "this model holds no training ratings (a model logged to MLflow "
+                "keeps its parameters only): load it from model.save(path), or "
+                "score new users with its pyfunc"
+            )
         given = [self.getUserCol(), self.getItemCol(), self.getRatingCol()]
         missing = [c for c in given if c not in ratings.columns]
         if missing:
@@ -263,20 +353,25 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
         # in the training ratings' names and types (an id that does not convert is null)
         names = list(self._columns)
         types = [self._ratings.schema[c].dataType for c in names]
-        ratings = ratings.select(*[F.col(f"`{g}`").try_cast(t).alias(n)
-                                   for g, n, t in zip(given, names, types)])
+        ratings = ratings.select(
+            *[F.col(f"`{g}`").try_cast(t).alias(n) for g, n, t in zip(given, names, types)]
+        )
         known = self._training().index.users
         spark = ratings.sparkSession
         new_users = self._ids(ratings, names[0])
-        clash = np.intersect1d(new_users, known) if known.dtype.kind not in "US" \
+        clash = (
+            np.intersect1d(new_users, known)
+            if known.dtype.kind not in "US"
             else np.intersect1d(new_users.astype(str), known)
+        )
         if clash.size:
-            raise InputError(f"user {clash[0]!r} is already in the model's data: new users "
-                             "only (refit to update a known user)")
+            raise InputError(
+                f"user {clash[0]!r} is already in the model's data: new users "
+                "only (refit to update a known user)"
+            )
         kind = "string" if self._items.dtype.kind in "US" else "long"
         items = spark.createDataFrame([(v.item(),) for v in self._items], f"_known {kind}")
-        kept = ratings.join(items, F.col(names[1]).try_cast(kind) == F.col("_known"),
-                            "left_semi")
+        kept = ratings.join(items, F.col(names[1]).try_cast(kind) == F.col("_known"), "left_semi")
         model = self.copy()
         model._ratings = self._ratings.unionByName(kept)
         model._data = None
@@ -294,20 +389,40 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
 
     def _ids(self, dataset, column: str) -> np.ndarray:
         if column not in dataset.columns:
-            raise InputError(f"no column {column!r}; the DataFrame has {', '.join(dataset.columns)}")
-        values = [r[0] for r in dataset.select(column).where(f"`{column}` IS NOT NULL")
-                  .distinct().collect()]
+            raise InputError(
+                f"no column {column!r}; the DataFrame has {', '.join(dataset.columns)}"
+            )
+        values = [
+            r[0]
+            for r in dataset.select(column).where(f"`{column}` IS NOT NULL").distinct().collect()
+        ]
         return np.array(values)
 
     def _user_recommendations(self, n: int, users):
         data = self._training()
-        return recommend.recommend(self._spark(), data.blocks, data.index, self._mixture, n,
-                                   self.getUserCol(), self.getItemCol(), users)
+        return recommend.recommend(
+            self._spark(),
+            data.blocks,
+            data.index,
+            self._mixture,
+            n,
+            self.getUserCol(),
+            self.getItemCol(),
+            users,
+        )
 
     def _item_recommendations(self, n: int, items):
         data = self._training()
-        return recommend.recommend_items(self._spark(), data.blocks, data.index, self._mixture,
-                                         n, self.getUserCol(), self.getItemCol(), items)
+        return recommend.recommend_items(
+            self._spark(),
+            data.blocks,
+            data.index,
+            self._mixture,
+            n,
+            self.getUserCol(),
+            self.getItemCol(),
+            items,
+        )
 
     def _spark(self):
         return self._ratings.sparkSession
@@ -333,5 +448,10 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
                 raise ValueError(problem)
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
-        return cls(mixture, arrays["items"], None, extra.get("summary", {}),
-                   tuple(extra.get("ratingColumns", ("user", "item", "rating"))))
+        return cls(
+            mixture,
+            arrays["items"],
+            None,
+            extra.get("summary", {}),
+            tuple(extra.get("ratingColumns", ("user", "item", "rating"))),
+        )

@@ -29,31 +29,57 @@ from spark_em.models.wols_inference import COV_TYPES
 
 class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasIterationParams):
     labelCol = Param(Params._dummy(), "labelCol", "label column", TypeConverters.toString)
-    weightCol = Param(Params._dummy(), "weightCol",
-                      "weight column (finite, >= 0); unset: every row weighs 1",
-                      TypeConverters.toString)
-    solver = Param(Params._dummy(), "solver", "qr, newton, normal or gd",
-                   in_array("solver", SOLVERS))
-    fitIntercept = Param(Params._dummy(), "fitIntercept", "whether to fit an intercept",
-                         TypeConverters.toBoolean)
-    regParam = Param(Params._dummy(), "regParam",
-                     "ridge λ (qr): minimises Σw e² + λ·Σw·||β||², the intercept not penalised",
-                     gt_eq("regParam", 0))
-    covType = Param(Params._dummy(), "covType", "qr: standard errors nonrobust, HC0, HC1, HC2 "
-                    "or HC3 (heteroscedasticity-robust, one more pass)",
-                    in_array("covType", COV_TYPES))
-    stepSize = Param(Params._dummy(), "stepSize",
-                     "gd learning rate (>= 0); 0 means automatic (preconditioned, 1/L)",
-                     gt_eq("stepSize", 0))
-    stopRule = Param(Params._dummy(), "stopRule", "gd: gradient (||grad|| <= tol * its first "
-                     "value) or classic (||W_new - W_old||^2 < tol)",
-                     in_array("stopRule", GD_STOPS))
+    weightCol = Param(
+        Params._dummy(),
+        "weightCol",
+        "weight column (finite, >= 0); unset: every row weighs 1",
+        TypeConverters.toString,
+    )
+    solver = Param(
+        Params._dummy(), "solver", "qr, newton, normal or gd", in_array("solver", SOLVERS)
+    )
+    fitIntercept = Param(
+        Params._dummy(), "fitIntercept", "whether to fit an intercept", TypeConverters.toBoolean
+    )
+    regParam = Param(
+        Params._dummy(),
+        "regParam",
+        "ridge λ (qr): minimises Σw e² + λ·Σw·||β||², the intercept not penalised",
+        gt_eq("regParam", 0),
+    )
+    covType = Param(
+        Params._dummy(),
+        "covType",
+        "qr: standard errors nonrobust, HC0, HC1, HC2 "
+        "or HC3 (heteroscedasticity-robust, one more pass)",
+        in_array("covType", COV_TYPES),
+    )
+    stepSize = Param(
+        Params._dummy(),
+        "stepSize",
+        "gd learning rate (>= 0); 0 means automatic (preconditioned, 1/L)",
+        gt_eq("stepSize", 0),
+    )
+    stopRule = Param(
+        Params._dummy(),
+        "stopRule",
+        "gd: gradient (||grad|| <= tol * its first value) or classic (||W_new - W_old||^2 < tol)",
+        in_array("stopRule", GD_STOPS),
+    )
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(labelCol="label", solver="qr", fitIntercept=True, regParam=0.0,
-                         covType="nonrobust", stepSize=0.0, stopRule="gradient", maxIter=1000,
-                         tol=wols_model.GD_TOL["gradient"])
+        self._setDefault(
+            labelCol="label",
+            solver="qr",
+            fitIntercept=True,
+            regParam=0.0,
+            covType="nonrobust",
+            stepSize=0.0,
+            stopRule="gradient",
+            maxIter=1000,
+            tol=wols_model.GD_TOL["gradient"],
+        )
 
     def getLabelCol(self) -> str:
         return self.getOrDefault(self.labelCol)
@@ -80,12 +106,24 @@ class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasItera
         return self.getOrDefault(self.stopRule)
 
     def _data(self, dataset, backend: str | None = None):
-        return from_dataframe(dataset, self.getLabelCol(), self.getWeightCol(),
-                              [self.getFeaturesCol()], backend=backend)
+        return from_dataframe(
+            dataset,
+            self.getLabelCol(),
+            self.getWeightCol(),
+            [self.getFeaturesCol()],
+            backend=backend,
+        )
 
 
-class WeightedLinearRegression(Tracked, Estimator, _WeightedLinearRegressionParams, HasBackend,
-                               FitSetters, DefaultParamsReadable, ParamsWritable):
+class WeightedLinearRegression(
+    Tracked,
+    Estimator,
+    _WeightedLinearRegressionParams,
+    HasBackend,
+    FitSetters,
+    DefaultParamsReadable,
+    ParamsWritable,
+):
     """Weighted least squares, f(W) = ½ Σ w (W·X − y)², on a vector features column; MLlib's
     parameter names.
 
@@ -95,18 +133,44 @@ class WeightedLinearRegression(Tracked, Estimator, _WeightedLinearRegressionPara
     (1e-5 with ``stopRule="classic"`` when ``tol`` is not set)."""
 
     @keyword_only
-    def __init__(self, *, featuresCol="features", labelCol="label", weightCol=None,
-                 predictionCol="prediction", solver="qr", fitIntercept=True, regParam=0.0,
-                 covType="nonrobust", maxIter=1000, tol=1e-9, stepSize=0.0,
-                 stopRule="gradient", backend="auto"):
+    def __init__(
+        self,
+        *,
+        featuresCol="features",
+        labelCol="label",
+        weightCol=None,
+        predictionCol="prediction",
+        solver="qr",
+        fitIntercept=True,
+        regParam=0.0,
+        covType="nonrobust",
+        maxIter=1000,
+        tol=1e-9,
+        stepSize=0.0,
+        stopRule="gradient",
+        backend="auto",
+    ):
         super().__init__()
         self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
     @keyword_only
-    def setParams(self, *, featuresCol="features", labelCol="label", weightCol=None,
-                  predictionCol="prediction", solver="qr", fitIntercept=True, regParam=0.0,
-                  covType="nonrobust", maxIter=1000, tol=1e-9, stepSize=0.0,
-                  stopRule="gradient", backend="auto"):
+    def setParams(
+        self,
+        *,
+        featuresCol="features",
+        labelCol="label",
+        weightCol=None,
+        predictionCol="prediction",
+        solver="qr",
+        fitIntercept=True,
+        regParam=0.0,
+        covType="nonrobust",
+        maxIter=1000,
+        tol=1e-9,
+        stepSize=0.0,
+        stopRule="gradient",
+        backend="auto",
+    ):
         return self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
     def setLabelCol(self, value: str):
@@ -138,21 +202,34 @@ class WeightedLinearRegression(Tracked, Estimator, _WeightedLinearRegressionPara
 
     def _fit(self, dataset) -> "WeightedLinearRegressionModel":
         if self.getWeightCol() is None and "weight" in dataset.columns:
-            warnings.warn("weightCol is not set, so every row weighs 1; the data have a column "
-                          "'weight' (setWeightCol('weight') uses it)", stacklevel=2)
+            warnings.warn(
+                "weightCol is not set, so every row weighs 1; the data have a column "
+                "'weight' (setWeightCol('weight') uses it)",
+                stacklevel=2,
+            )
         data = self._data(dataset, self._backend_arg())
         try:
             step = self.getStepSize() if self.getStepSize() > 0 else "auto"
             # an unset tol takes the library's default for the stopping rule chosen
             tol = self.getTol() if self.isSet(self.tol) else None
-            result = wols_model.fit(data, self.getSolver(), step, tol, self.getMaxIter(),
-                                    fit_intercept=self.getFitIntercept(),
-                                    reg_param=self.getRegParam(), cov_type=self.getCovType(),
-                                    stop=self.getStopRule())
+            result = wols_model.fit(
+                data,
+                self.getSolver(),
+                step,
+                tol,
+                self.getMaxIter(),
+                fit_intercept=self.getFitIntercept(),
+                reg_param=self.getRegParam(),
+                cov_type=self.getCovType(),
+                stop=self.getStopRule(),
+            )
         finally:
             data.blocks.unpersist()
-        model = self._copyValues(WeightedLinearRegressionModel(
-            result.coefficients, result.intercept, training_summary(result)))
+        model = self._copyValues(
+            WeightedLinearRegressionModel(
+                result.coefficients, result.intercept, training_summary(result)
+            )
+        )
         model.summary._attach(model, dataset)
         return model
 
@@ -166,28 +243,43 @@ def _intercept_last(values, intercept: bool) -> list | None:
 
 
 def training_summary(result) -> "WeightedLinearRegressionSummary":
-    summary = {"lossHistory": result.loss_history, "passes": result.passes,
-               "numIter": result.n_iter, "loss": result.loss,
-               "gradientNorm": result.gradient_norm, "converged": result.converged,
-               "solver": result.solver, "fitIntercept": result.fit_intercept}
+    summary = {
+        "lossHistory": result.loss_history,
+        "passes": result.passes,
+        "numIter": result.n_iter,
+        "loss": result.loss,
+        "gradientNorm": result.gradient_norm,
+        "converged": result.converged,
+        "solver": result.solver,
+        "fitIntercept": result.fit_intercept,
+    }
     inference = result.inference
     if inference is not None:
         k = result.fit_intercept
-        summary.update({
-            "estimates": _intercept_last(inference["coefficients"], k),
-            "coefficientStandardErrors": _intercept_last(inference["standard_errors"], k),
-            "tValues": _intercept_last(inference["t_values"], k),
-            "pValues": _intercept_last(inference["p_values"], k),
-            "r2": inference["r2"], "r2adj": inference["r2_adj"],
-            "rootMeanSquaredError": inference["rmse"],
-            "meanSquaredError": inference["rmse"] ** 2,
-            "residualStandardError": inference["residual_standard_error"],
-            "degreesOfFreedom": inference["degrees_of_freedom"],
-            "numInstances": inference["n_rows"], "numPositiveWeight": inference["n_positive_weight"],
-            "fValue": inference["f_statistic"], "fPValue": inference["f_p_value"],
-            "logLikelihood": inference["log_likelihood"], "aic": inference["aic"],
-            "bic": inference["bic"], "conditionNumber": inference["condition_number"],
-            "covType": inference["cov_type"], "regParam": inference["reg_param"]})
+        summary.update(
+            {
+                "estimates": _intercept_last(inference["coefficients"], k),
+                "coefficientStandardErrors": _intercept_last(inference["standard_errors"], k),
+                "tValues": _intercept_last(inference["t_values"], k),
+                "pValues": _intercept_last(inference["p_values"], k),
+                "r2": inference["r2"],
+                "r2adj": inference["r2_adj"],
+                "rootMeanSquaredError": inference["rmse"],
+                "meanSquaredError": inference["rmse"] ** 2,
+                "residualStandardError": inference["residual_standard_error"],
+                "degreesOfFreedom": inference["degrees_of_freedom"],
+                "numInstances": inference["n_rows"],
+                "numPositiveWeight": inference["n_positive_weight"],
+                "fValue": inference["f_statistic"],
+                "fPValue": inference["f_p_value"],
+                "logLikelihood": inference["log_likelihood"],
+                "aic": inference["aic"],
+                "bic": inference["bic"],
+                "conditionNumber": inference["condition_number"],
+                "covType": inference["cov_type"],
+                "regParam": inference["reg_param"],
+            }
+        )
     return WeightedLinearRegressionSummary(summary)
 
 
@@ -222,8 +314,9 @@ class WeightedLinearRegressionSummary(dict):
         if name not in self:
             if self._dataset is None:
                 raise InputError(f"{name} needs the data: use model.evaluate(df)")
-            self.update({k: v for k, v in self._model._evaluation(self._dataset).items()
-                         if k not in self})
+            self.update(
+                {k: v for k, v in self._model._evaluation(self._dataset).items() if k not in self}
+            )
         return self[name]
 
     @property
@@ -256,8 +349,8 @@ class WeightedLinearRegressionSummary(dict):
         if not 0 < alpha < 1:
             raise InputError(f"{{param}} must be between 0 and 1, got {alpha}", param="alpha")
         return wols_inference.confidence_intervals(
-            self["estimates"], self["coefficientStandardErrors"], self["degreesOfFreedom"],
-            alpha).tolist()
+            self["estimates"], self["coefficientStandardErrors"], self["degreesOfFreedom"], alpha
+        ).tolist()
 
 
 class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, ArrayModelPersistence):
@@ -268,8 +361,11 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, Arra
         super().__init__()
         self._coefficients = None if coefficients is None else np.asarray(coefficients, np.float64)
         self._intercept = float(intercept)
-        self.summary = (summary if isinstance(summary, WeightedLinearRegressionSummary)
-                        else WeightedLinearRegressionSummary(summary or {}))
+        self.summary = (
+            summary
+            if isinstance(summary, WeightedLinearRegressionSummary)
+            else WeightedLinearRegressionSummary(summary or {})
+        )
 
     @property
     def coefficients(self) -> DenseVector:
@@ -300,13 +396,22 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, Arra
         data = self._data(dataset)
         if len(data.feature_names) != len(self._coefficients):
             data.blocks.unpersist()
-            raise InputError(f"the data have {len(data.feature_names)} features, the model "
-                             f"{len(self._coefficients)}")
-        W = np.r_[self._intercept, self._coefficients] if self.getFitIntercept() \
+            raise InputError(
+                f"the data have {len(data.feature_names)} features, the model "
+                f"{len(self._coefficients)}"
+            )
+        W = (
+            np.r_[self._intercept, self._coefficients]
+            if self.getFitIntercept()
             else self._coefficients
+        )
         try:
-            sums = ops.aggregate(data.blocks, wols.residual_stats, wols.add_residuals,
-                                 (W, None, self.getFitIntercept(), 0))
+            sums = ops.aggregate(
+                data.blocks,
+                wols.residual_stats,
+                wols.add_residuals,
+                (W, None, self.getFitIntercept(), 0),
+            )
         finally:
             data.blocks.unpersist()
         return wols_inference.evaluation(sums, self.getFitIntercept())
@@ -328,8 +433,11 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, Arra
     def _from_saved(cls, arrays: dict, extra: dict) -> "WeightedLinearRegressionModel":
         try:
             coefficients, intercept = arrays["coefficients"], arrays["intercept"]
-            if coefficients.ndim != 1 or intercept.shape != (1,) or not (
-                    np.all(np.isfinite(coefficients)) and np.isfinite(intercept[0])):
+            if (
+                coefficients.ndim != 1
+                or intercept.shape != (1,)
+                or not (np.all(np.isfinite(coefficients)) and np.isfinite(intercept[0]))
+            ):
                 raise ValueError("coefficients must be a finite vector and intercept one number")
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None

@@ -34,8 +34,14 @@ HISTORIES = ("logLikelihoodHistory", "costHistory", "lossHistory")
 _settings = {"enabled": False, "disabled": False, "log_models": True}
 
 
-def log_model(model, name: str = "model", input_example=None, registered_model_name=None,
-              pip_requirements=None, **kwargs):
+def log_model(
+    model,
+    name: str = "model",
+    input_example=None,
+    registered_model_name=None,
+    pip_requirements=None,
+    **kwargs,
+):
     """Log ``model`` to the active run (one is started if none is) as a pyfunc; the
     ``ModelInfo`` MLflow returns. ``input_example`` defaults to a few rows built from the
     model's own parameters; the signature is inferred from it and its predictions.
@@ -51,10 +57,15 @@ def log_model(model, name: str = "model", input_example=None, registered_model_n
     with tempfile.TemporaryDirectory() as tmp:
         artifact.write(model, Path(tmp) / ARTIFACT)
         return mlflow.pyfunc.log_model(
-            name=name, python_model=str(Path(__file__).with_name("model_code.py")),
-            artifacts={"model": str(Path(tmp) / ARTIFACT)}, signature=signature,
-            input_example=example, registered_model_name=registered_model_name,
-            pip_requirements=pip_requirements or _requirements(), **kwargs)
+            name=name,
+            python_model=str(Path(__file__).with_name("model_code.py")),
+            artifacts={"model": str(Path(tmp) / ARTIFACT)},
+            signature=signature,
+            input_example=example,
+            registered_model_name=registered_model_name,
+            pip_requirements=pip_requirements or _requirements(),
+            **kwargs,
+        )
 
 
 def load_model(model_uri: str):
@@ -96,13 +107,24 @@ def _example(model):
         items = [v.item() for v in model.items[:3]]
         ratings = model._ratings
         numeric = ratings is not None and ratings.schema[user].dataType.typeName() in (
-            "integer", "long", "short", "byte")
-        return pd.DataFrame({user: [-1 if numeric else "new"] * len(items), item: items,
-                             rating: [float(v) for v in model.mu[0, :len(items)]]})
-    rows = {"GaussianMixtureModel": lambda: model.means,
-            "KMeansModel": lambda: model.clusterCenters(),
-            "MaskedGaussianMixtureModel": lambda: model.mu,
-            "WeightedLinearRegressionModel": lambda: np.eye(len(model.coefficients))}[kind]()
+            "integer",
+            "long",
+            "short",
+            "byte",
+        )
+        return pd.DataFrame(
+            {
+                user: [-1 if numeric else "new"] * len(items),
+                item: items,
+                rating: [float(v) for v in model.mu[0, : len(items)]],
+            }
+        )
+    rows = {
+        "GaussianMixtureModel": lambda: model.means,
+        "KMeansModel": lambda: model.clusterCenters(),
+        "MaskedGaussianMixtureModel": lambda: model.mu,
+        "WeightedLinearRegressionModel": lambda: np.eye(len(model.coefficients)),
+    }[kind]()
     return pd.DataFrame({model.getFeaturesCol(): [[float(v) for v in r] for r in rows[:3]]})
 
 
@@ -127,12 +149,16 @@ def _figures(model) -> tuple[str | None, list[float], dict[str, float]]:
     summary = _summary_of(model)
     history_name = next((h for h in HISTORIES if summary.get(h)), None)
     history = [float(v) for v in summary.get(history_name, [])] if history_name else []
-    final = {k: float(v) for k, v in summary.items()
-             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    final = {
+        k: float(v)
+        for k, v in summary.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
     for row in summary.get("candidateRows") or []:
         if row.get("chosen"):
-            final.update({k: float(row[k]) for k in ("bic", "aic", "bicSklearn", "aicSklearn")
-                          if k in row})
+            final.update(
+                {k: float(row[k]) for k in ("bic", "aic", "bicSklearn", "aicSklearn") if k in row}
+            )
     return history_name, history, final
 
 
@@ -157,8 +183,10 @@ def _log_fit(estimator, model) -> None:
         history_name, history, final = _figures(model)
         if history:
             now = int(1000 * time.time())
-            mlflow.MlflowClient().log_batch(run.info.run_id, metrics=[
-                Metric(history_name, v, now, step) for step, v in enumerate(history)])
+            mlflow.MlflowClient().log_batch(
+                run.info.run_id,
+                metrics=[Metric(history_name, v, now, step) for step, v in enumerate(history)],
+            )
         mlflow.log_metrics(final)
         if _settings["log_models"]:
             log_model(model, "model")

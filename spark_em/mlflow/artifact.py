@@ -13,15 +13,23 @@ import numpy as np
 from spark_em.errors import InputError
 
 MODEL_FILE, ARRAYS_FILE = "model.json", "arrays.npz"
-MODEL_CLASSES = ("GaussianMixtureModel", "KMeansModel", "MaskedGaussianMixtureModel",
-                 "MixtureRecommenderModel", "WeightedLinearRegressionModel")
+MODEL_CLASSES = (
+    "GaussianMixtureModel",
+    "KMeansModel",
+    "MaskedGaussianMixtureModel",
+    "MixtureRecommenderModel",
+    "WeightedLinearRegressionModel",
+)
 
 
 def check_model(model) -> None:
-    if type(model).__name__ not in MODEL_CLASSES or \
-            not type(model).__module__.startswith("spark_em."):
-        raise InputError(f"model: a spark-em model is needed ({', '.join(MODEL_CLASSES)}), "
-                         f"not {type(model).__name__}")
+    if type(model).__name__ not in MODEL_CLASSES or not type(model).__module__.startswith(
+        "spark_em."
+    ):
+        raise InputError(
+            f"model: a spark-em model is needed ({', '.join(MODEL_CLASSES)}), "
+            f"not {type(model).__name__}"
+        )
 
 
 def write(model, directory: Path) -> None:
@@ -30,11 +38,13 @@ def write(model, directory: Path) -> None:
     check_model(model)
     directory.mkdir(parents=True, exist_ok=True)
     metadata = {
-        "class": f"{type(model).__module__}.{type(model).__name__}", "uid": model.uid,
+        "class": f"{type(model).__module__}.{type(model).__name__}",
+        "uid": model.uid,
         "sparkVersion": pyspark.__version__,
         "paramMap": {p.name: v for p, v in model._paramMap.items()},
         "defaultParamMap": {p.name: v for p, v in model._defaultParamMap.items()},
-        "model": model._extra()}
+        "model": model._extra(),
+    }
     (directory / MODEL_FILE).write_text(json.dumps(metadata))
     np.savez(directory / ARRAYS_FILE, **{k: np.asarray(v) for k, v in model._arrays().items()})
 

@@ -40,8 +40,10 @@ def predict(model, frame: pd.DataFrame) -> pd.DataFrame:
         return recommender_predictions(model, frame)
     column = model.getFeaturesCol()
     if column not in frame.columns:
-        raise InputError(f"model_input has no column {column!r} (the model's featuresCol); "
-                         f"it has {', '.join(map(str, frame.columns))}")
+        raise InputError(
+            f"model_input has no column {column!r} (the model's featuresCol); "
+            f"it has {', '.join(map(str, frame.columns))}"
+        )
     values = frame[column]
     present = values.notna().to_numpy()
     fields, compute = model._outputs()
@@ -59,16 +61,20 @@ def predict(model, frame: pd.DataFrame) -> pd.DataFrame:
             if result is not None:
                 full[present] = result
             integer = field.dataType.typeName() == "integer"
-            out[field.name] = (full.astype(np.int64) if present.all() else
-                               pd.Series(full).astype("Int64").array) if integer else full
+            out[field.name] = (
+                (full.astype(np.int64) if present.all() else pd.Series(full).astype("Int64").array)
+                if integer
+                else full
+            )
     return pd.DataFrame(out, index=frame.index)
 
 
 def _matrix(values: pd.Series) -> np.ndarray:
     from spark_em.io.vectors import arrow_matrix
 
-    rows = [np.asarray(v.toArray() if hasattr(v, "toArray") else v, dtype=np.float64)
-            for v in values]
+    rows = [
+        np.asarray(v.toArray() if hasattr(v, "toArray") else v, dtype=np.float64) for v in values
+    ]
     column = pa.array([r.tolist() for r in rows], pa.list_(pa.float64()))
     return arrow_matrix(column, np.ones(len(rows), dtype=bool))
 
@@ -87,8 +93,10 @@ def recommender_predictions(model, frame: pd.DataFrame) -> pd.DataFrame:
     user, item, rating = model._columns
     missing = [c for c in (user, item) if c not in frame.columns]
     if missing:
-        raise InputError(f"model_input has no column {', '.join(map(repr, missing))}; "
-                         f"it has {', '.join(map(str, frame.columns))}")
+        raise InputError(
+            f"model_input has no column {', '.join(map(repr, missing))}; "
+            f"it has {', '.join(map(str, frame.columns))}"
+        )
     codes, users = pd.factorize(frame[user])
     cols = positions(model.items, frame[item].to_numpy())
     rated = np.zeros(len(frame), dtype=bool)
@@ -96,14 +104,18 @@ def recommender_predictions(model, frame: pd.DataFrame) -> pd.DataFrame:
         given = pd.to_numeric(frame[rating], errors="coerce").to_numpy(dtype=np.float64)
         rated = np.isfinite(given)
         if (given[rated] <= 0).any():
-            raise InputError(f"model_input: a {rating!r} must be a positive number (0 means "
-                             "no rating: leave it empty to ask for a prediction)")
+            raise InputError(
+                f"model_input: a {rating!r} must be a positive number (0 means "
+                "no rating: leave it empty to ask for a prediction)"
+            )
         rated &= (cols >= 0) & (codes >= 0)
         pairs = pd.DataFrame({"u": codes[rated], "i": cols[rated]})
         if pairs.duplicated().any():
             raise InputError(f"model_input: a user rates an item twice in {rating!r}")
-    X = sparse.csr_array((given[rated] if rated.any() else np.zeros(0),
-                          (codes[rated], cols[rated])), shape=(len(users), len(model.items)))
+    X = sparse.csr_array(
+        (given[rated] if rated.any() else np.zeros(0), (codes[rated], cols[rated])),
+        shape=(len(users), len(model.items)),
+    )
     mixture = masked.Mixture(model.mu, model.var, model.p)
     post = masked.posterior(X, mixture)[0]
     known = (cols >= 0) & (codes >= 0)

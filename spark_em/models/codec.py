@@ -9,15 +9,19 @@ from spark_em.kernels import gaussian, masked
 
 
 def encode_gaussian(mixture: gaussian.Mixture) -> dict:
-    return {"weights": mixture.weights.tolist(), "means": mixture.means.tolist(),
-            "covariances": np.asarray(mixture.covariances).tolist(),
-            "covariance_type": mixture.covariance_type}
+    return {
+        "weights": mixture.weights.tolist(),
+        "means": mixture.means.tolist(),
+        "covariances": np.asarray(mixture.covariances).tolist(),
+        "covariance_type": mixture.covariance_type,
+    }
 
 
 def decode_gaussian(saved: dict) -> gaussian.Mixture:
-    return gaussian.Mixture(*(np.array(saved[n], dtype=np.float64)
-                              for n in ("weights", "means", "covariances")),
-                            saved["covariance_type"])
+    return gaussian.Mixture(
+        *(np.array(saved[n], dtype=np.float64) for n in ("weights", "means", "covariances")),
+        saved["covariance_type"],
+    )
 
 
 def encode_masked(mixture: masked.Mixture) -> dict:

@@ -28,7 +28,14 @@ import numpy as np
 
 from spark_em.engine import ops
 from spark_em.engine.checkpoint import Checkpoint, data_fingerprint
-from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL, Family, Iteration, relative_rule, run_many
+from spark_em.engine.loop import (
+    DEFAULT_MAX_ITER,
+    DEFAULT_TOL,
+    Family,
+    Iteration,
+    relative_rule,
+    run_many,
+)
 from spark_em.engine.ops import MatrixSummary, summarize
 from spark_em.errors import InputError
 from spark_em.kernels import gaussian, kmeans, masked, missing
@@ -70,18 +77,28 @@ class GaussianRun:
 
     @property
     def bic(self) -> float:
-        return gaussian.bic(self.log_likelihood, self.k, self.n_features, self.n_rows,
-                            self.mixture.covariance_type)
+        return gaussian.bic(
+            self.log_likelihood, self.k, self.n_features, self.n_rows, self.mixture.covariance_type
+        )
 
     @property
     def aic(self) -> float:
-        return gaussian.aic(self.log_likelihood, self.k, self.n_features, self.mixture.covariance_type)
+        return gaussian.aic(
+            self.log_likelihood, self.k, self.n_features, self.mixture.covariance_type
+        )
 
     def summary(self) -> dict:
-        out = dict(k=self.k, seed=self.seed, model=self.model, init=self.init,
-                   covariance_type=self.mixture.covariance_type, n_iter=self.n_iter,
-                   converged=self.converged, seconds=round(self.seconds, 4),
-                   cluster_sizes=self.cluster_sizes)
+        out = dict(
+            k=self.k,
+            seed=self.seed,
+            model=self.model,
+            init=self.init,
+            covariance_type=self.mixture.covariance_type,
+            n_iter=self.n_iter,
+            converged=self.converged,
+            seconds=round(self.seconds, 4),
+            cluster_sizes=self.cluster_sizes,
+        )
         if self.model == "kmeans":
             out["cost"] = self.objective
         else:
@@ -89,8 +106,13 @@ class GaussianRun:
         return out
 
 
-def _hard_assignments(blocks, all_means: list[np.ndarray], fallback_vars: list[np.ndarray],
-                      kinds: list[str], reg_covar: float) -> list[Mixture]:
+def _hard_assignments(
+    blocks,
+    all_means: list[np.ndarray],
+    fallback_vars: list[np.ndarray],
+    kinds: list[str],
+    reg_covar: float,
+) -> list[Mixture]:
     """Weights and covariances (of each set's type) from assigning each row to its nearest
     mean, for several sets of means in one pass."""
 
@@ -103,9 +125,12 @@ def _hard_assignments(blocks, all_means: list[np.ndarray], fallback_vars: list[n
     def all_stats(values, sets, weights=None):
         return [stats(values, means, kind, weights) for means, kind in sets]
 
-    totals = ops.aggregate(blocks, all_stats,
-                           lambda a, b: [add_fields(x, y) for x, y in zip(a, b)],
-                           list(zip(all_means, kinds)))
+    totals = ops.aggregate(
+        blocks,
+        all_stats,
+        lambda a, b: [add_fields(x, y) for x, y in zip(a, b)],
+        list(zip(all_means, kinds)),
+    )
     out = []
     for total, means, var, kind in zip(totals, all_means, fallback_vars, kinds):
         K, d = means.shape
@@ -135,25 +160,36 @@ def check_type(covariance_type: str) -> str:
     try:
         return gaussian.check_type(covariance_type)
     except ValueError as exc:
-        raise InputError(str(exc).replace("covariance_type", "{param}", 1),
-                         param="covariance_type") from None
+        raise InputError(
+            str(exc).replace("covariance_type", "{param}", 1), param="covariance_type"
+        ) from None
 
 
-def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type,
-                     summary: MatrixSummary, reg_covar: float = gaussian.REG_COVAR
-                     ) -> list[Mixture]:
+def initial_mixtures(
+    blocks,
+    pairs: list[tuple[int, int]],
+    init,
+    covariance_type,
+    summary: MatrixSummary,
+    reg_covar: float = gaussian.REG_COVAR,
+) -> list[Mixture]:
     """The starting mixture of each (K, seed), of ``covariance_type`` (one type, or one per
     pair)."""
-    kinds = ([covariance_type] * len(pairs) if isinstance(covariance_type, str)
-             else list(covariance_type))
+    kinds = (
+        [covariance_type] * len(pairs)
+        if isinstance(covariance_type, str)
+        else list(covariance_type)
+    )
     for kind in set(kinds):
         check_type(kind)
     d = summary.n_cols
     if isinstance(init, Mixture):
         return [check_given(init, k, d, kind) for (k, _), kind in zip(pairs, kinds)]
     if init not in INIT_MODES:
-        raise InputError(f"{{param}} must be one of {', '.join(INIT_MODES)} or a Mixture, "
-                         f"not {init!r}", param="init")
+        raise InputError(
+            f"{{param}} must be one of {', '.join(INIT_MODES)} or a Mixture, not {init!r}",
+            param="init",
+        )
     missing_model.check(summary, pairs)
     check_weighted(summary, pairs)
     if summary.has_nan:
@@ -162,14 +198,22 @@ def initial_mixtures(blocks, pairs: list[tuple[int, int]], init, covariance_type
         # the course's rows by index could weigh 0: draw the means in proportion to weight
         # (check_weighted has checked each K against the rows that weigh anything)
         n = summary.total_weight
-        starts = [(mu, masked.init_variances(summary.column_summary, n, mu))
-                  for mu in _drawn_means(blocks, pairs, "random")]
+        starts = [
+            (mu, masked.init_variances(summary.column_summary, n, mu))
+            for mu in _drawn_means(blocks, pairs, "random")
+        ]
     else:
         starts = reference_starts(blocks, pairs, summary)  # also checks each K against the rows
     if init == "reference":
-        return [Mixture(np.full(len(means), 1.0 / len(means)), means,
-                        gaussian.spread(var + reg_covar, d, kind), kind)
-                for (means, var), kind in zip(starts, kinds)]
+        return [
+            Mixture(
+                np.full(len(means), 1.0 / len(means)),
+                means,
+                gaussian.spread(var + reg_covar, d, kind),
+                kind,
+            )
+            for (means, var), kind in zip(starts, kinds)
+        ]
     means = _drawn_means(blocks, pairs, init)
     return _hard_assignments(blocks, means, [var for _, var in starts], kinds, reg_covar)
 
@@ -180,14 +224,19 @@ def check_weighted(summary: MatrixSummary, pairs: list[tuple[int, int]]) -> None
     if not summary.weighted:
         return
     if summary.has_nan:
-        raise InputError("weighted rows must be complete: these rows miss values (weights "
-                         "with missing values are not supported)")
+        raise InputError(
+            "weighted rows must be complete: these rows miss values (weights "
+            "with missing values are not supported)"
+        )
     if summary.total_weight <= 0:
         raise InputError("every weight is 0: there is nothing to fit")
     for k, _ in pairs:
         if k > summary.n_weighted_rows:
-            raise InputError(f"{{param}} {k} is larger than the number of rows with a weight "
-                             f"above 0 ({summary.n_weighted_rows})", param="k")
+            raise InputError(
+                f"{{param}} {k} is larger than the number of rows with a weight "
+                f"above 0 ({summary.n_weighted_rows})",
+                param="k",
+            )
 
 
 def check_given(mixture: Mixture, k: int, d: int, covariance_type: str) -> Mixture:
@@ -199,7 +248,8 @@ def check_given(mixture: Mixture, k: int, d: int, covariance_type: str) -> Mixtu
     if weights.shape != (k,) or means.shape != (k, d) or cov.shape != shapes[covariance_type]:
         raise InputError(
             f"the initial model must have weights ({k},), means ({k}, {d}) and {covariance_type} "
-            f"covariances {shapes[covariance_type]}; got {weights.shape}, {means.shape}, {cov.shape}")
+            f"covariances {shapes[covariance_type]}; got {weights.shape}, {means.shape}, {cov.shape}"
+        )
     if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
         raise InputError("the initial weights must be >= 0 and sum to 1")
     try:
@@ -219,20 +269,28 @@ def prepared(mixture: Mixture) -> gaussian.Prepared:
 
 def family(tol: float = DEFAULT_TOL, reg_covar: float = gaussian.REG_COVAR) -> Family:
     """EM for a Gaussian mixture as the loop runs it: the relative rule on the log-likelihood."""
+
     def update(stats: gaussian.GaussianStats, mixture: Mixture):
         new = gaussian.update(stats, mixture, reg_covar)
         prepared(new)  # a covariance that is no longer positive definite stops the fit here
         return new, stats.log_likelihood
 
-    return Family("gmm", missing.block_stats, update,
-                  converged=relative_rule(tol), ship=prepared,
-                  block_stats_many=missing.block_stats_many, encode=codec.encode_gaussian,
-                  decode=codec.decode_gaussian)
+    return Family(
+        "gmm",
+        missing.block_stats,
+        update,
+        converged=relative_rule(tol),
+        ship=prepared,
+        block_stats_many=missing.block_stats_many,
+        encode=codec.encode_gaussian,
+        decode=codec.decode_gaussian,
+    )
 
 
 def cluster_sizes(blocks, mixtures: list[Mixture]) -> list[list[float]]:
     """Σ_u r_uk for each component (soft sizes) under each mixture: one pass."""
     factors = [prepared(m) for m in mixtures]
+
     def sizes_of(block):
         weights = np.ones(block.values.shape[0]) if block.weights is None else block.weights
         return [weights @ missing.posterior(block.values, p)[0] for p in factors]
@@ -246,12 +304,22 @@ def checkpoint_for(directory, summary: MatrixSummary, model: str = "gmm", **opti
     return Checkpoint(directory, {"model": model, **data_fingerprint(summary), **options})
 
 
-def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
-            covariance_type: str | list[str] = "full", init="reference", tol: float | None = None,
-            max_iter: int = DEFAULT_MAX_ITER, reg_covar: float = gaussian.REG_COVAR,
-            n_init: int = 1, on_run_iteration: Callable | None = None,
-            summary: MatrixSummary | None = None, checkpoint: Checkpoint | None = None,
-            resume: bool = False) -> list[GaussianRun]:
+def fit_all(
+    blocks,
+    ks: Iterable[int],
+    seeds: Iterable[int],
+    model: str = "gmm",
+    covariance_type: str | list[str] = "full",
+    init="reference",
+    tol: float | None = None,
+    max_iter: int = DEFAULT_MAX_ITER,
+    reg_covar: float = gaussian.REG_COVAR,
+    n_init: int = 1,
+    on_run_iteration: Callable | None = None,
+    summary: MatrixSummary | None = None,
+    checkpoint: Checkpoint | None = None,
+    resume: bool = False,
+) -> list[GaussianRun]:
     """One run per (K, seed), in that order, every start in the same passes over the data.
     ``covariance_type`` may be a list: then one run per (type, K, seed), in that order.
 
@@ -272,17 +340,36 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
         check_weighted(summary, [])
         n_init = 1  # restarts from one given start would repeat the same fit
     if model == "kmeans" and summary.has_nan:
-        raise InputError("K-means needs complete data: these rows miss values (fit a mixture, "
-                         "which handles them)")
-    kinds = ["spherical"] if model == "kmeans" else (
-        [covariance_type] if isinstance(covariance_type, str) else list(covariance_type))
-    full_specs = [(kind, k, seed, restart) for kind in kinds for k in ks for seed in seeds
-                  for restart in range(n_init)]
+        raise InputError(
+            "K-means needs complete data: these rows miss values (fit a mixture, "
+            "which handles them)"
+        )
+    kinds = (
+        ["spherical"]
+        if model == "kmeans"
+        else ([covariance_type] if isinstance(covariance_type, str) else list(covariance_type))
+    )
+    full_specs = [
+        (kind, k, seed, restart)
+        for kind in kinds
+        for k in ks
+        for seed in seeds
+        for restart in range(n_init)
+    ]
     specs = [(k, seed, restart) for _, k, seed, restart in full_specs]
-    starts = initial_mixtures(blocks, [(k, seed + r) for k, seed, r in specs], init,
-                              [kind for kind, *_ in full_specs], summary, reg_covar)
-    report = ((lambda i, record, mixture: on_run_iteration(specs[i][0], specs[i][1], record, mixture))
-              if on_run_iteration else None)
+    starts = initial_mixtures(
+        blocks,
+        [(k, seed + r) for k, seed, r in specs],
+        init,
+        [kind for kind, *_ in full_specs],
+        summary,
+        reg_covar,
+    )
+    report = (
+        (lambda i, record, mixture: on_run_iteration(specs[i][0], specs[i][1], record, mixture))
+        if on_run_iteration
+        else None
+    )
     if model == "gmm":
         chosen, run_starts = family(DEFAULT_TOL if tol is None else tol, reg_covar), starts
     else:
@@ -294,17 +381,34 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], model: str = "gmm",
         sizes = cluster_sizes(blocks, finals)
     else:
         sizes = [(m.weights * summary.n_effective).tolist() for m in finals]
-    runs = [GaussianRun(k, seed + r, model, _init_name(init), final, res.objective, res.n_iter,
-                        res.converged, sum(h.seconds for h in res.history),
-                        summary.n_effective,
-                        summary.n_cols, size, res.history, first)
-            for (k, seed, r), final, res, size, first in zip(specs, finals, results, sizes, starts)]
-    return [selection.best(runs[i:i + n_init], higher=model == "gmm")
-            for i in range(0, len(runs), n_init)]
+    runs = [
+        GaussianRun(
+            k,
+            seed + r,
+            model,
+            _init_name(init),
+            final,
+            res.objective,
+            res.n_iter,
+            res.converged,
+            sum(h.seconds for h in res.history),
+            summary.n_effective,
+            summary.n_cols,
+            size,
+            res.history,
+            first,
+        )
+        for (k, seed, r), final, res, size, first in zip(specs, finals, results, sizes, starts)
+    ]
+    return [
+        selection.best(runs[i : i + n_init], higher=model == "gmm")
+        for i in range(0, len(runs), n_init)
+    ]
 
 
-def fit(blocks, k: int, seed: int = 0, on_iteration: Callable | None = None,
-        **options) -> GaussianRun:
+def fit(
+    blocks, k: int, seed: int = 0, on_iteration: Callable | None = None, **options
+) -> GaussianRun:
     """EM for a Gaussian mixture (or K-means, with ``model="kmeans"``) from one seed;
     ``on_iteration(record, mixture)`` sees every pass; other options as for ``fit_all``."""
     report = (lambda _k, _seed, record, mix: on_iteration(record, mix)) if on_iteration else None
@@ -315,7 +419,9 @@ def _init_name(init) -> str:
     return "given" if isinstance(init, Mixture) else init
 
 
-def select(runs: list[GaussianRun], criterion: str = "bic") -> tuple[GaussianRun, dict[int, GaussianRun]]:
+def select(
+    runs: list[GaussianRun], criterion: str = "bic"
+) -> tuple[GaussianRun, dict[int, GaussianRun]]:
     """The chosen run, and the best run of each K.
 
     Mixtures: the best run of a K has the highest log-likelihood, and the chosen K scores
@@ -330,8 +436,9 @@ def select(runs: list[GaussianRun], criterion: str = "bic") -> tuple[GaussianRun
     return selection.best(best_by_k.values(), key=lambda r: getattr(r, criterion)), best_by_k
 
 
-def select_candidates(runs: list[GaussianRun], criterion: str = "bic"
-                      ) -> tuple[GaussianRun, list[GaussianRun]]:
+def select_candidates(
+    runs: list[GaussianRun], criterion: str = "bic"
+) -> tuple[GaussianRun, list[GaussianRun]]:
     """The chosen run, and the best run (highest log-likelihood) of each (covariance type, K)
     in run order: the chosen one scores highest on ``criterion`` (the course's scale)."""
     selection.check_criterion(criterion)
@@ -343,6 +450,15 @@ def select_candidates(runs: list[GaussianRun], criterion: str = "bic"
 def model_record(run: GaussianRun, **options) -> dict:
     """What ``model.json`` holds: the mixture, where it started and how the fit went."""
     encoded = codec.encode_gaussian(run.mixture)
-    return {"k": run.k, "d": int(run.mixture.means.shape[1]), "model": run.model,
-            "covariance_type": encoded.pop("covariance_type"), **encoded, "init": run.init,
-            "seed": run.seed, "objective": run.objective, "n_iter": run.n_iter, **options}
+    return {
+        "k": run.k,
+        "d": int(run.mixture.means.shape[1]),
+        "model": run.model,
+        "covariance_type": encoded.pop("covariance_type"),
+        **encoded,
+        "init": run.init,
+        "seed": run.seed,
+        "objective": run.objective,
+        "n_iter": run.n_iter,
+        **options,
+    }

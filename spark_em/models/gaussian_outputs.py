@@ -40,10 +40,14 @@ def sample_rows(mixture: Mixture, rows: np.ndarray, seed: int) -> tuple[np.ndarr
     means = np.asarray(mixture.means, dtype=np.float64)
     d = means.shape[1]
     cumulative = np.cumsum(weights / weights.sum())
-    labels = np.minimum(np.searchsorted(cumulative, row_uniforms(seed, 0, rows), side="right"),
-                        len(weights) - 1)
-    z = np.column_stack([ndtri(row_uniforms(seed, 1 + i, rows)) for i in range(d)]) \
-        if len(rows) else np.empty((0, d))
+    labels = np.minimum(
+        np.searchsorted(cumulative, row_uniforms(seed, 0, rows), side="right"), len(weights) - 1
+    )
+    z = (
+        np.column_stack([ndtri(row_uniforms(seed, 1 + i, rows)) for i in range(d)])
+        if len(rows)
+        else np.empty((0, d))
+    )
     chol = np.linalg.cholesky(full_covariances(mixture))
     X = means[labels] + np.einsum("nij,nj->ni", chol[labels], z)
     return X, labels.astype(np.int32)
@@ -73,26 +77,54 @@ def scores(log_likelihood: float, n: float, rows: int, k: int, d: int, kind: str
     """A log-likelihood with its BIC and AIC, in the course's convention and scikit-learn's."""
     bic = gaussian.bic(log_likelihood, k, d, n, kind)
     aic = gaussian.aic(log_likelihood, k, d, kind)
-    return {"logLikelihood": float(log_likelihood), "meanLogLikelihood": float(log_likelihood / n),
-            "numRows": int(rows), "weightSum": float(n),
-            "numParams": int(gaussian.n_parameters(k, d, kind)), "bic": float(bic),
-            "aic": float(aic), "bicSklearn": float(-2.0 * bic), "aicSklearn": float(-2.0 * aic)}
+    return {
+        "logLikelihood": float(log_likelihood),
+        "meanLogLikelihood": float(log_likelihood / n),
+        "numRows": int(rows),
+        "weightSum": float(n),
+        "numParams": int(gaussian.n_parameters(k, d, kind)),
+        "bic": float(bic),
+        "aic": float(aic),
+        "bicSklearn": float(-2.0 * bic),
+        "aicSklearn": float(-2.0 * aic),
+    }
 
 
-CANDIDATE_FIELDS = ("k", "covarianceType", "logLikelihood", "numParams", "bic", "aic",
-                    "bicSklearn", "aicSklearn", "numIter", "converged", "chosen")
+CANDIDATE_FIELDS = (
+    "k",
+    "covarianceType",
+    "logLikelihood",
+    "numParams",
+    "bic",
+    "aic",
+    "bicSklearn",
+    "aicSklearn",
+    "numIter",
+    "converged",
+    "chosen",
+)
 
 
 def candidate_rows(runs: list, chosen) -> list[dict]:
     """One row per candidate (the best run of each covariance type and K), in fit order."""
     out = []
     for run in runs:
-        s = scores(run.log_likelihood, run.n_rows, 0, run.k, run.n_features,
-                   run.mixture.covariance_type)
-        out.append({"k": int(run.k), "covarianceType": run.mixture.covariance_type,
-                    "logLikelihood": float(run.log_likelihood),
-                    "numParams": int(s["numParams"]), "bic": float(s["bic"]),
-                    "aic": float(s["aic"]), "bicSklearn": float(s["bicSklearn"]),
-                    "aicSklearn": float(s["aicSklearn"]), "numIter": int(run.n_iter),
-                    "converged": bool(run.converged), "chosen": run is chosen})
+        s = scores(
+            run.log_likelihood, run.n_rows, 0, run.k, run.n_features, run.mixture.covariance_type
+        )
+        out.append(
+            {
+                "k": int(run.k),
+                "covarianceType": run.mixture.covariance_type,
+                "logLikelihood": float(run.log_likelihood),
+                "numParams": int(s["numParams"]),
+                "bic": float(s["bic"]),
+                "aic": float(s["aic"]),
+                "bicSklearn": float(s["bicSklearn"]),
+                "aicSklearn": float(s["aicSklearn"]),
+                "numIter": int(run.n_iter),
+                "converged": bool(run.converged),
+                "chosen": run is chosen,
+            }
+        )
     return out

@@ -23,15 +23,19 @@ TOL = 1e-4
 
 def family(tol: float = TOL) -> Family:
     """K-means as the loop runs it: stops when the cost falls by ≤ ``tol``."""
+
     def update(stats: kmeans.KMeansStats, mixture: Mixture):
         new_means, sse, cost = kmeans.update(stats, mixture.means)
         return kmeans.as_mixture(new_means, sse, stats.counts, stats.n_rows), cost
 
-    return Family("kmeans",
-                  lambda values, mixture, weights=None: kmeans.block_stats(values, mixture.means,
-                                                                           weights),
-                  update, converged=falling_rule(tol), encode=codec.encode_gaussian,
-                  decode=codec.decode_gaussian)
+    return Family(
+        "kmeans",
+        lambda values, mixture, weights=None: kmeans.block_stats(values, mixture.means, weights),
+        update,
+        converged=falling_rule(tol),
+        encode=codec.encode_gaussian,
+        decode=codec.decode_gaussian,
+    )
 
 
 def start(mixture: Mixture) -> Mixture:
@@ -73,8 +77,9 @@ def _potentials(blocks, centres: np.ndarray, candidates: list) -> np.ndarray:
         X = np.asarray(block.values, dtype=np.float64)
         d2 = kmeans.nearest(X, centres)[1]
         w = np.ones(X.shape[0]) if block.weights is None else block.weights
-        return np.array([w @ np.minimum(d2, np.einsum("ij,ij->i", X - c, X - c))
-                         for c in candidates])
+        return np.array(
+            [w @ np.minimum(d2, np.einsum("ij,ij->i", X - c, X - c)) for c in candidates]
+        )
 
     return ops.reduce(blocks, of_block, np.add)
 
@@ -106,9 +111,12 @@ def random_rows(blocks, k: int, seed: int) -> np.ndarray:
             with np.errstate(divide="ignore"):
                 keys = -np.log(keys) / block.weights
         keep = np.argsort(keys)[:k]
-        return [(float(keys[i]), block.offset + int(i), np.asarray(block.values[i], np.float64))
-                for i in keep]
+        return [
+            (float(keys[i]), block.offset + int(i), np.asarray(block.values[i], np.float64))
+            for i in keep
+        ]
 
-    chosen = sorted((r for rows in ops.collect(blocks, smallest) for r in rows),
-                    key=lambda r: (r[0], r[1]))[:k]
+    chosen = sorted(
+        (r for rows in ops.collect(blocks, smallest) for r in rows), key=lambda r: (r[0], r[1])
+    )[:k]
     return np.stack([row for _, _, row in chosen])

@@ -19,7 +19,14 @@ import numpy as np
 from spark_em.engine import ops
 from spark_em.engine.block import Block
 from spark_em.engine.checkpoint import Checkpoint, data_fingerprint
-from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL, Family, Iteration, relative_rule, run_many
+from spark_em.engine.loop import (
+    DEFAULT_MAX_ITER,
+    DEFAULT_TOL,
+    Family,
+    Iteration,
+    relative_rule,
+    run_many,
+)
 from spark_em.engine.ops import MatrixSummary, summarize
 from spark_em.errors import InputError
 from spark_em.kernels import masked
@@ -48,28 +55,45 @@ class MaskedRun:
         return self.log_likelihood
 
     def summary(self) -> dict:
-        return dict(k=self.k, seed=self.seed, log_likelihood=self.log_likelihood,
-                    n_iter=self.n_iter, converged=self.converged, seconds=round(self.seconds, 4))
+        return dict(
+            k=self.k,
+            seed=self.seed,
+            log_likelihood=self.log_likelihood,
+            n_iter=self.n_iter,
+            converged=self.converged,
+            seconds=round(self.seconds, 4),
+        )
 
 
 def family(tol: float = DEFAULT_TOL, min_variance: float = masked.MIN_VARIANCE) -> Family:
     """EM for the masked mixture as the loop runs it: the relative rule on the log-likelihood,
     all starts' statistics computed together (``block_stats_many``)."""
-    return Family("masked", masked.block_stats,
-                  lambda stats, mix: (masked.update(stats, mix.mu, min_variance), stats.log_likelihood),
-                  converged=relative_rule(tol), block_stats_many=masked.block_stats_many,
-                  encode=codec.encode_masked, decode=codec.decode_masked)
+    return Family(
+        "masked",
+        masked.block_stats,
+        lambda stats, mix: (masked.update(stats, mix.mu, min_variance), stats.log_likelihood),
+        converged=relative_rule(tol),
+        block_stats_many=masked.block_stats_many,
+        encode=codec.encode_masked,
+        decode=codec.decode_masked,
+    )
 
 
-def reference_mixtures(blocks, pairs: list[tuple[int, int]], summary: MatrixSummary,
-                       min_variance: float = masked.MIN_VARIANCE) -> list[Mixture]:
+def reference_mixtures(
+    blocks,
+    pairs: list[tuple[int, int]],
+    summary: MatrixSummary,
+    min_variance: float = masked.MIN_VARIANCE,
+) -> list[Mixture]:
     """The course's ``common.init`` for each (K, seed): reference means and variances, uniform
     weights. The variances are floored at ``min_variance`` like every later one (this only
     matters for degenerate data, where they would be 0)."""
     if summary.n_observed == 0:
         raise InputError("the matrix has no observed (non-zero) entries")
-    return [Mixture(mu, np.maximum(var, min_variance), np.full(len(mu), 1.0 / len(mu)))
-            for mu, var in reference_starts(blocks, pairs, summary)]
+    return [
+        Mixture(mu, np.maximum(var, min_variance), np.full(len(mu), 1.0 / len(mu)))
+        for mu, var in reference_starts(blocks, pairs, summary)
+    ]
 
 
 def checkpoint_for(directory, summary: MatrixSummary, **options) -> Checkpoint:
@@ -77,11 +101,18 @@ def checkpoint_for(directory, summary: MatrixSummary, **options) -> Checkpoint:
     return Checkpoint(directory, {"model": "masked", **data_fingerprint(summary), **options})
 
 
-def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], tol: float = DEFAULT_TOL,
-            max_iter: int = DEFAULT_MAX_ITER, min_variance: float = masked.MIN_VARIANCE,
-            on_run_iteration: Callable | None = None,
-            summary: MatrixSummary | None = None, checkpoint: Checkpoint | None = None,
-            resume: bool = False) -> list[MaskedRun]:
+def fit_all(
+    blocks,
+    ks: Iterable[int],
+    seeds: Iterable[int],
+    tol: float = DEFAULT_TOL,
+    max_iter: int = DEFAULT_MAX_ITER,
+    min_variance: float = masked.MIN_VARIANCE,
+    on_run_iteration: Callable | None = None,
+    summary: MatrixSummary | None = None,
+    checkpoint: Checkpoint | None = None,
+    resume: bool = False,
+) -> list[MaskedRun]:
     """EM from the reference initialisation for every (K, seed), in that order, all starts in
     the same passes over the data; ``on_run_iteration(k, seed, record)`` reports progress.
 
@@ -91,13 +122,25 @@ def fit_all(blocks, ks: Iterable[int], seeds: Iterable[int], tol: float = DEFAUL
     summary = summary or summarize(blocks)
     pairs = [(k, seed) for k in ks for seed in seeds]
     starts = reference_mixtures(blocks, pairs, summary, min_variance)
-    report = ((lambda i, record, _new: on_run_iteration(*pairs[i], record))
-              if on_run_iteration else None)
-    results = run_many(blocks, family(tol, min_variance), starts, max_iter, report, checkpoint,
-                       resume)
-    return [MaskedRun(k, seed, r.params, r.objective, r.n_iter, r.converged,
-                      sum(h.seconds for h in r.history), r.history)
-            for (k, seed), r in zip(pairs, results)]
+    report = (
+        (lambda i, record, _new: on_run_iteration(*pairs[i], record)) if on_run_iteration else None
+    )
+    results = run_many(
+        blocks, family(tol, min_variance), starts, max_iter, report, checkpoint, resume
+    )
+    return [
+        MaskedRun(
+            k,
+            seed,
+            r.params,
+            r.objective,
+            r.n_iter,
+            r.converged,
+            sum(h.seconds for h in r.history),
+            r.history,
+        )
+        for (k, seed), r in zip(pairs, results)
+    ]
 
 
 def fit(blocks, k: int, seed: int, **options) -> MaskedRun:
@@ -121,8 +164,9 @@ def scored(blocks, mixture: Mixture, seed: int = 0) -> MaskedRun:
     (one pass)."""
     start = time.perf_counter()
     stats = ops.aggregate(blocks, masked.block_stats, family().add, mixture)
-    return MaskedRun(len(mixture.mu), seed, mixture, stats.log_likelihood, 0, True,
-                     time.perf_counter() - start)
+    return MaskedRun(
+        len(mixture.mu), seed, mixture, stats.log_likelihood, 0, True, time.perf_counter() - start
+    )
 
 
 def completed(blocks, mixture: Mixture):
@@ -158,9 +202,18 @@ def model_record(run: MaskedRun, **options) -> dict:
     """What ``model.json`` holds: the mixture, where it started and how the fit went."""
     mix = run.mixture
     encoded = codec.encode_masked(mix)
-    return {"k": run.k, "d": int(mix.mu.shape[1]), "p": encoded["p"], "mu": encoded["mu"],
-            "var": encoded["var"], "init": INIT,
-            "seed": run.seed, "log_likelihood": run.log_likelihood, "n_iter": run.n_iter, **options}
+    return {
+        "k": run.k,
+        "d": int(mix.mu.shape[1]),
+        "p": encoded["p"],
+        "mu": encoded["mu"],
+        "var": encoded["var"],
+        "init": INIT,
+        "seed": run.seed,
+        "log_likelihood": run.log_likelihood,
+        "n_iter": run.n_iter,
+        **options,
+    }
 
 
 def read_model(directory, n_cols: int | None = None) -> tuple[Mixture, int]:

@@ -25,13 +25,18 @@ def check(summary: MatrixSummary, pairs: list[tuple[int, int]]) -> None:
         return
     empty = np.flatnonzero(summary.nan_per_column >= summary.n_rows)
     if empty.size:
-        raise InputError(f"column {int(empty[0]) + 1} has no observed value: every row misses "
-                         "it; drop the column")
+        raise InputError(
+            f"column {int(empty[0]) + 1} has no observed value: every row misses "
+            "it; drop the column"
+        )
     usable = summary.n_rows - summary.n_nan_rows
     for k, _ in pairs:
         if k > usable:
-            raise InputError(f"{{param}} {k} is larger than the number of rows with any value "
-                             f"observed ({usable})", param="k")
+            raise InputError(
+                f"{{param}} {k} is larger than the number of rows with any value "
+                f"observed ({usable})",
+                param="k",
+            )
 
 
 def mean_imputed(blocks, summary: MatrixSummary):
@@ -45,9 +50,16 @@ def mean_imputed(blocks, summary: MatrixSummary):
         return Block(block.offset, np.where(holes, means, values)) if holes.any() else block
 
     filled_summary = MatrixSummary(
-        summary.n_rows, summary.n_cols, summary.n_rows * summary.n_cols,
-        np.concatenate([[summary.column_summary[0] + summary.nan_per_column @ (means * means)],
-                        summary.n_rows * means]))
+        summary.n_rows,
+        summary.n_cols,
+        summary.n_rows * summary.n_cols,
+        np.concatenate(
+            [
+                [summary.column_summary[0] + summary.nan_per_column @ (means * means)],
+                summary.n_rows * means,
+            ]
+        ),
+    )
     return ops.mapped(blocks, fill), filled_summary
 
 
@@ -70,9 +82,12 @@ def imputed_frame(spark, blocks, mixture: Mixture):
                 offset = int(np.load(stream, allow_pickle=False)[0])
                 imputed = np.load(stream, allow_pickle=False)
                 yield pa.RecordBatch.from_arrays(
-                    [pa.array(np.arange(offset, offset + len(imputed), dtype=np.int64)),
-                     pa.array(list(imputed), type=pa.list_(pa.float64()))],
-                    names=["row", "imputed"])
+                    [
+                        pa.array(np.arange(offset, offset + len(imputed), dtype=np.int64)),
+                        pa.array(list(imputed), type=pa.list_(pa.float64())),
+                    ],
+                    names=["row", "imputed"],
+                )
 
     return ops.payloads(spark, blocks, payload).mapInArrow(rows, "row long, imputed array<double>")
 

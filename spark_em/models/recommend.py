@@ -35,6 +35,7 @@ def _to_ipc(table: pa.Table) -> bytes:
 
 def _frame(spark, blocks, pack, schema: str):
     """A DataFrame of the rows of the Arrow tables ``pack(block)`` serializes, over all blocks."""
+
     def expand(batches):
         for batch in batches:
             for payload in batch.column(0).to_pylist():
@@ -55,9 +56,17 @@ def _id_type(ids: np.ndarray) -> str:
     return "string" if ids.dtype.kind in "US" else "long"
 
 
-def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
-            user_col: str = "user", item_col: str = "item", prediction_col: str = "prediction",
-            unknown_users: str = "prior"):
+def predict(
+    spark,
+    blocks,
+    index: RatingsIndex,
+    mixture: masked.Mixture,
+    pairs,
+    user_col: str = "user",
+    item_col: str = "item",
+    prediction_col: str = "prediction",
+    unknown_users: str = "prior",
+):
     """``pairs`` with a ``prediction`` column: the completed value of each (user, item). A
     user who is not in the data gets the prior's prediction (``unknown_users="prior"``) or
     null (``"null"``)."""
@@ -65,11 +74,15 @@ def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
 
     for name in (user_col, item_col):
         if name not in pairs.columns:
-            raise InputError(f"no column {name!r} in the pairs; they have {', '.join(pairs.columns)}")
+            raise InputError(
+                f"no column {name!r} in the pairs; they have {', '.join(pairs.columns)}"
+            )
     taken = sorted({"_row", "_col", "_post", prediction_col} & set(pairs.columns))
     if taken:
-        raise InputError(f"the pairs already have a column named {', '.join(taken)}; "
-                         "rename it or choose another prediction column")
+        raise InputError(
+            f"the pairs already have a column named {', '.join(taken)}; "
+            "rename it or choose another prediction column"
+        )
     mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
     k = len(mixture.p)
 
@@ -77,8 +90,11 @@ def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
         offset, post = block.offset, masked.posterior(block.values, mixture)[0]
         rows = np.arange(offset, offset + post.shape[0], dtype=np.int64)
         offsets = pa.array(np.arange(0, post.size + 1, k, dtype=np.int32))
-        return _to_ipc(pa.table({"_row": rows, "_post": pa.ListArray.from_arrays(
-            offsets, pa.array(post.ravel()))}))
+        return _to_ipc(
+            pa.table(
+                {"_row": rows, "_post": pa.ListArray.from_arrays(offsets, pa.array(post.ravel()))}
+            )
+        )
 
     posts = _frame(spark, blocks, pack_posteriors, "_row long, _post array<double>")
     ids = shared(spark, (index.users, index.items))
@@ -89,10 +105,15 @@ def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
             table = pa.Table.from_batches([batch])
             rows = _column_positions(users, batch.column(user_col))
             cols = _column_positions(items, batch.column(item_col))
-            yield from table.append_column("_row", pa.array(rows)).append_column(
-                "_col", pa.array(cols)).to_batches()
+            yield from (
+                table.append_column("_row", pa.array(rows))
+                .append_column("_col", pa.array(cols))
+                .to_batches()
+            )
 
-    located = pairs.mapInArrow(locate, _with_fields(pairs.schema, ("_row", "long"), ("_col", "long")))
+    located = pairs.mapInArrow(
+        locate, _with_fields(pairs.schema, ("_row", "long"), ("_col", "long"))
+    )
     joined = located.join(posts, on="_row", how="left")
     params = shared(spark, (mixture.mu, mixture.p))
 
@@ -104,7 +125,9 @@ def predict(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, pairs,
             post = np.tile(prior, (batch.num_rows, 1))
             known = ~np.asarray(post_col.is_null().to_numpy(zero_copy_only=False))
             if known.any():
-                values = np.asarray(post_col.filter(pa.array(known)).flatten().to_numpy(), dtype=np.float64)
+                values = np.asarray(
+                    post_col.filter(pa.array(known)).flatten().to_numpy(), dtype=np.float64
+                )
                 post[known] = values.reshape(-1, len(prior))
             seen = cols >= 0
             if unknown_users == "null":
@@ -124,15 +147,25 @@ def _column_positions(sorted_ids: np.ndarray, column: pa.Array) -> np.ndarray:
 
     nulls = np.asarray(column.is_null().to_numpy(zero_copy_only=False))
     if nulls.any():
-        blank = "" if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) else 0
+        blank = (
+            "" if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) else 0
+        )
         column = pc.fill_null(column, pa.scalar(blank, column.type))
     at = positions(sorted_ids, column.to_numpy(zero_copy_only=False))
     at[nulls] = -1
     return at
 
 
-def recommend(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: int,
-              user_col: str = "user", item_col: str = "item", users=None):
+def recommend(
+    spark,
+    blocks,
+    index: RatingsIndex,
+    mixture: masked.Mixture,
+    n: int,
+    user_col: str = "user",
+    item_col: str = "item",
+    users=None,
+):
     """Each user's ``n`` unrated items with the highest completed value, best first; with
     ``users`` (ids), only those users that are in the data."""
     _check_n(n)
@@ -151,24 +184,44 @@ def recommend(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: in
             rows = wanted.value
             local = rows[(rows >= block.offset) & (rows < block.offset + len(local))] - block.offset
             values = values[local]
-        cols, vals = masked.top_unobserved(values, mixture, n) if len(local) else (
-            np.empty((0, 0), dtype=np.int64), np.empty((0, 0)))
+        cols, vals = (
+            masked.top_unobserved(values, mixture, n)
+            if len(local)
+            else (np.empty((0, 0), dtype=np.int64), np.empty((0, 0)))
+        )
         lists = []
         for c, v in zip(cols, vals):
             keep = c >= 0
-            lists.append([{item_col: items[i].item(), "rating": float(x)}
-                          for i, x in zip(c[keep], v[keep])])
+            lists.append(
+                [{item_col: items[i].item(), "rating": float(x)} for i, x in zip(c[keep], v[keep])]
+            )
         row_ids = users_ids[block.offset + local]
-        return _to_ipc(pa.table({user_col: pa.array(row_ids.tolist(), user_type),
-                                 "recommendations": pa.array(lists, type=pa.list_(entry))}))
+        return _to_ipc(
+            pa.table(
+                {
+                    user_col: pa.array(row_ids.tolist(), user_type),
+                    "recommendations": pa.array(lists, type=pa.list_(entry)),
+                }
+            )
+        )
 
-    schema = (f"`{user_col}` {_id_type(index.users)}, recommendations "
-              f"array<struct<`{item_col}`: {_id_type(index.items)}, rating: double>>")
+    schema = (
+        f"`{user_col}` {_id_type(index.users)}, recommendations "
+        f"array<struct<`{item_col}`: {_id_type(index.items)}, rating: double>>"
+    )
     return _frame(spark, blocks, pack, schema)
 
 
-def recommend_items(spark, blocks, index: RatingsIndex, mixture: masked.Mixture, n: int,
-                    user_col: str = "user", item_col: str = "item", items=None):
+def recommend_items(
+    spark,
+    blocks,
+    index: RatingsIndex,
+    mixture: masked.Mixture,
+    n: int,
+    user_col: str = "user",
+    item_col: str = "item",
+    items=None,
+):
     """Each item's ``n`` users (among those who have not rated it) with the highest completed
     value, best first (an empty list when every user rated it); with ``items`` (ids), only
     those items that are in the data. Each block of users proposes its best ``n`` per item;
@@ -187,24 +240,33 @@ def recommend_items(spark, blocks, index: RatingsIndex, mixture: masked.Mixture,
         rows, vals = masked.top_rows_per_column(block.values, mixture, n, columns)
         keep = rows >= 0
         col_of = np.broadcast_to(columns[None, :], rows.shape)[keep]
-        return _to_ipc(pa.table({
-            "_item": pa.array(items_ids[col_of].tolist(), item_type),
-            "_user": pa.array(users_ids[block.offset + rows[keep]].tolist(), user_type),
-            "_rating": pa.array(vals[keep], pa.float64())}))
+        return _to_ipc(
+            pa.table(
+                {
+                    "_item": pa.array(items_ids[col_of].tolist(), item_type),
+                    "_user": pa.array(users_ids[block.offset + rows[keep]].tolist(), user_type),
+                    "_rating": pa.array(vals[keep], pa.float64()),
+                }
+            )
+        )
 
-    schema = (f"_item {_id_type(index.items)}, _user {_id_type(index.users)}, _rating double")
+    schema = f"_item {_id_type(index.items)}, _user {_id_type(index.users)}, _rating double"
     proposals = _frame(spark, blocks, pack, schema)
-    best = F.slice(F.sort_array(F.collect_list(F.struct(F.col("_rating"), F.col("_user"))),
-                                asc=False), 1, n)
-    ranked = F.transform(best, lambda e: F.struct(e["_user"].alias(user_col),
-                                                  e["_rating"].alias("rating")))
+    best = F.slice(
+        F.sort_array(F.collect_list(F.struct(F.col("_rating"), F.col("_user"))), asc=False), 1, n
+    )
+    ranked = F.transform(
+        best, lambda e: F.struct(e["_user"].alias(user_col), e["_rating"].alias("rating"))
+    )
     found = proposals.groupBy("_item").agg(ranked.alias("recommendations"))
-    every = spark.createDataFrame([(v,) for v in index.items[columns].tolist()],
-                                  f"_item {_id_type(index.items)}")
+    every = spark.createDataFrame(
+        [(v,) for v in index.items[columns].tolist()], f"_item {_id_type(index.items)}"
+    )
     nobody = F.array().cast(f"array<struct<`{user_col}`: {_id_type(index.users)}, rating: double>>")
     return every.join(found, "_item", "left").select(
         F.col("_item").alias(item_col),
-        F.coalesce(F.col("recommendations"), nobody).alias("recommendations"))
+        F.coalesce(F.col("recommendations"), nobody).alias("recommendations"),
+    )
 
 
 def _check_n(n: int) -> None:

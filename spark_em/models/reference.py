@@ -18,8 +18,9 @@ def check_k(k: int, n_rows: int) -> None:
         raise InputError(f"{{param}} {k} is larger than the number of rows ({n_rows})", param="k")
 
 
-def reference_starts(blocks, pairs: list[tuple[int, int]], summary: MatrixSummary
-                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+def reference_starts(
+    blocks, pairs: list[tuple[int, int]], summary: MatrixSummary
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Means and variances of ``common.init(X, K, seed)`` for each (K, seed): the mean rows of
     every start fetched by global index in one job, and σ_j² from the data's summary. X never
     reaches the driver."""
@@ -31,7 +32,7 @@ def reference_starts(blocks, pairs: list[tuple[int, int]], summary: MatrixSummar
     n = summary.total_weight if summary.weighted else summary.n_rows
     out, at = [], 0
     for index in chosen:
-        mu = rows[at:at + len(index)]
+        mu = rows[at : at + len(index)]
         at += len(index)
         out.append((mu, masked.init_variances(summary.column_summary, n, mu)))
     return out

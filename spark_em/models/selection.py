@@ -28,6 +28,7 @@ def best_per(runs: Iterable, group: Callable[[object], Hashable], higher: bool =
 
 def check_criterion(criterion: str) -> str:
     if criterion not in CRITERIA:
-        raise InputError(f"{{param}} must be one of {', '.join(CRITERIA)}, not {criterion!r}",
-                         param="criterion")
+        raise InputError(
+            f"{{param}} must be one of {', '.join(CRITERIA)}, not {criterion!r}", param="criterion"
+        )
     return criterion

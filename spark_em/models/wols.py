@@ -69,18 +69,33 @@ class RegressionResult:
 
     def summary(self) -> dict:
         """What the job's metrics hold of the fit (non-finite numbers as None)."""
-        return wols_inference.as_json(dict(solver=self.solver, coefficients=self.coefficients.tolist(),
-                    intercept=self.intercept, n_iter=self.n_iter, passes=self.passes,
-                    loss=self.loss, gradient_norm=self.gradient_norm, converged=self.converged,
-                    seconds=round(self.seconds, 4), step=self.step,
-                    fit_intercept=self.fit_intercept, stop=self.stop,
-                    relative_gradient=self.relative_gradient))
+        return wols_inference.as_json(
+            dict(
+                solver=self.solver,
+                coefficients=self.coefficients.tolist(),
+                intercept=self.intercept,
+                n_iter=self.n_iter,
+                passes=self.passes,
+                loss=self.loss,
+                gradient_norm=self.gradient_norm,
+                converged=self.converged,
+                seconds=round(self.seconds, 4),
+                step=self.step,
+                fit_intercept=self.fit_intercept,
+                stop=self.stop,
+                relative_gradient=self.relative_gradient,
+            )
+        )
 
     def model_record(self, feature_names: list[str]) -> dict:
         """What ``model.json`` holds."""
-        return {"features": feature_names, "intercept": self.intercept,
-                "coefficients": self.coefficients.tolist(), "solver": self.solver,
-                "fit_intercept": self.fit_intercept}
+        return {
+            "features": feature_names,
+            "intercept": self.intercept,
+            "coefficients": self.coefficients.tolist(),
+            "solver": self.solver,
+            "fit_intercept": self.fit_intercept,
+        }
 
 
 def _normal_sums(data: RegressionData, W: np.ndarray) -> wols.NormalStats:
@@ -105,23 +120,31 @@ class GDState(NamedTuple):
 
 
 def _encode_state(state: GDState) -> dict:
-    return {"W": np.asarray(state.W).tolist(), "gradient_norm": state.gradient_norm,
-            "first_gradient_norm": state.first_gradient_norm}
+    return {
+        "W": np.asarray(state.W).tolist(),
+        "gradient_norm": state.gradient_norm,
+        "first_gradient_norm": state.first_gradient_norm,
+    }
 
 
 def _decode_state(saved) -> GDState:
     if isinstance(saved, list):  # a checkpoint of an earlier release: W alone
         return GDState(codec.decode_vector(saved))
-    return GDState(codec.decode_vector(saved["W"]), float(saved["gradient_norm"]),
-                   float(saved["first_gradient_norm"]))
+    return GDState(
+        codec.decode_vector(saved["W"]),
+        float(saved["gradient_norm"]),
+        float(saved["first_gradient_norm"]),
+    )
 
 
-def gd_family(step: float, tol: float, stop: str = "classic",
-              scaling: np.ndarray | None = None) -> Family:
+def gd_family(
+    step: float, tol: float, stop: str = "classic", scaling: np.ndarray | None = None
+) -> Family:
     """Gradient descent on f(W)/Σw with a fixed ``step``. With ``scaling`` T (q×q, the map from
     standardised to raw coefficients) the step is W ← W − step·T Tᵀ ∇f/Σw, gradient descent on
     the standardised problem, whose gradient is Tᵀ∇f/Σw. ``stop``: "gradient" (‖that
     gradient‖ ≤ tol·its first norm) or "classic" (‖W_new − W_old‖² < tol)."""
+
     def update(stats: wols.GradientStats, state: GDState):
         gradient = stats.gradient / stats.weight_sum
         scaled = gradient if scaling is None else scaling.T @ gradient
@@ -136,13 +159,20 @@ def gd_family(step: float, tol: float, stop: str = "classic",
     def optimal(_new, _old, new: GDState, _old_state) -> bool:
         return new.gradient_norm <= tol * new.first_gradient_norm
 
-    return Family("wols-gd", wols.gradient_stats, update,
-                  converged=optimal if stop == "gradient" else moved_less,
-                  ship=lambda state: state.W, encode=_encode_state, decode=_decode_state)
+    return Family(
+        "wols-gd",
+        wols.gradient_stats,
+        update,
+        converged=optimal if stop == "gradient" else moved_less,
+        ship=lambda state: state.W,
+        encode=_encode_state,
+        decode=_decode_state,
+    )
 
 
-def standardising(hessian: np.ndarray, weight_sum: float, intercept: bool,
-                  names: list[str]) -> np.ndarray:
+def standardising(
+    hessian: np.ndarray, weight_sum: float, intercept: bool, names: list[str]
+) -> np.ndarray:
     """T with W = T V, V the coefficients on the features standardised by their weighted means
     and standard deviations (by their root mean squares without an intercept), from XᵀWX and
     Σw. A feature with no spread is refused, naming it."""
@@ -153,14 +183,16 @@ def standardising(hessian: np.ndarray, weight_sum: float, intercept: bool,
     T = np.eye(q)
     if intercept:
         means = hessian[0, 1:] / weight_sum
-        spread = np.sqrt(np.maximum(moments[1:] - means ** 2, 0.0))
+        spread = np.sqrt(np.maximum(moments[1:] - means**2, 0.0))
     else:
         means, spread = np.zeros(q), np.sqrt(moments)
-    flat = spread <= 1e-12 * np.sqrt(np.maximum(moments[int(intercept):], 1e-300))
+    flat = spread <= 1e-12 * np.sqrt(np.maximum(moments[int(intercept) :], 1e-300))
     if np.any(flat):
         bad = [names[int(intercept) + i] for i in np.flatnonzero(flat)]
-        raise InputError(f"the design is singular: {', '.join(bad)} is constant"
-                         + (" (collinear with the intercept)" if intercept else ""))
+        raise InputError(
+            f"the design is singular: {', '.join(bad)} is constant"
+            + (" (collinear with the intercept)" if intercept else "")
+        )
     if intercept:
         T[0, 1:] = -means / spread
         T[np.arange(1, q), np.arange(1, q)] = 1.0 / spread
@@ -171,8 +203,9 @@ def standardising(hessian: np.ndarray, weight_sum: float, intercept: bool,
 
 def check_solver(solver: str) -> str:
     if solver not in SOLVERS:
-        raise InputError(f"{{param}} must be one of {', '.join(SOLVERS)}, not {solver!r}",
-                         param="solver")
+        raise InputError(
+            f"{{param}} must be one of {', '.join(SOLVERS)}, not {solver!r}", param="solver"
+        )
     return solver
 
 
@@ -181,24 +214,39 @@ def check_options(solver: str, fit_intercept: bool, reg_param: float, cov_type: 
     if not (np.isfinite(reg_param) and reg_param >= 0):
         raise InputError(f"{{param}} must be a number >= 0, got {reg_param}", param="reg_param")
     if reg_param > 0 and solver != "qr":
-        raise InputError(f"{{param}} > 0 (ridge) needs the qr solver, not {solver!r}",
-                         param="reg_param")
+        raise InputError(
+            f"{{param}} > 0 (ridge) needs the qr solver, not {solver!r}", param="reg_param"
+        )
     if cov_type not in COV_TYPES:
-        raise InputError(f"{{param}} must be one of {', '.join(COV_TYPES)}, not {cov_type!r}",
-                         param="cov_type")
+        raise InputError(
+            f"{{param}} must be one of {', '.join(COV_TYPES)}, not {cov_type!r}", param="cov_type"
+        )
     if cov_type != "nonrobust" and solver != "qr":
-        raise InputError(f"{{param}} {cov_type} (standard errors) needs the qr solver, not "
-                         f"{solver!r}", param="cov_type")
+        raise InputError(
+            f"{{param}} {cov_type} (standard errors) needs the qr solver, not {solver!r}",
+            param="cov_type",
+        )
     if not isinstance(fit_intercept, (bool, np.bool_)):
-        raise InputError(f"{{param}} must be true or false, got {fit_intercept!r}",
-                         param="fit_intercept")
+        raise InputError(
+            f"{{param}} must be true or false, got {fit_intercept!r}", param="fit_intercept"
+        )
 
 
-def fit(data: RegressionData, solver: str = "qr", step="auto", tol: float | None = None,
-        max_iter: int = DEFAULT_MAX_ITER, on_iteration: Callable | None = None,
-        checkpoint: Checkpoint | None = None, resume: bool = False, fit_intercept: bool = True,
-        reg_param: float = 0.0, cov_type: str = "nonrobust", alpha: float = 0.05,
-        stop: str = "gradient") -> RegressionResult:
+def fit(
+    data: RegressionData,
+    solver: str = "qr",
+    step="auto",
+    tol: float | None = None,
+    max_iter: int = DEFAULT_MAX_ITER,
+    on_iteration: Callable | None = None,
+    checkpoint: Checkpoint | None = None,
+    resume: bool = False,
+    fit_intercept: bool = True,
+    reg_param: float = 0.0,
+    cov_type: str = "nonrobust",
+    alpha: float = 0.05,
+    stop: str = "gradient",
+) -> RegressionResult:
     """Fit by ``solver``. For gd: ``step`` is ``"auto"`` (preconditioned) or a learning rate,
     ``stop`` the rule ("gradient" or "classic") and ``tol`` its tolerance (``GD_TOL`` by
     default); gd saves its state after every pass to a ``checkpoint`` (``checkpoint_for``) and
@@ -218,47 +266,79 @@ def fit(data: RegressionData, solver: str = "qr", step="auto", tol: float | None
             # f(W) from the same sums: ½ Σwy² − W·XᵀWy + ½ WᵀXᵀWX W  (2·f(0) = Σwy²)
             loss = stats.loss - W @ stats.xwy + 0.5 * W @ stats.hessian @ W
             gradient = stats.hessian @ W - stats.xwy
-            return _result(solver, W, 1, 1, loss, gradient, True, start, None, [stats.loss],
-                           fit_intercept)
+            return _result(
+                solver, W, 1, 1, loss, gradient, True, start, None, [stats.loss], fit_intercept
+            )
         W = zero - _solve(stats.hessian, stats.gradient, names)  # one Newton step
         check = ops.aggregate(data.blocks, wols.gradient_stats, add_fields, W)
-        return _result(solver, W, 1, 2, check.loss, check.gradient, True, start, None,
-                       [stats.loss, check.loss], fit_intercept)
+        return _result(
+            solver,
+            W,
+            1,
+            2,
+            check.loss,
+            check.gradient,
+            True,
+            start,
+            None,
+            [stats.loss, check.loss],
+            fit_intercept,
+        )
     if stop not in GD_STOPS:
-        raise InputError(f"{{param}} must be one of {', '.join(GD_STOPS)}, not {stop!r}",
-                         param="stop")
+        raise InputError(
+            f"{{param}} must be one of {', '.join(GD_STOPS)}, not {stop!r}", param="stop"
+        )
     tol = GD_TOL[stop] if tol is None else tol
     if not (np.isfinite(tol) and tol >= 0):
         raise InputError(f"{{param}} must be a number >= 0, got {tol}", param="tol")
-    return _gradient_descent(data, names, zero, step, tol, stop, max_iter, on_iteration, start,
-                             checkpoint, resume)
+    return _gradient_descent(
+        data, names, zero, step, tol, stop, max_iter, on_iteration, start, checkpoint, resume
+    )
 
 
 def checkpoint_for(directory, data: RegressionData, **options) -> Checkpoint:
     """A ``Checkpoint`` of gradient descent on ``data`` (fingerprinted by one pass of its
     sums) with these options."""
     sums = _normal_sums(data, np.zeros(len(data.feature_names) + 1))
-    digest = hashlib.sha256(np.concatenate([np.ravel(sums.hessian), sums.xwy, [sums.loss, sums.weight_sum]])
-                            .astype(np.float64).tobytes()).hexdigest()
-    return Checkpoint(directory, {"model": "wols-gd", "n_rows": data.n_rows,
-                                  "features": data.feature_names, "sums_sha256": digest, **options})
+    digest = hashlib.sha256(
+        np.concatenate([np.ravel(sums.hessian), sums.xwy, [sums.loss, sums.weight_sum]])
+        .astype(np.float64)
+        .tobytes()
+    ).hexdigest()
+    return Checkpoint(
+        directory,
+        {
+            "model": "wols-gd",
+            "n_rows": data.n_rows,
+            "features": data.feature_names,
+            "sums_sha256": digest,
+            **options,
+        },
+    )
 
 
-def _gradient_descent(data, names, zero, step, tol, stop, max_iter, on_iteration, start,
-                      checkpoint=None, resume=False) -> RegressionResult:
+def _gradient_descent(
+    data, names, zero, step, tol, stop, max_iter, on_iteration, start, checkpoint=None, resume=False
+) -> RegressionResult:
     passes, scaling = 0, None
     intercept = len(zero) > len(data.feature_names)
     if step == "auto":
         stats = _normal_sums(data, zero)
         passes += 1
         scaling = standardising(stats.hessian, stats.weight_sum, intercept, names)
-        step = 1.0 / wols.largest_eigenvalue(scaling.T @ stats.hessian @ scaling
-                                             / stats.weight_sum)
+        step = 1.0 / wols.largest_eigenvalue(scaling.T @ stats.hessian @ scaling / stats.weight_sum)
     step = float(step)
     if not np.isfinite(step) or step <= 0:
         raise InputError(f"{{param}} must be 'auto' or a rate > 0, got {step}", param="step")
-    result = run(data.blocks, gd_family(step, tol, stop, scaling), GDState(zero), max_iter,
-                 on_iteration, checkpoint, resume)
+    result = run(
+        data.blocks,
+        gd_family(step, tol, stop, scaling),
+        GDState(zero),
+        max_iter,
+        on_iteration,
+        checkpoint,
+        resume,
+    )
     state = result.params
     check = ops.aggregate(data.blocks, wols.gradient_stats, add_fields, state.W)
     gradient = check.gradient / check.weight_sum
@@ -266,16 +346,34 @@ def _gradient_descent(data, names, zero, step, tol, stop, max_iter, on_iteration
     # whatever rule stopped it, a run whose gradient is not small has not converged
     converged = result.converged and final <= SMALL_GRADIENT * state.first_gradient_norm
     history = [h.objective for h in result.history] + [check.loss]
-    out = _result("gd", state.W, result.n_iter, passes + result.n_iter + 1, check.loss,
-                  check.gradient, converged, start, step, history, intercept)
+    out = _result(
+        "gd",
+        state.W,
+        result.n_iter,
+        passes + result.n_iter + 1,
+        check.loss,
+        check.gradient,
+        converged,
+        start,
+        step,
+        history,
+        intercept,
+    )
     out.stop = stop
-    out.relative_gradient = (final / state.first_gradient_norm
-                             if state.first_gradient_norm > 0 else 0.0)
+    out.relative_gradient = (
+        final / state.first_gradient_norm if state.first_gradient_norm > 0 else 0.0
+    )
     return out
 
 
-def _fit_qr(data: RegressionData, intercept: bool, reg_param: float, cov_type: str,
-            alpha: float, start: float) -> RegressionResult:
+def _fit_qr(
+    data: RegressionData,
+    intercept: bool,
+    reg_param: float,
+    cov_type: str,
+    alpha: float,
+    start: float,
+) -> RegressionResult:
     totals = ops.aggregate(data.blocks, wols.qr_stats, wols.add_qr, intercept)
     names = ["intercept", *data.feature_names] if intercept else data.feature_names
     try:
@@ -284,40 +382,87 @@ def _fit_qr(data: RegressionData, intercept: bool, reg_param: float, cov_type: s
         raise InputError(str(exc)) from None
     passes, meat = 1, None
     if cov_type != "nonrobust":
-        residuals = ops.aggregate(data.blocks, wols.residual_stats, wols.add_residuals,
-                                  (solution.params, solution.R_inv, intercept,
-                                   wols_inference.HC_POWER[cov_type]))
+        residuals = ops.aggregate(
+            data.blocks,
+            wols.residual_stats,
+            wols.add_residuals,
+            (solution.params, solution.R_inv, intercept, wols_inference.HC_POWER[cov_type]),
+        )
         passes, meat = 2, residuals.meat
     cov = wols_inference.covariance(solution, cov_type, meat)
-    inference = dict(wols_inference.summary(solution, cov, cov_type != "nonrobust", alpha),
-                     names=names, cov_type=cov_type, alpha=alpha, reg_param=reg_param,
-                     n_rows=totals.n_rows, n_positive_weight=solution.n, covariance=cov)
+    inference = dict(
+        wols_inference.summary(solution, cov, cov_type != "nonrobust", alpha),
+        names=names,
+        cov_type=cov_type,
+        alpha=alpha,
+        reg_param=reg_param,
+        n_rows=totals.n_rows,
+        n_positive_weight=solution.n,
+        covariance=cov,
+    )
     # f and ∇f from R̃: Σ w (xW − y)² = ‖R̃ [W; −1]‖², ∇f = (R̃ᵀ R̃ [W; −1]) without its last entry
     residual = totals.factor @ np.r_[solution.params, -1.0]
     gradient = (totals.factor.T @ residual)[:-1]
-    return _result("qr", solution.params, 1, passes, 0.5 * solution.rss, gradient, True, start,
-                   None, [0.5 * solution.rss], intercept, inference)
+    return _result(
+        "qr",
+        solution.params,
+        1,
+        passes,
+        0.5 * solution.rss,
+        gradient,
+        True,
+        start,
+        None,
+        [0.5 * solution.rss],
+        intercept,
+        inference,
+    )
 
 
-def _result(solver, W, n_iter, passes, loss, gradient, converged, start, step, history,
-            intercept=True, inference=None):
+def _result(
+    solver,
+    W,
+    n_iter,
+    passes,
+    loss,
+    gradient,
+    converged,
+    start,
+    step,
+    history,
+    intercept=True,
+    inference=None,
+):
     coefficients, constant = (W[1:], float(W[0])) if intercept else (W, 0.0)
-    return RegressionResult(solver, np.asarray(coefficients), constant, n_iter, passes,
-                            float(loss), float(np.linalg.norm(gradient)), converged,
-                            time.perf_counter() - start, step, [float(v) for v in history],
-                            intercept, inference)
+    return RegressionResult(
+        solver,
+        np.asarray(coefficients),
+        constant,
+        n_iter,
+        passes,
+        float(loss),
+        float(np.linalg.norm(gradient)),
+        converged,
+        time.perf_counter() - start,
+        step,
+        [float(v) for v in history],
+        intercept,
+        inference,
+    )
 
 
-def local_sample_fit(data: RegressionData, fraction: float = 0.01, seed: int = 0,
-                     fit_intercept: bool = True) -> dict:
+def local_sample_fit(
+    data: RegressionData, fraction: float = 0.01, seed: int = 0, fit_intercept: bool = True
+) -> dict:
     """Weighted least squares on a ``fraction`` sample fitted on the driver (as the original
     experiment did with scikit-learn) by QR; None for the coefficients when the sample cannot
     determine them (too few rows with weight, or a singular sample)."""
     values = ops.sample_rows(data.blocks, fraction * data.n_rows, data.n_rows, seed)
     none = {"rows": int(len(values)), "intercept": None, "coefficients": None}
     try:
-        W = wols_inference.solve(wols.qr_stats(values, fit_intercept), data.feature_names,
-                                 fit_intercept).params
+        W = wols_inference.solve(
+            wols.qr_stats(values, fit_intercept), data.feature_names, fit_intercept
+        ).params
     except np.linalg.LinAlgError:
         return none
     if fit_intercept:

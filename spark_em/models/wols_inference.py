@@ -61,8 +61,9 @@ def _check_rank(R: np.ndarray, names: list[str], intercept: bool, n_positive: in
     the cause; returns cond(R)."""
     q = R.shape[0]
     if n_positive < q:
-        raise singular_design(f"all the weight is on {n_positive} rows, fewer than the {q} "
-                              f"coefficients")
+        raise singular_design(
+            f"all the weight is on {n_positive} rows, fewer than the {q} coefficients"
+        )
     norms = np.linalg.norm(R, axis=0)
     if np.any(norms == 0):
         zero = [names[i] for i in np.flatnonzero(norms == 0)]
@@ -75,14 +76,17 @@ def _check_rank(R: np.ndarray, names: list[str], intercept: bool, n_positive: in
             other = names[max(involved)]
             raise singular_design(f"{other} is constant (collinear with the intercept)")
         listed = [names[i] for i in sorted(involved)]
-        raise singular_design(f"{', '.join(listed[:-1])} and {listed[-1]} are collinear (one "
-                              f"is a linear combination of the others)")
+        raise singular_design(
+            f"{', '.join(listed[:-1])} and {listed[-1]} are collinear (one "
+            f"is a linear combination of the others)"
+        )
     singular = np.linalg.svd(R, compute_uv=False)
     return float(singular[0] / singular[-1])
 
 
-def solve(totals: wols.QRStats, names: list[str], intercept: bool,
-          reg_param: float = 0.0) -> Solution:
+def solve(
+    totals: wols.QRStats, names: list[str], intercept: bool, reg_param: float = 0.0
+) -> Solution:
     """W from R̃ (raises ``np.linalg.LinAlgError`` for a rank-deficient design). With
     ``reg_param`` λ > 0 the solution minimises Σ w e² + λ·Σw·‖β‖² over the features'
     coefficients (the intercept is not penalised), by √(λΣw) rows appended to R̃ and factored
@@ -93,7 +97,9 @@ def solve(totals: wols.QRStats, names: list[str], intercept: bool,
     q = full.shape[0] - 1
     columns = (["intercept"] if intercept else []) + list(names)
     R = full[:q, :q]
-    if reg_param > 0:  # the penalty makes the features' part definite: only the intercept needs data
+    if (
+        reg_param > 0
+    ):  # the penalty makes the features' part definite: only the intercept needs data
         if totals.n_positive == 0 or (intercept and R[0, 0] == 0):
             raise singular_design("no row has a positive weight")
         singular = np.linalg.svd(R, compute_uv=False)
@@ -114,12 +120,23 @@ def solve(totals: wols.QRStats, names: list[str], intercept: bool,
         rss = float(residual @ residual)
     else:
         rss = float(full[q, q] ** 2)
-    return Solution(params, R_inv, rss, tss, intercept, totals.n_positive, totals.weight_sum,
-                    totals.log_weight_sum, condition, reg_param)
+    return Solution(
+        params,
+        R_inv,
+        rss,
+        tss,
+        intercept,
+        totals.n_positive,
+        totals.weight_sum,
+        totals.log_weight_sum,
+        condition,
+        reg_param,
+    )
 
 
-def covariance(solution: Solution, cov_type: str = "nonrobust",
-               meat: np.ndarray | None = None) -> np.ndarray:
+def covariance(
+    solution: Solution, cov_type: str = "nonrobust", meat: np.ndarray | None = None
+) -> np.ndarray:
     """Covariance of W: σ²(RᵀR)⁻¹ (σ² = RSS/(n − q)), or the sandwich
     (RᵀR)⁻¹ M (RᵀR)⁻¹ with the middle M of ``kernels.wols.residual_stats`` (times
     n/(n − q) for HC1), as statsmodels' ``get_robustcov_results``."""
@@ -143,32 +160,50 @@ def summary(solution: Solution, cov: np.ndarray, robust: bool, alpha: float = 0.
     k_const = int(solution.intercept)
     r2 = 1.0 - solution.rss / solution.tss if solution.tss > 0 else float("nan")
     with np.errstate(divide="ignore"):  # an exact fit: RSS = 0, log-likelihood +∞
-        llf = (-0.5 * n * np.log(solution.rss) - 0.5 * n * (1.0 + np.log(np.pi / (0.5 * n)))
-               + 0.5 * solution.log_weight_sum)
+        llf = (
+            -0.5 * n * np.log(solution.rss)
+            - 0.5 * n * (1.0 + np.log(np.pi / (0.5 * n)))
+            + 0.5 * solution.log_weight_sum
+        )
     out = {
-        "coefficients": solution.params, "degrees_of_freedom": df,
-        "r2": r2, "r2_adj": 1.0 - (n - k_const) / df * (1.0 - r2) if df > 0 else float("nan"),
+        "coefficients": solution.params,
+        "degrees_of_freedom": df,
+        "r2": r2,
+        "r2_adj": 1.0 - (n - k_const) / df * (1.0 - r2) if df > 0 else float("nan"),
         "rmse": float(np.sqrt(solution.rss / solution.weight_sum)),
         "residual_standard_error": float(np.sqrt(solution.rss / df)) if df > 0 else float("nan"),
-        "log_likelihood": float(llf), "aic": float(-2 * llf + 2 * q),
-        "bic": float(-2 * llf + np.log(n) * q), "condition_number": solution.condition_number,
-        "standard_errors": None, "t_values": None, "p_values": None,
-        "confidence_intervals": None, "f_statistic": None, "f_p_value": None,
+        "log_likelihood": float(llf),
+        "aic": float(-2 * llf + 2 * q),
+        "bic": float(-2 * llf + np.log(n) * q),
+        "condition_number": solution.condition_number,
+        "standard_errors": None,
+        "t_values": None,
+        "p_values": None,
+        "confidence_intervals": None,
+        "f_statistic": None,
+        "f_p_value": None,
     }
     if solution.reg_param > 0 or df <= 0:
         return out
     se = np.sqrt(np.diag(cov))
     with np.errstate(divide="ignore", invalid="ignore"):
         t = solution.params / se
-    out.update(standard_errors=se, t_values=t, p_values=2 * stats.t.sf(np.abs(t), df),
-               confidence_intervals=confidence_intervals(solution.params, se, df, alpha))
+    out.update(
+        standard_errors=se,
+        t_values=t,
+        p_values=2 * stats.t.sf(np.abs(t), df),
+        confidence_intervals=confidence_intervals(solution.params, se, df, alpha),
+    )
     df_model = q - k_const
     if df_model > 0:
         if robust:  # the Wald test that every coefficient but the intercept is 0
             b, V = solution.params[k_const:], cov[k_const:, k_const:]
             # the pseudo-inverse, as statsmodels' wald_test: V may be singular (a zero middle)
-            f = (float(b @ np.linalg.pinv(V) @ b) / df_model if np.all(np.isfinite(V))
-                 else float("nan"))
+            f = (
+                float(b @ np.linalg.pinv(V) @ b) / df_model
+                if np.all(np.isfinite(V))
+                else float("nan")
+            )
         else:
             f = (solution.tss - solution.rss) / df_model / (solution.rss / df)
         out.update(f_statistic=float(f), f_p_value=float(stats.f.sf(f, df_model, df)))
@@ -189,15 +224,24 @@ def evaluation(sums: wols.ResidualStats, intercept: bool) -> dict:
     W = sums.weight_sum
     out = {"numInstances": sums.n_rows, "weightSum": W}
     if W <= 0:
-        return dict(out, rootMeanSquaredError=float("nan"), meanSquaredError=float("nan"),
-                    meanAbsoluteError=float("nan"), r2=float("nan"),
-                    explainedVariance=float("nan"))
-    tss = sums.label_spread + (0.0 if intercept else W * sums.label_mean ** 2)
+        return dict(
+            out,
+            rootMeanSquaredError=float("nan"),
+            meanSquaredError=float("nan"),
+            meanAbsoluteError=float("nan"),
+            r2=float("nan"),
+            explainedVariance=float("nan"),
+        )
+    tss = sums.label_spread + (0.0 if intercept else W * sums.label_mean**2)
     shift = sums.fitted_mean - sums.label_mean
-    return dict(out, rootMeanSquaredError=float(np.sqrt(sums.square_error / W)),
-                meanSquaredError=sums.square_error / W, meanAbsoluteError=sums.abs_error / W,
-                r2=1.0 - sums.square_error / tss if tss > 0 else float("nan"),
-                explainedVariance=(sums.fitted_spread + W * shift * shift) / W)
+    return dict(
+        out,
+        rootMeanSquaredError=float(np.sqrt(sums.square_error / W)),
+        meanSquaredError=sums.square_error / W,
+        meanAbsoluteError=sums.abs_error / W,
+        r2=1.0 - sums.square_error / tss if tss > 0 else float("nan"),
+        explainedVariance=(sums.fitted_spread + W * shift * shift) / W,
+    )
 
 
 def table(out: dict, names: list[str]) -> str:
@@ -205,24 +249,34 @@ def table(out: dict, names: list[str]) -> str:
     level = 1 - out.get("alpha", 0.05)
     lo, hi = f"[{(1 - level) / 2:.3g}", f"{1 - (1 - level) / 2:.3g}]"
     width = max(12, *(len(n) for n in names))
-    lines = [f"{'':<{width}} {'coef':>13} {'std err':>12} {'t':>10} {'P>|t|':>10} "
-             f"{lo:>13} {hi:>13}"]
+    lines = [
+        f"{'':<{width}} {'coef':>13} {'std err':>12} {'t':>10} {'P>|t|':>10} {lo:>13} {hi:>13}"
+    ]
     for i, name in enumerate(names):
         if out["standard_errors"] is None:
             lines.append(f"{name:<{width}} {out['coefficients'][i]:>13.6g}")
             continue
         low, high = out["confidence_intervals"][i]
-        lines.append(f"{name:<{width}} {out['coefficients'][i]:>13.6g} "
-                     f"{out['standard_errors'][i]:>12.5g} {out['t_values'][i]:>10.4g} "
-                     f"{out['p_values'][i]:>10.3g} {low:>13.6g} {high:>13.6g}")
-    f = ("" if out["f_statistic"] is None
-         else f"   F {out['f_statistic']:.6g} (p {out['f_p_value']:.3g})")
+        lines.append(
+            f"{name:<{width}} {out['coefficients'][i]:>13.6g} "
+            f"{out['standard_errors'][i]:>12.5g} {out['t_values'][i]:>10.4g} "
+            f"{out['p_values'][i]:>10.3g} {low:>13.6g} {high:>13.6g}"
+        )
+    f = (
+        ""
+        if out["f_statistic"] is None
+        else f"   F {out['f_statistic']:.6g} (p {out['f_p_value']:.3g})"
+    )
     lines.append(f"R² {out['r2']:.6g}   adjusted R² {out['r2_adj']:.6g}{f}")
-    lines.append(f"residual standard error {out['residual_standard_error']:.6g} on "
-                 f"{out['degrees_of_freedom']} degrees of freedom   log-likelihood "
-                 f"{out['log_likelihood']:.6g}   AIC {out['aic']:.6g}   BIC {out['bic']:.6g}")
-    lines.append(f"covariance {out.get('cov_type', 'nonrobust')}   condition number "
-                 f"{out['condition_number']:.4g}")
+    lines.append(
+        f"residual standard error {out['residual_standard_error']:.6g} on "
+        f"{out['degrees_of_freedom']} degrees of freedom   log-likelihood "
+        f"{out['log_likelihood']:.6g}   AIC {out['aic']:.6g}   BIC {out['bic']:.6g}"
+    )
+    lines.append(
+        f"covariance {out.get('cov_type', 'nonrobust')}   condition number "
+        f"{out['condition_number']:.4g}"
+    )
     return "\n".join(lines)
 
 

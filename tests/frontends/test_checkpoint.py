@@ -26,8 +26,13 @@ def kill_after(args, line_wanted: str, job: str = "fit_gmm.py") -> list[str]:
     ``line_wanted``; the lines it printed."""
     driver = subprocess.Popen(
         [sys.executable, str(ROOT / "jobs" / job), *map(str, args)],
-        env=dict(os.environ, PYSPARK_PYTHON=sys.executable), cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines = []
     try:
         for line in driver.stdout:
@@ -87,8 +92,20 @@ def test_checkpoint_misuse_is_refused(spark, netflix_dir, tmp_path, capsys):
 
 
 def test_complete_data_resumes_to_the_same_model(spark, netflix_dir, tmp_path, capsys):
-    args = ["--input", netflix_dir / "toy_data.txt", "--missing", "none", "--k", "4",
-            "--covariance", "full", "--init", "random", "--max-iter", "40"]
+    args = [
+        "--input",
+        netflix_dir / "toy_data.txt",
+        "--missing",
+        "none",
+        "--k",
+        "4",
+        "--covariance",
+        "full",
+        "--init",
+        "random",
+        "--max-iter",
+        "40",
+    ]
     saved = tmp_path / "ck"
     kill_after(args + ["--checkpoint", saved], "iter   10 ")
     assert 9 <= json.loads((saved / "state.json").read_text())["iteration"] < 40
@@ -106,11 +123,21 @@ def test_gradient_descent_resumes_to_the_same_coefficients(spark, tmp_path, caps
     kill_after(args + ["--checkpoint", saved], "gd iter   10 ", job="fit_wols.py")
     assert json.loads((saved / "state.json").read_text())["iteration"] >= 9
     resumed, whole = tmp_path / "resumed", tmp_path / "whole"
-    assert cli.main_wrapper(fit_wols.main, [*args, "--checkpoint", str(saved), "--resume",
-                                            "--out", str(resumed)]) == 0
+    assert (
+        cli.main_wrapper(
+            fit_wols.main, [*args, "--checkpoint", str(saved), "--resume", "--out", str(resumed)]
+        )
+        == 0
+    )
     assert cli.main_wrapper(fit_wols.main, [*args, "--out", str(whole)]) == 0
-    assert json.loads((resumed / "model.json").read_text()) == json.loads((whole / "model.json").read_text())
+    assert json.loads((resumed / "model.json").read_text()) == json.loads(
+        (whole / "model.json").read_text()
+    )
     capsys.readouterr()
-    assert cli.main_wrapper(fit_wols.main, [*args, "--checkpoint", str(saved), "--resume",
-                                            "--step", "0.04"]) == 2
+    assert (
+        cli.main_wrapper(
+            fit_wols.main, [*args, "--checkpoint", str(saved), "--resume", "--step", "0.04"]
+        )
+        == 2
+    )
     assert "differs in step" in capsys.readouterr().err

@@ -28,9 +28,20 @@ def run_job(*args):
 def test_course_example_outputs(spark, netflix_dir, tmp_path, capsys):
     ref = reference.load(netflix_dir / "test_solutions.txt")
     out = tmp_path / "run"
-    status = run_job("--input", netflix_dir / "test_incomplete.txt", "--k", "4", "--seeds", "0",
-                     "--gold", netflix_dir / "test_complete.txt", "--out", out,
-                     "--output-format", "text")
+    status = run_job(
+        "--input",
+        netflix_dir / "test_incomplete.txt",
+        "--k",
+        "4",
+        "--seeds",
+        "0",
+        "--gold",
+        netflix_dir / "test_complete.txt",
+        "--out",
+        out,
+        "--output-format",
+        "text",
+    )
     assert status == 0
     captured = capsys.readouterr()
     assert "k=4 seed=0 iter    1  log-likelihood -152.163192262" in captured.err
@@ -42,7 +53,8 @@ def test_course_example_outputs(spark, netflix_dir, tmp_path, capsys):
     gold = np.loadtxt(netflix_dir / "test_complete.txt")
     missing = np.loadtxt(netflix_dir / "test_incomplete.txt") == 0
     assert metrics["rmse_missing"] == pytest.approx(
-        np.sqrt(((ref["X_pred"] - gold)[missing] ** 2).mean()), rel=1e-7)
+        np.sqrt(((ref["X_pred"] - gold)[missing] ** 2).mean()), rel=1e-7
+    )
     assert [r["seed"] for r in metrics["runs"]] == [0]
     model = json.loads((out / "model.json").read_text())
     assert_allclose(model["mu"], ref["run"]["mu"], atol=1e-8)
@@ -53,12 +65,21 @@ def test_course_example_outputs(spark, netflix_dir, tmp_path, capsys):
 
 
 def test_several_k_and_seeds_reported(spark, netflix_dir, tmp_path, capsys):
-    status = run_job("--input", netflix_dir / "test_incomplete.txt", "--k", "1,3-4",
-                     "--seeds", "0-2", "--out", tmp_path / "o")
+    status = run_job(
+        "--input",
+        netflix_dir / "test_incomplete.txt",
+        "--k",
+        "1,3-4",
+        "--seeds",
+        "0-2",
+        "--out",
+        tmp_path / "o",
+    )
     assert status == 0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert [(r["k"], r["seed"]) for r in metrics["runs"]] == [
-        (k, s) for k in (1, 3, 4) for s in (0, 1, 2)]
+        (k, s) for k in (1, 3, 4) for s in (0, 1, 2)
+    ]
     best = max(metrics["runs"], key=lambda r: r["log_likelihood"])
     assert (metrics["k"], metrics["seed"]) == (best["k"], best["seed"])
     assert set(metrics["best_by_k"]) == {"1", "3", "4"}
@@ -77,15 +98,18 @@ def test_existing_output_refused_then_overwritten(spark, netflix_dir, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--k", "0-"], "--k: '0-' is not a number"),
-    (["--seeds", "a"], "--seeds: 'a' is not a number"),
-    (["--k", "30"], "--k 30 is larger than the number of rows (20)"),
-    (["--max-iter", "0"], "--max-iter must be >= 1"),
-    (["--k", "4,0"], "--k values must be >= 1"),
-    (["--seeds", "4294967296"], "--seeds must be in 0..4294967295"),
-    (["--tol", "nan"], "--tol must be a number >= 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--k", "0-"], "--k: '0-' is not a number"),
+        (["--seeds", "a"], "--seeds: 'a' is not a number"),
+        (["--k", "30"], "--k 30 is larger than the number of rows (20)"),
+        (["--max-iter", "0"], "--max-iter must be >= 1"),
+        (["--k", "4,0"], "--k values must be >= 1"),
+        (["--seeds", "4294967296"], "--seeds must be in 0..4294967295"),
+        (["--tol", "nan"], "--tol must be a number >= 0"),
+    ],
+)
 def test_bad_options_leave_nothing(spark, netflix_dir, tmp_path, capsys, args, message):
     out = tmp_path / "o"
     assert run_job("--input", netflix_dir / "test_incomplete.txt", *args, "--out", out) == 2
@@ -125,17 +149,36 @@ def test_builtin_default_is_scored_against_the_planted_truth(spark, capsys):
 def submit(*args, cwd=ROOT):
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     return subprocess.run(
-        [str(Path(sys.executable).parent / "spark-submit"), "--properties-file",
-         str(ROOT / "spark-defaults.conf"), "--master", "local[2]",
-         "--driver-java-options",
-         f"-Dlog4j2.configurationFile=file:{ROOT / 'spark_em/conf/log4j2.properties'}",
-         str(ROOT / "jobs" / "fit_gmm.py"), *map(str, args)],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+        [
+            str(Path(sys.executable).parent / "spark-submit"),
+            "--properties-file",
+            str(ROOT / "spark-defaults.conf"),
+            "--master",
+            "local[2]",
+            "--driver-java-options",
+            f"-Dlog4j2.configurationFile=file:{ROOT / 'spark_em/conf/log4j2.properties'}",
+            str(ROOT / "jobs" / "fit_gmm.py"),
+            *map(str, args),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=600,
+    )
 
 
 def test_spark_submit_success_and_bad_input(netflix_dir, tmp_path):
-    ok = submit("--input", netflix_dir / "test_incomplete.txt", "--k", "4", "--seeds", "0",
-                "--out", tmp_path / "ok")
+    ok = submit(
+        "--input",
+        netflix_dir / "test_incomplete.txt",
+        "--k",
+        "4",
+        "--seeds",
+        "0",
+        "--out",
+        tmp_path / "ok",
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads((tmp_path / "ok" / "metrics.json").read_text())["n_iter"] > 1
 
@@ -152,15 +195,32 @@ def test_spark_submit_success_and_bad_input(netflix_dir, tmp_path):
 def test_complete_data_selects_k_by_bic(spark, netflix_dir, tmp_path, capsys):
     X = np.loadtxt(netflix_dir / "toy_data.txt")
     out = tmp_path / "toy"
-    status = run_job("--input", netflix_dir / "toy_data.txt", "--missing", "none",
-                     "--covariance", "spherical", "--reg-covar", "0", "--k", "1-4",
-                     "--seeds", "0-4", "--select", "bic", "--out", out)
+    status = run_job(
+        "--input",
+        netflix_dir / "toy_data.txt",
+        "--missing",
+        "none",
+        "--covariance",
+        "spherical",
+        "--reg-covar",
+        "0",
+        "--k",
+        "1-4",
+        "--seeds",
+        "0-4",
+        "--select",
+        "bic",
+        "--out",
+        out,
+    )
     assert status == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert [c["k"] for c in metrics["candidates"]] == [1, 2, 3, 4]
     assert len(metrics["runs"]) == 20
     n, d = X.shape
-    bics = {k: max(course_bic(course_em(X, k, s)[0], k, d, n) for s in range(5)) for k in range(1, 5)}
+    bics = {
+        k: max(course_bic(course_em(X, k, s)[0], k, d, n) for s in range(5)) for k in range(1, 5)
+    }
     assert metrics["k"] == max(bics, key=bics.get)
     for candidate in metrics["candidates"]:
         assert candidate["bic"] == pytest.approx(bics[candidate["k"]], rel=1e-9)
@@ -193,14 +253,36 @@ def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
     items = np.array([f"m{j:02d}" for j in range(12)])
     r, c = np.nonzero(X)
     pd.DataFrame({"who": users[r], "what": items[c], "stars": X[r, c]}).to_csv(
-        tmp_path / "ratings.csv", index=False)
+        tmp_path / "ratings.csv", index=False
+    )
     pd.DataFrame({"who": ["u03", "nobody"], "what": ["m05", "m01"]}).to_csv(
-        tmp_path / "pairs.csv", index=False)
+        tmp_path / "pairs.csv", index=False
+    )
     out = tmp_path / "o"  # as a URI: through Hadoop's FileSystem, as s3a:// or dbfs:/ would be
-    status = run_job("--input", tmp_path / "ratings.csv", "--format", "triples", "--user-col", "who",
-                     "--item-col", "what", "--rating-col", "stars", "--k", "2", "--predict",
-                     tmp_path / "pairs.csv", "--recommend", "3", "--block-rows", "8",
-                     "--output-format", "text", "--out", out.as_uri())
+    status = run_job(
+        "--input",
+        tmp_path / "ratings.csv",
+        "--format",
+        "triples",
+        "--user-col",
+        "who",
+        "--item-col",
+        "what",
+        "--rating-col",
+        "stars",
+        "--k",
+        "2",
+        "--predict",
+        tmp_path / "pairs.csv",
+        "--recommend",
+        "3",
+        "--block-rows",
+        "8",
+        "--output-format",
+        "text",
+        "--out",
+        out.as_uri(),
+    )
     assert status == 0, capsys.readouterr().err
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["n_rows"], metrics["n_cols"], metrics["n_ratings"]) == (40, 12, len(r))
@@ -212,8 +294,11 @@ def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
     assert_allclose(np.loadtxt(out / "completed.txt"), full, rtol=1e-9)  # 5 blocks, any order
     predictions = pd.read_parquet(out / "predictions").set_index("who")
     assert predictions.loc["u03", "prediction"] == pytest.approx(
-        float(masked.posterior(X[3:4], mix)[0][0] @ mix.mu[:, 5]), rel=1e-12)
-    assert predictions.loc["nobody", "prediction"] == pytest.approx(float(mix.p @ mix.mu[:, 1]), rel=1e-12)
+        float(masked.posterior(X[3:4], mix)[0][0] @ mix.mu[:, 5]), rel=1e-12
+    )
+    assert predictions.loc["nobody", "prediction"] == pytest.approx(
+        float(mix.p @ mix.mu[:, 1]), rel=1e-12
+    )
     recs = pd.read_parquet(out / "recommendations").set_index("user")
     row = np.where(X[7] == 0, full[7], -np.inf)
     expected = [items[j] for j in np.argsort(-row, kind="stable")[:3] if np.isfinite(row[j])]
@@ -222,24 +307,47 @@ def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
     again = tmp_path / "again"  # the saved model, no fit: the same outputs
     again.mkdir()
     (again / "old.txt").write_text("replaced")
-    saved = ["--input", tmp_path / "ratings.csv", "--format", "triples", "--user-col", "who",
-             "--item-col", "what", "--rating-col", "stars", "--from-model", f"file:{out}",
-             "--recommend", "3", "--out", again.as_uri()]
+    saved = [
+        "--input",
+        tmp_path / "ratings.csv",
+        "--format",
+        "triples",
+        "--user-col",
+        "who",
+        "--item-col",
+        "what",
+        "--rating-col",
+        "stars",
+        "--from-model",
+        f"file:{out}",
+        "--recommend",
+        "3",
+        "--out",
+        again.as_uri(),
+    ]
     assert run_job(*saved) == 2
     assert "exists; choose another directory or add --overwrite" in capsys.readouterr().err
     assert run_job(*saved, "--overwrite") == 0
     assert not (again / "old.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "o", "pairs.csv", "ratings.csv"]
     assert json.loads((again / "metrics.json").read_text())["n_iter"] == 0
-    assert_allclose(np.load(again / "completed.npy"), np.load(out / "completed.npy"), rtol=0, atol=0)
-    assert pd.read_parquet(again / "recommendations").set_index("user").loc["u07", "recommendations"] \
-        .tolist() == recs.loc["u07", "recommendations"].tolist()
+    assert_allclose(
+        np.load(again / "completed.npy"), np.load(out / "completed.npy"), rtol=0, atol=0
+    )
+    assert (
+        pd.read_parquet(again / "recommendations")
+        .set_index("user")
+        .loc["u07", "recommendations"]
+        .tolist()
+        == recs.loc["u07", "recommendations"].tolist()
+    )
 
 
 def test_triples_bad_record_exits_2_with_one_line(spark, tmp_path, capsys):
     (tmp_path / "r.csv").write_text("user,item,rating\n1,1,4\n2,1,3\n1,1,5\n")
-    status = run_job("--input", tmp_path / "r.csv", "--format", "triples", "--k", "1",
-                     "--out", tmp_path / "o")
+    status = run_job(
+        "--input", tmp_path / "r.csv", "--format", "triples", "--k", "1", "--out", tmp_path / "o"
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1
     assert "user 1 item 1 is rated more than once (4 and 5)" in err[0]
@@ -256,13 +364,18 @@ def test_weight_column_in_csv_and_parquet(spark, tmp_path, capsys):
     weighted, repeated = tmp_path / "w.csv", tmp_path / "r.csv"
     weighted.write_text("x,y,w\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X.tolist(), w)))
     repeated.write_text("x,y\n" + "".join(f"{a},{b}\n" for a, b in np.repeat(X, w, 0).tolist()))
-    spark.createDataFrame([(float(a), float(b), float(c)) for (a, b), c in zip(X, w)],
-                          ["x", "y", "w"]).write.parquet(str(tmp_path / "w.parquet"))
+    spark.createDataFrame(
+        [(float(a), float(b), float(c)) for (a, b), c in zip(X, w)], ["x", "y", "w"]
+    ).write.parquet(str(tmp_path / "w.parquet"))
     results = []
-    for args in ([weighted, "--weight", "w", "--header"], [tmp_path / "w.parquet", "--weight", "w"],
-                 [repeated, "--header", "--format", "csv"]):
-        status = run_job("--input", *args, "--missing", "none", "--k", "3", "--init", "kmeans++",
-                         "--seeds", "1")
+    for args in (
+        [weighted, "--weight", "w", "--header"],
+        [tmp_path / "w.parquet", "--weight", "w"],
+        [repeated, "--header", "--format", "csv"],
+    ):
+        status = run_job(
+            "--input", *args, "--missing", "none", "--k", "3", "--init", "kmeans++", "--seeds", "1"
+        )
         assert status == 0
         results.append(json.loads(capsys.readouterr().out))
     by_csv, by_parquet, plain = results
@@ -275,9 +388,23 @@ def test_weight_column_in_csv_and_parquet(spark, tmp_path, capsys):
     assert status == 2 and "no weight column 'nope'" in capsys.readouterr().err
     status = run_job("--input", weighted, "--weight", "w", "--missing", "none")
     assert status == 2 and "with CSV input need --header" in capsys.readouterr().err
-    status = run_job("--input", weighted, "--header", "--features", "y", "--weight", "w",
-                     "--missing", "none", "--k", "2", "--max-iter", "3")
+    status = run_job(
+        "--input",
+        weighted,
+        "--header",
+        "--features",
+        "y",
+        "--weight",
+        "w",
+        "--missing",
+        "none",
+        "--k",
+        "2",
+        "--max-iter",
+        "3",
+    )
     assert status == 0 and json.loads(capsys.readouterr().out)["n_cols"] == 1
-    status = run_job("--input", weighted, "--header", "--features", "y,w", "--weight", "w",
-                     "--missing", "none")
+    status = run_job(
+        "--input", weighted, "--header", "--features", "y,w", "--weight", "w", "--missing", "none"
+    )
     assert status == 2 and "the weight column 'w' cannot be a feature" in capsys.readouterr().err

@@ -34,7 +34,8 @@ def holes(complete):
 def test_estimator_fits_and_imputes(spark, holes, tmp_path):
     frame = spark.createDataFrame(
         [([None if np.isnan(v) else float(v) for v in row],) for row in holes],
-        "features array<double>")
+        "features array<double>",
+    )
     model = GaussianMixture(k=3, covarianceType="diag", seed=0, missingValue="nan").fit(frame)
     mixture = (model.weights, model.means, model.covariances, "diag")
     ll, resp, imputed, _ = missing_reference.estep(holes, *mixture)
@@ -46,8 +47,11 @@ def test_estimator_fits_and_imputes(spark, holes, tmp_path):
     model.save(str(tmp_path / "m"))
     loaded = GaussianMixtureModel.load(str(tmp_path / "m"))
     assert loaded.getMissingValue() == "nan"
-    assert_allclose(np.array([r.imputed.toArray() for r in loaded.transform(frame).collect()]),
-                    imputed, rtol=1e-10)
+    assert_allclose(
+        np.array([r.imputed.toArray() for r in loaded.transform(frame).collect()]),
+        imputed,
+        rtol=1e-10,
+    )
 
 
 def test_zero_as_the_marker_and_nan_refused_without_one(spark, holes):
@@ -65,13 +69,33 @@ def test_zero_as_the_marker_and_nan_refused_without_one(spark, holes):
 
 def test_job_writes_imputations_and_scores_them(spark, complete, holes, tmp_path, capsys):
     data, gold = tmp_path / "holes.csv", tmp_path / "complete.csv"
-    data.write_text("\n".join(",".join("" if np.isnan(v) else repr(float(v)) for v in row)
-                              for row in holes) + "\n")
+    data.write_text(
+        "\n".join(",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in holes)
+        + "\n"
+    )
     np.savetxt(gold, complete, delimiter=",")
     out = tmp_path / "run"
-    status = cli.main_wrapper(fit_gmm.main, [
-        "--input", str(data), "--format", "csv", "--missing", "nan", "--covariance", "full",
-        "--k", "2,3", "--init", "kmeans++", "--gold", str(gold), "--out", str(out)])
+    status = cli.main_wrapper(
+        fit_gmm.main,
+        [
+            "--input",
+            str(data),
+            "--format",
+            "csv",
+            "--missing",
+            "nan",
+            "--covariance",
+            "full",
+            "--k",
+            "2,3",
+            "--init",
+            "kmeans++",
+            "--gold",
+            str(gold),
+            "--out",
+            str(out),
+        ],
+    )
     assert status == 0
     metrics = json.loads((out / "metrics.json").read_text())
     n_with_values = int((~np.isnan(holes)).any(axis=1).sum())
@@ -79,23 +103,43 @@ def test_job_writes_imputations_and_scores_them(spark, complete, holes, tmp_path
         k, d = candidate["k"], holes.shape[1]
         free = (k - 1) + k * d + k * d * (d + 1) // 2
         assert candidate["bic"] == pytest.approx(
-            candidate["log_likelihood"] - 0.5 * free * np.log(n_with_values), rel=1e-12)
+            candidate["log_likelihood"] - 0.5 * free * np.log(n_with_values), rel=1e-12
+        )
     assert metrics["k"] == max(metrics["candidates"], key=lambda c: c["bic"])["k"]
     assert metrics["n_missing_values"] == int(np.isnan(holes).sum())
     assert metrics["n_rows_all_missing"] == int(np.isnan(holes).all(axis=1).sum()) > 0
     model = json.loads((out / "model.json").read_text())
-    mixture = (np.array(model["weights"]), np.array(model["means"]),
-               np.array(model["covariances"]), "full")
+    mixture = (
+        np.array(model["weights"]),
+        np.array(model["means"]),
+        np.array(model["covariances"]),
+        "full",
+    )
     ll, _, imputed, _ = missing_reference.estep(holes, *mixture)
     assert metrics["log_likelihood"] == pytest.approx(ll, rel=1e-5)  # one M-step apart
     missing = np.isnan(holes)
     assert metrics["rmse_missing"] == pytest.approx(
-        np.sqrt(np.mean((imputed[missing] - complete[missing]) ** 2)), rel=1e-8)
+        np.sqrt(np.mean((imputed[missing] - complete[missing]) ** 2)), rel=1e-8
+    )
     rows = spark.read.parquet(str(out / "imputed")).orderBy("row").collect()
     assert_allclose(np.array([r.imputed for r in rows]), imputed, rtol=1e-8)
-    status = cli.main_wrapper(fit_gmm.main, [
-        "--input", str(data), "--format", "csv", "--missing", "nan", "--model", "kmeans",
-        "--k", "3", "--out", str(tmp_path / "km")])
+    status = cli.main_wrapper(
+        fit_gmm.main,
+        [
+            "--input",
+            str(data),
+            "--format",
+            "csv",
+            "--missing",
+            "nan",
+            "--model",
+            "kmeans",
+            "--k",
+            "3",
+            "--out",
+            str(tmp_path / "km"),
+        ],
+    )
     assert status == 2
     assert "K-means needs complete data" in capsys.readouterr().err
     assert not (tmp_path / "km").exists()

@@ -12,8 +12,12 @@ from spark_em.engine import ops as blk
 from spark_em.errors import InputError
 from spark_em.kernels import masked
 from spark_em.models import masked as mc
-from spark_em.ml import (GaussianMixture, GaussianMixtureModel, MaskedGaussianMixture,
-                         MaskedGaussianMixtureModel)
+from spark_em.ml import (
+    GaussianMixture,
+    GaussianMixtureModel,
+    MaskedGaussianMixture,
+    MaskedGaussianMixtureModel,
+)
 from tests.helpers import reference
 
 
@@ -27,25 +31,42 @@ def points():
 def frame(spark, points):
     from pyspark.ml.linalg import Vectors
 
-    rows = [(i, float(x), float(y), Vectors.dense([x, y]), [float(x), float(y)])
-            for i, (x, y) in enumerate(points)]
+    rows = [
+        (i, float(x), float(y), Vectors.dense([x, y]), [float(x), float(y)])
+        for i, (x, y) in enumerate(points)
+    ]
     return spark.createDataFrame(rows, ["id", "x", "y", "features", "arr"])
 
 
 def test_fit_transform_against_scipy(frame, points):
     model = GaussianMixture(k=3, covarianceType="full", seed=1).fit(frame)
-    assert model.summary.converged and model.summary.numIter == len(model.summary.logLikelihoodHistory)
+    assert model.summary.converged and model.summary.numIter == len(
+        model.summary.logLikelihoodHistory
+    )
     assert sorted(np.round(model.summary.clusterSizes)) == [60, 60, 60]
     out = model.transform(frame).orderBy("id").collect()
-    assert [c for c in out[0].asDict()] == ["id", "x", "y", "features", "arr", "prediction",
-                                            "probability", "logLikelihood"]
+    assert [c for c in out[0].asDict()] == [
+        "id",
+        "x",
+        "y",
+        "features",
+        "arr",
+        "prediction",
+        "probability",
+        "logLikelihood",
+    ]
     # An independent density from scipy for every row.
-    dens = np.column_stack([np.log(w) + multivariate_normal(m, c).logpdf(points)
-                            for w, m, c in zip(model.weights, model.means, model.covariances)])
+    dens = np.column_stack(
+        [
+            np.log(w) + multivariate_normal(m, c).logpdf(points)
+            for w, m, c in zip(model.weights, model.means, model.covariances)
+        ]
+    )
     row_ll = logsumexp(dens, axis=1)
     assert_allclose([r.logLikelihood for r in out], row_ll, rtol=1e-9)
-    assert_allclose(np.array([r.probability.toArray() for r in out]),
-                    np.exp(dens - row_ll[:, None]), atol=1e-9)
+    assert_allclose(
+        np.array([r.probability.toArray() for r in out]), np.exp(dens - row_ll[:, None]), atol=1e-9
+    )
     assert [r.prediction for r in out] == dens.argmax(axis=1).tolist()
     assert model.summary.logLikelihood == pytest.approx(model.summary.logLikelihoodHistory[-1])
     n_params = 2 + 3 * 2 + 3 * 3
@@ -66,8 +87,14 @@ def test_save_load_round_trip(frame, tmp_path):
     assert loaded.getPredictionCol() == "cluster" and loaded.getCovarianceType() == "tied"
     assert_allclose(loaded.covariances, model.covariances, rtol=0)
     assert loaded.summary.numIter == model.summary.numIter
-    a = [tuple(r) for r in model.transform(frame).orderBy("id").select("cluster", "logLikelihood").collect()]
-    b = [tuple(r) for r in loaded.transform(frame).orderBy("id").select("cluster", "logLikelihood").collect()]
+    a = [
+        tuple(r)
+        for r in model.transform(frame).orderBy("id").select("cluster", "logLikelihood").collect()
+    ]
+    b = [
+        tuple(r)
+        for r in loaded.transform(frame).orderBy("id").select("cluster", "logLikelihood").collect()
+    ]
     assert a == b
     assert not any(p.suffix == ".pkl" for p in (tmp_path / "gm").rglob("*"))
     estimator = GaussianMixture(k=5, regCovar=1e-3)
@@ -79,8 +106,12 @@ def test_in_a_pipeline_after_a_vector_assembler(frame, tmp_path):
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.ml.feature import VectorAssembler
 
-    pipeline = Pipeline(stages=[VectorAssembler(inputCols=["x", "y"], outputCol="xy"),
-                                GaussianMixture(k=3, seed=1, featuresCol="xy")])
+    pipeline = Pipeline(
+        stages=[
+            VectorAssembler(inputCols=["x", "y"], outputCol="xy"),
+            GaussianMixture(k=3, seed=1, featuresCol="xy"),
+        ]
+    )
     fitted = pipeline.fit(frame)
     direct = GaussianMixture(k=3, seed=1).fit(frame)
     assert_allclose(fitted.stages[-1].means, direct.means, rtol=1e-12)
@@ -106,7 +137,9 @@ def test_masked_estimator_on_the_course_example(spark, netflix_dir, tmp_path):
     model = MaskedGaussianMixture(k=4, seed=0, featuresCol="ratings").fit(df)
     assert model.summary["logLikelihood"] == pytest.approx(ref["run"]["ll"], rel=1e-8)
     assert_allclose(model.mu, ref["run"]["mu"], atol=1e-8)
-    completed = np.array([r.completed.toArray() for r in model.transform(df).orderBy("id").collect()])
+    completed = np.array(
+        [r.completed.toArray() for r in model.transform(df).orderBy("id").collect()]
+    )
     assert_allclose(completed, ref["X_pred"], atol=1e-8)
     model.save(str(tmp_path / "m"))
     loaded = MaskedGaussianMixtureModel.load(str(tmp_path / "m"))

@@ -18,8 +18,9 @@ def blobs(spark):
     rng = np.random.default_rng(21)
     X = np.vstack([rng.normal(c, 0.7, size=(100, 3)) for c in ([0, 0, 0], [6, 0, 2], [0, 7, -3])])
     w = rng.uniform(0.1, 3.0, size=len(X))
-    df = spark.createDataFrame([(Vectors.dense(x), float(v)) for x, v in zip(X, w)],
-                               ["features", "w"])
+    df = spark.createDataFrame(
+        [(Vectors.dense(x), float(v)) for x, v in zip(X, w)], ["features", "w"]
+    )
     return X, w, df
 
 
@@ -34,18 +35,24 @@ def test_same_optimum_as_mllib_with_weights(blobs):
     X, w, df = blobs
     ours = KMeans(k=3, weightCol="w", seed=3, maxIter=50).fit(df)
     theirs = MLlibKMeans(k=3, weightCol="w", seed=3, maxIter=50, tol=1e-9).fit(df)
-    assert_allclose(by_first_coordinates(ours.clusterCenters()),
-                    by_first_coordinates(theirs.clusterCenters()), rtol=1e-9, atol=1e-12)
+    assert_allclose(
+        by_first_coordinates(ours.clusterCenters()),
+        by_first_coordinates(theirs.clusterCenters()),
+        rtol=1e-9,
+        atol=1e-12,
+    )
     assert ours.summary.trainingCost == pytest.approx(theirs.summary.trainingCost, rel=1e-9)
     # independent cost: Σ w min ‖x − c‖²
     centres = np.array(ours.clusterCenters())
     d2 = ((X[:, None, :] - centres[None]) ** 2).sum(axis=2)
     assert ours.summary.trainingCost == pytest.approx(w @ d2.min(axis=1), rel=1e-10)
     assert sorted(ours.summary.clusterSizes) == pytest.approx(
-        sorted(np.bincount(d2.argmin(axis=1), weights=w)), rel=1e-10)
+        sorted(np.bincount(d2.argmin(axis=1), weights=w)), rel=1e-10
+    )
     history = ours.summary.costHistory
     assert len(history) == ours.summary.numIter and all(
-        b <= a + 1e-9 for a, b in zip(history, history[1:]))
+        b <= a + 1e-9 for a, b in zip(history, history[1:])
+    )
 
 
 def test_transform_predict_and_refusals(blobs, spark, tmp_path):
@@ -68,8 +75,12 @@ def test_transform_predict_and_refusals(blobs, spark, tmp_path):
     assert loaded.summary.trainingCost == model.summary.trainingCost
 
     flat = spark.createDataFrame([tuple(map(float, x)) for x in X], ["a", "b", "c"])
-    pipeline = Pipeline(stages=[VectorAssembler(inputCols=["a", "b", "c"], outputCol="features"),
-                                KMeans(k=3, seed=1)]).fit(flat)
+    pipeline = Pipeline(
+        stages=[
+            VectorAssembler(inputCols=["a", "b", "c"], outputCol="features"),
+            KMeans(k=3, seed=1),
+        ]
+    ).fit(flat)
     pipeline.write().overwrite().save(str(tmp_path / "pipe"))
     again = PipelineModel.load(str(tmp_path / "pipe")).transform(flat).select("prediction")
     assert again.count() == len(X)

@@ -24,24 +24,33 @@ def data(spark):
     rng = np.random.default_rng(11)
     X = np.vstack([rng.normal(c, 1.0, size=(120, 2)) for c in CENTRES])
     w = rng.integers(0, 4, size=len(X)).astype(float)
-    weighted = spark.createDataFrame([(Vectors.dense(x), float(v)) for x, v in zip(X, w)],
-                                     ["features", "w"])
-    repeated = spark.createDataFrame([(Vectors.dense(x),) for x in np.repeat(X, w.astype(int), 0)],
-                                     ["features"])
+    weighted = spark.createDataFrame(
+        [(Vectors.dense(x), float(v)) for x, v in zip(X, w)], ["features", "w"]
+    )
+    repeated = spark.createDataFrame(
+        [(Vectors.dense(x),) for x in np.repeat(X, w.astype(int), 0)], ["features"]
+    )
     return X, w, weighted, repeated
 
 
 def start(kind="full"):
     from spark_em.kernels import gaussian
 
-    return {"weights": [0.3, 0.3, 0.4], "means": (CENTRES + 0.5).tolist(),
-            "covariances": gaussian.spread(np.array([1.5, 2.0, 1.0]), 2, kind).tolist(),
-            "covarianceType": kind}
+    return {
+        "weights": [0.3, 0.3, 0.4],
+        "means": (CENTRES + 0.5).tolist(),
+        "covariances": gaussian.spread(np.array([1.5, 2.0, 1.0]), 2, kind).tolist(),
+        "covarianceType": kind,
+    }
 
 
 def mixture_log_likelihood(X, weights, means, covariances, row_weights=None):
-    dens = np.column_stack([np.log(p) + multivariate_normal(m, c).logpdf(X)
-                            for p, m, c in zip(weights, means, covariances)])
+    dens = np.column_stack(
+        [
+            np.log(p) + multivariate_normal(m, c).logpdf(X)
+            for p, m, c in zip(weights, means, covariances)
+        ]
+    )
     rows = logsumexp(dens, axis=1)
     return rows.sum() if row_weights is None else row_weights @ rows
 
@@ -70,8 +79,9 @@ def test_initial_model_is_where_em_starts(data):
     again = GaussianMixture(initialModel=fitted, weightCol="w", maxIter=1).fit(weighted)
     assert again.getK() == 3 and again.getCovarianceType() == "full"
     assert again.summary.logLikelihood >= fitted.summary.logLikelihood - 1e-9
-    assert again.summary.logLikelihood == pytest.approx(fitted.evaluate(weighted)["logLikelihood"],
-                                                        rel=1e-12)
+    assert again.summary.logLikelihood == pytest.approx(
+        fitted.evaluate(weighted)["logLikelihood"], rel=1e-12
+    )
     with pytest.raises(InputError, match="k=4 differs from the initial model's 3"):
         GaussianMixture(initialModel=given, k=4).fit(weighted)
     with pytest.raises(TypeError, match="initialModel"):
@@ -94,11 +104,13 @@ def test_model_selection_over_k_and_covariance_types(data, spark):
     from pyspark.ml.linalg import Vectors
 
     df = spark.createDataFrame([(Vectors.dense(x),) for x in X], ["features"])
-    model = GaussianMixture(kValues=[1, 2, 3, 4], covarianceTypes=["full", "spherical"],
-                            seed=0, maxIter=30).fit(df)
+    model = GaussianMixture(
+        kValues=[1, 2, 3, 4], covarianceTypes=["full", "spherical"], seed=0, maxIter=30
+    ).fit(df)
     rows = [r.asDict() for r in model.summary.candidates.collect()]
     assert [(r["k"], r["covarianceType"]) for r in rows] == [
-        (k, t) for t in ("full", "spherical") for k in (1, 2, 3, 4)]
+        (k, t) for t in ("full", "spherical") for k in (1, 2, 3, 4)
+    ]
     n = len(X)
     for r in rows:
         p = {"full": 6 * r["k"] - 1, "spherical": 4 * r["k"] - 1}[r["covarianceType"]]
@@ -109,16 +121,23 @@ def test_model_selection_over_k_and_covariance_types(data, spark):
     best = max(rows, key=lambda r: r["bic"])
     assert best["chosen"] and sum(r["chosen"] for r in rows) == 1
     assert min(rows, key=lambda r: r["bicSklearn"]) is best  # the two conventions agree
-    assert (model.getK(), model.getCovarianceType()) == (best["k"], best["covarianceType"]) \
+    assert (
+        (model.getK(), model.getCovarianceType())
+        == (best["k"], best["covarianceType"])
         == (3, "spherical")
+    )
     # held-out scores of the chosen model against scikit-learn's on the same parameters
     scores = model.evaluate(df)
     bic, aic = sklearn_bic(model, X)
     assert scores["bicSklearn"] == pytest.approx(bic, rel=1e-10)
     assert scores["aicSklearn"] == pytest.approx(aic, rel=1e-10)
     assert model.score(df) == pytest.approx(
-        mixture_log_likelihood(X, model.weights, model.means,
-                               [np.eye(2) * v for v in model.covariances]) / n, rel=1e-10)
+        mixture_log_likelihood(
+            X, model.weights, model.means, [np.eye(2) * v for v in model.covariances]
+        )
+        / n,
+        rel=1e-10,
+    )
 
 
 def test_sample_predict_and_gaussians(data, spark, tmp_path):
@@ -140,8 +159,11 @@ def test_sample_predict_and_gaussians(data, spark, tmp_path):
     scored = model.transform(weighted.limit(5)).collect()
     for r in scored:
         assert model.predict(r.features) == r.prediction
-        assert_allclose(model.predictProbability(r.features.toArray().tolist()).toArray(),
-                        r.probability.toArray(), rtol=1e-12)
+        assert_allclose(
+            model.predictProbability(r.features.toArray().tolist()).toArray(),
+            r.probability.toArray(),
+            rtol=1e-12,
+        )
     gaussians = model.gaussiansDF.collect()
     for g, mean, var in zip(gaussians, model.means, model.covariances):
         assert_allclose(g["mean"].toArray(), mean)
@@ -151,7 +173,8 @@ def test_sample_predict_and_gaussians(data, spark, tmp_path):
     model.save(path)
     loaded = GaussianMixtureModel.load(path)
     assert loaded.summary.candidates.count() == 1 and loaded.predict([5.0, 5.0]) == model.predict(
-        [5.0, 5.0])
+        [5.0, 5.0]
+    )
     with pytest.raises(InputError, match="3 values a row; the model was fitted on 2"):
         model.predict([1.0, 2.0, 3.0])
     with pytest.raises(InputError, match="holds NaN"):
@@ -161,7 +184,9 @@ def test_sample_predict_and_gaussians(data, spark, tmp_path):
 def test_a_bad_weight_names_its_row(spark):
     from pyspark.ml.linalg import Vectors
 
-    df = spark.createDataFrame([(Vectors.dense([float(i), 1.0]), 1.0 if i != 4 else -2.0)
-                                for i in range(8)], ["features", "w"])
+    df = spark.createDataFrame(
+        [(Vectors.dense([float(i), 1.0]), 1.0 if i != 4 else -2.0) for i in range(8)],
+        ["features", "w"],
+    )
     with pytest.raises(InputError, match=r"row 5: weight \('w'\) -2.0 is not a finite number >= 0"):
         GaussianMixture(k=2, weightCol="w").fit(df)

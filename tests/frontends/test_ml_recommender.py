@@ -17,9 +17,13 @@ from spark_em.ml import MixtureRecommender, MixtureRecommenderModel
 def numpy_completion(R: np.ndarray, mu, var, p) -> np.ndarray:
     """Σ_j p(j|u) μ_j for every row of ``R`` (0 = missing), p(j|u) ∝ p_j Π_obs N(x; μ_j, σ²_j)."""
     obs = R > 0
-    log = np.log(p)[None, :] + np.stack([
-        (obs * (-0.5 * np.log(2 * np.pi * v) - (R - m) ** 2 / (2 * v))).sum(axis=1)
-        for m, v in zip(mu, var)], axis=1)
+    log = np.log(p)[None, :] + np.stack(
+        [
+            (obs * (-0.5 * np.log(2 * np.pi * v) - (R - m) ** 2 / (2 * v))).sum(axis=1)
+            for m, v in zip(mu, var)
+        ],
+        axis=1,
+    )
     post = np.exp(log - logsumexp(log, axis=1, keepdims=True))
     return post @ mu
 
@@ -34,16 +38,19 @@ def as_triples(spark, R, users, items):
 
     u, i = np.nonzero(R)
     path = tempfile.mkdtemp(prefix="triples-") + "/part.parquet"
-    pq.write_table(pa.table({"userId": users[u], "movieId": items[i],
-                             "rating": R[u, i].astype(np.float64)}), path)
+    pq.write_table(
+        pa.table({"userId": users[u], "movieId": items[i], "rating": R[u, i].astype(np.float64)}),
+        path,
+    )
     return spark.read.parquet(path)
 
 
 @pytest.fixture(scope="module")
 def small(spark):
     rng = np.random.default_rng(8)
-    profiles = np.array([[5, 4, 1, 1, 2, 5, 3, 1, 4], [1, 2, 5, 4, 1, 2, 2, 5, 1],
-                         [3, 3, 3, 5, 5, 1, 4, 2, 3]])
+    profiles = np.array(
+        [[5, 4, 1, 1, 2, 5, 3, 1, 4], [1, 2, 5, 4, 1, 2, 2, 5, 1], [3, 3, 3, 5, 5, 1, 4, 2, 3]]
+    )
     R = np.clip(np.rint(profiles[rng.integers(0, 3, 160)] + rng.normal(0, 0.5, (160, 9))), 1, 5)
     R[rng.random(R.shape) < 0.4] = 0.0
     R[R.sum(axis=1) == 0, 0] = 3.0
@@ -57,7 +64,8 @@ def test_recommendations_equal_the_numpy_completion(spark, small, tmp_path):
     train = R[:140].copy()
     train[:, 8] = np.where(train[:, 8] > 0, train[:, 8], 3.0)  # an item every user rated
     model = MixtureRecommender(userCol="userId", itemCol="movieId", k=3, seed=0, tol=1e-4).fit(
-        as_triples(spark, train, users, items))
+        as_triples(spark, train, users, items)
+    )
     assert list(model.items) == list(items)
     full = numpy_completion(train, model.mu, model.var, model.p)
     by_user = {r.userId: r.recommendations for r in model.recommendForAllUsers(3).collect()}
@@ -68,7 +76,8 @@ def test_recommendations_equal_the_numpy_completion(spark, small, tmp_path):
         got = by_user[users[u]]
         assert_allclose([e.rating for e in got], full[u, best], rtol=1e-9)
         assert {e.movieId for e in got} == set(items[best].tolist()) or np.allclose(
-            sorted(full[u, best]), sorted(e.rating for e in got))
+            sorted(full[u, best]), sorted(e.rating for e in got)
+        )
     by_item = {r.movieId: r.recommendations for r in model.recommendForAllItems(4).collect()}
     for i in (0, 5):
         raters = train[:, i] > 0
@@ -82,13 +91,19 @@ def test_recommendations_equal_the_numpy_completion(spark, small, tmp_path):
 
     model.save(str(tmp_path / "rec"))
     loaded = MixtureRecommenderModel.load(str(tmp_path / "rec"))
-    again = {r.userId: r.recommendations for r in loaded.recommendForUserSubset(
-        spark.createDataFrame([(str(users[17]),)], ["userId"]), 3).collect()}
+    again = {
+        r.userId: r.recommendations
+        for r in loaded.recommendForUserSubset(
+            spark.createDataFrame([(str(users[17]),)], ["userId"]), 3
+        ).collect()
+    }
     assert list(again) == [users[17]]
     assert_allclose([e.rating for e in again[users[17]]], [e.rating for e in by_user[users[17]]])
     with pytest.raises(InputError, match="ratings are read from this directory"):
         loaded.write().overwrite().save(str(tmp_path / "rec"))
-    assert MixtureRecommenderModel.load(str(tmp_path / "rec")).recommendForAllUsers(1).count() == 140
+    assert (
+        MixtureRecommenderModel.load(str(tmp_path / "rec")).recommendForAllUsers(1).count() == 140
+    )
     renamed = loaded.setUserCol("uid").setPredictionCol("score")
     pairs = spark.createDataFrame([(str(users[0]), int(items[1]))], ["uid", "movieId"])
     assert renamed.transform(pairs).first().score == pytest.approx(full[0, 1], rel=1e-9)
@@ -96,9 +111,9 @@ def test_recommendations_equal_the_numpy_completion(spark, small, tmp_path):
 
 def test_new_users_scored_from_their_own_ratings(spark, small):
     R, users, items = small
-    model = MixtureRecommender(userCol="userId", itemCol="movieId", k=3, seed=0, tol=1e-4,
-                               coldStartStrategy="drop").fit(
-        as_triples(spark, R[:140], users, items))
+    model = MixtureRecommender(
+        userCol="userId", itemCol="movieId", k=3, seed=0, tol=1e-4, coldStartStrategy="drop"
+    ).fit(as_triples(spark, R[:140], users, items))
     new = R[140:]
     ratings = as_triples(spark, new, users[140:], items)
     expected = numpy_completion(new, model.mu, model.var, model.p)  # parameters held fixed
@@ -109,8 +124,10 @@ def test_new_users_scored_from_their_own_ratings(spark, small):
         if open_items.size:
             top = np.sort(expected[u, open_items])[::-1][:2]
             assert_allclose([e.rating for e in recs[users[140 + u]]], top, rtol=1e-9)
-    pairs = spark.createDataFrame([(str(users[140 + u]), int(items[i])) for u in range(20)
-                                   for i in range(9)], ["userId", "movieId"])
+    pairs = spark.createDataFrame(
+        [(str(users[140 + u]), int(items[i])) for u in range(20) for i in range(9)],
+        ["userId", "movieId"],
+    )
     scored = model.withNewUsers(ratings).transform(pairs).collect()
     assert len(scored) == 180
     got = np.array([r.prediction for r in scored]).reshape(20, 9)
@@ -129,12 +146,14 @@ def test_cross_validator_over_k(spark, small):
 
     R, users, items = small
     df = as_triples(spark, R, users, items)
-    rec = MixtureRecommender(userCol="userId", itemCol="movieId", coldStartStrategy="drop",
-                             maxIter=20, tol=1e-4)
+    rec = MixtureRecommender(
+        userCol="userId", itemCol="movieId", coldStartStrategy="drop", maxIter=20, tol=1e-4
+    )
     grid = ParamGridBuilder().addGrid(rec.k, [1, 3]).build()
     evaluator = RegressionEvaluator(metricName="rmse", labelCol="rating")
-    cv = CrossValidator(estimator=rec, estimatorParamMaps=grid, evaluator=evaluator, numFolds=2,
-                        seed=5).fit(df)
+    cv = CrossValidator(
+        estimator=rec, estimatorParamMaps=grid, evaluator=evaluator, numFolds=2, seed=5
+    ).fit(df)
     assert len(cv.avgMetrics) == 2 and all(np.isfinite(cv.avgMetrics))
     assert cv.avgMetrics[1] < cv.avgMetrics[0]  # three types fit three profiles better than one
     assert cv.bestModel.getK() == 3
@@ -153,15 +172,20 @@ def test_netflix_triples_predict_the_matrix_completion(spark, sc, netflix_dir):
     run = masked_model.fit(blocks, 12, 1, max_iter=4)
     blocks.unpersist()
     model = MixtureRecommender(userCol="userId", itemCol="movieId", k=12, seed=1, maxIter=4).fit(
-        as_triples(spark, X, users, items))
+        as_triples(spark, X, users, items)
+    )
     assert model.summary["logLikelihood"] == pytest.approx(run.log_likelihood, rel=1e-10)
     assert_allclose(model.mu, run.mixture.mu, rtol=1e-9)
     completed = masked.complete(X, run.mixture)
     rng = np.random.default_rng(0)
     u, i = np.nonzero(X == 0)
     pick = rng.choice(len(u), 2000, replace=False)
-    pairs = spark.createDataFrame([(int(a), int(b)) for a, b in zip(u[pick], i[pick])],
-                                  ["userId", "movieId"])
+    pairs = spark.createDataFrame(
+        [(int(a), int(b)) for a, b in zip(u[pick], i[pick])], ["userId", "movieId"]
+    )
     got = {(r.userId, r.movieId): r.prediction for r in model.transform(pairs).collect()}
-    assert_allclose([got[(int(a), int(b))] for a, b in zip(u[pick], i[pick])],
-                    completed[u[pick], i[pick]], rtol=1e-8)
+    assert_allclose(
+        [got[(int(a), int(b))] for a, b in zip(u[pick], i[pick])],
+        completed[u[pick], i[pick]],
+        rtol=1e-8,
+    )

@@ -26,8 +26,9 @@ LEGACY = ROOT / "tests" / "data" / "legacy_gaussian_mixture_model"
 def frame(spark):
     rng = np.random.default_rng(11)
     points = np.vstack([rng.normal(c, 0.6, (40, 2)) for c in ([0, 0], [4, 1], [1, 5])])
-    return spark.createDataFrame([(i, p.tolist()) for i, p in enumerate(points)],
-                                 "id long, features array<double>")
+    return spark.createDataFrame(
+        [(i, p.tolist()) for i, p in enumerate(points)], "id long, features array<double>"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,13 @@ def model(frame):
 
 
 def outputs(model, frame) -> list[tuple]:
-    return [tuple(r) for r in model.transform(frame).orderBy("id")
-            .select("prediction", "logLikelihood").collect()]
+    return [
+        tuple(r)
+        for r in model.transform(frame)
+        .orderBy("id")
+        .select("prediction", "logLikelihood")
+        .collect()
+    ]
 
 
 def refused(path: str, match: str) -> str:
@@ -57,8 +63,10 @@ def test_no_file_is_written_by_python(model, tmp_path):
     assert suffixes == {".txt", ".parquet"}
     table = pq.read_table(tmp_path / "m" / "arrays")
     assert sorted(table.column("name").to_pylist()) == ["covariances", "means", "weights"]
-    stored = {r["name"]: np.frombuffer(r["data"], r["dtype"]).reshape(r["shape"])
-              for r in table.to_pylist()}
+    stored = {
+        r["name"]: np.frombuffer(r["data"], r["dtype"]).reshape(r["shape"])
+        for r in table.to_pylist()
+    }
     assert_allclose(stored["means"], model.means, rtol=0)
 
 
@@ -68,8 +76,12 @@ def test_every_spelling_of_a_local_path(spark, model, frame, tmp_path):
     driver_cwd = spark.sparkContext._jvm.System.getProperty("user.dir")
     for name in ("a", "b", "c", "d"):
         target = tmp_path / name
-        spellings = [str(target), f"file:{target}", target.as_uri(),
-                     os.path.relpath(target, driver_cwd)]
+        spellings = [
+            str(target),
+            f"file:{target}",
+            target.as_uri(),
+            os.path.relpath(target, driver_cwd),
+        ]
         save_as, load_as = spellings[ord(name) - ord("a")], spellings[ord(name) - ord("a") - 1]
         model.save(save_as)
         assert (target / "metadata").is_dir() and (target / "arrays").is_dir()

@@ -30,11 +30,24 @@ class ConnectServer(Server):
         self.url = f"sc://localhost:{self.port}"
 
     def command(self) -> list[str]:
-        return [str(SPARK_SUBMIT), "--class", SERVER_CLASS, "--master", "local[2]",
-                "--name", "spark-em tests: Connect server", "--driver-memory", "2g",
-                "--conf", f"spark.connect.grpc.binding.port={self.port}",
-                "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-                "--conf", "spark.ui.enabled=false", "spark-internal"]
+        return [
+            str(SPARK_SUBMIT),
+            "--class",
+            SERVER_CLASS,
+            "--master",
+            "local[2]",
+            "--name",
+            "spark-em tests: Connect server",
+            "--driver-memory",
+            "2g",
+            "--conf",
+            f"spark.connect.grpc.binding.port={self.port}",
+            "--conf",
+            "spark.connect.grpc.binding.address=127.0.0.1",
+            "--conf",
+            "spark.ui.enabled=false",
+            "spark-internal",
+        ]
 
     def environment(self) -> dict:
         env = dict(os.environ, PYSPARK_PYTHON=sys.executable, SPARK_LOCAL_IP="127.0.0.1")
@@ -50,12 +63,18 @@ class ConnectServer(Server):
 def run_client(url: str, script: str, *args: str, cwd: Path = ROOT) -> dict:
     """Run ``script`` in a fresh Python (in ``cwd``) whose ``spark`` is a session of the
     server at ``url``; its "RESULT {json}" line, parsed."""
-    prelude = ("from pyspark.sql import SparkSession\n"
-               f"spark = SparkSession.builder.remote({url!r}).getOrCreate()\n")
-    done = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(script), *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, PYSPARK_PYTHON=sys.executable,
-                                   PYTHONPATH=str(ROOT)))
+    prelude = (
+        "from pyspark.sql import SparkSession\n"
+        f"spark = SparkSession.builder.remote({url!r}).getOrCreate()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, PYSPARK_PYTHON=sys.executable, PYTHONPATH=str(ROOT)),
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-3000:]
-    return json.loads(lines[0][len("RESULT "):])
+    return json.loads(lines[0][len("RESULT ") :])

@@ -36,14 +36,19 @@ def course_em(X, K, seed):
     first = None
     while prev is None or ll - prev > 1e-6 * abs(ll):
         prev = ll
-        f = np.log(p + 0.0) - d / 2 * np.log(2 * np.pi * var) \
+        f = (
+            np.log(p + 0.0)
+            - d / 2 * np.log(2 * np.pi * var)
             - ((X[:, None, :] - mu[None]) ** 2).sum(axis=2) / (2 * var)
+        )
         lse = logsumexp(f, axis=1)
         post, ll = np.exp(f - lse[:, None]), lse.sum()
         first = ll if first is None else first
         n_hat = post.sum(axis=0)
         mu = post.T @ X / n_hat[:, None]
-        var = np.array([post[:, j] @ ((X - mu[j]) ** 2).sum(axis=1) for j in range(K)]) / (d * n_hat)
+        var = np.array([post[:, j] @ ((X - mu[j]) ** 2).sum(axis=1) for j in range(K)]) / (
+            d * n_hat
+        )
         p = n_hat / n
     return ll, first, mu, var, p
 

@@ -14,8 +14,14 @@ def frames(spark):
     mixture, label/weight/features for least squares; and rows to transform with a null and a
     sparse vector among them."""
     from pyspark.ml.linalg import Vectors, VectorUDT
-    from pyspark.sql.types import (ArrayType, DoubleType, IntegerType, LongType, StructField,
-                                   StructType)
+    from pyspark.sql.types import (
+        ArrayType,
+        DoubleType,
+        IntegerType,
+        LongType,
+        StructField,
+        StructType,
+    )
 
     rng = np.random.default_rng(5)
     points = np.vstack([rng.normal(c, 0.8, size=(50, 2)) for c in ([0, 0], [4, 0], [0, 4])])
@@ -26,21 +32,48 @@ def frames(spark):
     label = x @ [1.5, -2.0] + 0.7 + rng.normal(0, 0.3, 300)
     weight = rng.uniform(0.2, 2.0, 300)
 
-    vec = StructType([StructField("id", LongType()), StructField("features", VectorUDT()),
-                      StructField("arr", ArrayType(DoubleType()))])
+    vec = StructType(
+        [
+            StructField("id", LongType()),
+            StructField("features", VectorUDT()),
+            StructField("arr", ArrayType(DoubleType())),
+        ]
+    )
     points_df = spark.createDataFrame(
-        [(i, Vectors.dense(p), p.tolist()) for i, p in enumerate(points)], vec)
+        [(i, Vectors.dense(p), p.tolist()) for i, p in enumerate(points)], vec
+    )
     ratings_df = spark.createDataFrame(
-        [(i, Vectors.dense(r), r.tolist()) for i, r in enumerate(ratings)], vec)
+        [(i, Vectors.dense(r), r.tolist()) for i, r in enumerate(ratings)], vec
+    )
     wols_df = spark.createDataFrame(
-        [(i, float(y), float(w), Vectors.dense(f)) for i, (y, w, f) in enumerate(zip(label, weight, x))],
-        StructType([StructField("id", LongType()), StructField("label", DoubleType()),
-                    StructField("weight", DoubleType()), StructField("features", VectorUDT())]))
+        [
+            (i, float(y), float(w), Vectors.dense(f))
+            for i, (y, w, f) in enumerate(zip(label, weight, x))
+        ],
+        StructType(
+            [
+                StructField("id", LongType()),
+                StructField("label", DoubleType()),
+                StructField("weight", DoubleType()),
+                StructField("features", VectorUDT()),
+            ]
+        ),
+    )
     odd = spark.createDataFrame(
-        [(0, Vectors.dense([1.0, 2.0]), [1, 2]), (1, None, None),
-         (2, Vectors.sparse(2, [1], [3.0]), [0, 3]), (3, Vectors.sparse(2, [], []), [0, 0])],
-        StructType([StructField("id", LongType()), StructField("features", VectorUDT()),
-                    StructField("arr", ArrayType(IntegerType()))]))
+        [
+            (0, Vectors.dense([1.0, 2.0]), [1, 2]),
+            (1, None, None),
+            (2, Vectors.sparse(2, [1], [3.0]), [0, 3]),
+            (3, Vectors.sparse(2, [], []), [0, 0]),
+        ],
+        StructType(
+            [
+                StructField("id", LongType()),
+                StructField("features", VectorUDT()),
+                StructField("arr", ArrayType(IntegerType())),
+            ]
+        ),
+    )
     return points_df, ratings_df, wols_df, odd
 
 
@@ -65,50 +98,67 @@ def ml_results(spark, backend: str, directory: str) -> dict:
     gm_loaded = ml.GaussianMixtureModel.load(f"{directory}/gm")
     gm_columns = ["prediction", "probability", "logLikelihood"]
     out["gm"] = {
-        "weights": gm.weights.tolist(), "means": gm.means.tolist(),
-        "covariances": gm.covariances.tolist(), "ll": gm.summary.logLikelihood,
-        "n_iter": gm.summary.numIter, "loaded_means": gm_loaded.means.tolist(),
+        "weights": gm.weights.tolist(),
+        "means": gm.means.tolist(),
+        "covariances": gm.covariances.tolist(),
+        "ll": gm.summary.logLikelihood,
+        "n_iter": gm.summary.numIter,
+        "loaded_means": gm_loaded.means.tolist(),
         "loaded_summary_ll": gm_loaded.summary.logLikelihood,
         "schema": gm.transform(points_df).schema.simpleString(),
         "points": rows(gm.transform(points_df), gm_columns),
         "loaded_points": rows(gm_loaded.transform(points_df), gm_columns),
         "odd": rows(gm.transform(odd), gm_columns),
-        "odd_arr": rows(gm.transform(odd, {gm.featuresCol: "arr"}), gm_columns)}
+        "odd_arr": rows(gm.transform(odd, {gm.featuresCol: "arr"}), gm_columns),
+    }
 
     holes = points_df.selectExpr(
-        "id", "transform(arr, (v, i) -> IF((id * 7 + i * 3) % 5 = 0, NULL, v)) AS arr")
-    gm_nan = ml.GaussianMixture(k=3, covarianceType="tied", seed=1, missingValue="nan",
-                                featuresCol="arr", backend=backend).fit(holes)
+        "id", "transform(arr, (v, i) -> IF((id * 7 + i * 3) % 5 = 0, NULL, v)) AS arr"
+    )
+    gm_nan = ml.GaussianMixture(
+        k=3, covarianceType="tied", seed=1, missingValue="nan", featuresCol="arr", backend=backend
+    ).fit(holes)
     out["gm_nan"] = {
-        "means": gm_nan.means.tolist(), "covariances": gm_nan.covariances.tolist(),
-        "ll": gm_nan.summary.logLikelihood, "n_iter": gm_nan.summary.numIter,
-        "imputed": rows(gm_nan.transform(holes), ["imputed", "logLikelihood"])}
+        "means": gm_nan.means.tolist(),
+        "covariances": gm_nan.covariances.tolist(),
+        "ll": gm_nan.summary.logLikelihood,
+        "n_iter": gm_nan.summary.numIter,
+        "imputed": rows(gm_nan.transform(holes), ["imputed", "logLikelihood"]),
+    }
 
     mgm = ml.MaskedGaussianMixture(k=3, seed=0, maxIter=100, backend=backend).fit(ratings_df)
     mgm.save(f"{directory}/mgm")
     mgm_loaded = ml.MaskedGaussianMixtureModel.load(f"{directory}/mgm")
     out["mgm"] = {
-        "mu": mgm.mu.tolist(), "var": mgm.var.tolist(), "p": mgm.p.tolist(),
-        "ll": mgm.summary["logLikelihood"], "n_iter": mgm.summary["numIter"],
+        "mu": mgm.mu.tolist(),
+        "var": mgm.var.tolist(),
+        "p": mgm.p.tolist(),
+        "ll": mgm.summary["logLikelihood"],
+        "n_iter": mgm.summary["numIter"],
         "loaded_var": mgm_loaded.var.tolist(),
         "schema": mgm.transform(ratings_df).schema.simpleString(),
         "completed": rows(mgm.transform(ratings_df, {mgm.featuresCol: "arr"}), ["completed"]),
-        "loaded_completed": rows(mgm_loaded.transform(ratings_df), ["completed"])}
+        "loaded_completed": rows(mgm_loaded.transform(ratings_df), ["completed"]),
+    }
 
-    wlr = ml.WeightedLinearRegression(weightCol="weight", covType="HC2",
-                                      backend=backend).fit(wols_df)
+    wlr = ml.WeightedLinearRegression(weightCol="weight", covType="HC2", backend=backend).fit(
+        wols_df
+    )
     wlr.save(f"{directory}/wlr")
     wlr_loaded = ml.WeightedLinearRegressionModel.load(f"{directory}/wlr")
     out["wlr"] = {
-        "coefficients": wlr.coefficients.toArray().tolist(), "intercept": wlr.intercept,
-        "loss": wlr.summary["loss"], "n_iter": wlr.summary["numIter"],
+        "coefficients": wlr.coefficients.toArray().tolist(),
+        "intercept": wlr.intercept,
+        "loss": wlr.summary["loss"],
+        "n_iter": wlr.summary["numIter"],
         "standard_errors": wlr.summary.coefficientStandardErrors,
         "mae": wlr.evaluate(wols_df).meanAbsoluteError,
         "loaded": [wlr_loaded.intercept, *wlr_loaded.coefficients.toArray().tolist()],
         "schema": wlr.transform(wols_df).schema.simpleString(),
         "predictions": rows(wlr.transform(wols_df), ["prediction"]),
         "loaded_predictions": rows(wlr_loaded.transform(wols_df), ["prediction"]),
-        "odd": rows(wlr.transform(odd), ["prediction"])}
+        "odd": rows(wlr.transform(odd), ["prediction"]),
+    }
 
     estimator = ml.WeightedLinearRegression(solver="gd", backend=backend)
     estimator.write().overwrite().save(f"{directory}/estimator")
@@ -132,13 +182,17 @@ def close(a, b):
     elif isinstance(a, int) and not isinstance(a, bool):
         assert a == b
     else:
-        assert_allclose(np.asarray(b, dtype=float), np.asarray(a, dtype=float), rtol=1e-10, atol=1e-13)
+        assert_allclose(
+            np.asarray(b, dtype=float), np.asarray(a, dtype=float), rtol=1e-10, atol=1e-13
+        )
 
 
 def same_fit(a: dict, b: dict):
     """Two ``ml_results`` agree; a loaded model gives exactly what the one saved gave."""
     skip = ("session", "estimator")
-    close({k: v for k, v in a.items() if k not in skip}, {k: v for k, v in b.items() if k not in skip})
+    close(
+        {k: v for k, v in a.items() if k not in skip}, {k: v for k, v in b.items() if k not in skip}
+    )
     for r in (a, b):
         assert r["gm"]["loaded_points"] == r["gm"]["points"]
         assert r["gm"]["loaded_means"] == r["gm"]["means"]

@@ -14,14 +14,20 @@ def other_families(spark, frame_of):
     from spark_em.models import gaussian, wols
 
     rng = np.random.default_rng(7)
-    points = np.vstack([rng.normal(c, 1.0, size=(400, 3)) for c in ([0, 0, 0], [5, 5, 0], [0, 6, 4])])
+    points = np.vstack(
+        [rng.normal(c, 1.0, size=(400, 3)) for c in ([0, 0, 0], [5, 5, 0], [0, 6, 4])]
+    )
     x = rng.uniform(-4, 4, 20000)
     table = np.column_stack([x - 4 + rng.normal(0, 0.5, x.size), np.abs(1 / x), x])
     out = {}
     for init in ("kmeans++", "random"):
         run = gaussian.fit(frame_of(points), 3, seed=0, init=init, covariance_type="full")
-        out[init] = {"ll": run.objective, "n_iter": run.n_iter, "means": run.mixture.means.tolist(),
-                     "covariances": np.asarray(run.mixture.covariances).tolist()}
+        out[init] = {
+            "ll": run.objective,
+            "n_iter": run.n_iter,
+            "means": run.mixture.means.tolist(),
+            "covariances": np.asarray(run.mixture.covariances).tolist(),
+        }
     fitted = wols.fit(RegressionData(frame_of(table), ["x"], len(table)), "newton")
     out["wols"] = [fitted.intercept, *fitted.coefficients.tolist()]
     return out

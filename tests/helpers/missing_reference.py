@@ -12,9 +12,12 @@ from scipy import stats
 def full_covariances(weights, means, covariances, kind):
     K, d = np.asarray(means).shape
     cov = np.asarray(covariances, dtype=np.float64)
-    return {"full": lambda: cov, "tied": lambda: np.repeat(cov[None], K, axis=0),
-            "diag": lambda: np.stack([np.diag(c) for c in cov]),
-            "spherical": lambda: cov[:, None, None] * np.eye(d)[None]}[kind]()
+    return {
+        "full": lambda: cov,
+        "tied": lambda: np.repeat(cov[None], K, axis=0),
+        "diag": lambda: np.stack([np.diag(c) for c in cov]),
+        "spherical": lambda: cov[:, None, None] * np.eye(d)[None],
+    }[kind]()
 
 
 def estep(X, weights, means, covariances, kind):
@@ -39,7 +42,8 @@ def estep(X, weights, means, covariances, kind):
             S = covs[k]
             with np.errstate(divide="ignore"):
                 logp[k] = np.log(weights[k]) + stats.multivariate_normal.logpdf(
-                    X[u, o], means[k, o], S[np.ix_(o, o)])
+                    X[u, o], means[k, o], S[np.ix_(o, o)]
+                )
             gain = S[np.ix_(m, o)] @ np.linalg.inv(S[np.ix_(o, o)])
             x_hat = X[u].copy()
             x_hat[m] = means[k, m] + gain @ (X[u, o] - means[k, o])

@@ -21,11 +21,23 @@ class MlflowServer(Server):
         self.url = f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "mlflow", "server",
-                "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
-                "--default-artifact-root", (self.root / "artifacts").as_uri(),
-                "--no-serve-artifacts", "--host", "127.0.0.1", "--port", str(self.port),
-                "--workers", "1"]
+        return [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{self.root / 'mlflow.db'}",
+            "--default-artifact-root",
+            (self.root / "artifacts").as_uri(),
+            "--no-serve-artifacts",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+        ]
 
     def environment(self) -> dict:
         env = dict(os.environ)

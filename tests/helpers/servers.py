@@ -39,8 +39,14 @@ class Server:
     def __enter__(self):
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
-                self.command(), cwd=self.cwd, env=self.environment(), stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                self.command(),
+                cwd=self.cwd,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + self.start_timeout
         try:
             while not self.ready():

@@ -27,8 +27,14 @@ BIN = SPARK_HOME / "bin"
 
 
 class StandaloneCluster:
-    def __init__(self, workers: int = 2, cores: int = 1, memory: str = "2g", log_dir: Path | None = None,
-                 start_timeout: float = 90.0):
+    def __init__(
+        self,
+        workers: int = 2,
+        cores: int = 1,
+        memory: str = "2g",
+        log_dir: Path | None = None,
+        start_timeout: float = 90.0,
+    ):
         self.n_workers, self.cores, self.memory = workers, cores, memory
         self.log_dir = Path(log_dir or ".")
         self.start_timeout = start_timeout
@@ -36,15 +42,27 @@ class StandaloneCluster:
         self.url = f"spark://127.0.0.1:{self.port}"
         self.submit = str(BIN / "spark-submit")
         self.processes: list[subprocess.Popen] = []
-        self.env = dict(os.environ, SPARK_HOME=str(SPARK_HOME), SPARK_LOCAL_IP="127.0.0.1",
-                        PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
-                        SPARK_NO_DAEMONIZE="1")
+        self.env = dict(
+            os.environ,
+            SPARK_HOME=str(SPARK_HOME),
+            SPARK_LOCAL_IP="127.0.0.1",
+            PYSPARK_PYTHON=sys.executable,
+            PYSPARK_DRIVER_PYTHON=sys.executable,
+            SPARK_NO_DAEMONIZE="1",
+        )
 
     def _start(self, name: str, *args: str) -> None:
         log = open(self.log_dir / f"{name}.log", "w")
-        self.processes.append(subprocess.Popen(
-            [str(BIN / "spark-class"), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True))
+        self.processes.append(
+            subprocess.Popen(
+                [str(BIN / "spark-class"), *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
 
     def state(self) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.ui_port}/json/", timeout=5) as r:
@@ -59,14 +77,34 @@ class StandaloneCluster:
     def __enter__(self) -> "StandaloneCluster":
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._start("master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                        "--port", str(self.port), "--webui-port", str(self.ui_port))
+            self._start(
+                "master",
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--webui-port",
+                str(self.ui_port),
+            )
             for i in range(self.n_workers):
                 work = self.log_dir / f"worker-{i}"
                 work.mkdir(exist_ok=True)
-                self._start(f"worker-{i}", "org.apache.spark.deploy.worker.Worker", self.url,
-                            "--host", "127.0.0.1", "--cores", str(self.cores), "--memory",
-                            self.memory, "--webui-port", str(free_port()), "--work-dir", str(work))
+                self._start(
+                    f"worker-{i}",
+                    "org.apache.spark.deploy.worker.Worker",
+                    self.url,
+                    "--host",
+                    "127.0.0.1",
+                    "--cores",
+                    str(self.cores),
+                    "--memory",
+                    self.memory,
+                    "--webui-port",
+                    str(free_port()),
+                    "--work-dir",
+                    str(work),
+                )
             deadline = time.monotonic() + self.start_timeout
             while self.alive_workers() < self.n_workers:
                 if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
@@ -88,8 +126,10 @@ class StandaloneCluster:
                 cwd = os.readlink(f"/proc/{entry}/cwd")
             except OSError:
                 continue
-            if (b"org.apache.spark.executor.CoarseGrainedExecutorBackend" in cmdline
-                    and cwd.startswith(str(self.log_dir.resolve()))):
+            if (
+                b"org.apache.spark.executor.CoarseGrainedExecutorBackend" in cmdline
+                and cwd.startswith(str(self.log_dir.resolve()))
+            ):
                 pids.append(int(entry))
         return pids
 

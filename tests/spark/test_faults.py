@@ -44,7 +44,9 @@ def test_a_component_whose_weight_goes_to_zero(sc):
     start = masked.Mixture(np.vstack([start.mu[:2], far]), start.var, np.array([0.5, 0.5, 0.0]))
     result = fit_from(sc, X, start)
     assert result.params.p[2] < 1e-12  # it stays empty
-    assert_allclose(result.params.mu[2], start.mu[2])  # its means keep their value (denominator < 1)
+    assert_allclose(
+        result.params.mu[2], start.mu[2]
+    )  # its means keep their value (denominator < 1)
     assert np.isfinite(result.params.var[2]) and result.params.var[2] >= masked.MIN_VARIANCE
     assert np.all(result.params.p[:2] > 0.1)
     assert np.all(np.isfinite(result.params.mu)) and np.isfinite(result.objective)

@@ -39,14 +39,24 @@ def test_matches_scikit_learn_from_the_same_start(sc, blobs, kind):
 
     K, n_iter, d = 3, 6, blobs.shape[1]
     rng = np.random.default_rng(1)
-    start = GaussianMixture(np.array([0.2, 0.3, 0.5]), blobs[rng.choice(len(blobs), K, replace=False)],
-                            gaussian.spread(np.array([1.5, 2.0, 2.5]), d, kind), kind)
+    start = GaussianMixture(
+        np.array([0.2, 0.3, 0.5]),
+        blobs[rng.choice(len(blobs), K, replace=False)],
+        gaussian.spread(np.array([1.5, 2.0, 2.5]), d, kind),
+        kind,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it warns that it stopped at max_iter
-        sk = SkGaussianMixture(K, covariance_type=kind, max_iter=n_iter, tol=0.0,
-                               weights_init=start.weights, means_init=start.means,
-                               precisions_init=sklearn_precisions(start.covariances, kind),
-                               reg_covar=1e-6).fit(blobs)
+        sk = SkGaussianMixture(
+            K,
+            covariance_type=kind,
+            max_iter=n_iter,
+            tol=0.0,
+            weights_init=start.weights,
+            means_init=start.means,
+            precisions_init=sklearn_precisions(start.covariances, kind),
+            reg_covar=1e-6,
+        ).fit(blobs)
     data = blk.from_array(sc, blobs, num_partitions=3, block_rows=70)
     run = mx.fit(data, K, init=start, covariance_type=kind, max_iter=n_iter, tol=0.0)
     assert run.n_iter == n_iter and not run.converged
@@ -60,13 +70,16 @@ def test_matches_scikit_learn_from_the_same_start(sc, blobs, kind):
 @pytest.fixture(scope="module")
 def toy(sc, netflix_dir):
     X = np.loadtxt(netflix_dir / "toy_data.txt")
-    return X, readers.read_text(sc, str(netflix_dir / "toy_data.txt"), ratings=False, num_partitions=2)
+    return X, readers.read_text(
+        sc, str(netflix_dir / "toy_data.txt"), ratings=False, num_partitions=2
+    )
 
 
 def test_toy_first_estep(toy):
     _, data = toy
-    run = mx.fit(data, 3, 0, covariance_type="spherical", init="reference", reg_covar=0.0,
-                 max_iter=1)
+    run = mx.fit(
+        data, 3, 0, covariance_type="spherical", init="reference", reg_covar=0.0, max_iter=1
+    )
     assert run.log_likelihood == pytest.approx(TOY_FIRST_LL, abs=5e-5)
 
 
@@ -74,8 +87,15 @@ def test_toy_kmeans_em_and_bic_for_k_1_to_4(toy):
     X, data = toy
     n, d = X.shape
     summary = blk.summarize(data)
-    em_runs = mx.fit_all(data, range(1, 5), range(5), covariance_type="spherical",
-                         init="reference", reg_covar=0.0, summary=summary)
+    em_runs = mx.fit_all(
+        data,
+        range(1, 5),
+        range(5),
+        covariance_type="spherical",
+        init="reference",
+        reg_covar=0.0,
+        summary=summary,
+    )
     km_runs = mx.fit_all(data, range(1, 5), range(5), model="kmeans", summary=summary)
     for run in km_runs:
         cost, mu, var, p = course_kmeans(X, run.k, run.seed)
@@ -90,16 +110,25 @@ def test_toy_kmeans_em_and_bic_for_k_1_to_4(toy):
         assert_allclose(run.mixture.means, mu, rtol=1e-7, atol=1e-9)
         assert run.bic == pytest.approx(course_bic(ll, run.k, d, n), rel=1e-9)
     chosen, best_by_k = mx.select(em_runs, "bic")
-    want = max(range(1, 5), key=lambda k: max(course_bic(course_em(X, k, s)[0], k, d, n)
-                                              for s in range(5)))
+    want = max(
+        range(1, 5), key=lambda k: max(course_bic(course_em(X, k, s)[0], k, d, n) for s in range(5))
+    )
     assert chosen.k == want and sorted(best_by_k) == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize("init", ["kmeans++", "random", "reference"])
 def test_same_result_for_any_partitioning(sc, blobs, init):
-    runs = [mx.fit(blk.from_array(sc, blobs, num_partitions=p, block_rows=b), 3, seed=4,
-                   covariance_type="diag", init=init, max_iter=15)
-            for p, b in [(1, 1000), (3, 50), (8, 13)]]
+    runs = [
+        mx.fit(
+            blk.from_array(sc, blobs, num_partitions=p, block_rows=b),
+            3,
+            seed=4,
+            covariance_type="diag",
+            init=init,
+            max_iter=15,
+        )
+        for p, b in [(1, 1000), (3, 50), (8, 13)]
+    ]
     for other in runs[1:]:
         assert other.n_iter == runs[0].n_iter
         assert other.log_likelihood == pytest.approx(runs[0].log_likelihood, rel=1e-10)
@@ -116,7 +145,9 @@ def test_kmeans_plus_plus_finds_separated_clusters(sc, blobs):
 
 def test_n_init_keeps_the_best(sc, blobs):
     data = blk.from_array(sc, blobs)
-    single = [mx.fit(data, 3, seed=s, covariance_type="spherical", init="random") for s in (7, 8, 9)]
+    single = [
+        mx.fit(data, 3, seed=s, covariance_type="spherical", init="random") for s in (7, 8, 9)
+    ]
     best = mx.fit(data, 3, seed=7, covariance_type="spherical", init="random", n_init=3)
     assert best.log_likelihood == pytest.approx(max(r.log_likelihood for r in single), rel=1e-12)
 
@@ -128,8 +159,12 @@ def test_a_component_that_loses_its_points(sc):
     rng = np.random.default_rng(5)
     X = np.vstack([rng.normal(0, 0.1, (50, 2)), rng.normal(5, 0.1, (50, 2))])
     far = np.array([1000.0, 1000.0])
-    start = GaussianMixture(np.array([0.4, 0.4, 0.2]), np.array([[0.0, 0], [5, 5], far]),
-                            np.array([1.0, 1.0, 0.01]), "spherical")
+    start = GaussianMixture(
+        np.array([0.4, 0.4, 0.2]),
+        np.array([[0.0, 0], [5, 5], far]),
+        np.array([1.0, 1.0, 0.01]),
+        "spherical",
+    )
     run = mx.fit(blk.from_array(sc, X), 3, init=start, covariance_type="spherical")
     assert np.isfinite(run.log_likelihood)
     assert run.mixture.weights[2] < 1e-12
@@ -163,5 +198,9 @@ def test_bad_input(sc, spark, tmp_path):
     with pytest.raises(InputError, match="not positive definite|not positive"):
         mx.fit(data, 2, covariance_type="diag", reg_covar=0.0)
     with pytest.raises(InputError, match="initial model must have"):
-        mx.fit(data, 2, init=GaussianMixture(np.ones(3) / 3, np.zeros((3, 2)), np.ones(3), "spherical"),
-               covariance_type="spherical")
+        mx.fit(
+            data,
+            2,
+            init=GaussianMixture(np.ones(3) / 3, np.zeros((3, 2)), np.ones(3), "spherical"),
+            covariance_type="spherical",
+        )

@@ -27,8 +27,9 @@ def netflix(sc, netflix_dir):
 
 def test_course_example_through_spark(sc, netflix_dir):
     ref = reference.load(netflix_dir / "test_solutions.txt")
-    X = readers.read_text(sc, str(netflix_dir / "test_incomplete.txt"), num_partitions=3,
-                          block_rows=4)
+    X = readers.read_text(
+        sc, str(netflix_dir / "test_incomplete.txt"), num_partitions=3, block_rows=4
+    )
     first = mc.fit(X, ref["K"], 0, max_iter=1)
     assert first.log_likelihood == pytest.approx(ref["first_ll"], rel=1e-12)
     assert_allclose(first.mixture.mu, ref["first_m"]["mu"], rtol=0, atol=1e-8)
@@ -73,13 +74,18 @@ def test_netflix_k12_seeds_0_to_4(netflix, k12_runs):
     X_pred = blk.to_local(mc.completed(X, best.mixture))
     missing = X_local == 0
     assert rmse_missing == pytest.approx(
-        np.sqrt(((X_pred - gold_local)[missing] ** 2).mean()), rel=1e-12)
+        np.sqrt(((X_pred - gold_local)[missing] ** 2).mean()), rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("partitions, block_rows", [(1, 4096), (3, 150), (8, 37)])
 def test_same_result_for_any_partitioning(sc, netflix_dir, k12_runs, partitions, block_rows):
-    other = readers.read_text(sc, str(netflix_dir / "netflix_incomplete.txt"),
-                              num_partitions=partitions, block_rows=block_rows)
+    other = readers.read_text(
+        sc,
+        str(netflix_dir / "netflix_incomplete.txt"),
+        num_partitions=partitions,
+        block_rows=block_rows,
+    )
     assert other.getNumPartitions() >= partitions
     got = mc.fit(other, 12, K12_BEST_SEED)
     assert got.log_likelihood == pytest.approx(K12_BEST_LL, rel=1e-9)

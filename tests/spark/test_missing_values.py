@@ -36,8 +36,12 @@ def points():
 def start_of(kind, X):
     rng = np.random.default_rng(1)
     means = np.nan_to_num(X[[0, 150, 300]], nan=20.0) + rng.normal(0, 0.3, (3, 4))
-    cov = {"full": np.repeat(np.eye(4)[None] * 2.0, 3, axis=0), "tied": np.eye(4) * 2.0,
-           "diag": np.full((3, 4), 2.0), "spherical": np.full(3, 2.0)}[kind]
+    cov = {
+        "full": np.repeat(np.eye(4)[None] * 2.0, 3, axis=0),
+        "tied": np.eye(4) * 2.0,
+        "diag": np.full((3, 4), 2.0),
+        "spherical": np.full(3, 2.0),
+    }[kind]
     return Mixture(np.full(3, 1 / 3), means, cov, kind)
 
 
@@ -49,10 +53,15 @@ def test_every_iteration_matches_the_per_row_reference(spark, points, kind, frac
     iterations = 4
     want_ll, want_params = missing_reference.em(X, *start, iterations)
     seen = []
-    run = mx.fit(ops.from_array(spark, X, 3, block_rows=50), 3, init=start, tol=-1.0,
-                 covariance_type=kind,
-                 max_iter=iterations, on_iteration=lambda record, mix: seen.append(
-                     (record.objective, mix)))
+    run = mx.fit(
+        ops.from_array(spark, X, 3, block_rows=50),
+        3,
+        init=start,
+        tol=-1.0,
+        covariance_type=kind,
+        max_iter=iterations,
+        on_iteration=lambda record, mix: seen.append((record.objective, mix)),
+    )
     assert run.n_iter == iterations
     for (ll, mixture), want, (w, means, cov) in zip(seen, want_ll, want_params):
         assert ll == pytest.approx(want, rel=1e-9)
@@ -65,8 +74,10 @@ def test_every_iteration_matches_the_per_row_reference(spark, points, kind, frac
 def test_same_answer_on_1_3_and_8_partitions(spark, points):
     X = with_holes(points, 0.3, seed=8)
     start = start_of("full", X)
-    runs = [mx.fit(ops.from_array(spark, X, parts, block_rows=40), 3, init=start, max_iter=12)
-            for parts in (1, 3, 8)]
+    runs = [
+        mx.fit(ops.from_array(spark, X, parts, block_rows=40), 3, init=start, max_iter=12)
+        for parts in (1, 3, 8)
+    ]
     for other in runs[1:]:
         assert other.n_iter == runs[0].n_iter
         assert other.objective == pytest.approx(runs[0].objective, rel=1e-12)
@@ -78,10 +89,20 @@ def test_same_answer_on_1_3_and_8_partitions(spark, points):
 @pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
 def test_nothing_missing_fits_as_complete_data(spark, points, kind):
     frame = spark.createDataFrame([(row.tolist(),) for row in points], "features array<double>")
-    plain = mx.fit(readers.read_dataframe(frame, "features", ratings=False), 3,
-                   covariance_type=kind, init="kmeans++", seed=1)
-    allowed = mx.fit(readers.read_dataframe(frame, "features", ratings=False, missing="nan"), 3,
-                     covariance_type=kind, init="kmeans++", seed=1)
+    plain = mx.fit(
+        readers.read_dataframe(frame, "features", ratings=False),
+        3,
+        covariance_type=kind,
+        init="kmeans++",
+        seed=1,
+    )
+    allowed = mx.fit(
+        readers.read_dataframe(frame, "features", ratings=False, missing="nan"),
+        3,
+        covariance_type=kind,
+        init="kmeans++",
+        seed=1,
+    )
     assert allowed.objective == pytest.approx(plain.objective, rel=1e-10)
     assert_allclose(allowed.mixture.means, plain.mixture.means, rtol=1e-10)
     assert_allclose(allowed.mixture.covariances, plain.mixture.covariances, rtol=1e-10)
@@ -139,8 +160,11 @@ def test_what_cannot_be_fitted_is_refused(spark):
     with pytest.raises(InputError, match="column 2 has no observed value"):
         mx.fit(ops.from_array(spark, X, 1), 2, init="kmeans++")
     Y = np.array([[1.0, 2.0], [np.nan, np.nan], [np.nan, np.nan], [2.0, np.nan]])
-    with pytest.raises(InputError, match=r"3 is larger than the number of rows with any value "
-                                         r"observed \(2\)"):
+    with pytest.raises(
+        InputError,
+        match=r"3 is larger than the number of rows with any value "
+        r"observed \(2\)",
+    ):
         mx.fit(ops.from_array(spark, Y, 1), 3, init="random")
     with pytest.raises(InputError, match="K-means needs complete data"):
         mx.fit(ops.from_array(spark, Y, 1), 2, model="kmeans")

@@ -44,8 +44,10 @@ def offsets_and_rows(blocks):
     return np.concatenate([b.values for b in records]).astype(float)
 
 
-@pytest.mark.parametrize("backend, partitions, block_rows", [
-    ("rdd", 1, 1000), ("rdd", 3, 5), ("rdd", 8, 4), ("dataframe", 1, 1000), ("dataframe", 3, 5)])
+@pytest.mark.parametrize(
+    "backend, partitions, block_rows",
+    [("rdd", 1, 1000), ("rdd", 3, 5), ("rdd", 8, 4), ("dataframe", 1, 1000), ("dataframe", 3, 5)],
+)
 def test_every_format_gives_the_same_rows(spark, tmp_path, matrix, partitions, block_rows, backend):
     options = dict(num_partitions=partitions, block_rows=block_rows, backend=backend)
     text = write_text(tmp_path / "m.txt", matrix)
@@ -62,8 +64,10 @@ def test_every_format_gives_the_same_rows(spark, tmp_path, matrix, partitions, b
 
     rows = [(i, matrix[i].tolist(), Vectors.dense(matrix[i])) for i in range(len(matrix))]
     df = spark.createDataFrame(rows, ["id", "arr", "vec"])
-    loaded += [readers.read_dataframe(df, "arr", block_rows=block_rows, backend=backend),
-               readers.read_dataframe(df, "vec", block_rows=block_rows, backend=backend)]
+    loaded += [
+        readers.read_dataframe(df, "arr", block_rows=block_rows, backend=backend),
+        readers.read_dataframe(df, "vec", block_rows=block_rows, backend=backend),
+    ]
     for blocks in loaded:
         assert ops.backend_name(blocks) == backend
         assert_array_equal(offsets_and_rows(blocks), matrix)
@@ -82,8 +86,9 @@ def test_values_are_stored_compactly(sc, tmp_path):
 def test_byte_order_mark_and_windows_line_ends(spark, tmp_path, backend):
     path = tmp_path / "bom.txt"
     path.write_bytes("\ufeff1 2\r\n3 4\r\n".encode("utf-8"))
-    assert_array_equal(offsets_and_rows(readers.read_text(spark, str(path), backend=backend)),
-                       [[1, 2], [3, 4]])
+    assert_array_equal(
+        offsets_and_rows(readers.read_text(spark, str(path), backend=backend)), [[1, 2], [3, 4]]
+    )
 
 
 def test_directory_of_files_in_name_order(spark, tmp_path, matrix, backend):
@@ -102,7 +107,11 @@ def lines(*rows):
 BAD_TEXT = [
     ("ragged", lines("1 2 3", "4 5 6", "7 8"), r"bad\.txt line 3: 2 values, expected 3"),
     ("non-numeric", lines("1 2 3", "4 x 6"), r"bad\.txt line 2: column 2: 'x' is not a number"),
-    ("nan", lines("1 2 3", "", "4 5 nan"), r"bad\.txt line 3: column 3: nan is not a finite number"),
+    (
+        "nan",
+        lines("1 2 3", "", "4 5 nan"),
+        r"bad\.txt line 3: column 3: nan is not a finite number",
+    ),
     ("inf", lines("inf 2 3"), r"bad\.txt line 1: column 1: inf is not a finite number"),
     ("negative", lines("1 2 3", "1 -2 3"), r"bad\.txt line 2: column 2: negative value -2"),
     ("empty", "", r"bad\.txt: no data rows"),

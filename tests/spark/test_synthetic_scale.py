@@ -65,7 +65,9 @@ def test_blocks_hold_the_triples(sc, ratings):
     for block in blocks:
         coo = block.values.tocoo()
         pieces.append(np.column_stack([coo.row + block.offset, coo.col, coo.data]))
-    from_blocks = sorted_triples(pd.DataFrame(np.concatenate(pieces), columns=["user", "item", "rating"]))
+    from_blocks = sorted_triples(
+        pd.DataFrame(np.concatenate(pieces), columns=["user", "item", "rating"])
+    )
     np.testing.assert_array_equal(from_blocks, ratings)
 
 
@@ -87,7 +89,7 @@ def test_ratings_per_user_and_per_item_are_heavy_tailed(ratings):
     assert per_item.max() > 5 * np.median(per_item)
     # Heavy-tailed, not merely spread: the busiest 10% hold far more than 10% of the ratings.
     for counts in (per_user, per_item):
-        top = np.sort(counts)[-len(counts) // 10:]
+        top = np.sort(counts)[-len(counts) // 10 :]
         assert top.sum() > 0.3 * counts.sum()
 
 
@@ -137,12 +139,15 @@ def test_scaled_shapes():
             PrizeShape().scaled(fraction)
 
 
-@pytest.mark.parametrize("shape, message", [
-    (PrizeShape(10, 5, 9), "fewer than the 10 users"),
-    (PrizeShape(10, 5, 51), "do not fit in 10 users x 5 items"),
-    (PrizeShape(10, 0, 20), "at least 1"),
-    (PrizeShape(10, 5, 20, seed=-1), "seed"),
-])
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        (PrizeShape(10, 5, 9), "fewer than the 10 users"),
+        (PrizeShape(10, 5, 51), "do not fit in 10 users x 5 items"),
+        (PrizeShape(10, 0, 20), "at least 1"),
+        (PrizeShape(10, 5, 20, seed=-1), "seed"),
+    ],
+)
 def test_impossible_shapes_refused(sc, shape, message):
     with pytest.raises(InputError, match=message):
         prize_blocks(sc, shape)
@@ -150,15 +155,35 @@ def test_impossible_shapes_refused(sc, shape, message):
 
 def run_job(*args):
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
-    return subprocess.run([sys.executable, str(ROOT / "jobs" / "make_ratings.py"), *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "jobs" / "make_ratings.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 def test_job_writes_parquet_of_the_same_ratings(spark, tmp_path):
     shape = PrizeShape(n_users=3000, n_items=500, n_ratings=60_000, n_types=4, seed=2)
     out = tmp_path / "ratings"
-    done = run_job("--users", 3000, "--items", 500, "--ratings", 60_000, "--types", 4,
-                   "--seed", 2, "--partitions", 2, "--out", out)
+    done = run_job(
+        "--users",
+        3000,
+        "--items",
+        500,
+        "--ratings",
+        60_000,
+        "--types",
+        4,
+        "--seed",
+        2,
+        "--partitions",
+        2,
+        "--out",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     written = pd.read_parquet(out)
@@ -169,12 +194,15 @@ def test_job_writes_parquet_of_the_same_ratings(spark, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ratings"]  # no temporary left
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--fraction", "0"], "error: --fraction must be in (0, 1], got 0.0"),
-    (["--fraction", "1.5"], "error: --fraction must be in (0, 1], got 1.5"),
-    (["--users", "-3"], "error: --users must be >= 1, got -3"),
-    (["--users", "100", "--ratings", "50"], "error: 50 ratings is fewer than the 100 users"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--fraction", "0"], "error: --fraction must be in (0, 1], got 0.0"),
+        (["--fraction", "1.5"], "error: --fraction must be in (0, 1], got 1.5"),
+        (["--users", "-3"], "error: --users must be >= 1, got -3"),
+        (["--users", "100", "--ratings", "50"], "error: 50 ratings is fewer than the 100 users"),
+    ],
+)
 def test_job_refuses_bad_values_in_one_line(tmp_path, args, message):
     failed = run_job(*args, "--out", tmp_path / "never")
     assert failed.returncode == 2

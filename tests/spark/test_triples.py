@@ -56,8 +56,9 @@ def test_string_ids_map_to_sorted_rows_and_round_trip(spark, tmp_path, backend):
     users = np.array([f"user-{i:04d}" for i in range(X.shape[0])])
     items = np.array([f"film {j:03d}" for j in range(X.shape[1])])
     shuffled = records_of(X, users, items).sample(frac=1.0, random_state=3)
-    data = triples.read_triples(spark.createDataFrame(shuffled), block_rows=32, num_partitions=3,
-                                backend=backend)
+    data = triples.read_triples(
+        spark.createDataFrame(shuffled), block_rows=32, num_partitions=3, backend=backend
+    )
     assert blk.backend_name(data.blocks) == backend
     assert list(data.index.users) == sorted(users) and list(data.index.items) == sorted(items)
     assert_allclose(blk.to_local(data.blocks), X)
@@ -70,21 +71,25 @@ def test_string_ids_map_to_sorted_rows_and_round_trip(spark, tmp_path, backend):
 def test_predict_and_recommend_match_the_dense_completion(spark, backend):
     X = small_ratings(seed=1)
     users = np.array([f"u{i}" for i in range(X.shape[0])])
-    data = triples.read_triples(spark.createDataFrame(records_of(X, users)), block_rows=16,
-                                backend=backend)
+    data = triples.read_triples(
+        spark.createDataFrame(records_of(X, users)), block_rows=16, backend=backend
+    )
     order = np.argsort(users)  # rows follow the sorted ids: u0, u1, u10, ...
     run = mc.fit(data.blocks, 3, 0)
     full = masked.complete(X[order], run.mixture)
 
     pairs = pd.DataFrame({"user": ["u5", "u5", "nobody", "u17"], "item": [3, 0, 2, 99]})
-    got = recommend.predict(spark, data.blocks, data.index, run.mixture,
-                            spark.createDataFrame(pairs)).toPandas()
+    got = recommend.predict(
+        spark, data.blocks, data.index, run.mixture, spark.createDataFrame(pairs)
+    ).toPandas()
     got = got.set_index(["user", "item"])["prediction"]
     row5, row17 = (int(np.flatnonzero(users[order] == u)[0]) for u in ("u5", "u17"))
-    post5, _ = masked.posterior(X[order][row5:row5 + 1], run.mixture)
+    post5, _ = masked.posterior(X[order][row5 : row5 + 1], run.mixture)
     assert got[("u5", 3)] == pytest.approx(float(post5[0] @ run.mixture.mu[:, 3]), rel=1e-12)
     assert got[("u5", 0)] == pytest.approx(float(post5[0] @ run.mixture.mu[:, 0]), rel=1e-12)
-    assert got[("nobody", 2)] == pytest.approx(float(run.mixture.p @ run.mixture.mu[:, 2]), rel=1e-12)
+    assert got[("nobody", 2)] == pytest.approx(
+        float(run.mixture.p @ run.mixture.mu[:, 2]), rel=1e-12
+    )
     assert np.isnan(got[("u17", 99)])
     if X[order][row5, 3] == 0:
         assert got[("u5", 3)] == pytest.approx(full[row5, 3], rel=1e-12)
@@ -99,13 +104,16 @@ def test_predict_and_recommend_match_the_dense_completion(spark, backend):
         assert_allclose([r["rating"] for r in rec["recommendations"]], scores[expected], rtol=1e-12)
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([("a", 1, 4.0), ("a", 1, 5.0)], "is rated more than once"),
-    ([("a", 1, 0.0)], "not positive"),
-    ([("a", 1, float("nan"))], "not a finite number"),
-    ([("a", None, 3.0)], "item id is missing"),
-    ([("a", 1, 9.0)], "outside the declared range"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([("a", 1, 4.0), ("a", 1, 5.0)], "is rated more than once"),
+        ([("a", 1, 0.0)], "not positive"),
+        ([("a", 1, float("nan"))], "not a finite number"),
+        ([("a", None, 3.0)], "item id is missing"),
+        ([("a", 1, 9.0)], "outside the declared range"),
+    ],
+)
 def test_bad_records_are_named(spark, rows, message, backend):
     df = spark.createDataFrame([("b", 2, 3.0)] + rows, "user string, item long, rating double")
     with pytest.raises(InputError, match=message):
@@ -113,8 +121,10 @@ def test_bad_records_are_named(spark, rows, message, backend):
 
 
 def test_bad_records_can_be_dropped_and_counted(spark, backend):
-    df = spark.createDataFrame([("b", 2, 3.0), ("a", 1, 4.0), ("a", 1, 5.0), ("c", 2, -1.0)],
-                               "user string, item long, rating double")
+    df = spark.createDataFrame(
+        [("b", 2, 3.0), ("a", 1, 4.0), ("a", 1, 5.0), ("c", 2, -1.0)],
+        "user string, item long, rating double",
+    )
     data = triples.read_triples(df, on_bad_rows="drop", backend=backend)
     assert (data.n_ratings, data.n_dropped) == (1, 3)
     assert list(data.index.users) == ["b"]  # "a" rated only the pair it rated twice
@@ -129,5 +139,6 @@ def test_several_starts_in_one_pass_equal_one_at_a_time(sc, netflix_dir):
         assert alone.n_iter == run.n_iter
         assert alone.log_likelihood == pytest.approx(run.log_likelihood, rel=1e-12)
         for name in ("mu", "var", "p"):
-            assert_allclose(getattr(alone.mixture, name), getattr(run.mixture, name),
-                            rtol=1e-12, atol=1e-12)
+            assert_allclose(
+                getattr(alone.mixture, name), getattr(run.mixture, name), rtol=1e-12, atol=1e-12
+            )

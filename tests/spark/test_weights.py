@@ -26,8 +26,12 @@ def weighted_rows():
 
 def start_for(X, kind, K=3):
     d = X.shape[1]
-    return Mixture(np.array([0.3, 0.3, 0.4]), X[[5, 200, 400]] + 0.1,
-                   gaussian.spread(np.array([1.5, 2.0, 2.5]), d, kind), kind)
+    return Mixture(
+        np.array([0.3, 0.3, 0.4]),
+        X[[5, 200, 400]] + 0.1,
+        gaussian.spread(np.array([1.5, 2.0, 2.5]), d, kind),
+        kind,
+    )
 
 
 @pytest.mark.parametrize("kind", ["full", "spherical"])  # tied and diag: the estimator's tests
@@ -36,8 +40,10 @@ def test_integer_weights_are_repeated_rows(sc, weighted_rows, kind):
     repeated = np.repeat(X, w.astype(int), axis=0)
     start = start_for(X, kind)
     fits = []
-    for data in (ops.from_array(sc, X, num_partitions=3, block_rows=64, weights=w),
-                 ops.from_array(sc, repeated, num_partitions=2, block_rows=100)):
+    for data in (
+        ops.from_array(sc, X, num_partitions=3, block_rows=64, weights=w),
+        ops.from_array(sc, repeated, num_partitions=2, block_rows=100),
+    ):
         fits.append(mx.fit(data, 3, init=start, covariance_type=kind, max_iter=8, tol=0.0))
         data.unpersist()
     weighted, plain = fits
@@ -65,10 +71,12 @@ def test_kmeans_weights_are_repeated_rows(sc, weighted_rows):
     X, w = weighted_rows
     repeated = np.repeat(X, w.astype(int), axis=0)
     start = start_for(X, "spherical")
-    weighted = mx.fit(ops.from_array(sc, X, 3, weights=w), 3, model="kmeans", init=start,
-                      max_iter=20, tol=0.0)
-    plain = mx.fit(ops.from_array(sc, repeated, 2), 3, model="kmeans", init=start, max_iter=20,
-                   tol=0.0)
+    weighted = mx.fit(
+        ops.from_array(sc, X, 3, weights=w), 3, model="kmeans", init=start, max_iter=20, tol=0.0
+    )
+    plain = mx.fit(
+        ops.from_array(sc, repeated, 2), 3, model="kmeans", init=start, max_iter=20, tol=0.0
+    )
     assert weighted.objective == pytest.approx(plain.objective, rel=1e-10)
     assert_allclose(weighted.mixture.means, plain.mixture.means, rtol=1e-10)
     assert_allclose(weighted.cluster_sizes, plain.cluster_sizes)
@@ -100,9 +108,17 @@ def test_a_bad_weight_is_refused_naming_its_row(sc, bad, text):
 def test_weighted_blocks_on_the_dataframe_backend(sc, spark, weighted_rows):
     X, w = weighted_rows
     start = start_for(X, "diag")
-    fits = [mx.fit(ops.from_array(spark, X, 3, block_rows=50, weights=w, backend=backend), 3,
-                   init=start, covariance_type="diag", max_iter=5, tol=0.0)
-            for backend in ("rdd", "dataframe")]
+    fits = [
+        mx.fit(
+            ops.from_array(spark, X, 3, block_rows=50, weights=w, backend=backend),
+            3,
+            init=start,
+            covariance_type="diag",
+            max_iter=5,
+            tol=0.0,
+        )
+        for backend in ("rdd", "dataframe")
+    ]
     assert fits[1].log_likelihood == pytest.approx(fits[0].log_likelihood, rel=1e-12)
     assert_allclose(fits[1].mixture.means, fits[0].mixture.means, rtol=1e-12)
     assert fits[1].n_rows == pytest.approx(w.sum())

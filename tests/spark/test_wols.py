@@ -45,10 +45,14 @@ def test_gradient_and_hessian_match_finite_differences():
     for i in range(len(W)):
         e = np.zeros_like(W)
         e[i] = h
-        numeric = (wols.gradient_stats(values, W + e).loss - wols.gradient_stats(values, W - e).loss) / (2 * h)
+        numeric = (
+            wols.gradient_stats(values, W + e).loss - wols.gradient_stats(values, W - e).loss
+        ) / (2 * h)
         assert numeric == pytest.approx(stats.gradient[i], rel=1e-6)
-        numeric_row = (wols.gradient_stats(values, W + e).gradient
-                       - wols.gradient_stats(values, W - e).gradient) / (2 * h)
+        numeric_row = (
+            wols.gradient_stats(values, W + e).gradient
+            - wols.gradient_stats(values, W - e).gradient
+        ) / (2 * h)
         assert_allclose(numeric_row, stats.hessian[i], rtol=1e-6)
     assert_allclose(wols.gradient_stats(values, W).gradient, stats.gradient)
 
@@ -62,7 +66,9 @@ def test_exact_solvers_match_numpy(sc, solver, partitions):
     assert result.intercept == pytest.approx(want[0], rel=1e-9)
     assert_allclose(result.coefficients, want[1:], rtol=1e-9)
     assert result.passes == (2 if solver == "newton" else 1)
-    assert result.gradient_norm < 1e-6 * np.abs(wols.normal_stats(values, np.zeros(4)).gradient).max()
+    assert (
+        result.gradient_norm < 1e-6 * np.abs(wols.normal_stats(values, np.zeros(4)).gradient).max()
+    )
 
 
 @pytest.mark.parametrize("partitions", [1, 3, 8])
@@ -141,8 +147,10 @@ def test_equal_to_mllib_normal_solver_and_its_summary(spark):
     from pyspark.ml.regression import LinearRegression
 
     values = make_values(2000)
-    df = spark.createDataFrame([(float(r[0]), float(r[1]), Vectors.dense(r[2:])) for r in values],
-                               ["label", "weight", "features"])
+    df = spark.createDataFrame(
+        [(float(r[0]), float(r[1]), Vectors.dense(r[2:])) for r in values],
+        ["label", "weight", "features"],
+    )
     mllib = LinearRegression(weightCol="weight", solver="normal", regParam=0.0).fit(df)
     from spark_em.ml import WeightedLinearRegression
 
@@ -151,21 +159,30 @@ def test_equal_to_mllib_normal_solver_and_its_summary(spark):
     assert_allclose(ours.coefficients.toArray(), mllib.coefficients.toArray(), rtol=1e-8)
     theirs, summary = mllib.summary, ours.summary
     for name in ("coefficientStandardErrors", "tValues", "pValues"):
-        assert_allclose(getattr(summary, name), getattr(theirs, name), rtol=1e-6, atol=1e-12,
-                        err_msg=name)
-    for name in ("rootMeanSquaredError", "meanSquaredError", "meanAbsoluteError",
-                 "explainedVariance"):
+        assert_allclose(
+            getattr(summary, name), getattr(theirs, name), rtol=1e-6, atol=1e-12, err_msg=name
+        )
+    for name in (
+        "rootMeanSquaredError",
+        "meanSquaredError",
+        "meanAbsoluteError",
+        "explainedVariance",
+    ):
         assert getattr(summary, name) == pytest.approx(getattr(theirs, name), rel=1e-8), name
     # R² around the weighted mean (statsmodels'); MLlib's weighted r2 scales its total sum of
     # squares by a variance's bias correction, so it is left out of the comparison
     y, w = values[:, 0], values[:, 1]
     residual = y - mllib.intercept - values[:, 2:] @ mllib.coefficients.toArray()
     tss = w @ (y - np.average(y, weights=w)) ** 2
-    assert summary.r2 == pytest.approx(1 - w @ residual ** 2 / tss, rel=1e-10)
+    assert summary.r2 == pytest.approx(1 - w @ residual**2 / tss, rel=1e-10)
     assert summary.degreesOfFreedom == theirs.degreesOfFreedom == 1996
     residuals = [r.residuals for r in summary.residuals.collect()]
-    assert_allclose(sorted(residuals), sorted(r.residuals for r in theirs.residuals.collect()),
-                    rtol=1e-7, atol=1e-9)
+    assert_allclose(
+        sorted(residuals),
+        sorted(r.residuals for r in theirs.residuals.collect()),
+        rtol=1e-7,
+        atol=1e-9,
+    )
     low, high = np.array(summary.confidenceIntervals(0.1)).T
     import scipy.stats
 
@@ -176,7 +193,8 @@ def test_equal_to_mllib_normal_solver_and_its_summary(spark):
     held_out = ours.evaluate(df.limit(500))
     assert held_out.numInstances == 500
     assert held_out.rootMeanSquaredError == pytest.approx(
-        mllib.evaluate(df.limit(500)).rootMeanSquaredError, rel=1e-8)
+        mllib.evaluate(df.limit(500)).rootMeanSquaredError, rel=1e-8
+    )
 
 
 def test_classic_data_same_for_any_partitioning(sc):
@@ -197,11 +215,14 @@ def write_csv(path, rows, header="y,w,x1,x2"):
     return str(path)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("inf", "weight inf is not a finite number >= 0"),
-    ("-1", "weight -1.0 is not a finite number >= 0"),
-    ("nan", "weight nan is not a finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("inf", "weight inf is not a finite number >= 0"),
+        ("-1", "weight -1.0 is not a finite number >= 0"),
+        ("nan", "weight nan is not a finite number >= 0"),
+    ],
+)
 def test_bad_weights_stop_or_are_dropped(spark, tmp_path, bad, message):
     rows = [[1, 1, 0.5, 2], [2, 1, 1.5, 1], [3, bad, 2.5, 0], [4, 2, 3.5, 5], [5, 1, 0.1, 3]]
     path = write_csv(tmp_path / "d.csv", rows)
@@ -220,7 +241,9 @@ def test_other_bad_input(spark, sc, tmp_path):
         table.read_table(spark, path, "y", "w", ["x1", "x3"])
     values = make_values(100, p=2)
     values[:, 3] = 7.0  # a constant feature: collinear with the intercept
-    with pytest.raises(InputError, match=r"singular: x1 is constant \(collinear with the intercept\)"):
+    with pytest.raises(
+        InputError, match=r"singular: x1 is constant \(collinear with the intercept\)"
+    ):
         regression.fit(as_data(sc, values), "normal")
     with pytest.raises(InputError, match="no such file"):
         table.read_table(spark, str(tmp_path / "none.csv"), "y", "w", ["x1"])
@@ -237,8 +260,10 @@ def test_parquet_input(spark, tmp_path):
 
 def test_job_on_the_classic_data(spark, tmp_path, capsys):
     out = tmp_path / "wols"
-    assert cli.main_wrapper(fit_wols.main, ["--rows", "200000", "--solver", "gd",
-                                            "--out", str(out)]) == 0
+    assert (
+        cli.main_wrapper(fit_wols.main, ["--rows", "200000", "--solver", "gd", "--out", str(out)])
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["solver"] == "gd" and metrics["n_rows"] == 200000 and metrics["step"] > 0
     assert abs(metrics["coefficients"][0] - 1.0) < 0.05
@@ -252,8 +277,21 @@ def test_job_on_the_classic_data(spark, tmp_path, capsys):
 def test_job_on_a_users_file(spark, tmp_path, capsys):
     values = make_values(400, p=2)
     path = write_csv(tmp_path / "u.csv", values.tolist())
-    status = cli.main_wrapper(fit_wols.main, ["--input", path, "--label", "y", "--weight", "w",
-                                              "--features", "x1,x2", "--solver", "normal"])
+    status = cli.main_wrapper(
+        fit_wols.main,
+        [
+            "--input",
+            path,
+            "--label",
+            "y",
+            "--weight",
+            "w",
+            "--features",
+            "x1,x2",
+            "--solver",
+            "normal",
+        ],
+    )
     assert status == 0
     metrics = json.loads(capsys.readouterr().out)
     assert_allclose([metrics["intercept"], *metrics["coefficients"]], reference(values), rtol=1e-9)
@@ -266,9 +304,20 @@ def test_job_reports_the_inference_as_statsmodels(spark, tmp_path, capsys):
     values = make_values(400, p=2)
     path = write_csv(tmp_path / "s.csv", values.tolist())
     out = tmp_path / "fit"
-    status = cli.main_wrapper(fit_wols.main, ["--input", path, "--features", "x1,x2",
-                                              "--no-intercept", "--cov-type", "HC1",
-                                              "--out", str(out)])
+    status = cli.main_wrapper(
+        fit_wols.main,
+        [
+            "--input",
+            path,
+            "--features",
+            "x1,x2",
+            "--no-intercept",
+            "--cov-type",
+            "HC1",
+            "--out",
+            str(out),
+        ],
+    )
     assert status == 0
     captured = capsys.readouterr()
     metrics = json.loads(captured.out)
@@ -276,18 +325,29 @@ def test_job_reports_the_inference_as_statsmodels(spark, tmp_path, capsys):
     ref = sm.OLS(values[:, 0], values[:, 2:]).fit(cov_type="HC1", use_t=True)  # no --weight: 1
     assert metrics["intercept"] == 0.0 and metrics["cov_type"] == "HC1"
     assert_allclose(metrics["coefficients"], ref.params, rtol=1e-10)
-    for ours, theirs in (("standard_errors", ref.bse), ("t_values", ref.tvalues),
-                         ("p_values", ref.pvalues), ("confidence_intervals", ref.conf_int()),
-                         ("r2", ref.rsquared), ("r2_adj", ref.rsquared_adj),
-                         ("f_statistic", ref.fvalue), ("condition_number", ref.condition_number),
-                         ("residual_standard_error", np.sqrt(ref.scale))):
+    for ours, theirs in (
+        ("standard_errors", ref.bse),
+        ("t_values", ref.tvalues),
+        ("p_values", ref.pvalues),
+        ("confidence_intervals", ref.conf_int()),
+        ("r2", ref.rsquared),
+        ("r2_adj", ref.rsquared_adj),
+        ("f_statistic", ref.fvalue),
+        ("condition_number", ref.condition_number),
+        ("residual_standard_error", np.sqrt(ref.scale)),
+    ):
         assert_allclose(metrics[ours], theirs, rtol=1e-8, atol=1e-300, err_msg=ours)
     assert metrics["degrees_of_freedom"] == 398
     note, header, first = captured.err.splitlines()[:3]
     assert note.startswith("note: no --weight given, so every row weighs 1")
     assert header.split()[:4] == ["coef", "std", "err", "t"] and first.split()[0] == "x1"
-    assert cli.main_wrapper(fit_wols.main, ["--input", path, "--features", "x1",
-                                            "--solver", "normal", "--cov-type", "HC0"]) == 2
+    assert (
+        cli.main_wrapper(
+            fit_wols.main,
+            ["--input", path, "--features", "x1", "--solver", "normal", "--cov-type", "HC0"],
+        )
+        == 2
+    )
     assert "--cov-type HC0 (standard errors) needs the qr solver" in capsys.readouterr().err
 
 
@@ -297,11 +357,16 @@ def test_vectors_of_another_width_are_refused_naming_the_row(spark):
     from pyspark.sql.types import DoubleType, StructField, StructType
 
     schema = StructType([StructField("label", DoubleType()), StructField("features", VectorUDT())])
-    rows = [(1.0, Vectors.dense([1.0, 2.0])), (2.0, Vectors.dense([2.0, 1.0])),
-            (3.0, Vectors.dense([1.0, 0.0, 5.0])), (4.0, Vectors.dense([0.5, 3.0]))]
+    rows = [
+        (1.0, Vectors.dense([1.0, 2.0])),
+        (2.0, Vectors.dense([2.0, 1.0])),
+        (3.0, Vectors.dense([1.0, 0.0, 5.0])),
+        (4.0, Vectors.dense([0.5, 3.0])),
+    ]
     df = spark.createDataFrame(rows, schema).coalesce(1)
-    with pytest.raises(InputError, match="row 3: the features vector has 3 values where the "
-                                         "first row's has 2"):
+    with pytest.raises(
+        InputError, match="row 3: the features vector has 3 values where the first row's has 2"
+    ):
         table.from_dataframe(df, "label", None, ["features"])
     empty = spark.createDataFrame([(1.0, None), (2.0, None)], schema)
     with pytest.raises(InputError, match="column 'features' holds no features"):
@@ -314,12 +379,16 @@ def test_estimator_round_trip(spark, tmp_path):
     from spark_em.ml import WeightedLinearRegression, WeightedLinearRegressionModel
 
     values = make_values(600, p=2, scales=(1.0, 1.0))
-    df = spark.createDataFrame([(i, float(r[0]), float(r[1]), Vectors.dense(r[2:]))
-                                for i, r in enumerate(values)], ["id", "y", "w", "features"])
+    df = spark.createDataFrame(
+        [(i, float(r[0]), float(r[1]), Vectors.dense(r[2:])) for i, r in enumerate(values)],
+        ["id", "y", "w", "features"],
+    )
     est = WeightedLinearRegression(labelCol="y", weightCol="w", solver="gd", maxIter=500)
     assert (est.getSolver(), est.getStepSize(), est.getLabelCol()) == ("gd", 0.0, "y")
     model = est.fit(df)
-    assert_allclose(np.r_[model.intercept, model.coefficients.toArray()], reference(values), rtol=1e-6)
+    assert_allclose(
+        np.r_[model.intercept, model.coefficients.toArray()], reference(values), rtol=1e-6
+    )
     assert model.summary["passes"] >= model.summary["numIter"] and model.summary.converged
     model.save(str(tmp_path / "m"))
     loaded = WeightedLinearRegressionModel.load(str(tmp_path / "m"))

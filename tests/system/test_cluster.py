@@ -25,21 +25,37 @@ LOG4J = ROOT / "spark_em" / "conf" / "log4j2.properties"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    with StandaloneCluster(workers=2, cores=1, memory="2g",
-                           log_dir=tmp_path_factory.mktemp("cluster")) as running:
+    with StandaloneCluster(
+        workers=2, cores=1, memory="2g", log_dir=tmp_path_factory.mktemp("cluster")
+    ) as running:
         yield running
 
 
 def submit_command(cluster, job, *args):
-    return [cluster.submit, "--master", cluster.url, "--conf", "spark.executor.memory=1g",
-            "--driver-memory", "2g",
-            "--driver-java-options", f"-Dlog4j2.configurationFile=file:{LOG4J}",
-            str(ROOT / "jobs" / job), *[str(a) for a in args]]
+    return [
+        cluster.submit,
+        "--master",
+        cluster.url,
+        "--conf",
+        "spark.executor.memory=1g",
+        "--driver-memory",
+        "2g",
+        "--driver-java-options",
+        f"-Dlog4j2.configurationFile=file:{LOG4J}",
+        str(ROOT / "jobs" / job),
+        *[str(a) for a in args],
+    ]
 
 
 def submit(cluster, job, *args):
-    return subprocess.run(submit_command(cluster, job, *args), env=cluster.env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        submit_command(cluster, job, *args),
+        env=cluster.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def local(job_main, *args):
@@ -51,8 +67,16 @@ def metrics_of(directory: Path) -> dict:
 
 
 def test_netflix_fit_on_the_cluster_equals_local_mode(spark, cluster, netflix_dir, tmp_path):
-    args = ["--input", netflix_dir / "netflix_incomplete.txt", "--k", "12", "--seeds", "1",
-            "--gold", netflix_dir / "netflix_complete.txt"]
+    args = [
+        "--input",
+        netflix_dir / "netflix_incomplete.txt",
+        "--k",
+        "12",
+        "--seeds",
+        "1",
+        "--gold",
+        netflix_dir / "netflix_complete.txt",
+    ]
     done = submit(cluster, "fit_gmm.py", *args, "--out", tmp_path / "cluster")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     local(fit_gmm.main, *args, "--out", tmp_path / "local")
@@ -95,11 +119,24 @@ def kill_with_children(pid: int) -> None:
 
 
 def test_a_killed_executor_changes_nothing(spark, cluster, netflix_dir, tmp_path):
-    args = ["--input", netflix_dir / "netflix_incomplete.txt", "--k", "12", "--seeds", "0-2",
-            "--partitions", "4"]
-    job = subprocess.Popen(submit_command(cluster, "fit_gmm.py", *args, "--out", tmp_path / "hit"),
-                           env=cluster.env, cwd=ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+    args = [
+        "--input",
+        netflix_dir / "netflix_incomplete.txt",
+        "--k",
+        "12",
+        "--seeds",
+        "0-2",
+        "--partitions",
+        "4",
+    ]
+    job = subprocess.Popen(
+        submit_command(cluster, "fit_gmm.py", *args, "--out", tmp_path / "hit"),
+        env=cluster.env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output, killed = [], None
     try:
         for line in job.stdout:
@@ -118,8 +155,12 @@ def test_a_killed_executor_changes_nothing(spark, cluster, netflix_dir, tmp_path
     local(fit_gmm.main, *args, "--out", tmp_path / "local")
     hit, undisturbed = metrics_of(tmp_path / "hit"), metrics_of(tmp_path / "local")
     assert [(r["seed"], r["n_iter"]) for r in hit["runs"]] == [
-        (r["seed"], r["n_iter"]) for r in undisturbed["runs"]]
+        (r["seed"], r["n_iter"]) for r in undisturbed["runs"]
+    ]
     for a, b in zip(hit["runs"], undisturbed["runs"]):
         assert a["log_likelihood"] == pytest.approx(b["log_likelihood"], rel=1e-12)
-    assert_allclose(json.loads((tmp_path / "hit" / "model.json").read_text())["mu"],
-                    json.loads((tmp_path / "local" / "model.json").read_text())["mu"], rtol=1e-12)
+    assert_allclose(
+        json.loads((tmp_path / "hit" / "model.json").read_text())["mu"],
+        json.loads((tmp_path / "local" / "model.json").read_text())["mu"],
+        rtol=1e-12,
+    )

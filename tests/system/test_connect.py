@@ -27,7 +27,9 @@ pytestmark = pytest.mark.connect
 def under_connect(connect_server, netflix_dir) -> dict:
     """The course's K=12 seed 1 fit read from its files, and the other families, computed by
     one client of the server."""
-    return run_client(connect_server.url, f"""
+    return run_client(
+        connect_server.url,
+        f"""
         import json
         from spark_em.engine import ops
         from spark_em.engine.backend import backend_for
@@ -44,7 +46,8 @@ def under_connect(connect_server, netflix_dir) -> dict:
                "families": other_families(spark, lambda X: ops.from_array(spark, X, 2, 500))}}
         print("RESULT " + json.dumps(out))
         spark.stop()
-    """)
+    """,
+    )
 
 
 def test_masked_fit_under_spark_connect(under_connect, netflix_k12):
@@ -76,10 +79,29 @@ def test_the_job_under_spark_connect(sc, netflix_dir, connect_server, tmp_path):
     with the RDD backend's results."""
     out = tmp_path / "job"
     toy = str(netflix_dir / "toy_data.txt")
-    job = subprocess.run([sys.executable, "jobs/fit_gmm.py", "--remote", connect_server.url,
-                          "--input", toy, "--missing", "none", "--k", "3", "--seeds", "0",
-                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                         env=dict(os.environ, PYSPARK_PYTHON=sys.executable), timeout=900)
+    job = subprocess.run(
+        [
+            sys.executable,
+            "jobs/fit_gmm.py",
+            "--remote",
+            connect_server.url,
+            "--input",
+            toy,
+            "--missing",
+            "none",
+            "--k",
+            "3",
+            "--seeds",
+            "0",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
+        timeout=900,
+    )
     assert job.returncode == 0, job.stderr[-3000:]
     model = json.loads((Path(out) / "model.json").read_text())
     expected = gaussian.fit(read_text(sc, toy, ratings=False), 3, 0, init="reference")

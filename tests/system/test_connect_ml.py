@@ -31,7 +31,9 @@ def under_connect(connect_server, tmp_path_factory) -> dict:
     saved = tmp_path_factory.mktemp("connect-models")
     client_dir = tmp_path_factory.mktemp("connect-client")
     relative = os.path.relpath(saved / "relative" / "gm", ROOT)
-    out = run_client(connect_server.url, f"""
+    out = run_client(
+        connect_server.url,
+        f"""
         import json
         from spark_em.cli.common import check_out_dir
         from spark_em.errors import InputError
@@ -65,7 +67,9 @@ def under_connect(connect_server, tmp_path_factory) -> dict:
             "job_out": job_out}}
         print("RESULT " + json.dumps(out))
         spark.stop()
-    """, cwd=client_dir)
+    """,
+        cwd=client_dir,
+    )
     return dict(out, saved=str(saved / "relative" / "gm"), client_dir=str(client_dir))
 
 
@@ -79,8 +83,9 @@ def test_transform_against_the_driver(spark, rdd_results, monkeypatch):
     rows too, and does not depend on how a partition's rows are cut into blocks."""
     points_df, ratings_df, _, odd = frames(spark)
     r = rdd_results["gm"]
-    mixture = gaussian.Mixture(np.array(r["weights"]), np.array(r["means"]),
-                               np.array(r["covariances"]), "full")
+    mixture = gaussian.Mixture(
+        np.array(r["weights"]), np.array(r["means"]), np.array(r["covariances"]), "full"
+    )
     X = np.array([[1.0, 2.0], [0.0, 3.0], [0.0, 0.0]])
     resp, row_ll = gaussian.posterior(X, gaussian.prepare(mixture))
     for got in (r["odd"], r["odd_arr"]):
@@ -90,12 +95,16 @@ def test_transform_against_the_driver(spark, rdd_results, monkeypatch):
         assert_allclose([got["logLikelihood"][i] for i in (0, 2, 3)], row_ll, rtol=1e-12)
     w = rdd_results["wlr"]
     assert w["odd"]["prediction"][1] is None
-    assert_allclose([w["odd"]["prediction"][i] for i in (0, 2, 3)],
-                    X @ w["coefficients"] + w["intercept"], rtol=1e-12)
+    assert_allclose(
+        [w["odd"]["prediction"][i] for i in (0, 2, 3)],
+        X @ w["coefficients"] + w["intercept"],
+        rtol=1e-12,
+    )
     m = rdd_results["mgm"]
     ratings = np.array([row.arr for row in ratings_df.orderBy("id").collect()])
-    expected = masked.complete(ratings, masked.Mixture(np.array(m["mu"]), np.array(m["var"]),
-                                                        np.array(m["p"])))
+    expected = masked.complete(
+        ratings, masked.Mixture(np.array(m["mu"]), np.array(m["var"]), np.array(m["p"]))
+    )
     assert_allclose(m["completed"]["completed"], expected, rtol=1e-12)
 
     model = GaussianMixtureModel(mixture)
@@ -144,5 +153,7 @@ def test_save_from_a_client_elsewhere(spark, under_connect):
     loaded_here = GaussianMixtureModel.load(str(saved))
     assert loaded_here.means.tolist() == got["means"]
     points = frames(spark)[0]
-    close(rows(loaded_here.transform(points), ["prediction", "logLikelihood"]),
-          {k: got["points"][k] for k in ("prediction", "logLikelihood")})
+    close(
+        rows(loaded_here.transform(points), ["prediction", "logLikelihood"]),
+        {k: got["points"][k] for k in ("prediction", "logLikelihood")},
+    )

@@ -30,13 +30,18 @@ def tracking(tmp_path_factory):
 def points(spark):
     rng = np.random.default_rng(8)
     X = np.vstack([rng.normal(c, 0.7, (60, 2)) for c in ([0, 0], [4, 1], [1, 5])])
-    return X, spark.createDataFrame([(i, x.tolist()) for i, x in enumerate(X)],
-                                    "id long, features array<double>")
+    return X, spark.createDataFrame(
+        [(i, x.tolist()) for i, x in enumerate(X)], "id long, features array<double>"
+    )
 
 
 def gmm_posterior(X, weights, means, covariances):
-    logp = np.column_stack([np.log(w) + multivariate_normal(m, c).logpdf(X)
-                            for w, m, c in zip(weights, means, covariances)])
+    logp = np.column_stack(
+        [
+            np.log(w) + multivariate_normal(m, c).logpdf(X)
+            for w, m, c in zip(weights, means, covariances)
+        ]
+    )
     return np.exp(logp - logsumexp(logp, axis=1, keepdims=True)), logsumexp(logp, axis=1)
 
 
@@ -57,8 +62,9 @@ def test_fit_in_a_run_is_logged_and_scores_anywhere(spark, tracking, points):
         model = GaussianMixture(k=3, seed=2, covarianceType="full").fit(frame)
     post, row_ll = gmm_posterior(X, model.weights, model.means, model.covariances)
 
-    found = mlflow.search_runs(filter_string="tags.`spark_em.estimator` = 'GaussianMixture'",
-                               output_format="list")
+    found = mlflow.search_runs(
+        filter_string="tags.`spark_em.estimator` = 'GaussianMixture'", output_format="list"
+    )
     assert [r.info.run_id for r in found] == [run.info.run_id]
     data = found[0].data
     assert data.params["k"] == "3" and data.params["covarianceType"] == "full"
@@ -66,7 +72,8 @@ def test_fit_in_a_run_is_logged_and_scores_anywhere(spark, tracking, points):
     assert data.metrics["logLikelihood"] == pytest.approx(row_ll.sum(), rel=1e-6)
     n, p = len(X), 3 * 2 + 3 * 3 + 2
     assert data.metrics["bicSklearn"] == pytest.approx(
-        -2 * data.metrics["logLikelihood"] + p * np.log(n), rel=1e-12)
+        -2 * data.metrics["logLikelihood"] + p * np.log(n), rel=1e-12
+    )
     history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "logLikelihoodHistory")
     assert [m.step for m in history] == list(range(model.summary.numIter))
     assert history[-1].value == data.metrics["logLikelihood"]
@@ -93,8 +100,12 @@ def test_fit_in_a_run_is_logged_and_scores_anywhere(spark, tracking, points):
 
 def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
     import spark_em.mlflow as spark_em_mlflow
-    from spark_em.ml import (KMeans, MaskedGaussianMixture, MixtureRecommender,
-                             WeightedLinearRegression)
+    from spark_em.ml import (
+        KMeans,
+        MaskedGaussianMixture,
+        MixtureRecommender,
+        WeightedLinearRegression,
+    )
 
     X, frame = points
     rng = np.random.default_rng(3)
@@ -104,14 +115,17 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
     users, items = np.nonzero(ratings)
     triples = spark.createDataFrame(
         [(int(u), int(100 + j), float(ratings[u, j])) for u, j in zip(users, items)],
-        "user long, item long, rating double")
-    rows = spark.createDataFrame([(i, r.tolist()) for i, r in enumerate(ratings)],
-                                 "id long, features array<double>")
+        "user long, item long, rating double",
+    )
+    rows = spark.createDataFrame(
+        [(i, r.tolist()) for i, r in enumerate(ratings)], "id long, features array<double>"
+    )
     y = X @ [1.5, -2.0] + 0.5 + rng.normal(0, 0.2, len(X))
     from pyspark.ml.linalg import Vectors
 
-    labelled = spark.createDataFrame([(float(v), Vectors.dense(x)) for v, x in zip(y, X)],
-                                     ["label", "features"])
+    labelled = spark.createDataFrame(
+        [(float(v), Vectors.dense(x)) for v, x in zip(y, X)], ["label", "features"]
+    )
 
     spark_em_mlflow.autolog(disable=True)  # logged by hand below
     try:
@@ -120,8 +134,12 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
             masked = MaskedGaussianMixture(k=2, seed=0).fit(rows)
             wols = WeightedLinearRegression().fit(labelled)
             recommender = MixtureRecommender(k=2, seed=0).fit(triples)
-            for name, model in [("kmeans", kmeans), ("masked", masked), ("wols", wols),
-                                ("recommender", recommender)]:
+            for name, model in [
+                ("kmeans", kmeans),
+                ("masked", masked),
+                ("wols", wols),
+                ("recommender", recommender),
+            ]:
                 spark_em_mlflow.log_model(model, name)
     finally:
         spark_em_mlflow._settings.update(enabled=False, disabled=False)  # the default
@@ -138,32 +156,40 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
 
     out = pyfunc("masked", pd.DataFrame({"features": [r.tolist() for r in ratings]}))
     post = masked_posterior(ratings, masked.mu, masked.var, masked.p)
-    assert_allclose(np.stack(out["completed"]),
-                    np.where(ratings == 0, post @ masked.mu, ratings), rtol=1e-9)
+    assert_allclose(
+        np.stack(out["completed"]), np.where(ratings == 0, post @ masked.mu, ratings), rtol=1e-9
+    )
 
     out = pyfunc("wols", pd.DataFrame({"features": [x.tolist() for x in X[:5]]}))
     coefficients = wols.coefficients.toArray()
     assert_allclose(out["prediction"], X[:5] @ coefficients + wols.intercept, rtol=1e-12)
 
-    new = pd.DataFrame({"user": [7, 7, 7, 8], "item": [100, 101, 104, 103],
-                        "rating": [5.0, 4.0, None, None]})
+    new = pd.DataFrame(
+        {"user": [7, 7, 7, 8], "item": [100, 101, 104, 103], "rating": [5.0, 4.0, None, None]}
+    )
     out = pyfunc("recommender", new)
     given = np.zeros((2, 5))
     given[0, [0, 1]] = [5.0, 4.0]
     post = masked_posterior(given, recommender.mu, recommender.var, recommender.p)
-    expected = [post[0] @ recommender.mu[:, 0], post[0] @ recommender.mu[:, 1],
-                post[0] @ recommender.mu[:, 4], recommender.p @ recommender.mu[:, 3]]
+    expected = [
+        post[0] @ recommender.mu[:, 0],
+        post[0] @ recommender.mu[:, 1],
+        post[0] @ recommender.mu[:, 4],
+        recommender.p @ recommender.mu[:, 3],
+    ]
     assert_allclose(out["prediction"], expected, rtol=1e-9)
 
     # a training user given their own training ratings: what transform predicts for them
-    seven = pd.DataFrame({"user": 7, "item": 100 + np.flatnonzero(ratings[7]),
-                          "rating": ratings[7][ratings[7] != 0]})
+    seven = pd.DataFrame(
+        {"user": 7, "item": 100 + np.flatnonzero(ratings[7]), "rating": ratings[7][ratings[7] != 0]}
+    )
     asked = pd.DataFrame({"user": [7] * 5, "item": list(range(100, 105)), "rating": np.nan})
     out = pyfunc("recommender", pd.concat([seven, asked], ignore_index=True))
     transformed = recommender.transform(spark.createDataFrame(asked[["user", "item"]]))
     by_item = {r["item"]: r["prediction"] for r in transformed.collect()}
-    assert_allclose(out["prediction"].iloc[len(seven):], [by_item[i] for i in range(100, 105)],
-                    rtol=1e-9)
+    assert_allclose(
+        out["prediction"].iloc[len(seven) :], [by_item[i] for i in range(100, 105)], rtol=1e-9
+    )
 
     loaded = spark_em_mlflow.load_model(f"runs:/{run.info.run_id}/masked")
     assert_allclose(loaded.var, masked.var, rtol=0)
@@ -173,8 +199,7 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
 
     bare = spark_em_mlflow.load_model(f"runs:/{run.info.run_id}/recommender")
     bare.save(str(tmp_path / "bare"))
-    assert_allclose(MixtureRecommenderModel.load(str(tmp_path / "bare")).mu, recommender.mu,
-                    rtol=0)
+    assert_allclose(MixtureRecommenderModel.load(str(tmp_path / "bare")).mu, recommender.mu, rtol=0)
     with pytest.raises(InputError, match="holds no training ratings"):
         bare.withNewUsers(triples)
 
@@ -193,7 +218,8 @@ def test_autolog_starts_a_run_of_its_own(spark, tracking, points):
     assert mlflow.active_run() is None
     found = mlflow.search_runs(filter_string="params.maxIter = '7'", output_format="list")
     assert len(found) == 1 and found[0].data.tags["spark_em.estimator"] == "KMeans"
-    assert found[0].data.metrics["trainingCost"] == pytest.approx(model.summary.trainingCost,
-                                                                  rel=1e-12)
+    assert found[0].data.metrics["trainingCost"] == pytest.approx(
+        model.summary.trainingCost, rel=1e-12
+    )
     history = mlflow.MlflowClient().get_metric_history(found[0].info.run_id, "costHistory")
     assert [m.value for m in history] == pytest.approx(model.summary.costHistory, rel=1e-12)

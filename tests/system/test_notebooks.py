@@ -20,8 +20,13 @@ pytestmark = pytest.mark.notebooks
 
 
 def stdout_of(notebook) -> str:
-    return "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                   for o in cell.get("outputs", []) if o.get("name") == "stdout")
+    return "".join(
+        o.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+        if o.get("name") == "stdout"
+    )
 
 
 CONNECT = "04_matrix_completion.ipynb under Spark Connect"
@@ -39,8 +44,9 @@ def executed(netflix_dir, connect_server):
     os.environ["SPARK_EM_NETFLIX"] = str(netflix_dir)
     execute.quiet_spark()
     remote = dict(os.environ, SPARK_REMOTE=connect_server.url)
-    jobs = [(f"{p.name} under Spark Connect", p, remote) for p in NOTEBOOKS
-            if p.name in UNDER_CONNECT]
+    jobs = [
+        (f"{p.name} under Spark Connect", p, remote) for p in NOTEBOOKS if p.name in UNDER_CONNECT
+    ]
     jobs += [(p.name, p, None) for p in NOTEBOOKS if p.name not in UNDER_CONNECT]
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = pool.map(lambda job: execute.execute(job[1], job[2]), jobs)
@@ -49,9 +55,12 @@ def executed(netflix_dir, connect_server):
 
 def test_there_are_notebooks():
     assert {p.name for p in NOTEBOOKS} == {
-        "01_optimization_foundations.ipynb", "02_weighted_least_squares.ipynb",
-        "03_gaussian_mixture_em.ipynb", "04_matrix_completion.ipynb",
-        "05_missing_values.ipynb"}
+        "01_optimization_foundations.ipynb",
+        "02_weighted_least_squares.ipynb",
+        "03_gaussian_mixture_em.ipynb",
+        "04_matrix_completion.ipynb",
+        "05_missing_values.ipynb",
+    }
 
 
 def test_optimization_foundations(executed):
@@ -89,10 +98,18 @@ def test_missing_values(executed):
     """Exact EM recovers the planted means better than imputing first, and its imputations
     beat the column means."""
     out = stdout_of(executed["05_missing_values.ipynb"])
-    errors = dict(re.findall(r"^(exact EM|impute, then cluster) +iterations +\d+ +largest error "
-                             r"of a mean ([0-9.]+)$", out, re.M))
+    errors = dict(
+        re.findall(
+            r"^(exact EM|impute, then cluster) +iterations +\d+ +largest error "
+            r"of a mean ([0-9.]+)$",
+            out,
+            re.M,
+        )
+    )
     assert float(errors["exact EM"]) < 0.25 < float(errors["impute, then cluster"])
-    rmse = re.search(r"column means ([0-9.]+), the mixture's conditional expectation ([0-9.]+)", out)
+    rmse = re.search(
+        r"column means ([0-9.]+), the mixture's conditional expectation ([0-9.]+)", out
+    )
     assert float(rmse.group(2)) < float(rmse.group(1))
 
 

@@ -18,13 +18,36 @@ def test_a_library_error_names_the_parameter():
 
 
 def test_the_jobs_flags():
-    assert {p: fit_gmm.FLAGS[p] for p in ("k", "max_iter", "n_init", "reg_covar", "criterion",
-                                          "covariance_type", "fmt", "resume", "on_bad_rows")} == {
-        "k": "--k", "max_iter": "--max-iter", "n_init": "--n-init", "reg_covar": "--reg-covar",
-        "criterion": "--select", "covariance_type": "--covariance", "fmt": "--format",
-        "resume": "--resume", "on_bad_rows": "--on-bad-rows"}
+    assert {
+        p: fit_gmm.FLAGS[p]
+        for p in (
+            "k",
+            "max_iter",
+            "n_init",
+            "reg_covar",
+            "criterion",
+            "covariance_type",
+            "fmt",
+            "resume",
+            "on_bad_rows",
+        )
+    } == {
+        "k": "--k",
+        "max_iter": "--max-iter",
+        "n_init": "--n-init",
+        "reg_covar": "--reg-covar",
+        "criterion": "--select",
+        "covariance_type": "--covariance",
+        "fmt": "--format",
+        "resume": "--resume",
+        "on_bad_rows": "--on-bad-rows",
+    }
     assert {p: fit_wols.FLAGS[p] for p in ("solver", "step", "fmt", "num_partitions")} == {
-        "solver": "--solver", "step": "--step", "fmt": "--format", "num_partitions": "--partitions"}
+        "solver": "--solver",
+        "step": "--step",
+        "fmt": "--format",
+        "num_partitions": "--partitions",
+    }
 
 
 def test_a_job_speaks_of_its_flags():

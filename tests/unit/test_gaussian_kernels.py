@@ -17,9 +17,12 @@ def plain_stats(X, mixture):
     w, means, cov, kind = mixture
     n, d = X.shape
     K = len(w)
-    full = {"full": cov, "tied": np.repeat(cov[None], K, axis=0),
-            "diag": np.stack([np.diag(c) for c in np.atleast_2d(cov)]) if kind == "diag" else None,
-            "spherical": cov[:, None, None] * np.eye(d)[None] if kind == "spherical" else None}[kind]
+    full = {
+        "full": cov,
+        "tied": np.repeat(cov[None], K, axis=0),
+        "diag": np.stack([np.diag(c) for c in np.atleast_2d(cov)]) if kind == "diag" else None,
+        "spherical": cov[:, None, None] * np.eye(d)[None] if kind == "spherical" else None,
+    }[kind]
     logp = np.empty((n, K))
     for k in range(K):
         diff = X - means[k]
@@ -27,14 +30,20 @@ def plain_stats(X, mixture):
         z = linalg.solve_triangular(chol, diff.T, lower=True)
         with np.errstate(divide="ignore"):
             log_w = np.log(w[k])
-        logp[:, k] = (log_w - 0.5 * d * np.log(2 * np.pi) - np.log(np.diag(chol)).sum()
-                      - 0.5 * (z * z).sum(axis=0))
+        logp[:, k] = (
+            log_w
+            - 0.5 * d * np.log(2 * np.pi)
+            - np.log(np.diag(chol)).sum()
+            - 0.5 * (z * z).sum(axis=0)
+        )
     top = logp.max(axis=1, keepdims=True)
     row_ll = top[:, 0] + np.log(np.exp(logp - top).sum(axis=1))
     resp = np.exp(logp - row_ll[:, None])
     first = np.stack([resp[:, k] @ (X - means[k]) for k in range(K)])
     if kind in ("full", "tied"):
-        square = np.stack([(X - means[k]).T @ ((X - means[k]) * resp[:, k:k + 1]) for k in range(K)])
+        square = np.stack(
+            [(X - means[k]).T @ ((X - means[k]) * resp[:, k : k + 1]) for k in range(K)]
+        )
     else:
         square = np.stack([resp[:, k] @ (X - means[k]) ** 2 for k in range(K)])
     return row_ll.sum(), resp.sum(axis=0), first, square, resp, row_ll
@@ -143,8 +152,10 @@ def test_rows_in_chunks_and_blocks_in_parts_add_up(monkeypatch):
     whole = gaussian.block_stats(X, gaussian.prepare(mixture))
     monkeypatch.setattr(gaussian, "CHUNK_NUMBERS", 1)  # one chunk of MIN_CHUNK_ROWS at a time
     chunked = gaussian.block_stats(X, gaussian.prepare(mixture))
-    parts = add_fields(gaussian.block_stats(X[:333], gaussian.prepare(mixture)),
-                       gaussian.block_stats(X[333:], gaussian.prepare(mixture)))
+    parts = add_fields(
+        gaussian.block_stats(X[:333], gaussian.prepare(mixture)),
+        gaussian.block_stats(X[333:], gaussian.prepare(mixture)),
+    )
     for other in (chunked, parts):
         for a, b in zip(other, whole):
             assert_allclose(a, b, rtol=1e-11, atol=1e-9)
@@ -170,8 +181,9 @@ def test_given_responsibilities():
         first = np.stack([resp[:, k] @ (X - centres[k]) for k in range(3)])
         assert_allclose(got.centred_sum, first, rtol=1e-10)
         if kind in ("full", "tied"):
-            want = np.stack([(X - centres[k]).T @ ((X - centres[k]) * resp[:, k:k + 1])
-                             for k in range(3)])
+            want = np.stack(
+                [(X - centres[k]).T @ ((X - centres[k]) * resp[:, k : k + 1]) for k in range(3)]
+            )
         else:
             want = np.stack([resp[:, k] @ (X - centres[k]) ** 2 for k in range(3)])
         assert_allclose(got.centred_square, want, rtol=1e-10)

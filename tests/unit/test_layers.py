@@ -11,12 +11,21 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "spark_em"
 LAYERS = ["kernels", "engine", "io", "models", "ml", "mlflow", "cli"]
 # What each layer may import from spark_em: itself, the layers below it, and the errors.
-ALLOWED = {layer: {"errors", *LAYERS[:i + 1]} for i, layer in enumerate(LAYERS)}
+ALLOWED = {layer: {"errors", *LAYERS[: i + 1]} for i, layer in enumerate(LAYERS)}
 ALLOWED["cli"] -= {"ml", "mlflow"}  # the jobs use the library, not the estimators
 KERNEL_PACKAGES = {"numpy", "scipy", "numba"}
 # Where data are kept and passes made: names only the engine may use.
-ENGINE_ONLY = {"is_frame", "rdd", "treeAggregate", "treeReduce", "mapPartitions",
-               "mapPartitionsWithIndex", "parallelize", "broadcast", "sparkContext"}
+ENGINE_ONLY = {
+    "is_frame",
+    "rdd",
+    "treeAggregate",
+    "treeReduce",
+    "mapPartitions",
+    "mapPartitionsWithIndex",
+    "parallelize",
+    "broadcast",
+    "sparkContext",
+}
 
 
 def module_name(path: Path) -> str:
@@ -43,8 +52,11 @@ def imports(tree: ast.Module) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for alias in node.names:
                 child = f"{node.module}.{alias.name}"
-                found.add(child if node.module.startswith("spark_em") and is_module(child)
-                          else node.module)
+                found.add(
+                    child
+                    if node.module.startswith("spark_em") and is_module(child)
+                    else node.module
+                )
     return found
 
 
@@ -87,8 +99,10 @@ def test_kernels_use_only_numpy_scipy_numba_and_the_standard_library():
 
 
 def test_no_import_cycle():
-    graph = {name: {i for i in imports(tree) if i.startswith("spark_em") and i != name}
-             for name, tree in modules().items()}
+    graph = {
+        name: {i for i in imports(tree) if i.startswith("spark_em") and i != name}
+        for name, tree in modules().items()
+    }
     state: dict[str, int] = {}  # 1: on the path, 2: done
     cycles = []
 
@@ -96,7 +110,7 @@ def test_no_import_cycle():
         state[node] = 1
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                cycles.append(path[path.index(nxt):] + [nxt])
+                cycles.append(path[path.index(nxt) :] + [nxt])
             elif nxt in graph and nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = 2
@@ -115,8 +129,13 @@ def test_only_the_engine_knows_the_backend():
         if layer_of(name) in (None, "engine"):
             continue
         for node in ast.walk(tree):
-            used = node.attr if isinstance(node, ast.Attribute) else \
-                node.id if isinstance(node, ast.Name) else None
+            used = (
+                node.attr
+                if isinstance(node, ast.Attribute)
+                else node.id
+                if isinstance(node, ast.Name)
+                else None
+            )
             if used in ENGINE_ONLY:
                 wrong.append(f"{name}:{node.lineno} uses {used}")
         for function in ast.walk(tree):
@@ -124,7 +143,10 @@ def test_only_the_engine_knows_the_backend():
                 continue
             arguments = {a.arg for a in function.args.args + function.args.kwonlyargs}
             for node in ast.walk(function):
-                if isinstance(node, ast.Name) and node.id == "backend_for" \
-                        and "backend" not in arguments:
+                if (
+                    isinstance(node, ast.Name)
+                    and node.id == "backend_for"
+                    and "backend" not in arguments
+                ):
                     wrong.append(f"{name}:{node.lineno} chooses a backend in {function.name}")
     assert wrong == []

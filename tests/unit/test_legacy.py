@@ -19,24 +19,27 @@ def fresh(old: str) -> None:
         delattr(spark_em, short)
 
 
-@pytest.mark.parametrize("old, name, new", [
-    ("spark_em.blocks", "Block", "spark_em.engine.block:Block"),
-    ("spark_em.blocks", "compact", "spark_em.kernels.arrays:compact"),
-    ("spark_em.blocks", "summarize", "spark_em.engine.ops:summarize"),
-    ("spark_em.gaussian", "GaussianMixture", "spark_em.kernels.gaussian:Mixture"),
-    ("spark_em.gaussian", "kmeans_block_stats", "spark_em.kernels.kmeans:block_stats"),
-    ("spark_em.mixture", "fit_all", "spark_em.models.gaussian:fit_all"),
-    ("spark_em.mixture", "GaussianMixture", "spark_em.kernels.gaussian:Mixture"),
-    ("spark_em.matrix_completion", "rmse", "spark_em.models.masked:rmse"),
-    ("spark_em.regression", "classic", "spark_em.io.synthetic:wols_experiment"),
-    ("spark_em.regression", "read_table", "spark_em.io.table:read_table"),
-    ("spark_em.readers", "read_text", "spark_em.io.matrix:read_text"),
-    ("spark_em.readers", "BYTES_PER_PARTITION", "spark_em.engine.block:BYTES_PER_PARTITION"),
-    ("spark_em.frames", "map_blocks", "spark_em.engine.ops:collect"),
-    ("spark_em.frames", "is_frame", "spark_em.engine.backend:is_frame"),
-    ("spark_em.session", "get_spark", "spark_em.engine.session:get_spark"),
-    ("spark_em.plots", "mixture_plot", "spark_em.cli.plots:mixture_plot"),
-])
+@pytest.mark.parametrize(
+    "old, name, new",
+    [
+        ("spark_em.blocks", "Block", "spark_em.engine.block:Block"),
+        ("spark_em.blocks", "compact", "spark_em.kernels.arrays:compact"),
+        ("spark_em.blocks", "summarize", "spark_em.engine.ops:summarize"),
+        ("spark_em.gaussian", "GaussianMixture", "spark_em.kernels.gaussian:Mixture"),
+        ("spark_em.gaussian", "kmeans_block_stats", "spark_em.kernels.kmeans:block_stats"),
+        ("spark_em.mixture", "fit_all", "spark_em.models.gaussian:fit_all"),
+        ("spark_em.mixture", "GaussianMixture", "spark_em.kernels.gaussian:Mixture"),
+        ("spark_em.matrix_completion", "rmse", "spark_em.models.masked:rmse"),
+        ("spark_em.regression", "classic", "spark_em.io.synthetic:wols_experiment"),
+        ("spark_em.regression", "read_table", "spark_em.io.table:read_table"),
+        ("spark_em.readers", "read_text", "spark_em.io.matrix:read_text"),
+        ("spark_em.readers", "BYTES_PER_PARTITION", "spark_em.engine.block:BYTES_PER_PARTITION"),
+        ("spark_em.frames", "map_blocks", "spark_em.engine.ops:collect"),
+        ("spark_em.frames", "is_frame", "spark_em.engine.backend:is_frame"),
+        ("spark_em.session", "get_spark", "spark_em.engine.session:get_spark"),
+        ("spark_em.plots", "mixture_plot", "spark_em.cli.plots:mixture_plot"),
+    ],
+)
 def test_old_names_lead_to_the_new_ones(old, name, new):
     fresh(old)
     with pytest.warns(DeprecationWarning, match=old.replace(".", r"\.")):

@@ -82,8 +82,11 @@ def per_row_estep(X, mu, var, p):
         seen = X[u] != 0
         for j in range(K):
             diff = X[u, seen] - mu[j, seen]
-            f[u, j] = (np.log(p[j] + 1e-16) - seen.sum() / 2 * np.log(2 * np.pi * var[j])
-                       - diff @ diff / (2 * var[j]))
+            f[u, j] = (
+                np.log(p[j] + 1e-16)
+                - seen.sum() / 2 * np.log(2 * np.pi * var[j])
+                - diff @ diff / (2 * var[j])
+            )
     top = f.max(axis=1, keepdims=True)
     lse = top[:, 0] + np.log(np.exp(f - top).sum(axis=1))
     return np.exp(f - lse[:, None]), lse.sum()
@@ -153,11 +156,18 @@ def test_sparse_blocks_by_compiled_and_numpy_passes_match_dense(dtype, monkeypat
     X[:, 7] = 0.0  # an item nobody rated
     csr = sparse.csr_array(X.astype(dtype))
     csr.indices = csr.indices.astype(np.int32)
-    stored_zero = sparse.csr_array((np.append(csr.data, dtype(0)),
-                                    np.append(csr.indices, 7).astype(np.int32),
-                                    np.append(csr.indptr[:-1], csr.indptr[-1] + 1)), shape=(n, d))
-    mixtures = [masked.Mixture(rng.uniform(1, 5, (K, d)), rng.uniform(0.5, 3, K),
-                               rng.dirichlet(np.ones(K))) for _ in range(2)]
+    stored_zero = sparse.csr_array(
+        (
+            np.append(csr.data, dtype(0)),
+            np.append(csr.indices, 7).astype(np.int32),
+            np.append(csr.indptr[:-1], csr.indptr[-1] + 1),
+        ),
+        shape=(n, d),
+    )
+    mixtures = [
+        masked.Mixture(rng.uniform(1, 5, (K, d)), rng.uniform(0.5, 3, K), rng.dirichlet(np.ones(K)))
+        for _ in range(2)
+    ]
     want = [masked.block_stats(X, m) for m in mixtures]
     assert compiled.ENABLED, "numba is not importable or SPARK_EM_COMPILED=0 is set"
     fast = masked.block_stats_many(stored_zero, mixtures)
@@ -178,8 +188,9 @@ def test_top_rows_per_column_against_sorting_every_column(columns):
     rng = np.random.default_rng(4)
     X = rng.integers(1, 6, size=(300, 6)).astype(float)
     X[rng.random(X.shape) < 0.5] = 0.0
-    mixture = masked.Mixture(rng.uniform(1, 5, (3, 6)), np.array([0.6, 1.0, 1.4]),
-                             np.array([0.2, 0.5, 0.3]))
+    mixture = masked.Mixture(
+        rng.uniform(1, 5, (3, 6)), np.array([0.6, 1.0, 1.4]), np.array([0.2, 0.5, 0.3])
+    )
     completed = masked.complete(X, mixture)
     for block in (X, sparse.csr_array(X)):
         rows, vals = masked.top_rows_per_column(block, mixture, 7, columns, chunk_rows=64)

@@ -62,8 +62,11 @@ def test_statistics_match_the_per_row_formulas(kind, fraction, offset):
     X = rng.normal(size=(300, 5)) * 2 + offset + rng.integers(0, 3, 300)[:, None] * 4.0
     mixture = mixture_of(kind, X, 3, rng)
     X = holes(X, fraction, rng)
-    assert missing.block_stats(X, gaussian.prepare(mixture)).n_rows == \
-        (~np.isnan(X)).any(axis=1).sum() < 300
+    assert (
+        missing.block_stats(X, gaussian.prepare(mixture)).n_rows
+        == (~np.isnan(X)).any(axis=1).sum()
+        < 300
+    )
     assert_matches_reference(X, mixture)
 
 

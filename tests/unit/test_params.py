@@ -30,19 +30,26 @@ def test_backend_param():
         WeightedLinearRegression(backend="gpu")
 
 
-@pytest.mark.parametrize("estimator, bad, message", [
-    (GaussianMixture, {"k": 0}, 'param "k". k must be > 0'),
-    (GaussianMixture, {"covarianceType": "round"}, "covarianceType must be one of full, tied"),
-    (GaussianMixture, {"initMode": "best"}, "initMode must be one of reference, kmeans++"),
-    (GaussianMixture, {"nInit": 0}, "nInit must be >= 1"),
-    (GaussianMixture, {"regCovar": -1e-3}, "regCovar must be >= 0"),
-    (GaussianMixture, {"maxIter": 0}, "maxIter must be >= 1"),
-    (GaussianMixture, {"tol": float("nan")}, "tol must be >= 0"),
-    (MaskedGaussianMixture, {"k": -2}, "k must be > 0"),
-    (MaskedGaussianMixture, {"minVariance": 0.0}, "minVariance must be > 0"),
-    (WeightedLinearRegression, {"solver": "lbfgs"}, "solver must be one of qr, newton, normal, gd"),
-    (WeightedLinearRegression, {"stepSize": -0.1}, "stepSize must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "estimator, bad, message",
+    [
+        (GaussianMixture, {"k": 0}, 'param "k". k must be > 0'),
+        (GaussianMixture, {"covarianceType": "round"}, "covarianceType must be one of full, tied"),
+        (GaussianMixture, {"initMode": "best"}, "initMode must be one of reference, kmeans++"),
+        (GaussianMixture, {"nInit": 0}, "nInit must be >= 1"),
+        (GaussianMixture, {"regCovar": -1e-3}, "regCovar must be >= 0"),
+        (GaussianMixture, {"maxIter": 0}, "maxIter must be >= 1"),
+        (GaussianMixture, {"tol": float("nan")}, "tol must be >= 0"),
+        (MaskedGaussianMixture, {"k": -2}, "k must be > 0"),
+        (MaskedGaussianMixture, {"minVariance": 0.0}, "minVariance must be > 0"),
+        (
+            WeightedLinearRegression,
+            {"solver": "lbfgs"},
+            "solver must be one of qr, newton, normal, gd",
+        ),
+        (WeightedLinearRegression, {"stepSize": -0.1}, "stepSize must be >= 0"),
+    ],
+)
 def test_values_that_cannot_be_used_are_refused_when_set(estimator, bad, message):
     with pytest.raises(TypeError, match=message.replace("+", r"\+").replace("(", r"\(")):
         estimator(**bad)

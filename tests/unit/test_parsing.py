@@ -30,15 +30,19 @@ def parse(rows, block_rows=2, drop=False, ratings=True):
 def test_rows_become_blocks_of_block_rows():
     blocks, meta = parse([[1, 2], [3, 4], [5, 6]])
     assert [(piece, start, values.tolist()) for piece, start, values in blocks] == [
-        (7, 0, [[1, 2], [3, 4]]), (7, 2, [[5, 6]])]
+        (7, 0, [[1, 2], [3, 4]]),
+        (7, 2, [[5, 6]]),
+    ]
     assert blocks[0][2].dtype == np.uint8  # compact storage
     assert (meta["partition"], meta["n_rows"], meta["width"], meta["error"]) == (7, 3, 2, None)
 
 
 def test_the_first_problem_stops_the_piece():
     _, meta = parse([[1, 2], [3, -4], [np.nan, 1]], block_rows=10)
-    assert meta["error"] == (2, "column 2: negative value -4 (ratings must be >= 0; 0 marks a "
-                                "missing entry)")
+    assert meta["error"] == (
+        2,
+        "column 2: negative value -4 (ratings must be >= 0; 0 marks a missing entry)",
+    )
     _, meta = parse([[1, 2], [3, 4, 5]])
     assert meta["error"] == (2, "3 values, expected 2 as on the rows before")
 
@@ -66,10 +70,14 @@ def test_one_decoder_for_every_vector_form():
     from pyspark.ml.linalg import Vectors
 
     want = np.array([0.0, 2.5, 0.0, -1.0])
-    forms = [Vectors.dense(want), Vectors.sparse(4, [1, 3], [2.5, -1.0]),
-             {"type": 1, "size": None, "indices": None, "values": [0.0, 2.5, 0.0, -1.0]},
-             {"type": 0, "size": 4, "indices": [1, 3], "values": [2.5, -1.0]},
-             [0, 2.5, 0, -1], (0.0, 2.5, 0.0, -1.0)]
+    forms = [
+        Vectors.dense(want),
+        Vectors.sparse(4, [1, 3], [2.5, -1.0]),
+        {"type": 1, "size": None, "indices": None, "values": [0.0, 2.5, 0.0, -1.0]},
+        {"type": 0, "size": 4, "indices": [1, 3], "values": [2.5, -1.0]},
+        [0, 2.5, 0, -1],
+        (0.0, 2.5, 0.0, -1.0),
+    ]
     for form in forms:
         assert_array_equal(as_array(form), want)
     assert_array_equal(as_array([1.0, None]), [1.0, np.nan])

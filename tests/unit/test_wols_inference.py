@@ -19,8 +19,13 @@ from tests.helpers import nist_strd
 
 def tsqr(values, intercept=True, block_rows=10_000):
     """The pass's sums, block by block, combined as ``treeAggregate`` would."""
-    return functools.reduce(wols.add_qr, [wols.qr_stats(values[i:i + block_rows], intercept)
-                                          for i in range(0, len(values), block_rows)])
+    return functools.reduce(
+        wols.add_qr,
+        [
+            wols.qr_stats(values[i : i + block_rows], intercept)
+            for i in range(0, len(values), block_rows)
+        ],
+    )
 
 
 def fitted(values, intercept=True, cov_type="nonrobust", block_rows=10_000, reg_param=0.0):
@@ -28,11 +33,16 @@ def fitted(values, intercept=True, cov_type="nonrobust", block_rows=10_000, reg_
     solution = inference.solve(tsqr(values, intercept, block_rows), names, intercept, reg_param)
     meat = None
     if cov_type != "nonrobust":
-        meat = functools.reduce(_add, [
-            wols.residual_stats(values[i:i + block_rows],
-                                (solution.params, solution.R_inv, intercept,
-                                 inference.HC_POWER[cov_type]))
-            for i in range(0, len(values), block_rows)]).meat
+        meat = functools.reduce(
+            _add,
+            [
+                wols.residual_stats(
+                    values[i : i + block_rows],
+                    (solution.params, solution.R_inv, intercept, inference.HC_POWER[cov_type]),
+                )
+                for i in range(0, len(values), block_rows)
+            ],
+        ).meat
     cov = inference.covariance(solution, cov_type, meat)
     return solution, inference.summary(solution, cov, cov_type != "nonrobust")
 
@@ -50,8 +60,16 @@ def digits(got, want):
 
 # Digits of the estimates LAPACK's Householder QR reaches on each set (bounded by
 # cond·ε and, where the residuals are large, by cond²·ε·‖r‖/(‖A‖‖W‖)), and of the rest.
-NIST_ESTIMATE_DIGITS = {"Filip": 6.5, "Pontius": 11, "Wampler1": 8.5, "Wampler2": 12,
-                        "Wampler3": 9, "Wampler4": 7, "Wampler5": 5, "NoInt1": 14}
+NIST_ESTIMATE_DIGITS = {
+    "Filip": 6.5,
+    "Pontius": 11,
+    "Wampler1": 8.5,
+    "Wampler2": 12,
+    "Wampler3": 9,
+    "Wampler4": 7,
+    "Wampler5": 5,
+    "NoInt1": 14,
+}
 
 
 @pytest.mark.parametrize("name", sorted(NIST_ESTIMATE_DIGITS))
@@ -62,10 +80,10 @@ def test_nist_certified_values(name, block_rows):
     solution, out = fitted(values, data.intercept, block_rows=block_rows)
     assert digits(solution.params, data.estimates) >= NIST_ESTIMATE_DIGITS[name]
     scale = np.abs(data.estimates).max()  # the exact fits (Wampler1, 2) certify 0
-    assert_allclose(out["standard_errors"], data.standard_deviations, rtol=2e-7,
-                    atol=1e-8 * scale)
-    assert out["residual_standard_error"] == pytest.approx(data.residual_standard_deviation,
-                                                           rel=1e-7, abs=1e-8 * scale)
+    assert_allclose(out["standard_errors"], data.standard_deviations, rtol=2e-7, atol=1e-8 * scale)
+    assert out["residual_standard_error"] == pytest.approx(
+        data.residual_standard_deviation, rel=1e-7, abs=1e-8 * scale
+    )
     if data.r_squared is not None:
         assert out["r2"] == pytest.approx(data.r_squared, abs=1e-9)
 
@@ -86,24 +104,27 @@ def ill_conditioned(kind, rng):
     w = rng.uniform(0.5, 2.0, n)
     if kind == "polynomial degree 10":
         x = rng.uniform(0.0, 1.0, n)
-        X = np.column_stack([x ** k for k in range(1, 11)])
+        X = np.column_stack([x**k for k in range(1, 11)])
     elif kind == "polynomial degree 7 on [1, 2]":
         x = rng.uniform(1.0, 2.0, n)
-        X = np.column_stack([x ** k for k in range(1, 8)])
+        X = np.column_stack([x**k for k in range(1, 8)])
     elif kind == "near-collinear":
         a = rng.normal(size=n)
         X = np.column_stack([a, a + 1e-7 * rng.normal(size=n), rng.normal(size=n)])
     else:  # columns scaled 1e-6 … 1e6, two of them nearly collinear
         a = rng.normal(size=n)
-        X = np.column_stack([a * 1e-6, (a + 1e-6 * rng.normal(size=n)) * 1e6,
-                             rng.normal(size=n) * 1e3])
+        X = np.column_stack(
+            [a * 1e-6, (a + 1e-6 * rng.normal(size=n)) * 1e6, rng.normal(size=n) * 1e3]
+        )
     beta = rng.normal(size=X.shape[1]) / np.abs(X).max(axis=0)
     y = 1.0 + X @ beta + rng.normal(0, 1e-3, n)
     return np.column_stack([y, w, X])
 
 
-@pytest.mark.parametrize("kind", ["polynomial degree 10", "polynomial degree 7 on [1, 2]",
-                                  "near-collinear", "scaled columns"])
+@pytest.mark.parametrize(
+    "kind",
+    ["polynomial degree 10", "polynomial degree 7 on [1, 2]", "near-collinear", "scaled columns"],
+)
 def test_ill_conditioned_designs_keep_their_digits(kind):
     values = ill_conditioned(kind, np.random.default_rng(len(kind)))
     want = mp_reference(values)
@@ -117,8 +138,11 @@ def test_ill_conditioned_designs_keep_their_digits(kind):
 def heteroscedastic(rng, n=400, p=3, intercept=True):
     X = rng.normal(size=(n, p)) * [1.0, 3.0, 0.5][:p]
     w = rng.lognormal(0.0, 0.7, n)
-    y = (1.5 if intercept else 0.0) + X @ np.array([2.0, -0.5, 1.0][:p]) \
+    y = (
+        (1.5 if intercept else 0.0)
+        + X @ np.array([2.0, -0.5, 1.0][:p])
         + rng.normal(size=n) * (0.5 + np.abs(X[:, 0]))
+    )
     return np.column_stack([y, w, X])
 
 
@@ -134,12 +158,20 @@ def test_inference_equals_statsmodels_wls(intercept, weighted, cov_type):
     ref = sm.WLS(y, X, weights=w).fit(cov_type=cov_type, use_t=True)  # Student t, as ours
     solution, out = fitted(values, intercept, cov_type, block_rows=97)
     assert_allclose(solution.params, ref.params, rtol=1e-10)
-    for ours, theirs in (("standard_errors", ref.bse), ("t_values", ref.tvalues),
-                         ("p_values", ref.pvalues), ("confidence_intervals", ref.conf_int()),
-                         ("r2", ref.rsquared), ("r2_adj", ref.rsquared_adj),
-                         ("f_statistic", ref.fvalue), ("f_p_value", ref.f_pvalue),
-                         ("log_likelihood", ref.llf), ("aic", ref.aic), ("bic", ref.bic),
-                         ("condition_number", ref.condition_number)):
+    for ours, theirs in (
+        ("standard_errors", ref.bse),
+        ("t_values", ref.tvalues),
+        ("p_values", ref.pvalues),
+        ("confidence_intervals", ref.conf_int()),
+        ("r2", ref.rsquared),
+        ("r2_adj", ref.rsquared_adj),
+        ("f_statistic", ref.fvalue),
+        ("f_p_value", ref.f_pvalue),
+        ("log_likelihood", ref.llf),
+        ("aic", ref.aic),
+        ("bic", ref.bic),
+        ("condition_number", ref.condition_number),
+    ):
         assert_allclose(out[ours], theirs, rtol=1e-8, atol=1e-300, err_msg=ours)
     assert out["degrees_of_freedom"] == ref.df_resid
     assert out["residual_standard_error"] == pytest.approx(np.sqrt(ref.scale), rel=1e-10)
@@ -155,18 +187,28 @@ def test_ridge_equals_its_closed_form():
         solution, out = fitted(values, reg_param=lam, block_rows=50)
         assert_allclose(solution.params, want, rtol=1e-10)
         residual = y - X @ want
-        assert solution.rss == pytest.approx(float(w @ residual ** 2), rel=1e-10)
+        assert solution.rss == pytest.approx(float(w @ residual**2), rel=1e-10)
         assert out["standard_errors"] is None and out["p_values"] is None
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda v: v.__setitem__((slice(None), 3), 7.0), r"x2 is constant \(collinear with the intercept\)"),
-    (lambda v: v.__setitem__((slice(None), 4), 2 * v[:, 2] - v[:, 3]),
-     r"x1, x2 and x3 are collinear \(one is a linear combination of the others\)"),
-    (lambda v: v.__setitem__((slice(None), 2), 0.0), r"x1 is 0 on every row with weight"),
-    (lambda v: v.__setitem__((slice(3, None), 1), 0.0),
-     r"all the weight is on 3 rows, fewer than the 4 coefficients"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda v: v.__setitem__((slice(None), 3), 7.0),
+            r"x2 is constant \(collinear with the intercept\)",
+        ),
+        (
+            lambda v: v.__setitem__((slice(None), 4), 2 * v[:, 2] - v[:, 3]),
+            r"x1, x2 and x3 are collinear \(one is a linear combination of the others\)",
+        ),
+        (lambda v: v.__setitem__((slice(None), 2), 0.0), r"x1 is 0 on every row with weight"),
+        (
+            lambda v: v.__setitem__((slice(3, None), 1), 0.0),
+            r"all the weight is on 3 rows, fewer than the 4 coefficients",
+        ),
+    ],
+)
 def test_rank_deficient_designs_name_columns_and_cause(make, message):
     values = heteroscedastic(np.random.default_rng(8), n=60)
     make(values)
@@ -196,6 +238,7 @@ def test_edge_cases_give_numbers_or_nan_never_a_crash():
     json_ready = inference.as_json(out)
     assert json_ready["r2"] is None and json_ready["log_likelihood"] is None
     import json
+
     json.dumps(json_ready, allow_nan=False)
     # a column non-zero on one row only: that row's leverage is 1, HC3 is not defined there
     values = heteroscedastic(rng, n=50)
@@ -210,9 +253,13 @@ def test_evaluation_keeps_its_digits_on_labels_far_from_zero():
     values = heteroscedastic(rng, n=600)
     values[:, 0] += 1e8
     solution, _ = fitted(values, block_rows=64)
-    sums = functools.reduce(wols.add_residuals, [
-        wols.residual_stats(values[i:i + 64], (solution.params, None, True, 0))
-        for i in range(0, len(values), 64)])
+    sums = functools.reduce(
+        wols.add_residuals,
+        [
+            wols.residual_stats(values[i : i + 64], (solution.params, None, True, 0))
+            for i in range(0, len(values), 64)
+        ],
+    )
     got = inference.evaluation(sums, True)
     X, y, w = wols.design(values)
     fitted_values = X @ solution.params
@@ -220,9 +267,11 @@ def test_evaluation_keeps_its_digits_on_labels_far_from_zero():
     r2 = 1 - w @ (y - fitted_values) ** 2 / (w @ (y - mean) ** 2)
     assert got["r2"] == pytest.approx(r2, rel=1e-9)
     assert got["explainedVariance"] == pytest.approx(
-        w @ (fitted_values - mean) ** 2 / w.sum(), rel=1e-9)
-    assert got["meanAbsoluteError"] == pytest.approx(w @ np.abs(y - fitted_values) / w.sum(),
-                                                     rel=1e-9)
+        w @ (fitted_values - mean) ** 2 / w.sum(), rel=1e-9
+    )
+    assert got["meanAbsoluteError"] == pytest.approx(
+        w @ np.abs(y - fitted_values) / w.sum(), rel=1e-9
+    )
 
 
 def test_ridge_fits_designs_least_squares_cannot():
