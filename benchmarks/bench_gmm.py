@@ -13,12 +13,13 @@ everywhere, and at 500k × 40 a kernel at ≥ 40% of dgemm. Part 2: 3,000 points
 dimensions from 3 well separated Gaussians (centres N(0, 3²), unit noise): the adjusted Rand
 index of each fit against the truth.
 
-``backends`` times part 1's spark-em fit at the first size, the same way, on each engine backend with the same
-partitions and block rows: the RDD backend (as under ``spark_em``), the DataFrame backend
-(``spark_em.engine.frame``) in the same classic session, and the DataFrame backend under Spark
-Connect (``remote(master)``, run in a child process of this script, as one process cannot hold
-both kinds of session well); ``median_pass_seconds`` is the median pass of the longer fit.
-``same_log_likelihood`` checks that all three end at the same log-likelihood (to 1e-10 relative).
+``backends`` times part 1's spark-em fit at the first size, the same way, on each engine backend
+with the same partitions and block rows: the RDD backend (as under ``spark_em``), the DataFrame
+backend (``spark_em.engine.frame``) in the same classic session, and the DataFrame backend under
+Spark Connect (``remote(master)``, run in a child process of this script, as one process cannot
+hold both kinds of session well); ``median_pass_seconds`` is the median pass of the longer fit.
+``same_log_likelihood`` checks that all three end at the same log-likelihood (to 1e-10
+relative).
 """
 
 from __future__ import annotations
@@ -262,13 +263,13 @@ def main():
                 frame_blocks.unpersist()
         blocks.unpersist()
         mllib, _ = per_iteration(
-            lambda n: MLlibGaussianMixture(k=args.k, maxIter=n, tol=0.0, seed=0).fit(df),
+            lambda n, df=df: MLlibGaussianMixture(k=args.k, maxIter=n, tol=0.0, seed=0).fit(df),
             lambda m: m.summary.numIter,
         )
         df.unpersist()
         precisions = np.array([np.linalg.inv(c) for c in start.covariances])
 
-        def sk_fit(n):
+        def sk_fit(n, X=X, start=start, precisions=precisions):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return SkGaussianMixture(

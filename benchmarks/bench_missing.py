@@ -3,16 +3,16 @@ and the cost of an iteration against the same data with nothing missing. One loc
 
     python benchmarks/bench_missing.py [--fractions 0.1,0.3,0.5] [--rows 1000000]
 
-Prints JSON. Part 1: scikit-learn's bundled real data sets (wine, breast cancer, digits;
-columns standardised, constant columns dropped), with a fraction of the values removed at
-random (seeded), are imputed by SimpleImputer(mean), KNNImputer (5 neighbours),
-IterativeImputer (BayesianRidge, 10 rounds) and by the mixture (exact EM, full covariance,
-``reg_covar`` 0.01, K from 1 to 6 chosen by the course's BIC, k-means++ start, at most 300
-iterations); the score is the RMSE over the removed entries. Target at 30%: the mixture beats mean and iterative imputation on every
-set and is within 10% of the best of the three. Part 2: seconds per EM iteration at ``--rows``
-× 10, K=5, full covariance, with 20% of the values missing and with nothing missing (same
-rows), each as (time of a longer fit − time of a shorter) / (difference in iterations).
-Target: ≤ 2× the complete-data iteration.
+Prints JSON. Part 1: scikit-learn's bundled real data sets (wine, breast cancer, digits; columns
+standardised, constant columns dropped), with a fraction of the values removed at random
+(seeded), are imputed by SimpleImputer(mean), KNNImputer (5 neighbours), IterativeImputer
+(BayesianRidge, 10 rounds) and by the mixture (exact EM, full covariance, ``reg_covar`` 0.01, K
+from 1 to 6 chosen by the course's BIC, k-means++ start, at most 300 iterations); the score is
+the RMSE over the removed entries. Target at 30%: the mixture beats mean and iterative
+imputation on every set and is within 10% of the best of the three. Part 2: seconds per EM
+iteration at ``--rows`` × 10, K=5, full covariance, with 20% of the values missing and with
+nothing missing (same rows), each as (time of a longer fit − time of a shorter) / (difference in
+iterations). Target: ≤ 2× the complete-data iteration.
 """
 
 from __future__ import annotations
@@ -142,7 +142,12 @@ def speed(spark, rows, fraction=0.2, k=5, dims=10):
         blocks = ops.from_array(spark, data)
         start = model.fit(blocks, k, init="kmeans++", seed=0, max_iter=1).mixture
         out[f"{label}_seconds_per_iteration"] = round(
-            per_iteration(lambda n: model.fit(blocks, k, init=start, tol=-1.0, max_iter=n)), 4
+            per_iteration(
+                lambda n, blocks=blocks, start=start: model.fit(
+                    blocks, k, init=start, tol=-1.0, max_iter=n
+                )
+            ),
+            4,
         )
         blocks.unpersist()
     out["missing_over_complete"] = round(

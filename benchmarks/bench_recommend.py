@@ -108,7 +108,7 @@ def main(argv=None) -> dict:
 
     for rank in (10, 20):
         als, seconds = timed(
-            lambda: ALS(
+            lambda rank=rank: ALS(
                 rank=rank,
                 maxIter=10,
                 regParam=0.1,
@@ -120,7 +120,7 @@ def main(argv=None) -> dict:
             ).fit(train)
         )
         entry = {"fit_seconds": round(seconds, 2), "rmse": evaluator.evaluate(als.transform(test))}
-        _, seconds = timed(lambda: drained(als.recommendForAllUsers(10)))
+        _, seconds = timed(lambda als=als: drained(als.recommendForAllUsers(10)))
         entry["recommend_seconds"] = round(seconds, 2)
         entry["recommend_ratio"] = round(result["mixture"]["recommend_seconds"] / seconds, 3)
         result[f"als_rank{rank}"] = entry

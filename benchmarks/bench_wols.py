@@ -100,7 +100,7 @@ def classic(spark, repeats, gd_max_iter):
     df = as_frame(spark, data)
     out, optimum = {}, None
     for solver in ("qr", "normal", "newton"):
-        seconds, result = timed(lambda: wols.fit(data, solver), repeats)
+        seconds, result = timed(lambda solver=solver, data=data: wols.fit(data, solver), repeats)
         optimum = ours_of(result) if optimum is None else optimum
         out[solver] = {
             "seconds": round(seconds, 4),
@@ -108,7 +108,7 @@ def classic(spark, repeats, gd_max_iter):
             "relative_difference_to_qr": relative_difference(ours_of(result), optimum),
         }
     for solver in ("normal", "l-bfgs"):
-        seconds, theirs = timed(lambda: mllib_fit(df, solver), repeats)
+        seconds, theirs = timed(lambda solver=solver: mllib_fit(df, solver), repeats)
         out[f"mllib_{solver}"] = {
             "seconds": round(seconds, 4),
             "relative_difference_to_qr": relative_difference(theirs, optimum),
@@ -175,14 +175,16 @@ def speed(spark, rows_list, repeats):
         df = as_frame(spark, data)
         entry, reference = {"rows": rows, "features": FEATURES}, None
         for solver in ("qr", "normal", "newton"):
-            seconds, result = timed(lambda: wols.fit(data, solver), repeats)
+            seconds, result = timed(
+                lambda solver=solver, data=data: wols.fit(data, solver), repeats
+            )
             reference = ours_of(result) if reference is None else reference
             entry[solver] = {
                 "seconds": round(seconds, 4),
                 "passes": result.passes,
                 "relative_difference_to_qr": relative_difference(ours_of(result), reference),
             }
-        seconds, theirs = timed(lambda: mllib_fit(df, "normal"), repeats)
+        seconds, theirs = timed(lambda df=df: mllib_fit(df, "normal"), repeats)
         entry["mllib_normal"] = {
             "seconds": round(seconds, 4),
             "relative_difference_to_qr": relative_difference(theirs, reference),

@@ -1,6 +1,7 @@
 """Write seeded synthetic ratings shaped like the Netflix Prize data as Parquet triples.
 
-The job's options: `spark-submit jobs/make_ratings.py --help`; its logic is `spark_em.cli.make_ratings`.
+The job's options: `spark-submit jobs/make_ratings.py --help`; its logic is
+`spark_em.cli.make_ratings`.
 """
 
 import sys

@@ -4,10 +4,10 @@ progress lines, atomic output, exit status), one module per job holds its logic
 
 from spark_em.cli.common import (
     add_session_options,
-    output_dir,
     check_out_dir,
     int_list,
     main_wrapper,
+    output_dir,
     progress_line,
     say,
     write_json,

@@ -9,12 +9,12 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from spark_em.errors import InputError
 from spark_em.engine.fs import HadoopFS, has_scheme, sibling
+from spark_em.errors import InputError
 
 
 def flags_of(parser, **aliases: str) -> dict[str, str]:

@@ -33,10 +33,10 @@ import numpy as np
 
 from spark_em.cli.common import (
     add_session_options,
-    output_dir,
     check_out_dir,
     flags_of,
     int_list,
+    output_dir,
     progress_line,
     say,
     speaking,
@@ -44,11 +44,11 @@ from spark_em.cli.common import (
 )
 from spark_em.cli.plots import mixture_plot
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS
+from spark_em.engine.fs import local_copy
 from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL
 from spark_em.engine.ops import sample_rows, summarize
 from spark_em.engine.session import get_spark
 from spark_em.errors import InputError
-from spark_em.engine.fs import local_copy
 from spark_em.io.matrix import FORMATS, read_columns, read_matrix, write_npy
 from spark_em.io.synthetic import blobs, planted_ratings
 from spark_em.io.triples import RatingsIndex, read_frame, read_triples
@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--out",
-        help="output directory: a path or a URI Spark can write (s3a://, hdfs://, dbfs:/, file:///); refused if it exists, unless --overwrite",
+        help="output directory: a path or a URI Spark can write (s3a://, hdfs://, dbfs:/, "
+        "file:///); refused if it exists, unless --overwrite",
     )
     ap.add_argument("--overwrite", action="store_true")
     ap.add_argument(

@@ -21,9 +21,9 @@ import time
 
 from spark_em.cli.common import (
     add_session_options,
-    output_dir,
     check_out_dir,
     flags_of,
+    output_dir,
     progress_line,
     say,
     speaking,
@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--partitions", type=int)
     ap.add_argument(
         "--out",
-        help="output directory: a path or a URI Spark can write; refused if it exists, unless --overwrite",
+        help="output directory: a path or a URI Spark can write; refused if it exists, unless "
+        "--overwrite",
     )
     ap.add_argument("--overwrite", action="store_true")
     ap.add_argument(

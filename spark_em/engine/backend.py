@@ -17,7 +17,8 @@ one from ``backend_for`` at the loading entry points that take a ``backend=`` ar
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, runtime_checkable
 
 from spark_em.engine.session import context_of, is_connect
 from spark_em.errors import InputError

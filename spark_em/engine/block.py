@@ -11,7 +11,8 @@ that is how the DataFrame backend stores blocks and how they travel as DataFrame
 from __future__ import annotations
 
 import io
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse

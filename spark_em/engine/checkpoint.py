@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class Checkpoint:
     def exists(self) -> bool:
         return self.path.is_file()
 
-    def check_start(self, resume: bool) -> "Checkpoint":
+    def check_start(self, resume: bool) -> Checkpoint:
         """Itself, unless it would overwrite a saved state without ``resume``."""
         if self.exists() and not resume:
             raise InputError(

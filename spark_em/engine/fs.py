@@ -11,9 +11,9 @@ import re
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from spark_em.engine.session import is_connect
 from spark_em.errors import InputError

@@ -9,8 +9,9 @@ The loop knows nothing of the model: a ``Family`` names everything it needs.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from spark_em.engine import ops
 from spark_em.kernels.arrays import add_fields

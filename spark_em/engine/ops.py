@@ -11,8 +11,9 @@ array (``from_array``) or on the executors (``generated``); passes sum (``aggreg
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 from scipy import sparse

@@ -7,7 +7,8 @@ file split, a Spark partition, an item) inside ``mapPartitionsWithIndex``.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from spark_em.engine.block import (
     FILE_PIECES,

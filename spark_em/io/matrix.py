@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -265,7 +265,8 @@ def read_dataframe(
     def describe(meta, metas):
         if meta is None:
             return f"column {column!r}: no data rows"
-        return f"column {column!r} row {rows_before(meta, metas) + meta['error'][0]}: {meta['error'][1]}"
+        row = rows_before(meta, metas) + meta["error"][0]
+        return f"column {column!r} row {row}: {meta['error'][1]}"
 
     chosen = backend_for(df.sparkSession, backend)
     columns = [column] if weight_col is None else [column, weight_col]

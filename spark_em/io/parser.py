@@ -9,7 +9,7 @@ the place of the earliest problem, or gives every block its global row offset.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 

@@ -195,11 +195,13 @@ class PrizeShape(NamedTuple):
             ),
             (
                 shape.n_ratings < shape.n_users,
-                f"{shape.n_ratings} ratings is fewer than the {shape.n_users} users (each rates >= 1)",
+                f"{shape.n_ratings} ratings is fewer than the {shape.n_users} users "
+                "(each rates >= 1)",
             ),
             (
                 shape.n_ratings > shape.n_users * shape.n_items,
-                f"{shape.n_ratings} ratings do not fit in {shape.n_users} users x {shape.n_items} items",
+                f"{shape.n_ratings} ratings do not fit in {shape.n_users} users x "
+                f"{shape.n_items} items",
             ),
             (shape.seed < 0, f"the seed must be >= 0, got {shape.seed}"),
         ]
@@ -207,6 +209,9 @@ class PrizeShape(NamedTuple):
             if bad:
                 raise InputError(message)
         return shape
+
+
+PRIZE = PrizeShape()  # the Netflix Prize's size
 
 
 class PrizeParameters(NamedTuple):
@@ -349,7 +354,7 @@ def _partitions(shape: PrizeShape, num_partitions: int | None, default: int) -> 
 
 def prize_blocks(
     spark,
-    shape: PrizeShape = PrizeShape(),
+    shape: PrizeShape = PRIZE,
     num_partitions: int | None = None,
     backend: str | None = None,
 ):
@@ -372,7 +377,7 @@ def prize_blocks(
     return generated(spark, list(range(shape.n_chunks)), make, partitions, backend)
 
 
-def prize_triples(spark, shape: PrizeShape = PrizeShape(), num_partitions: int | None = None):
+def prize_triples(spark, shape: PrizeShape = PRIZE, num_partitions: int | None = None):
     """The ratings of ``prize_blocks`` (the very same entries) as a DataFrame
     ``user long, item long, rating int`` with global user and item indices, generated on the
     executors."""

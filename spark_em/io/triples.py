@@ -39,7 +39,7 @@ class RatingsIndex:
     items: np.ndarray
 
     @classmethod
-    def positional(cls, shape: tuple[int, int]) -> "RatingsIndex":
+    def positional(cls, shape: tuple[int, int]) -> RatingsIndex:
         """The ids of a matrix input: its row and column numbers from 0."""
         return cls(np.arange(shape[0]), np.arange(shape[1]))
 
@@ -57,7 +57,7 @@ class RatingsIndex:
         np.save(os.path.join(directory, "items.npy"), self.items, allow_pickle=False)
 
     @classmethod
-    def load(cls, directory: str) -> "RatingsIndex":
+    def load(cls, directory: str) -> RatingsIndex:
         try:
             users = np.load(os.path.join(directory, "users.npy"), allow_pickle=False)
             items = np.load(os.path.join(directory, "items.npy"), allow_pickle=False)

@@ -100,7 +100,8 @@ def _factors(covariances: np.ndarray, covariance_type: str) -> tuple[np.ndarray,
     if np.any(covariances <= 0):
         k = int(np.argwhere(np.atleast_1d(covariances) <= 0)[0][0])
         raise np.linalg.LinAlgError(
-            f"the variance of component {k} is not positive (a constant column?): increase reg_covar"
+            f"the variance of component {k} is not positive (a constant column?): "
+            "increase reg_covar"
         )
     sd = np.sqrt(covariances)
     return 1.0 / sd, sd

@@ -96,7 +96,7 @@ class _Rows(NamedTuple):
     sq_norm: np.ndarray  # ‖x_{C_u}‖²
 
     @classmethod
-    def of(cls, X) -> "_Rows":
+    def of(cls, X) -> _Rows:
         if sparse.issparse(X):
             X = sparse.csr_array(X, dtype=np.float64, copy=True)
             X.eliminate_zeros()
@@ -355,7 +355,8 @@ def rmse_from_errors(errors: np.ndarray) -> tuple[float, float | None]:
 
 
 def reference_rows(n_rows: int, k: int, seed: int) -> np.ndarray:
-    """Rows the course's ``init`` takes as means: ``np.random.seed(seed); choice(n, K, replace=False)``."""
+    """Rows the course's ``init`` takes as means:
+    ``np.random.seed(seed); choice(n, K, replace=False)``."""
     return np.random.RandomState(seed).choice(n_rows, k, replace=False)
 
 

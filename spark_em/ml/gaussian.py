@@ -31,9 +31,9 @@ from spark_em.ml.params import (
     HasBackend,
     HasIterationParams,
     MixtureSetters,
+    given,
     gt,
     gt_eq,
-    given,
     in_array,
     validated,
 )
@@ -413,7 +413,7 @@ class GaussianMixture(
                 raise InputError(f"{name}={value!r} differs from the initial model's {wanted!r}")
         return [k], [kind], mixture
 
-    def _fit(self, dataset) -> "GaussianMixtureModel":
+    def _fit(self, dataset) -> GaussianMixtureModel:
         ks, kinds, init = self._candidates()
         blocks = read_dataframe(
             dataset,
@@ -651,7 +651,7 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
         return out
 
     @classmethod
-    def _from_saved(cls, arrays: dict, extra: dict) -> "GaussianMixtureModel":
+    def _from_saved(cls, arrays: dict, extra: dict) -> GaussianMixtureModel:
         try:
             kind = gaussian.check_type(extra["covarianceType"])
             mixture = gaussian_model.check_given(

@@ -164,7 +164,7 @@ class KMeans(
     def setWeightCol(self, value: str):
         return self._set(weightCol=value)
 
-    def _fit(self, dataset) -> "KMeansModel":
+    def _fit(self, dataset) -> KMeansModel:
         weight = (
             self.getWeightCol() if self.isDefined(self.weightCol) and self.getWeightCol() else None
         )
@@ -258,7 +258,7 @@ class KMeansModel(Model, _KMeansParams, ArrayModelPersistence):
         return {"summary": None if self._summary is None else vars(self._summary)}
 
     @classmethod
-    def _from_saved(cls, arrays: dict, extra: dict) -> "KMeansModel":
+    def _from_saved(cls, arrays: dict, extra: dict) -> KMeansModel:
         centres = arrays.get("centers")
         if centres is None or centres.ndim != 2 or not np.isfinite(centres).all():
             raise InputError("the saved model is incomplete or inconsistent (no finite centres)")

@@ -103,7 +103,7 @@ class MaskedGaussianMixture(
     def setOutputCol(self, value: str):
         return self._set(outputCol=value)
 
-    def _fit(self, dataset) -> "MaskedGaussianMixtureModel":
+    def _fit(self, dataset) -> MaskedGaussianMixtureModel:
         blocks = read_dataframe(
             dataset, self.getFeaturesCol(), ratings=True, backend=self._backend_arg()
         )
@@ -173,7 +173,7 @@ class MaskedGaussianMixtureModel(Model, _MaskedParams, ArrayModelPersistence):
         return {"summary": self.summary}
 
     @classmethod
-    def _from_saved(cls, arrays: dict, extra: dict) -> "MaskedGaussianMixtureModel":
+    def _from_saved(cls, arrays: dict, extra: dict) -> MaskedGaussianMixtureModel:
         try:
             mu, var, p = arrays["mu"], arrays["var"], arrays["p"]
             problem = masked.mixture_problem(masked.Mixture(mu, var, p))

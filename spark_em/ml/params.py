@@ -5,7 +5,7 @@ param (as ``pyspark.ml`` reports a value its converter refuses), not later insid
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from pyspark.ml.param import Param, Params, TypeConverters
 

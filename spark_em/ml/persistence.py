@@ -35,9 +35,9 @@ from pyspark.ml.util import (
     MLWriter,
 )
 
-from spark_em.errors import InputError
 from spark_em.engine.fs import HadoopFS, first_line, is_local, local_path, prepare_target
 from spark_em.engine.session import is_connect
+from spark_em.errors import InputError
 
 __all__ = ["ArrayModelPersistence", "ParamsWritable", "DefaultParamsReadable"]
 

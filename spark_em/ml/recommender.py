@@ -189,7 +189,7 @@ class MixtureRecommender(
     def setColdStartStrategy(self, value: str):
         return self._set(coldStartStrategy=value)
 
-    def _fit(self, dataset) -> "MixtureRecommenderModel":
+    def _fit(self, dataset) -> MixtureRecommenderModel:
         names = [self.getUserCol(), self.getItemCol(), self.getRatingCol()]
         missing = [c for c in names if c not in dataset.columns]
         if missing:
@@ -440,7 +440,7 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
         self._ratings = frames.get(RATINGS)
 
     @classmethod
-    def _from_saved(cls, arrays: dict, extra: dict) -> "MixtureRecommenderModel":
+    def _from_saved(cls, arrays: dict, extra: dict) -> MixtureRecommenderModel:
         try:
             mixture = masked.Mixture(arrays["mu"], arrays["var"], arrays["p"])
             problem = masked.mixture_problem(mixture, len(arrays["items"]))

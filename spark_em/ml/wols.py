@@ -200,7 +200,7 @@ class WeightedLinearRegression(
     def setStopRule(self, value: str):
         return self._set(stopRule=value)
 
-    def _fit(self, dataset) -> "WeightedLinearRegressionModel":
+    def _fit(self, dataset) -> WeightedLinearRegressionModel:
         if self.getWeightCol() is None and "weight" in dataset.columns:
             warnings.warn(
                 "weightCol is not set, so every row weighs 1; the data have a column "
@@ -242,7 +242,7 @@ def _intercept_last(values, intercept: bool) -> list | None:
     return (np.concatenate([values[1:], values[:1]]) if intercept else values).tolist()
 
 
-def training_summary(result) -> "WeightedLinearRegressionSummary":
+def training_summary(result) -> WeightedLinearRegressionSummary:
     summary = {
         "lossHistory": result.loss_history,
         "passes": result.passes,
@@ -286,19 +286,19 @@ def training_summary(result) -> "WeightedLinearRegressionSummary":
 class WeightedLinearRegressionSummary(dict):
     """The fit's figures under MLlib's names, as attributes (and as a dict, which is what a
     saved model keeps): with the qr solver ``coefficientStandardErrors``, ``tValues`` and
-    ``pValues`` (MLlib's order: the intercept last), ``r2``, ``r2adj``, ``rootMeanSquaredError``,
-    ``meanSquaredError``, ``residualStandardError``, ``degreesOfFreedom``, ``numInstances``,
-    ``fValue``, ``fPValue``, ``logLikelihood``, ``aic``, ``bic``, ``conditionNumber``,
-    ``covType``, ``estimates`` (the coefficients in that order); for every solver ``lossHistory``, ``passes``, ``numIter``, ``loss``,
-    ``gradientNorm``, ``converged``. On a model just fitted (or from ``evaluate``), also
-    ``meanAbsoluteError`` and ``explainedVariance`` (one pass over the data on first use),
-    ``predictions`` and ``residuals`` (label − prediction) as DataFrames; and
-    ``confidenceIntervals(alpha)``."""
+    ``pValues`` (MLlib's order: the intercept last), ``r2``, ``r2adj``,
+    ``rootMeanSquaredError``, ``meanSquaredError``, ``residualStandardError``,
+    ``degreesOfFreedom``, ``numInstances``, ``fValue``, ``fPValue``, ``logLikelihood``, ``aic``,
+    ``bic``, ``conditionNumber``, ``covType``, ``estimates`` (the coefficients in that order);
+    for every solver ``lossHistory``, ``passes``, ``numIter``, ``loss``, ``gradientNorm``,
+    ``converged``. On a model just fitted (or from ``evaluate``), also ``meanAbsoluteError`` and
+    ``explainedVariance`` (one pass over the data on first use), ``predictions`` and
+    ``residuals`` (label − prediction) as DataFrames; and ``confidenceIntervals(alpha)``."""
 
     _model = None
     _dataset = None
 
-    def _attach(self, model, dataset) -> "WeightedLinearRegressionSummary":
+    def _attach(self, model, dataset) -> WeightedLinearRegressionSummary:
         self._model, self._dataset = model, dataset
         return self
 
@@ -430,7 +430,7 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, Arra
         return {"summary": dict(self.summary)}
 
     @classmethod
-    def _from_saved(cls, arrays: dict, extra: dict) -> "WeightedLinearRegressionModel":
+    def _from_saved(cls, arrays: dict, extra: dict) -> WeightedLinearRegressionModel:
         try:
             coefficients, intercept = arrays["coefficients"], arrays["intercept"]
             if (

@@ -21,8 +21,8 @@ depend on how the data is partitioned or blocked.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -248,7 +248,8 @@ def check_given(mixture: Mixture, k: int, d: int, covariance_type: str) -> Mixtu
     if weights.shape != (k,) or means.shape != (k, d) or cov.shape != shapes[covariance_type]:
         raise InputError(
             f"the initial model must have weights ({k},), means ({k}, {d}) and {covariance_type} "
-            f"covariances {shapes[covariance_type]}; got {weights.shape}, {means.shape}, {cov.shape}"
+            f"covariances {shapes[covariance_type]}; got {weights.shape}, {means.shape}, "
+            f"{cov.shape}"
         )
     if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
         raise InputError("the initial weights must be >= 0 and sum to 1")

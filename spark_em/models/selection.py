@@ -6,7 +6,7 @@ anything but the runs' order and numbers.
 
 from __future__ import annotations
 
-from typing import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 from spark_em.errors import InputError
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -250,9 +251,9 @@ def fit(
     """Fit by ``solver``. For gd: ``step`` is ``"auto"`` (preconditioned) or a learning rate,
     ``stop`` the rule ("gradient" or "classic") and ``tol`` its tolerance (``GD_TOL`` by
     default); gd saves its state after every pass to a ``checkpoint`` (``checkpoint_for``) and
-    with ``resume`` continues from it. ``qr`` alone takes ``reg_param`` (ridge, ``wols_inference.solve``) and
-    ``cov_type`` (nonrobust, HC0–HC3), and reports the inference, with intervals at
-    1 − ``alpha``."""
+    with ``resume`` continues from it. ``qr`` alone takes ``reg_param`` (ridge,
+    ``wols_inference.solve``) and ``cov_type`` (nonrobust, HC0–HC3), and reports the
+    inference, with intervals at 1 − ``alpha``."""
     check_options(solver, fit_intercept, reg_param, cov_type)
     start = time.perf_counter()
     zero = np.zeros(len(data.feature_names) + int(fit_intercept))

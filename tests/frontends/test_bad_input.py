@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 LOG4J = ROOT / "spark_em" / "conf" / "log4j2.properties"
 
@@ -191,7 +190,7 @@ def test_bad_input_corpus(netflix_dir, tmp_path):
     results = run_cases(d, argv)
     assert results[0][0] == 0, results[0]
     assert len(cases) - 1 >= 15
-    for i, (job, args, message) in enumerate(cases[1:], start=1):
+    for i, (_job, args, message) in enumerate(cases[1:], start=1):
         status, lines = results[i]
         assert status == 2, (args, lines)
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (

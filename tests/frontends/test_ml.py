@@ -11,13 +11,13 @@ from scipy.stats import multivariate_normal
 from spark_em.engine import ops as blk
 from spark_em.errors import InputError
 from spark_em.kernels import masked
-from spark_em.models import masked as mc
 from spark_em.ml import (
     GaussianMixture,
     GaussianMixtureModel,
     MaskedGaussianMixture,
     MaskedGaussianMixtureModel,
 )
+from spark_em.models import masked as mc
 from tests.helpers import reference
 
 

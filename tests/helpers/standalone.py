@@ -74,7 +74,7 @@ class StandaloneCluster:
         except OSError:
             return 0
 
-    def __enter__(self) -> "StandaloneCluster":
+    def __enter__(self) -> StandaloneCluster:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start(

@@ -7,9 +7,9 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from spark_em.engine import ops
+from spark_em.errors import InputError
 from spark_em.io import matrix as readers
 from spark_em.models import masked as mc
-from spark_em.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_values_are_stored_compactly(sc, tmp_path):
 
 def test_byte_order_mark_and_windows_line_ends(spark, tmp_path, backend):
     path = tmp_path / "bom.txt"
-    path.write_bytes("\ufeff1 2\r\n3 4\r\n".encode("utf-8"))
+    path.write_bytes("\ufeff1 2\r\n3 4\r\n".encode())
     assert_array_equal(
         offsets_and_rows(readers.read_text(spark, str(path), backend=backend)), [[1, 2], [3, 4]]
     )

@@ -9,12 +9,12 @@ import pytest
 from numpy.testing import assert_allclose
 
 from spark_em.engine import ops as blk
+from spark_em.errors import InputError
 from spark_em.io import matrix as readers
 from spark_em.io import triples
 from spark_em.kernels import masked
 from spark_em.models import masked as mc
 from spark_em.models import recommend
-from spark_em.errors import InputError
 
 
 def records_of(X: np.ndarray, users=None, items=None) -> pd.DataFrame:

@@ -352,8 +352,7 @@ def test_job_reports_the_inference_as_statsmodels(spark, tmp_path, capsys):
 
 
 def test_vectors_of_another_width_are_refused_naming_the_row(spark):
-    from pyspark.ml.linalg import Vectors
-    from pyspark.ml.linalg import VectorUDT
+    from pyspark.ml.linalg import Vectors, VectorUDT
     from pyspark.sql.types import DoubleType, StructField, StructType
 
     schema = StructType([StructField("label", DoubleType()), StructField("features", VectorUDT())])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-
 from scipy import sparse
 
 from spark_em.kernels import compiled, masked

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+
 from spark_em.kernels import gaussian, missing
 from tests.helpers import missing_reference
 from tests.unit.test_gaussian_kernels import mixture_of
