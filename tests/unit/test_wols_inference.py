@@ -60,8 +60,10 @@ def digits(got, want):
 
 # Digits of the estimates LAPACK's Householder QR reaches on each set (bounded by
 # cond·ε and, where the residuals are large, by cond²·ε·‖r‖/(‖A‖‖W‖)), and of the rest.
+# Filip (cond ≈ 5e9 with its columns scaled) keeps 6.4 to 6.9 digits depending on the order in
+# which the CPU's BLAS sums: the bound is the guaranteed part.
 NIST_ESTIMATE_DIGITS = {
-    "Filip": 6.5,
+    "Filip": 6.0,
     "Pontius": 11,
     "Wampler1": 8.5,
     "Wampler2": 12,
