@@ -11,16 +11,12 @@ The public API, by layer (each a package; see the README's layout section):
 - ``spark_em.cli``: the jobs' logic.
 
 The names below are importable from ``spark_em`` itself; they are loaded on first use, so
-``import spark_em.kernels.masked`` stays free of Spark. The flat modules of earlier releases
-(``spark_em.blocks``, ``spark_em.mixture``, ...) still import, with a DeprecationWarning, for
-one release (``spark_em._legacy``).
+``import spark_em.kernels.masked`` stays free of Spark.
 """
 
 from __future__ import annotations
 
 import importlib
-
-from spark_em import _legacy
 
 _PUBLIC = {
     "InputError": "spark_em.errors",
@@ -51,8 +47,6 @@ _PUBLIC = {
 }
 
 __all__ = sorted(_PUBLIC)
-
-_legacy.install()
 
 
 def __getattr__(name: str):

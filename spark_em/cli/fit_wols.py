@@ -190,7 +190,6 @@ def main(argv=None):
             num_partitions=args.partitions,
             backend=args.backend,
         )
-        # The text is part of a checkpoint's fingerprint: earlier releases' checkpoints resume.
         described = {
             "input": "classic: x ~ U(-4, 4), y = 1.0 x - 4.0 + N(0, sd^2), weight |1/x|",
             "noise_sd": args.noise_sd,
@@ -199,11 +198,8 @@ def main(argv=None):
         }
     checkpoint = None
     if args.checkpoint:
-        # The rule and its effective tol, and the intercept when there is none: a checkpoint of
-        # an earlier release (the classic rule, tol 1e-5) resumes with --stop classic.
-        rule = {} if args.stop == "classic" else {"stop": args.stop}
-        if args.no_intercept:
-            rule["fit_intercept"] = False
+        # the rule, its effective tol and the intercept: a checkpoint resumes only the same fit
+        rule = {"stop": args.stop, "fit_intercept": not args.no_intercept}
         tol = GD_TOL[args.stop] if args.tol is None else args.tol
         checkpoint = wols_model.checkpoint_for(
             args.checkpoint,

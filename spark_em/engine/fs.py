@@ -26,18 +26,6 @@ def has_scheme(path: str) -> bool:
     return bool(_SCHEME.match(path))
 
 
-def is_local(path: str) -> bool:
-    """A path on the driver's own disk: no scheme, or ``file:``."""
-    return not has_scheme(path) or path.startswith("file:")
-
-
-def local_path(path: str) -> Path:
-    """The driver-side path of a local ``path`` (``file:/x``, ``file:///x`` or ``x``)."""
-    if path.startswith("file:"):
-        path = re.sub(r"^file:(//)?", "", path)
-    return Path(path)
-
-
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message (a Java exception's own, through py4j)."""
     java = getattr(exc, "java_exception", None)

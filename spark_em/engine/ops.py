@@ -184,11 +184,6 @@ class MatrixSummary:
         return self.total_weight if self.weighted else self.n_rows - self.n_nan_rows
 
     @property
-    def n_usable_rows(self) -> int:
-        """Rows a mean can start from: with a value, and a weight above 0."""
-        return self.n_weighted_rows if self.weighted else self.n_rows - self.n_nan_rows
-
-    @property
     def column_means(self) -> np.ndarray:
         """The mean of each column over its values that are not NaN."""
         present = self.n_rows - (0 if self.nan_per_column is None else self.nan_per_column)

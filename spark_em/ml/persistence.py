@@ -13,9 +13,6 @@ A model directory holds
 ``save`` refuses an existing path, ``write().overwrite()`` removes it first (MLlib's rule,
 through the server under Spark Connect). A save that stopped half-way has no metadata and
 does not load; an array whose bytes differ from the metadata's checksum is refused.
-
-Models saved by earlier versions (metadata plus ``data/*.npy`` on the driver's disk) still
-load from local paths.
 """
 
 from __future__ import annotations
@@ -35,7 +32,7 @@ from pyspark.ml.util import (
     MLWriter,
 )
 
-from spark_em.engine.fs import HadoopFS, first_line, is_local, local_path, prepare_target
+from spark_em.engine.fs import HadoopFS, first_line, prepare_target
 from spark_em.engine.session import is_connect
 from spark_em.errors import InputError
 
@@ -225,41 +222,24 @@ class _ArrayModelReader(MLReader):
         if metadata.get("class") != expected:
             raise InputError(f"{path}: holds a {metadata.get('class')}, not a {expected}")
         saved = metadata.get("persistence")
-        if saved is None:
-            arrays = _legacy_arrays(path)
-        elif saved.get("format") != FORMAT:
+        if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+            found = saved.get("format") if isinstance(saved, dict) else None
             raise InputError(
-                f"{path}: saved in format {saved.get('format')!r}; this version "
-                f"of spark-em reads format {FORMAT}"
+                f"{path}: saved in format {found!r}; this version of spark-em reads format {FORMAT}"
             )
-        else:
-            try:
-                rows = spark.read.schema(ARRAY_SCHEMA).parquet(_join(path, ARRAYS)).collect()
-            except Exception as exc:
-                raise InputError(
-                    f"{path}: the model's arrays cannot be read ({first_line(exc)})"
-                ) from None
-            arrays = arrays_from_rows(rows, saved["arrays"], path)
+        try:
+            rows = spark.read.schema(ARRAY_SCHEMA).parquet(_join(path, ARRAYS)).collect()
+        except Exception as exc:
+            raise InputError(
+                f"{path}: the model's arrays cannot be read ({first_line(exc)})"
+            ) from None
+        arrays = arrays_from_rows(rows, saved["arrays"], path)
         model = self.cls._from_saved(arrays, extra)
-        names = (saved or {}).get("frames", list(model._frames()))
+        names = saved.get("frames", [])
         if names:
             model._attach_frames({name: spark.read.parquet(_join(path, name)) for name in names})
         DefaultParamsReader.getAndSetParams(model, metadata)
         return model
-
-
-def _legacy_arrays(path: str) -> dict:
-    """Arrays as ``data/*.npy`` on the driver's disk: the layout of earlier versions."""
-    if not is_local(path):
-        raise InputError(
-            f"{path}: saved in the earlier layout (arrays as .npy files), which "
-            "loads from local paths only; load it locally and save it again"
-        )
-    data = local_path(path) / "data"
-    try:
-        return {f.stem: np.load(f, allow_pickle=False) for f in sorted(data.glob("*.npy"))}
-    except ValueError as exc:
-        raise InputError(f"{path}: a model array cannot be read ({exc})") from None
 
 
 class ArrayModelPersistence(MLWritable, MLReadable):

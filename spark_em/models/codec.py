@@ -32,9 +32,5 @@ def decode_masked(saved: dict) -> masked.Mixture:
     return masked.Mixture(*(np.array(saved[name], dtype=np.float64) for name in ("mu", "var", "p")))
 
 
-def encode_vector(W: np.ndarray) -> list:
-    return np.asarray(W).tolist()
-
-
 def decode_vector(saved: list) -> np.ndarray:
     return np.array(saved, dtype=np.float64)

@@ -129,8 +129,6 @@ def _encode_state(state: GDState) -> dict:
 
 
 def _decode_state(saved) -> GDState:
-    if isinstance(saved, list):  # a checkpoint of an earlier release: W alone
-        return GDState(codec.decode_vector(saved))
     return GDState(
         codec.decode_vector(saved["W"]),
         float(saved["gradient_norm"]),

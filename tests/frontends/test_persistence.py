@@ -18,9 +18,6 @@ from numpy.testing import assert_allclose
 from spark_em.errors import InputError
 from spark_em.ml import GaussianMixture, GaussianMixtureModel, KMeansModel
 
-ROOT = Path(__file__).resolve().parents[2]
-LEGACY = ROOT / "tests" / "data" / "legacy_gaussian_mixture_model"
-
 
 @pytest.fixture(scope="module")
 def frame(spark):
@@ -144,6 +141,13 @@ def test_half_written_and_altered_saves_are_refused(model, tmp_path):
     saved["persistence"]["arrays"]["weights"]["dtype"] = "|O"
     meta.write_text(json.dumps(saved))
     refused(str(objects), "'weights' is missing or altered")
+    # The checksums removed with the metadata's persistence record: nothing loads unchecked.
+    unchecked = copy("unchecked")
+    meta = next((unchecked / "metadata").glob("part-*"))
+    saved = json.loads(meta.read_text())
+    del saved["persistence"]
+    meta.write_text(json.dumps(saved))
+    refused(str(unchecked), "saved in format None")
 
 
 def test_a_save_that_stops_before_its_metadata_does_not_load(model, tmp_path, monkeypatch):
@@ -159,12 +163,3 @@ def test_a_save_that_stops_before_its_metadata_does_not_load(model, tmp_path, mo
     monkeypatch.undo()
     assert (tmp_path / "m" / "arrays").is_dir()
     refused(str(tmp_path / "m"), "save did not finish")
-
-
-def test_earlier_layout_still_loads(frame):
-    """A model saved by the previous layout (metadata + data/*.npy, kept in tests/data)."""
-    loaded = GaussianMixtureModel.load(str(LEGACY))
-    for name in ("weights", "means", "covariances"):
-        assert_allclose(getattr(loaded, name), np.load(LEGACY / "data" / f"{name}.npy"), rtol=0)
-    assert loaded.summary.numIter == 2 and loaded.getK() == 2
-    assert len(outputs(loaded, frame)) == 120
