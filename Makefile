@@ -9,7 +9,7 @@ JAVA := $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
 export PYSPARK_PYTHON := $(CURDIR)/$(PY)
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(PY)
 
-.PHONY: run test test-fast cluster-test bench notebooks java clean
+.PHONY: run test test-fast lint typecheck cluster-test bench notebooks java clean
 
 java:
 	@full=$$($(JAVA) -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1); \
@@ -33,6 +33,15 @@ run: java $(STAMP)
 
 test: java $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff's rules (pyproject.toml) and its formatting, checked without changing a file.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# mypy on the layers it covers (pyproject.toml's [tool.mypy] files).
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 # The tests that need no JVM (kernels, layers, params): seconds.
 test-fast: $(STAMP)

@@ -181,14 +181,18 @@ class MatrixSummary:
     @property
     def n_effective(self) -> float:
         """The sample size the fits count: the sum of the weights, or the rows with a value."""
-        return self.total_weight if self.weighted else self.n_rows - self.n_nan_rows
+        if self.total_weight is not None:
+            return self.total_weight
+        return self.n_rows - self.n_nan_rows
 
     @property
     def column_means(self) -> np.ndarray:
         """The mean of each column over its values that are not NaN."""
-        present = self.n_rows - (0 if self.nan_per_column is None else self.nan_per_column)
-        if self.weighted:
+        present: float | np.ndarray
+        if self.total_weight is not None:
             present = self.total_weight
+        else:
+            present = self.n_rows - (0 if self.nan_per_column is None else self.nan_per_column)
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.column_summary[1:] / present
 

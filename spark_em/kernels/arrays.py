@@ -50,10 +50,10 @@ def dense(values) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def column_summary(values: np.ndarray) -> np.ndarray:
-    """[Σ x² over all entries, then Σ_u x_ui for each column i] of a block."""
+def column_summary(values) -> np.ndarray:
+    """[Σ x² over all entries, then Σ_u x_ui for each column i] of a block (dense or CSR)."""
     if sparse.issparse(values):
-        data = values.data.astype(np.float64)
+        data = np.asarray(values.data, dtype=np.float64)
         col_sums = np.bincount(values.indices, weights=data, minlength=values.shape[1])
         return np.concatenate([[data @ data], col_sums])
     values = np.asarray(values, dtype=np.float64)

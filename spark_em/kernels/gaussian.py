@@ -260,7 +260,7 @@ def stats_of(
     if weights is not None:
         resp = resp * weights[:, None]
     centres = np.asarray(centres, dtype=np.float64)
-    first, square = _zero_moments(*centres.shape, covariance_type)
+    first, square = _zero_moments(centres.shape[0], centres.shape[1], covariance_type)
     _add_moments(Xc[:, None, :] - (centres - shift)[None], resp, first, square, covariance_type)
     return GaussianStats(
         float(log_likelihood), _row_count(Xc, weights), resp.sum(axis=0), first, square
@@ -409,7 +409,7 @@ def update(
     stats: GaussianStats,
     previous: Mixture,
     reg_covar: float = REG_COVAR,
-    weight_eps: float = 10 * np.finfo(np.float64).eps,
+    weight_eps: float = float(10 * np.finfo(np.float64).eps),
 ) -> Mixture:
     """Equations (9)–(10) from summed statistics centred on ``previous.means``."""
     kind = previous.covariance_type

@@ -157,7 +157,7 @@ def posterior(X: np.ndarray, mixture: Mixture) -> tuple[np.ndarray, np.ndarray]:
 
 def estep(X: np.ndarray, mixture: Mixture | tuple) -> tuple[np.ndarray, float]:
     """In-memory E-step: ``(post, log_likelihood)`` by equations (1)–(2)."""
-    post, row_ll = posterior(X, mixture)
+    post, row_ll = posterior(X, Mixture(*mixture))
     return post, float(row_ll.sum())
 
 
