@@ -1,46 +1,60 @@
 """What a fit reports to an experiment tracker, when one listens.
 
-Every estimator's ``fit`` ends in ``fitted(estimator, model)``; listeners registered by an
-integration (``spark_em.mlflow`` registers one when imported) receive each fitted model. When
-MLflow is in use in this process (imported, with an active run) and its integration is not
-loaded yet, it is loaded then, so a fit inside ``with mlflow.start_run():`` is logged.
+Nothing listens by default: an integration registers a listener when it is switched on
+(``spark_em.mlflow.autolog()``) and removes it when it is switched off. A listener hears of
+each fit a user makes, ``fit(df)`` directly or as a ``Pipeline`` stage; fits made under a
+param map (``fit(df, params)``, which is how ``CrossValidator``, ``TrainValidationSplit`` and
+``fitMultiple`` fit each candidate) and fits made while another spark-em fit runs in the same
+thread are the tuner's or the outer fit's business, as in MLflow's own pyspark.ml
+autologging, and are not reported one by one.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
+import threading
 import warnings
+from collections.abc import Callable
 
-_listeners: list = []
+Listener = Callable[[object, object], None]
+
+_listeners: list[Listener] = []
+_depth = threading.local()  # spark-em fits in progress in this thread
 
 
-def listen(listener) -> None:
+def listen(listener: Listener) -> None:
+    """Have ``listener(estimator, model)`` called after every reported fit."""
     if listener not in _listeners:
         _listeners.append(listener)
 
 
+def forget(listener: Listener) -> None:
+    """Stop calling ``listener``."""
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
 def fitted(estimator, model):
-    """Tell the listeners about ``model``; a listener's failure is a warning, never the fit's."""
-    if not _listeners and "mlflow" in sys.modules:
-        try:
-            if sys.modules["mlflow"].active_run() is not None:
-                importlib.import_module("spark_em.mlflow")
-        except Exception as exc:  # the tracker must never fail the fit
-            warnings.warn(f"spark-em: MLflow logging is off ({exc})", stacklevel=2)
+    """Tell the listeners about ``model``; a listener's failure is a warning, never the fit's
+    (a listener that wants silence catches its own errors)."""
     for listener in list(_listeners):
         try:
             listener(estimator, model)
         except Exception as exc:
-            warnings.warn(f"spark-em: logging the fit failed ({exc})", stacklevel=2)
+            warnings.warn(f"spark-em: reporting the fit failed ({exc})", stacklevel=2)
     return model
 
 
 class Tracked:
-    """An estimator whose single fits are reported to ``fitted``."""
+    """An estimator whose fits are reported to ``fitted``: those made directly, not those
+    made under a param map or inside another spark-em fit."""
 
     def fit(self, dataset, params=None):
-        model = super().fit(dataset, params)
-        if isinstance(model, (list, tuple)):
+        depth = getattr(_depth, "value", 0)
+        _depth.value = depth + 1
+        try:
+            model = super().fit(dataset, params)  # type: ignore[misc]
+        finally:
+            _depth.value = depth
+        if params is not None or depth > 0 or isinstance(model, (list, tuple)):
             return model
-        return fitted(self.copy(params) if params else self, model)
+        return fitted(self, model)

@@ -5,18 +5,19 @@
   and ``mlflow.pyfunc.spark_udf`` scores on Spark.
 - ``load_model(uri)``: the spark-em model itself (``runs:/…``, ``models:/…``, any artifact
   URI), ready to ``transform`` DataFrames.
-- ``autolog()``: every fit logs its params, its objective after every iteration as a metric
-  history, its final figures and the model. A fit inside an active MLflow run is logged
-  without it (``autolog(disable=True)`` stops that).
+- ``autolog()``: from then on every fit logs its params, its objective after every iteration
+  as a metric history, its final figures and the model (``autolog(disable=True)`` stops it).
+  Nothing is logged without it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import mlflow
@@ -31,7 +32,7 @@ __all__ = ["autolog", "load_model", "log_model", "predict"]
 
 ARTIFACT = "spark_em_model"
 HISTORIES = ("logLikelihoodHistory", "costHistory", "lossHistory")
-_settings = {"enabled": False, "disabled": False, "log_models": True}
+_settings = {"log_models": True, "silent": False}
 
 
 def log_model(
@@ -78,10 +79,38 @@ def load_model(model_uri: str):
     return artifact.read(found[0].parent)
 
 
-def autolog(disable: bool = False, log_models: bool = True) -> None:
-    """Log every fit (starting a run when none is active); ``disable=True`` logs none, even
-    inside an active run."""
-    _settings.update(enabled=not disable, disabled=disable, log_models=log_models)
+def autolog(log_models: bool = True, disable: bool = False, silent: bool = False) -> None:
+    """Log every spark-em fit from now on, as ``mlflow.pyspark.ml.autolog`` does for MLlib's.
+
+    Each fit made directly (``fit(df)``, or as a ``Pipeline`` stage) logs its params, the
+    objective after every iteration as a metric history, the summary's final figures and,
+    with ``log_models``, the model as a pyfunc, into the active run (a nested run when that
+    run holds a fit already), or into a run of its own that ends with the fit. Fits made
+    under a param map (each candidate of a ``CrossValidator`` or ``TrainValidationSplit``)
+    are not logged one by one: as in MLflow's pyspark.ml autologging, the tuning is the
+    tuner's run (``mlflow.pyspark.ml.autolog()`` logs it).
+
+    Parameters
+    ----------
+    log_models : bool
+        Log the fitted model with each fit.
+    disable : bool
+        Stop logging fits.
+    silent : bool
+        Say nothing: no MLflow event logs or warnings while a fit is logged, and no warning
+        when logging it fails.
+
+    Examples
+    --------
+    >>> import spark_em.mlflow
+    >>> spark_em.mlflow.autolog()
+    >>> model = GaussianMixture(k=3).fit(df)   # logged in a run of its own
+    """
+    _settings.update(log_models=bool(log_models), silent=bool(silent))
+    if disable:
+        tracking.forget(_log_fit)
+    else:
+        tracking.listen(_log_fit)
 
 
 def _requirements() -> list[str]:
@@ -162,12 +191,35 @@ def _figures(model) -> tuple[str | None, list[float], dict[str, float]]:
     return history_name, history, final
 
 
+@contextmanager
+def _quiet(silent: bool):
+    """MLflow's event logs and warnings muted while a fit is logged, when ``silent``."""
+    if not silent:
+        yield
+        return
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _log_fit(estimator, model) -> None:
-    if _settings["disabled"]:
-        return
+    silent = _settings["silent"]
+    try:
+        with _quiet(silent):
+            _log_run(estimator, model)
+    except Exception as exc:
+        if not silent:
+            warnings.warn(f"spark-em: MLflow autologging failed ({exc})", stacklevel=3)
+
+
+def _log_run(estimator, model) -> None:
     active = mlflow.active_run()
-    if active is None and not _settings["enabled"]:
-        return
     tag = "spark_em.estimator"
     if active is None:
         context = mlflow.start_run()
@@ -178,7 +230,14 @@ def _log_fit(estimator, model) -> None:
     with context as run:
         from mlflow.entities import Metric
 
-        mlflow.set_tag(tag, type(estimator).__name__)
+        kind = type(estimator)
+        mlflow.set_tags(
+            {
+                tag: kind.__name__,
+                "estimator_name": kind.__name__,
+                "estimator_class": f"{kind.__module__}.{kind.__name__}",
+            }
+        )
         mlflow.log_params(_params_of(estimator))
         history_name, history, final = _figures(model)
         if history:
@@ -190,6 +249,3 @@ def _log_fit(estimator, model) -> None:
         mlflow.log_metrics(final)
         if _settings["log_models"]:
             log_model(model, "model")
-
-
-tracking.listen(_log_fit)

@@ -55,11 +55,16 @@ def masked_posterior(X, mu, var, p):
 
 
 def test_fit_in_a_run_is_logged_and_scores_anywhere(spark, tracking, points):
+    import spark_em.mlflow as spark_em_mlflow
     from spark_em.ml import GaussianMixture
 
     X, frame = points
-    with mlflow.start_run(run_name="gmm") as run:
-        model = GaussianMixture(k=3, seed=2, covarianceType="full").fit(frame)
+    spark_em_mlflow.autolog()
+    try:
+        with mlflow.start_run(run_name="gmm") as run:
+            model = GaussianMixture(k=3, seed=2, covarianceType="full").fit(frame)
+    finally:
+        spark_em_mlflow.autolog(disable=True)
     post, row_ll = gmm_posterior(X, model.weights, model.means, model.covariances)
 
     found = mlflow.search_runs(
@@ -93,7 +98,7 @@ def test_fit_in_a_run_is_logged_and_scores_anywhere(spark, tracking, points):
     assert scored["prediction"].tolist() == post.argmax(axis=1).tolist()
     assert_allclose(scored["logLikelihood"], row_ll, rtol=1e-9)
 
-    native = __import__("spark_em.mlflow", fromlist=["load_model"]).load_model(uri)
+    native = spark_em_mlflow.load_model(uri)
     assert type(native).__name__ == "GaussianMixtureModel"
     assert_allclose(native.covariances, model.covariances, rtol=0)
 
@@ -127,23 +132,20 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
         [(float(v), Vectors.dense(x)) for v, x in zip(y, X)], ["label", "features"]
     )
 
-    spark_em_mlflow.autolog(disable=True)  # logged by hand below
-    try:
-        with mlflow.start_run() as run:
-            kmeans = KMeans(k=3, seed=1).fit(frame)
-            masked = MaskedGaussianMixture(k=2, seed=0).fit(rows)
-            wols = WeightedLinearRegression().fit(labelled)
-            recommender = MixtureRecommender(k=2, seed=0).fit(triples)
-            for name, model in [
-                ("kmeans", kmeans),
-                ("masked", masked),
-                ("wols", wols),
-                ("recommender", recommender),
-            ]:
-                spark_em_mlflow.log_model(model, name)
-    finally:
-        spark_em_mlflow._settings.update(enabled=False, disabled=False)  # the default
-    assert "spark_em.estimator" not in mlflow.get_run(run.info.run_id).data.tags
+    with mlflow.start_run() as run:  # without autolog(), fits log nothing: logged by hand
+        kmeans = KMeans(k=3, seed=1).fit(frame)
+        masked = MaskedGaussianMixture(k=2, seed=0).fit(rows)
+        wols = WeightedLinearRegression().fit(labelled)
+        recommender = MixtureRecommender(k=2, seed=0).fit(triples)
+        for name, model in [
+            ("kmeans", kmeans),
+            ("masked", masked),
+            ("wols", wols),
+            ("recommender", recommender),
+        ]:
+            spark_em_mlflow.log_model(model, name)
+    logged = mlflow.get_run(run.info.run_id).data
+    assert "spark_em.estimator" not in logged.tags and not logged.params
 
     def pyfunc(name, frame_in):
         return mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{name}").predict(frame_in)
@@ -214,7 +216,7 @@ def test_autolog_starts_a_run_of_its_own(spark, tracking, points):
         assert mlflow.active_run() is None
         model = KMeans(k=2, seed=5, maxIter=7).fit(frame)
     finally:
-        spark_em_mlflow._settings.update(enabled=False, disabled=False, log_models=True)
+        spark_em_mlflow.autolog(disable=True)
     assert mlflow.active_run() is None
     found = mlflow.search_runs(filter_string="params.maxIter = '7'", output_format="list")
     assert len(found) == 1 and found[0].data.tags["spark_em.estimator"] == "KMeans"
@@ -223,3 +225,37 @@ def test_autolog_starts_a_run_of_its_own(spark, tracking, points):
     )
     history = mlflow.MlflowClient().get_metric_history(found[0].info.run_id, "costHistory")
     assert [m.value for m in history] == pytest.approx(model.summary.costHistory, rel=1e-12)
+
+
+def test_candidates_of_a_tuning_are_not_logged_one_by_one(spark, tracking, points):
+    """Under autolog(), a CrossValidator's fits (one per fold and param map, and the refit of
+    the best) log no run of their own, as MLflow's pyspark.ml autologging treats them."""
+    from pyspark.ml.evaluation import ClusteringEvaluator
+    from pyspark.ml.linalg import Vectors
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    import spark_em.mlflow as spark_em_mlflow
+    from spark_em.ml import KMeans
+
+    X, _ = points
+    vectors = spark.createDataFrame([(Vectors.dense(x),) for x in X], ["features"])
+    estimator = KMeans(seed=0, maxIter=5)
+    tuner = CrossValidator(
+        estimator=estimator,
+        estimatorParamMaps=ParamGridBuilder().addGrid(estimator.k, [2, 3]).build(),
+        evaluator=ClusteringEvaluator(),
+        numFolds=2,
+        seed=1,
+    )
+    spark_em_mlflow.autolog(log_models=False)
+    try:
+        with mlflow.start_run() as run:
+            tuned = tuner.fit(vectors)
+    finally:
+        spark_em_mlflow.autolog(disable=True)
+    assert tuned.bestModel.getK() == 3  # three well separated clusters
+    assert "spark_em.estimator" not in mlflow.get_run(run.info.run_id).data.tags
+    children = mlflow.search_runs(
+        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'", output_format="list"
+    )
+    assert children == []
