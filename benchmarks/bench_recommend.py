@@ -97,8 +97,8 @@ def main(argv=None) -> dict:
     )
     entry = {
         "fit_seconds": round(seconds, 2),
-        "n_iter": mixture.summary["numIter"],
-        "converged": mixture.summary["converged"],
+        "n_iter": mixture.summary.numIter,
+        "converged": mixture.summary.converged,
         "rmse": evaluator.evaluate(mixture.transform(test)),
     }
     _, seconds = timed(lambda: drained(mixture.recommendForAllUsers(10)))

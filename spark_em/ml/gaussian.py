@@ -8,10 +8,11 @@ model selection over ``kValues`` × ``covarianceTypes`` in one fit, and on the m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from pyspark import keyword_only
-from pyspark.ml import Estimator, Model
+from pyspark.ml import Estimator
 from pyspark.ml.linalg import DenseMatrix, DenseVector, VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import (
@@ -26,7 +27,8 @@ from pyspark.sql.types import DoubleType, IntegerType, StructField
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import gaussian, missing
-from spark_em.ml.columns import check_width, with_columns
+from spark_em.ml.columns import check_width
+from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     HasBackend,
     HasIterationParams,
@@ -37,7 +39,8 @@ from spark_em.ml.params import (
     in_array,
     validated,
 )
-from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
+from spark_em.ml.summary import TrainingSummary
 from spark_em.ml.tracking import Tracked
 from spark_em.models import gaussian as gaussian_model
 from spark_em.models import gaussian_outputs as outputs
@@ -232,21 +235,30 @@ class _GaussianMixtureParams(
         return None
 
 
-@dataclass
-class GaussianMixtureSummary:
-    """What a fit reports: log-likelihood per iteration, iterations, soft cluster sizes, the
-    rows (``numRows``: with ``weightCol``, the sum of the weights, the n of BIC) and, for a
-    model selection, every candidate compared (``candidates``)."""
+@dataclass(kw_only=True, repr=False)
+class GaussianMixtureSummary(TrainingSummary):
+    """What a fit reports: the log-likelihood after every iteration, iterations, soft cluster
+    sizes, the rows (``numRows``: with ``weightCol``, the sum of the weights, the n of BIC)
+    and, for a model selection, every candidate compared (``candidates``)."""
+
+    objective: ClassVar[str] = "logLikelihood"
 
     logLikelihoodHistory: list[float]
-    numIter: int
-    converged: bool
     clusterSizes: list[float]
     logLikelihood: float
     numRows: float = 0
-    extra: dict = field(default_factory=dict)
     candidateRows: list[dict] = field(default_factory=list)
     criterion: str = "bic"
+
+    def metrics(self) -> dict[str, float]:
+        """The final figures, with the chosen candidate's BIC and AIC in both conventions."""
+        figures = super().metrics()
+        for row in self.candidateRows:
+            if row.get("chosen"):
+                figures.update(
+                    {k: float(row[k]) for k in ("bic", "aic", "bicSklearn", "aicSklearn")}
+                )
+        return figures
 
     @property
     def candidates(self):
@@ -439,12 +451,12 @@ class GaussianMixture(
             blocks.unpersist()
         run, candidates = gaussian_model.select_candidates(runs, self.getCriterion())
         summary = GaussianMixtureSummary(
-            [h.objective for h in run.history],
-            run.n_iter,
-            run.converged,
-            run.cluster_sizes,
-            run.log_likelihood,
-            run.n_rows,
+            logLikelihoodHistory=[h.objective for h in run.history],
+            numIter=run.n_iter,
+            converged=run.converged,
+            clusterSizes=run.cluster_sizes,
+            logLikelihood=run.log_likelihood,
+            numRows=run.n_rows,
             candidateRows=outputs.candidate_rows(candidates, run),
             criterion=self.getCriterion(),
         )
@@ -467,17 +479,18 @@ def _scorable(X: np.ndarray, d: int, marker: str) -> np.ndarray:
     return X
 
 
-class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence):
+class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
     """A fitted mixture: ``weights``, ``means``, ``covariances``, ``summary``, ``bic``, ``aic``;
     ``transform`` adds the most probable component, the posterior probabilities and each
     row's log-likelihood."""
 
+    summary_class = GaussianMixtureSummary
+
     def __init__(
         self, mixture: gaussian.Mixture | None = None, summary: GaussianMixtureSummary | None = None
     ):
-        super().__init__()
+        super().__init__(summary)
         self._mixture = mixture
-        self._summary = summary
 
     @property
     def weights(self) -> np.ndarray:
@@ -490,16 +503,6 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
     @property
     def covariances(self) -> np.ndarray:
         return self._mixture.covariances
-
-    @property
-    def hasSummary(self) -> bool:
-        return self._summary is not None
-
-    @property
-    def summary(self) -> GaussianMixtureSummary:
-        if self._summary is None:
-            raise RuntimeError("this model has no training summary")
-        return self._summary
 
     @property
     def bic(self) -> float:
@@ -608,11 +611,7 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
                 f"on {self.means.shape[1]}"
             )
 
-    def _transform(self, dataset):
-        return with_columns(dataset, self.getFeaturesCol(), *self._outputs())
-
     def _outputs(self):
-        """The output columns and ``compute(X)``, their values for a block of rows X."""
         prepared = gaussian.prepare(self._mixture)
         marker = self.getMissingValue()
         d = self.means.shape[1]
@@ -631,24 +630,14 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
             fields.append(StructField(self.getImputedCol(), VectorUDT()))
         return fields, compute
 
+    def _example_rows(self) -> np.ndarray:
+        return self.means
+
     def _arrays(self) -> dict:
         return {"weights": self.weights, "means": self.means, "covariances": self.covariances}
 
     def _extra(self) -> dict:
-        out = {"covarianceType": self._mixture.covariance_type}
-        if self._summary is not None:
-            s = self._summary
-            out["summary"] = dict(
-                logLikelihoodHistory=s.logLikelihoodHistory,
-                numIter=s.numIter,
-                converged=s.converged,
-                clusterSizes=s.clusterSizes,
-                logLikelihood=s.logLikelihood,
-                numRows=s.numRows,
-                candidateRows=s.candidateRows,
-                criterion=s.criterion,
-            )
-        return out
+        return {"covarianceType": self._mixture.covariance_type}
 
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> GaussianMixtureModel:
@@ -662,5 +651,4 @@ class GaussianMixtureModel(Model, _GaussianMixtureParams, ArrayModelPersistence)
             )
         except (KeyError, ValueError, IndexError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
-        summary = GaussianMixtureSummary(**extra["summary"]) if "summary" in extra else None
-        return cls(mixture, summary)
+        return cls(mixture)

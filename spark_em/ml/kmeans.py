@@ -10,10 +10,11 @@ cost falls by no more than ``tol`` (MLlib: when no centre moves more than ``tol`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from pyspark import keyword_only
-from pyspark.ml import Estimator, Model
+from pyspark.ml import Estimator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasFeaturesCol, HasPredictionCol, HasSeed, HasWeightCol
 from pyspark.sql.types import DoubleType, IntegerType, StructField
@@ -22,7 +23,8 @@ from spark_em.engine import ops
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import kmeans
-from spark_em.ml.columns import check_width, with_columns
+from spark_em.ml.columns import check_width
+from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     HasBackend,
     HasIterationParams,
@@ -32,7 +34,8 @@ from spark_em.ml.params import (
     gt_eq,
     in_array,
 )
-from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
+from spark_em.ml.summary import TrainingSummary
 from spark_em.ml.tracking import Tracked
 from spark_em.models import gaussian as gaussian_model
 from spark_em.models import kmeans as kmeans_model
@@ -80,16 +83,16 @@ class _KMeansParams(HasFeaturesCol, HasPredictionCol, HasIterationParams, HasSee
         return self.getOrDefault(self.distanceCol)
 
 
-@dataclass
-class KMeansSummary:
+@dataclass(kw_only=True, repr=False)
+class KMeansSummary(TrainingSummary):
     """A fit's report: the cost after every pass (``costHistory``), ``trainingCost`` (under
     the final centres), ``clusterSizes``, ``numIter``, ``converged`` and ``k``."""
+
+    objective: ClassVar[str] = "cost"
 
     k: int
     trainingCost: float
     clusterSizes: list[float]
-    numIter: int
-    converged: bool
     costHistory: list[float] = field(default_factory=list)
 
 
@@ -192,37 +195,28 @@ class KMeans(
         finally:
             blocks.unpersist()
         summary = KMeansSummary(
-            self.getK(),
-            stats.cost_before,
-            stats.counts.tolist(),
-            run.n_iter,
-            run.converged,
-            [h.objective for h in run.history],
+            k=self.getK(),
+            trainingCost=stats.cost_before,
+            clusterSizes=stats.counts.tolist(),
+            numIter=run.n_iter,
+            converged=run.converged,
+            costHistory=[h.objective for h in run.history],
         )
         return self._copyValues(KMeansModel(centres, summary))
 
 
-class KMeansModel(Model, _KMeansParams, ArrayModelPersistence):
+class KMeansModel(FittedModel, _KMeansParams):
     """Fitted centres: ``clusterCenters()``, ``summary``; ``transform`` adds the nearest
     centre's index and the distance to it."""
 
+    summary_class = KMeansSummary
+
     def __init__(self, centres: np.ndarray | None = None, summary: KMeansSummary | None = None):
-        super().__init__()
+        super().__init__(summary)
         self._centres = None if centres is None else np.asarray(centres, dtype=np.float64)
-        self._summary = summary
 
     def clusterCenters(self) -> list[np.ndarray]:
         return [c.copy() for c in self._centres]
-
-    @property
-    def hasSummary(self) -> bool:
-        return self._summary is not None
-
-    @property
-    def summary(self) -> KMeansSummary:
-        if self._summary is None:
-            raise RuntimeError("this model has no training summary")
-        return self._summary
 
     def predict(self, value) -> int:
         """The nearest centre of one row (a vector or a list)."""
@@ -233,11 +227,7 @@ class KMeansModel(Model, _KMeansParams, ArrayModelPersistence):
             ]
         )
 
-    def _transform(self, dataset):
-        return with_columns(dataset, self.getFeaturesCol(), *self._outputs())
-
     def _outputs(self):
-        """The output columns and ``compute(X)``, their values for a block of rows X."""
         centres = self._centres
         d = centres.shape[1]
 
@@ -251,19 +241,18 @@ class KMeansModel(Model, _KMeansParams, ArrayModelPersistence):
         ]
         return fields, compute
 
+    def _example_rows(self) -> np.ndarray:
+        return self._centres
+
     def _arrays(self) -> dict:
         return {"centers": self._centres}
-
-    def _extra(self) -> dict:
-        return {"summary": None if self._summary is None else vars(self._summary)}
 
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> KMeansModel:
         centres = arrays.get("centers")
         if centres is None or centres.ndim != 2 or not np.isfinite(centres).all():
             raise InputError("the saved model is incomplete or inconsistent (no finite centres)")
-        summary = extra.get("summary")
-        return cls(centres, KMeansSummary(**summary) if summary else None)
+        return cls(centres)
 
 
 def _checked(X: np.ndarray, d: int) -> np.ndarray:

@@ -3,9 +3,12 @@ model."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 from pyspark import keyword_only
-from pyspark.ml import Estimator, Model
+from pyspark.ml import Estimator
 from pyspark.ml.linalg import VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasFeaturesCol, HasSeed
@@ -14,9 +17,11 @@ from pyspark.sql.types import StructField
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import masked
-from spark_em.ml.columns import check_width, with_columns
+from spark_em.ml.columns import check_width
+from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt
-from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
+from spark_em.ml.summary import TrainingSummary
 from spark_em.ml.tracking import Tracked
 from spark_em.models import masked as masked_model
 
@@ -118,27 +123,39 @@ class MaskedGaussianMixture(
             )
         finally:
             blocks.unpersist()
-        return self._copyValues(
-            MaskedGaussianMixtureModel(
-                run.mixture,
-                {
-                    "logLikelihood": run.log_likelihood,
-                    "numIter": run.n_iter,
-                    "converged": run.converged,
-                    "logLikelihoodHistory": [h.objective for h in run.history],
-                },
-            )
+        summary = MaskedGaussianMixtureSummary(
+            logLikelihood=run.log_likelihood,
+            numIter=run.n_iter,
+            converged=run.converged,
+            logLikelihoodHistory=[h.objective for h in run.history],
         )
+        return self._copyValues(MaskedGaussianMixtureModel(run.mixture, summary))
 
 
-class MaskedGaussianMixtureModel(Model, _MaskedParams, ArrayModelPersistence):
+@dataclass(kw_only=True, repr=False)
+class MaskedGaussianMixtureSummary(TrainingSummary):
+    """A fit's report: the log-likelihood after every iteration, the last one, iterations and
+    convergence."""
+
+    objective: ClassVar[str] = "logLikelihood"
+
+    logLikelihood: float
+    logLikelihoodHistory: list[float]
+
+
+class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
     """A fitted masked mixture: ``mu``, ``var``, ``p``, ``summary``; ``transform`` adds the row
     with its missing entries filled by equation (6)."""
 
-    def __init__(self, mixture: masked.Mixture | None = None, summary: dict | None = None):
-        super().__init__()
+    summary_class = MaskedGaussianMixtureSummary
+
+    def __init__(
+        self,
+        mixture: masked.Mixture | None = None,
+        summary: MaskedGaussianMixtureSummary | None = None,
+    ):
+        super().__init__(summary)
         self._mixture = mixture
-        self.summary = summary or {}
 
     @property
     def mu(self) -> np.ndarray:
@@ -152,11 +169,7 @@ class MaskedGaussianMixtureModel(Model, _MaskedParams, ArrayModelPersistence):
     def p(self) -> np.ndarray:
         return self._mixture.p
 
-    def _transform(self, dataset):
-        return with_columns(dataset, self.getFeaturesCol(), *self._outputs())
-
     def _outputs(self):
-        """The output columns and ``compute(X)``, their values for a block of rows X."""
         mixture = self._mixture
         d = mixture.mu.shape[1]
 
@@ -166,11 +179,11 @@ class MaskedGaussianMixtureModel(Model, _MaskedParams, ArrayModelPersistence):
 
         return [StructField(self.getOutputCol(), VectorUDT())], compute
 
+    def _example_rows(self) -> np.ndarray:
+        return self.mu
+
     def _arrays(self) -> dict:
         return {"mu": self.mu, "var": self.var, "p": self.p}
-
-    def _extra(self) -> dict:
-        return {"summary": self.summary}
 
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> MaskedGaussianMixtureModel:
@@ -181,4 +194,4 @@ class MaskedGaussianMixtureModel(Model, _MaskedParams, ArrayModelPersistence):
                 raise ValueError(problem)
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
-        return cls(masked.Mixture(mu, var, p), extra.get("summary", {}))
+        return cls(masked.Mixture(mu, var, p))

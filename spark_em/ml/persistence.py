@@ -26,9 +26,7 @@ from pyspark.ml.util import (
     DefaultParamsReader,
     DefaultParamsWritable,
     DefaultParamsWriter,
-    MLReadable,
     MLReader,
-    MLWritable,
     MLWriter,
 )
 
@@ -36,7 +34,7 @@ from spark_em.engine.fs import HadoopFS, first_line, prepare_target
 from spark_em.engine.session import is_connect
 from spark_em.errors import InputError
 
-__all__ = ["ArrayModelPersistence", "ParamsWritable", "DefaultParamsReadable"]
+__all__ = ["ModelReader", "ModelWriter", "ParamsWritable", "DefaultParamsReadable"]
 
 FORMAT = 2
 ARRAYS = "arrays"
@@ -145,7 +143,9 @@ def arrays_from_rows(rows, entries: dict, path: str) -> dict:
     return arrays
 
 
-class _ArrayModelWriter(_TargetWriter):
+class ModelWriter(_TargetWriter):
+    """A fitted model's writer: its arrays, its DataFrames, then its metadata."""
+
     def __init__(self, instance):
         super().__init__()
         self.instance = instance
@@ -177,7 +177,7 @@ class _ArrayModelWriter(_TargetWriter):
             self.instance,
             spark,
             extraMetadata={
-                "model": self.instance._extra(),
+                "model": self.instance._metadata(),
                 "persistence": {"format": FORMAT, "arrays": entries, "frames": sorted(frames)},
             },
         )
@@ -203,7 +203,9 @@ def reads_under(spark, path: str, frames: dict) -> bool:
     return False
 
 
-class _ArrayModelReader(MLReader):
+class ModelReader(MLReader):
+    """A fitted model's reader: everything checked against the metadata."""
+
     def __init__(self, cls):
         super().__init__()
         self.cls = cls
@@ -234,22 +236,9 @@ class _ArrayModelReader(MLReader):
                 f"{path}: the model's arrays cannot be read ({first_line(exc)})"
             ) from None
         arrays = arrays_from_rows(rows, saved["arrays"], path)
-        model = self.cls._from_saved(arrays, extra)
+        model = self.cls._rebuilt(arrays, extra)
         names = saved.get("frames", [])
         if names:
             model._attach_frames({name: spark.read.parquet(_join(path, name)) for name in names})
         DefaultParamsReader.getAndSetParams(model, metadata)
         return model
-
-
-class ArrayModelPersistence(MLWritable, MLReadable):
-    def write(self) -> MLWriter:
-        return _ArrayModelWriter(self)
-
-    @classmethod
-    def read(cls) -> MLReader:
-        return _ArrayModelReader(cls)
-
-    def _frames(self) -> dict:
-        """DataFrames the model keeps and saves beside its arrays (none by default)."""
-        return {}

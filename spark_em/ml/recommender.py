@@ -14,17 +14,23 @@ it lives, saved with it as Parquet): the posteriors p(j|u) and the rated items c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
+import pandas as pd
 from pyspark import keyword_only
-from pyspark.ml import Estimator, Model
+from pyspark.ml import Estimator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol, HasSeed
 
 from spark_em.errors import InputError
 from spark_em.io.triples import read_triples
 from spark_em.kernels import masked
+from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq, in_array
-from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
+from spark_em.ml.summary import TrainingSummary
 from spark_em.ml.tracking import Tracked
 from spark_em.models import masked as masked_model
 from spark_em.models import recommend
@@ -209,16 +215,16 @@ class MixtureRecommender(
             min_variance=self.getMinVariance(),
         )
         run = masked_model.best(runs)
-        summary = {
-            "logLikelihood": run.log_likelihood,
-            "numIter": run.n_iter,
-            "converged": run.converged,
-            "seed": run.seed,
-            "logLikelihoodHistory": [h.objective for h in run.history],
-            "numRatings": data.n_ratings,
-            "numUsers": len(data.index.users),
-            "numItems": len(data.index.items),
-        }
+        summary = MixtureRecommenderSummary(
+            logLikelihood=run.log_likelihood,
+            numIter=run.n_iter,
+            converged=run.converged,
+            seed=run.seed,
+            logLikelihoodHistory=[h.objective for h in run.history],
+            numRatings=data.n_ratings,
+            numUsers=len(data.index.users),
+            numItems=len(data.index.items),
+        )
         model = MixtureRecommenderModel(
             run.mixture, data.index.items, ratings, summary, tuple(names)
         )
@@ -226,26 +232,42 @@ class MixtureRecommender(
         return self._copyValues(model)
 
 
-class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
+@dataclass(kw_only=True, repr=False)
+class MixtureRecommenderSummary(TrainingSummary):
+    """A fit's report: the log-likelihood after every iteration and the last one, iterations,
+    convergence, the seed of the start kept, and the ratings, users and items fitted."""
+
+    objective: ClassVar[str] = "logLikelihood"
+
+    logLikelihood: float
+    logLikelihoodHistory: list[float]
+    seed: int
+    numRatings: int
+    numUsers: int
+    numItems: int
+
+
+class MixtureRecommenderModel(FittedModel, _RecommenderParams):
     """A fitted recommender: ``mu``, ``var``, ``p``, ``summary``, ``transform`` and the
     ``recommendFor…`` methods of ALS's model, plus ``withNewUsers`` and
     ``recommendForNewUsers``."""
+
+    summary_class = MixtureRecommenderSummary
 
     def __init__(
         self,
         mixture: masked.Mixture | None = None,
         items: np.ndarray | None = None,
         ratings=None,
-        summary: dict | None = None,
+        summary: MixtureRecommenderSummary | None = None,
         columns: tuple[str, str, str] = ("user", "item", "rating"),
     ):
-        super().__init__()
+        super().__init__(summary)
         self._mixture = mixture
         self._items = items
         self._ratings = ratings
         self._columns = tuple(columns)  # the ratings' user, item and rating columns
         self._data = None  # the training ratings as cached blocks, read when first needed
-        self.summary = summary or {}
 
     def setUserCol(self, value: str):
         return self._set(userCol=value)
@@ -427,11 +449,37 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
     def _spark(self):
         return self._ratings.sparkSession
 
+    def _score_pandas(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Each (user, item) row's predicted rating (``recommend.new_user_predictions``): every
+        user in ``frame`` scored from their rated rows in it, with the parameters fixed."""
+        prediction = recommend.new_user_predictions(
+            self._mixture, self._items, frame, self._columns
+        )
+        return pd.DataFrame({self.getPredictionCol(): prediction}, index=frame.index)
+
+    def _input_example(self) -> pd.DataFrame:
+        """A new user's ratings of the first items (their means under the first component)."""
+        user, item, rating = self._columns
+        items = [v.item() for v in self._items[:3]]
+        numeric = self._ratings is not None and self._ratings.schema[user].dataType.typeName() in (
+            "integer",
+            "long",
+            "short",
+            "byte",
+        )
+        return pd.DataFrame(
+            {
+                user: [-1 if numeric else "new"] * len(items),
+                item: items,
+                rating: [float(v) for v in self.mu[0, : len(items)]],
+            }
+        )
+
     def _arrays(self) -> dict:
         return {"mu": self.mu, "var": self.var, "p": self.p, "items": self._items}
 
     def _extra(self) -> dict:
-        return {"summary": self.summary, "ratingColumns": list(self._columns)}
+        return {"ratingColumns": list(self._columns)}
 
     def _frames(self) -> dict:
         return {} if self._ratings is None else {RATINGS: self._ratings}
@@ -452,6 +500,6 @@ class MixtureRecommenderModel(Model, _RecommenderParams, ArrayModelPersistence):
             mixture,
             arrays["items"],
             None,
-            extra.get("summary", {}),
+            None,
             tuple(extra.get("ratingColumns", ("user", "item", "rating"))),
         )

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 from pyspark import keyword_only
-from pyspark.ml import Estimator, Model
+from pyspark.ml import Estimator
 from pyspark.ml.linalg import DenseVector
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasFeaturesCol, HasPredictionCol
@@ -17,10 +17,15 @@ from spark_em.engine import ops
 from spark_em.errors import InputError
 from spark_em.io.table import from_dataframe
 from spark_em.kernels import wols
-from spark_em.ml.columns import check_width, with_columns
+from spark_em.ml.columns import check_width
+from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import FitSetters, HasBackend, HasIterationParams, gt_eq, in_array
-from spark_em.ml.persistence import ArrayModelPersistence, DefaultParamsReadable, ParamsWritable
+from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
 from spark_em.ml.tracking import Tracked
+from spark_em.ml.wols_summary import (
+    WeightedLinearRegressionSummary,
+    WeightedLinearRegressionTrainingSummary,
+)
 from spark_em.models import wols as wols_model
 from spark_em.models import wols_inference
 from spark_em.models.wols import GD_STOPS, SOLVERS
@@ -225,147 +230,29 @@ class WeightedLinearRegression(
             )
         finally:
             data.blocks.unpersist()
+        summary = WeightedLinearRegressionTrainingSummary.of_result(result)
         model = self._copyValues(
-            WeightedLinearRegressionModel(
-                result.coefficients, result.intercept, training_summary(result)
-            )
+            WeightedLinearRegressionModel(result.coefficients, result.intercept, summary)
         )
-        model.summary._attach(model, dataset)
+        summary._attach(model, dataset)
         return model
 
 
-def _intercept_last(values, intercept: bool) -> list | None:
-    """MLlib's order: the features' entries, then the intercept's."""
-    if values is None:
-        return None
-    values = np.asarray(values)
-    return (np.concatenate([values[1:], values[:1]]) if intercept else values).tolist()
-
-
-def training_summary(result) -> WeightedLinearRegressionSummary:
-    summary = {
-        "lossHistory": result.loss_history,
-        "passes": result.passes,
-        "numIter": result.n_iter,
-        "loss": result.loss,
-        "gradientNorm": result.gradient_norm,
-        "converged": result.converged,
-        "solver": result.solver,
-        "fitIntercept": result.fit_intercept,
-    }
-    inference = result.inference
-    if inference is not None:
-        k = result.fit_intercept
-        summary.update(
-            {
-                "estimates": _intercept_last(inference["coefficients"], k),
-                "coefficientStandardErrors": _intercept_last(inference["standard_errors"], k),
-                "tValues": _intercept_last(inference["t_values"], k),
-                "pValues": _intercept_last(inference["p_values"], k),
-                "r2": inference["r2"],
-                "r2adj": inference["r2_adj"],
-                "rootMeanSquaredError": inference["rmse"],
-                "meanSquaredError": inference["rmse"] ** 2,
-                "residualStandardError": inference["residual_standard_error"],
-                "degreesOfFreedom": inference["degrees_of_freedom"],
-                "numInstances": inference["n_rows"],
-                "numPositiveWeight": inference["n_positive_weight"],
-                "fValue": inference["f_statistic"],
-                "fPValue": inference["f_p_value"],
-                "logLikelihood": inference["log_likelihood"],
-                "aic": inference["aic"],
-                "bic": inference["bic"],
-                "conditionNumber": inference["condition_number"],
-                "covType": inference["cov_type"],
-                "regParam": inference["reg_param"],
-            }
-        )
-    return WeightedLinearRegressionSummary(summary)
-
-
-class WeightedLinearRegressionSummary(dict):
-    """The fit's figures under MLlib's names, as attributes (and as a dict, which is what a
-    saved model keeps): with the qr solver ``coefficientStandardErrors``, ``tValues`` and
-    ``pValues`` (MLlib's order: the intercept last), ``r2``, ``r2adj``,
-    ``rootMeanSquaredError``, ``meanSquaredError``, ``residualStandardError``,
-    ``degreesOfFreedom``, ``numInstances``, ``fValue``, ``fPValue``, ``logLikelihood``, ``aic``,
-    ``bic``, ``conditionNumber``, ``covType``, ``estimates`` (the coefficients in that order);
-    for every solver ``lossHistory``, ``passes``, ``numIter``, ``loss``, ``gradientNorm``,
-    ``converged``. On a model just fitted (or from ``evaluate``), also ``meanAbsoluteError`` and
-    ``explainedVariance`` (one pass over the data on first use), ``predictions`` and
-    ``residuals`` (label − prediction) as DataFrames; and ``confidenceIntervals(alpha)``."""
-
-    _model = None
-    _dataset = None
-
-    def _attach(self, model, dataset) -> WeightedLinearRegressionSummary:
-        self._model, self._dataset = model, dataset
-        return self
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"the summary has no {name!r}") from None
-
-    def _evaluated(self, name: str):
-        if name not in self:
-            if self._dataset is None:
-                raise InputError(f"{name} needs the data: use model.evaluate(df)")
-            self.update(
-                {k: v for k, v in self._model._evaluation(self._dataset).items() if k not in self}
-            )
-        return self[name]
-
-    @property
-    def meanAbsoluteError(self) -> float:
-        return self._evaluated("meanAbsoluteError")
-
-    @property
-    def explainedVariance(self) -> float:
-        return self._evaluated("explainedVariance")
-
-    @property
-    def predictions(self):
-        if self._dataset is None:
-            raise InputError("predictions need the data: use model.evaluate(df)")
-        return self._model.transform(self._dataset)
-
-    @property
-    def residuals(self):
-        """label − prediction, one column ``residuals``, as MLlib's summary."""
-        from pyspark.sql import functions as F
-
-        label, prediction = self._model.getLabelCol(), self._model.getPredictionCol()
-        return self.predictions.select((F.col(label) - F.col(prediction)).alias("residuals"))
-
-    def confidenceIntervals(self, alpha: float = 0.05) -> list[list[float]]:
-        """[low, high] per coefficient at 1 − ``alpha`` (Student t with degreesOfFreedom), in
-        the order of ``coefficientStandardErrors``; qr only."""
-        if self.get("coefficientStandardErrors") is None:
-            raise InputError("confidence intervals need the qr solver without regParam")
-        if not 0 < alpha < 1:
-            raise InputError(f"{{param}} must be between 0 and 1, got {alpha}", param="alpha")
-        return wols_inference.confidence_intervals(
-            self["estimates"], self["coefficientStandardErrors"], self["degreesOfFreedom"], alpha
-        ).tolist()
-
-
-class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, ArrayModelPersistence):
+class WeightedLinearRegressionModel(FittedModel, _WeightedLinearRegressionParams):
     """``coefficients`` (a DenseVector), ``intercept``, ``summary``; ``transform`` adds the
     prediction W·X; ``evaluate(df)`` scores new data."""
 
-    def __init__(self, coefficients=None, intercept: float = 0.0, summary: dict | None = None):
-        super().__init__()
+    summary_class = WeightedLinearRegressionTrainingSummary
+
+    def __init__(
+        self,
+        coefficients=None,
+        intercept: float = 0.0,
+        summary: WeightedLinearRegressionTrainingSummary | None = None,
+    ):
+        super().__init__(summary)
         self._coefficients = None if coefficients is None else np.asarray(coefficients, np.float64)
         self._intercept = float(intercept)
-        self.summary = (
-            summary
-            if isinstance(summary, WeightedLinearRegressionSummary)
-            else WeightedLinearRegressionSummary(summary or {})
-        )
 
     @property
     def coefficients(self) -> DenseVector:
@@ -375,15 +262,7 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, Arra
     def intercept(self) -> float:
         return self._intercept
 
-    @property
-    def hasSummary(self) -> bool:
-        return bool(self.summary)
-
-    def _transform(self, dataset):
-        return with_columns(dataset, self.getFeaturesCol(), *self._outputs())
-
     def _outputs(self):
-        """The output columns and ``compute(X)``, their values for a block of rows X."""
         coefficients, intercept = self._coefficients, self._intercept
 
         def compute(X):
@@ -421,13 +300,14 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, Arra
         ``r2``, ``explainedVariance`` and ``numInstances`` on ``dataset`` (its label, weight
         and features columns as the model's params name them), with its ``predictions`` and
         ``residuals``."""
-        return WeightedLinearRegressionSummary(self._evaluation(dataset))._attach(self, dataset)
+        summary = WeightedLinearRegressionSummary.of_evaluation(self._evaluation(dataset))
+        return summary._attach(self, dataset)
+
+    def _example_rows(self) -> np.ndarray:
+        return np.eye(len(self._coefficients))
 
     def _arrays(self) -> dict:
         return {"coefficients": self._coefficients, "intercept": np.array([self._intercept])}
-
-    def _extra(self) -> dict:
-        return {"summary": dict(self.summary)}
 
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> WeightedLinearRegressionModel:
@@ -441,4 +321,4 @@ class WeightedLinearRegressionModel(Model, _WeightedLinearRegressionParams, Arra
                 raise ValueError("coefficients must be a finite vector and intercept one number")
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
-        return cls(coefficients, float(intercept[0]), extra.get("summary", {}))
+        return cls(coefficients, float(intercept[0]))

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 import time
 import warnings
@@ -21,7 +20,6 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import mlflow
-import numpy as np
 
 from spark_em.errors import InputError
 from spark_em.ml import tracking
@@ -31,7 +29,6 @@ from spark_em.mlflow.pyfunc import predict
 __all__ = ["autolog", "load_model", "log_model", "predict"]
 
 ARTIFACT = "spark_em_model"
-HISTORIES = ("logLikelihoodHistory", "costHistory", "lossHistory")
 _settings = {"log_models": True, "silent": False}
 
 
@@ -50,8 +47,8 @@ def log_model(
     installed here (spark-em must be installable where the model is served)."""
     from mlflow.models import infer_signature
 
-    artifact.check_model(model)
-    example = _example(model) if input_example is None else input_example
+    model = artifact.check_model(model)
+    example = model._input_example() if input_example is None else input_example
     with warnings.catch_warnings():  # the integer prediction column: never missing here
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         signature = infer_signature(example, predict(model, example))
@@ -126,44 +123,6 @@ def _requirements() -> list[str]:
     return out
 
 
-def _example(model):
-    """A few rows the model can score, built from its parameters."""
-    import pandas as pd
-
-    kind = type(model).__name__
-    if kind == "MixtureRecommenderModel":
-        user, item, rating = model._columns
-        items = [v.item() for v in model.items[:3]]
-        ratings = model._ratings
-        numeric = ratings is not None and ratings.schema[user].dataType.typeName() in (
-            "integer",
-            "long",
-            "short",
-            "byte",
-        )
-        return pd.DataFrame(
-            {
-                user: [-1 if numeric else "new"] * len(items),
-                item: items,
-                rating: [float(v) for v in model.mu[0, : len(items)]],
-            }
-        )
-    rows = {
-        "GaussianMixtureModel": lambda: model.means,
-        "KMeansModel": lambda: model.clusterCenters(),
-        "MaskedGaussianMixtureModel": lambda: model.mu,
-        "WeightedLinearRegressionModel": lambda: np.eye(len(model.coefficients)),
-    }[kind]()
-    return pd.DataFrame({model.getFeaturesCol(): [[float(v) for v in r] for r in rows[:3]]})
-
-
-def _summary_of(model) -> dict:
-    summary = getattr(model, "summary", None) if getattr(model, "hasSummary", True) else None
-    if summary is None:
-        return {}
-    return dict(summary) if isinstance(summary, dict) else dict(vars(summary))
-
-
 def _params_of(estimator) -> dict:
     out = {}
     for param, value in estimator.extractParamMap().items():
@@ -173,22 +132,13 @@ def _params_of(estimator) -> dict:
     return out
 
 
-def _figures(model) -> tuple[str | None, list[float], dict[str, float]]:
-    """The objective's history and the final scalar figures of a fit's summary."""
-    summary = _summary_of(model)
-    history_name = next((h for h in HISTORIES if summary.get(h)), None)
-    history = [float(v) for v in summary.get(history_name, [])] if history_name else []
-    final = {
-        k: float(v)
-        for k, v in summary.items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    }
-    for row in summary.get("candidateRows") or []:
-        if row.get("chosen"):
-            final.update(
-                {k: float(row[k]) for k in ("bic", "aic", "bicSklearn", "aicSklearn") if k in row}
-            )
-    return history_name, history, final
+def _figures(model) -> tuple[str, list[float], dict[str, float]]:
+    """The name and values of the objective's history, and the summary's final figures."""
+    if not model.hasSummary:
+        return "", [], {}
+    summary = model.summary
+    history = [float(v) for v in summary.objectiveHistory]
+    return f"{summary.objective}History", history, summary.metrics()
 
 
 @contextmanager

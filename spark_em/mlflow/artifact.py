@@ -1,35 +1,29 @@
 """A fitted model as files that need no Spark to read: ``model.json`` (class, params as Spark
-ML's metadata spells them, the model's own fields) and ``arrays.npz`` (read back without
-pickle). What an MLflow run keeps, and what its pyfunc scores with on pandas."""
+ML's metadata spells them, the model's own fields and summary) and ``arrays.npz`` (read back
+without pickle). What an MLflow run keeps, and what its pyfunc scores with on pandas.
+
+Any ``FittedModel`` is written through its protocol (``_metadata``, ``_arrays``) and read back
+by the class the registry holds under the recorded name (``FittedModel.named``)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 import numpy as np
 
+import spark_em.ml  # noqa: F401  (registers every model class with FittedModel)
 from spark_em.errors import InputError
+from spark_em.ml.fitted import FittedModel
 
 MODEL_FILE, ARRAYS_FILE = "model.json", "arrays.npz"
-MODEL_CLASSES = (
-    "GaussianMixtureModel",
-    "KMeansModel",
-    "MaskedGaussianMixtureModel",
-    "MixtureRecommenderModel",
-    "WeightedLinearRegressionModel",
-)
 
 
-def check_model(model) -> None:
-    if type(model).__name__ not in MODEL_CLASSES or not type(model).__module__.startswith(
-        "spark_em."
-    ):
-        raise InputError(
-            f"model: a spark-em model is needed ({', '.join(MODEL_CLASSES)}), "
-            f"not {type(model).__name__}"
-        )
+def check_model(model) -> FittedModel:
+    """``model`` if it is a fitted spark-em model."""
+    if not isinstance(model, FittedModel):
+        raise InputError(f"model: a fitted spark-em model is needed, not {type(model).__name__}")
+    return model
 
 
 def write(model, directory: Path) -> None:
@@ -43,28 +37,25 @@ def write(model, directory: Path) -> None:
         "sparkVersion": pyspark.__version__,
         "paramMap": {p.name: v for p, v in model._paramMap.items()},
         "defaultParamMap": {p.name: v for p, v in model._defaultParamMap.items()},
-        "model": model._extra(),
+        "model": model._metadata(),
     }
     (directory / MODEL_FILE).write_text(json.dumps(metadata))
     np.savez(directory / ARRAYS_FILE, **{k: np.asarray(v) for k, v in model._arrays().items()})
 
 
-def read(directory: Path):
+def read(directory: Path) -> FittedModel:
     """The model ``write`` left in ``directory`` (without the recommender's training
     ratings, which stay with a Spark save)."""
     from pyspark.ml.util import DefaultParamsReader
 
     try:
         metadata = json.loads((directory / MODEL_FILE).read_text())
-        module, _, name = metadata["class"].rpartition(".")
-        if name not in MODEL_CLASSES or not module.startswith("spark_em."):
-            raise ValueError(f"not a spark-em model class: {metadata['class']}")
-        cls = getattr(importlib.import_module(module), name)
+        cls = FittedModel.named(metadata["class"])
         with np.load(directory / ARRAYS_FILE, allow_pickle=False) as saved:
             arrays = {k: saved[k] for k in saved.files}
-    except (OSError, ValueError, KeyError, AttributeError, ImportError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"{directory}: not a logged spark-em model ({exc})") from None
-    model = cls._from_saved(arrays, metadata["model"])
+    model = cls._rebuilt(arrays, metadata["model"])
     model._resetUid(metadata["uid"])
     DefaultParamsReader.getAndSetParams(model, metadata)
     return model

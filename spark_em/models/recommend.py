@@ -8,6 +8,8 @@
   (for all users, or a subset).
 - ``recommend_items``: each item's top-N users who have not rated it, as ALS's
   ``recommendForAllItems``: ``item, recommendations array<struct<user, rating>>``.
+- ``new_user_predictions``: the same predictions for the rows of a pandas DataFrame, every
+  user scored from their rows in it alone (numpy only: what the MLflow pyfunc serves).
 
 Both work on the sparse blocks of ``spark_em.io.triples`` and speak the original ids. Results
 leave the executors as Arrow record batches, one serialized table per block, and are unpacked
@@ -17,7 +19,9 @@ into DataFrame rows by ``mapInArrow``: no row passes through the driver.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+from scipy import sparse
 
 from spark_em.engine import ops
 from spark_em.engine.backend import shared
@@ -276,3 +280,45 @@ def _check_n(n: int) -> None:
 
 def _arrow_id(ids: np.ndarray):
     return pa.string() if ids.dtype.kind in "US" else pa.int64()
+
+
+def new_user_predictions(
+    mixture: masked.Mixture, items: np.ndarray, frame: pd.DataFrame, columns: tuple[str, str, str]
+) -> np.ndarray:
+    """Each (user, item) row's predicted rating, E[rating] under the user's posterior over the
+    components. The posterior comes from that user's rated rows in ``frame`` alone (``columns``
+    names the user, item and rating columns; a row without a rating is only asked about),
+    with the parameters fixed: each user in ``frame`` is scored as a new user. A user with no
+    rated row gets the prior's prediction; an item not in ``items`` gets NaN."""
+    user, item, rating = columns
+    missing = [c for c in (user, item) if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"model_input has no column {', '.join(map(repr, missing))}; "
+            f"it has {', '.join(map(str, frame.columns))}"
+        )
+    codes, users = pd.factorize(frame[user])
+    cols = positions(items, frame[item].to_numpy())
+    rated = np.zeros(len(frame), dtype=bool)
+    given = np.zeros(len(frame))
+    if rating in frame.columns:
+        given = pd.to_numeric(frame[rating], errors="coerce").to_numpy(dtype=np.float64)
+        rated = np.isfinite(given)
+        if (given[rated] <= 0).any():
+            raise InputError(
+                f"model_input: a {rating!r} must be a positive number (0 means "
+                "no rating: leave it empty to ask for a prediction)"
+            )
+        rated &= (cols >= 0) & (codes >= 0)
+        pairs = pd.DataFrame({"u": codes[rated], "i": cols[rated]})
+        if pairs.duplicated().any():
+            raise InputError(f"model_input: a user rates an item twice in {rating!r}")
+    X = sparse.csr_array(
+        (given[rated], (codes[rated], cols[rated])), shape=(len(users), len(items))
+    )
+    post = masked.posterior(X, mixture)[0]
+    known = (cols >= 0) & (codes >= 0)
+    prediction = np.full(len(frame), np.nan)
+    mu = np.asarray(mixture.mu, dtype=np.float64)
+    prediction[known] = np.einsum("nk,kn->n", post[codes[known]], mu[:, cols[known]])
+    return prediction

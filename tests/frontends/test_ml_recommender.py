@@ -174,7 +174,7 @@ def test_netflix_triples_predict_the_matrix_completion(spark, sc, netflix_dir):
     model = MixtureRecommender(userCol="userId", itemCol="movieId", k=12, seed=1, maxIter=4).fit(
         as_triples(spark, X, users, items)
     )
-    assert model.summary["logLikelihood"] == pytest.approx(run.log_likelihood, rel=1e-10)
+    assert model.summary.logLikelihood == pytest.approx(run.log_likelihood, rel=1e-10)
     assert_allclose(model.mu, run.mixture.mu, rtol=1e-9)
     completed = masked.complete(X, run.mixture)
     rng = np.random.default_rng(0)

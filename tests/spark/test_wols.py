@@ -388,7 +388,7 @@ def test_estimator_round_trip(spark, tmp_path):
     assert_allclose(
         np.r_[model.intercept, model.coefficients.toArray()], reference(values), rtol=1e-6
     )
-    assert model.summary["passes"] >= model.summary["numIter"] and model.summary.converged
+    assert model.summary.passes >= model.summary.numIter and model.summary.converged
     model.save(str(tmp_path / "m"))
     loaded = WeightedLinearRegressionModel.load(str(tmp_path / "m"))
     assert loaded.summary == model.summary

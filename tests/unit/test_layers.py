@@ -98,6 +98,47 @@ def test_kernels_use_only_numpy_scipy_numba_and_the_standard_library():
     assert wrong == []
 
 
+# Imports by name at run time hide a dependency from the checks above.
+STRING_IMPORTS = {"import_module", "__import__", "spec_from_file_location", "module_from_spec"}
+
+
+def string_imports(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, function) of every call that imports a module by its name."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            called = node.func
+            used = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", None)
+            if used in STRING_IMPORTS:
+                found.append((node.lineno, used))
+    return found
+
+
+def test_no_import_by_string():
+    """Every module is imported by an import statement, where the layer checks see it."""
+    wrong = [
+        f"{name}:{line} calls {used}"
+        for name, tree in modules().items()
+        for line, used in string_imports(tree)
+    ]
+    assert wrong == []
+
+
+def test_string_imports_are_seen():
+    source = (
+        "import importlib\n"
+        "from importlib import import_module\n"
+        "importlib.import_module('spark_em.mlflow')\n"
+        "import_module('spark_em.mlflow')\n"
+        "__import__('spark_em.ml')\n"
+    )
+    assert string_imports(ast.parse(source)) == [
+        (3, "import_module"),
+        (4, "import_module"),
+        (5, "__import__"),
+    ]
+
+
 def test_no_import_cycle():
     graph = {
         name: {i for i in imports(tree) if i.startswith("spark_em") and i != name}

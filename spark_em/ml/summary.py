@@ -1,0 +1,83 @@
+"""The summaries of fits and evaluations: one base class, every figure an attribute.
+
+Each estimator's summary is a ``TrainingSummary``: its figures under MLlib's names where MLlib
+has them, the number of iterations, whether the stopping rule was met, and the objective after
+every iteration (``objectiveHistory``, also under the family's own name: ``logLikelihoodHistory``,
+``costHistory``, ``lossHistory``). ``asDict()`` is what a saved or logged model keeps and
+``fromDict`` rebuilds it; ``metrics()`` are the final scalar figures a tracker records.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, TypeVar
+
+from spark_em.errors import InputError
+
+S = TypeVar("S", bound="Summary")
+
+
+@dataclass(kw_only=True, repr=False)
+class Summary:
+    """Figures as attributes. Fields whose names start with ``_`` are working state (the data
+    a summary was made from, say): not saved, not compared, not shown.
+
+    Examples
+    --------
+    >>> model.summary.numIter, model.summary.converged
+    >>> model.summary.asDict()
+    """
+
+    def asDict(self) -> dict[str, Any]:
+        """The figures by name (what a saved model keeps)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+    @classmethod
+    def fromDict(cls: type[S], saved: dict[str, Any]) -> S:
+        """The summary ``asDict`` gave; a figure this version does not know is refused."""
+        names = {f.name for f in fields(cls) if f.init and not f.name.startswith("_")}
+        unknown = sorted(set(saved) - names)
+        if unknown:
+            raise InputError(
+                f"the saved summary holds figures this version does not know: {', '.join(unknown)}"
+            )
+        try:
+            return cls(**saved)
+        except TypeError as exc:
+            raise InputError(f"the saved summary is incomplete ({exc})") from None
+
+    def metrics(self) -> dict[str, float]:
+        """The finite scalar figures (booleans and lists left out): what a tracker logs."""
+        return {
+            name: float(value)
+            for name, value in self.asDict().items()
+            if isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+        }
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}"
+            for name, value in self.asDict().items()
+            if not isinstance(value, (list, tuple, dict))
+        )
+        return f"{type(self).__name__}({shown})"
+
+
+@dataclass(kw_only=True, repr=False)
+class TrainingSummary(Summary):
+    """What every fit reports: ``numIter``, ``converged`` and the objective after every
+    iteration, ``objectiveHistory`` (a subclass names the objective in ``objective``: its
+    history is the field ``<objective>History``)."""
+
+    objective: ClassVar[str] = "objective"
+
+    numIter: int
+    converged: bool
+
+    @property
+    def objectiveHistory(self) -> list[float]:
+        """The objective after every iteration (the log-likelihood, cost or loss)."""
+        return list(getattr(self, f"{self.objective}History"))

@@ -1,0 +1,194 @@
+"""The summaries of weighted least squares, under MLlib's names: what a model gives on a
+DataFrame (``WeightedLinearRegressionSummary``, from ``model.evaluate(df)``) and what a fit
+reports (``WeightedLinearRegressionTrainingSummary``, ``model.summary``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from spark_em.errors import InputError
+from spark_em.ml.summary import Summary, TrainingSummary
+from spark_em.models import wols_inference
+
+# measured on first use by one pass over the data (not part of the fit's own pass)
+MEASURED = ("meanAbsoluteError", "explainedVariance")
+
+
+@dataclass(kw_only=True, repr=False)
+class WeightedLinearRegressionSummary(Summary):
+    """A model's figures on a DataFrame, weighted by the weight column: ``rootMeanSquaredError``,
+    ``meanSquaredError``, ``meanAbsoluteError``, ``r2``, ``explainedVariance``,
+    ``numInstances``, and ``predictions`` and ``residuals`` (label − prediction) as DataFrames.
+
+    Examples
+    --------
+    >>> model.evaluate(test).rootMeanSquaredError
+    """
+
+    rootMeanSquaredError: float | None = None
+    meanSquaredError: float | None = None
+    r2: float | None = None
+    numInstances: int | None = None
+    weightSum: float | None = None
+    _measured: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _model: Any = field(default=None, init=False, repr=False, compare=False)
+    _dataset: Any = field(default=None, init=False, repr=False, compare=False)
+
+    @classmethod
+    def of_evaluation(cls, figures: dict) -> WeightedLinearRegressionSummary:
+        """The summary of ``wols_inference.evaluation``'s figures."""
+        summary = cls(**{k: v for k, v in figures.items() if k not in MEASURED})
+        summary._measured.update({k: figures[k] for k in MEASURED})
+        return summary
+
+    def _attach(self, model, dataset) -> WeightedLinearRegressionSummary:
+        self._model, self._dataset = model, dataset
+        return self
+
+    def _measure(self, name: str) -> float:
+        if name not in self._measured:
+            if self._dataset is None:
+                raise InputError(f"{name} needs the data: use model.evaluate(df)")
+            figures = self._model._evaluation(self._dataset)
+            self._measured.update({k: figures[k] for k in MEASURED})
+        return self._measured[name]
+
+    @property
+    def meanAbsoluteError(self) -> float:
+        """Σ w |e| / Σ w (one pass over the data on first use, for a training summary)."""
+        return self._measure("meanAbsoluteError")
+
+    @property
+    def explainedVariance(self) -> float:
+        """Σ w (ŷ − ȳ_w)² / Σ w (one pass over the data on first use, for a training summary)."""
+        return self._measure("explainedVariance")
+
+    @property
+    def predictions(self):
+        """The data with the model's ``prediction`` column."""
+        if self._dataset is None:
+            raise InputError("predictions need the data: use model.evaluate(df)")
+        return self._model.transform(self._dataset)
+
+    @property
+    def residuals(self):
+        """label − prediction, one column ``residuals``, as MLlib's summary."""
+        from pyspark.sql import functions as F
+
+        label, prediction = self._model.getLabelCol(), self._model.getPredictionCol()
+        return self.predictions.select((F.col(label) - F.col(prediction)).alias("residuals"))
+
+    def asDict(self) -> dict[str, Any]:
+        return {**super().asDict(), **self._measured}
+
+    @classmethod
+    def fromDict(cls, saved: dict[str, Any]):
+        measured = {k: saved[k] for k in MEASURED if k in saved}
+        summary = super().fromDict({k: v for k, v in saved.items() if k not in MEASURED})
+        summary._measured.update(measured)
+        return summary
+
+
+@dataclass(kw_only=True, repr=False)
+class WeightedLinearRegressionTrainingSummary(WeightedLinearRegressionSummary, TrainingSummary):
+    """What a fit reports, under MLlib's names. For every solver: ``lossHistory``, ``passes``,
+    ``numIter``, ``loss``, ``gradientNorm``, ``converged``, ``solver``, ``fitIntercept``. With
+    the qr solver also the inference (statsmodels' definitions): ``estimates``,
+    ``coefficientStandardErrors``, ``tValues`` and ``pValues`` (MLlib's order: the intercept
+    last), ``r2``, ``r2adj``, ``rootMeanSquaredError``, ``meanSquaredError``,
+    ``residualStandardError``, ``degreesOfFreedom``, ``numInstances``, ``numPositiveWeight``,
+    ``fValue``, ``fPValue``, ``logLikelihood``, ``aic``, ``bic``, ``conditionNumber``,
+    ``covType``, ``regParam``, and ``confidenceIntervals(alpha)``. On a model just fitted also
+    ``meanAbsoluteError``, ``explainedVariance``, ``predictions`` and ``residuals``.
+
+    Examples
+    --------
+    >>> model.summary.pValues, model.summary.confidenceIntervals(0.05)
+    """
+
+    objective: ClassVar[str] = "loss"
+
+    lossHistory: list[float]
+    passes: int
+    loss: float
+    gradientNorm: float
+    solver: str
+    fitIntercept: bool
+    estimates: list[float] | None = None
+    coefficientStandardErrors: list[float] | None = None
+    tValues: list[float] | None = None
+    pValues: list[float] | None = None
+    r2adj: float | None = None
+    residualStandardError: float | None = None
+    degreesOfFreedom: float | None = None
+    numPositiveWeight: int | None = None
+    fValue: float | None = None
+    fPValue: float | None = None
+    logLikelihood: float | None = None
+    aic: float | None = None
+    bic: float | None = None
+    conditionNumber: float | None = None
+    covType: str | None = None
+    regParam: float | None = None
+
+    @classmethod
+    def of_result(cls, result) -> WeightedLinearRegressionTrainingSummary:
+        """The summary of a ``models.wols.RegressionResult``."""
+        figures: dict[str, Any] = dict(
+            lossHistory=result.loss_history,
+            passes=result.passes,
+            numIter=result.n_iter,
+            loss=result.loss,
+            gradientNorm=result.gradient_norm,
+            converged=result.converged,
+            solver=result.solver,
+            fitIntercept=result.fit_intercept,
+        )
+        inference = result.inference
+        if inference is not None:
+            k = result.fit_intercept
+            figures.update(
+                estimates=_intercept_last(inference["coefficients"], k),
+                coefficientStandardErrors=_intercept_last(inference["standard_errors"], k),
+                tValues=_intercept_last(inference["t_values"], k),
+                pValues=_intercept_last(inference["p_values"], k),
+                r2=inference["r2"],
+                r2adj=inference["r2_adj"],
+                rootMeanSquaredError=inference["rmse"],
+                meanSquaredError=inference["rmse"] ** 2,
+                residualStandardError=inference["residual_standard_error"],
+                degreesOfFreedom=inference["degrees_of_freedom"],
+                numInstances=inference["n_rows"],
+                numPositiveWeight=inference["n_positive_weight"],
+                fValue=inference["f_statistic"],
+                fPValue=inference["f_p_value"],
+                logLikelihood=inference["log_likelihood"],
+                aic=inference["aic"],
+                bic=inference["bic"],
+                conditionNumber=inference["condition_number"],
+                covType=inference["cov_type"],
+                regParam=inference["reg_param"],
+            )
+        return cls(**figures)
+
+    def confidenceIntervals(self, alpha: float = 0.05) -> list[list[float]]:
+        """[low, high] per coefficient at 1 − ``alpha`` (Student t with degreesOfFreedom), in
+        the order of ``coefficientStandardErrors``; qr only."""
+        if self.coefficientStandardErrors is None:
+            raise InputError("confidence intervals need the qr solver without regParam")
+        if not 0 < alpha < 1:
+            raise InputError(f"{{param}} must be between 0 and 1, got {alpha}", param="alpha")
+        return wols_inference.confidence_intervals(
+            self.estimates, self.coefficientStandardErrors, self.degreesOfFreedom, alpha
+        ).tolist()
+
+
+def _intercept_last(values, intercept: bool) -> list | None:
+    """MLlib's order: the features' entries, then the intercept's."""
+    if values is None:
+        return None
+    values = np.asarray(values)
+    return (np.concatenate([values[1:], values[:1]]) if intercept else values).tolist()
