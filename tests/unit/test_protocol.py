@@ -41,7 +41,7 @@ def test_every_model_is_registered_and_provides_the_protocol(cls):
         assert own == set(PROTOCOL)
     assert cls().hasSummary is False
     with pytest.raises(RuntimeError, match="No training summary"):
-        cls().summary
+        _ = cls().summary
 
 
 def test_an_unknown_class_is_refused_by_name():
