@@ -55,10 +55,21 @@ from spark_em.io.triples import RatingsIndex, read_frame, read_triples
 from spark_em.kernels.gaussian import COVARIANCE_TYPES, REG_COVAR
 from spark_em.kernels.masked import MIN_VARIANCE
 from spark_em.models import gaussian as gaussian_model
+from spark_em.models import kmeans as kmeans_model
 from spark_em.models import masked as masked_model
 from spark_em.models import missing as missing_model
 from spark_em.models import recommend
+from spark_em.models.seeding import INIT_MODES
 from spark_em.models.selection import CRITERIA
+
+# The complete-data families --model names, each with the options it takes from the flags.
+FAMILIES = {
+    gaussian_model.NAME: (
+        gaussian_model,
+        lambda args: {"covariance_type": args.covariance, "reg_covar": args.reg_covar},
+    ),
+    kmeans_model.NAME: (kmeans_model, lambda args: {}),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,13 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--model",
-        choices=["gmm", "kmeans"],
-        default="gmm",
+        choices=list(FAMILIES),
+        default=gaussian_model.NAME,
         help="complete data: EM for a mixture, or the course's K-means",
     )
     ap.add_argument(
         "--init",
-        choices=gaussian_model.INIT_MODES,
+        choices=INIT_MODES,
         default="reference",
         help="complete data: initialisation (default: the course's reference)",
     )
@@ -551,47 +562,45 @@ def fit_complete(spark, args, start):
     if summary.weighted:
         described.update(weight_sum=summary.total_weight, n_rows_weighted=summary.n_weighted_rows)
     paths: dict[tuple[int, int], list] = {}
-    objective = "cost" if args.model == "kmeans" else "log-likelihood"
+    family, options_of = FAMILIES[args.model]
+    options = options_of(args)
 
     def report(k, seed, it, mix):
         paths.setdefault((k, seed), []).append(mix.means.copy())
-        say(progress_line(f"k={k} seed={seed}", it, objective))
+        say(progress_line(f"k={k} seed={seed}", it, family.OBJECTIVE))
 
     checkpoint = open_checkpoint(
         args,
-        lambda *a, **o: gaussian_model.checkpoint_for(*a, model=args.model, **o),
+        family.checkpoint_for,
         summary,
         input=described["input"],
-        covariance=args.covariance,
         init=args.init,
         n_init=args.n_init,
         tol=args.tol,
-        reg_covar=args.reg_covar,
+        **options,
         **({"weight": args.weight} if args.weight else {}),
     )
-    runs = gaussian_model.fit_all(
+    runs = family.fit_all(
         blocks,
         args.ks,
         args.seed_list,
-        model=args.model,
-        covariance_type=args.covariance,
         init=args.init,
         tol=args.tol,
         max_iter=args.max_iter,
-        reg_covar=args.reg_covar,
         n_init=args.n_init,
         on_run_iteration=report,
         summary=summary,
         checkpoint=checkpoint,
         resume=args.resume,
+        **options,
     )
-    chosen, best_by_k = gaussian_model.select(runs, args.select)
+    chosen, best_by_k = family.select(runs, args.select)
     metrics = dict(
         chosen.summary(),
         **described,
         n_rows=summary.n_rows,
         n_cols=summary.n_cols,
-        select=args.select if args.model == "gmm" else None,
+        select=args.select if args.select in family.CRITERIA else None,
         candidates=[best_by_k[k].summary() for k in sorted(best_by_k)],
         runs=[r.summary() for r in runs],
     )
@@ -617,7 +626,7 @@ def fit_complete(spark, args, start):
             mix = chosen.mixture
             write_json(
                 work / "model.json",
-                gaussian_model.model_record(chosen, reg_covar=args.reg_covar, tol=args.tol),
+                family.model_record(chosen, tol=args.tol, **options),
             )
             if summary.n_cols == 2:
                 sample = sample_rows(blocks, 5000, summary.n_rows)

@@ -37,7 +37,6 @@ from spark_em.ml.params import (
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
 from spark_em.ml.summary import TrainingSummary
 from spark_em.ml.tracking import Tracked
-from spark_em.models import gaussian as gaussian_model
 from spark_em.models import kmeans as kmeans_model
 
 INIT_MODES = {"k-means++": "kmeans++", "random": "random"}
@@ -179,11 +178,10 @@ class KMeans(
             weight_col=weight,
         )
         try:
-            run = gaussian_model.fit(
+            run = kmeans_model.fit(
                 blocks,
                 self.getK(),
                 self.getSeed(),
-                model="kmeans",
                 init=INIT_MODES[self.getInitMode()],
                 tol=self.getTol(),
                 max_iter=self.getMaxIter(),

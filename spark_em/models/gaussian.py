@@ -1,7 +1,8 @@
-"""Gaussian mixtures on complete data, fitted by the loop on cached blocks (with the course's
-K-means from ``models.kmeans`` beside them).
+"""Gaussian mixtures on complete data, fitted by the shared fitter (``models.fitting``) on
+cached blocks.
 
-Kernels are in ``spark_em.kernels.gaussian``. Initialisations:
+Kernels are in ``spark_em.kernels.gaussian``. Initialisations (``models.seeding`` draws the
+rows):
 
 - ``reference``: the course's ``common.init`` (K rows chosen by ``np.random.seed(seed)``,
   spherical variances from all entries, uniform weights), spread to the covariance type;
@@ -14,9 +15,6 @@ Kernels are in ``spark_em.kernels.gaussian``. Initialisations:
 Data read with missing values (NaN, ``missing="nan"``) are fitted by exact EM for incomplete
 data (``kernels.missing``); the initialisations above then run on the rows with each missing
 value replaced by its column's mean (the reference init: its variances from those rows too).
-
-Draws use a hash of (seed, draw, global row index) for each row, so the rows chosen do not
-depend on how the data is partitioned or blocked.
 """
 
 from __future__ import annotations
@@ -28,51 +26,39 @@ import numpy as np
 
 from spark_em.engine import ops
 from spark_em.engine.checkpoint import Checkpoint, data_fingerprint
-from spark_em.engine.loop import (
-    DEFAULT_MAX_ITER,
-    DEFAULT_TOL,
-    Family,
-    Iteration,
-    relative_rule,
-    run_many,
-)
+from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL, Family, relative_rule
 from spark_em.engine.ops import MatrixSummary, summarize
 from spark_em.errors import InputError
-from spark_em.kernels import gaussian, kmeans, masked, missing
+from spark_em.kernels import gaussian, kmeans, missing
 from spark_em.kernels.arrays import add_fields
 from spark_em.kernels.gaussian import Mixture
-from spark_em.models import codec, selection
-from spark_em.models import kmeans as kmeans_model
+from spark_em.models import codec, seeding, selection
 from spark_em.models import missing as missing_model
-from spark_em.models.reference import reference_starts
+from spark_em.models.fitting import Run, fit_starts, starts_of
+from spark_em.models.seeding import INIT_MODES
 
-INIT_MODES = ("reference", "kmeans++", "random")
-MODELS = ("gmm", "kmeans")
+NAME = "gmm"
+OBJECTIVE = "log-likelihood"
+CRITERIA = selection.CRITERIA
 
 
-@dataclass
-class GaussianRun:
-    """One fit: the final mixture, its log-likelihood (or K-means cost), and the history."""
+@dataclass(kw_only=True)
+class GaussianRun(Run):
+    """A mixture's run: its final mixture (``mixture``), the log-likelihood of its last E-step
+    (``log_likelihood``, the objective), BIC and AIC (the course's scale), soft cluster
+    sizes."""
 
-    k: int
-    seed: int
-    model: str  # "gmm" or "kmeans"
     init: str
-    mixture: Mixture
-    objective: float  # log-likelihood of the last E-step; for K-means the final cost
-    n_iter: int
-    converged: bool
-    seconds: float
     n_rows: float  # rows with a value, or the sum of the weights (the n of BIC)
     n_features: int
     cluster_sizes: list[float] = field(default_factory=list)
-    history: list[Iteration] = field(default_factory=list)
-    initial: Mixture | None = None  # where the run started
+
+    @property
+    def mixture(self) -> Mixture:
+        return self.params
 
     @property
     def log_likelihood(self) -> float:
-        if self.model == "kmeans":
-            raise AttributeError("a K-means run has a cost, not a log-likelihood")
         return self.objective
 
     @property
@@ -88,22 +74,21 @@ class GaussianRun:
         )
 
     def summary(self) -> dict:
-        out = dict(
+        """What the job's metrics hold of the run."""
+        return dict(
             k=self.k,
             seed=self.seed,
-            model=self.model,
+            model=NAME,
             init=self.init,
             covariance_type=self.mixture.covariance_type,
             n_iter=self.n_iter,
             converged=self.converged,
             seconds=round(self.seconds, 4),
             cluster_sizes=self.cluster_sizes,
+            log_likelihood=self.objective,
+            bic=self.bic,
+            aic=self.aic,
         )
-        if self.model == "kmeans":
-            out["cost"] = self.objective
-        else:
-            out.update(log_likelihood=self.objective, bic=self.bic, aic=self.aic)
-        return out
 
 
 def _hard_assignments(
@@ -137,23 +122,6 @@ def _hard_assignments(
         start = Mixture(np.full(K, 1.0 / K), means, gaussian.spread(var, d, kind), kind)
         out.append(gaussian.update(total, start, reg_covar))
     return out
-
-
-def _drawn_means(blocks, pairs: list[tuple[int, int]], init: str) -> list[np.ndarray]:
-    """The seeding rows of each (K, seed). A seed's draws for a smaller K are the first rows
-    of its draws for a larger K (random rows come in key order; k-means++ adds one row at a
-    time, so for Ks with the same number of candidates per draw), so they are drawn once."""
-    plus_plus = init == "kmeans++"
-
-    def group(k, seed):  # k-means++ also keeps the number of candidates per draw
-        return (seed, kmeans_model.n_candidates(k)) if plus_plus else (seed,)
-
-    largest: dict[tuple, int] = {}
-    for k, seed in pairs:
-        largest[group(k, seed)] = max(k, largest.get(group(k, seed), 0))
-    draw = kmeans_model.plus_plus if plus_plus else kmeans_model.random_rows
-    rows = {key: draw(blocks, k, key[0]) for key, k in largest.items()}
-    return [rows[group(k, seed)][:k] for k, seed in pairs]
 
 
 def check_type(covariance_type: str) -> str:
@@ -191,19 +159,10 @@ def initial_mixtures(
             param="init",
         )
     missing_model.check(summary, pairs)
-    check_weighted(summary, pairs)
+    seeding.check_weighted(summary, pairs)
     if summary.has_nan:
         blocks, summary = missing_model.mean_imputed(blocks, summary)
-    if init == "reference" and summary.weighted:
-        # the course's rows by index could weigh 0: draw the means in proportion to weight
-        # (check_weighted has checked each K against the rows that weigh anything)
-        n = summary.total_weight
-        starts = [
-            (mu, masked.init_variances(summary.column_summary, n, mu))
-            for mu in _drawn_means(blocks, pairs, "random")
-        ]
-    else:
-        starts = reference_starts(blocks, pairs, summary)  # also checks each K against the rows
+    starts = seeding.reference(blocks, pairs, summary)  # also checks each K against the rows
     if init == "reference":
         return [
             Mixture(
@@ -214,29 +173,8 @@ def initial_mixtures(
             )
             for (means, var), kind in zip(starts, kinds)
         ]
-    means = _drawn_means(blocks, pairs, init)
+    means = seeding.drawn_means(blocks, pairs, init)
     return _hard_assignments(blocks, means, [var for _, var in starts], kinds, reg_covar)
-
-
-def check_weighted(summary: MatrixSummary, pairs: list[tuple[int, int]]) -> None:
-    """Weighted rows: some weight above 0, complete rows, and each K at most the rows that
-    weigh anything."""
-    if not summary.weighted:
-        return
-    if summary.has_nan:
-        raise InputError(
-            "weighted rows must be complete: these rows miss values (weights "
-            "with missing values are not supported)"
-        )
-    if summary.total_weight <= 0:
-        raise InputError("every weight is 0: there is nothing to fit")
-    for k, _ in pairs:
-        if k > summary.n_weighted_rows:
-            raise InputError(
-                f"{{param}} {k} is larger than the number of rows with a weight "
-                f"above 0 ({summary.n_weighted_rows})",
-                param="k",
-            )
 
 
 def check_given(mixture: Mixture, k: int, d: int, covariance_type: str) -> Mixture:
@@ -277,7 +215,7 @@ def family(tol: float = DEFAULT_TOL, reg_covar: float = gaussian.REG_COVAR) -> F
         return new, stats.log_likelihood
 
     return Family(
-        "gmm",
+        NAME,
         missing.block_stats,
         update,
         converged=relative_rule(tol),
@@ -300,16 +238,15 @@ def cluster_sizes(blocks, mixtures: list[Mixture]) -> list[list[float]]:
     return [s.tolist() for s in sizes]
 
 
-def checkpoint_for(directory, summary: MatrixSummary, model: str = "gmm", **options) -> Checkpoint:
-    """A ``Checkpoint`` of complete-data fits (``model`` gmm or kmeans) with these options."""
-    return Checkpoint(directory, {"model": model, **data_fingerprint(summary), **options})
+def checkpoint_for(directory, summary: MatrixSummary, **options) -> Checkpoint:
+    """A ``Checkpoint`` of mixture fits on this data with these options."""
+    return Checkpoint(directory, {"model": NAME, **data_fingerprint(summary), **options})
 
 
 def fit_all(
     blocks,
     ks: Iterable[int],
     seeds: Iterable[int],
-    model: str = "gmm",
     covariance_type: str | list[str] = "full",
     init="reference",
     tol: float | None = None,
@@ -321,119 +258,74 @@ def fit_all(
     checkpoint: Checkpoint | None = None,
     resume: bool = False,
 ) -> list[GaussianRun]:
-    """One run per (K, seed), in that order, every start in the same passes over the data.
+    """EM from every (K, seed), in that order, every start in the same passes over the data,
+    each stopped by the relative rule on the log-likelihood (``tol``, default 1e-6).
     ``covariance_type`` may be a list: then one run per (type, K, seed), in that order.
 
-    ``model`` is ``gmm`` (EM, relative rule with ``tol``, default 1e-6) or ``kmeans`` (the
-    course's K-means, stops when the cost falls by ≤ ``tol``, default 1e-4, and reads as a
-    spherical mixture). With ``n_init`` > 1 restart r of a seed starts from seed + r, and the
-    restart with the best objective is kept. ``on_run_iteration(k, seed, record, mixture)``
-    reports progress. A run's ``seconds`` add up the passes it took part in. With a
-    ``checkpoint`` (``checkpoint_for``) the state is saved after every pass; ``resume``
-    continues from it.
+    With ``n_init`` > 1 restart r of a seed starts from seed + r, and the restart with the
+    highest log-likelihood is kept. ``on_run_iteration(k, seed, record, mixture)`` reports
+    progress. A run's ``seconds`` add up the passes it took part in. With a ``checkpoint``
+    (``checkpoint_for``) the state is saved after every pass; ``resume`` continues from it.
     """
-    if model not in MODELS:
-        raise InputError(f"{{param}} must be 'gmm' or 'kmeans', not {model!r}", param="model")
-    if n_init < 1:
-        raise InputError(f"{{param}} must be at least 1, got {n_init}", param="n_init")
     summary = summary or summarize(blocks)
     if isinstance(init, Mixture):
-        check_weighted(summary, [])
+        seeding.check_weighted(summary, [])
         n_init = 1  # restarts from one given start would repeat the same fit
-    if model == "kmeans" and summary.has_nan:
-        raise InputError(
-            "K-means needs complete data: these rows miss values (fit a mixture, "
-            "which handles them)"
-        )
-    kinds = (
-        ["spherical"]
-        if model == "kmeans"
-        else ([covariance_type] if isinstance(covariance_type, str) else list(covariance_type))
-    )
-    full_specs = [
-        (kind, k, seed, restart)
-        for kind in kinds
-        for k in ks
-        for seed in seeds
-        for restart in range(n_init)
-    ]
-    specs = [(k, seed, restart) for _, k, seed, restart in full_specs]
-    starts = initial_mixtures(
+    kinds = [covariance_type] if isinstance(covariance_type, str) else list(covariance_type)
+    starts = starts_of(ks, seeds, n_init, kinds)
+    mixtures = initial_mixtures(
         blocks,
-        [(k, seed + r) for k, seed, r in specs],
+        [(s.k, s.seed) for s in starts],
         init,
-        [kind for kind, *_ in full_specs],
+        [s.variant for s in starts],
         summary,
         reg_covar,
     )
     report = (
-        (lambda i, record, mixture: on_run_iteration(specs[i][0], specs[i][1], record, mixture))
+        (lambda s, record, mixture: on_run_iteration(s.k, s.seed, record, mixture))
         if on_run_iteration
         else None
     )
-    if model == "gmm":
-        chosen, run_starts = family(DEFAULT_TOL if tol is None else tol, reg_covar), starts
-    else:
-        chosen = kmeans_model.family(kmeans_model.TOL if tol is None else tol)
-        run_starts = [kmeans_model.start(m) for m in starts]
-    results = run_many(blocks, chosen, run_starts, max_iter, report, checkpoint, resume)
-    finals = [r.params for r in results]
-    if model == "gmm":
-        sizes = cluster_sizes(blocks, finals)
-    else:
-        sizes = [(m.weights * summary.n_effective).tolist() for m in finals]
-    runs = [
-        GaussianRun(
-            k,
-            seed + r,
-            model,
-            _init_name(init),
-            final,
-            res.objective,
-            res.n_iter,
-            res.converged,
-            sum(h.seconds for h in res.history),
-            summary.n_effective,
-            summary.n_cols,
-            size,
-            res.history,
-            first,
-        )
-        for (k, seed, r), final, res, size, first in zip(specs, finals, results, sizes, starts)
-    ]
+    runs = fit_starts(
+        blocks,
+        family(DEFAULT_TOL if tol is None else tol, reg_covar),
+        starts,
+        mixtures,
+        max_iter,
+        n_init=n_init,
+        on_iteration=report,
+        checkpoint=checkpoint,
+        resume=resume,
+    )
+    sizes = cluster_sizes(blocks, [run.params for run in runs])
     return [
-        selection.best(runs[i : i + n_init], higher=model == "gmm")
-        for i in range(0, len(runs), n_init)
+        GaussianRun(
+            **run.shared(),
+            init="given" if isinstance(init, Mixture) else init,
+            n_rows=summary.n_effective,
+            n_features=summary.n_cols,
+            cluster_sizes=size,
+        )
+        for run, size in zip(runs, sizes)
     ]
 
 
 def fit(
     blocks, k: int, seed: int = 0, on_iteration: Callable | None = None, **options
 ) -> GaussianRun:
-    """EM for a Gaussian mixture (or K-means, with ``model="kmeans"``) from one seed;
-    ``on_iteration(record, mixture)`` sees every pass; other options as for ``fit_all``."""
+    """EM for a Gaussian mixture from one seed; ``on_iteration(record, mixture)`` sees every
+    pass; other options as for ``fit_all``."""
     report = (lambda _k, _seed, record, mix: on_iteration(record, mix)) if on_iteration else None
     return fit_all(blocks, [k], [seed], on_run_iteration=report, **options)[0]
-
-
-def _init_name(init) -> str:
-    return "given" if isinstance(init, Mixture) else init
 
 
 def select(
     runs: list[GaussianRun], criterion: str = "bic"
 ) -> tuple[GaussianRun, dict[int, GaussianRun]]:
-    """The chosen run, and the best run of each K.
-
-    Mixtures: the best run of a K has the highest log-likelihood, and the chosen K scores
-    highest on ``criterion`` (the course's scale, higher is better). K-means has no likelihood:
-    the best run of a K has the lowest cost, and the chosen run is the lowest cost of all
-    (which favours the largest K)."""
+    """The chosen run, and the best run (highest log-likelihood) of each K: the chosen K scores
+    highest on ``criterion`` (the course's scale, higher is better)."""
     selection.check_criterion(criterion)
-    kmeans_runs = any(r.model == "kmeans" for r in runs)
-    best_by_k = selection.best_per(runs, lambda r: r.k, higher=not kmeans_runs)
-    if kmeans_runs:
-        return selection.best(best_by_k.values(), higher=False), best_by_k
+    best_by_k = selection.best_per(runs, lambda r: r.k)
     return selection.best(best_by_k.values(), key=lambda r: getattr(r, criterion)), best_by_k
 
 
@@ -452,14 +344,14 @@ def model_record(run: GaussianRun, **options) -> dict:
     """What ``model.json`` holds: the mixture, where it started and how the fit went."""
     encoded = codec.encode_gaussian(run.mixture)
     return {
+        **options,  # the fit's settings; the run's own figures below take precedence
         "k": run.k,
         "d": int(run.mixture.means.shape[1]),
-        "model": run.model,
+        "model": NAME,
         "covariance_type": encoded.pop("covariance_type"),
         **encoded,
         "init": run.init,
         "seed": run.seed,
         "objective": run.objective,
         "n_iter": run.n_iter,
-        **options,
     }

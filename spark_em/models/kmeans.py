@@ -1,24 +1,66 @@
-"""The course's K-means on cached blocks: its family, and the seeding draws the complete-data
-mixtures share (k-means++ and uniform rows).
+"""The course's K-means on cached blocks: its family, its starts and its fits.
 
-Kernels are in ``spark_em.kernels.kmeans``. A K-means run's parameters are a spherical
-``gaussian.Mixture`` (p = n_k/n, σ² = SSE_k/(d·n_k)), so it reads as a mixture. Draws use a
-hash of (seed, draw, global row index) for each row, so the rows chosen do not depend on how
-the data are partitioned or blocked.
+Kernels are in ``spark_em.kernels.kmeans``; the seeding draws (the course's rows, greedy
+k-means++, uniform rows) are ``models.seeding``'s. A run's parameters are a spherical
+``gaussian.Mixture`` (p = n_k/n, σ² = SSE_k/(d·n_k)), the course's reading of K-means as a
+mixture; a start is its centres with uniform weights and unit variances.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
 import numpy as np
 
-from spark_em.engine import ops
-from spark_em.engine.loop import Family, falling_rule
+from spark_em.engine.checkpoint import Checkpoint, data_fingerprint
+from spark_em.engine.loop import DEFAULT_MAX_ITER, Family, falling_rule
+from spark_em.engine.ops import MatrixSummary, summarize
+from spark_em.errors import InputError
 from spark_em.kernels import kmeans
-from spark_em.kernels.arrays import row_uniforms
 from spark_em.kernels.gaussian import Mixture
-from spark_em.models import codec
+from spark_em.models import codec, seeding, selection
+from spark_em.models.fitting import Run, Start, fit_starts, starts_of
+from spark_em.models.reference import check_k
 
+NAME = "kmeans"
+OBJECTIVE = "cost"
+CRITERIA: tuple[str, ...] = ()  # K-means has no likelihood: no criterion chooses K
 TOL = 1e-4
+
+
+@dataclass(kw_only=True)
+class KMeansRun(Run):
+    """A K-means run: its final centres (as a spherical mixture, ``mixture``), final cost
+    (``cost``, the objective) and cluster sizes."""
+
+    init: str
+    n_rows: float  # rows, or the sum of the weights
+    n_features: int
+    cluster_sizes: list[float] = field(default_factory=list)
+
+    @property
+    def mixture(self) -> Mixture:
+        return self.params
+
+    @property
+    def cost(self) -> float:
+        return self.objective
+
+    def summary(self) -> dict:
+        """What the job's metrics hold of the run."""
+        return dict(
+            k=self.k,
+            seed=self.seed,
+            model=NAME,
+            init=self.init,
+            covariance_type="spherical",
+            n_iter=self.n_iter,
+            converged=self.converged,
+            seconds=round(self.seconds, 4),
+            cluster_sizes=self.cluster_sizes,
+            cost=self.objective,
+        )
 
 
 def family(tol: float = TOL) -> Family:
@@ -29,7 +71,7 @@ def family(tol: float = TOL) -> Family:
         return kmeans.as_mixture(new_means, sse, stats.counts, stats.n_rows), cost
 
     return Family(
-        "kmeans",
+        NAME,
         lambda values, mixture, weights=None: kmeans.block_stats(values, mixture.means, weights),
         update,
         converged=falling_rule(tol),
@@ -38,85 +80,130 @@ def family(tol: float = TOL) -> Family:
     )
 
 
-def start(mixture: Mixture) -> Mixture:
-    """A K-means start from a mixture's means."""
-    return Mixture(mixture.weights, mixture.means, np.ones(len(mixture.means)), "spherical")
+def start(means: np.ndarray) -> Mixture:
+    """A K-means start: the centres, uniform weights and unit variances."""
+    means = np.asarray(means, dtype=np.float64)
+    k = len(means)
+    return Mixture(np.full(k, 1.0 / k), means, np.ones(k), "spherical")
 
 
-def _draw(blocks, seed: int, draw: int, centres: np.ndarray | None, n_candidates: int) -> list:
-    """``n_candidates`` rows, each drawn with probability ∝ w·D² to ``centres`` (∝ w when
-    there are none; w the row's weight, 1 without weights) by its own smallest exponential
-    clock −log(u)/(w·D²): one pass."""
-
-    def best_of_block(block):
-        X = np.asarray(block.values, dtype=np.float64)
-        index = block.offset + np.arange(X.shape[0])
-        w = np.ones(X.shape[0]) if block.weights is None else block.weights
-        weight = w if centres is None else kmeans.nearest(X, centres)[1] * w
-        # a row at D² = 0 is drawn only when no row is farther (then ∝ w); a row of weight 0 never
-        tier = np.where(weight > 0, 0, np.where(w > 0, 1, 2))
-        out = []
-        for t in range(n_candidates):
-            u = row_uniforms(seed, draw * n_candidates + t, index)
-            with np.errstate(divide="ignore"):
-                clock = -np.log(u) / np.where(tier == 0, weight, w)
-            i = int(np.lexsort((index, clock, tier))[0])
-            out.append((int(tier[i]), float(clock[i]), int(index[i]), X[i]))
-        return out
-
-    def earlier(a, b):
-        return [x if x[:3] <= y[:3] else y for x, y in zip(a, b)]
-
-    return [row for *_, row in ops.reduce(blocks, best_of_block, earlier)]
-
-
-def _potentials(blocks, centres: np.ndarray, candidates: list) -> np.ndarray:
-    """Σ_x w·min(D²(x), ‖x − c‖²) for each candidate c: one pass."""
-
-    def of_block(block):
-        X = np.asarray(block.values, dtype=np.float64)
-        d2 = kmeans.nearest(X, centres)[1]
-        w = np.ones(X.shape[0]) if block.weights is None else block.weights
-        return np.array(
-            [w @ np.minimum(d2, np.einsum("ij,ij->i", X - c, X - c)) for c in candidates]
+def initial_centres(
+    blocks, pairs: list[tuple[int, int]], init, summary: MatrixSummary
+) -> list[np.ndarray]:
+    """The starting centres of each (K, seed): the course's rows, greedy k-means++ rows or
+    uniform rows (``init``), or a given array of centres (the same for every pair)."""
+    if summary.has_nan:
+        raise InputError(
+            "K-means needs complete data: these rows miss values (fit a mixture, "
+            "which handles them)"
         )
+    seeding.check_weighted(summary, pairs)
+    if not isinstance(init, str):
+        given = np.asarray(getattr(init, "means", init), dtype=np.float64)
+        for k, _ in pairs:
+            if given.shape != (k, summary.n_cols) or not np.isfinite(given).all():
+                raise InputError(
+                    f"the initial centres must be {k}×{summary.n_cols} finite numbers, "
+                    f"got shape {given.shape}"
+                )
+        return [given] * len(pairs)
+    if init not in seeding.INIT_MODES:
+        raise InputError(
+            f"{{param}} must be one of {', '.join(seeding.INIT_MODES)} or the centres, "
+            f"not {init!r}",
+            param="init",
+        )
+    if init == "reference":
+        return [means for means, _ in seeding.reference(blocks, pairs, summary)]
+    for k, _ in pairs:
+        check_k(k, summary.n_rows)
+    return seeding.drawn_means(blocks, pairs, init)
 
-    return ops.reduce(blocks, of_block, np.add)
+
+def checkpoint_for(directory, summary: MatrixSummary, **options) -> Checkpoint:
+    """A ``Checkpoint`` of K-means fits on this data with these options."""
+    return Checkpoint(directory, {"model": NAME, **data_fingerprint(summary), **options})
 
 
-def n_candidates(k: int) -> int:
-    """Greedy k-means++'s candidates per draw for K centres: 2 + ⌊ln K⌋ (scikit-learn's)."""
-    return 2 + int(np.log(k))
+def fit_all(
+    blocks,
+    ks: Iterable[int],
+    seeds: Iterable[int],
+    init="reference",
+    tol: float | None = None,
+    max_iter: int = DEFAULT_MAX_ITER,
+    n_init: int = 1,
+    on_run_iteration: Callable | None = None,
+    summary: MatrixSummary | None = None,
+    checkpoint: Checkpoint | None = None,
+    resume: bool = False,
+) -> list[KMeansRun]:
+    """One run per (K, seed), in that order, every start in the same passes over the data; a
+    run stops when its cost falls by ≤ ``tol`` (default 1e-4). With ``n_init`` > 1 restart r
+    of a seed starts from seed + r and the lowest cost is kept (a given start is fitted once).
+    ``on_run_iteration(k, seed, record, mixture)`` reports progress; ``checkpoint`` and
+    ``resume`` as for ``engine.loop.run_many``."""
+    summary = summary or summarize(blocks)
+    if not isinstance(init, str):
+        n_init = 1  # restarts from one given start would repeat the same fit
+    starts: list[Start] = starts_of(ks, seeds, n_init)
+    centres = initial_centres(blocks, [(s.k, s.seed) for s in starts], init, summary)
+    report = (
+        (lambda s, record, mixture: on_run_iteration(s.k, s.seed, record, mixture))
+        if on_run_iteration
+        else None
+    )
+    runs = fit_starts(
+        blocks,
+        family(TOL if tol is None else tol),
+        starts,
+        [start(c) for c in centres],
+        max_iter,
+        n_init=n_init,
+        higher=False,
+        on_iteration=report,
+        checkpoint=checkpoint,
+        resume=resume,
+    )
+    return [
+        KMeansRun(
+            **run.shared(),
+            init=init if isinstance(init, str) else "given",
+            n_rows=summary.n_effective,
+            n_features=summary.n_cols,
+            cluster_sizes=(run.params.weights * summary.n_effective).tolist(),
+        )
+        for run in runs
+    ]
 
 
-def plus_plus(blocks, k: int, seed: int) -> np.ndarray:
-    """K rows by greedy k-means++: the first uniformly, then for each next one 2 + ⌊ln K⌋
-    candidates drawn ∝ D² and the one that lowers the total D² most kept (two passes each)."""
-    per_draw = n_candidates(k)
-    centres = np.asarray(_draw(blocks, seed, 0, None, 1)[0])[None]
-    for draw in range(1, k):
-        candidates = _draw(blocks, seed, draw, centres, per_draw)
-        best = int(np.argmin(_potentials(blocks, centres, candidates)))
-        centres = np.vstack([centres, candidates[best]])
-    return centres
+def fit(blocks, k: int, seed: int = 0, on_iteration: Callable | None = None, **options):
+    """K-means from one seed; ``on_iteration(record, mixture)`` sees every pass; other options
+    as for ``fit_all``."""
+    report = (lambda _k, _seed, record, mix: on_iteration(record, mix)) if on_iteration else None
+    return fit_all(blocks, [k], [seed], on_run_iteration=report, **options)[0]
 
 
-def random_rows(blocks, k: int, seed: int) -> np.ndarray:
-    """K distinct rows drawn uniformly (∝ weight, for weighted rows, by the keys −log(u)/w):
-    those with the K smallest hashed keys (one pass)."""
+def select(runs: list[KMeansRun], criterion: str | None = None):
+    """The chosen run (the lowest cost of all, which favours the largest K) and the best run
+    of each K; no criterion applies."""
+    best_by_k = selection.best_per(runs, lambda r: r.k, higher=False)
+    return selection.best(best_by_k.values(), higher=False), best_by_k
 
-    def smallest(block):
-        keys = row_uniforms(seed, 0, block.offset + np.arange(block.values.shape[0]))
-        if block.weights is not None:
-            with np.errstate(divide="ignore"):
-                keys = -np.log(keys) / block.weights
-        keep = np.argsort(keys)[:k]
-        return [
-            (float(keys[i]), block.offset + int(i), np.asarray(block.values[i], np.float64))
-            for i in keep
-        ]
 
-    chosen = sorted(
-        (r for rows in ops.collect(blocks, smallest) for r in rows), key=lambda r: (r[0], r[1])
-    )[:k]
-    return np.stack([row for _, _, row in chosen])
+def model_record(run: KMeansRun, **options) -> dict:
+    """What ``model.json`` holds: the centres as a spherical mixture, where the fit started and
+    how it went."""
+    encoded = codec.encode_gaussian(run.mixture)
+    return {
+        **options,  # the fit's settings; the run's own figures below take precedence
+        "k": run.k,
+        "d": int(run.mixture.means.shape[1]),
+        "model": NAME,
+        "covariance_type": encoded.pop("covariance_type"),
+        **encoded,
+        "init": run.init,
+        "seed": run.seed,
+        "objective": run.objective,
+        "n_iter": run.n_iter,
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,38 +23,37 @@ from spark_em.engine.loop import (
     DEFAULT_MAX_ITER,
     DEFAULT_TOL,
     Family,
-    Iteration,
     relative_rule,
-    run_many,
 )
 from spark_em.engine.ops import MatrixSummary, summarize
 from spark_em.errors import InputError
 from spark_em.kernels import masked
 from spark_em.kernels.masked import Mixture
 from spark_em.models import codec, selection
+from spark_em.models.fitting import Run, fit_starts, starts_of
 from spark_em.models.reference import reference_starts
 
 INIT = "reference"
 
 
-@dataclass
-class MaskedRun:
-    """One fit: its K, seed, final mixture, log-likelihood, iterations and history."""
+NAME = "masked"
 
-    k: int
-    seed: int
-    mixture: Mixture
-    log_likelihood: float
-    n_iter: int
-    converged: bool
-    seconds: float
-    history: list[Iteration] = field(default_factory=list)
+
+@dataclass(kw_only=True)
+class MaskedRun(Run):
+    """A fit of the masked mixture: its final mixture (``mixture``) and the log-likelihood of
+    its last E-step (``log_likelihood``, the objective)."""
 
     @property
-    def objective(self) -> float:
-        return self.log_likelihood
+    def mixture(self) -> Mixture:
+        return self.params
+
+    @property
+    def log_likelihood(self) -> float:
+        return self.objective
 
     def summary(self) -> dict:
+        """What the job's metrics hold of the run."""
         return dict(
             k=self.k,
             seed=self.seed,
@@ -69,7 +68,7 @@ def family(tol: float = DEFAULT_TOL, min_variance: float = masked.MIN_VARIANCE) 
     """EM for the masked mixture as the loop runs it: the relative rule on the log-likelihood,
     all starts' statistics computed together (``block_stats_many``)."""
     return Family(
-        "masked",
+        NAME,
         masked.block_stats,
         lambda stats, mix: (masked.update(stats, mix.mu, min_variance), stats.log_likelihood),
         converged=relative_rule(tol),
@@ -98,7 +97,7 @@ def reference_mixtures(
 
 def checkpoint_for(directory, summary: MatrixSummary, **options) -> Checkpoint:
     """A ``Checkpoint`` of masked fits on this data with these options."""
-    return Checkpoint(directory, {"model": "masked", **data_fingerprint(summary), **options})
+    return Checkpoint(directory, {"model": NAME, **data_fingerprint(summary), **options})
 
 
 def fit_all(
@@ -120,27 +119,24 @@ def fit_all(
     With a ``checkpoint`` (``checkpoint_for``) the state is saved after every pass, and
     ``resume`` continues from the saved state instead of starting over."""
     summary = summary or summarize(blocks)
-    pairs = [(k, seed) for k in ks for seed in seeds]
-    starts = reference_mixtures(blocks, pairs, summary, min_variance)
+    starts = starts_of(ks, seeds)
+    mixtures = reference_mixtures(blocks, [(s.k, s.seed) for s in starts], summary, min_variance)
     report = (
-        (lambda i, record, _new: on_run_iteration(*pairs[i], record)) if on_run_iteration else None
+        (lambda s, record, _new: on_run_iteration(s.k, s.seed, record))
+        if on_run_iteration
+        else None
     )
-    results = run_many(
-        blocks, family(tol, min_variance), starts, max_iter, report, checkpoint, resume
+    runs = fit_starts(
+        blocks,
+        family(tol, min_variance),
+        starts,
+        mixtures,
+        max_iter,
+        on_iteration=report,
+        checkpoint=checkpoint,
+        resume=resume,
     )
-    return [
-        MaskedRun(
-            k,
-            seed,
-            r.params,
-            r.objective,
-            r.n_iter,
-            r.converged,
-            sum(h.seconds for h in r.history),
-            r.history,
-        )
-        for (k, seed), r in zip(pairs, results)
-    ]
+    return [MaskedRun(**run.shared()) for run in runs]
 
 
 def fit(blocks, k: int, seed: int, **options) -> MaskedRun:
@@ -165,7 +161,13 @@ def scored(blocks, mixture: Mixture, seed: int = 0) -> MaskedRun:
     start = time.perf_counter()
     stats = ops.aggregate(blocks, masked.block_stats, family().add, mixture)
     return MaskedRun(
-        len(mixture.mu), seed, mixture, stats.log_likelihood, 0, True, time.perf_counter() - start
+        k=len(mixture.mu),
+        seed=seed,
+        params=mixture,
+        objective=stats.log_likelihood,
+        n_iter=0,
+        converged=True,
+        seconds=time.perf_counter() - start,
     )
 
 

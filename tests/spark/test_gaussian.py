@@ -14,6 +14,7 @@ from spark_em.io import matrix as readers
 from spark_em.kernels import gaussian
 from spark_em.kernels.gaussian import Mixture as GaussianMixture
 from spark_em.models import gaussian as mx
+from spark_em.models import kmeans as kmeans_model
 from tests.helpers.course import course_bic, course_em, course_kmeans
 
 TOY_FIRST_LL = -1388.0818  # the course: toy data, K=3, seed 0, reference init, first E-step
@@ -96,7 +97,7 @@ def test_toy_kmeans_em_and_bic_for_k_1_to_4(toy):
         reg_covar=0.0,
         summary=summary,
     )
-    km_runs = mx.fit_all(data, range(1, 5), range(5), model="kmeans", summary=summary)
+    km_runs = kmeans_model.fit_all(data, range(1, 5), range(5), summary=summary)
     for run in km_runs:
         cost, mu, var, p = course_kmeans(X, run.k, run.seed)
         assert run.objective == pytest.approx(cost, rel=1e-9)

@@ -13,6 +13,7 @@ from spark_em.io import matrix as readers
 from spark_em.kernels import gaussian
 from spark_em.kernels.gaussian import Mixture
 from spark_em.models import gaussian as mx
+from spark_em.models import kmeans as kmeans_model
 from spark_em.models import missing as missing_model
 from tests.helpers import missing_reference
 
@@ -167,4 +168,4 @@ def test_what_cannot_be_fitted_is_refused(spark):
     ):
         mx.fit(ops.from_array(spark, Y, 1), 3, init="random")
     with pytest.raises(InputError, match="K-means needs complete data"):
-        mx.fit(ops.from_array(spark, Y, 1), 2, model="kmeans")
+        kmeans_model.fit(ops.from_array(spark, Y, 1), 2)

@@ -13,6 +13,7 @@ from spark_em.kernels import gaussian
 from spark_em.kernels.gaussian import Mixture
 from spark_em.models import gaussian as mx
 from spark_em.models import kmeans as kmeans_model
+from spark_em.models import seeding
 
 
 @pytest.fixture(scope="module")
@@ -71,18 +72,16 @@ def test_kmeans_weights_are_repeated_rows(sc, weighted_rows):
     X, w = weighted_rows
     repeated = np.repeat(X, w.astype(int), axis=0)
     start = start_for(X, "spherical")
-    weighted = mx.fit(
-        ops.from_array(sc, X, 3, weights=w), 3, model="kmeans", init=start, max_iter=20, tol=0.0
+    weighted = kmeans_model.fit(
+        ops.from_array(sc, X, 3, weights=w), 3, init=start, max_iter=20, tol=0.0
     )
-    plain = mx.fit(
-        ops.from_array(sc, repeated, 2), 3, model="kmeans", init=start, max_iter=20, tol=0.0
-    )
+    plain = kmeans_model.fit(ops.from_array(sc, repeated, 2), 3, init=start, max_iter=20, tol=0.0)
     assert weighted.objective == pytest.approx(plain.objective, rel=1e-10)
     assert_allclose(weighted.mixture.means, plain.mixture.means, rtol=1e-10)
     assert_allclose(weighted.cluster_sizes, plain.cluster_sizes)
 
 
-@pytest.mark.parametrize("draw", [kmeans_model.plus_plus, kmeans_model.random_rows])
+@pytest.mark.parametrize("draw", [seeding.plus_plus, seeding.random_rows])
 def test_seeding_never_draws_a_zero_weight_row(sc, draw):
     rng = np.random.default_rng(3)
     X = rng.normal(size=(400, 2))
