@@ -88,7 +88,7 @@ def pass_seconds(run) -> float:
 
 
 def one_size(spark, fraction, iterations, memory, with_triples):
-    from spark_em.io import synthetic, triples
+    from spark_em.io import named, synthetic, triples
     from spark_em.models import masked as mc
 
     sc = spark.sparkContext
@@ -114,7 +114,7 @@ def one_size(spark, fraction, iterations, memory, with_triples):
             path = str(Path(tmp) / "ratings.parquet")
             synthetic.prize_triples(spark, shape).write.parquet(path)
             start = time.perf_counter()
-            data = triples.read_triples(triples.read_frame(spark, path))
+            data = triples.read_triples(named.read_frame(spark, path))
             result["triples_load_seconds"] = round(time.perf_counter() - start, 2)
             # Items nobody rated have no records, so the records give a narrower matrix.
             result["triples_shape"] = list(data.index.shape)

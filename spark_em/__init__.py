@@ -50,6 +50,12 @@ def _table() -> Any:
     return table
 
 
+def _named() -> Any:
+    from spark_em.io import named
+
+    return named
+
+
 def _triples() -> Any:
     from spark_em.io import triples
 
@@ -80,7 +86,7 @@ _PUBLIC = {
     "read_dataframe": _matrix,
     "read_columns": _matrix,
     "read_table": _table,
-    "read_frame": _triples,
+    "read_frame": _named,
     "read_triples": _triples,
     "planted_ratings": _synthetic,
     "blobs": _synthetic,

@@ -50,8 +50,9 @@ from spark_em.engine.ops import sample_rows, summarize
 from spark_em.engine.session import get_spark
 from spark_em.errors import InputError
 from spark_em.io.matrix import FORMATS, read_columns, read_matrix, write_npy
+from spark_em.io.named import format_of, read_frame
 from spark_em.io.synthetic import blobs, planted_ratings
-from spark_em.io.triples import RatingsIndex, read_frame, read_triples
+from spark_em.io.triples import RatingsIndex, read_triples
 from spark_em.kernels.gaussian import COVARIANCE_TYPES, REG_COVAR
 from spark_em.kernels.masked import MIN_VARIANCE
 from spark_em.models import gaussian as gaussian_model
@@ -284,13 +285,14 @@ def parse_args(argv):
 
 def _named_format(args) -> str | None:
     """csv or parquet when the input is read by column names (a weight column, chosen
-    features, or Parquet); what else the input is, when it cannot be."""
+    features, or Parquet; by ``io.named``'s rule when --format does not say); what else the
+    input is, when it cannot be."""
     name = (args.input or "").rstrip("/").lower()
     guessed = args.format or (
         "parquet" if name.endswith(".parquet") else "npy" if name.endswith(".npy") else None
     )
     if guessed == "parquet" or args.weight or args.features:
-        return guessed or "csv"
+        return guessed or format_of(args.input)
     return None
 
 

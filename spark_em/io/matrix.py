@@ -22,8 +22,8 @@ from spark_em.engine import ops
 from spark_em.engine.backend import backend_for, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, Block, default_partitions
 from spark_em.errors import InputError
+from spark_em.io.named import read_frame
 from spark_em.io.parser import PartitionParser, assemble, check_missing, rows_before, value_check
-from spark_em.io.table import named_columns
 from spark_em.io.vectors import as_array
 from spark_em.kernels.arrays import compact
 
@@ -315,13 +315,13 @@ def read_columns(
     num_partitions: int | None = None,
     features: list[str] | None = None,
 ):
-    """A CSV file with a header line, or Parquet (by ``fmt`` or the name), whose columns
-    ``features`` (default: every column but the weight, in the file's order) and, if named,
-    ``weight_col`` become complete-data blocks (weighted when there is a weight column).
+    """A CSV file with a header line, or Parquet (by ``fmt`` or the name: ``io.named``), whose
+    columns ``features`` (default: every column but the weight, in the file's order) and, if
+    named, ``weight_col`` become complete-data blocks (weighted when there is a weight column).
     ``num_partitions`` as for ``read_text``."""
     from pyspark.sql import functions as F
 
-    df = named_columns(spark, path, fmt, "named columns")
+    df = read_frame(spark, path, fmt)
     if weight_col is not None and weight_col not in df.columns:
         raise InputError(f"{path}: no weight column {weight_col!r}; it has {', '.join(df.columns)}")
     unknown = [c for c in (features or []) if c not in df.columns]

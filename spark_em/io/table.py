@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from spark_em.engine.backend import backend_for
-from spark_em.engine.files import listed_files
 from spark_em.errors import InputError
+from spark_em.io.named import read_frame
 from spark_em.io.parser import PartitionParser, assemble, rows_before
 from spark_em.io.vectors import as_array
 from spark_em.kernels.wols import WEIGHT
@@ -166,18 +166,6 @@ def from_dataframe(
     )
 
 
-def named_columns(spark, path: str, fmt: str | None, what: str):
-    """A DataFrame of a CSV file with a header line, or of Parquet (by ``fmt`` or the name):
-    the files whose columns are named. ``what`` the data are, for the error."""
-    listed_files(spark, path)  # a clear error for a missing path or empty dir
-    fmt = fmt or ("parquet" if path.rstrip("/").lower().endswith(".parquet") else "csv")
-    if fmt == "csv":
-        return spark.read.option("header", True).option("mode", "PERMISSIVE").csv(path)
-    if fmt == "parquet":
-        return spark.read.parquet(path)
-    raise InputError(f"{{param}} must be csv or parquet for {what}, not {fmt!r}", param="fmt")
-
-
 def read_table(
     spark,
     path: str,
@@ -188,8 +176,9 @@ def read_table(
     drop_bad_weights: bool = False,
     backend: str | None = None,
 ) -> RegressionData:
-    """A CSV file with a header line, or Parquet (by ``fmt`` or the name), as regression data."""
-    df = named_columns(spark, path, fmt, "regression data")
+    """A CSV file with a header line, or Parquet (by ``fmt`` or the name: ``io.named``), as
+    regression data."""
+    df = read_frame(spark, path, fmt)
     return from_dataframe(
         df, label, weight, features, drop_bad_weights, source=path, backend=backend
     )

@@ -94,23 +94,6 @@ def positions(sorted_ids: np.ndarray, wanted) -> np.ndarray:
     return np.where(found, at_clipped, -1).astype(np.int64)
 
 
-def read_frame(spark, path: str, fmt: str | None = None):
-    """A DataFrame of the records in ``path``: Parquet, or CSV with a header line."""
-    if fmt is None:
-        fmt = "csv" if path.lower().endswith((".csv", ".csv.gz")) else "parquet"
-    if fmt not in ("csv", "parquet"):
-        raise InputError(f"unknown triples format {fmt!r}; choose csv or parquet")
-    from pyspark.errors import AnalysisException
-
-    try:
-        if fmt == "csv":
-            return spark.read.csv(path, header=True, inferSchema=True)
-        return spark.read.parquet(path)
-    except AnalysisException as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"{path}: cannot read as {fmt} ({first})") from None
-
-
 def _id_array(values: list) -> np.ndarray:
     """Sorted ids: an integer array when every id is a whole number, else strings."""
     array = np.array(values)

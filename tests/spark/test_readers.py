@@ -187,3 +187,28 @@ def test_k_larger_than_the_rows(sc):
     with pytest.raises(InputError, match=r"^k 6 is larger than the number of rows \(5\)") as caught:
         mc.fit(X, 6, 0)
     assert caught.value.worded({"k": "--k"}) == "--k 6 is larger than the number of rows (5)"
+
+
+def test_named_columns_one_rule_for_the_format(spark, tmp_path):
+    """CSV for .csv names, Parquet for anything else; numbers typed as numbers in both."""
+    from spark_em.io.named import format_of, read_frame
+
+    assert [format_of(p) for p in ("a.csv", "A.CSV.GZ", "d/", "a.parquet", "out")] == [
+        "csv",
+        "csv",
+        "parquet",
+        "parquet",
+        "parquet",
+    ]
+    (tmp_path / "r.csv").write_text("user,item,rating\n7,b,4.5\n8,c,3\n")
+    spark.read.csv(str(tmp_path / "r.csv"), header=True, inferSchema=True).write.parquet(
+        str(tmp_path / "r")
+    )
+    for path in (tmp_path / "r.csv", tmp_path / "r"):
+        frame = read_frame(spark, str(path))
+        assert [f.dataType.typeName() for f in frame.schema] == ["integer", "string", "double"]
+        assert sorted(tuple(r) for r in frame.collect()) == [(7, "b", 4.5), (8, "c", 3.0)]
+    with pytest.raises(InputError, match="r.csv: cannot read as parquet .*fmt names the format"):
+        read_frame(spark, str(tmp_path / "r.csv"), fmt="parquet")
+    with pytest.raises(InputError, match="fmt must be csv or parquet, not 'json'"):
+        read_frame(spark, str(tmp_path / "r.csv"), fmt="json")
