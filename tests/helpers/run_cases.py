@@ -2,13 +2,16 @@
 console shows them: ``python tests/helpers/run_cases.py CASES.json`` where the file holds
 ``[[job, [args...]], ...]`` (job: fit_gmm or fit_wols). Before each case a marker line
 ``=== case N`` and after it ``=== exit N STATUS`` go to stderr, so a test can cut the console
-(Python's and the JVM's output alike) into what each case printed."""
+(Python's and the JVM's output alike) into what each case printed.
+
+The markers are written by the JVM, after Python's own streams are flushed: the JVM's console
+output (its log lines, written to the same ``System.err``) then falls between the markers of
+the case that caused it, in the order it was written, without waiting for it to land."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from spark_em.cli import fit_gmm, fit_wols
@@ -16,18 +19,22 @@ from spark_em.cli.common import main_wrapper
 from spark_em.engine.session import get_spark
 
 JOBS = {"fit_gmm": fit_gmm.main, "fit_wols": fit_wols.main}
-SETTLE_SECONDS = 0.5  # for the JVM's console output of a case to land before the next marker
 
 
 def main(path: str) -> int:
-    get_spark("spark-em bad input")  # started before the first marker: its banner is no case's
-    for i, (job, args) in enumerate(json.loads(Path(path).read_text())):
-        print(f"=== case {i}", file=sys.stderr, flush=True)
-        status = main_wrapper(JOBS[job], [str(a) for a in args])
+    spark = get_spark("spark-em bad input")  # started before the first marker
+    err = spark.sparkContext._jvm.java.lang.System.err
+
+    def mark(line: str) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        time.sleep(SETTLE_SECONDS)
-        print(f"=== exit {i} {status}", file=sys.stderr, flush=True)
+        err.println(line)
+        err.flush()
+
+    for i, (job, args) in enumerate(json.loads(Path(path).read_text())):
+        mark(f"=== case {i}")
+        status = main_wrapper(JOBS[job], [str(a) for a in args])
+        mark(f"=== exit {i} {status}")
     return 0
 
 

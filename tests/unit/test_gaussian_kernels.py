@@ -161,14 +161,23 @@ def test_rows_in_chunks_and_blocks_in_parts_add_up(monkeypatch):
             assert_allclose(a, b, rtol=1e-11, atol=1e-9)
 
 
-def test_many_starts_equal_one_at_a_time():
+@pytest.mark.parametrize("offset", [0.0, 1e5])
+def test_many_starts_in_one_pass_match_the_equations(offset, kernel_pass):
+    """Starts of every type and K in one call (the block read and shifted once): each start's
+    statistics are the equations' for its own mixture."""
     rng = np.random.default_rng(4)
-    X = rng.normal(size=(500, 3)) * 3
-    starts = [gaussian.prepare(mixture_of(kind, X, 3, rng)) for kind in ("full", "full", "full")]
-    together = gaussian.block_stats_many(X, starts)
-    for prepared, stats in zip(starts, together):
-        for a, b in zip(stats, gaussian.block_stats(X, prepared)):
-            assert_allclose(a, b, rtol=0, atol=0)
+    X = rng.normal(size=(500, 3)) * 3 + offset
+    mixtures = [
+        mixture_of(kind, X, k, rng)
+        for kind, k in (("full", 3), ("spherical", 2), ("diag", 4), ("tied", 3), ("full", 2))
+    ]
+    together = gaussian.block_stats_many(X, [gaussian.prepare(m) for m in mixtures])
+    for mixture, got in zip(mixtures, together):
+        ll, n_k, first, square, _, _ = plain_stats(X, mixture)
+        assert got.log_likelihood == pytest.approx(ll, rel=1e-12)
+        assert_allclose(got.resp, n_k, rtol=1e-11, atol=1e-9)
+        assert_allclose(got.centred_sum, first, rtol=1e-9, atol=1e-10 * np.abs(first).max())
+        assert_allclose(got.centred_square, square, rtol=1e-9, atol=1e-10 * np.abs(square).max())
 
 
 def test_given_responsibilities():

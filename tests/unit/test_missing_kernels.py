@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 
 from spark_em.kernels import gaussian, missing
 from tests.helpers import missing_reference
-from tests.unit.test_gaussian_kernels import mixture_of
+from tests.unit.test_gaussian_kernels import mixture_of, plain_stats
 
 
 def per_row(X, mixture):
@@ -72,12 +72,31 @@ def test_statistics_match_the_per_row_formulas(kind, fraction, offset):
 
 
 @pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
-def test_nothing_missing_is_the_complete_data_pass(kind):
+def test_nothing_missing_gives_the_complete_data_equations(kind):
+    """Without a NaN the statistics, responsibilities and rows are those of equations
+    (7)–(10) for complete data (the per-component reference), weighted rows included."""
     rng = np.random.default_rng(9)
-    X = rng.normal(size=(500, 4))
-    prepared = gaussian.prepare(mixture_of(kind, X, 3, rng))
-    for a, b in zip(missing.block_stats(X, prepared), gaussian.block_stats(X, prepared)):
-        assert_allclose(a, b, rtol=0, atol=0)
+    X = rng.normal(size=(500, 4)) + 50.0
+    mixture = mixture_of(kind, X, 3, rng)
+    prepared = gaussian.prepare(mixture)
+    ll, n_k, first, square, resp, row_ll = plain_stats(X, mixture)
+    got = missing.block_stats(X, prepared)
+    assert got.n_rows == 500 and got.log_likelihood == pytest.approx(ll, rel=1e-12)
+    assert_allclose(got.resp, n_k, rtol=1e-11)
+    assert_allclose(got.centred_sum, first, rtol=1e-9, atol=1e-10 * np.abs(first).max())
+    assert_allclose(got.centred_square, square, rtol=1e-9, atol=1e-10 * np.abs(square).max())
+    got_resp, got_row_ll, same = missing.posterior(X, prepared)
+    assert_allclose(got_resp, resp, rtol=1e-10, atol=1e-14)
+    assert_allclose(got_row_ll, row_ll, rtol=1e-12)
+    assert (same == X).all()
+    # a weight of 2 counts a row twice
+    w = rng.integers(0, 3, 500).astype(float)
+    repeated = np.repeat(X, w.astype(int), axis=0)
+    ll, n_k, first, square, _, _ = plain_stats(repeated, mixture)
+    got = missing.block_stats(X, prepared, weights=w)
+    assert got.n_rows == w.sum() and got.log_likelihood == pytest.approx(ll, rel=1e-12)
+    assert_allclose(got.resp, n_k, rtol=1e-11)
+    assert_allclose(got.centred_square, square, rtol=1e-9, atol=1e-10 * np.abs(square).max())
 
 
 def test_tiles_of_one_row_agree_with_full_tiles(monkeypatch):
