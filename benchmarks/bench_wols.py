@@ -71,8 +71,11 @@ def as_frame(spark, data):
     df = spark.createDataFrame(
         data.blocks.flatMap(
             lambda b: [
-                (float(r[0]), float(r[1]), Vectors.dense(r[2:]))
-                for r in np.asarray(b.values, np.float64)
+                (float(r[0]), float(w), Vectors.dense(r[1:]))
+                for r, w in zip(
+                    np.asarray(b.values, np.float64),
+                    np.ones(b.values.shape[0]) if b.weights is None else b.weights,
+                )
             ]
         ),
         schema,
@@ -157,10 +160,9 @@ def generated_data(spark, rows: int):
         rng = np.random.default_rng([7, start // CHUNK_ROWS])
         X = rng.normal(size=(n, FEATURES)) * np.arange(1, FEATURES + 1) + 3.0
         y = 1.0 + X @ beta + rng.normal(size=n)
-        return [
-            Block(start + i, np.column_stack([y, rng.uniform(0.5, 2.0, n), X])[i : i + 4096])
-            for i in range(0, n, 4096)
-        ]
+        w = rng.uniform(0.5, 2.0, n)
+        rows_ = np.column_stack([y, X])
+        return [Block(start + i, rows_[i : i + 4096], w[i : i + 4096]) for i in range(0, n, 4096)]
 
     blocks = generated(spark, list(range(0, rows, CHUNK_ROWS)), make)
     return RegressionData(blocks, [f"x{i}" for i in range(1, FEATURES + 1)], rows)
@@ -207,7 +209,8 @@ def accuracy_on(spark, name, values, want, names, partitions):
 
     out = {"data": name}
     for parts in partitions:
-        data = RegressionData(ops.from_array(spark, values, parts), names, len(values))
+        blocks = ops.from_array(spark, np.delete(values, 1, axis=1), parts, weights=values[:, 1])
+        data = RegressionData(blocks, names, len(values))
         for solver in ("qr", "normal"):
             key = f"spark_em_{solver}" + ("" if parts == partitions[0] else f"_{parts}_blocks")
             if solver == "normal" and parts != partitions[0]:

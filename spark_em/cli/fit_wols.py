@@ -269,7 +269,7 @@ def main(argv=None):
             write_json(work / "metrics.json", metrics)
             write_json(work / "model.json", result.model_record(data.feature_names))
             if len(data.feature_names) == 1:
-                points = sample_rows(data.blocks, 5000, data.n_rows, args.seed)[:, [2, 0]]
+                points = sample_rows(data.blocks, 5000, data.n_rows, args.seed)[:, [1, 0]]  # x, y
                 lines = {"fit": (result.intercept, result.coefficients[0])}
                 if not args.input:
                     lines["true line"] = (-4.0, 1.0)

@@ -264,8 +264,8 @@ class FrameBackend:
 
     def parse(self, pieces, parse):
         """``parse(piece, rows)`` over each piece; it yields ("block", (_, local_start,
-        values)) and one ("meta", dict). The result is a cached DataFrame of ``PARSED`` rows (a
-        meta row has kind "meta" and its dict pickled)."""
+        values, weights)) and one ("meta", dict). The result is a cached DataFrame of ``PARSED``
+        rows (a meta row has kind "meta" and its dict pickled)."""
         source, columns = pieces
         by_partition = "piece" not in source.columns
 
@@ -288,7 +288,7 @@ class FrameBackend:
                 out = {"piece": [], "local": [], "kind": [], "payload": []}
                 for tag, body in parse(piece, (values for _, values in group)):
                     if tag == "block":
-                        kind, payload = pack(body[2])
+                        kind, payload = pack_block(Block(body[1], body[2], body[3]))
                         local = body[1]
                     else:
                         kind, payload, local = "meta", pickle.dumps(body), -1

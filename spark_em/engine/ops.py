@@ -140,6 +140,18 @@ def rows_at(blocks, indices) -> np.ndarray:
     return np.stack([found[i] for i in range(len(wanted))])
 
 
+def local_weights(blocks) -> np.ndarray:
+    """Every row's weight on the driver, in input order (1 for rows without one)."""
+    pieces = sorted(
+        collect(
+            blocks,
+            lambda b: (b.offset, np.ones(b.values.shape[0]) if b.weights is None else b.weights),
+        ),
+        key=lambda p: p[0],
+    )
+    return np.concatenate([w for _, w in pieces]) if pieces else np.empty(0)
+
+
 def to_local(blocks) -> np.ndarray:
     """All rows on the driver, in input order (for small results only)."""
     pieces = sorted(collect(blocks, lambda b: b), key=lambda b: b.offset)
@@ -255,13 +267,24 @@ def sample_mask(block: Block, fraction: float, seed: int = 0) -> np.ndarray:
 
 def sample_rows(blocks, n_rows_wanted: int, total_rows: int, seed: int = 0) -> np.ndarray:
     """About ``n_rows_wanted`` rows drawn uniformly (for plots and local fits), as float64."""
+    return sample_weighted_rows(blocks, n_rows_wanted, total_rows, seed)[0]
+
+
+def sample_weighted_rows(
+    blocks, n_rows_wanted: int, total_rows: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``sample_rows`` with each row's weight (1 for rows without one)."""
     fraction = min(1.0, n_rows_wanted / max(total_rows, 1))
 
-    def sampled(b: Block) -> np.ndarray:
-        return np.asarray(b.values[sample_mask(b, fraction, seed)], dtype=np.float64)
+    def sampled(b: Block) -> tuple[np.ndarray, np.ndarray]:
+        keep = sample_mask(b, fraction, seed)
+        weights = np.ones(b.values.shape[0]) if b.weights is None else b.weights
+        return np.asarray(dense(b.values[keep]), dtype=np.float64), weights[keep]
 
-    pieces = [p for p in collect(blocks, sampled) if p.size]
-    return np.concatenate(pieces) if pieces else np.empty((0, 0))
+    pieces = [p for p in collect(blocks, sampled) if p[0].size]
+    if not pieces:
+        return np.empty((0, 0)), np.empty(0)
+    return np.concatenate([v for v, _ in pieces]), np.concatenate([w for _, w in pieces])
 
 
 def backend_name(blocks) -> str:

@@ -144,8 +144,8 @@ class RDDBackend:
 
     def place(self, parsed, starts):
         def placed(records: Iterable) -> Iterator[Block]:
-            for piece, local_start, rows in records:
-                yield Block(starts[piece] + local_start, rows)
+            for piece, local_start, rows, weights in records:
+                yield Block(starts[piece] + local_start, rows, weights)
 
         local = parsed.filter(lambda r: r[0] == "block").map(lambda r: r[1])
         blocks = local.mapPartitions(placed, preservesPartitioning=True).cache()

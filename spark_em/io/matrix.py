@@ -18,14 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from spark_em.engine import ops
 from spark_em.engine.backend import backend_for, default_parallelism
-from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, Block, default_partitions
+from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, default_partitions
 from spark_em.errors import InputError
 from spark_em.io.named import read_frame
 from spark_em.io.parser import PartitionParser, assemble, check_missing, rows_before, value_check
 from spark_em.io.vectors import as_array
-from spark_em.kernels.arrays import compact
 
 FORMATS = ("text", "csv", "npy")
 
@@ -217,13 +215,13 @@ def read_dataframe(
     block_rows: int = DEFAULT_BLOCK_ROWS,
     backend: str | None = None,
     missing: str | None = None,
-    weight_col: str | None = None,
+    weights: str | None = None,
 ):
     """A DataFrame column of numeric arrays or ``pyspark.ml`` vectors as blocks, in row order;
     ``backend`` by default that of ``df``'s session. With ``missing="nan"`` (and
     ``ratings=False``) NaN, and a null element of an array, mark a missing value (``"zero"``:
-    0 does). ``weight_col``: a numeric column of each row's weight (>= 0, finite), kept with
-    the blocks (complete data only)."""
+    0 does). ``weights``: the name of a numeric column of each row's weight (>= 0, finite),
+    which become the blocks' weights (complete data only)."""
     from pyspark.ml.linalg import VectorUDT
     from pyspark.sql.types import ArrayType, NumericType
 
@@ -238,12 +236,15 @@ def read_dataframe(
             f"column {column!r} must hold arrays of numbers or vectors, not {kind.simpleString()}"
         )
     missing = check_missing(missing, ratings)
-    if weight_col is not None:
-        _check_weight_column(df, weight_col, column, ratings, missing)
+    if weights is not None:
+        _check_weight_column(df, weights, column, ratings, missing)
     check = value_check(ratings, missing)
+    weight_column = None if weights is None else -1
 
     def parse(piece: int, rows: Iterable) -> Iterator[tuple]:
-        parser = PartitionParser(piece, block_rows, check, missing=missing)
+        parser = PartitionParser(
+            piece, block_rows, check, missing=missing, weight_column=weight_column
+        )
         n = 0
         for n, row in enumerate(rows, start=1):
             if parser.error:
@@ -252,12 +253,12 @@ def read_dataframe(
                 parser.fail(n, "the value is null")
                 continue
             values = as_array(row[0])
-            if weight_col is not None:
+            if weights is not None:
                 weight = np.nan if row[1] is None else float(row[1])
                 if not (np.isfinite(weight) and weight >= 0):
-                    parser.fail(n, f"weight ({weight_col!r}) {row[1]} is not a finite number >= 0")
+                    parser.fail(n, f"weight ({weights!r}) {row[1]} is not a finite number >= 0")
                     continue
-                values = np.append(values, weight)
+                values = np.append(values, weight)  # the last column: the parser sets it apart
             yield from parser.add(values, n)
         yield from parser.flush()
         yield parser.summary(n_lines=n)
@@ -269,9 +270,8 @@ def read_dataframe(
         return f"column {column!r} row {row}: {meta['error'][1]}"
 
     chosen = backend_for(df.sparkSession, backend)
-    columns = [column] if weight_col is None else [column, weight_col]
-    blocks = assemble(chosen, chosen.rows_of(df, columns), parse, describe)[0]
-    return blocks if weight_col is None else _weights_apart(blocks)
+    columns = [column] if weights is None else [column, weights]
+    return assemble(chosen, chosen.rows_of(df, columns), parse, describe)[0]
 
 
 def _check_weight_column(df, weight_col: str, column: str, ratings: bool, missing) -> None:
@@ -292,23 +292,11 @@ def _check_weight_column(df, weight_col: str, column: str, ratings: bool, missin
         raise InputError("row weights are for complete data: not with ratings or missing values")
 
 
-def _weights_apart(blocks):
-    """Blocks whose last column is each row's weight, as weighted blocks (cached)."""
-
-    def split(block: Block) -> Block:
-        values = np.asarray(block.values)
-        return Block(block.offset, compact(values[:, :-1]), values[:, -1].astype(np.float64))
-
-    weighted = ops.cached(ops.mapped(blocks, split))
-    blocks.unpersist()
-    return weighted
-
-
 def read_columns(
     spark,
     path: str,
     fmt: str | None = None,
-    weight_col: str | None = None,
+    weights: str | None = None,
     block_rows: int = DEFAULT_BLOCK_ROWS,
     backend: str | None = None,
     missing: str | None = None,
@@ -317,27 +305,25 @@ def read_columns(
 ):
     """A CSV file with a header line, or Parquet (by ``fmt`` or the name: ``io.named``), whose
     columns ``features`` (default: every column but the weight, in the file's order) and, if
-    named, ``weight_col`` become complete-data blocks (weighted when there is a weight column).
+    named, ``weights`` become complete-data blocks (weighted when there is a weight column).
     ``num_partitions`` as for ``read_text``."""
     from pyspark.sql import functions as F
 
     df = read_frame(spark, path, fmt)
-    if weight_col is not None and weight_col not in df.columns:
-        raise InputError(f"{path}: no weight column {weight_col!r}; it has {', '.join(df.columns)}")
+    if weights is not None and weights not in df.columns:
+        raise InputError(f"{path}: no weight column {weights!r}; it has {', '.join(df.columns)}")
     unknown = [c for c in (features or []) if c not in df.columns]
     if unknown:
         raise InputError(
             f"{path}: no column {', '.join(map(repr, unknown))}; it has {', '.join(df.columns)}"
         )
-    features = features or [c for c in df.columns if c != weight_col]
-    if weight_col in features:
-        raise InputError(f"{path}: the weight column {weight_col!r} cannot be a feature")
+    features = features or [c for c in df.columns if c != weights]
+    if weights in features:
+        raise InputError(f"{path}: the weight column {weights!r} cannot be a feature")
     if not features:
         raise InputError(f"{path}: no feature columns")
     row = F.array(*[F.col(f"`{c}`").try_cast("double") for c in features]).alias(FEATURES)
-    chosen = [row] + (
-        [F.col(f"`{weight_col}`").try_cast("double").alias(weight_col)] if weight_col else []
-    )
+    chosen = [row] + ([F.col(f"`{weights}`").try_cast("double").alias(weights)] if weights else [])
     blocks = read_dataframe(
         df.select(*chosen),
         FEATURES,
@@ -345,7 +331,7 @@ def read_columns(
         block_rows=block_rows,
         backend=backend,
         missing=missing,
-        weight_col=weight_col,
+        weights=weights,
     )
     return (
         backend_for(spark, backend).repartitioned(blocks, num_partitions)

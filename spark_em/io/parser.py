@@ -71,7 +71,9 @@ class PartitionParser:
     ``add(row, place)`` takes a row (an array) and where it came from (a line or row number
     within the piece); ``fail(place, message, droppable)`` records a row that could not be
     read; ``flush()`` yields the last block and ``summary()`` the piece's report, as
-    ("block", (piece, local start, values)) and ("meta", dict) records.
+    ("block", (piece, local start, values, weights)) and ("meta", dict) records. With a
+    ``weight_column``, that column of each row (checked with the rest) leaves the values and
+    becomes the block's weights; without one a block's weights are None.
     """
 
     def __init__(
@@ -82,8 +84,10 @@ class PartitionParser:
         drop: bool = False,
         width: int | None = None,
         missing: str | None = None,
+        weight_column: int | None = None,
     ):
         self.piece = piece
+        self.weight_column = weight_column
         self.zero_is_missing = missing == "zero"  # a 0 is read as NaN
         self.block_rows = block_rows
         self.check = check
@@ -160,7 +164,11 @@ class PartitionParser:
         self.dropped += int(bad.sum())
         self.rows, self.places = [], []
         if values.shape[0]:
-            yield ("block", (self.piece, self.n_rows, compact(values)))
+            weights = None
+            if self.weight_column is not None:
+                weights = values[:, self.weight_column].astype(np.float64)
+                values = np.delete(values, self.weight_column, axis=1)
+            yield ("block", (self.piece, self.n_rows, compact(values), weights))
             self.n_rows += values.shape[0]
 
     def summary(self, **extra) -> tuple:

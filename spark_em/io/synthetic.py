@@ -431,6 +431,6 @@ def wols_experiment(
         while np.any(x == 0):
             x[x == 0] = rng.uniform(low, high, size=int(np.sum(x == 0)))
         y = slope * x + intercept + rng.normal(0.0, noise_sd, size=rows)
-        return [Block(start, np.column_stack([y, np.abs(1.0 / x), x]))]
+        return [Block(start, np.column_stack([y, x]), np.abs(1.0 / x))]
 
     return RegressionData(generated(spark, starts, make, num_partitions, backend), ["x"], n_rows)

@@ -1,5 +1,6 @@
-"""Regression tables onto Spark: rows [label, weight, features] as checked blocks, from a
-DataFrame or from CSV / Parquet files.
+"""Regression tables onto Spark: rows [label, features] as checked blocks, each row's weight
+as the blocks' weights (when there is a weight column), from a DataFrame or from CSV /
+Parquet files.
 
 A row whose label or a feature is missing, not a number, NaN or infinite stops the load
 (naming the row and column); a weight that is infinite, NaN or negative stops it too, unless
@@ -18,14 +19,15 @@ from spark_em.errors import InputError
 from spark_em.io.named import read_frame
 from spark_em.io.parser import PartitionParser, assemble, rows_before
 from spark_em.io.vectors import as_array
-from spark_em.kernels.wols import WEIGHT
 
 BLOCK_ROWS = 16384
+WEIGHT = 1  # where a row's weight sits while it is read, before it goes to the block's weights
 
 
 @dataclass
 class RegressionData:
-    """Cached blocks of rows [label, weight, features...] and what they hold."""
+    """Cached blocks of rows [label, features...] (with the rows' weights, when they have
+    them) and what they hold."""
 
     blocks: object
     feature_names: list[str]
@@ -34,13 +36,17 @@ class RegressionData:
     columns: tuple[str, ...] = ()  # the source's columns, when it has named ones
 
 
-def _row_check(names: list[str]):
-    """The regression rows' check: every value finite and the weight >= 0; only a bad weight
-    (with nothing else wrong) may be dropped."""
+def _row_check(names: list[str], weighted: bool):
+    """The regression rows' check: every value finite and the weight (the second value, when
+    ``weighted``) >= 0; only a bad weight (with nothing else wrong) may be dropped."""
 
     def check(values: np.ndarray):
-        weight = values[:, WEIGHT]
-        other = np.delete(values, WEIGHT, axis=1)
+        if weighted:
+            weight = values[:, WEIGHT]
+            other = np.delete(values, WEIGHT, axis=1)
+            other_names = [names[0], *names[2:]]
+        else:
+            weight, other, other_names = np.ones(values.shape[0]), values, names
         bad_other = ~np.isfinite(other)
         bad_weight = ~np.isfinite(weight) | (weight < 0)
         other_rows = bad_other.any(axis=1)
@@ -48,8 +54,7 @@ def _row_check(names: list[str]):
         def describe(row: int) -> str:
             if other_rows[row]:
                 col = int(np.flatnonzero(bad_other[row])[0])
-                column = ([names[0]] + names[2:])[col]
-                return f"column {column!r}: {other[row, col]} is not a finite number"
+                return f"column {other_names[col]!r}: {other[row, col]} is not a finite number"
             return f"weight {weight[row]} is not a finite number >= 0"
 
         return other_rows | bad_weight, bad_weight & ~other_rows, describe
@@ -57,29 +62,40 @@ def _row_check(names: list[str]):
     return check
 
 
-def _parse_rows(names: list[str], drop_bad_weights: bool, block_rows: int, vector: bool):
-    """Per piece: rows of values in ``names`` order (or label, weight, vector) into checked
-    blocks."""
-    check = _row_check(names)
+def _parse_rows(
+    names: list[str], weighted: bool, drop_bad_weights: bool, block_rows: int, vector: bool
+):
+    """Per piece: rows of values in ``names`` order (label, the weight when ``weighted``, the
+    features or one vector of them) into checked blocks, the weights set apart."""
+    check = _row_check(names, weighted)
+    fixed = 1 + int(weighted)  # the label, and the weight
 
     def values_of(row) -> tuple:
         if not vector:
             return tuple(row)
-        return (row[0], row[1], *(as_array(row[2]) if row[2] is not None else [None]))
+        vector_value = row[fixed]
+        return (*row[:fixed], *(as_array(vector_value) if vector_value is not None else [None]))
 
     def parse(piece: int, rows: Iterable) -> Iterator[tuple]:
-        parser = PartitionParser(piece, block_rows, check, drop_bad_weights, width=len(names))
+        parser = PartitionParser(
+            piece,
+            block_rows,
+            check,
+            drop_bad_weights,
+            width=len(names),
+            weight_column=WEIGHT if weighted else None,
+        )
         n = 0
         for n, row in enumerate(rows, start=1):
             if parser.error:
                 continue
             converted, problem = [], None
             values = values_of(row)
-            if vector and row[2] is not None and len(values) != len(names):
+            if vector and row[fixed] is not None and len(values) != len(names):
                 parser.fail(
                     n,
-                    f"the features vector has {len(values) - 2} values where the "
-                    f"first row's has {len(names) - 2}",
+                    f"the features vector has {len(values) - fixed} values where the "
+                    f"first row's has {len(names) - fixed}",
                     droppable=False,
                 )
                 continue
@@ -102,13 +118,10 @@ def _parse_rows(names: list[str], drop_bad_weights: bool, block_rows: int, vecto
     return parse
 
 
-UNIT_WEIGHT = "__spark_em_unit_weight"
-
-
 def from_dataframe(
     df,
     label: str,
-    weight: str | None,
+    weights: str | None,
     features: list[str],
     drop_bad_weights: bool = False,
     source: str = "the DataFrame",
@@ -116,16 +129,13 @@ def from_dataframe(
     backend: str | None = None,
 ) -> RegressionData:
     """Rows of ``df`` as regression blocks. ``features`` are numeric (or numeric-text) columns,
-    or a single column of ``pyspark.ml`` vectors. A row with an infinite, NaN or negative
-    weight stops the load (naming the row) unless ``drop_bad_weights``; without a ``weight``
-    column every row weighs 1. ``backend`` by default
-    that of ``df``'s session."""
+    or a single column of ``pyspark.ml`` vectors; ``weights`` names the column of each row's
+    weight (None: every row weighs 1). A row with an infinite, NaN or negative weight stops
+    the load (naming the row) unless ``drop_bad_weights``. ``backend`` by default that of
+    ``df``'s session."""
     columns = tuple(df.columns)
-    if weight is None:
-        from pyspark.sql import functions as F
-
-        df, weight = df.withColumn(UNIT_WEIGHT, F.lit(1.0)), UNIT_WEIGHT
-    names = [label, weight, *features]
+    named = [label, *([] if weights is None else [weights])]
+    names = [*named, *features]
     missing = [c for c in names if c not in df.columns]
     if missing:
         raise InputError(
@@ -148,7 +158,9 @@ def from_dataframe(
                 f"is null or empty)"
             )
         feature_names = [f"{features[0]}[{i}]" for i in range(width)]
-    parse = _parse_rows([label, weight, *feature_names], drop_bad_weights, block_rows, vector)
+    parse = _parse_rows(
+        [*named, *feature_names], weights is not None, drop_bad_weights, block_rows, vector
+    )
 
     def describe(meta, metas):
         if meta is None:
@@ -170,7 +182,7 @@ def read_table(
     spark,
     path: str,
     label: str,
-    weight: str | None,
+    weights: str | None,
     features: list[str],
     fmt: str | None = None,
     drop_bad_weights: bool = False,
@@ -180,5 +192,5 @@ def read_table(
     regression data."""
     df = read_frame(spark, path, fmt)
     return from_dataframe(
-        df, label, weight, features, drop_bad_weights, source=path, backend=backend
+        df, label, weights, features, drop_bad_weights, source=path, backend=backend
     )

@@ -1,7 +1,8 @@
 """Kernels of weighted ordinary least squares. Pure numpy and LAPACK.
 
-A block's values hold one row per point: ``[label y, weight w, features x_1..x_p]``. With
-X_i = (1, x_i) carrying the intercept (or X_i = x_i without one):
+A block's values hold one row per point, ``[label y, features x_1..x_p]``, and its rows'
+weights w arrive apart, as ``weights`` (the block's weights, as for every family; None: every
+row weighs 1). With X_i = (1, x_i) carrying the intercept (or X_i = x_i without one):
 
 (11) f(W) = ½ Σ_i w_i (W·X_i − y_i)²
 (12) ∇f(W) = Σ_i w_i X_i (W·X_i − y_i)
@@ -28,18 +29,28 @@ from typing import NamedTuple
 import numpy as np
 from scipy.linalg import lapack
 
-LABEL, WEIGHT = 0, 1
+LABEL = 0  # the label's column; the features follow it
 
 
-def design(values: np.ndarray, intercept: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def row_weights(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Each row's weight as float64: ``weights``, or 1 for every row."""
+    if weights is None:
+        return np.ones(values.shape[0])
+    return np.asarray(weights, dtype=np.float64)
+
+
+def design(
+    values: np.ndarray, intercept: bool = True, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X, with a leading column of ones when ``intercept``, y, w) of a block."""
     values = np.asarray(values, dtype=np.float64)
+    w = row_weights(values, weights)
     if not intercept:
-        return np.ascontiguousarray(values[:, 2:]), values[:, LABEL], values[:, WEIGHT]
-    X = np.empty((values.shape[0], values.shape[1] - 1))
+        return np.ascontiguousarray(values[:, 1:]), values[:, LABEL], w
+    X = np.empty(values.shape)
     X[:, 0] = 1.0
-    X[:, 1:] = values[:, 2:]
-    return X, values[:, LABEL], values[:, WEIGHT]
+    X[:, 1:] = values[:, 1:]
+    return X, values[:, LABEL], w
 
 
 class QRStats(NamedTuple):
@@ -69,16 +80,16 @@ def triangle(A: np.ndarray) -> np.ndarray:
     return R
 
 
-def qr_stats(values: np.ndarray, intercept: bool) -> QRStats:
+def qr_stats(values: np.ndarray, intercept: bool, weights: np.ndarray | None = None) -> QRStats:
     """(15) for a block: R̃ of √w·[X | y]."""
     values = np.asarray(values, dtype=np.float64)
-    w = values[:, WEIGHT]
+    w = row_weights(values, weights)
     root = np.sqrt(w)
-    q = values.shape[1] - 2 + int(intercept)
+    q = values.shape[1] - 1 + int(intercept)
     columns = np.empty((q + 1, values.shape[0]))  # Aᵀ, row by row: A is then Fortran-ordered
     if intercept:
         columns[0] = root
-    columns[int(intercept) : q] = values[:, 2:].T
+    columns[int(intercept) : q] = values[:, 1:].T
     columns[int(intercept) : q] *= root
     np.multiply(values[:, LABEL], root, out=columns[q])
     positive = w > 0
@@ -154,14 +165,16 @@ def add_residuals(a: ResidualStats, b: ResidualStats) -> ResidualStats:
     )
 
 
-def residual_stats(values: np.ndarray, params: tuple) -> ResidualStats:
+def residual_stats(
+    values: np.ndarray, params: tuple, weights: np.ndarray | None = None
+) -> ResidualStats:
     """``params`` = (W, R⁻¹, intercept, power): with x̃ = √w x and ẽ = √w e, the leverage
     h = ‖x̃ᵀR⁻¹‖² (the diagonal of the weighted hat matrix, never formed) and
     Σ x̃ x̃ᵀ ẽ² / (1 − h)^power (power 0, 1, 2: HC0/HC1, HC2, HC3). A row with a residual and
     h = 1 to rounding (a column non-zero on that row alone) makes the middle NaN: HC2 and HC3
     are not defined there."""
     W, R_inv, intercept, power = params
-    X, y, w = design(values, intercept)
+    X, y, w = design(values, intercept, weights)
     error = y - X @ W
     root = np.sqrt(w)
     Xw = X * root[:, None]
@@ -205,11 +218,13 @@ class NormalStats(NamedTuple):
 def _with_intercept(values: np.ndarray, W: np.ndarray) -> bool:
     """Whether W (one coefficient per feature, and the intercept first when there is one)
     carries an intercept."""
-    return len(W) == values.shape[1] - 1
+    return len(W) == values.shape[1]
 
 
-def gradient_stats(values: np.ndarray, W: np.ndarray) -> GradientStats:
-    X, y, w = design(values, _with_intercept(values, W))
+def gradient_stats(
+    values: np.ndarray, W: np.ndarray, weights: np.ndarray | None = None
+) -> GradientStats:
+    X, y, w = design(values, _with_intercept(values, W), weights)
     residual = X @ W - y
     weighted = w * residual
     return GradientStats(
@@ -217,8 +232,10 @@ def gradient_stats(values: np.ndarray, W: np.ndarray) -> GradientStats:
     )
 
 
-def normal_stats(values: np.ndarray, W: np.ndarray) -> NormalStats:
-    X, y, w = design(values, _with_intercept(values, W))
+def normal_stats(
+    values: np.ndarray, W: np.ndarray, weights: np.ndarray | None = None
+) -> NormalStats:
+    X, y, w = design(values, _with_intercept(values, W), weights)
     residual = X @ W - y
     weighted = w * residual
     Xw = X * w[:, None]

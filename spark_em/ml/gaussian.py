@@ -229,7 +229,7 @@ class _GaussianMixtureParams(
         return self.getOrDefault(self.criterion)
 
     def _weight_arg(self) -> str | None:
-        """The readers' ``weight_col=``: the weight column, when one is set (and not empty)."""
+        """The readers' ``weights=``: the weight column, when one is set (and not empty)."""
         if self.isDefined(self.weightCol) and self.getWeightCol():
             return self.getWeightCol()
         return None
@@ -433,7 +433,7 @@ class GaussianMixture(
             ratings=False,
             backend=self._backend_arg(),
             missing=self._missing_arg(),
-            weight_col=self._weight_arg(),
+            weights=self._weight_arg(),
         )
         try:
             runs = gaussian_model.fit_all(
@@ -589,7 +589,7 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
             self.getFeaturesCol(),
             ratings=False,
             missing=self._missing_arg(),
-            weight_col=weight if weight in dataset.columns else None,
+            weights=weight if weight in dataset.columns else None,
         )
         try:
             self._check_width(blocks)

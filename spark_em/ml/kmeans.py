@@ -175,7 +175,7 @@ class KMeans(
             self.getFeaturesCol(),
             ratings=False,
             backend=self._backend_arg(),
-            weight_col=weight,
+            weights=weight,
         )
         try:
             run = kmeans_model.fit(

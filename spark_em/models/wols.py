@@ -456,11 +456,15 @@ def local_sample_fit(
     """Weighted least squares on a ``fraction`` sample fitted on the driver (as the original
     experiment did with scikit-learn) by QR; None for the coefficients when the sample cannot
     determine them (too few rows with weight, or a singular sample)."""
-    values = ops.sample_rows(data.blocks, fraction * data.n_rows, data.n_rows, seed)
+    values, weights = ops.sample_weighted_rows(
+        data.blocks, fraction * data.n_rows, data.n_rows, seed
+    )
     none = {"rows": int(len(values)), "intercept": None, "coefficients": None}
+    if not len(values):
+        return none
     try:
         W = wols_inference.solve(
-            wols.qr_stats(values, fit_intercept), data.feature_names, fit_intercept
+            wols.qr_stats(values, fit_intercept, weights), data.feature_names, fit_intercept
         ).params
     except np.linalg.LinAlgError:
         return none

@@ -25,8 +25,15 @@ def make_values(n=3000, p=3, seed=0, scales=(1.0, 10.0, 0.1)):
     return np.column_stack([y, w, X])
 
 
+def parts(values):
+    """The tests' rows [label, weight, features] as a block holds them: [label, features],
+    and the weights apart."""
+    return np.delete(values, 1, axis=1), values[:, 1]
+
+
 def as_data(sc, values, partitions=2):
-    blocks = blk.from_array(sc, values, num_partitions=partitions, block_rows=500)
+    rows, weights = parts(values)
+    blocks = blk.from_array(sc, rows, num_partitions=partitions, block_rows=500, weights=weights)
     return table.RegressionData(blocks, [f"x{i}" for i in range(values.shape[1] - 2)], len(values))
 
 
@@ -38,23 +45,21 @@ def reference(values):
 
 
 def test_gradient_and_hessian_match_finite_differences():
-    values = make_values(200)
+    rows, w = parts(make_values(200))
     W = np.array([0.5, -1.0, 0.3, 2.0])
-    stats = wols.normal_stats(values, W)
+    stats = wols.normal_stats(rows, W, w)
     h = 1e-2  # f is quadratic: central differences are exact but for rounding
     for i in range(len(W)):
         e = np.zeros_like(W)
         e[i] = h
-        numeric = (
-            wols.gradient_stats(values, W + e).loss - wols.gradient_stats(values, W - e).loss
-        ) / (2 * h)
-        assert numeric == pytest.approx(stats.gradient[i], rel=1e-6)
-        numeric_row = (
-            wols.gradient_stats(values, W + e).gradient
-            - wols.gradient_stats(values, W - e).gradient
-        ) / (2 * h)
-        assert_allclose(numeric_row, stats.hessian[i], rtol=1e-6)
-    assert_allclose(wols.gradient_stats(values, W).gradient, stats.gradient)
+        up, down = wols.gradient_stats(rows, W + e, w), wols.gradient_stats(rows, W - e, w)
+        assert (up.loss - down.loss) / (2 * h) == pytest.approx(stats.gradient[i], rel=1e-6)
+        assert_allclose((up.gradient - down.gradient) / (2 * h), stats.hessian[i], rtol=1e-6)
+    assert_allclose(wols.gradient_stats(rows, W, w).gradient, stats.gradient)
+    # no weights: every row weighs 1
+    assert_allclose(
+        wols.normal_stats(rows, W).hessian, wols.normal_stats(rows, W, np.ones(len(w))).hessian
+    )
 
 
 @pytest.mark.parametrize("solver", ["qr", "newton", "normal"])
@@ -67,7 +72,9 @@ def test_exact_solvers_match_numpy(sc, solver, partitions):
     assert_allclose(result.coefficients, want[1:], rtol=1e-9)
     assert result.passes == (2 if solver == "newton" else 1)
     assert (
-        result.gradient_norm < 1e-6 * np.abs(wols.normal_stats(values, np.zeros(4)).gradient).max()
+        result.gradient_norm
+        < 1e-6
+        * np.abs(wols.normal_stats(parts(values)[0], np.zeros(4), parts(values)[1]).gradient).max()
     )
 
 
@@ -201,9 +208,10 @@ def test_classic_data_same_for_any_partitioning(sc):
     a = synthetic.wols_experiment(sc, 250_000, num_partitions=1)
     b = synthetic.wols_experiment(sc, 250_000, num_partitions=3)
     assert_allclose(blk.to_local(a.blocks), blk.to_local(b.blocks), rtol=0)
-    x = blk.to_local(a.blocks)[:, 2]
+    assert_allclose(blk.local_weights(a.blocks), blk.local_weights(b.blocks), rtol=0)
+    x = blk.to_local(a.blocks)[:, 1]
     assert -4 <= x.min() and x.max() <= 4 and np.all(x != 0)
-    assert_allclose(blk.to_local(a.blocks)[:, 1], np.abs(1 / x))
+    assert_allclose(blk.local_weights(a.blocks), np.abs(1 / x))
     fa, fb = regression.fit(a), regression.fit(b)
     assert fa.intercept == pytest.approx(fb.intercept, rel=1e-12)
     a.blocks.unpersist()

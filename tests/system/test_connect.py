@@ -43,7 +43,8 @@ def under_connect(connect_server, netflix_dir) -> dict:
         out = {{"ll": run.log_likelihood, "n_iter": run.n_iter, "mu": run.mixture.mu.tolist(),
                "var": run.mixture.var.tolist(), "p": run.mixture.p.tolist(),
                "rmse": masked.rmse(X, run.mixture, gold), "session": type(spark).__module__,
-               "families": other_families(spark, lambda X: ops.from_array(spark, X, 2, 500))}}
+               "families": other_families(
+                   spark, lambda X, w=None: ops.from_array(spark, X, 2, 500, weights=w))}}
         print("RESULT " + json.dumps(out))
         spark.stop()
     """,
@@ -62,11 +63,13 @@ def test_masked_fit_under_spark_connect(under_connect, netflix_k12):
 
 @pytest.fixture(scope="module")
 def rdd_families(spark, sc):
-    return other_families(spark, lambda X: ops.from_array(sc, X, 2, 500))
+    return other_families(spark, lambda X, w=None: ops.from_array(sc, X, 2, 500, weights=w))
 
 
 def test_mixtures_and_wols_on_frames_in_a_classic_session(spark, rdd_families):
-    frame_of = lambda X: ops.from_array(spark, X, 2, 500, backend="dataframe")  # noqa: E731
+    frame_of = lambda X, w=None: ops.from_array(  # noqa: E731
+        spark, X, 2, 500, backend="dataframe", weights=w
+    )
     assert_same_families(other_families(spark, frame_of), rdd_families)
 
 

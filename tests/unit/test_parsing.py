@@ -18,8 +18,8 @@ def test_both_backends_implement_the_protocol():
     assert (RDD.name, FRAME.name) == ("rdd", "dataframe")
 
 
-def parse(rows, block_rows=2, drop=False, ratings=True):
-    parser = PartitionParser(7, block_rows, value_check(ratings), drop)
+def parse(rows, block_rows=2, drop=False, ratings=True, weight_column=None):
+    parser = PartitionParser(7, block_rows, value_check(ratings), drop, weight_column=weight_column)
     out = []
     for place, row in enumerate(rows, start=1):
         out += list(parser.add(np.array(row, dtype=float), place))
@@ -29,12 +29,21 @@ def parse(rows, block_rows=2, drop=False, ratings=True):
 
 def test_rows_become_blocks_of_block_rows():
     blocks, meta = parse([[1, 2], [3, 4], [5, 6]])
-    assert [(piece, start, values.tolist()) for piece, start, values in blocks] == [
-        (7, 0, [[1, 2], [3, 4]]),
-        (7, 2, [[5, 6]]),
+    assert [(piece, start, values.tolist(), w) for piece, start, values, w in blocks] == [
+        (7, 0, [[1, 2], [3, 4]], None),
+        (7, 2, [[5, 6]], None),
     ]
     assert blocks[0][2].dtype == np.uint8  # compact storage
     assert (meta["partition"], meta["n_rows"], meta["width"], meta["error"]) == (7, 3, 2, None)
+
+
+def test_a_weight_column_becomes_the_blocks_weights():
+    blocks, meta = parse([[1, 0.5, 2], [3, 2, 4], [5, 0, 6]], weight_column=1, ratings=False)
+    assert [(start, values.tolist(), w.tolist()) for _, start, values, w in blocks] == [
+        (0, [[1, 2], [3, 4]], [0.5, 2.0]),
+        (2, [[5, 6]], [0.0]),
+    ]
+    assert blocks[0][3].dtype == np.float64 and meta["width"] == 3
 
 
 def test_the_first_problem_stops_the_piece():
@@ -49,7 +58,7 @@ def test_the_first_problem_stops_the_piece():
 
 def test_with_drop_bad_rows_are_left_out_and_counted():
     blocks, meta = parse([[1, 2], [3, -4], [np.inf, 1], [5, 6]], drop=True)
-    assert np.concatenate([values for _, _, values in blocks]).tolist() == [[1, 2], [5, 6]]
+    assert np.concatenate([values for _, _, values, _ in blocks]).tolist() == [[1, 2], [5, 6]]
     assert (meta["n_rows"], meta["dropped"], meta["error"]) == (2, 2, None)
     _, meta = parse([[1, 2], [3, -4]], ratings=False)
     assert meta["error"] is None

@@ -14,13 +14,16 @@ from spark_em.ml.fitted import FittedModel
 from spark_em.ml.summary import TrainingSummary
 
 PROTOCOL = ("_outputs", "_example_rows", "_arrays", "_from_saved")
-MODELS = [
-    ml.GaussianMixtureModel,
-    ml.KMeansModel,
-    ml.MaskedGaussianMixtureModel,
-    ml.MixtureRecommenderModel,
-    ml.WeightedLinearRegressionModel,
-]
+# every model class importing spark_em.ml registered: a new family is checked here unasked
+MODELS = sorted(FittedModel._registry.values(), key=lambda c: c.__name__)
+
+
+def test_the_registry_holds_every_exported_model():
+    exported = {getattr(ml, name) for name in ml.__all__}
+    assert set(MODELS) == {
+        c for c in exported if isinstance(c, type) and issubclass(c, FittedModel)
+    } - {FittedModel}
+    assert ml.GaussianMixtureModel in MODELS and len(MODELS) >= 5
 
 
 @pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)

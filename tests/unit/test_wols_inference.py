@@ -17,13 +17,30 @@ from spark_em.models import wols_inference as inference
 from tests.helpers import nist_strd
 
 
+def design(values, intercept=True):
+    """(X, y, w) of the tests' rows [label, weight, features], written out here."""
+    X = values[:, 2:]
+    if intercept:
+        X = np.column_stack([np.ones(len(values)), X])
+    return X, values[:, 0], values[:, 1]
+
+
+def rows_and_weights(values):
+    """The tests' rows [label, weight, features] as a block holds them: [label, features],
+    and the weights apart."""
+    return np.delete(values, 1, axis=1), values[:, 1]
+
+
 def tsqr(values, intercept=True, block_rows=10_000):
     """The pass's sums, block by block, combined as ``treeAggregate`` would."""
     return functools.reduce(
         wols.add_qr,
         [
-            wols.qr_stats(values[i : i + block_rows], intercept)
-            for i in range(0, len(values), block_rows)
+            wols.qr_stats(rows, intercept, w)
+            for rows, w in (
+                rows_and_weights(values[i : i + block_rows])
+                for i in range(0, len(values), block_rows)
+            )
         ],
     )
 
@@ -37,8 +54,9 @@ def fitted(values, intercept=True, cov_type="nonrobust", block_rows=10_000, reg_
             _add,
             [
                 wols.residual_stats(
-                    values[i : i + block_rows],
+                    rows_and_weights(values[i : i + block_rows])[0],
                     (solution.params, solution.R_inv, intercept, inference.HC_POWER[cov_type]),
+                    rows_and_weights(values[i : i + block_rows])[1],
                 )
                 for i in range(0, len(values), block_rows)
             ],
@@ -94,7 +112,7 @@ def mp_reference(values, intercept=True):
     """The weighted least-squares solution at 50 digits (normal equations in mpmath: squaring
     the condition number costs nothing at that precision)."""
     mpmath.mp.dps = 50
-    X, y, w = wols.design(values, intercept)
+    X, y, w = design(values, intercept)
     A = mpmath.matrix((X * w[:, None]).T.tolist())
     G = A * mpmath.matrix(X.tolist())
     b = A * mpmath.matrix(y.tolist())
@@ -132,7 +150,7 @@ def test_ill_conditioned_designs_keep_their_digits(kind):
     want = mp_reference(values)
     solution, _ = fitted(values, block_rows=64)
     assert digits(solution.params, want) >= 7
-    X, y, w = wols.design(values)
+    X, y, w = design(values)
     normal = np.linalg.solve((X * w[:, None]).T @ X, (X * w[:, None]).T @ y)
     assert digits(normal, want) < 3  # the normal equations, on the same data
 
@@ -156,7 +174,7 @@ def test_inference_equals_statsmodels_wls(intercept, weighted, cov_type):
     values = heteroscedastic(rng, intercept=intercept)
     if not weighted:
         values[:, 1] = 1.0
-    X, y, w = wols.design(values, intercept)
+    X, y, w = design(values, intercept)
     ref = sm.WLS(y, X, weights=w).fit(cov_type=cov_type, use_t=True)  # Student t, as ours
     solution, out = fitted(values, intercept, cov_type, block_rows=97)
     assert_allclose(solution.params, ref.params, rtol=1e-10)
@@ -182,7 +200,7 @@ def test_inference_equals_statsmodels_wls(intercept, weighted, cov_type):
 def test_ridge_equals_its_closed_form():
     rng = np.random.default_rng(3)
     values = heteroscedastic(rng)
-    X, y, w = wols.design(values)
+    X, y, w = design(values)
     for lam in (0.01, 1.0, 50.0):
         penalty = lam * w.sum() * np.diag([0.0, 1.0, 1.0, 1.0])  # the intercept is free
         want = np.linalg.solve((X * w[:, None]).T @ X + penalty, (X * w[:, None]).T @ y)
@@ -221,7 +239,7 @@ def test_rank_deficient_designs_name_columns_and_cause(make, message):
 def test_a_constant_column_without_intercept_is_a_regressor():
     values = heteroscedastic(np.random.default_rng(9), intercept=False)
     values[:, 3] = 1.0
-    X, y, w = wols.design(values, False)
+    X, y, w = design(values, False)
     solution, _ = fitted(values, intercept=False)
     assert_allclose(solution.params, sm.WLS(y, X, weights=w).fit().params, rtol=1e-10)
 
@@ -258,12 +276,16 @@ def test_evaluation_keeps_its_digits_on_labels_far_from_zero():
     sums = functools.reduce(
         wols.add_residuals,
         [
-            wols.residual_stats(values[i : i + 64], (solution.params, None, True, 0))
+            wols.residual_stats(
+                rows_and_weights(values[i : i + 64])[0],
+                (solution.params, None, True, 0),
+                rows_and_weights(values[i : i + 64])[1],
+            )
             for i in range(0, len(values), 64)
         ],
     )
     got = inference.evaluation(sums, True)
-    X, y, w = wols.design(values)
+    X, y, w = design(values)
     fitted_values = X @ solution.params
     mean = np.average(y, weights=w)
     r2 = 1 - w @ (y - fitted_values) ** 2 / (w @ (y - mean) ** 2)
@@ -280,7 +302,7 @@ def test_ridge_fits_designs_least_squares_cannot():
     rng = np.random.default_rng(13)
     values = heteroscedastic(rng, n=40)
     values[:, 4] = values[:, 2] + values[:, 3]  # collinear
-    X, y, w = wols.design(values)
+    X, y, w = design(values)
     lam = 0.5
     penalty = lam * w.sum() * np.diag([0.0, 1.0, 1.0, 1.0])
     want = np.linalg.solve((X * w[:, None]).T @ X + penalty, (X * w[:, None]).T @ y)
