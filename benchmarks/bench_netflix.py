@@ -38,7 +38,7 @@ def numpy_fit(X, k, seed, tol=1e-6):
     mixture, previous, n_iter = masked.reference_init(X, k, seed), None, 0
     while True:
         post, ll = masked.estep(X, mixture)
-        mixture = masked.mstep(X, post, mixture.mu)
+        mixture = masked.mstep(X, post, mixture.means)
         n_iter += 1
         if previous is not None and ll - previous <= tol * abs(ll):
             return ll, n_iter

@@ -33,26 +33,24 @@ MIN_VARIANCE = 0.25
 LOG_WEIGHT_EPS = 1e-16
 
 
-class Mixture(NamedTuple):
-    """Spherical mixture in the course's notation: means ``mu`` (K×d), variances ``var`` (K),
-    weights ``p`` (K); ``means``, ``variances`` and ``weights`` name the same arrays as the
-    complete-data ``gaussian.Mixture`` does."""
+class SphericalMixture(NamedTuple):
+    """A spherical Gaussian mixture: ``weights`` p_j (K), ``means`` μ_j (K×d) and one variance
+    σ_j² per component, ``variances`` (K); the names the complete-data ``gaussian.Mixture``
+    gives its weights and means."""
 
-    mu: np.ndarray
-    var: np.ndarray
-    p: np.ndarray
+    weights: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray
 
-    @property
-    def means(self) -> np.ndarray:
-        return self.mu
 
-    @property
-    def variances(self) -> np.ndarray:
-        return self.var
-
-    @property
-    def weights(self) -> np.ndarray:
-        return self.p
+def _mixture(mixture) -> SphericalMixture:
+    """``mixture`` as float64 arrays; anything but a ``SphericalMixture`` is refused (a bare
+    tuple's order could not be told)."""
+    if not isinstance(mixture, SphericalMixture):
+        raise TypeError(
+            f"a SphericalMixture(weights, means, variances) is needed, not {type(mixture).__name__}"
+        )
+    return SphericalMixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
 
 
 class MaskedStats(NamedTuple):
@@ -66,21 +64,21 @@ class MaskedStats(NamedTuple):
     resp_sq_norm: np.ndarray  # Σ_u p(j|u) ‖x_{C_u}‖², shape K
 
 
-def mixture_problem(mixture: Mixture, n_cols: int | None = None) -> str | None:
+def mixture_problem(mixture: SphericalMixture, n_cols: int | None = None) -> str | None:
     """What makes ``mixture`` unusable (for data with ``n_cols`` columns), or None."""
-    mu, var, p = (np.asarray(a) for a in mixture)
+    p, mu, var = (np.asarray(a) for a in mixture)
     if mu.ndim != 2:
-        return f"mu is {mu.shape}, expected a K×d array"
+        return f"means is {mu.shape}, expected a K×d array"
     if n_cols is not None and mu.shape[1] != n_cols:
-        return f"mu is {mu.shape}, expected K×{n_cols} for this input"
+        return f"means is {mu.shape}, expected K×{n_cols} for this input"
     if var.shape != (len(mu),) or p.shape != (len(mu),):
-        return f"var and p must hold K={len(mu)} numbers each"
+        return f"variances and weights must hold K={len(mu)} numbers each"
     if not all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for a in (mu, var, p)):
         return "it holds a number that is not finite"
     if (var <= 0).any():
-        return "var must be > 0"
+        return "variances must be > 0"
     if (p < 0).any() or abs(p.sum() - 1) > 1e-6:
-        return "p must be >= 0 and add up to 1"
+        return "weights must be >= 0 and add up to 1"
     return None
 
 
@@ -109,12 +107,12 @@ class _Rows(NamedTuple):
 
 def _log_joint(
     rows: _Rows,
-    mixture: Mixture,
+    mixture: SphericalMixture,
     cross: np.ndarray | None = None,
     observed_sq: np.ndarray | None = None,
 ) -> np.ndarray:
     """Equation (1); ``cross`` = X μᵀ and ``observed_sq`` = δ (μ²)ᵀ when already computed."""
-    mu, var, p = (np.asarray(a, dtype=np.float64) for a in mixture)
+    p, mu, var = (np.asarray(a, dtype=np.float64) for a in mixture)
     cross = rows.X @ mu.T if cross is None else cross
     observed_sq = rows.observed @ (mu * mu).T if observed_sq is None else observed_sq
     # ‖x_C − μ_C‖² = ‖x_C‖² − 2 x·μ + Σ_{i∈C} μ_i²  (x is 0 off C, so x·μ only sums over C)
@@ -128,7 +126,7 @@ def _log_joint(
     )
 
 
-def _posterior(rows: _Rows, mixture: Mixture) -> tuple[np.ndarray, np.ndarray]:
+def _posterior(rows: _Rows, mixture: SphericalMixture) -> tuple[np.ndarray, np.ndarray]:
     f = _log_joint(rows, mixture)
     row_ll = logsumexp(f, axis=1)
     return np.exp(f - row_ll[:, None]), row_ll
@@ -150,14 +148,14 @@ def _stats(rows: _Rows, post: np.ndarray, log_likelihood: float) -> MaskedStats:
     )
 
 
-def posterior(X: np.ndarray, mixture: Mixture) -> tuple[np.ndarray, np.ndarray]:
+def posterior(X: np.ndarray, mixture: SphericalMixture) -> tuple[np.ndarray, np.ndarray]:
     """Equation (2): posteriors p(j|u) (n×K) and each row's log-likelihood (n)."""
-    return _posterior(_Rows.of(X), Mixture(*mixture))
+    return _posterior(_Rows.of(X), _mixture(mixture))
 
 
-def estep(X: np.ndarray, mixture: Mixture | tuple) -> tuple[np.ndarray, float]:
+def estep(X: np.ndarray, mixture: SphericalMixture) -> tuple[np.ndarray, float]:
     """In-memory E-step: ``(post, log_likelihood)`` by equations (1)–(2)."""
-    post, row_ll = posterior(X, Mixture(*mixture))
+    post, row_ll = posterior(X, _mixture(mixture))
     return post, float(row_ll.sum())
 
 
@@ -166,7 +164,7 @@ def sufficient_stats(X: np.ndarray, post: np.ndarray, log_likelihood: float = 0.
     return _stats(_Rows.of(X), post, log_likelihood)
 
 
-def block_stats(X: np.ndarray, mixture: Mixture) -> MaskedStats:
+def block_stats(X: np.ndarray, mixture: SphericalMixture) -> MaskedStats:
     """One pass over a block: its log-likelihood under ``mixture`` and its M-step sums."""
     return block_stats_many(X, [mixture])[0]
 
@@ -182,13 +180,13 @@ def block_stats_many(X: np.ndarray, mixtures: list) -> list[MaskedStats]:
     the row count), so they change neither the weights nor the log-likelihood.
     """
     if sparse.issparse(X) and compiled.ENABLED:
-        return [_csr_stats_compiled(sparse.csr_array(X), Mixture(*m)) for m in mixtures]
+        return [_csr_stats_compiled(sparse.csr_array(X), _mixture(m)) for m in mixtures]
     rows = _Rows.of(X)
     n_observed = np.asarray(rows.observed.sum(axis=1)).ravel()
     if not n_observed.all():  # rows with nothing observed carry no information: left out
         rows = _Rows.of(X[n_observed > 0])
-    mixtures = [Mixture(*m) for m in mixtures]
-    mus = [np.asarray(m.mu, dtype=np.float64) for m in mixtures]
+    mixtures = [_mixture(m) for m in mixtures]
+    mus = [np.asarray(m.means, dtype=np.float64) for m in mixtures]
     cuts = np.cumsum([len(mu) for mu in mus])[:-1]
     stacked = np.vstack(mus)
     crosses = np.split(rows.X @ stacked.T, cuts, axis=1)
@@ -208,23 +206,23 @@ def block_stats_many(X: np.ndarray, mixtures: list) -> list[MaskedStats]:
     ]
 
 
-def _csr_stats_compiled(X: sparse.csr_array, mixture: Mixture) -> MaskedStats:
+def _csr_stats_compiled(X: sparse.csr_array, mixture: SphericalMixture) -> MaskedStats:
     """``block_stats`` of a CSR block by the compiled loop over its observed entries
     (``compiled.masked_csr_pass``): the same sums, one row at a time, with ‖x_C − μ_C‖²
     summed directly."""
-    mu = np.asarray(mixture.mu, dtype=np.float64)
+    mu = np.asarray(mixture.means, dtype=np.float64)
     K, d = mu.shape
     table = np.zeros((d, 3 * K))  # [μ | Σ p δ x | Σ p δ] per column of the data
     table[:, :K] = mu.T
     resp, resp_sq_norm = np.zeros(K), np.zeros(K)
-    log_weight = np.log(np.asarray(mixture.p, dtype=np.float64) + LOG_WEIGHT_EPS)
+    log_weight = np.log(np.asarray(mixture.weights, dtype=np.float64) + LOG_WEIGHT_EPS)
     ll, n_rows = compiled.masked_csr_pass(
         X.indptr,
         X.indices,
         X.data,
         table,
         log_weight,
-        np.asarray(mixture.var, dtype=np.float64),
+        np.asarray(mixture.variances, dtype=np.float64),
         resp,
         resp_sq_norm,
     )
@@ -240,7 +238,7 @@ def _csr_stats_compiled(X: sparse.csr_array, mixture: Mixture) -> MaskedStats:
 
 def update(
     stats: MaskedStats, previous_mu: np.ndarray, min_variance: float = MIN_VARIANCE
-) -> Mixture:
+) -> SphericalMixture:
     """Equations (3)–(5) from summed statistics.
 
     The variance follows from the sums without a second pass:
@@ -256,35 +254,38 @@ def update(
     var = np.divide(sse, weight, out=np.zeros_like(sse), where=weight > 0)
     var = np.maximum(var, min_variance)
     p = stats.resp / stats.n_rows
-    return Mixture(mu, var, p)
+    return SphericalMixture(weights=p, means=mu, variances=var)
 
 
 def mstep(
-    X: np.ndarray, post: np.ndarray, mu: np.ndarray | Mixture, min_variance: float = MIN_VARIANCE
-) -> Mixture:
+    X: np.ndarray,
+    post: np.ndarray,
+    mu: np.ndarray | SphericalMixture,
+    min_variance: float = MIN_VARIANCE,
+) -> SphericalMixture:
     """In-memory M-step by equations (3)–(5); ``mu`` is the previous means (or mixture)."""
-    previous_mu = mu.mu if isinstance(mu, Mixture) else mu
+    previous_mu = mu.means if isinstance(mu, SphericalMixture) else mu
     return update(sufficient_stats(X, post), previous_mu, min_variance)
 
 
-def complete(X: np.ndarray, mixture: Mixture | tuple) -> np.ndarray:
+def complete(X: np.ndarray, mixture: SphericalMixture) -> np.ndarray:
     """Equation (6): observed entries kept, missing ones filled with Σ_j p(j|u) μ_{j,i}.
     Dense n×d out, whatever the block's form."""
-    rows, mixture = _Rows.of(X), Mixture(*mixture)
+    rows, mixture = _Rows.of(X), _mixture(mixture)
     post, _ = _posterior(rows, mixture)
     X = dense(rows.X)
-    return np.where(X != 0, X, post @ np.asarray(mixture.mu, dtype=np.float64))
+    return np.where(X != 0, X, post @ np.asarray(mixture.means, dtype=np.float64))
 
 
 def top_unobserved(
-    X, mixture: Mixture | tuple, n: int, chunk_rows: int = 256
+    X, mixture: SphericalMixture, n: int, chunk_rows: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each row, the ``n`` missing columns with the highest completed value, best first:
     (columns, values), both n_rows×n; rows with fewer missing columns pad with column −1 and
     value NaN. The completed rows are formed ``chunk_rows`` at a time."""
-    rows, mixture = _Rows.of(X), Mixture(*mixture)
+    rows, mixture = _Rows.of(X), _mixture(mixture)
     post, _ = _posterior(rows, mixture)
-    mu = np.asarray(mixture.mu, dtype=np.float64)
+    mu = np.asarray(mixture.means, dtype=np.float64)
     n_rows, d = post.shape[0], mu.shape[1]
     n = min(n, d)
     cols = np.full((n_rows, n), -1, dtype=np.int64)
@@ -309,15 +310,15 @@ def top_unobserved(
 
 
 def top_rows_per_column(
-    X, mixture: Mixture | tuple, n: int, columns: np.ndarray | None = None, chunk_rows: int = 256
+    X, mixture: SphericalMixture, n: int, columns: np.ndarray | None = None, chunk_rows: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each column (of ``columns``, or all), the ``n`` rows that have not rated it with
     the highest completed value, best first: (rows, values), both n × columns; columns with
     fewer such rows pad with row −1 and value NaN. Kept as a running best over chunks of
     ``chunk_rows`` rows."""
-    rows, mixture = _Rows.of(X), Mixture(*mixture)
+    rows, mixture = _Rows.of(X), _mixture(mixture)
     post, _ = _posterior(rows, mixture)
-    mu = np.asarray(mixture.mu, dtype=np.float64)
+    mu = np.asarray(mixture.means, dtype=np.float64)
     columns = np.arange(mu.shape[1]) if columns is None else np.asarray(columns, dtype=np.int64)
     mu = mu[:, columns]
     best_rows = np.full((0, len(columns)), -1, dtype=np.int64)
@@ -368,9 +369,9 @@ def init_variances(summary: np.ndarray, n_rows: int, mu: np.ndarray) -> np.ndarr
     return (sum_sq - 2.0 * mu @ col_sums + n_rows * (mu * mu).sum(axis=1)) / (n_rows * mu.shape[1])
 
 
-def reference_init(X: np.ndarray, k: int, seed: int) -> Mixture:
+def reference_init(X: np.ndarray, k: int, seed: int) -> SphericalMixture:
     """The course's ``common.init`` on an in-memory matrix."""
     X = _as_float(X)
     mu = X[reference_rows(X.shape[0], k, seed)].copy()
     var = np.array([((X - m) ** 2).mean() for m in mu])
-    return Mixture(mu, var, np.full(k, 1.0 / k))
+    return SphericalMixture(weights=np.full(k, 1.0 / k), means=mu, variances=var)

@@ -144,34 +144,37 @@ class MaskedGaussianMixtureSummary(TrainingSummary):
 
 
 class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
-    """A fitted masked mixture: ``mu``, ``var``, ``p``, ``summary``; ``transform`` adds the row
-    with its missing entries filled by equation (6)."""
+    """A fitted masked mixture: ``weights``, ``means``, ``variances``, ``summary``; ``transform``
+    adds the row with its missing entries filled by equation (6)."""
 
     summary_class = MaskedGaussianMixtureSummary
 
     def __init__(
         self,
-        mixture: masked.Mixture | None = None,
+        mixture: masked.SphericalMixture | None = None,
         summary: MaskedGaussianMixtureSummary | None = None,
     ):
         super().__init__(summary)
         self._mixture = mixture
 
     @property
-    def mu(self) -> np.ndarray:
-        return self._mixture.mu
+    def weights(self) -> np.ndarray:
+        """Each component's weight p_j (K)."""
+        return self._mixture.weights
 
     @property
-    def var(self) -> np.ndarray:
-        return self._mixture.var
+    def means(self) -> np.ndarray:
+        """Each component's means μ_j (K × d, one per column)."""
+        return self._mixture.means
 
     @property
-    def p(self) -> np.ndarray:
-        return self._mixture.p
+    def variances(self) -> np.ndarray:
+        """Each component's variance σ_j² (K), shared by its columns."""
+        return self._mixture.variances
 
     def _outputs(self):
         mixture = self._mixture
-        d = mixture.mu.shape[1]
+        d = mixture.means.shape[1]
 
         def compute(X):
             check_width(X, d)
@@ -180,18 +183,20 @@ class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
         return [StructField(self.getOutputCol(), VectorUDT())], compute
 
     def _example_rows(self) -> np.ndarray:
-        return self.mu
+        return self.means
 
     def _arrays(self) -> dict:
-        return {"mu": self.mu, "var": self.var, "p": self.p}
+        return self._mixture._asdict()
 
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> MaskedGaussianMixtureModel:
         try:
-            mu, var, p = arrays["mu"], arrays["var"], arrays["p"]
-            problem = masked.mixture_problem(masked.Mixture(mu, var, p))
+            mixture = masked.SphericalMixture(
+                **{name: arrays[name] for name in masked.SphericalMixture._fields}
+            )
+            problem = masked.mixture_problem(mixture)
             if problem:
                 raise ValueError(problem)
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
-        return cls(masked.Mixture(mu, var, p))
+        return cls(mixture)

@@ -248,15 +248,15 @@ class MixtureRecommenderSummary(TrainingSummary):
 
 
 class MixtureRecommenderModel(FittedModel, _RecommenderParams):
-    """A fitted recommender: ``mu``, ``var``, ``p``, ``summary``, ``transform`` and the
-    ``recommendFor…`` methods of ALS's model, plus ``withNewUsers`` and
+    """A fitted recommender: ``weights``, ``means``, ``variances``, ``summary``, ``transform``
+    and the ``recommendFor…`` methods of ALS's model, plus ``withNewUsers`` and
     ``recommendForNewUsers``."""
 
     summary_class = MixtureRecommenderSummary
 
     def __init__(
         self,
-        mixture: masked.Mixture | None = None,
+        mixture: masked.SphericalMixture | None = None,
         items: np.ndarray | None = None,
         ratings=None,
         summary: MixtureRecommenderSummary | None = None,
@@ -288,20 +288,23 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
             self._data = None
 
     @property
-    def mu(self) -> np.ndarray:
-        return self._mixture.mu
+    def weights(self) -> np.ndarray:
+        """Each component's weight p_j (K)."""
+        return self._mixture.weights
 
     @property
-    def var(self) -> np.ndarray:
-        return self._mixture.var
+    def means(self) -> np.ndarray:
+        """Each component's means μ_j (K × d, one per column)."""
+        return self._mixture.means
 
     @property
-    def p(self) -> np.ndarray:
-        return self._mixture.p
+    def variances(self) -> np.ndarray:
+        """Each component's variance σ_j² (K), shared by its columns."""
+        return self._mixture.variances
 
     @property
     def items(self) -> np.ndarray:
-        """The item ids, in the order of ``mu``'s columns."""
+        """The item ids, in the order of the columns of ``means``."""
         return self._items
 
     def _training(self):
@@ -471,12 +474,12 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
             {
                 user: [-1 if numeric else "new"] * len(items),
                 item: items,
-                rating: [float(v) for v in self.mu[0, : len(items)]],
+                rating: [float(v) for v in self.means[0, : len(items)]],
             }
         )
 
     def _arrays(self) -> dict:
-        return {"mu": self.mu, "var": self.var, "p": self.p, "items": self._items}
+        return {**self._mixture._asdict(), "items": self._items}
 
     def _extra(self) -> dict:
         return {"ratingColumns": list(self._columns)}
@@ -490,7 +493,9 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> MixtureRecommenderModel:
         try:
-            mixture = masked.Mixture(arrays["mu"], arrays["var"], arrays["p"])
+            mixture = masked.SphericalMixture(
+                **{name: arrays[name] for name in masked.SphericalMixture._fields}
+            )
             problem = masked.mixture_problem(mixture, len(arrays["items"]))
             if problem:
                 raise ValueError(problem)

@@ -24,12 +24,17 @@ def decode_gaussian(saved: dict) -> gaussian.Mixture:
     )
 
 
-def encode_masked(mixture: masked.Mixture) -> dict:
-    return {"mu": mixture.mu.tolist(), "var": mixture.var.tolist(), "p": mixture.p.tolist()}
+def encode_masked(mixture: masked.SphericalMixture) -> dict:
+    return {name: np.asarray(value).tolist() for name, value in mixture._asdict().items()}
 
 
-def decode_masked(saved: dict) -> masked.Mixture:
-    return masked.Mixture(*(np.array(saved[name], dtype=np.float64) for name in ("mu", "var", "p")))
+def decode_masked(saved: dict) -> masked.SphericalMixture:
+    return masked.SphericalMixture(
+        **{
+            name: np.array(saved[name], dtype=np.float64)
+            for name in masked.SphericalMixture._fields
+        }
+    )
 
 
 def decode_vector(saved: list) -> np.ndarray:

@@ -28,7 +28,7 @@ from spark_em.engine.loop import (
 from spark_em.engine.ops import MatrixSummary, summarize
 from spark_em.errors import InputError
 from spark_em.kernels import masked
-from spark_em.kernels.masked import Mixture
+from spark_em.kernels.masked import SphericalMixture
 from spark_em.models import codec, selection
 from spark_em.models.fitting import Run, fit_starts, starts_of
 from spark_em.models.reference import reference_starts
@@ -45,7 +45,7 @@ class MaskedRun(Run):
     its last E-step (``log_likelihood``, the objective)."""
 
     @property
-    def mixture(self) -> Mixture:
+    def mixture(self) -> SphericalMixture:
         return self.params
 
     @property
@@ -70,7 +70,7 @@ def family(tol: float = DEFAULT_TOL, min_variance: float = masked.MIN_VARIANCE) 
     return Family(
         NAME,
         masked.block_stats,
-        lambda stats, mix: (masked.update(stats, mix.mu, min_variance), stats.log_likelihood),
+        lambda stats, mix: (masked.update(stats, mix.means, min_variance), stats.log_likelihood),
         converged=relative_rule(tol),
         block_stats_many=masked.block_stats_many,
         encode=codec.encode_masked,
@@ -83,14 +83,18 @@ def reference_mixtures(
     pairs: list[tuple[int, int]],
     summary: MatrixSummary,
     min_variance: float = masked.MIN_VARIANCE,
-) -> list[Mixture]:
+) -> list[SphericalMixture]:
     """The course's ``common.init`` for each (K, seed): reference means and variances, uniform
     weights. The variances are floored at ``min_variance`` like every later one (this only
     matters for degenerate data, where they would be 0)."""
     if summary.n_observed == 0:
         raise InputError("the matrix has no observed (non-zero) entries")
     return [
-        Mixture(mu, np.maximum(var, min_variance), np.full(len(mu), 1.0 / len(mu)))
+        SphericalMixture(
+            weights=np.full(len(mu), 1.0 / len(mu)),
+            means=mu,
+            variances=np.maximum(var, min_variance),
+        )
         for mu, var in reference_starts(blocks, pairs, summary)
     ]
 
@@ -155,13 +159,13 @@ def best_per_k(runs: list[MaskedRun]) -> dict[int, MaskedRun]:
     return selection.best_per(runs, lambda r: r.k)
 
 
-def scored(blocks, mixture: Mixture, seed: int = 0) -> MaskedRun:
+def scored(blocks, mixture: SphericalMixture, seed: int = 0) -> MaskedRun:
     """A given mixture as a run of no iterations whose log-likelihood is the data's under it
     (one pass)."""
     start = time.perf_counter()
     stats = ops.aggregate(blocks, masked.block_stats, family().add, mixture)
     return MaskedRun(
-        k=len(mixture.mu),
+        k=len(mixture.means),
         seed=seed,
         params=mixture,
         objective=stats.log_likelihood,
@@ -171,17 +175,17 @@ def scored(blocks, mixture: Mixture, seed: int = 0) -> MaskedRun:
     )
 
 
-def completed(blocks, mixture: Mixture):
+def completed(blocks, mixture: SphericalMixture):
     """Blocks of X_pred: observed entries kept, missing ones filled by equation (6)."""
     return ops.mapped(blocks, lambda b: Block(b.offset, masked.complete(b.values, mixture)))
 
 
-def iter_completed(blocks, mixture: Mixture) -> Iterator[Block]:
+def iter_completed(blocks, mixture: SphericalMixture) -> Iterator[Block]:
     """Completed blocks streamed to the driver one partition at a time, in row order."""
     return ops.iterate(completed(blocks, mixture))
 
 
-def rmse(blocks, mixture: Mixture, gold_blocks) -> tuple[float, float]:
+def rmse(blocks, mixture: SphericalMixture, gold_blocks) -> tuple[float, float]:
     """RMSE of the completion against ``gold`` over all entries and over the missing ones."""
     shapes, gold_shapes = ops.shapes(blocks), ops.shapes(gold_blocks)
     n, d = sum(s[1] for s in shapes), shapes[0][2]
@@ -206,10 +210,8 @@ def model_record(run: MaskedRun, **options) -> dict:
     encoded = codec.encode_masked(mix)
     return {
         "k": run.k,
-        "d": int(mix.mu.shape[1]),
-        "p": encoded["p"],
-        "mu": encoded["mu"],
-        "var": encoded["var"],
+        "d": int(mix.means.shape[1]),
+        **encoded,
         "init": INIT,
         "seed": run.seed,
         "log_likelihood": run.log_likelihood,
@@ -218,7 +220,7 @@ def model_record(run: MaskedRun, **options) -> dict:
     }
 
 
-def read_model(directory, n_cols: int | None = None) -> tuple[Mixture, int]:
+def read_model(directory, n_cols: int | None = None) -> tuple[SphericalMixture, int]:
     """(mixture, seed) of the ``model.json`` in ``directory``, checked (against ``n_cols``
     columns when given)."""
     path = Path(directory) / MODEL_FILE

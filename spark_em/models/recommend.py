@@ -64,7 +64,7 @@ def predict(
     spark,
     blocks,
     index: RatingsIndex,
-    mixture: masked.Mixture,
+    mixture: masked.SphericalMixture,
     pairs,
     user_col: str = "user",
     item_col: str = "item",
@@ -87,8 +87,8 @@ def predict(
             f"the pairs already have a column named {', '.join(taken)}; "
             "rename it or choose another prediction column"
         )
-    mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
-    k = len(mixture.p)
+    mixture = masked.SphericalMixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
+    k = len(mixture.weights)
 
     def pack_posteriors(block):
         offset, post = block.offset, masked.posterior(block.values, mixture)[0]
@@ -119,7 +119,7 @@ def predict(
         locate, _with_fields(pairs.schema, ("_row", "long"), ("_col", "long"))
     )
     joined = located.join(posts, on="_row", how="left")
-    params = shared(spark, (mixture.mu, mixture.p))
+    params = shared(spark, (mixture.means, mixture.weights))
 
     def score(batches):
         mu, prior = params.value
@@ -164,7 +164,7 @@ def recommend(
     spark,
     blocks,
     index: RatingsIndex,
-    mixture: masked.Mixture,
+    mixture: masked.SphericalMixture,
     n: int,
     user_col: str = "user",
     item_col: str = "item",
@@ -176,7 +176,7 @@ def recommend(
     ids = shared(spark, (index.users, index.items))
     wanted = None if users is None else np.unique(index.rows_of(np.asarray(users)))
     wanted = None if wanted is None else shared(spark, wanted[wanted >= 0])
-    mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
+    mixture = masked.SphericalMixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
     user_type = _arrow_id(index.users)  # outside ``pack``: the id lists travel by ``ids`` alone
     entry = pa.struct([(item_col, _arrow_id(index.items)), ("rating", pa.float64())])
 
@@ -220,7 +220,7 @@ def recommend_items(
     spark,
     blocks,
     index: RatingsIndex,
-    mixture: masked.Mixture,
+    mixture: masked.SphericalMixture,
     n: int,
     user_col: str = "user",
     item_col: str = "item",
@@ -236,7 +236,7 @@ def recommend_items(
     ids = shared(spark, (index.users, index.items))
     columns = None if items is None else np.unique(positions(index.items, np.asarray(items)))
     columns = np.arange(len(index.items)) if columns is None else columns[columns >= 0]
-    mixture = masked.Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
+    mixture = masked.SphericalMixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
     user_type, item_type = _arrow_id(index.users), _arrow_id(index.items)
 
     def pack(block):
@@ -283,7 +283,10 @@ def _arrow_id(ids: np.ndarray):
 
 
 def new_user_predictions(
-    mixture: masked.Mixture, items: np.ndarray, frame: pd.DataFrame, columns: tuple[str, str, str]
+    mixture: masked.SphericalMixture,
+    items: np.ndarray,
+    frame: pd.DataFrame,
+    columns: tuple[str, str, str],
 ) -> np.ndarray:
     """Each (user, item) row's predicted rating, E[rating] under the user's posterior over the
     components. The posterior comes from that user's rated rows in ``frame`` alone (``columns``
@@ -319,6 +322,6 @@ def new_user_predictions(
     post = masked.posterior(X, mixture)[0]
     known = (cols >= 0) & (codes >= 0)
     prediction = np.full(len(frame), np.nan)
-    mu = np.asarray(mixture.mu, dtype=np.float64)
+    mu = np.asarray(mixture.means, dtype=np.float64)
     prediction[known] = np.einsum("nk,kn->n", post[codes[known]], mu[:, cols[known]])
     return prediction

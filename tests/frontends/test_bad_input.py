@@ -63,11 +63,18 @@ def test_bad_input_corpus(netflix_dir, tmp_path):
     (d / "taken").mkdir()
     good = write(d / "good.txt", "1 2 3\n4 0 5\n2 2 0\n")
     (d / "cut").mkdir()
-    write(d / "cut" / "model.json", '{"k": 2, "mu": [[1, 2, 3], [4, 5')
+    write(d / "cut" / "model.json", '{"k": 2, "means": [[1, 2, 3], [4, 5')
     (d / "tampered").mkdir()
     write(
         d / "tampered" / "model.json",
-        json.dumps({"k": 2, "mu": [[1, 2, 3, 4], [4, 5, 6, 7]], "var": [1, 1], "p": [0.5, 0.5]}),
+        json.dumps(
+            {
+                "k": 2,
+                "means": [[1, 2, 3, 4], [4, 5, 6, 7]],
+                "variances": [1, 1],
+                "weights": [0.5, 0.5],
+            }
+        ),
     )
     corpus = [  # (job, arguments before --out, what the one line must say)
         (
@@ -155,7 +162,7 @@ def test_bad_input_corpus(netflix_dir, tmp_path):
         (
             "fit_gmm",
             ["--input", good, "--from-model", d / "tampered"],
-            "model.json: the model does not fit: mu is (2, 4), expected K×3 for this input",
+            "model.json: the model does not fit: means is (2, 4), expected K×3 for this input",
         ),
     ]
     first_run = (

@@ -61,7 +61,7 @@ def test_a_killed_driver_resumes_to_the_same_model(spark, netflix_dir, tmp_path,
     assert run_job(*args, "--out", tmp_path / "whole") == 0
     resumed = json.loads((tmp_path / "resumed" / "model.json").read_text())
     whole = json.loads((tmp_path / "whole" / "model.json").read_text())
-    for key in ("mu", "var", "p", "log_likelihood", "n_iter"):
+    for key in ("weights", "means", "variances", "log_likelihood", "n_iter"):
         assert resumed[key] == whole[key]
     assert whole["log_likelihood"] == pytest.approx(-1390234.4223469, rel=1e-9)
 

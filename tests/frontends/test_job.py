@@ -57,8 +57,8 @@ def test_course_example_outputs(spark, netflix_dir, tmp_path, capsys):
     )
     assert [r["seed"] for r in metrics["runs"]] == [0]
     model = json.loads((out / "model.json").read_text())
-    assert_allclose(model["mu"], ref["run"]["mu"], atol=1e-8)
-    assert_allclose(model["var"], ref["run"]["var"], atol=1e-8)
+    assert_allclose(model["means"], ref["run"]["mu"], atol=1e-8)
+    assert_allclose(model["variances"], ref["run"]["var"], atol=1e-8)
     assert_allclose(np.load(out / "completed.npy"), ref["X_pred"], atol=1e-8)
     assert_allclose(np.loadtxt(out / "completed.txt"), ref["X_pred"], atol=1e-8)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary left behind
@@ -287,17 +287,19 @@ def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["n_rows"], metrics["n_cols"], metrics["n_ratings"]) == (40, 12, len(r))
     model = json.loads((out / "model.json").read_text())
-    mix = masked.Mixture(np.array(model["mu"]), np.array(model["var"]), np.array(model["p"]))
+    mix = masked.SphericalMixture(
+        **{name: np.array(model[name]) for name in ("weights", "means", "variances")}
+    )
     assert list(np.load(out / "users.npy")) == list(users)
     full = masked.complete(X, mix)  # ids sort like the rows here
     assert_allclose(np.load(out / "completed.npy"), full, rtol=1e-12)
     assert_allclose(np.loadtxt(out / "completed.txt"), full, rtol=1e-9)  # 5 blocks, any order
     predictions = pd.read_parquet(out / "predictions").set_index("who")
     assert predictions.loc["u03", "prediction"] == pytest.approx(
-        float(masked.posterior(X[3:4], mix)[0][0] @ mix.mu[:, 5]), rel=1e-12
+        float(masked.posterior(X[3:4], mix)[0][0] @ mix.means[:, 5]), rel=1e-12
     )
     assert predictions.loc["nobody", "prediction"] == pytest.approx(
-        float(mix.p @ mix.mu[:, 1]), rel=1e-12
+        float(mix.weights @ mix.means[:, 1]), rel=1e-12
     )
     recs = pd.read_parquet(out / "recommendations").set_index("user")
     row = np.where(X[7] == 0, full[7], -np.inf)

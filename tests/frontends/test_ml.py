@@ -10,7 +10,6 @@ from scipy.stats import multivariate_normal
 
 from spark_em.engine import ops as blk
 from spark_em.errors import InputError
-from spark_em.kernels import masked
 from spark_em.ml import (
     GaussianMixture,
     GaussianMixtureModel,
@@ -136,16 +135,16 @@ def test_masked_estimator_on_the_course_example(spark, netflix_dir, tmp_path):
     df = spark.createDataFrame([(i, row.tolist()) for i, row in enumerate(X)], ["id", "ratings"])
     model = MaskedGaussianMixture(k=4, seed=0, featuresCol="ratings").fit(df)
     assert model.summary.logLikelihood == pytest.approx(ref["run"]["ll"], rel=1e-8)
-    assert_allclose(model.mu, ref["run"]["mu"], atol=1e-8)
+    assert_allclose(model.means, ref["run"]["mu"], atol=1e-8)
     completed = np.array(
         [r.completed.toArray() for r in model.transform(df).orderBy("id").collect()]
     )
     assert_allclose(completed, ref["X_pred"], atol=1e-8)
     model.save(str(tmp_path / "m"))
     loaded = MaskedGaussianMixtureModel.load(str(tmp_path / "m"))
-    assert_allclose(loaded.var, model.var, rtol=0)
+    assert_allclose(loaded.variances, model.variances, rtol=0)
     same = np.array([r.completed.toArray() for r in loaded.transform(df).orderBy("id").collect()])
     assert_allclose(same, completed, rtol=0)
     # The estimator and the engine agree.
     run = mc.fit(blk.from_array(spark.sparkContext, X), 4, 0)
-    assert_allclose(masked.Mixture(*run.mixture).mu, model.mu, rtol=1e-12)
+    assert_allclose(run.mixture.means, model.means, rtol=1e-12)

@@ -67,7 +67,7 @@ def test_recommendations_equal_the_numpy_completion(spark, small, tmp_path):
         as_triples(spark, train, users, items)
     )
     assert list(model.items) == list(items)
-    full = numpy_completion(train, model.mu, model.var, model.p)
+    full = numpy_completion(train, model.means, model.variances, model.weights)
     by_user = {r.userId: r.recommendations for r in model.recommendForAllUsers(3).collect()}
     assert len(by_user) == 140
     for u in (0, 17, 139):
@@ -116,7 +116,9 @@ def test_new_users_scored_from_their_own_ratings(spark, small):
     ).fit(as_triples(spark, R[:140], users, items))
     new = R[140:]
     ratings = as_triples(spark, new, users[140:], items)
-    expected = numpy_completion(new, model.mu, model.var, model.p)  # parameters held fixed
+    expected = numpy_completion(
+        new, model.means, model.variances, model.weights
+    )  # parameters held fixed
     recs = {r.userId: r.recommendations for r in model.recommendForNewUsers(ratings, 2).collect()}
     assert sorted(recs) == sorted(users[140:][new.sum(axis=1) > 0].tolist())
     for u in range(20):
@@ -175,7 +177,7 @@ def test_netflix_triples_predict_the_matrix_completion(spark, sc, netflix_dir):
         as_triples(spark, X, users, items)
     )
     assert model.summary.logLikelihood == pytest.approx(run.log_likelihood, rel=1e-10)
-    assert_allclose(model.mu, run.mixture.mu, rtol=1e-9)
+    assert_allclose(model.means, run.mixture.means, rtol=1e-9)
     completed = masked.complete(X, run.mixture)
     rng = np.random.default_rng(0)
     u, i = np.nonzero(X == 0)

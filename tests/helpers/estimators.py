@@ -130,12 +130,12 @@ def ml_results(spark, backend: str, directory: str) -> dict:
     mgm.save(f"{directory}/mgm")
     mgm_loaded = ml.MaskedGaussianMixtureModel.load(f"{directory}/mgm")
     out["mgm"] = {
-        "mu": mgm.mu.tolist(),
-        "var": mgm.var.tolist(),
-        "p": mgm.p.tolist(),
+        "mu": mgm.means.tolist(),
+        "var": mgm.variances.tolist(),
+        "p": mgm.weights.tolist(),
         "ll": mgm.summary.logLikelihood,
         "n_iter": mgm.summary.numIter,
-        "loaded_var": mgm_loaded.var.tolist(),
+        "loaded_var": mgm_loaded.variances.tolist(),
         "schema": mgm.transform(ratings_df).schema.simpleString(),
         "completed": rows(mgm.transform(ratings_df, {mgm.featuresCol: "arr"}), ["completed"]),
         "loaded_completed": rows(mgm_loaded.transform(ratings_df), ["completed"]),

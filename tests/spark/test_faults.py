@@ -27,8 +27,8 @@ def assert_finite_run(run):
     for part in run.mixture:
         assert np.all(np.isfinite(part))
     assert np.isfinite(run.log_likelihood)
-    assert run.mixture.p.sum() == pytest.approx(1.0, rel=1e-12)
-    assert np.all(run.mixture.var >= masked.MIN_VARIANCE)
+    assert run.mixture.weights.sum() == pytest.approx(1.0, rel=1e-12)
+    assert np.all(run.mixture.variances >= masked.MIN_VARIANCE)
 
 
 def fit_from(sc, X, start, max_iter=50, num_partitions=2):
@@ -42,23 +42,30 @@ def test_a_component_whose_weight_goes_to_zero(sc):
     X = ratings()
     start = masked.reference_init(X, 3, 0)
     far = np.full(X.shape[1], 100.0)  # no row is anywhere near it
-    start = masked.Mixture(np.vstack([start.mu[:2], far]), start.var, np.array([0.5, 0.5, 0.0]))
+    start = masked.SphericalMixture(
+        weights=np.array([0.5, 0.5, 0.0]),
+        means=np.vstack([start.means[:2], far]),
+        variances=start.variances,
+    )
     result = fit_from(sc, X, start)
-    assert result.params.p[2] < 1e-12  # it stays empty
+    assert result.params.weights[2] < 1e-12  # it stays empty
     assert_allclose(
-        result.params.mu[2], start.mu[2]
+        result.params.means[2], start.means[2]
     )  # its means keep their value (denominator < 1)
-    assert np.isfinite(result.params.var[2]) and result.params.var[2] >= masked.MIN_VARIANCE
-    assert np.all(result.params.p[:2] > 0.1)
-    assert np.all(np.isfinite(result.params.mu)) and np.isfinite(result.objective)
-    assert result.params.p.sum() == pytest.approx(1.0, rel=1e-12)
+    assert (
+        np.isfinite(result.params.variances[2])
+        and result.params.variances[2] >= masked.MIN_VARIANCE
+    )
+    assert np.all(result.params.weights[:2] > 0.1)
+    assert np.all(np.isfinite(result.params.means)) and np.isfinite(result.objective)
+    assert result.params.weights.sum() == pytest.approx(1.0, rel=1e-12)
 
 
 def test_variances_at_their_floor(sc):
     X = np.where(ratings(1) > 0, 4.0, 0.0)  # every observed rating the same
     run = mc.fit(blk.from_array(sc, X, 2), 2, 0)
     assert_finite_run(run)
-    assert_allclose(run.mixture.var, masked.MIN_VARIANCE)
+    assert_allclose(run.mixture.variances, masked.MIN_VARIANCE)
 
 
 def test_rows_with_a_single_observed_entry(sc):
@@ -80,7 +87,7 @@ def test_rows_with_nothing_observed_are_counted_and_left_out(sc):
     run = mc.fit(blocks, 3, 0)
     assert_finite_run(run)
     completed = blk.to_local(mc.completed(blocks, run.mixture))
-    assert_allclose(completed[0], run.mixture.p @ run.mixture.mu)  # the prior's completion
+    assert_allclose(completed[0], run.mixture.weights @ run.mixture.means)  # the prior's completion
 
 
 def test_duplicated_rows(sc):
@@ -102,7 +109,7 @@ def test_layout_does_not_change_the_answer(sc, layout):
         assert blocks.glom().map(len).collect() == [1] * 12
     run = mc.fit(blocks, 3, 0)
     if same_passes(run, reference, rtol=1e-12):
-        for name in ("mu", "var", "p"):
+        for name in ("weights", "means", "variances"):
             assert_allclose(
                 getattr(run.mixture, name), getattr(reference.mixture, name), rtol=1e-12
             )

@@ -33,15 +33,15 @@ def test_course_example_through_spark(sc, netflix_dir):
     )
     first = mc.fit(X, ref["K"], 0, max_iter=1)
     assert first.log_likelihood == pytest.approx(ref["first_ll"], rel=1e-12)
-    assert_allclose(first.mixture.mu, ref["first_m"]["mu"], rtol=0, atol=1e-8)
-    assert_allclose(first.mixture.var, ref["first_m"]["var"], rtol=0, atol=1e-8)
+    assert_allclose(first.mixture.means, ref["first_m"]["mu"], rtol=0, atol=1e-8)
+    assert_allclose(first.mixture.variances, ref["first_m"]["var"], rtol=0, atol=1e-8)
     assert not first.converged
 
     run = mc.fit(X, ref["K"], 0)
     assert run.converged
     assert run.log_likelihood == pytest.approx(ref["run"]["ll"], rel=1e-8)
-    for name in ("mu", "var", "p"):
-        assert_allclose(getattr(run.mixture, name), ref["run"][name], rtol=0, atol=1e-8)
+    for name, course_name in (("weights", "p"), ("means", "mu"), ("variances", "var")):
+        assert_allclose(getattr(run.mixture, name), ref["run"][course_name], rtol=0, atol=1e-8)
     X_pred = blk.to_local(mc.completed(X, run.mixture))
     assert_allclose(X_pred, ref["X_pred"], rtol=0, atol=1e-8)
     gold = readers.read_text(sc, str(netflix_dir / "test_complete.txt"), num_partitions=2)

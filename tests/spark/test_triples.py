@@ -41,7 +41,7 @@ def test_course_netflix_dense_and_triples_agree(spark, netflix_dir, netflix_k12)
     assert sparse.index.shape == X.shape and sparse.n_ratings == np.count_nonzero(X)
     a, b = netflix_k12, mc.fit(sparse.blocks, 12, 1)  # a: the dense matrix's fit
     if same_passes(b, a):
-        for name in ("mu", "var", "p"):
+        for name in ("weights", "means", "variances"):
             assert_allclose(
                 getattr(b.mixture, name), getattr(a.mixture, name), rtol=1e-10, atol=1e-10
             )
@@ -87,10 +87,10 @@ def test_predict_and_recommend_match_the_dense_completion(spark, backend):
     got = got.set_index(["user", "item"])["prediction"]
     row5, row17 = (int(np.flatnonzero(users[order] == u)[0]) for u in ("u5", "u17"))
     post5, _ = masked.posterior(X[order][row5 : row5 + 1], run.mixture)
-    assert got[("u5", 3)] == pytest.approx(float(post5[0] @ run.mixture.mu[:, 3]), rel=1e-12)
-    assert got[("u5", 0)] == pytest.approx(float(post5[0] @ run.mixture.mu[:, 0]), rel=1e-12)
+    assert got[("u5", 3)] == pytest.approx(float(post5[0] @ run.mixture.means[:, 3]), rel=1e-12)
+    assert got[("u5", 0)] == pytest.approx(float(post5[0] @ run.mixture.means[:, 0]), rel=1e-12)
     assert got[("nobody", 2)] == pytest.approx(
-        float(run.mixture.p @ run.mixture.mu[:, 2]), rel=1e-12
+        float(run.mixture.weights @ run.mixture.means[:, 2]), rel=1e-12
     )
     assert np.isnan(got[("u17", 99)])
     if X[order][row5, 3] == 0:
@@ -139,7 +139,7 @@ def test_several_starts_in_one_pass_equal_one_at_a_time(sc, netflix_dir):
         alone = mc.fit(X, run.k, run.seed)
         # The same sums, but a product over more columns need not round the same way in BLAS.
         if same_passes(alone, run, rtol=1e-12):
-            for name in ("mu", "var", "p"):
+            for name in ("weights", "means", "variances"):
                 assert_allclose(
                     getattr(alone.mixture, name), getattr(run.mixture, name), rtol=1e-12, atol=1e-12
                 )

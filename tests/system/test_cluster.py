@@ -160,7 +160,7 @@ def test_a_killed_executor_changes_nothing(spark, cluster, netflix_dir, tmp_path
     for a, b in zip(hit["runs"], undisturbed["runs"]):
         assert a["log_likelihood"] == pytest.approx(b["log_likelihood"], rel=1e-12)
     assert_allclose(
-        json.loads((tmp_path / "hit" / "model.json").read_text())["mu"],
-        json.loads((tmp_path / "local" / "model.json").read_text())["mu"],
+        json.loads((tmp_path / "hit" / "model.json").read_text())["means"],
+        json.loads((tmp_path / "local" / "model.json").read_text())["means"],
         rtol=1e-12,
     )

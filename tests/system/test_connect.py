@@ -40,8 +40,8 @@ def under_connect(connect_server, netflix_dir) -> dict:
         gold = read_text(spark, {str(netflix_dir / "netflix_complete.txt")!r})
         assert ops.backend_name(X) == "dataframe" and backend_for(spark).name == "dataframe"
         run = masked.fit(X, 12, 1)
-        out = {{"ll": run.log_likelihood, "n_iter": run.n_iter, "mu": run.mixture.mu.tolist(),
-               "var": run.mixture.var.tolist(), "p": run.mixture.p.tolist(),
+        out = {{"ll": run.log_likelihood, "n_iter": run.n_iter, "mu": run.mixture.means.tolist(),
+               "var": run.mixture.variances.tolist(), "p": run.mixture.weights.tolist(),
                "rmse": masked.rmse(X, run.mixture, gold), "session": type(spark).__module__,
                "families": other_families(
                    spark, lambda X, w=None: ops.from_array(spark, X, 2, 500, weights=w))}}
@@ -57,7 +57,7 @@ def test_masked_fit_under_spark_connect(under_connect, netflix_k12):
     assert result["n_iter"] == netflix_k12.n_iter
     assert result["ll"] == pytest.approx(netflix_k12.log_likelihood, rel=1e-10)
     assert_allclose(result["rmse"], netflix_k12.rmse, rtol=1e-10)
-    for name in ("mu", "var", "p"):
+    for name in ("weights", "means", "variances"):
         assert_allclose(result[name], getattr(netflix_k12.mixture, name), rtol=1e-10, atol=1e-10)
 
 

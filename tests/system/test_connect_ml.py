@@ -103,7 +103,10 @@ def test_transform_against_the_driver(spark, rdd_results, monkeypatch):
     m = rdd_results["mgm"]
     ratings = np.array([row.arr for row in ratings_df.orderBy("id").collect()])
     expected = masked.complete(
-        ratings, masked.Mixture(np.array(m["mu"]), np.array(m["var"]), np.array(m["p"]))
+        ratings,
+        masked.SphericalMixture(
+            **{name: np.array(m[name]) for name in ("weights", "means", "variances")}
+        ),
     )
     assert_allclose(m["completed"]["completed"], expected, rtol=1e-12)
 

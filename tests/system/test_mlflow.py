@@ -157,9 +157,9 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
     assert_allclose(out["distance"], distances.min(axis=1), rtol=1e-9)
 
     out = pyfunc("masked", pd.DataFrame({"features": [r.tolist() for r in ratings]}))
-    post = masked_posterior(ratings, masked.mu, masked.var, masked.p)
+    post = masked_posterior(ratings, masked.means, masked.variances, masked.weights)
     assert_allclose(
-        np.stack(out["completed"]), np.where(ratings == 0, post @ masked.mu, ratings), rtol=1e-9
+        np.stack(out["completed"]), np.where(ratings == 0, post @ masked.means, ratings), rtol=1e-9
     )
 
     out = pyfunc("wols", pd.DataFrame({"features": [x.tolist() for x in X[:5]]}))
@@ -172,12 +172,12 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
     out = pyfunc("recommender", new)
     given = np.zeros((2, 5))
     given[0, [0, 1]] = [5.0, 4.0]
-    post = masked_posterior(given, recommender.mu, recommender.var, recommender.p)
+    post = masked_posterior(given, recommender.means, recommender.variances, recommender.weights)
     expected = [
-        post[0] @ recommender.mu[:, 0],
-        post[0] @ recommender.mu[:, 1],
-        post[0] @ recommender.mu[:, 4],
-        recommender.p @ recommender.mu[:, 3],
+        post[0] @ recommender.means[:, 0],
+        post[0] @ recommender.means[:, 1],
+        post[0] @ recommender.means[:, 4],
+        recommender.weights @ recommender.means[:, 3],
     ]
     assert_allclose(out["prediction"], expected, rtol=1e-9)
 
@@ -194,14 +194,16 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
     )
 
     loaded = spark_em_mlflow.load_model(f"runs:/{run.info.run_id}/masked")
-    assert_allclose(loaded.var, masked.var, rtol=0)
+    assert_allclose(loaded.variances, masked.variances, rtol=0)
     # the recommender comes back without its training ratings: it saves, and says what it lacks
     from spark_em.errors import InputError
     from spark_em.ml import MixtureRecommenderModel
 
     bare = spark_em_mlflow.load_model(f"runs:/{run.info.run_id}/recommender")
     bare.save(str(tmp_path / "bare"))
-    assert_allclose(MixtureRecommenderModel.load(str(tmp_path / "bare")).mu, recommender.mu, rtol=0)
+    assert_allclose(
+        MixtureRecommenderModel.load(str(tmp_path / "bare")).means, recommender.means, rtol=0
+    )
     with pytest.raises(InputError, match="holds no training ratings"):
         bare.withNewUsers(triples)
 

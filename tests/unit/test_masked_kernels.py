@@ -28,7 +28,7 @@ def run_in_memory(X, mixture, tol=1e-6):
     previous = None
     while True:
         post, ll = masked.estep(X, mixture)
-        mixture = masked.mstep(X, post, mixture.mu)
+        mixture = masked.mstep(X, post, mixture.means)
         if previous is not None and ll - previous <= tol * abs(ll):
             return mixture, post, ll
         previous = ll
@@ -36,15 +36,15 @@ def run_in_memory(X, mixture, tol=1e-6):
 
 def test_reference_init(X, ref):
     mixture = masked.reference_init(X, ref["K"], 0)
-    assert_allclose(mixture.mu, ref["init"]["mu"], **PRINTED)
-    assert_allclose(mixture.var, ref["init"]["var"], **PRINTED)
-    assert_allclose(mixture.p, ref["init"]["p"], **PRINTED)
+    assert_allclose(mixture.means, ref["init"]["mu"], **PRINTED)
+    assert_allclose(mixture.variances, ref["init"]["var"], **PRINTED)
+    assert_allclose(mixture.weights, ref["init"]["p"], **PRINTED)
 
 
 def test_init_variances_from_summary_match_direct(X, ref):
     mixture = masked.reference_init(X, ref["K"], 0)
-    from_sums = masked.init_variances(column_summary(X), X.shape[0], mixture.mu)
-    assert_allclose(from_sums, mixture.var, rtol=1e-12)
+    from_sums = masked.init_variances(column_summary(X), X.shape[0], mixture.means)
+    assert_allclose(from_sums, mixture.variances, rtol=1e-12)
 
 
 def test_first_estep_and_mstep(X, ref):
@@ -52,7 +52,7 @@ def test_first_estep_and_mstep(X, ref):
     post, ll = masked.estep(X, mixture)
     assert_allclose(post, ref["first_post"], **PRINTED)
     assert ll == pytest.approx(ref["first_ll"], rel=1e-12)
-    mu, var, p = masked.mstep(X, post, mixture.mu)
+    p, mu, var = masked.mstep(X, post, mixture.means)
     assert_allclose(mu, ref["first_m"]["mu"], **PRINTED)
     assert_allclose(var, ref["first_m"]["var"], **PRINTED)
     assert_allclose(p, ref["first_m"]["p"], **PRINTED)
@@ -61,8 +61,8 @@ def test_first_estep_and_mstep(X, ref):
 def test_converged_run_completion_and_rmse(X, ref, netflix_dir):
     mixture, post, ll = run_in_memory(X, masked.reference_init(X, ref["K"], 0))
     assert ll == pytest.approx(ref["run"]["ll"], rel=1e-8)
-    for name in ("mu", "var", "p"):
-        assert_allclose(getattr(mixture, name), ref["run"][name], **PRINTED)
+    for name, course_name in (("means", "mu"), ("variances", "var"), ("weights", "p")):
+        assert_allclose(getattr(mixture, name), ref["run"][course_name], **PRINTED)
     assert_allclose(post, ref["run"]["post"], **PRINTED)
     X_pred = masked.complete(X, mixture)
     assert_allclose(X_pred, ref["X_pred"], **PRINTED)
@@ -123,22 +123,24 @@ def test_kernels_match_per_row_implementation(seed):
     mu = rng.uniform(1, 5, size=(K, d))
     var = rng.uniform(0.5, 3, size=K)
     p = rng.dirichlet(np.ones(K))
-    post, ll = masked.estep(X, (mu, var, p))
+    post, ll = masked.estep(X, masked.SphericalMixture(weights=p, means=mu, variances=var))
     want_post, want_ll = per_row_estep(X, mu, var, p)
     assert_allclose(post, want_post, rtol=1e-10, atol=1e-14)
     assert ll == pytest.approx(want_ll, rel=1e-12)
     for min_variance in (0.25, 5.0):
         got = masked.mstep(X, post, mu, min_variance)
         want = per_row_mstep(X, post, mu, min_variance)
-        for a, b in zip(got, want):
+        for a, b in zip((got.means, got.variances, got.weights), want):
             assert_allclose(a, b, rtol=1e-10, atol=1e-12)
-    assert_allclose(masked.mstep(X, post, mu).mu[:, 2], mu[:, 2])
+    assert_allclose(masked.mstep(X, post, mu).means[:, 2], mu[:, 2])
 
 
 def test_stats_of_parts_add_up_to_stats_of_whole():
     rng = np.random.default_rng(7)
     X = rng.integers(0, 6, size=(50, 6)).astype(float)
-    mixture = masked.Mixture(rng.uniform(1, 5, (4, 6)), rng.uniform(0.5, 2, 4), np.full(4, 0.25))
+    mixture = masked.SphericalMixture(
+        weights=np.full(4, 0.25), means=rng.uniform(1, 5, (4, 6)), variances=rng.uniform(0.5, 2, 4)
+    )
     whole = masked.block_stats(X, mixture)
     parts = add_fields(masked.block_stats(X[:17], mixture), masked.block_stats(X[17:], mixture))
     for a, b in zip(whole, parts):
@@ -164,7 +166,11 @@ def test_sparse_blocks_by_compiled_and_numpy_passes_match_dense(dtype, monkeypat
         shape=(n, d),
     )
     mixtures = [
-        masked.Mixture(rng.uniform(1, 5, (K, d)), rng.uniform(0.5, 3, K), rng.dirichlet(np.ones(K)))
+        masked.SphericalMixture(
+            means=rng.uniform(1, 5, (K, d)),
+            variances=rng.uniform(0.5, 3, K),
+            weights=rng.dirichlet(np.ones(K)),
+        )
         for _ in range(2)
     ]
     want = [masked.block_stats(X, m) for m in mixtures]
@@ -187,8 +193,10 @@ def test_top_rows_per_column_against_sorting_every_column(columns):
     rng = np.random.default_rng(4)
     X = rng.integers(1, 6, size=(300, 6)).astype(float)
     X[rng.random(X.shape) < 0.5] = 0.0
-    mixture = masked.Mixture(
-        rng.uniform(1, 5, (3, 6)), np.array([0.6, 1.0, 1.4]), np.array([0.2, 0.5, 0.3])
+    mixture = masked.SphericalMixture(
+        means=rng.uniform(1, 5, (3, 6)),
+        variances=np.array([0.6, 1.0, 1.4]),
+        weights=np.array([0.2, 0.5, 0.3]),
     )
     completed = masked.complete(X, mixture)
     for block in (X, sparse.csr_array(X)):
