@@ -39,3 +39,22 @@ def decode_masked(saved: dict) -> masked.SphericalMixture:
 
 def decode_vector(saved: list) -> np.ndarray:
     return np.array(saved, dtype=np.float64)
+
+
+def gaussian_record(run, model: str, **options) -> dict:
+    """What ``model.json`` holds of a complete-data run (a mixture, or K-means read as one):
+    the fit's settings (``options``), then the mixture, where it started and how the fit went
+    (these win over a setting of the same name)."""
+    encoded = encode_gaussian(run.mixture)
+    return {
+        **options,
+        "k": run.k,
+        "d": int(run.mixture.means.shape[1]),
+        "model": model,
+        "covariance_type": encoded.pop("covariance_type"),
+        **encoded,
+        "init": run.init,
+        "seed": run.seed,
+        "objective": run.objective,
+        "n_iter": run.n_iter,
+    }

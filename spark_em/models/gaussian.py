@@ -342,16 +342,4 @@ def select_candidates(
 
 def model_record(run: GaussianRun, **options) -> dict:
     """What ``model.json`` holds: the mixture, where it started and how the fit went."""
-    encoded = codec.encode_gaussian(run.mixture)
-    return {
-        **options,  # the fit's settings; the run's own figures below take precedence
-        "k": run.k,
-        "d": int(run.mixture.means.shape[1]),
-        "model": NAME,
-        "covariance_type": encoded.pop("covariance_type"),
-        **encoded,
-        "init": run.init,
-        "seed": run.seed,
-        "objective": run.objective,
-        "n_iter": run.n_iter,
-    }
+    return codec.gaussian_record(run, NAME, **options)

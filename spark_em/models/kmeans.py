@@ -192,18 +192,6 @@ def select(runs: list[KMeansRun], criterion: str | None = None):
 
 
 def model_record(run: KMeansRun, **options) -> dict:
-    """What ``model.json`` holds: the centres as a spherical mixture, where the fit started and
-    how it went."""
-    encoded = codec.encode_gaussian(run.mixture)
-    return {
-        **options,  # the fit's settings; the run's own figures below take precedence
-        "k": run.k,
-        "d": int(run.mixture.means.shape[1]),
-        "model": NAME,
-        "covariance_type": encoded.pop("covariance_type"),
-        **encoded,
-        "init": run.init,
-        "seed": run.seed,
-        "objective": run.objective,
-        "n_iter": run.n_iter,
-    }
+    """What ``model.json`` holds: the centres as a spherical mixture, where it started and how
+    the fit went."""
+    return codec.gaussian_record(run, NAME, **options)
