@@ -130,12 +130,12 @@ def ml_results(spark, backend: str, directory: str) -> dict:
     mgm.save(f"{directory}/mgm")
     mgm_loaded = ml.MaskedGaussianMixtureModel.load(f"{directory}/mgm")
     out["mgm"] = {
-        "mu": mgm.means.tolist(),
-        "var": mgm.variances.tolist(),
-        "p": mgm.weights.tolist(),
+        "means": mgm.means.tolist(),
+        "variances": mgm.variances.tolist(),
+        "weights": mgm.weights.tolist(),
         "ll": mgm.summary.logLikelihood,
         "n_iter": mgm.summary.numIter,
-        "loaded_var": mgm_loaded.variances.tolist(),
+        "loaded_variances": mgm_loaded.variances.tolist(),
         "schema": mgm.transform(ratings_df).schema.simpleString(),
         "completed": rows(mgm.transform(ratings_df, {mgm.featuresCol: "arr"}), ["completed"]),
         "loaded_completed": rows(mgm_loaded.transform(ratings_df), ["completed"]),
@@ -197,6 +197,6 @@ def same_fit(a: dict, b: dict):
         assert r["gm"]["loaded_points"] == r["gm"]["points"]
         assert r["gm"]["loaded_means"] == r["gm"]["means"]
         assert r["mgm"]["loaded_completed"] == r["mgm"]["completed"]
-        assert r["mgm"]["loaded_var"] == r["mgm"]["var"]
+        assert r["mgm"]["loaded_variances"] == r["mgm"]["variances"]
         assert r["wlr"]["loaded_predictions"] == r["wlr"]["predictions"]
         assert r["wlr"]["loaded"] == [r["wlr"]["intercept"], *r["wlr"]["coefficients"]]

@@ -40,8 +40,9 @@ def under_connect(connect_server, netflix_dir) -> dict:
         gold = read_text(spark, {str(netflix_dir / "netflix_complete.txt")!r})
         assert ops.backend_name(X) == "dataframe" and backend_for(spark).name == "dataframe"
         run = masked.fit(X, 12, 1)
-        out = {{"ll": run.log_likelihood, "n_iter": run.n_iter, "mu": run.mixture.means.tolist(),
-               "var": run.mixture.variances.tolist(), "p": run.mixture.weights.tolist(),
+        out = {{"ll": run.log_likelihood, "n_iter": run.n_iter,
+               "means": run.mixture.means.tolist(), "variances": run.mixture.variances.tolist(),
+               "weights": run.mixture.weights.tolist(),
                "rmse": masked.rmse(X, run.mixture, gold), "session": type(spark).__module__,
                "families": other_families(
                    spark, lambda X, w=None: ops.from_array(spark, X, 2, 500, weights=w))}}
