@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -37,6 +39,18 @@ TILE_ROWS = 256
 
 _FLAGS = {"reassoc", "contract", "arcp"}
 _loaded: dict = {}
+# Compiling swaps a module's helpers for their compiled forms: one thread at a time (a pyfunc
+# served by a threaded server calls the kernels from many threads at once).
+_LOCK = threading.RLock()
+
+
+def loaded_once(cache: dict, build: Callable[[], dict]) -> dict:
+    """``cache``, filled by ``build()`` the first time, once whatever the threads."""
+    if not cache:
+        with _LOCK:
+            if not cache:
+                cache.update(build())
+    return cache
 
 
 def compile_in(namespace: dict, helpers: tuple[str, ...], loops: tuple[str, ...]) -> dict:
@@ -47,23 +61,28 @@ def compile_in(namespace: dict, helpers: tuple[str, ...], loops: tuple[str, ...]
     if not ENABLED:
         return {name: namespace[name] for name in loops}
     import numba
+    from numba.core.dispatcher import Dispatcher
 
     jit = numba.njit(cache=True, nogil=True, fastmath=_FLAGS)
-    for name in helpers:
-        namespace[name] = jit(namespace[name])
-    return {name: jit(namespace[name]) for name in loops}
+
+    def compiled(function):  # a helper compiled by an earlier, interrupted attempt stays so
+        return function if isinstance(function, Dispatcher) else jit(function)
+
+    with _LOCK:
+        for name in helpers:
+            namespace[name] = compiled(namespace[name])
+        return {name: compiled(namespace[name]) for name in loops}
 
 
 def _load() -> dict:
-    if not _loaded:
-        _loaded.update(
-            compile_in(
-                globals(),
-                ("_transpose_tile", "_normalise", "_weigh", "_whiten_tile", "_add_moments"),
-                ("_triangular_pass", "_diagonal_pass", "_masked_csr_pass"),
-            )
-        )
-    return _loaded
+    return loaded_once(
+        _loaded,
+        lambda: compile_in(
+            globals(),
+            ("_transpose_tile", "_normalise", "_weigh", "_whiten_tile", "_add_moments"),
+            ("_triangular_pass", "_diagonal_pass", "_masked_csr_pass"),
+        ),
+    )
 
 
 def _triangular_pass(rows, means, precision, log_norm, moments, weights):  # pragma: no cover

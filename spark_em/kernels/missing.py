@@ -356,26 +356,25 @@ _loaded: dict = {}
 
 
 def _loops() -> dict:
-    if not _loaded:
-        _loaded.update(
-            compiled.compile_in(
-                globals(),
-                (
-                    "_pattern_columns",
-                    "_factor_missing",
-                    "_fill_run",
-                    "_add_conditional",
-                    "_tile_runs",
-                    "_tile_work",
-                    "_estep_tile",
-                    "_normalise",
-                    "_whiten_tile",
-                    "_add_moments",
-                ),
-                ("_group_rows", "_missing_stats", "_missing_posterior"),
-            )
-        )
-    return _loaded
+    return compiled.loaded_once(
+        _loaded,
+        lambda: compiled.compile_in(
+            globals(),
+            (
+                "_pattern_columns",
+                "_factor_missing",
+                "_fill_run",
+                "_add_conditional",
+                "_tile_runs",
+                "_tile_work",
+                "_estep_tile",
+                "_normalise",
+                "_whiten_tile",
+                "_add_moments",
+            ),
+            ("_group_rows", "_missing_stats", "_missing_posterior"),
+        ),
+    )
 
 
 def _full_factors(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
