@@ -1,5 +1,7 @@
 """Errors a user can cause: bad files, bad options, impossible requests."""
 
+import contextlib
+
 
 class InputError(ValueError):
     """A problem with the user's input or options; the message says what and where.
@@ -19,3 +21,38 @@ class InputError(ValueError):
         if self.param is None:
             return self.template
         return self.template.replace("{param}", names.get(self.param, self.param))
+
+
+# How an InputError raised on an executor reads inside the error Spark gives the driver (a
+# Python worker's traceback inside a Py4J or Spark Connect error).
+_RAISED = "spark_em.errors.InputError: "
+
+
+def raised_on_executor(exc: BaseException) -> InputError | None:
+    """The library's own error when ``exc`` (from a Spark action) carries one raised on an
+    executor, as one ``InputError`` on the driver; None for any other error."""
+    text = str(exc)
+    java = getattr(exc, "java_exception", None)
+    if _RAISED not in text and java is not None:
+        text = str(java.toString())
+    at = text.rfind(_RAISED)
+    if at < 0:
+        return None
+    lines = text[at + len(_RAISED) :].splitlines()
+    return InputError(lines[0].strip() if lines else "")
+
+
+class executor_errors(contextlib.ContextDecorator):
+    """Around a Spark action (or as a decorator): an ``InputError`` raised on an executor comes
+    out as that ``InputError``, one line, not as the 40 lines of a Py4J or Connect error."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, traceback):
+        if exc is None or isinstance(exc, InputError) or not isinstance(exc, Exception):
+            return False
+        found = raised_on_executor(exc)
+        if found is None:
+            return False
+        raise found from None

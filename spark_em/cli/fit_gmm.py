@@ -33,15 +33,14 @@ import numpy as np
 
 from spark_em.cli.common import (
     add_session_options,
-    check_out_dir,
     flags_of,
     int_list,
-    output_dir,
     progress_line,
     say,
     speaking,
     write_json,
 )
+from spark_em.cli.outputs import check_checkpoint, check_out_dir, kept, output_dir
 from spark_em.cli.plots import mixture_plot
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS
 from spark_em.engine.fs import local_copy
@@ -400,7 +399,7 @@ def write_outputs(spark, out, args, blocks, index, chosen, metrics):
     """metrics.json, model.json (+ the id lists), and the completed matrix when it is small,
     predictions and recommendations when asked; all or nothing."""
     positional = index is None
-    with output_dir(spark, out, args.overwrite) as output:
+    with output_dir(spark, out, args.overwrite, inputs(args)) as output:
         work = output.local
         mix = chosen.mixture
         shape = (metrics["n_rows"], metrics["n_cols"])
@@ -618,7 +617,7 @@ def fit_complete(spark, args, start):
         metrics["rmse_missing"] = missing_model.imputation_rmse(blocks, chosen.mixture, gold)
     metrics["seconds"] = round(time.perf_counter() - start, 3)
     if args.out:
-        with output_dir(spark, args.out, args.overwrite) as output:
+        with output_dir(spark, args.out, args.overwrite, inputs(args)) as output:
             work = output.local
             if args.missing == "nan":
                 missing_model.imputed_frame(spark, blocks, chosen.mixture).write.parquet(
@@ -643,12 +642,28 @@ def fit_complete(spark, args, start):
     return metrics
 
 
+def inputs(args) -> dict[str, str]:
+    """What the run reads, which its outputs must not destroy."""
+    return kept(
+        input=args.input,
+        gold=args.gold,
+        predict=args.predict,
+        from_model=args.from_model,
+        checkpoint=args.checkpoint,
+    )
+
+
 @speaking(FLAGS)
 def main(argv=None):
     args = parse_args(argv)
-    check_out_dir(args.out, args.overwrite)
+    check_out_dir(args.out, args.overwrite, keep=inputs(args))
+    check_checkpoint(
+        args.checkpoint,
+        args.out,
+        kept(input=args.input, gold=args.gold, predict=args.predict, from_model=args.from_model),
+    )
     spark = get_spark("spark-em fit_gmm", args.remote)
-    check_out_dir(args.out, args.overwrite, spark)
+    check_out_dir(args.out, args.overwrite, spark, inputs(args))
     start = time.perf_counter()
     fit = fit_ratings if args.missing == "zero" else fit_complete
     print(json.dumps(fit(spark, args, start), indent=2, allow_nan=False))

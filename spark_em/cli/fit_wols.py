@@ -21,14 +21,13 @@ import time
 
 from spark_em.cli.common import (
     add_session_options,
-    check_out_dir,
     flags_of,
-    output_dir,
     progress_line,
     say,
     speaking,
     write_json,
 )
+from spark_em.cli.outputs import check_checkpoint, check_out_dir, kept, output_dir
 from spark_em.cli.plots import loss_plot, regression_plot
 from spark_em.engine.loop import DEFAULT_MAX_ITER
 from spark_em.engine.ops import sample_rows
@@ -160,9 +159,11 @@ def parse_args(argv):
 @speaking(FLAGS)
 def main(argv=None):
     args = parse_args(argv)
-    check_out_dir(args.out, args.overwrite)
+    keep = kept(input=args.input, checkpoint=args.checkpoint)
+    check_out_dir(args.out, args.overwrite, keep=keep)
+    check_checkpoint(args.checkpoint, args.out, kept(input=args.input))
     spark = get_spark("spark-em fit_wols", args.remote)
-    check_out_dir(args.out, args.overwrite, spark)
+    check_out_dir(args.out, args.overwrite, spark, keep)
     start = time.perf_counter()
     if args.input:
         data = read_table(
@@ -264,7 +265,7 @@ def main(argv=None):
         )
     metrics["seconds"] = round(time.perf_counter() - start, 3)
     if args.out:
-        with output_dir(spark, args.out, args.overwrite) as output:
+        with output_dir(spark, args.out, args.overwrite, keep) as output:
             work = output.local
             write_json(work / "metrics.json", metrics)
             write_json(work / "model.json", result.model_record(data.feature_names))

@@ -18,7 +18,7 @@ import json
 import math
 import time
 
-from spark_em.cli.common import check_out_dir, output_dir
+from spark_em.cli.outputs import check_out_dir, output_dir
 from spark_em.engine.session import get_spark
 from spark_em.errors import InputError
 from spark_em.io.synthetic import PrizeShape, prize_triples

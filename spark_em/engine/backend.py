@@ -117,6 +117,19 @@ class _Held:
 
 
 def shared(spark, value):
-    """``value`` for the executors, read as ``.value``: a broadcast on a classic session, or
-    carried inside the function under Spark Connect."""
+    """``value`` for the executors, read as ``.value``: a broadcast on a classic session (give
+    it back with ``release`` once the work that reads it is done), or carried inside the
+    function under Spark Connect."""
     return _Held(value) if is_connect(spark) else context_of(spark).broadcast(value)
+
+
+def carried(value):
+    """A small ``value`` for the executors, read as ``.value``, carried inside the function
+    that reads it: for work that runs later, whenever the user asks (a DataFrame returned)."""
+    return _Held(value)
+
+
+def release(value) -> None:
+    """Destroy what ``shared`` broadcast (nothing to do for a carried value)."""
+    if not isinstance(value, _Held):
+        value.destroy()

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import sparse
 
-from spark_em.kernels.arrays import compact
+from spark_em.kernels.arrays import compact, record
 
 DEFAULT_BLOCK_ROWS = 4096
 # Below this much input per partition, a pass costs more in task overhead than it gains from
@@ -29,6 +29,7 @@ BYTES_PER_PARTITION = 4 * 1024 * 1024
 FILE_PIECES = 2**40
 
 
+@record
 class Block(NamedTuple):
     offset: int
     values: np.ndarray

@@ -16,11 +16,11 @@ Loading parses a source DataFrame piece by piece (a file split, or a Spark parti
 from __future__ import annotations
 
 import itertools
-import pickle
 from typing import NamedTuple
 
 import pyarrow as pa
 
+from spark_em.engine import wire
 from spark_em.engine.block import (
     FILE_PIECES,
     Block,
@@ -84,12 +84,13 @@ def _block_batch(blocks: list[Block]) -> pa.RecordBatch:
 
 def _gathered(frame, per_partition_fn) -> list:
     """``per_partition_fn(batches)`` for every partition of ``frame`` (one ``mapInArrow``),
-    pickled on the executors and gathered on the driver in partition order."""
+    encoded on the executors without pickle (``wire``) and gathered on the driver in
+    partition order."""
 
     def run(batches):
-        yield pa.RecordBatch.from_pydict({"result": [pickle.dumps(per_partition_fn(batches))]})
+        yield pa.RecordBatch.from_pydict({"result": [wire.encode(per_partition_fn(batches))]})
 
-    return [pickle.loads(r.result) for r in frame.mapInArrow(run, "result binary").collect()]
+    return [wire.decode(r.result) for r in frame.mapInArrow(run, "result binary").collect()]
 
 
 class FrameBackend:
@@ -265,7 +266,7 @@ class FrameBackend:
     def parse(self, pieces, parse):
         """``parse(piece, rows)`` over each piece; it yields ("block", (_, local_start,
         values, weights)) and one ("meta", dict). The result is a cached DataFrame of ``PARSED``
-        rows (a meta row has kind "meta" and its dict pickled)."""
+        rows (a meta row has kind "meta" and its dict as ``wire`` bytes)."""
         source, columns = pieces
         by_partition = "piece" not in source.columns
 
@@ -291,7 +292,7 @@ class FrameBackend:
                         kind, payload = pack_block(Block(body[1], body[2], body[3]))
                         local = body[1]
                     else:
-                        kind, payload, local = "meta", pickle.dumps(body), -1
+                        kind, payload, local = "meta", wire.encode(body), -1
                     for name, value in zip(out, (piece, local, kind, payload)):
                         out[name].append(value)
                 yield pa.RecordBatch.from_pydict(out, schema=_PARSED_ARROW)
@@ -302,7 +303,7 @@ class FrameBackend:
         from pyspark.sql import functions as F
 
         rows = parsed.where(F.col("kind") == "meta").select("payload").collect()
-        return sorted((pickle.loads(r.payload) for r in rows), key=lambda m: m["partition"])
+        return sorted((wire.decode(r.payload) for r in rows), key=lambda m: m["partition"])
 
     def place(self, parsed, starts):
         from pyspark.sql import functions as F

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,6 +92,14 @@ class HadoopFS:
     def delete(self, path: str) -> None:
         self._fs(path).delete(self._path(path), True)
 
+    def listed(self, directory: str) -> list[str]:
+        """The paths of the entries of ``directory`` (none if it does not exist)."""
+        path = self._path(directory)
+        fs = self._fs(directory)
+        if not fs.exists(path):
+            return []
+        return [str(status.getPath().toString()) for status in fs.listStatus(path)]
+
     def rename(self, source: str, target: str) -> None:
         if not self._fs(source).rename(self._path(source), self._path(target)):
             raise OSError(f"could not move {source} to {target}")
@@ -133,9 +140,3 @@ def local_copy(spark, path: str, what: str, names: list[str]) -> Iterator[Path]:
         yield work
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def sibling(path: str, prefix: str) -> str:
-    """A fresh name beside ``path`` (same parent, so a rename stays on one file system)."""
-    head, _, name = path.rstrip("/").rpartition("/")
-    return f"{head}/.{name}.{prefix}-{uuid.uuid4().hex[:12]}"

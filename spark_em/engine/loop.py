@@ -8,12 +8,14 @@ The loop knows nothing of the model: a ``Family`` names everything it needs.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from spark_em.engine import ops
+from spark_em.errors import InputError
 from spark_em.kernels.arrays import add_fields
 
 DEFAULT_TOL = 1e-6
@@ -158,6 +160,11 @@ def run_many(
             old_params = params[i]
             params[i], value = family.update(stats, old_params)
             value = float(value)
+            if not math.isfinite(value):  # never a NaN in a result: stop, saying where
+                raise InputError(
+                    f"the fit's {family.name} objective became {value} at pass {iteration}: "
+                    "the data or the settings (a step too large, say) drive it out of range"
+                )
             old = previous[i]
             change = None if old is None or value == 0 else (value - old) / abs(value)
             history[i].append(Iteration(iteration, value, change, seconds))

@@ -20,10 +20,17 @@ from scipy import sparse
 
 from spark_em.engine.backend import backend_for, backend_of, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, Block
-from spark_em.errors import InputError
-from spark_em.kernels.arrays import column_summary, dense, row_uniforms
+from spark_em.errors import InputError, executor_errors
+from spark_em.kernels.arrays import (
+    column_summary,
+    dense,
+    out_of_range,
+    row_uniforms,
+    value_problem,
+)
 
 
+@executor_errors()
 def from_array(
     spark,
     X: np.ndarray,
@@ -35,8 +42,16 @@ def from_array(
     """Cached blocks from an in-memory array (small data, tests), cut on the driver, on the
     backend ``backend_for(spark, backend)`` chooses; ``num_partitions`` defaults to the
     cluster's parallelism. ``weights``: each row's weight (refused, naming the row, when
-    ``weight_problem`` finds one)."""
+    ``weight_problem`` finds one). A value that is infinite or too large for the passes is
+    refused, naming its row and column (NaN marks a missing value)."""
     chosen = backend_for(spark, backend)
+    if not sparse.issparse(X):
+        bad = out_of_range(X)
+        if bad.any():
+            row, col = (int(i[0]) for i in np.nonzero(bad))
+            raise InputError(
+                f"row {row + 1} column {col + 1}: {value_problem(np.asarray(X)[row, col])}"
+            )
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != (np.shape(X)[0],):
@@ -54,12 +69,22 @@ def from_array(
 
 
 def weight_problem(weights: np.ndarray) -> tuple[int, str] | None:
-    """(first row, what is wrong) when a weight is negative, NaN or infinite; else None."""
-    bad = ~np.isfinite(weights) | (weights < 0)
+    """(first row, what is wrong) when a weight is negative, NaN, infinite or too large; else
+    None."""
+    bad = out_of_range(weights) | np.isnan(weights) | (weights < 0)
     if not bad.any():
         return None
     row = int(np.flatnonzero(bad)[0])
+    if np.isfinite(weights[row]) and weights[row] > 0:
+        return row, f"weight {value_problem(weights[row])}"
     return row, f"weight {weights[row]} is not a finite number >= 0"
+
+
+@executor_errors()
+def release(blocks) -> None:
+    """Free the cached ``blocks`` on every executor before returning (a fit ends leaving the
+    executors' storage as it found it)."""
+    blocks.unpersist(True)
 
 
 def cached(blocks):
@@ -67,6 +92,7 @@ def cached(blocks):
     return backend_of(blocks).cached(blocks)
 
 
+@executor_errors()
 def generated(
     spark,
     keys: list[int],
@@ -80,17 +106,20 @@ def generated(
     return backend_for(spark, backend).generated(spark, keys, make, partitions)
 
 
+@executor_errors()
 def aggregate(blocks, block_stats: Callable, add: Callable, params: Any):
     """Σ over blocks of ``block_stats(block.values, params)``: one Spark job. ``params`` go to
     the executors once per pass."""
     return backend_of(blocks).aggregate(blocks, block_stats, add, params)
 
 
+@executor_errors()
 def reduce(blocks, fn: Callable, combine: Callable):
     """``combine`` over ``fn(block)`` of every block (``combine`` associative)."""
     return backend_of(blocks).reduce(blocks, fn, combine)
 
 
+@executor_errors()
 def collect(blocks, fn: Callable) -> list:
     """``fn(block)`` for every block, gathered on the driver."""
     return backend_of(blocks).collect(blocks, fn)
@@ -116,6 +145,7 @@ def shapes(blocks) -> list[tuple[int, int, int]]:
     return sorted(collect(blocks, lambda b: (b.offset, *b.values.shape)))
 
 
+@executor_errors()
 def paired(blocks, other, fn: Callable) -> list:
     """``fn(block, other_values)`` for every block, with the rows of ``other`` (blocked and
     partitioned differently, perhaps) cut to the block's rows: one shuffle. Both must hold the

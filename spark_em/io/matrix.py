@@ -23,7 +23,7 @@ from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, default_parti
 from spark_em.errors import InputError
 from spark_em.io.named import read_frame
 from spark_em.io.parser import PartitionParser, assemble, check_missing, rows_before, value_check
-from spark_em.io.vectors import as_array
+from spark_em.io.vectors import as_array, check_vector_column
 
 FORMATS = ("text", "csv", "npy")
 
@@ -222,19 +222,7 @@ def read_dataframe(
     ``ratings=False``) NaN, and a null element of an array, mark a missing value (``"zero"``:
     0 does). ``weights``: the name of a numeric column of each row's weight (>= 0, finite),
     which become the blocks' weights (complete data only)."""
-    from pyspark.ml.linalg import VectorUDT
-    from pyspark.sql.types import ArrayType, NumericType
-
-    if column not in df.columns:
-        raise InputError(f"no column {column!r}; the DataFrame has {', '.join(df.columns)}")
-    kind = df.schema[column].dataType
-    if not (
-        isinstance(kind, VectorUDT)
-        or (isinstance(kind, ArrayType) and isinstance(kind.elementType, NumericType))
-    ):
-        raise InputError(
-            f"column {column!r} must hold arrays of numbers or vectors, not {kind.simpleString()}"
-        )
+    check_vector_column(df, column)
     missing = check_missing(missing, ratings)
     if weights is not None:
         _check_weight_column(df, weights, column, ratings, missing)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from spark_em.errors import InputError
-from spark_em.kernels.arrays import compact
+from spark_em.errors import InputError, executor_errors
+from spark_em.kernels.arrays import MAX_MAGNITUDE, compact, out_of_range, value_problem
 
 # check(values) -> (bad rows, bad rows that may be dropped, describe(row) -> what is wrong)
 Check = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, Callable[[int], str]]]
@@ -44,7 +44,7 @@ def value_check(ratings: bool, missing: str | None = None) -> Check:
     row may be dropped."""
 
     def check(values: np.ndarray):
-        bad_values = np.isinf(values) if missing else ~np.isfinite(values)
+        bad_values = out_of_range(values) if missing else out_of_range(values) | np.isnan(values)
         if ratings:
             bad_values |= values < 0
         bad = bad_values.any(axis=1)
@@ -53,8 +53,8 @@ def value_check(ratings: bool, missing: str | None = None) -> Check:
             col = int(np.flatnonzero(bad_values[row])[0])
             value = values[row, col]
             what = (
-                f"{value} is not a finite number"
-                if not np.isfinite(value)
+                value_problem(value)
+                if not np.isfinite(value) or abs(value) > MAX_MAGNITUDE
                 else (f"negative value {value:g} (ratings must be >= 0; 0 marks a missing entry)")
             )
             return f"column {col + 1}: {what}"
@@ -209,6 +209,7 @@ def _checked_rows(metas: list[dict], describe, report: dict | None) -> dict[int,
     return {m["partition"]: m["n_rows"] for m in metas}
 
 
+@executor_errors()
 def assemble(
     backend, pieces, parse, describe, report: dict | None = None
 ) -> tuple[object, list[dict]]:

@@ -19,6 +19,7 @@ from spark_em.errors import InputError
 from spark_em.io.named import read_frame
 from spark_em.io.parser import PartitionParser, assemble, rows_before
 from spark_em.io.vectors import as_array
+from spark_em.kernels.arrays import MAX_MAGNITUDE, out_of_range, value_problem
 
 BLOCK_ROWS = 16384
 WEIGHT = 1  # where a row's weight sits while it is read, before it goes to the block's weights
@@ -47,14 +48,16 @@ def _row_check(names: list[str], weighted: bool):
             other_names = [names[0], *names[2:]]
         else:
             weight, other, other_names = np.ones(values.shape[0]), values, names
-        bad_other = ~np.isfinite(other)
-        bad_weight = ~np.isfinite(weight) | (weight < 0)
+        bad_other = out_of_range(other) | np.isnan(other)
+        bad_weight = out_of_range(weight) | np.isnan(weight) | (weight < 0)
         other_rows = bad_other.any(axis=1)
 
         def describe(row: int) -> str:
             if other_rows[row]:
                 col = int(np.flatnonzero(bad_other[row])[0])
-                return f"column {other_names[col]!r}: {other[row, col]} is not a finite number"
+                return f"column {other_names[col]!r}: {value_problem(other[row, col])}"
+            if np.isfinite(weight[row]) and weight[row] > MAX_MAGNITUDE:
+                return f"weight {value_problem(weight[row])}"
             return f"weight {weight[row]} is not a finite number >= 0"
 
         return other_rows | bad_weight, bad_weight & ~other_rows, describe

@@ -16,16 +16,17 @@ together, and each block becomes a CSR array (``kernels.arrays.sparse_values``).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from spark_em.engine import ops
-from spark_em.engine.backend import backend_for, default_parallelism, shared
+from spark_em.engine.backend import backend_for, default_parallelism, release, shared
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, pack
-from spark_em.errors import InputError
-from spark_em.kernels.arrays import sparse_values
+from spark_em.errors import InputError, executor_errors
+from spark_em.kernels.arrays import MAX_MAGNITUDE, sparse_values
 
 # Records per partition when blocks are built: enough work per task, little memory per task.
 RECORDS_PER_PARTITION = 4_000_000
@@ -37,6 +38,20 @@ class RatingsIndex:
 
     users: np.ndarray
     items: np.ndarray
+    _shared: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def shared(self, spark):
+        """(users, items) for the executors: one broadcast for the index's lifetime, made on
+        first use and reused by every pass and output that reads the ids."""
+        if self._shared is None:
+            self._shared = shared(spark, (self.users, self.items))
+        return self._shared
+
+    def release(self) -> None:
+        """Destroy the broadcast ``shared`` made (the index can share again later)."""
+        if self._shared is not None:
+            release(self._shared)
+            self._shared = None
 
     @classmethod
     def positional(cls, shape: tuple[int, int]) -> RatingsIndex:
@@ -162,6 +177,14 @@ def _bad_record_condition(df, user_col, item_col, rating_col, rating_range):
                 F.lit(" is not positive (0 marks a missing entry)"),
             ),
         ),
+        (
+            rating > MAX_MAGNITUDE,
+            F.concat(
+                F.lit("rating "),
+                rating.cast("string"),
+                F.lit(f" is too large (the largest magnitude taken is {MAX_MAGNITUDE:g})"),
+            ),
+        ),
     ]
     if low is not None:
         reasons.append(
@@ -183,16 +206,25 @@ def _bad_record_condition(df, user_col, item_col, rating_col, rating_range):
     return bad, reason
 
 
-@dataclass
+@dataclass(eq=False)
 class TripleRatings:
-    """Sparse blocks of the ratings, the id mapping, and what the load counted."""
+    """Sparse blocks of the ratings, the id mapping, and what the load counted. ``release()``
+    frees what they hold on the cluster (the cached blocks, the ids' broadcast) once nothing
+    will read them again."""
 
     blocks: object  # cached blocks with CSR values
     index: RatingsIndex
     n_ratings: int
     n_dropped: int = 0
+    released: bool = False
+
+    def release(self) -> None:
+        ops.release(self.blocks)
+        self.index.release()
+        self.released = True
 
 
+@executor_errors()
 def read_triples(
     df,
     user_col: str = "user",
@@ -311,7 +343,7 @@ def _packed_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, des
     executors (one shuffle); a repeated pair or an unmatched id is an ``InputError``."""
     from pyspark.sql import functions as F
 
-    ids = shared(good.sparkSession, (index.users, index.items))
+    ids = index.shared(good.sparkSession)
     shape = index.shape
 
     def locate(batches):

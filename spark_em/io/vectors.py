@@ -10,6 +10,24 @@ import pyarrow as pa
 from spark_em.errors import InputError
 
 
+def check_vector_column(df, column: str) -> None:
+    """``column`` of ``df`` holds ``pyspark.ml`` vectors or arrays of numbers; an
+    ``InputError`` names it otherwise (before any Spark job runs)."""
+    from pyspark.ml.linalg import VectorUDT
+    from pyspark.sql.types import ArrayType, NumericType
+
+    if column not in df.columns:
+        raise InputError(f"no column {column!r}; the DataFrame has {', '.join(df.columns)}")
+    kind = df.schema[column].dataType
+    if not (
+        isinstance(kind, VectorUDT)
+        or (isinstance(kind, ArrayType) and isinstance(kind.elementType, NumericType))
+    ):
+        raise InputError(
+            f"column {column!r} must hold arrays of numbers or vectors, not {kind.simpleString()}"
+        )
+
+
 def as_array(value) -> np.ndarray:
     """One vector or array value (not null) as a float64 array."""
     if hasattr(value, "toArray"):

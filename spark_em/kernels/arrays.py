@@ -13,6 +13,38 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
+# The records (NamedTuple classes) a pass may return to the driver: the only classes the
+# engine rebuilds from a result's bytes (``engine.wire``), by their module and name.
+RECORDS: dict[str, type] = {}
+
+
+def record(cls: type) -> type:
+    """Register ``cls`` (a NamedTuple a pass returns: statistics, parameters) as a record the
+    driver may rebuild; a class decorator."""
+    RECORDS[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return cls
+
+
+# The largest |value| (and weight) a pass takes: a square times a weight, both this large, is
+# 1e225, and summing it over any number of rows a cluster holds stays far below the float
+# range (1.8e308). Larger values would turn the statistics into inf and the fit into NaN.
+MAX_MAGNITUDE = 1e75
+
+
+def out_of_range(values: np.ndarray) -> np.ndarray:
+    """Where ``values`` are infinite or larger in magnitude than ``MAX_MAGNITUDE`` (NaN is
+    not: it marks a missing value where one is allowed)."""
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.abs(values) > MAX_MAGNITUDE
+
+
+def value_problem(value: float) -> str:
+    """What is wrong with one value that ``out_of_range`` or a finiteness check refused."""
+    if not np.isfinite(value):
+        return f"{value} is not a finite number"
+    return f"{value:g} is too large (the largest magnitude taken is {MAX_MAGNITUDE:g})"
+
 
 def compact(values: np.ndarray) -> np.ndarray:
     """The same numbers in uint8, float32 or float64: the smallest that holds them exactly."""

@@ -34,6 +34,7 @@ import numpy as np
 from scipy import linalg
 
 from spark_em.kernels import compiled
+from spark_em.kernels.arrays import record
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 REG_COVAR = 1e-6
@@ -47,6 +48,7 @@ CHUNK_NUMBERS = 2**15
 MIN_CHUNK_ROWS = 96
 
 
+@record
 class Mixture(NamedTuple):
     """A Gaussian mixture's parameters: weights (K), means (K×d), covariances (shape by type)
     and the covariance type."""
@@ -57,12 +59,51 @@ class Mixture(NamedTuple):
     covariance_type: str
 
 
+@record
 class GaussianStats(NamedTuple):
     log_likelihood: float
     n_rows: float  # rows, or the sum of their weights
     resp: np.ndarray  # N_k
     centred_sum: np.ndarray  # S1_k = Σ r (x − m_k), K×d
     centred_square: np.ndarray  # S2_k: K×d×d (full, tied) or K×d (diag, spherical)
+
+
+def mixture_problem(
+    mixture: Mixture, k: int | None = None, d: int | None = None, definite: bool = True
+) -> str | None:
+    """What makes ``mixture`` unusable (with ``k`` components of ``d`` dimensions, when given),
+    or None: a covariance type unknown, shapes that disagree, a number that is not finite,
+    weights negative or not summing to 1, and (``definite``) a covariance that is not
+    symmetric positive definite."""
+    kind = mixture.covariance_type
+    if kind not in COVARIANCE_TYPES:
+        return f"covariance type {kind!r} is not one of {', '.join(COVARIANCE_TYPES)}"
+    weights, means, cov = (
+        np.asarray(a, dtype=np.float64)
+        for a in (mixture.weights, mixture.means, mixture.covariances)
+    )
+    if means.ndim != 2:
+        return f"means is {means.shape}, expected a K×d array"
+    k = means.shape[0] if k is None else k
+    d = means.shape[1] if d is None else d
+    shapes = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}
+    if weights.shape != (k,) or means.shape != (k, d) or cov.shape != shapes[kind]:
+        return (
+            f"expected weights ({k},), means ({k}, {d}) and {kind} covariances {shapes[kind]}; "
+            f"got {weights.shape}, {means.shape}, {cov.shape}"
+        )
+    if not all(np.isfinite(a).all() for a in (weights, means, cov)):
+        return "it holds a number that is not finite"
+    if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+        return "the weights must be >= 0 and sum to 1"
+    if kind in ("full", "tied") and not np.allclose(cov, np.swapaxes(cov, -1, -2)):
+        return "a covariance is not symmetric"
+    if definite:
+        try:
+            _factors(cov, kind)
+        except np.linalg.LinAlgError as exc:
+            return str(exc)
+    return None
 
 
 def check_type(covariance_type: str) -> str:

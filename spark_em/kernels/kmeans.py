@@ -11,9 +11,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from spark_em.kernels.arrays import record
 from spark_em.kernels.gaussian import Mixture
 
 
+@record
 class KMeansStats(NamedTuple):
     cost_before: float  # Σ ‖x − m_{a(x)}‖² under the current means
     n_rows: float  # rows, or the sum of their weights

@@ -27,12 +27,13 @@ from scipy import sparse
 from scipy.special import logsumexp
 
 from spark_em.kernels import compiled
-from spark_em.kernels.arrays import dense
+from spark_em.kernels.arrays import dense, record
 
 MIN_VARIANCE = 0.25
 LOG_WEIGHT_EPS = 1e-16
 
 
+@record
 class SphericalMixture(NamedTuple):
     """A spherical Gaussian mixture: ``weights`` p_j (K), ``means`` μ_j (K×d) and one variance
     σ_j² per component, ``variances`` (K); the names the complete-data ``gaussian.Mixture``
@@ -53,6 +54,7 @@ def _mixture(mixture) -> SphericalMixture:
     return SphericalMixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
 
 
+@record
 class MaskedStats(NamedTuple):
     """Sums over rows that the M-step needs; adding two of them merges two sets of rows."""
 

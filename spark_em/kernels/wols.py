@@ -29,6 +29,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.linalg import lapack
 
+from spark_em.kernels.arrays import record
+
 LABEL = 0  # the label's column; the features follow it
 
 
@@ -53,6 +55,7 @@ def design(
     return X, values[:, LABEL], w
 
 
+@record
 class QRStats(NamedTuple):
     """One pass's TSQR (15) and the sums the inference needs besides."""
 
@@ -113,6 +116,7 @@ def add_qr(a: QRStats, b: QRStats) -> QRStats:
     )
 
 
+@record
 class ResidualStats(NamedTuple):
     """A pass over the residuals e = y − X W at the solution: the middle of a sandwich
     covariance and the sums behind the weighted errors. The labels and fitted values are
@@ -197,6 +201,7 @@ def residual_stats(
     )
 
 
+@record
 class GradientStats(NamedTuple):
     loss: float  # (11) at W
     gradient: np.ndarray  # (12) at W
@@ -204,6 +209,7 @@ class GradientStats(NamedTuple):
     n_rows: int
 
 
+@record
 class NormalStats(NamedTuple):
     """One pass's sums for the normal equations and for the gradient at a given W."""
 

@@ -9,7 +9,8 @@ from pyspark.ml.linalg import VectorUDT
 from pyspark.sql.types import IntegerType, StructField, StructType
 
 from spark_em.errors import InputError
-from spark_em.io.vectors import arrow_matrix
+from spark_em.io.vectors import arrow_matrix, check_vector_column
+from spark_em.kernels.arrays import out_of_range, value_problem
 
 TRANSFORM_BLOCK_ROWS = 4096
 
@@ -18,7 +19,9 @@ def with_columns(dataset, input_col: str, fields: list[StructField], compute):
     """``dataset`` with ``fields`` appended, by one ``mapInArrow`` (so on a classic session
     and under Spark Connect alike). ``compute(X)`` gives, for a block of rows X (an n × d
     array), one value per field: an array of n numbers for a numeric field, an n × k array
-    for a vector field. Rows whose input is null get nulls."""
+    for a vector field. Rows whose input is null get nulls. An input column that holds neither
+    vectors nor arrays of numbers is refused at once, naming it."""
+    check_vector_column(dataset, input_col)
     position = dataset.columns.index(input_col)
     names = [f.name for f in fields]
     kinds = [f.dataType for f in fields]
@@ -42,12 +45,23 @@ def with_columns(dataset, input_col: str, fields: list[StructField], compute):
     return dataset.mapInArrow(per_partition, StructType(dataset.schema.fields + fields))
 
 
-def check_width(X: np.ndarray, d: int) -> np.ndarray:
-    """``X`` if its rows have the model's width ``d``."""
+def check_rows(X: np.ndarray, d: int, nan: bool = False) -> np.ndarray:
+    """``X`` if its rows can be scored by a model of width ``d``: that width, every value
+    finite and within the magnitude the passes take, and NaN only where ``nan`` allows a
+    missing value."""
     if X.shape[1] != d:
         raise InputError(
             f"the features have {X.shape[1]} values a row; the model was fitted on {d}"
         )
+    bad = out_of_range(X) if nan else out_of_range(X) | np.isnan(X)
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        value = X[row, col]
+        if np.isnan(value):
+            raise InputError(
+                "a row holds NaN: fit with missingValue='nan' to score rows with missing values"
+            )
+        raise InputError(f"a row cannot be scored: its value {col + 1}, {value_problem(value)}")
     return X
 
 

@@ -159,10 +159,20 @@ class FittedModel(Model, MLWritable, MLReadable):
 
     @classmethod
     def _rebuilt(cls, arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> FittedModel:
-        """The model ``_metadata`` and ``_arrays`` describe."""
+        """The model ``_metadata`` and ``_arrays`` describe; fields or arrays this class does
+        not write are refused (an edited file, or another version's)."""
+        if not isinstance(metadata, dict):
+            raise InputError("the saved model's fields are not a JSON object")
         fields = dict(metadata)
         saved_summary = fields.pop("summary", None)
         model = cls._from_saved(arrays, fields)
+        unknown = sorted(set(fields) - set(model._extra())) + sorted(
+            f"array {name!r}" for name in set(arrays) - set(model._arrays())
+        )
+        if unknown:
+            raise InputError(
+                f"the saved model holds what this version does not write: {', '.join(unknown)}"
+            )
         if saved_summary is not None:
             model._summary = cls.summary_class.fromDict(saved_summary)
         return model

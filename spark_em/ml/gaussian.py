@@ -24,10 +24,11 @@ from pyspark.ml.param.shared import (
 )
 from pyspark.sql.types import DoubleType, IntegerType, StructField
 
+from spark_em.engine import ops
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import gaussian, missing
-from spark_em.ml.columns import check_width
+from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     HasBackend,
@@ -448,7 +449,7 @@ class GaussianMixture(
                 n_init=self.getNInit(),
             )
         finally:
-            blocks.unpersist()
+            ops.release(blocks)
         run, candidates = gaussian_model.select_candidates(runs, self.getCriterion())
         summary = GaussianMixtureSummary(
             logLikelihoodHistory=[h.objective for h in run.history],
@@ -467,16 +468,8 @@ class GaussianMixture(
 def _scorable(X: np.ndarray, d: int, marker: str) -> np.ndarray:
     """Rows a model of width ``d`` can score: that width, no infinite value, and NaN only when
     missing values are allowed (with missingValue="zero", a 0 is read as NaN)."""
-    check_width(X, d)
-    if np.isinf(X).any():
-        raise InputError("a row holds an infinite value: it cannot be scored")
-    if marker == "zero":
-        return np.where(X == 0, np.nan, X)
-    if marker == "none" and np.isnan(X).any():
-        raise InputError(
-            "a row holds NaN: fit with missingValue='nan' to score rows with missing values"
-        )
-    return X
+    check_rows(X, d, nan=marker == "nan")
+    return np.where(X == 0, np.nan, X) if marker == "zero" else X
 
 
 class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
@@ -595,15 +588,13 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
             self._check_width(blocks)
             return outputs.held_out(blocks, self._mixture)
         finally:
-            blocks.unpersist()
+            ops.release(blocks)
 
     def score(self, dataset) -> float:
         """The mean log-likelihood per row of ``dataset`` (scikit-learn's ``score``)."""
         return self.evaluate(dataset)["meanLogLikelihood"]
 
     def _check_width(self, blocks) -> None:
-        from spark_em.engine import ops
-
         width = ops.shapes(blocks)[0][2]
         if width != self.means.shape[1]:
             raise InputError(

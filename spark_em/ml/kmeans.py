@@ -23,7 +23,7 @@ from spark_em.engine import ops
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import kmeans
-from spark_em.ml.columns import check_width
+from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     HasBackend,
@@ -191,7 +191,7 @@ class KMeans(
             family = kmeans_model.family()  # its pass under the final centres: their cost
             stats = ops.aggregate(blocks, family.block_stats, family.add, run.mixture)
         finally:
-            blocks.unpersist()
+            ops.release(blocks)
         summary = KMeansSummary(
             k=self.getK(),
             trainingCost=stats.cost_before,
@@ -254,7 +254,4 @@ class KMeansModel(FittedModel, _KMeansParams):
 
 
 def _checked(X: np.ndarray, d: int) -> np.ndarray:
-    check_width(X, d)
-    if not np.isfinite(X).all():
-        raise InputError("a row holds NaN or an infinite value: K-means cannot assign it")
-    return X
+    return check_rows(X, d)

@@ -14,10 +14,11 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasFeaturesCol, HasSeed
 from pyspark.sql.types import StructField
 
+from spark_em.engine import ops
 from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import masked
-from spark_em.ml.columns import check_width
+from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
@@ -122,7 +123,7 @@ class MaskedGaussianMixture(
                 min_variance=self.getMinVariance(),
             )
         finally:
-            blocks.unpersist()
+            ops.release(blocks)
         summary = MaskedGaussianMixtureSummary(
             logLikelihood=run.log_likelihood,
             numIter=run.n_iter,
@@ -177,8 +178,7 @@ class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
         d = mixture.means.shape[1]
 
         def compute(X):
-            check_width(X, d)
-            return [masked.complete(X, mixture)]
+            return [masked.complete(check_rows(X, d), mixture)]
 
         return [StructField(self.getOutputCol(), VectorUDT())], compute
 

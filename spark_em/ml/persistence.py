@@ -18,6 +18,7 @@ does not load; an array whose bytes differ from the metadata's checksum is refus
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +33,7 @@ from pyspark.ml.util import (
 
 from spark_em.engine.fs import HadoopFS, first_line, prepare_target
 from spark_em.engine.session import is_connect
+from spark_em.engine.targets import STAGING, clear_leftovers, sibling, swap_in, target_problem
 from spark_em.errors import InputError
 
 __all__ = ["ModelReader", "ModelWriter", "ParamsWritable", "DefaultParamsReadable"]
@@ -74,7 +76,18 @@ def _join(path: str, name: str) -> str:
 
 
 class _TargetWriter(MLWriter):
-    """A writer that applies MLlib's rule for an existing path before writing."""
+    """A writer that never destroys what must stay, and whose save appears whole or not at
+    all.
+
+    Before anything is written: a path that is, holds or lies inside a root, a home
+    directory, the working directory or the data the model reads (``_kept``) is refused; an
+    existing path is refused (MLlib's rule) unless ``overwrite()``, and even then unless
+    spark-em saved it (its metadata names a spark-em class). In a classic session the save
+    goes to a staging directory beside the path, renamed into place (a killed save leaves the
+    previous one whole, and its staging directory is cleared by the next save there); under
+    Spark Connect, where this process cannot rename on the server, the path is replaced in
+    place by the server (``handleOverwrite``).
+    """
 
     def _handleOverwrite(self, path: str) -> None:
         prepare_target(self.sparkSession, path, overwrite=True)
@@ -82,12 +95,61 @@ class _TargetWriter(MLWriter):
     def save(self, path: str) -> None:
         if not isinstance(path, str) or not path:
             raise InputError(f"path: a directory or URI is needed, not {path!r}")
-        self._before_overwrite(path)
-        prepare_target(self.sparkSession, path, overwrite=self.shouldOverwrite)
-        self.saveImpl(path)
+        spark = self.sparkSession
+        problem = target_problem(spark, path, self._kept())
+        if problem:
+            raise InputError(f"{path} cannot be written: {problem}")
+        if self.shouldOverwrite:
+            self._check_replaceable(path)
+        if is_connect(spark):
+            prepare_target(spark, path, overwrite=self.shouldOverwrite)
+            self.saveImpl(path)
+            return
+        fs = HadoopFS(spark, path)
+        path = fs.qualified(path)  # as Spark's writers resolve it (relative to the JVM's cwd)
+        clear_leftovers(spark, path)
+        if fs.exists(path) and not self.shouldOverwrite:
+            raise InputError(f"{path} already exists; write().overwrite().save(path) replaces it")
+        staged = sibling(path, STAGING)
+        try:
+            self.saveImpl(staged)
+            swap_in(spark, staged, path)
+        except BaseException:
+            try:
+                fs.delete(staged)
+            except Exception:  # the save's own error is the one to report
+                pass
+            raise
 
-    def _before_overwrite(self, path: str) -> None:
-        """Checks before anything at ``path`` is removed."""
+    def _kept(self) -> dict[str, str]:
+        """What the saved object reads and a save must not destroy (nothing by default)."""
+        return {}
+
+    def _check_replaceable(self, path: str) -> None:
+        """``path``, if it exists, is a spark-em save (its metadata names a spark-em class)."""
+        found = saved_class(self.sparkSession, path)
+        if found is not None and not found.startswith("spark_em."):
+            raise InputError(
+                f"{path} exists and spark-em did not save it ({found}): overwrite() replaces "
+                "only a spark-em save; choose another path"
+            )
+
+
+def saved_class(spark, path: str) -> str | None:
+    """The class a saved model or estimator at ``path`` records: None when nothing is there,
+    a description when something is there that is not a Spark ML save."""
+    try:
+        rows = spark.read.text(_join(path, "metadata")).limit(1).collect()
+    except Exception as exc:  # nothing there, or not a directory of Spark ML's layout
+        text = first_line(exc)
+        if "PATH_NOT_FOUND" in text or "does not exist" in text:
+            if is_connect(spark) or not HadoopFS(spark, path).exists(path):
+                return None
+        return "not a Spark ML save"
+    try:
+        return str(json.loads(rows[0][0])["class"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return "not a Spark ML save"
 
 
 class _ParamsWriter(_TargetWriter, DefaultParamsWriter):
@@ -150,13 +212,27 @@ class ModelWriter(_TargetWriter):
         super().__init__()
         self.instance = instance
 
-    def _before_overwrite(self, path: str) -> None:
-        """A model whose DataFrames are read from under ``path`` cannot be saved over it (the
-        overwrite would delete them before they are written)."""
-        if not self.shouldOverwrite:
-            return
+    def _kept(self) -> dict[str, str]:
+        """The directories of the files the model's DataFrames read (a loaded recommender's
+        ratings): a save over them would delete them before they are read."""
+        directories = {
+            source.rstrip("/").rpartition("/")[0]
+            for frame in self.instance._frames().values()
+            for source in frame.inputFiles()
+        }
+        return {
+            f"the model's data {i}" if len(directories) > 1 else "the model's data": d
+            for i, d in enumerate(sorted(directories), 1)
+        }
+
+    def _check_replaceable(self, path: str) -> None:
+        super()._check_replaceable(path)
         frames = self.instance._frames()
-        if frames and reads_under(self.sparkSession, path, frames):
+        if (
+            frames
+            and is_connect(self.sparkSession)
+            and reads_under(self.sparkSession, path, frames)
+        ):
             raise InputError(
                 f"{path}: the model's ratings are read from this directory; save it to another path"
             )
@@ -185,14 +261,9 @@ class ModelWriter(_TargetWriter):
 
 
 def reads_under(spark, path: str, frames: dict) -> bool:
-    """Whether any of ``frames`` reads files under ``path``, as Spark names both: in a
-    classic session by the path qualified through Hadoop; under Spark Connect (where this
-    process cannot qualify it) by the files a model saved at ``path`` would be read from."""
+    """Under Spark Connect (where this process cannot resolve the server's paths): whether any
+    of ``frames`` reads the files a model saved at ``path`` would be read from."""
     sources = {f for frame in frames.values() for f in frame.inputFiles()}
-    if not is_connect(spark):
-        fs = HadoopFS(spark, path)
-        target = fs.qualified(path).rstrip("/") + "/"
-        return any(fs.qualified(source).startswith(target) for source in sources)
     for name in frames:
         try:
             saved = set(spark.read.parquet(_join(path, name)).inputFiles())
@@ -214,7 +285,6 @@ class ModelReader(MLReader):
         spark = self.sparkSession
         try:
             metadata = DefaultParamsReader.loadMetadata(path, spark)
-            extra = metadata["model"]
         except Exception as exc:  # missing, half-written or altered: Spark, JSON or key errors
             raise InputError(
                 f"{path}: not a saved model, or its save did not finish (the "
@@ -236,9 +306,23 @@ class ModelReader(MLReader):
                 f"{path}: the model's arrays cannot be read ({first_line(exc)})"
             ) from None
         arrays = arrays_from_rows(rows, saved["arrays"], path)
-        model = self.cls._rebuilt(arrays, extra)
+        model = restored(self.cls, arrays, metadata, path)
         names = saved.get("frames", [])
         if names:
             model._attach_frames({name: spark.read.parquet(_join(path, name)) for name in names})
-        DefaultParamsReader.getAndSetParams(model, metadata)
         return model
+
+
+def restored(cls, arrays: dict, metadata: dict, where: str):
+    """The model of class ``cls`` that ``metadata`` (Spark ML's, with the model's own fields
+    under ``model``) and ``arrays`` describe, with its uid and params; every problem one
+    ``InputError`` naming ``where``."""
+    try:
+        model = cls._rebuilt(arrays, metadata["model"])
+        model._resetUid(metadata["uid"])
+        DefaultParamsReader.getAndSetParams(model, metadata)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{where}: the saved model cannot be used ({first_line(exc)})") from None
+    return model

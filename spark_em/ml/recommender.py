@@ -282,9 +282,10 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         return self._set(coldStartStrategy=value)
 
     def unpersist(self) -> None:
-        """Let go of the cached training ratings (they are read again when needed)."""
+        """Free the cached training ratings and their ids' broadcast (read again when needed,
+        by this model and its copies alike)."""
         if self._data is not None:
-            self._data.blocks.unpersist()
+            self._data.release()
             self._data = None
 
     @property
@@ -309,12 +310,12 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
 
     def _training(self):
         """The ratings the posteriors come from, as cached blocks (read once)."""
-        if self._data is None:
+        if self._data is None or self._data.released:
             if self._ratings is None:
                 raise InputError("this model holds no ratings to recommend from")
             data = read_triples(self._ratings, *self._columns)
             if not np.array_equal(data.index.items, self._items):
-                data.blocks.unpersist()
+                data.release()
                 raise InputError("the model's ratings do not hold the items it was fitted on")
             self._data = data
         return self._data

@@ -17,7 +17,7 @@ from spark_em.engine import ops
 from spark_em.errors import InputError
 from spark_em.io.table import from_dataframe
 from spark_em.kernels import wols
-from spark_em.ml.columns import check_width
+from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import FitSetters, HasBackend, HasIterationParams, gt_eq, in_array
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
@@ -229,7 +229,7 @@ class WeightedLinearRegression(
                 stop=self.getStopRule(),
             )
         finally:
-            data.blocks.unpersist()
+            ops.release(data.blocks)
         summary = WeightedLinearRegressionTrainingSummary.of_result(result)
         model = self._copyValues(
             WeightedLinearRegressionModel(result.coefficients, result.intercept, summary)
@@ -266,15 +266,14 @@ class WeightedLinearRegressionModel(FittedModel, _WeightedLinearRegressionParams
         coefficients, intercept = self._coefficients, self._intercept
 
         def compute(X):
-            check_width(X, len(coefficients))
-            return [X @ coefficients + intercept]
+            return [check_rows(X, len(coefficients)) @ coefficients + intercept]
 
         return [StructField(self.getPredictionCol(), DoubleType())], compute
 
     def _evaluation(self, dataset) -> dict:
         data = self._data(dataset)
         if len(data.feature_names) != len(self._coefficients):
-            data.blocks.unpersist()
+            ops.release(data.blocks)
             raise InputError(
                 f"the data have {len(data.feature_names)} features, the model "
                 f"{len(self._coefficients)}"
@@ -292,7 +291,7 @@ class WeightedLinearRegressionModel(FittedModel, _WeightedLinearRegressionParams
                 (W, None, self.getFitIntercept(), 0),
             )
         finally:
-            data.blocks.unpersist()
+            ops.release(data.blocks)
         return wols_inference.evaluation(sums, self.getFitIntercept())
 
     def evaluate(self, dataset) -> WeightedLinearRegressionSummary:

@@ -15,6 +15,7 @@ import numpy as np
 import spark_em.ml  # noqa: F401  (registers every model class with FittedModel)
 from spark_em.errors import InputError
 from spark_em.ml.fitted import FittedModel
+from spark_em.ml.persistence import restored
 
 MODEL_FILE, ARRAYS_FILE = "model.json", "arrays.npz"
 
@@ -46,8 +47,6 @@ def write(model, directory: Path) -> None:
 def read(directory: Path) -> FittedModel:
     """The model ``write`` left in ``directory`` (without the recommender's training
     ratings, which stay with a Spark save)."""
-    from pyspark.ml.util import DefaultParamsReader
-
     try:
         metadata = json.loads((directory / MODEL_FILE).read_text())
         cls = FittedModel.named(metadata["class"])
@@ -55,7 +54,4 @@ def read(directory: Path) -> FittedModel:
             arrays = {k: saved[k] for k in saved.files}
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"{directory}: not a logged spark-em model ({exc})") from None
-    model = cls._rebuilt(arrays, metadata["model"])
-    model._resetUid(metadata["uid"])
-    DefaultParamsReader.getAndSetParams(model, metadata)
-    return model
+    return restored(cls, arrays, metadata, str(directory))

@@ -1,5 +1,7 @@
 """The JSON forms of every model's parameters, as checkpoints and ``model.json`` files hold
-them. Numbers are JSON floats, which read back as the same float64 values."""
+them. Numbers are JSON floats, which read back as the same float64 values. What is read back
+comes from outside a fit (a file anyone could edit): every decoder checks it and raises
+``ValueError`` saying what makes it unusable."""
 
 from __future__ import annotations
 
@@ -17,11 +19,17 @@ def encode_gaussian(mixture: gaussian.Mixture) -> dict:
     }
 
 
-def decode_gaussian(saved: dict) -> gaussian.Mixture:
-    return gaussian.Mixture(
+def decode_gaussian(saved: dict, definite: bool = True) -> gaussian.Mixture:
+    """The mixture, checked (``definite``: its covariances positive definite; K-means' reading
+    as a mixture may have a variance of 0)."""
+    mixture = gaussian.Mixture(
         *(np.array(saved[n], dtype=np.float64) for n in ("weights", "means", "covariances")),
         saved["covariance_type"],
     )
+    problem = gaussian.mixture_problem(mixture, definite=definite)
+    if problem:
+        raise ValueError(problem)
+    return mixture
 
 
 def encode_masked(mixture: masked.SphericalMixture) -> dict:
@@ -29,16 +37,23 @@ def encode_masked(mixture: masked.SphericalMixture) -> dict:
 
 
 def decode_masked(saved: dict) -> masked.SphericalMixture:
-    return masked.SphericalMixture(
+    mixture = masked.SphericalMixture(
         **{
             name: np.array(saved[name], dtype=np.float64)
             for name in masked.SphericalMixture._fields
         }
     )
+    problem = masked.mixture_problem(mixture)
+    if problem:
+        raise ValueError(problem)
+    return mixture
 
 
 def decode_vector(saved: list) -> np.ndarray:
-    return np.array(saved, dtype=np.float64)
+    vector = np.array(saved, dtype=np.float64)
+    if vector.ndim != 1 or not np.isfinite(vector).all():
+        raise ValueError("expected a vector of finite numbers")
+    return vector
 
 
 def gaussian_record(run, model: str, **options) -> dict:

@@ -178,24 +178,13 @@ def initial_mixtures(
 
 
 def check_given(mixture: Mixture, k: int, d: int, covariance_type: str) -> Mixture:
-    """A user's initial model, checked: shapes, weights summing to 1, positive definite."""
-    weights = np.asarray(mixture.weights, dtype=np.float64)
-    means = np.asarray(mixture.means, dtype=np.float64)
-    cov = np.asarray(mixture.covariances, dtype=np.float64)
-    shapes = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}
-    if weights.shape != (k,) or means.shape != (k, d) or cov.shape != shapes[covariance_type]:
-        raise InputError(
-            f"the initial model must have weights ({k},), means ({k}, {d}) and {covariance_type} "
-            f"covariances {shapes[covariance_type]}; got {weights.shape}, {means.shape}, "
-            f"{cov.shape}"
-        )
-    if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
-        raise InputError("the initial weights must be >= 0 and sum to 1")
-    try:
-        gaussian.precision_cholesky(cov, covariance_type)
-    except np.linalg.LinAlgError as exc:
-        raise InputError(f"initial model: {exc}") from None
-    return Mixture(weights, means, cov, covariance_type)
+    """A mixture from outside a fit (an initial model, a saved one), checked: shapes,
+    finite numbers, weights summing to 1, covariances positive definite."""
+    given = Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture[:3]), covariance_type)
+    problem = gaussian.mixture_problem(given, k, d)
+    if problem:
+        raise InputError(f"the mixture given cannot be used: {problem}")
+    return given
 
 
 def prepared(mixture: Mixture) -> gaussian.Prepared:

@@ -76,7 +76,7 @@ def family(tol: float = TOL) -> Family:
         update,
         converged=falling_rule(tol),
         encode=codec.encode_gaussian,
-        decode=codec.decode_gaussian,
+        decode=lambda saved: codec.decode_gaussian(saved, definite=False),
     )
 
 

@@ -24,10 +24,11 @@ import pyarrow as pa
 from scipy import sparse
 
 from spark_em.engine import ops
-from spark_em.engine.backend import shared
+from spark_em.engine.backend import carried
 from spark_em.errors import InputError
 from spark_em.io.triples import RatingsIndex, positions
 from spark_em.kernels import masked
+from spark_em.kernels.arrays import out_of_range, value_problem
 
 
 def _to_ipc(table: pa.Table) -> bytes:
@@ -101,7 +102,7 @@ def predict(
         )
 
     posts = _frame(spark, blocks, pack_posteriors, "_row long, _post array<double>")
-    ids = shared(spark, (index.users, index.items))
+    ids = index.shared(spark)
 
     def locate(batches):
         users, items = ids.value
@@ -119,7 +120,7 @@ def predict(
         locate, _with_fields(pairs.schema, ("_row", "long"), ("_col", "long"))
     )
     joined = located.join(posts, on="_row", how="left")
-    params = shared(spark, (mixture.means, mixture.weights))
+    params = carried((mixture.means, mixture.weights))
 
     def score(batches):
         mu, prior = params.value
@@ -173,9 +174,9 @@ def recommend(
     """Each user's ``n`` unrated items with the highest completed value, best first; with
     ``users`` (ids), only those users that are in the data."""
     _check_n(n)
-    ids = shared(spark, (index.users, index.items))
+    ids = index.shared(spark)
     wanted = None if users is None else np.unique(index.rows_of(np.asarray(users)))
-    wanted = None if wanted is None else shared(spark, wanted[wanted >= 0])
+    wanted = None if wanted is None else carried(wanted[wanted >= 0])
     mixture = masked.SphericalMixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
     user_type = _arrow_id(index.users)  # outside ``pack``: the id lists travel by ``ids`` alone
     entry = pa.struct([(item_col, _arrow_id(index.items)), ("rating", pa.float64())])
@@ -233,7 +234,7 @@ def recommend_items(
     from pyspark.sql import functions as F
 
     _check_n(n)
-    ids = shared(spark, (index.users, index.items))
+    ids = index.shared(spark)
     columns = None if items is None else np.unique(positions(index.items, np.asarray(items)))
     columns = np.arange(len(index.items)) if columns is None else columns[columns >= 0]
     mixture = masked.SphericalMixture(*(np.asarray(a, dtype=np.float64) for a in mixture))
@@ -306,7 +307,13 @@ def new_user_predictions(
     given = np.zeros(len(frame))
     if rating in frame.columns:
         given = pd.to_numeric(frame[rating], errors="coerce").to_numpy(dtype=np.float64)
-        rated = np.isfinite(given)
+        rated = ~np.isnan(given)  # an empty rating asks for a prediction
+        bad = rated & out_of_range(given)
+        if bad.any():
+            raise InputError(
+                f"model_input: a {rating!r} of {value_problem(given[bad][0])}: a rating must be "
+                "a finite positive number"
+            )
         if (given[rated] <= 0).any():
             raise InputError(
                 f"model_input: a {rating!r} must be a positive number (0 means "

@@ -93,8 +93,21 @@ def test_existing_output_refused_then_overwritten(spark, netflix_dir, tmp_path, 
     assert run_job(*args) == 2
     assert "exists" in capsys.readouterr().err
     assert (out / "keep.txt").read_text() == "mine"
-    assert run_job(*args, "--overwrite") == 0
-    assert sorted(p.name for p in out.iterdir()) == ["completed.npy", "metrics.json", "model.json"]
+    assert run_job(*args, "--overwrite") == 2  # not a spark-em output: kept
+    assert "a spark-em job did not write it" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    out.rmdir()
+    assert run_job(*args) == 0
+    (out / "completed.npy").write_bytes(b"stale")  # shows the overwrite replaced the output
+    assert run_job(*args, "--overwrite") == 0  # an earlier output of the job: replaced
+    assert sorted(p.name for p in out.iterdir()) == [
+        "_SPARK_EM_OUTPUT",
+        "completed.npy",
+        "metrics.json",
+        "model.json",
+    ]
+    assert np.load(out / "completed.npy").shape == (20, 5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
 
 
@@ -329,6 +342,11 @@ def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):
     ]
     assert run_job(*saved) == 2
     assert "exists; choose another directory or add --overwrite" in capsys.readouterr().err
+    assert run_job(*saved, "--overwrite") == 2  # it holds a file no job wrote
+    assert "a spark-em job did not write it" in capsys.readouterr().err
+    (again / "old.txt").unlink()
+    again.rmdir()
+    assert run_job(*saved) == 0
     assert run_job(*saved, "--overwrite") == 0
     assert not (again / "old.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again", "o", "pairs.csv", "ratings.csv"]

@@ -150,8 +150,10 @@ def test_half_written_and_altered_saves_are_refused(model, tmp_path):
     refused(str(unchecked), "saved in format None")
 
 
-def test_a_save_that_stops_before_its_metadata_does_not_load(model, tmp_path, monkeypatch):
-    """The metadata is written last: a save that fails on it leaves arrays but no model."""
+def test_a_save_that_stops_before_its_metadata_leaves_nothing(model, tmp_path, monkeypatch):
+    """A save that fails on its last step (the metadata) leaves no directory at the path and
+    nothing beside it: it was staged, and the staging directory is removed; the path stays
+    free for the next save."""
     from spark_em.ml import persistence
 
     def fail(*args, **kwargs):
@@ -161,5 +163,7 @@ def test_a_save_that_stops_before_its_metadata_does_not_load(model, tmp_path, mo
     with pytest.raises(OSError, match="filled up"):
         model.save(str(tmp_path / "m"))
     monkeypatch.undo()
-    assert (tmp_path / "m" / "arrays").is_dir()
-    refused(str(tmp_path / "m"), "save did not finish")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    refused(str(tmp_path / "m"), "not a saved model")
+    model.save(str(tmp_path / "m"))
+    assert (tmp_path / "m" / "metadata").is_dir() and (tmp_path / "m" / "arrays").is_dir()

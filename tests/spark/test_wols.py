@@ -276,7 +276,13 @@ def test_job_on_the_classic_data(spark, tmp_path, capsys):
     assert metrics["solver"] == "gd" and metrics["n_rows"] == 200000 and metrics["step"] > 0
     assert abs(metrics["coefficients"][0] - 1.0) < 0.05
     assert metrics["sample_fit"]["rows"] == pytest.approx(2000, rel=0.15)
-    assert {p.name for p in out.iterdir()} == {"metrics.json", "model.json", "fit.png", "loss.png"}
+    assert {p.name for p in out.iterdir()} == {
+        "metrics.json",
+        "model.json",
+        "fit.png",
+        "loss.png",
+        "_SPARK_EM_OUTPUT",
+    }
     assert "gd iter    1  loss" in capsys.readouterr().err
     model = json.loads((out / "model.json").read_text())
     assert model["coefficients"] == metrics["coefficients"]

@@ -35,7 +35,7 @@ def under_connect(connect_server, tmp_path_factory) -> dict:
         connect_server.url,
         f"""
         import json
-        from spark_em.cli.common import check_out_dir
+        from spark_em.cli.outputs import check_out_dir
         from spark_em.errors import InputError
         from spark_em.ml import GaussianMixture, GaussianMixtureModel
         from tests.helpers.estimators import frames, ml_results, rows
