@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--select",
         choices=CRITERIA,
         default="bic",
-        help="complete data with several K: the criterion that chooses K",
+        help="complete data with several K: the criterion that chooses K, the lowest wins "
+        "(scikit-learn's bic = -2 LL + p log n, aic = -2 LL + 2p; the course's LL - p log n / 2 "
+        "is reported as course_bic)",
     )
     ap.add_argument("--k", help="components: 12, 1,12 or 1-4 (default 12; 3 for --demo)")
     ap.add_argument("--seeds", default="0", help="seeds: 0, 0,3 or 0-4 (default 0)")

@@ -484,14 +484,21 @@ def n_parameters(k: int, d: int, covariance_type: str) -> int:
     return (k - 1) + k * d + cov
 
 
-def bic(log_likelihood: float, k: int, d: int, n: int, covariance_type: str) -> float:
-    """The course's BIC, higher is better: LL − ½ p log n."""
-    return log_likelihood - 0.5 * n_parameters(k, d, covariance_type) * np.log(n)
+def bic(log_likelihood: float, k: int, d: int, n: float, covariance_type: str) -> float:
+    """The Bayesian information criterion as scikit-learn and statsmodels define it, lower is
+    better: −2 LL + p log n (n the rows, or the sum of the weights)."""
+    return -2.0 * log_likelihood + n_parameters(k, d, covariance_type) * np.log(n)
 
 
 def aic(log_likelihood: float, k: int, d: int, covariance_type: str) -> float:
-    """AIC on the same scale as ``bic`` (higher is better): LL − p."""
-    return log_likelihood - n_parameters(k, d, covariance_type)
+    """The Akaike information criterion, lower is better: −2 LL + 2p."""
+    return -2.0 * log_likelihood + 2.0 * n_parameters(k, d, covariance_type)
+
+
+def course_bic(log_likelihood: float, k: int, d: int, n: float, covariance_type: str) -> float:
+    """The course's BIC, higher is better: LL − ½ p log n (−½ ``bic``); kept under this name
+    where the course's numbers are reproduced."""
+    return -0.5 * bic(log_likelihood, k, d, n, covariance_type)
 
 
 def spread(variances: np.ndarray, d: int, covariance_type: str) -> np.ndarray:

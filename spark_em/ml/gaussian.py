@@ -163,8 +163,8 @@ class _GaussianMixtureParams(
     criterion = Param(
         Params._dummy(),
         "criterion",
-        "how kValues / covarianceTypes are compared: bic or aic (the course's "
-        "scale, higher is better)",
+        "how kValues / covarianceTypes are compared: bic or aic (scikit-learn's "
+        "convention: −2·LL + p·log n and −2·LL + 2p, the lowest wins)",
         in_array("criterion", CRITERIA),
     )
 
@@ -252,27 +252,26 @@ class GaussianMixtureSummary(TrainingSummary):
     criterion: str = "bic"
 
     def metrics(self) -> dict[str, float]:
-        """The final figures, with the chosen candidate's BIC and AIC in both conventions."""
+        """The final figures, with the chosen candidate's ``bic``, ``aic`` (scikit-learn's
+        convention) and ``courseBic``."""
         figures = super().metrics()
         for row in self.candidateRows:
             if row.get("chosen"):
-                figures.update(
-                    {k: float(row[k]) for k in ("bic", "aic", "bicSklearn", "aicSklearn")}
-                )
+                figures.update({k: float(row[k]) for k in ("bic", "aic", "courseBic")})
         return figures
 
     @property
     def candidates(self):
-        """A DataFrame: k, covarianceType, logLikelihood, numParams, bic and aic (the course's
-        scale, higher is better), bicSklearn and aicSklearn (scikit-learn's −2·LL + p·log n
-        and −2·LL + 2p, lower is better: −2 times the others), numIter, converged and chosen."""
+        """A DataFrame: k, covarianceType, logLikelihood, numParams, bic and aic
+        (scikit-learn's −2·LL + p·log n and −2·LL + 2p, lower is better), courseBic (the
+        course's LL − ½·p·log n, higher is better: −½ bic), numIter, converged and chosen."""
         from pyspark.sql import SparkSession
 
         from spark_em.models.gaussian_outputs import CANDIDATE_FIELDS
 
         schema = (
             "k int, covarianceType string, logLikelihood double, numParams int, "
-            "bic double, aic double, bicSklearn double, aicSklearn double, numIter int, "
+            "bic double, aic double, courseBic double, numIter int, "
             "converged boolean, chosen boolean"
         )
         rows = [tuple(r[f] for f in CANDIDATE_FIELDS) for r in self.candidateRows]
@@ -499,7 +498,8 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
 
     @property
     def bic(self) -> float:
-        """The course's BIC on the training data, LL − ½ p log n (higher is better)."""
+        """BIC on the training data as scikit-learn's ``GaussianMixture.bic(X)``:
+        −2·LL + p·log n, n the rows (or the sum of the weights); lower is better."""
         k, d = self.means.shape
         return gaussian.bic(
             self.summary.logLikelihood, k, d, self.summary.numRows, self._mixture.covariance_type
@@ -507,7 +507,7 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
 
     @property
     def aic(self) -> float:
-        """AIC on the same scale, LL − p (higher is better)."""
+        """AIC on the training data as scikit-learn's ``aic(X)``: −2·LL + 2p; lower is better."""
         k, d = self.means.shape
         return gaussian.aic(self.summary.logLikelihood, k, d, self._mixture.covariance_type)
 
@@ -573,9 +573,8 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
 
     def evaluate(self, dataset) -> dict:
         """The model on other data (``featuresCol``, and ``weightCol`` if set): total and mean
-        log-likelihood, rows, the sum of the weights, and BIC and AIC on that data in the
-        course's convention (``bic``, ``aic``: higher is better) and scikit-learn's
-        (``bicSklearn``, ``aicSklearn`` = −2 × those: lower is better)."""
+        log-likelihood, rows, the sum of the weights, and ``bic``, ``aic`` on that data
+        (scikit-learn's convention, lower is better) and ``courseBic`` (higher is better)."""
         weight = self._weight_arg()
         blocks = read_dataframe(
             dataset,

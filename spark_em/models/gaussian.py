@@ -73,6 +73,12 @@ class GaussianRun(Run):
             self.log_likelihood, self.k, self.n_features, self.mixture.covariance_type
         )
 
+    @property
+    def course_bic(self) -> float:
+        return gaussian.course_bic(
+            self.log_likelihood, self.k, self.n_features, self.n_rows, self.mixture.covariance_type
+        )
+
     def summary(self) -> dict:
         """What the job's metrics hold of the run."""
         return dict(
@@ -88,6 +94,7 @@ class GaussianRun(Run):
             log_likelihood=self.objective,
             bic=self.bic,
             aic=self.aic,
+            course_bic=self.course_bic,
         )
 
 
@@ -311,22 +318,22 @@ def fit(
 def select(
     runs: list[GaussianRun], criterion: str = "bic"
 ) -> tuple[GaussianRun, dict[int, GaussianRun]]:
-    """The chosen run, and the best run (highest log-likelihood) of each K: the chosen K scores
-    highest on ``criterion`` (the course's scale, higher is better)."""
+    """The chosen run, and the best run (highest log-likelihood) of each K: the chosen K has
+    the lowest ``criterion`` (``bic`` or ``aic``, scikit-learn's convention)."""
     selection.check_criterion(criterion)
     best_by_k = selection.best_per(runs, lambda r: r.k)
-    return selection.best(best_by_k.values(), key=lambda r: getattr(r, criterion)), best_by_k
+    return selection.best_by(best_by_k.values(), criterion), best_by_k
 
 
 def select_candidates(
     runs: list[GaussianRun], criterion: str = "bic"
 ) -> tuple[GaussianRun, list[GaussianRun]]:
     """The chosen run, and the best run (highest log-likelihood) of each (covariance type, K)
-    in run order: the chosen one scores highest on ``criterion`` (the course's scale)."""
+    in run order: the chosen one has the lowest ``criterion`` (scikit-learn's convention)."""
     selection.check_criterion(criterion)
     best = selection.best_per(runs, lambda r: (r.mixture.covariance_type, r.k))
     candidates = list(best.values())
-    return selection.best(candidates, key=lambda r: getattr(r, criterion)), candidates
+    return selection.best_by(candidates, criterion), candidates
 
 
 def model_record(run: GaussianRun, **options) -> dict:

@@ -74,19 +74,17 @@ def held_out(blocks, mixture: Mixture) -> dict:
 
 
 def scores(log_likelihood: float, n: float, rows: int, k: int, d: int, kind: str) -> dict:
-    """A log-likelihood with its BIC and AIC, in the course's convention and scikit-learn's."""
-    bic = gaussian.bic(log_likelihood, k, d, n, kind)
-    aic = gaussian.aic(log_likelihood, k, d, kind)
+    """A log-likelihood with its BIC and AIC (scikit-learn's convention, lower is better)
+    and the course's BIC (higher is better)."""
     return {
         "logLikelihood": float(log_likelihood),
         "meanLogLikelihood": float(log_likelihood / n),
         "numRows": int(rows),
         "weightSum": float(n),
         "numParams": int(gaussian.n_parameters(k, d, kind)),
-        "bic": float(bic),
-        "aic": float(aic),
-        "bicSklearn": float(-2.0 * bic),
-        "aicSklearn": float(-2.0 * aic),
+        "bic": float(gaussian.bic(log_likelihood, k, d, n, kind)),
+        "aic": float(gaussian.aic(log_likelihood, k, d, kind)),
+        "courseBic": float(gaussian.course_bic(log_likelihood, k, d, n, kind)),
     }
 
 
@@ -97,8 +95,7 @@ CANDIDATE_FIELDS = (
     "numParams",
     "bic",
     "aic",
-    "bicSklearn",
-    "aicSklearn",
+    "courseBic",
     "numIter",
     "converged",
     "chosen",
@@ -120,8 +117,7 @@ def candidate_rows(runs: list, chosen) -> list[dict]:
                 "numParams": int(s["numParams"]),
                 "bic": float(s["bic"]),
                 "aic": float(s["aic"]),
-                "bicSklearn": float(s["bicSklearn"]),
-                "aicSklearn": float(s["aicSklearn"]),
+                "courseBic": float(s["courseBic"]),
                 "numIter": int(run.n_iter),
                 "converged": bool(run.converged),
                 "chosen": run is chosen,

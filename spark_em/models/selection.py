@@ -26,6 +26,12 @@ def best_per(runs: Iterable, group: Callable[[object], Hashable], higher: bool =
     return {name: best(members, higher) for name, members in groups.items()}
 
 
+def best_by(runs: Iterable, criterion: str):
+    """The run with the lowest ``criterion`` (``bic`` or ``aic``: lower is better, as in
+    scikit-learn and statsmodels); the first such."""
+    return best(runs, higher=False, key=lambda run: getattr(run, check_criterion(criterion)))
+
+
 def check_criterion(criterion: str) -> str:
     if criterion not in CRITERIA:
         raise InputError(

@@ -236,7 +236,8 @@ def test_complete_data_selects_k_by_bic(spark, netflix_dir, tmp_path, capsys):
     }
     assert metrics["k"] == max(bics, key=bics.get)
     for candidate in metrics["candidates"]:
-        assert candidate["bic"] == pytest.approx(bics[candidate["k"]], rel=1e-9)
+        assert candidate["course_bic"] == pytest.approx(bics[candidate["k"]], rel=1e-9)
+        assert candidate["bic"] == pytest.approx(-2 * bics[candidate["k"]], rel=1e-9)
     model = json.loads((out / "model.json").read_text())
     assert model["covariance_type"] == "spherical" and len(model["means"]) == metrics["k"]
     assert (out / "fit.png").stat().st_size > 10_000

@@ -103,9 +103,9 @@ def test_job_writes_imputations_and_scores_them(spark, complete, holes, tmp_path
         k, d = candidate["k"], holes.shape[1]
         free = (k - 1) + k * d + k * d * (d + 1) // 2
         assert candidate["bic"] == pytest.approx(
-            candidate["log_likelihood"] - 0.5 * free * np.log(n_with_values), rel=1e-12
+            -2 * candidate["log_likelihood"] + free * np.log(n_with_values), rel=1e-12
         )
-    assert metrics["k"] == max(metrics["candidates"], key=lambda c: c["bic"])["k"]
+    assert metrics["k"] == min(metrics["candidates"], key=lambda c: c["bic"])["k"]
     assert metrics["n_missing_values"] == int(np.isnan(holes).sum())
     assert metrics["n_rows_all_missing"] == int(np.isnan(holes).all(axis=1).sum()) > 0
     model = json.loads((out / "model.json").read_text())

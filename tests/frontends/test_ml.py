@@ -69,8 +69,9 @@ def test_fit_transform_against_scipy(frame, points):
     assert [r.prediction for r in out] == dens.argmax(axis=1).tolist()
     assert model.summary.logLikelihood == pytest.approx(model.summary.logLikelihoodHistory[-1])
     n_params = 2 + 3 * 2 + 3 * 3
-    assert model.bic == pytest.approx(model.summary.logLikelihood - 0.5 * n_params * np.log(180))
-    assert model.aic == pytest.approx(model.summary.logLikelihood - n_params)
+    # scikit-learn's convention, lower is better
+    assert model.bic == pytest.approx(-2 * model.summary.logLikelihood + n_params * np.log(180))
+    assert model.aic == pytest.approx(-2 * model.summary.logLikelihood + 2 * n_params)
 
 
 def test_array_column_gives_the_same_model(frame):

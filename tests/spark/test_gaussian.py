@@ -110,7 +110,7 @@ def test_toy_kmeans_em_and_bic_for_k_1_to_4(toy):
         assert run.log_likelihood == pytest.approx(ll, rel=1e-9)
         assert run.history[0].objective == pytest.approx(first, rel=1e-12)
         assert_allclose(run.mixture.means, mu, rtol=1e-7, atol=1e-9)
-        assert run.bic == pytest.approx(course_bic(ll, run.k, d, n), rel=1e-9)
+        assert run.course_bic == pytest.approx(course_bic(ll, run.k, d, n), rel=1e-9)
     chosen, best_by_k = mx.select(em_runs, "bic")
     want = max(
         range(1, 5), key=lambda k: max(course_bic(course_em(X, k, s)[0], k, d, n) for s in range(5))

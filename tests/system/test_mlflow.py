@@ -76,7 +76,7 @@ def test_fit_in_a_run_is_logged_and_scores_anywhere(spark, tracking, points):
     # the last E-step's log-likelihood: the final parameters' to the stopping rule's 1e-6
     assert data.metrics["logLikelihood"] == pytest.approx(row_ll.sum(), rel=1e-6)
     n, p = len(X), 3 * 2 + 3 * 3 + 2
-    assert data.metrics["bicSklearn"] == pytest.approx(
+    assert data.metrics["bic"] == pytest.approx(
         -2 * data.metrics["logLikelihood"] + p * np.log(n), rel=1e-12
     )
     history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "logLikelihoodHistory")
