@@ -77,6 +77,8 @@ def _ml() -> Any:
 # each public name and the module that holds it
 _PUBLIC = {
     "InputError": _errors,
+    "ConvergenceWarning": _errors,
+    "DegenerateFitWarning": _errors,
     "get_spark": _session,
     "from_array": _ops,
     "summarize": _ops,

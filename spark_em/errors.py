@@ -23,6 +23,16 @@ class InputError(ValueError):
         return self.template.replace("{param}", names.get(self.param, self.param))
 
 
+class ConvergenceWarning(UserWarning):
+    """A fit stopped at its iteration cap before its stopping rule was met (scikit-learn's
+    ``ConvergenceWarning`` convention): raise ``maxIter`` or loosen ``tol``."""
+
+
+class DegenerateFitWarning(UserWarning):
+    """A fit ended in a model that cannot be trusted as it is (a component with almost no
+    weight, predictions outside the observed range): the message says what and what to try."""
+
+
 # How an InputError raised on an executor reads inside the error Spark gives the driver (a
 # Python worker's traceback inside a Py4J or Spark Connect error).
 _RAISED = "spark_em.errors.InputError: "

@@ -62,6 +62,9 @@ from spark_em.models import recommend
 from spark_em.models.seeding import INIT_MODES
 from spark_em.models.selection import CRITERIA
 
+RATINGS = "ratings"  # --model's name for the masked mixture of matrix completion
+GAUSSIAN = "gaussian"  # --model's name for the complete-data mixture (also its family's, gmm)
+
 # The complete-data families --model names, each with the options it takes from the flags.
 FAMILIES = {
     gaussian_model.NAME: (
@@ -112,10 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--missing",
         choices=["zero", "none", "nan"],
-        default="zero",
-        help="zero: a ratings matrix where 0 marks a missing entry (the course data); "
-        "none: complete data; nan: data with missing values (an empty field, NA or "
-        "nan in text, NaN in .npy), fitted by exact EM with any --covariance",
+        help="how missing entries are marked: zero: 0 marks a missing rating (the course data; "
+        "the default for --model ratings); none: nothing is missing (the default for "
+        "--model gaussian and kmeans); nan: an empty field, NA or nan in text, NaN in .npy, "
+        "fitted by exact EM with any --covariance",
     )
     ap.add_argument(
         "--demo",
@@ -144,15 +147,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--model",
-        choices=list(FAMILIES),
-        default=gaussian_model.NAME,
-        help="complete data: EM for a mixture, or the course's K-means",
+        choices=[RATINGS, GAUSSIAN, *FAMILIES],
+        help="what is fitted: ratings (the masked spherical mixture of matrix completion, 0 = "
+        "missing), gaussian (also gmm: a Gaussian mixture of complete data, or with "
+        "--missing nan of data with missing values) or kmeans (the course's K-means). "
+        "Default: ratings, or gaussian with --missing none or nan or --demo. A ratings fit "
+        "of data with nothing missing is refused",
     )
     ap.add_argument(
         "--init",
         choices=INIT_MODES,
         default="reference",
-        help="complete data: initialisation (default: the course's reference)",
+        help="the start: reference (the course's: K data rows, the default here so that the "
+        "course's numbers are reproduced; the estimators default to kmeans++), kmeans++ "
+        "(greedy k-means++; for ratings over each user's observed ratings, unrated items at "
+        "the item's mean) or random (complete data)",
+    )
+    ap.add_argument(
+        "--prior-strength",
+        type=float,
+        default=0.0,
+        metavar="TAU",
+        help="ratings: a normal prior on each component's item means, centred on the item's "
+        "mean rating and worth TAU ratings (default 0: the course's M-step; "
+        "MixtureRecommender uses 1)",
     )
     ap.add_argument("--n-init", type=int, default=1, help="restarts per seed (best kept)")
     ap.add_argument("--reg-covar", type=float, default=REG_COVAR)
@@ -223,12 +241,42 @@ FLAGS = flags_of(
 )
 
 
-def parse_args(argv):
-    args = build_parser().parse_args(argv)
+def _chosen_model(args) -> None:
+    """--model and --missing, each completed from the other (the flags of earlier versions,
+    --missing zero or none alone, keep their meaning), and refused when they disagree."""
     if args.demo:
         if args.input:
             raise InputError("--demo and --input exclude each other")
+        if args.missing not in (None, "none") or args.model == RATINGS:
+            raise InputError("--demo is complete data: it takes --model gaussian or kmeans")
         args.missing = "none"
+    if args.model == GAUSSIAN:
+        args.model = gaussian_model.NAME
+    if args.model is None:
+        args.model = RATINGS if args.missing in (None, "zero") else gaussian_model.NAME
+    if args.missing is None:
+        args.missing = "zero" if args.model == RATINGS else "none"
+    if args.model == RATINGS and args.missing != "zero":
+        raise InputError(
+            f"--model ratings reads 0 as a missing rating: it goes with --missing zero, not "
+            f"--missing {args.missing} (use --model gaussian for other data)"
+        )
+    if args.model != RATINGS and args.missing == "zero":
+        raise InputError(
+            f"--missing zero marks missing ratings, the ratings model's data: --model "
+            f"{args.model} takes --missing none or nan"
+        )
+    if args.model == RATINGS and args.init == "random":
+        raise InputError("--init random is for complete data; ratings take reference or kmeans++")
+    if args.model != RATINGS and args.prior_strength:
+        raise InputError("--prior-strength is for --model ratings")
+    if not (math.isfinite(args.prior_strength) and args.prior_strength >= 0):
+        raise InputError("--prior-strength must be a number >= 0")
+
+
+def parse_args(argv):
+    args = build_parser().parse_args(argv)
+    _chosen_model(args)
     args.ks = int_list(args.k or ("3" if args.demo else "12"), "--k")
     args.seed_list = int_list(args.seeds, "--seeds")
     problems = [
@@ -464,6 +512,8 @@ def fitted_runs(args, blocks, summary, described):
         input=described["input"],
         tol=tol,
         min_variance=args.min_variance,
+        init=args.init,
+        prior_strength=args.prior_strength,
     )
     return masked_model.fit_all(
         blocks,
@@ -472,6 +522,8 @@ def fitted_runs(args, blocks, summary, described):
         tol=tol,
         max_iter=args.max_iter,
         min_variance=args.min_variance,
+        init=args.init,
+        prior_strength=args.prior_strength,
         summary=summary,
         checkpoint=checkpoint,
         resume=args.resume,
@@ -496,6 +548,12 @@ def fit_ratings(spark, args, start):
     """The masked model: fit, choose the best run, score and write the completion."""
     blocks, gold, index, described = load(spark, args)
     summary = summarize(blocks)
+    if summary.n_observed == summary.n_rows * summary.n_cols and index is None:
+        raise InputError(
+            f"{described['input']} has no missing entry (no 0), so it is not ratings with "
+            "gaps to complete: fit it with --model gaussian (or --missing none), or --model "
+            "kmeans"
+        )
     if args.from_model:
         runs = [saved_run(spark, args.from_model, blocks, index, summary)]
         args.ks = [runs[0].k]
@@ -513,6 +571,11 @@ def fit_ratings(spark, args, start):
         runs=[r.summary() for r in runs],
         best_by_k=best_by_k,
     )
+    metrics["warnings"] = masked_model.degeneracies(
+        chosen.mixture, summary.n_rows - summary.n_empty_rows, masked_model.observed_range(blocks)
+    )
+    for problem in metrics["warnings"]:
+        say(f"warning: {problem}")
     if gold is not None:
         metrics["rmse"], metrics["rmse_missing"] = masked_model.rmse(blocks, chosen.mixture, gold)
     metrics["seconds"] = round(time.perf_counter() - start, 3)
@@ -667,5 +730,5 @@ def main(argv=None):
     spark = get_spark("spark-em fit_gmm", args.remote)
     check_out_dir(args.out, args.overwrite, spark, inputs(args))
     start = time.perf_counter()
-    fit = fit_ratings if args.missing == "zero" else fit_complete
+    fit = fit_ratings if args.model == RATINGS else fit_complete
     print(json.dumps(fit(spark, args, start), indent=2, allow_nan=False))

@@ -10,7 +10,8 @@ blocks. The equations:
 (2) log-likelihood = Σ_u logsumexp_j f(u,j);   p(j|u) = exp(f(u,j) − logsumexp_j f(u,j))
 (3) p̂_j = Σ_u p(j|u) / n
 (4) μ̂_{j,i} = Σ_u p(j|u) δ(i,C_u) x_{ui} / Σ_u p(j|u) δ(i,C_u), only where the denominator
-    is ≥ 1; elsewhere μ_{j,i} keeps its previous value
+    is ≥ 1; elsewhere μ_{j,i} keeps its previous value (the course's rule; with a
+    ``MeanPrior`` the means and variances are its MAP update instead)
 (5) σ̂_j² = Σ_u p(j|u) ‖x_{C_u} − μ̂_{j,C_u}‖² / Σ_u |C_u| p(j|u), floored at min_variance
 (6) completion: x̂_{ui} = Σ_j p(j|u) μ_{j,i} for each missing entry (observed ones are kept)
 
@@ -238,25 +239,96 @@ def _csr_stats_compiled(X: sparse.csr_array, mixture: SphericalMixture) -> Maske
     )
 
 
+class MeanPrior(NamedTuple):
+    """A normal prior on every component's mean of each column, centred on the column's
+    observed mean ``centre`` (d), with the weight of ``strength`` observations:
+    μ_{j,i} ~ N(m_i, σ_j² / τ). Its M-step (``update``) is the exact maximum of the
+    log-likelihood plus the prior's log-density:
+
+    μ̂_{j,i} = (Σ_u p δ x + τ m_i) / (Σ_u p δ + τ)
+    σ̂_j² = (Σ_u p ‖x_C − μ̂_C‖² + τ ‖μ̂_j − m‖²) / (Σ_u |C_u| p + d)
+
+    so a component with little mass on a column keeps a mean near the column's mean (never a
+    value no rating supports), and one with much mass follows its ratings."""
+
+    strength: float
+    centre: np.ndarray
+
+
 def update(
-    stats: MaskedStats, previous_mu: np.ndarray, min_variance: float = MIN_VARIANCE
+    stats: MaskedStats,
+    previous_mu: np.ndarray,
+    min_variance: float = MIN_VARIANCE,
+    prior: MeanPrior | None = None,
 ) -> SphericalMixture:
-    """Equations (3)–(5) from summed statistics.
+    """Equations (3)–(5) from summed statistics, or with a ``prior`` its MAP form
+    (``MeanPrior``).
 
     The variance follows from the sums without a second pass:
     Σ_u p ‖x_C − μ̂_C‖² = Σ_u p ‖x_C‖² − 2 Σ_i μ̂_i Σ_u p δ x + Σ_i μ̂_i² Σ_u p δ.
-    A component with no observed weight at all keeps its previous means and gets the floor.
+    Without a prior, a component with no observed weight at all keeps its previous means and
+    gets the floor.
     """
-    previous_mu = np.asarray(previous_mu, dtype=np.float64)
     denom = stats.resp_observed
-    update_here = denom >= 1.0
-    mu = np.where(update_here, stats.resp_x / np.where(update_here, denom, 1.0), previous_mu)
+    if prior is not None and prior.strength > 0:
+        tau, centre = float(prior.strength), np.asarray(prior.centre, dtype=np.float64)
+        mu = (stats.resp_x + tau * centre) / (denom + tau)
+        penalty = tau * ((mu - centre) ** 2).sum(axis=1)
+        weight = denom.sum(axis=1) + mu.shape[1]
+    else:
+        previous_mu = np.asarray(previous_mu, dtype=np.float64)
+        update_here = denom >= 1.0
+        mu = np.where(update_here, stats.resp_x / np.where(update_here, denom, 1.0), previous_mu)
+        penalty = 0.0
+        weight = denom.sum(axis=1)
     sse = stats.resp_sq_norm - 2.0 * (mu * stats.resp_x).sum(axis=1) + (mu * mu * denom).sum(axis=1)
-    weight = denom.sum(axis=1)
+    sse = np.maximum(sse, 0.0) + penalty
     var = np.divide(sse, weight, out=np.zeros_like(sse), where=weight > 0)
     var = np.maximum(var, min_variance)
     p = stats.resp / stats.n_rows
     return SphericalMixture(weights=p, means=mu, variances=var)
+
+
+def log_prior(mixture: SphericalMixture, prior: MeanPrior | None) -> float:
+    """log p(μ) of the means under ``prior`` (0 without one): what EM with the prior adds to
+    the log-likelihood it increases."""
+    if prior is None or prior.strength <= 0:
+        return 0.0
+    mixture = _mixture(mixture)
+    tau, centre = float(prior.strength), np.asarray(prior.centre, dtype=np.float64)
+    var = mixture.variances[:, None]
+    deviation = (mixture.means - centre) ** 2
+    return float(np.sum(-0.5 * np.log(2.0 * np.pi * var / tau) - tau * deviation / (2.0 * var)))
+
+
+def column_counts(X) -> np.ndarray:
+    """How many entries of each column are observed (non-zero), dense or CSR."""
+    if sparse.issparse(X):
+        X = sparse.csr_array(X)
+        return np.bincount(X.indices[X.data != 0], minlength=X.shape[1]).astype(np.float64)
+    return (np.asarray(X) != 0).sum(axis=0).astype(np.float64)
+
+
+def column_means(column_sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each column's mean observed value; a column with nothing observed gets the mean of
+    all observed values."""
+    overall = column_sums.sum() / max(counts.sum(), 1.0)
+    return np.where(counts > 0, column_sums / np.maximum(counts, 1.0), overall)
+
+
+def observed_distances(X, centres: np.ndarray) -> np.ndarray:
+    """n×K: Σ_{i∈C_u} (x_ui − c_{j,i})², the squared distance of each row to each centre
+    over the row's observed entries only (a missing entry is no evidence)."""
+    rows = _Rows.of(X)
+    centres = np.asarray(centres, dtype=np.float64)
+    out = rows.sq_norm[:, None] - 2.0 * (rows.X @ centres.T) + rows.observed @ (centres**2).T
+    return np.maximum(out, 0.0)
+
+
+def filled(row: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """A row with its missing (0) entries taken from ``centre``: a start's means."""
+    row = np.asarray(row, dtype=np.float64)
+    return np.where(row != 0, row, centre)
 
 
 def mstep(

@@ -14,7 +14,8 @@ it lives, saved with it as Parquet): the posteriors p(j|u) and the rated items c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -24,7 +25,7 @@ from pyspark.ml import Estimator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol, HasSeed
 
-from spark_em.errors import InputError
+from spark_em.errors import ConvergenceWarning, DegenerateFitWarning, InputError
 from spark_em.io.triples import read_triples
 from spark_em.kernels import masked
 from spark_em.ml.fitted import FittedModel
@@ -36,6 +37,10 @@ from spark_em.models import masked as masked_model
 from spark_em.models import recommend
 
 COLD_START = ("nan", "drop")
+# Defaults measured on held-out ratings (benchmarks/bench_recommender_defaults.py): four
+# k-means++ starts and a prior worth one rating per type and item.
+N_INIT = 4
+PRIOR_STRENGTH = 1.0
 RATINGS = "ratings"  # the saved model's directory of training ratings (Parquet)
 
 
@@ -70,6 +75,21 @@ class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
     minVariance = Param(
         Params._dummy(), "minVariance", "variance floor (> 0)", gt("minVariance", 0)
     )
+    initMode = Param(
+        Params._dummy(),
+        "initMode",
+        "the start: kmeans++ (user rows drawn by k-means++ over their observed ratings, "
+        "unrated items started at the item's mean rating) or reference (the course's: user "
+        "rows as they are, 0 for unrated items)",
+        in_array("initMode", masked_model.INIT_MODES),
+    )
+    priorStrength = Param(
+        Params._dummy(),
+        "priorStrength",
+        "a normal prior on each type's item means, centred on the item's mean rating, worth "
+        "this many ratings (>= 0; 0: the course's M-step, no prior)",
+        gt_eq("priorStrength", 0.0, TypeConverters.toFloat),
+    )
     coldStartStrategy = Param(
         Params._dummy(),
         "coldStartStrategy",
@@ -85,8 +105,10 @@ class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
             itemCol="item",
             ratingCol="rating",
             k=12,
-            nInit=1,
+            nInit=N_INIT,
             minVariance=masked.MIN_VARIANCE,
+            initMode="kmeans++",
+            priorStrength=PRIOR_STRENGTH,
             coldStartStrategy="nan",
             maxIter=1000,
             tol=1e-6,
@@ -111,6 +133,12 @@ class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
     def getMinVariance(self) -> float:
         return self.getOrDefault(self.minVariance)
 
+    def getInitMode(self) -> str:
+        return self.getOrDefault(self.initMode)
+
+    def getPriorStrength(self) -> float:
+        return self.getOrDefault(self.priorStrength)
+
     def getColdStartStrategy(self) -> str:
         return self.getOrDefault(self.coldStartStrategy)
 
@@ -126,8 +154,16 @@ class MixtureRecommender(
 ):
     """Matrix completion by a masked Gaussian mixture, as an ALS-style recommender.
 
-    Defaults are the library's masked mixture (K=12, the course's reference start, tol 1e-6
-    relative, up to 1000 iterations, variance floor 0.25).
+    Each user belongs to one of ``k`` types with some probability; a type rates each item
+    around its own mean, with one variance per type. Defaults are made for sparse ratings:
+    four starts (``nInit``) drawn by k-means++ over the users' observed ratings with unrated
+    items at the item's mean (``initMode="kmeans++"``), and a prior on each type's item
+    means centred on the item's mean rating and worth one rating (``priorStrength=1``), so a
+    type that rated an item little keeps a mean near the item's mean instead of a value no
+    rating supports. ``initMode="reference", priorStrength=0, nInit=1`` is the course's
+    exact EM. K=12, tol 1e-6 relative, up to 1000 iterations, variance floor 0.25. A fit
+    that ends degenerate (a type with less than one user's weight, means outside the
+    ratings' range) warns (``DegenerateFitWarning``) and lists it in ``summary.warnings``.
 
     >>> model = MixtureRecommender(userCol="userId", itemCol="movieId", ratingCol="rating",
     ...                            k=12, coldStartStrategy="drop").fit(ratings)
@@ -145,10 +181,12 @@ class MixtureRecommender(
         predictionCol="prediction",
         k=12,
         seed=0,
-        nInit=1,
+        nInit=N_INIT,
         maxIter=1000,
         tol=1e-6,
         minVariance=masked.MIN_VARIANCE,
+        initMode="kmeans++",
+        priorStrength=PRIOR_STRENGTH,
         coldStartStrategy="nan",
         backend="auto",
     ):
@@ -165,10 +203,12 @@ class MixtureRecommender(
         predictionCol="prediction",
         k=12,
         seed=0,
-        nInit=1,
+        nInit=N_INIT,
         maxIter=1000,
         tol=1e-6,
         minVariance=masked.MIN_VARIANCE,
+        initMode="kmeans++",
+        priorStrength=PRIOR_STRENGTH,
         coldStartStrategy="nan",
         backend="auto",
     ):
@@ -192,6 +232,12 @@ class MixtureRecommender(
     def setMinVariance(self, value: float):
         return self._set(minVariance=value)
 
+    def setInitMode(self, value: str):
+        return self._set(initMode=value)
+
+    def setPriorStrength(self, value: float):
+        return self._set(priorStrength=value)
+
     def setColdStartStrategy(self, value: str):
         return self._set(coldStartStrategy=value)
 
@@ -213,8 +259,22 @@ class MixtureRecommender(
             tol=self.getTol(),
             max_iter=self.getMaxIter(),
             min_variance=self.getMinVariance(),
+            init=self.getInitMode(),
+            prior_strength=self.getPriorStrength(),
         )
         run = masked_model.best(runs)
+        problems = masked_model.degeneracies(
+            run.mixture, len(data.index.users), masked_model.observed_range(data.blocks)
+        )
+        for problem in problems:
+            warnings.warn(f"MixtureRecommender: {problem}", DegenerateFitWarning, stacklevel=2)
+        if not run.converged:
+            warnings.warn(
+                f"MixtureRecommender: stopped at maxIter={self.getMaxIter()} before the relative "
+                f"change fell to tol={self.getTol()}: raise maxIter or loosen tol",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         summary = MixtureRecommenderSummary(
             logLikelihood=run.log_likelihood,
             numIter=run.n_iter,
@@ -224,6 +284,7 @@ class MixtureRecommender(
             numRatings=data.n_ratings,
             numUsers=len(data.index.users),
             numItems=len(data.index.items),
+            warnings=problems,
         )
         model = MixtureRecommenderModel(
             run.mixture, data.index.items, ratings, summary, tuple(names)
@@ -234,8 +295,12 @@ class MixtureRecommender(
 
 @dataclass(kw_only=True, repr=False)
 class MixtureRecommenderSummary(TrainingSummary):
-    """A fit's report: the log-likelihood after every iteration and the last one, iterations,
-    convergence, the seed of the start kept, and the ratings, users and items fitted."""
+    """A fit's report: ``logLikelihood`` (of the training ratings under the final model),
+    ``logLikelihoodHistory`` (the objective after every iteration: the log-likelihood, plus
+    the prior's log-density when ``priorStrength`` > 0), iterations, convergence, the seed of
+    the start kept, the ratings, users and items fitted, and ``warnings``: what makes the fit
+    untrustworthy (a user type with less than one user's weight, item means outside the
+    observed ratings' range), each also raised as a ``DegenerateFitWarning``."""
 
     objective: ClassVar[str] = "logLikelihood"
 
@@ -245,6 +310,7 @@ class MixtureRecommenderSummary(TrainingSummary):
     numRatings: int
     numUsers: int
     numItems: int
+    warnings: list[str] = field(default_factory=list)
 
 
 class MixtureRecommenderModel(FittedModel, _RecommenderParams):

@@ -31,9 +31,14 @@ from spark_em.kernels import masked
 from spark_em.kernels.masked import SphericalMixture
 from spark_em.models import codec, selection
 from spark_em.models.fitting import Run, fit_starts, starts_of
-from spark_em.models.reference import reference_starts
+from spark_em.models.reference import check_k, reference_starts
+from spark_em.models.seeding import plus_plus
 
 INIT = "reference"
+# reference: the course's start (K data rows, missing entries 0, as means);
+# kmeans++: K rows drawn by k-means++ on the observed entries, their missing entries filled
+# with the column means (made for sparse ratings)
+INIT_MODES = ("reference", "kmeans++")
 
 
 NAME = "masked"
@@ -42,7 +47,11 @@ NAME = "masked"
 @dataclass(kw_only=True)
 class MaskedRun(Run):
     """A fit of the masked mixture: its final mixture (``mixture``) and the log-likelihood of
-    its last E-step (``log_likelihood``, the objective)."""
+    its last E-step (``log_likelihood``). With a prior on the means the objective EM
+    increases is the log-likelihood plus the prior's log-density, and ``log_likelihood`` is
+    the data's alone under the final mixture (``data_log_likelihood``, one more pass)."""
+
+    data_log_likelihood: float | None = None
 
     @property
     def mixture(self) -> SphericalMixture:
@@ -50,7 +59,7 @@ class MaskedRun(Run):
 
     @property
     def log_likelihood(self) -> float:
-        return self.objective
+        return self.objective if self.data_log_likelihood is None else self.data_log_likelihood
 
     def summary(self) -> dict:
         """What the job's metrics hold of the run."""
@@ -64,13 +73,23 @@ class MaskedRun(Run):
         )
 
 
-def family(tol: float = DEFAULT_TOL, min_variance: float = masked.MIN_VARIANCE) -> Family:
-    """EM for the masked mixture as the loop runs it: the relative rule on the log-likelihood,
-    all starts' statistics computed together (``block_stats_many``)."""
+def family(
+    tol: float = DEFAULT_TOL,
+    min_variance: float = masked.MIN_VARIANCE,
+    prior: masked.MeanPrior | None = None,
+) -> Family:
+    """EM for the masked mixture as the loop runs it: the relative rule on the log-likelihood
+    (plus the prior's log-density, with a ``prior``: the objective EM increases), all starts'
+    statistics computed together (``block_stats_many``)."""
+
+    def update(stats, mix):
+        objective = stats.log_likelihood + masked.log_prior(mix, prior)
+        return masked.update(stats, mix.means, min_variance, prior), objective
+
     return Family(
         NAME,
         masked.block_stats,
-        lambda stats, mix: (masked.update(stats, mix.means, min_variance), stats.log_likelihood),
+        update,
         converged=relative_rule(tol),
         block_stats_many=masked.block_stats_many,
         encode=codec.encode_masked,
@@ -99,6 +118,92 @@ def reference_mixtures(
     ]
 
 
+def column_means(blocks, summary: MatrixSummary) -> np.ndarray:
+    """Each column's mean observed value (one pass for the counts; the sums are in the
+    summary), the mean of all observed values for a column with none."""
+    counts = ops.reduce(blocks, lambda b: masked.column_counts(b.values), np.add)
+    return masked.column_means(np.asarray(summary.column_summary[1:], dtype=np.float64), counts)
+
+
+def rating_starts(
+    blocks,
+    pairs: list[tuple[int, int]],
+    summary: MatrixSummary,
+    centre: np.ndarray,
+    min_variance: float = masked.MIN_VARIANCE,
+) -> list[SphericalMixture]:
+    """A start made for sparse ratings, for each (K, seed): K rows by greedy k-means++ with
+    distances over each row's observed entries only, each row's missing entries filled with
+    the column means ``centre`` (never 0 as a mean); uniform weights; every variance the
+    spread of the observed values around their column means (floored at ``min_variance``)."""
+    if summary.n_observed == 0:
+        raise InputError("the matrix has no observed (non-zero) entries")
+    for k, _ in pairs:
+        check_k(k, summary.n_rows - summary.n_empty_rows)
+    sum_sq, col_sums = float(summary.column_summary[0]), summary.column_summary[1:]
+    # Σ (x − m_i)² over observed entries = Σ x² − Σ_i m_i (2 s_i − c_i m_i), c_i m_i = s_i
+    spread = max((sum_sq - float(centre @ col_sums)) / summary.n_observed, min_variance)
+    out = []
+    for k, seed in pairs:
+        means = plus_plus(
+            blocks,
+            k,
+            seed,
+            metric=masked.observed_distances,
+            to_centre=lambda row: masked.filled(row, centre),
+        )
+        out.append(SphericalMixture(np.full(k, 1.0 / k), means, np.full(k, spread)))
+    return out
+
+
+def log_likelihoods(blocks, mixtures: list[SphericalMixture]) -> list[float]:
+    """The data's log-likelihood under each mixture, in one pass."""
+
+    def of_block(block):
+        stats = masked.block_stats_many(block.values, mixtures)
+        return np.array([s.log_likelihood for s in stats])
+
+    return [float(v) for v in ops.reduce(blocks, of_block, np.add)]
+
+
+def observed_range(blocks) -> tuple[float, float]:
+    """The smallest and largest observed (non-zero) value: one pass."""
+
+    def of_block(block):
+        values = block.values.data if hasattr(block.values, "indices") else block.values
+        values = np.asarray(values, dtype=np.float64)
+        values = values[values != 0]
+        return np.array([values.min(), -values.max()]) if values.size else np.full(2, np.inf)
+
+    low, neg_high = ops.reduce(blocks, of_block, np.minimum)
+    return float(low), float(-neg_high)
+
+
+def degeneracies(mixture: SphericalMixture, n_rows: int, value_range: tuple[float, float]) -> list:
+    """What makes a fitted mixture untrustworthy, one sentence each: a component that holds
+    less than one row's weight, and means outside the observed values' range (a completion
+    is a weighted average of the means, so it can leave the range only through them)."""
+    found = []
+    weights = np.asarray(mixture.weights, dtype=np.float64)
+    for j in np.flatnonzero(weights * n_rows < 1.0):
+        found.append(
+            f"component {j} holds less than one row's weight ({weights[j]:.3g}): "
+            "fewer components (k) or more starts (nInit) would use the data better"
+        )
+    low, high = value_range
+    means = np.asarray(mixture.means, dtype=np.float64)
+    span = 1e-9 * max(abs(low), abs(high), 1.0)
+    outside = int(((means < low - span) | (means > high + span)).sum())
+    if outside:
+        found.append(
+            f"{outside} of {means.size} means lie outside the observed values' range "
+            f"[{low:g}, {high:g}], so completions can too: a start or M-step that leaves "
+            "means where no value supports them (initMode='kmeans++' and priorStrength > 0 "
+            "do not)"
+        )
+    return found
+
+
 def checkpoint_for(directory, summary: MatrixSummary, **options) -> Checkpoint:
     """A ``Checkpoint`` of masked fits on this data with these options."""
     return Checkpoint(directory, {"model": NAME, **data_fingerprint(summary), **options})
@@ -115,16 +220,35 @@ def fit_all(
     summary: MatrixSummary | None = None,
     checkpoint: Checkpoint | None = None,
     resume: bool = False,
+    init: str = INIT,
+    prior_strength: float = 0.0,
 ) -> list[MaskedRun]:
-    """EM from the reference initialisation for every (K, seed), in that order, all starts in
-    the same passes over the data; ``on_run_iteration(k, seed, record)`` reports progress.
+    """EM for every (K, seed), in that order, all starts in the same passes over the data;
+    ``on_run_iteration(k, seed, record)`` reports progress.
 
-    A run's ``seconds`` add up the passes it took part in (shared with the other starts).
-    With a ``checkpoint`` (``checkpoint_for``) the state is saved after every pass, and
-    ``resume`` continues from the saved state instead of starting over."""
+    ``init`` is ``reference`` (the course's start) or ``kmeans++`` (``rating_starts``);
+    ``prior_strength`` τ > 0 puts a ``masked.MeanPrior`` centred on the column means on every
+    component's means (0: the course's M-step). A run's ``seconds`` add up the passes it took
+    part in (shared with the other starts). With a ``checkpoint`` (``checkpoint_for``) the
+    state is saved after every pass, and ``resume`` continues from the saved state instead of
+    starting over."""
+    if init not in INIT_MODES:
+        raise InputError(
+            f"{{param}} must be one of {', '.join(INIT_MODES)}, not {init!r}", param="init"
+        )
+    if not (np.isfinite(prior_strength) and prior_strength >= 0):
+        raise InputError(
+            f"{{param}} must be a number >= 0, not {prior_strength}", param="prior_strength"
+        )
     summary = summary or summarize(blocks)
     starts = starts_of(ks, seeds)
-    mixtures = reference_mixtures(blocks, [(s.k, s.seed) for s in starts], summary, min_variance)
+    pairs = [(s.k, s.seed) for s in starts]
+    centre = column_means(blocks, summary) if init != INIT or prior_strength > 0 else None
+    if init == INIT:
+        mixtures = reference_mixtures(blocks, pairs, summary, min_variance)
+    else:
+        mixtures = rating_starts(blocks, pairs, summary, centre, min_variance)
+    prior = masked.MeanPrior(prior_strength, centre) if prior_strength > 0 else None
     report = (
         (lambda s, record, _new: on_run_iteration(s.k, s.seed, record))
         if on_run_iteration
@@ -132,7 +256,7 @@ def fit_all(
     )
     runs = fit_starts(
         blocks,
-        family(tol, min_variance),
+        family(tol, min_variance, prior),
         starts,
         mixtures,
         max_iter,
@@ -140,7 +264,8 @@ def fit_all(
         checkpoint=checkpoint,
         resume=resume,
     )
-    return [MaskedRun(**run.shared()) for run in runs]
+    data_ll = log_likelihoods(blocks, [r.params for r in runs]) if prior else [None] * len(runs)
+    return [MaskedRun(**run.shared(), data_log_likelihood=ll) for run, ll in zip(runs, data_ll)]
 
 
 def fit(blocks, k: int, seed: int, **options) -> MaskedRun:
@@ -150,7 +275,8 @@ def fit(blocks, k: int, seed: int, **options) -> MaskedRun:
 
 
 def best(runs: list[MaskedRun]) -> MaskedRun:
-    """The run with the highest log-likelihood (the first such, in run order)."""
+    """The run with the highest objective, the log-likelihood (plus the prior's log-density,
+    when the fit had one); the first such, in run order."""
     return selection.best(runs)
 
 

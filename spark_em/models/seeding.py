@@ -13,8 +13,8 @@ import numpy as np
 from spark_em.engine import ops
 from spark_em.engine.ops import MatrixSummary
 from spark_em.errors import InputError
-from spark_em.kernels import kmeans, masked
-from spark_em.kernels.arrays import row_uniforms
+from spark_em.kernels import masked
+from spark_em.kernels.arrays import dense, row_uniforms
 from spark_em.models.reference import reference_starts
 
 INIT_MODES = ("reference", "kmeans++", "random")
@@ -74,16 +74,34 @@ def drawn_means(blocks, pairs: list[tuple[int, int]], init: str) -> list[np.ndar
     return [rows[group(k, seed)][:k] for k, seed in pairs]
 
 
-def _draw(blocks, seed: int, draw: int, centres: np.ndarray | None, n_candidates: int) -> list:
+def squared_distances(X, centres: np.ndarray) -> np.ndarray:
+    """n×K squared Euclidean distances: k-means++'s D² on complete rows."""
+    X = np.asarray(X, dtype=np.float64)
+    return np.stack([np.einsum("ij,ij->i", X - c, X - c) for c in centres], axis=1)
+
+
+def _row(X, i: int) -> np.ndarray:
+    """Row ``i`` of a dense or CSR block as a dense float vector."""
+    return np.asarray(dense(X[i : i + 1]), dtype=np.float64)[0]
+
+
+def _draw(
+    blocks,
+    seed: int,
+    draw: int,
+    centres: np.ndarray | None,
+    n_candidates: int,
+    metric=squared_distances,
+) -> list:
     """``n_candidates`` rows, each drawn with probability ∝ w·D² to ``centres`` (∝ w when
-    there are none; w the row's weight, 1 without weights) by its own smallest exponential
-    clock −log(u)/(w·D²): one pass."""
+    there are none; w the row's weight, 1 without weights, D² by ``metric``) by its own
+    smallest exponential clock −log(u)/(w·D²): one pass."""
 
     def best_of_block(block):
-        X = np.asarray(block.values, dtype=np.float64)
+        X = block.values
         index = block.offset + np.arange(X.shape[0])
         w = np.ones(X.shape[0]) if block.weights is None else block.weights
-        weight = w if centres is None else kmeans.nearest(X, centres)[1] * w
+        weight = w if centres is None else metric(X, centres).min(axis=1) * w
         # a row at D² = 0 is drawn only when no row is farther (then ∝ w); a row of weight 0 never
         tier = np.where(weight > 0, 0, np.where(w > 0, 1, 2))
         out = []
@@ -92,7 +110,7 @@ def _draw(blocks, seed: int, draw: int, centres: np.ndarray | None, n_candidates
             with np.errstate(divide="ignore"):
                 clock = -np.log(u) / np.where(tier == 0, weight, w)
             i = int(np.lexsort((index, clock, tier))[0])
-            out.append((int(tier[i]), float(clock[i]), int(index[i]), X[i]))
+            out.append((int(tier[i]), float(clock[i]), int(index[i]), _row(X, i)))
         return out
 
     def earlier(a, b):
@@ -101,15 +119,16 @@ def _draw(blocks, seed: int, draw: int, centres: np.ndarray | None, n_candidates
     return [row for *_, row in ops.reduce(blocks, best_of_block, earlier)]
 
 
-def _potentials(blocks, centres: np.ndarray, candidates: list) -> np.ndarray:
-    """Σ_x w·min(D²(x), ‖x − c‖²) for each candidate c: one pass."""
+def _potentials(blocks, centres: np.ndarray, candidates: list, metric) -> np.ndarray:
+    """Σ_x w·min(D²(x), D²(x, c)) for each candidate c: one pass."""
 
     def of_block(block):
-        X = np.asarray(block.values, dtype=np.float64)
-        d2 = kmeans.nearest(X, centres)[1]
+        X = block.values
+        d2 = metric(X, centres).min(axis=1)
+        to_candidates = metric(X, np.asarray(candidates))
         w = np.ones(X.shape[0]) if block.weights is None else block.weights
         return np.array(
-            [w @ np.minimum(d2, np.einsum("ij,ij->i", X - c, X - c)) for c in candidates]
+            [w @ np.minimum(d2, np.ascontiguousarray(column)) for column in to_candidates.T]
         )
 
     return ops.reduce(blocks, of_block, np.add)
@@ -120,14 +139,18 @@ def n_candidates(k: int) -> int:
     return 2 + int(np.log(k))
 
 
-def plus_plus(blocks, k: int, seed: int) -> np.ndarray:
-    """K rows by greedy k-means++: the first uniformly, then for each next one 2 + ⌊ln K⌋
-    candidates drawn ∝ D² and the one that lowers the total D² most kept (two passes each)."""
+def plus_plus(
+    blocks, k: int, seed: int, metric=squared_distances, to_centre=lambda row: row
+) -> np.ndarray:
+    """K centres by greedy k-means++: the first row uniformly, then for each next one
+    2 + ⌊ln K⌋ candidates drawn ∝ D² and the one that lowers the total D² most kept (two
+    passes each). ``metric(X, centres)`` gives D² (squared Euclidean by default) and
+    ``to_centre(row)`` the centre a drawn row stands for (the row itself by default)."""
     per_draw = n_candidates(k)
-    centres = np.asarray(_draw(blocks, seed, 0, None, 1)[0])[None]
+    centres = to_centre(_draw(blocks, seed, 0, None, 1, metric)[0])[None]
     for draw in range(1, k):
-        candidates = _draw(blocks, seed, draw, centres, per_draw)
-        best = int(np.argmin(_potentials(blocks, centres, candidates)))
+        candidates = [to_centre(r) for r in _draw(blocks, seed, draw, centres, per_draw, metric)]
+        best = int(np.argmin(_potentials(blocks, centres, candidates, metric)))
         centres = np.vstack([centres, candidates[best]])
     return centres
 

@@ -234,7 +234,7 @@ def test_bad_rows_can_be_dropped_and_counted(spark, tmp_path, capsys):
     )
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert (metrics["n_rows"], metrics["n_dropped"]) == (3, 4)
-    short_first = write(tmp_path / "s.txt", "4 5\n1 2 3\n4 5 6\n7 8 9\n")  # the odd row comes first
+    short_first = write(tmp_path / "s.txt", "4 5\n1 2 3\n4 0 6\n7 8 9\n")  # the odd row first
     assert (
         cli.main_wrapper(
             fit_gmm.main,

@@ -131,6 +131,60 @@ def test_bad_options_leave_nothing(spark, netflix_dir, tmp_path, capsys, args, m
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_job_says_which_model_it_fits(spark, tmp_path, capsys):
+    """A complete CSV is never fitted as ratings by default: refused in one line with the fix;
+    --model gaussian (or the older --missing none) fits it; contradicting flags are refused."""
+    rng = np.random.default_rng(4)
+    path = tmp_path / "complete.csv"
+    np.savetxt(path, rng.uniform(1.0, 5.0, size=(40, 13)), delimiter=",")  # all observed
+    out = tmp_path / "o"
+    assert run_job("--input", path, "--k", "2", "--out", out) == 2
+    err = capsys.readouterr().err
+    assert "has no missing entry (no 0)" in err and "--model gaussian" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+    assert run_job("--input", path, "--k", "2", "--missing", "zero") == 2  # explicit: the same
+    assert "has no missing entry" in capsys.readouterr().err
+    for flags in (["--model", "gaussian"], ["--missing", "none"]):
+        assert run_job("--input", path, "--k", "2", *flags) == 0
+        metrics = json.loads(capsys.readouterr().out)
+        assert metrics["model"] == "gmm" and "bic" in metrics
+    for flags, message in [
+        (["--model", "ratings", "--missing", "none"], "goes with --missing zero"),
+        (["--model", "kmeans", "--missing", "zero"], "takes --missing none or nan"),
+        (["--model", "ratings", "--init", "random"], "ratings take reference or kmeans++"),
+        (["--model", "gaussian", "--prior-strength", "1"], "is for --model ratings"),
+    ]:
+        assert run_job("--input", path, *flags) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_ratings_from_the_sparse_start_with_a_prior(spark, netflix_dir, tmp_path, capsys):
+    """--init kmeans++ --prior-strength 1, the recommender's defaults, in the job: every mean
+    within the ratings' range, every component populated, no warning, and the reported
+    log-likelihood the data's under the written model (not the objective with the prior)."""
+    from scipy.special import logsumexp
+
+    X = np.loadtxt(netflix_dir / "netflix_incomplete.txt")
+    out = tmp_path / "o"
+    args = ["--input", netflix_dir / "netflix_incomplete.txt", "--k", "6", "--max-iter", "20"]
+    assert run_job(*args, "--init", "kmeans++", "--prior-strength", "1", "--out", out) == 0
+    captured = capsys.readouterr()
+    metrics = json.loads(captured.out)
+    assert metrics["warnings"] == [] and "warning:" not in captured.err
+    model = json.loads((out / "model.json").read_text())
+    means, var, p = (np.array(model[k]) for k in ("means", "variances", "weights"))
+    assert 1 <= means.min() and means.max() <= 5 and (p * X.shape[0] >= 1).all()
+    observed = X > 0
+    log = np.log(p)[None, :] + np.stack(
+        [
+            (observed * (-0.5 * np.log(2 * np.pi * v) - (X - m) ** 2 / (2 * v))).sum(axis=1)
+            for m, v in zip(means, var)
+        ],
+        axis=1,
+    )
+    assert metrics["log_likelihood"] == pytest.approx(logsumexp(log, axis=1).sum(), rel=1e-9)
+
+
 def test_a_matrix_with_nothing_observed(spark, tmp_path, capsys):
     path = tmp_path / "zeros.txt"
     path.write_text("0 0 0\n0 0 0\n")

@@ -212,3 +212,74 @@ def test_top_rows_per_column_against_sorting_every_column(columns):
     rows, vals = masked.top_rows_per_column(few, mixture, 5)
     assert (rows[:, 1] == -1).all() and np.isnan(vals[:, 1]).all()
     assert (rows[3:, 0] == -1).all() and (rows[:3, 0] >= 0).all()
+
+
+def _log_posterior(X, post, mixture, prior):
+    """Σ_u Σ_j p(j|u) Σ_{i∈C_u} log N(x_ui; μ_ji, σ_j²) + Σ_j Σ_i log N(μ_ji; m_i, σ_j²/τ),
+    written out entry by entry: the function the MAP M-step maximises."""
+    tau, centre = prior
+    total = 0.0
+    for u in range(X.shape[0]):
+        for j in range(len(mixture.weights)):
+            for i in np.flatnonzero(X[u]):
+                var = mixture.variances[j]
+                total += post[u, j] * (
+                    -0.5 * np.log(2 * np.pi * var)
+                    - (X[u, i] - mixture.means[j, i]) ** 2 / (2 * var)
+                )
+    for j in range(len(mixture.weights)):
+        var = mixture.variances[j]
+        for i in range(X.shape[1]):
+            total += -0.5 * np.log(2 * np.pi * var / tau) - tau * (
+                mixture.means[j, i] - centre[i]
+            ) ** 2 / (2 * var)
+    return total
+
+
+def test_the_prior_m_step_maximises_the_log_posterior():
+    """Every mean and variance the MAP update gives is a maximum of the log-likelihood plus
+    the prior's log-density: moving any of them either way lowers it."""
+    rng = np.random.default_rng(3)
+    X = np.where(rng.random((12, 5)) < 0.4, rng.integers(1, 6, (12, 5)), 0).astype(float)
+    X[:, 4] = 0  # a column nobody rated: its means follow the prior alone
+    X[0, 0] = 4
+    post = rng.dirichlet(np.ones(3), size=12)
+    centre = np.array([3.1, 2.5, 4.0, 3.3, 3.0])
+    prior = masked.MeanPrior(1.5, centre)
+    fitted = masked.update(masked.sufficient_stats(X, post), np.zeros((3, 5)), 1e-9, prior)
+    best = _log_posterior(X, post, fitted, prior)
+    for j in range(3):
+        for i in range(5):
+            for step in (-1e-4, 1e-4):
+                means = fitted.means.copy()
+                means[j, i] += step
+                moved = masked.SphericalMixture(fitted.weights, means, fitted.variances)
+                assert _log_posterior(X, post, moved, prior) < best
+        for factor in (1 - 1e-4, 1 + 1e-4):
+            variances = fitted.variances.copy()
+            variances[j] *= factor
+            moved = masked.SphericalMixture(fitted.weights, fitted.means, variances)
+            assert _log_posterior(X, post, moved, prior) < best
+    # the unrated column's means are the prior's centre; every mean lies within the values
+    np.testing.assert_allclose(fitted.means[:, 4], centre[4], rtol=1e-12)
+    assert fitted.means.min() >= 1 and fitted.means.max() <= 5
+    prior_term = sum(
+        -0.5 * np.log(2 * np.pi * fitted.variances[j] / 1.5)
+        - 1.5 * (fitted.means[j, i] - centre[i]) ** 2 / (2 * fitted.variances[j])
+        for j in range(3)
+        for i in range(5)
+    )
+    assert masked.log_prior(fitted, prior) == pytest.approx(prior_term, rel=1e-12)
+    # without a prior: the course's update, which keeps unsupported means where they were
+    course = masked.update(masked.sufficient_stats(X, post), np.zeros((3, 5)), 1e-9)
+    assert (course.means[:, 4] == 0).all()
+
+
+def test_observed_distances_leave_missing_entries_out():
+    X = np.array([[1.0, 0.0, 3.0], [0.0, 0.0, 0.0]])
+    centres = np.array([[2.0, 9.0, 3.0], [1.0, -4.0, 5.0]])
+    expected = np.array([[1.0, 0.0], [0.0, 0.0]]) + np.array([[0.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_allclose(masked.observed_distances(X, centres), expected)
+    from scipy import sparse
+
+    np.testing.assert_allclose(masked.observed_distances(sparse.csr_array(X), centres), expected)
