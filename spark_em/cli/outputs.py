@@ -49,6 +49,8 @@ def check_out_dir(
         return
     if not is_local(out) and spark is None:
         return
+    if has_scheme(out) and spark is not None:
+        HadoopFS(spark, f"--out {out}")  # a URI needs this process's file systems (not Connect)
     problem = target_problem(spark, out, keep or {})
     if problem:
         raise InputError(f"--out {out} cannot be written: {problem}")

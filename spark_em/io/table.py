@@ -18,7 +18,7 @@ from spark_em.engine.backend import backend_for
 from spark_em.errors import InputError
 from spark_em.io.named import read_frame
 from spark_em.io.parser import PartitionParser, assemble, rows_before
-from spark_em.io.vectors import as_array
+from spark_em.io.vectors import as_array, attribute_names
 from spark_em.kernels.arrays import MAX_MAGNITUDE, out_of_range, value_problem
 
 BLOCK_ROWS = 16384
@@ -160,7 +160,7 @@ def from_dataframe(
                 f"{source}: column {features[0]!r} holds no features (every vector "
                 f"is null or empty)"
             )
-        feature_names = [f"{features[0]}[{i}]" for i in range(width)]
+        feature_names = attribute_names(df, features[0], width)
     parse = _parse_rows(
         [*named, *feature_names], weights is not None, drop_bad_weights, block_rows, vector
     )

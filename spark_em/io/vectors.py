@@ -28,6 +28,20 @@ def check_vector_column(df, column: str) -> None:
         )
 
 
+def attribute_names(df, column: str, width: int) -> list[str]:
+    """The names of a vector column's entries as ``VectorAssembler`` records them (its
+    ``ml_attr`` metadata: an assembled column ``age`` is entry ``age``, a one-hot ``city`` of
+    three values ``city_a``, ``city_b``, ...); ``column[i]`` for an entry without one."""
+    names = [f"{column}[{i}]" for i in range(width)]
+    attrs = df.schema[column].metadata.get("ml_attr", {}).get("attrs", {})
+    for group in attrs.values():
+        for attr in group:
+            index, name = attr.get("idx"), attr.get("name")
+            if isinstance(index, int) and 0 <= index < width and name:
+                names[index] = str(name)
+    return names
+
+
 def as_array(value) -> np.ndarray:
     """One vector or array value (not null) as a float64 array."""
     if hasattr(value, "toArray"):

@@ -41,6 +41,7 @@ class FittedModel(Model, MLWritable, MLReadable):
     """The base of every fitted spark-em model (see the module's docstring)."""
 
     summary_class: ClassVar[type[TrainingSummary]] = TrainingSummary
+    key_params: ClassVar[tuple[str, ...]] = ()  # what repr(model) shows besides its uid
     _registry: ClassVar[dict[str, type[FittedModel]]] = {}
 
     def __init_subclass__(cls, **kwargs):
@@ -50,6 +51,14 @@ class FittedModel(Model, MLWritable, MLReadable):
     def __init__(self, summary: TrainingSummary | None = None):
         super().__init__()
         self._summary = summary
+
+    def __repr__(self) -> str:
+        shown = [
+            f"{name}={self.getOrDefault(name)!r}"
+            for name in self.key_params
+            if self.hasParam(name) and self.isDefined(name)
+        ]
+        return f"{type(self).__name__}({', '.join([*shown, f'uid={self.uid!r}'])})"
 
     @classmethod
     def named(cls, name: str) -> type[FittedModel]:

@@ -41,7 +41,7 @@ from spark_em.ml.params import (
     validated,
 )
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
-from spark_em.ml.summary import TrainingSummary
+from spark_em.ml.summary import TrainingSummary, warn_unconverged
 from spark_em.ml.tracking import Tracked
 from spark_em.models import gaussian as gaussian_model
 from spark_em.models import gaussian_outputs as outputs
@@ -250,6 +250,23 @@ class GaussianMixtureSummary(TrainingSummary):
     numRows: float = 0
     candidateRows: list[dict] = field(default_factory=list)
     criterion: str = "bic"
+
+    def _shown(self) -> list[tuple[str, str]]:
+        """K, the weights (soft cluster sizes over the rows), log-likelihood, BIC,
+        iterations, convergence."""
+        from spark_em.ml.summary import _text
+
+        total = sum(self.clusterSizes) or 1.0
+        rows = [
+            ("k", str(len(self.clusterSizes))),
+            ("weights", _text([round(c / total, 4) for c in self.clusterSizes])),
+            ("logLikelihood", _text(self.logLikelihood)),
+        ]
+        chosen = [r for r in self.candidateRows if r.get("chosen")]
+        if chosen:
+            rows.append(("bic", _text(chosen[0]["bic"])))
+            rows.append(("candidates", str(len(self.candidateRows))))
+        return [*rows, ("numIter", str(self.numIter)), ("converged", str(self.converged))]
 
     def metrics(self) -> dict[str, float]:
         """The final figures, with the chosen candidate's ``bic``, ``aic`` (scikit-learn's
@@ -460,6 +477,7 @@ class GaussianMixture(
             candidateRows=outputs.candidate_rows(candidates, run),
             criterion=self.getCriterion(),
         )
+        warn_unconverged(self, summary)
         model = self._copyValues(GaussianMixtureModel(run.mixture, summary))
         return model._set(k=run.k, covarianceType=run.mixture.covariance_type)
 
@@ -477,6 +495,7 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
     row's log-likelihood."""
 
     summary_class = GaussianMixtureSummary
+    key_params = ("k", "covarianceType")
 
     def __init__(
         self, mixture: gaussian.Mixture | None = None, summary: GaussianMixtureSummary | None = None

@@ -35,7 +35,7 @@ from spark_em.ml.params import (
     in_array,
 )
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
-from spark_em.ml.summary import TrainingSummary
+from spark_em.ml.summary import TrainingSummary, warn_unconverged
 from spark_em.ml.tracking import Tracked
 from spark_em.models import kmeans as kmeans_model
 
@@ -200,6 +200,7 @@ class KMeans(
             converged=run.converged,
             costHistory=[h.objective for h in run.history],
         )
+        warn_unconverged(self, summary)
         return self._copyValues(KMeansModel(centres, summary))
 
 
@@ -208,6 +209,7 @@ class KMeansModel(FittedModel, _KMeansParams):
     centre's index and the distance to it."""
 
     summary_class = KMeansSummary
+    key_params = ("k",)
 
     def __init__(self, centres: np.ndarray | None = None, summary: KMeansSummary | None = None):
         super().__init__(summary)

@@ -22,7 +22,7 @@ from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
-from spark_em.ml.summary import TrainingSummary
+from spark_em.ml.summary import TrainingSummary, warn_unconverged
 from spark_em.ml.tracking import Tracked
 from spark_em.models import masked as masked_model
 
@@ -130,6 +130,7 @@ class MaskedGaussianMixture(
             converged=run.converged,
             logLikelihoodHistory=[h.objective for h in run.history],
         )
+        warn_unconverged(self, summary)
         return self._copyValues(MaskedGaussianMixtureModel(run.mixture, summary))
 
 
@@ -149,6 +150,7 @@ class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
     adds the row with its missing entries filled by equation (6)."""
 
     summary_class = MaskedGaussianMixtureSummary
+    key_params = ("k",)
 
     def __init__(
         self,

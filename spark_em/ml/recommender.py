@@ -25,13 +25,13 @@ from pyspark.ml import Estimator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol, HasSeed
 
-from spark_em.errors import ConvergenceWarning, DegenerateFitWarning, InputError
+from spark_em.errors import DegenerateFitWarning, InputError
 from spark_em.io.triples import read_triples
 from spark_em.kernels import masked
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq, in_array
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
-from spark_em.ml.summary import TrainingSummary
+from spark_em.ml.summary import TrainingSummary, warn_unconverged
 from spark_em.ml.tracking import Tracked
 from spark_em.models import masked as masked_model
 from spark_em.models import recommend
@@ -268,13 +268,6 @@ class MixtureRecommender(
         )
         for problem in problems:
             warnings.warn(f"MixtureRecommender: {problem}", DegenerateFitWarning, stacklevel=2)
-        if not run.converged:
-            warnings.warn(
-                f"MixtureRecommender: stopped at maxIter={self.getMaxIter()} before the relative "
-                f"change fell to tol={self.getTol()}: raise maxIter or loosen tol",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
         summary = MixtureRecommenderSummary(
             logLikelihood=run.log_likelihood,
             numIter=run.n_iter,
@@ -286,6 +279,7 @@ class MixtureRecommender(
             numItems=len(data.index.items),
             warnings=problems,
         )
+        warn_unconverged(self, summary)
         model = MixtureRecommenderModel(
             run.mixture, data.index.items, ratings, summary, tuple(names)
         )
@@ -319,6 +313,7 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
     ``recommendForNewUsers``."""
 
     summary_class = MixtureRecommenderSummary
+    key_params = ("k", "userCol", "itemCol", "ratingCol")
 
     def __init__(
         self,

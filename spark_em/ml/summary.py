@@ -57,13 +57,63 @@ class Summary:
             and math.isfinite(value)
         }
 
-    def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{name}={value!r}"
+    def _shown(self) -> list[tuple[str, str]]:
+        """(name, value as text) of the figures a person reads first: every scalar figure
+        (histories, tables and lists left out; a subclass adds or reorders)."""
+        return [
+            (name, _text(value))
             for name, value in self.asDict().items()
-            if not isinstance(value, (list, tuple, dict))
-        )
+            if not isinstance(value, (list, tuple, dict)) and value is not None
+        ]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value}" for name, value in self._shown())
         return f"{type(self).__name__}({shown})"
+
+    def __str__(self) -> str:
+        """A compact table, one figure a line."""
+        rows = self._shown()
+        width = max((len(name) for name, _ in rows), default=0)
+        return "\n".join(
+            [type(self).__name__, *(f"  {name:<{width}}  {value}" for name, value in rows)]
+        )
+
+    def _repr_html_(self) -> str:
+        """The same table in a notebook."""
+        import html
+
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+            f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
+            for name, value in self._shown()
+        )
+        return f"<b>{type(self).__name__}</b><table>{cells}</table>"
+
+
+def warn_unconverged(estimator, summary: TrainingSummary) -> None:
+    """A ``ConvergenceWarning`` when a fit stopped at its iteration cap (scikit-learn's
+    convention), naming the estimator and what to change."""
+    import warnings
+
+    from spark_em.errors import ConvergenceWarning
+
+    if summary.converged:
+        return
+    warnings.warn(
+        f"{type(estimator).__name__}: stopped at maxIter={estimator.getMaxIter()} before the "
+        f"stopping rule (tol={estimator.getTol()}) was met: raise maxIter or loosen tol",
+        ConvergenceWarning,
+        stacklevel=4,
+    )
+
+
+def _text(value) -> str:
+    """A figure as a person reads it: 6 significant digits, lists of numbers likewise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, list, tuple)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 @dataclass(kw_only=True, repr=False)

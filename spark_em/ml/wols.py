@@ -21,6 +21,7 @@ from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import FitSetters, HasBackend, HasIterationParams, gt_eq, in_array
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
+from spark_em.ml.summary import warn_unconverged
 from spark_em.ml.tracking import Tracked
 from spark_em.ml.wols_summary import (
     WeightedLinearRegressionSummary,
@@ -230,7 +231,8 @@ class WeightedLinearRegression(
             )
         finally:
             ops.release(data.blocks)
-        summary = WeightedLinearRegressionTrainingSummary.of_result(result)
+        summary = WeightedLinearRegressionTrainingSummary.of_result(result, data.feature_names)
+        warn_unconverged(self, summary)
         model = self._copyValues(
             WeightedLinearRegressionModel(result.coefficients, result.intercept, summary)
         )
@@ -243,6 +245,7 @@ class WeightedLinearRegressionModel(FittedModel, _WeightedLinearRegressionParams
     prediction W·X; ``evaluate(df)`` scores new data."""
 
     summary_class = WeightedLinearRegressionTrainingSummary
+    key_params = ("solver", "fitIntercept", "regParam")
 
     def __init__(
         self,

@@ -133,11 +133,15 @@ class WeightedLinearRegressionTrainingSummary(WeightedLinearRegressionSummary, T
     conditionNumber: float | None = None
     covType: str | None = None
     regParam: float | None = None
+    featureNames: list[str] | None = None
 
     @classmethod
-    def of_result(cls, result) -> WeightedLinearRegressionTrainingSummary:
-        """The summary of a ``models.wols.RegressionResult``."""
+    def of_result(
+        cls, result, feature_names: list[str] | None = None
+    ) -> WeightedLinearRegressionTrainingSummary:
+        """The summary of a ``models.wols.RegressionResult`` fitted on ``feature_names``."""
         figures: dict[str, Any] = dict(
+            featureNames=None if feature_names is None else list(feature_names),
             lossHistory=result.loss_history,
             passes=result.passes,
             numIter=result.n_iter,
@@ -173,6 +177,74 @@ class WeightedLinearRegressionTrainingSummary(WeightedLinearRegressionSummary, T
                 regParam=inference["reg_param"],
             )
         return cls(**figures)
+
+    def _names(self) -> list[str]:
+        """The coefficients' names in the table's order: the intercept first."""
+        width = len(self.estimates or []) - int(self.fitIntercept)
+        names = self.featureNames or [f"features[{i}]" for i in range(width)]
+        return ["intercept", *names] if self.fitIntercept else list(names)
+
+    def _intercept_first(self, values) -> list | None:
+        if values is None:
+            return None
+        values = list(values)
+        return [values[-1], *values[:-1]] if self.fitIntercept else values
+
+    def toPandas(self, alpha: float = 0.05):
+        """The coefficient table as a pandas DataFrame, as statsmodels prints it: one row per
+        coefficient (the intercept first, then the features by name: the assembled columns'
+        names from the features column's metadata), columns ``coef``, ``std err``, ``t``,
+        ``P>|t|`` and the 1 − ``alpha`` interval. qr only; other solvers give ``coef`` alone.
+
+        Examples
+        --------
+        >>> model.summary.toPandas().loc["age", "P>|t|"]
+        """
+        import pandas as pd
+
+        names = self._names()
+        if self.coefficientStandardErrors is None:
+            return pd.DataFrame({"coef": self._intercept_first(self.estimates)}, index=names)
+        low, high = np.asarray(self.confidenceIntervals(alpha)).T
+        return pd.DataFrame(
+            {
+                "coef": self._intercept_first(self.estimates),
+                "std err": self._intercept_first(self.coefficientStandardErrors),
+                "t": self._intercept_first(self.tValues),
+                "P>|t|": self._intercept_first(self.pValues),
+                f"[{alpha / 2:g}": self._intercept_first(list(low)),
+                f"{1 - alpha / 2:g}]": self._intercept_first(list(high)),
+            },
+            index=names,
+        )
+
+    def _figures(self) -> list[str]:
+        """The fit's figures under the table, two lines."""
+        if self.coefficientStandardErrors is None:
+            return [f"{self.solver}: loss {self.loss:.6g} after {self.numIter} iterations"]
+        f_test = "" if self.fValue is None else f"   F {self.fValue:.6g} (p {self.fPValue:.3g})"
+        return [
+            f"R² {self.r2:.6g}   adjusted R² {self.r2adj:.6g}{f_test}",
+            f"residual standard error {self.residualStandardError:.6g} on "
+            f"{self.degreesOfFreedom:g} degrees of freedom   log-likelihood "
+            f"{self.logLikelihood:.6g}   AIC {self.aic:.6g}   BIC {self.bic:.6g}",
+            f"{self.numInstances} rows   covariance {self.covType}   condition number "
+            f"{self.conditionNumber:.4g}",
+        ]
+
+    def __str__(self) -> str:
+        """The statsmodels-style table: coefficients with their tests, then the figures."""
+        title = f"Weighted least squares ({self.solver})"
+        table = self.toPandas().to_string(float_format=lambda v: f"{v:.6g}")
+        return "\n".join([title, table, *self._figures()])
+
+    def _repr_html_(self) -> str:
+        """The same table in a notebook."""
+        figures = "".join(f"<br>{line}" for line in self._figures())
+        return (
+            f"<b>Weighted least squares ({self.solver})</b>"
+            f"{self.toPandas().to_html(float_format=lambda v: f'{v:.6g}')}{figures}"
+        )
 
     def confidenceIntervals(self, alpha: float = 0.05) -> list[list[float]]:
         """[low, high] per coefficient at 1 − ``alpha`` (Student t with degreesOfFreedom), in

@@ -193,13 +193,11 @@ def test_a_recommender_is_never_saved_over_its_own_ratings(spark, tmp_path):
 
 
 def storage_used(sc) -> tuple[int, int]:
-    """(bytes of storage memory in use on the executors, cached RDDs), from the block
-    manager's own accounts."""
-    status = sc._jsc.sc().getExecutorMemoryStatus().values().iterator()
-    used = 0
-    while status.hasNext():
-        limits = status.next()
-        used += limits._1() - limits._2()
+    """(bytes of cached data held in the executors' storage memory, cached RDDs), from the
+    block manager's own accounts. Spark's own broadcasts of task code, which its cleaner
+    removes whenever the JVM collects garbage, are not counted."""
+    infos = sc._jsc.sc().getRDDStorageInfo()
+    used = sum(int(info.memSize()) for info in infos)
     return used, len(sc._jsc.getPersistentRDDs())
 
 
