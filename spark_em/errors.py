@@ -47,9 +47,30 @@ def raised_on_executor(exc: BaseException) -> InputError | None:
         text = str(java.toString())
     at = text.rfind(_RAISED)
     if at < 0:
-        return None
+        return _missing_module(text)
     lines = text[at + len(_RAISED) :].splitlines()
     return InputError(lines[0].strip() if lines else "")
+
+
+_NEEDED = ("spark_em", "numpy", "scipy", "pandas", "pyarrow")
+
+
+def _missing_module(text: str) -> InputError | None:
+    """When the executors' Python cannot import spark-em or what it needs (a driver run with
+    a virtual environment's Python while the executors start another), what to set."""
+    import os
+    import re
+    import sys
+
+    found = re.search(r"No module named '([\w.]+)'", text)
+    if not found or found.group(1).split(".")[0] not in _NEEDED:
+        return None
+    python = os.environ.get("PYSPARK_PYTHON", "python3, Spark's default")
+    return InputError(
+        f"the executors' Python ({python}) cannot import {found.group(1)}: start the session "
+        f"with PYSPARK_PYTHON (or spark.pyspark.python) set to a Python that has spark-em, "
+        f"such as this driver's: export PYSPARK_PYTHON={sys.executable}"
+    )
 
 
 class executor_errors(contextlib.ContextDecorator):

@@ -65,3 +65,24 @@ def test_a_job_speaks_of_its_flags():
 
     with pytest.raises(InputError, match="^no such file$"):
         other([])
+
+
+def test_executors_without_spark_em_are_told_which_python_to_set(monkeypatch):
+    """The executors' ModuleNotFoundError (their Python is not the driver's) comes back as one
+    line naming their Python and the PYSPARK_PYTHON that fixes it."""
+    import sys
+
+    from spark_em.errors import raised_on_executor
+
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    text = (
+        "org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 ...\n"
+        '  File "/usr/lib/python3/dist-packages/pyspark/worker.py", line 1883, in read_udfs\n'
+        "ModuleNotFoundError: No module named 'spark_em'\n\tat org.apache.spark..."
+    )
+    found = raised_on_executor(RuntimeError(text))
+    assert found is not None and "\n" not in str(found)
+    assert "executors' Python (python3, Spark's default) cannot import spark_em" in str(found)
+    assert f"PYSPARK_PYTHON={sys.executable}" in str(found)
+    other = "ModuleNotFoundError: No module named 'somebody_elses'"
+    assert raised_on_executor(RuntimeError(other)) is None
