@@ -82,7 +82,12 @@ def test_checkpoint_misuse_is_refused(spark, netflix_dir, tmp_path, capsys):
         assert run_job(*data, *extra) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
-    other = ["--input", netflix_dir / "test_complete.txt", "--seeds", "0", "--k", "2"]
+    import numpy as np
+
+    changed = np.loadtxt(netflix_dir / "test_incomplete.txt")
+    changed[tuple(np.argwhere(changed == 0)[0])] = 3  # one more rating: other data
+    np.savetxt(tmp_path / "other.txt", changed, fmt="%d")
+    other = ["--input", tmp_path / "other.txt", "--seeds", "0", "--k", "2"]
     assert run_job(*other, "--checkpoint", saved, "--resume", "--max-iter", "3") == 2
     err = capsys.readouterr().err
     assert "differs in" in err and "column_sums_sha256" in err and "n_observed" in err
