@@ -267,7 +267,7 @@ class MixtureRecommender(
             run.mixture, len(data.index.users), masked_model.observed_range(data.blocks)
         )
         for problem in problems:
-            warnings.warn(f"MixtureRecommender: {problem}", DegenerateFitWarning, stacklevel=2)
+            warnings.warn(f"MixtureRecommender: {problem}", DegenerateFitWarning, stacklevel=4)
         summary = MixtureRecommenderSummary(
             logLikelihood=run.log_likelihood,
             numIter=run.n_iter,

@@ -103,7 +103,7 @@ def warn_unconverged(estimator, summary: TrainingSummary) -> None:
         f"{type(estimator).__name__}: stopped at maxIter={estimator.getMaxIter()} before the "
         f"stopping rule (tol={estimator.getTol()}) was met: raise maxIter or loosen tol",
         ConvergenceWarning,
-        stacklevel=4,
+        stacklevel=5,  # the user's fit call: past Tracked.fit, Estimator.fit and _fit
     )
 
 
