@@ -367,8 +367,6 @@ def _check_named_columns(args) -> None:
             "--on-bad-rows drop is for text, CSV and triples input read by "
             "position, not with --weight, --features or Parquet"
         )
-    if args.weight and args.missing == "nan":
-        raise InputError("--weight goes with complete data (--missing none), not --missing nan")
     if args.gold:
         raise InputError("--gold goes with text, CSV or .npy input without --weight")
 

@@ -204,7 +204,8 @@ class MatrixSummary:
     # other counts and sums leave NaN out (as they do 0).
     nan_per_column: np.ndarray | None = None
     n_nan_rows: int = 0
-    # Weighted rows: the sum of the weights, and how many rows weigh more than 0.
+    # Weighted rows: the sum of the weights, and how many rows weigh more than 0 (rows with
+    # nothing observed left out).
     total_weight: float | None = None
     n_weighted_rows: int | None = None
 
@@ -244,6 +245,7 @@ def summarize(blocks) -> MatrixSummary:
 
     def stats(block):
         values, weights = block.values, block.weights
+        empty = np.zeros(values.shape[0], bool)  # rows with nothing but NaN
         if sparse.issparse(values):
             per_row = np.diff(values.indptr)
             nan_per_column, nan_rows = np.zeros(values.shape[1]), 0
@@ -251,12 +253,14 @@ def summarize(blocks) -> MatrixSummary:
             nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
             if nan.any():
                 values = np.where(nan, 0.0, values)
+                empty = nan.all(axis=1)
             per_row = np.count_nonzero(values, axis=1)
-            nan_per_column, nan_rows = nan.sum(axis=0), int(nan.all(axis=1).sum())
+            nan_per_column, nan_rows = nan.sum(axis=0), int(empty.sum())
         if weights is None:
             weighted, sums = [0.0, 0.0, 0.0], column_summary(values)
-        else:
-            weighted = [1.0, weights.sum(), np.count_nonzero(weights)]
+        else:  # a row with nothing observed weighs nothing in any fit
+            counted = np.where(empty, 0.0, weights)
+            weighted = [1.0, counted.sum(), np.count_nonzero(counted)]
             sums = column_summary(dense(values) * np.sqrt(weights)[:, None])
             sums[1:] = weights @ dense(values)
         return np.concatenate(

@@ -221,7 +221,7 @@ def read_dataframe(
     ``backend`` by default that of ``df``'s session. With ``missing="nan"`` (and
     ``ratings=False``) NaN, and a null element of an array, mark a missing value (``"zero"``:
     0 does). ``weights``: the name of a numeric column of each row's weight (>= 0, finite),
-    which become the blocks' weights (complete data only)."""
+    which become the blocks' weights (with missing values too; not for ratings)."""
     check_vector_column(df, column)
     missing = check_missing(missing, ratings)
     if weights is not None:
@@ -276,8 +276,8 @@ def _check_weight_column(df, weight_col: str, column: str, ratings: bool, missin
             f"the weight column {weight_col!r} must hold numbers, not "
             f"{df.schema[weight_col].dataType.simpleString()}"
         )
-    if ratings or missing:
-        raise InputError("row weights are for complete data: not with ratings or missing values")
+    if ratings:
+        raise InputError("row weights are not for ratings: each rating is one observation")
 
 
 def read_columns(

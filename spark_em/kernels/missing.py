@@ -265,12 +265,13 @@ def _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const
 
 
 def _missing_stats(
-    rows, order, starts, means, precision, chol, log_const, moments, cond_square, tile
+    rows, order, starts, means, precision, chol, log_const, moments, cond_square, tile, w
 ):  # pragma: no cover - compiled
     """The statistics of the rows ``order`` of ``rows``, grouped by pattern (``starts``, from
     ``_group_rows``). Adds to ``moments`` (K×(d+1)×(d+1)) Σ r δ δᵀ, Σ r δ in row d and Σ r
-    at [d, d], δ filled by (11), and to ``cond_square`` (K×d×d) Σ r C on [m, m]. Returns
-    the log-likelihood; NaN when some Λ_mm is not positive definite.
+    at [d, d], δ filled by (11), and to ``cond_square`` (K×d×d) Σ r C on [m, m], each row's
+    r multiplied by its weight ``w`` (indexed like ``rows``). Returns the weighted
+    log-likelihood; NaN when some Λ_mm is not positive definite.
 
     The rows go ``tile`` at a time, as in the complete-data pass: δ transposed into a tile,
     the missing entries filled run by run (a run: the tile's rows of one pattern), then the
@@ -290,7 +291,12 @@ def _missing_stats(
         n_runs = _estep_tile(rows, order, starts, lo, size, means, precision, chol, log_const, work)
         if n_runs < 0:
             return np.nan
-        log_likelihood += _normalise(lp, top, total, size)
+        _normalise(lp, top, total, size)
+        for t in range(size):  # each row's log-likelihood is in top: weighted
+            weight_t = w[order[lo + t]]
+            log_likelihood += weight_t * top[t]
+            for k in range(K):
+                lp[k, t] *= weight_t
         for k in range(K):
             for r in range(n_runs):
                 n_m = runs[r, 2]
@@ -409,7 +415,7 @@ def _not_definite() -> np.linalg.LinAlgError:
 
 
 def _partial_stats(
-    X: np.ndarray, order: np.ndarray, starts: np.ndarray, prepared: Prepared
+    X: np.ndarray, order: np.ndarray, starts: np.ndarray, prepared: Prepared, w: np.ndarray
 ) -> GaussianStats:
     K, d = prepared.means.shape
     precision, chol = _full_factors(prepared)
@@ -425,6 +431,7 @@ def _partial_stats(
         moments,
         cond_square,
         _tile_rows(K, d),
+        w,
     )
     if np.isnan(log_likelihood):
         raise _not_definite()
@@ -432,7 +439,9 @@ def _partial_stats(
     first = moments[:, d, :d].copy()
     if prepared.covariance_type in ("diag", "spherical"):
         square = np.diagonal(square, axis1=1, axis2=2).copy()
-    return GaussianStats(float(log_likelihood), order.size, moments[:, d, d].copy(), first, square)
+    return GaussianStats(
+        float(log_likelihood), float(w[order].sum()), moments[:, d, d].copy(), first, square
+    )
 
 
 def _grouped(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -447,17 +456,17 @@ def block_stats_many(
     X: np.ndarray, prepared: list[Prepared], weights: np.ndarray | None = None
 ) -> list[GaussianStats]:
     """``gaussian.block_stats_many`` for a block that may hold NaN: exact EM's expected
-    statistics (13). Without a NaN, the complete-data pass itself (which takes row
-    ``weights``; rows with missing values do not)."""
+    statistics (13), each row's terms multiplied by its weight when ``weights`` are given
+    (an integer weight m counts the row m times). Without a NaN, the complete-data pass
+    itself."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     if not np.isnan(X).any():
         return gaussian.block_stats_many(X, prepared, weights)
-    if weights is not None:
-        raise ValueError("weighted rows with missing values are not supported")
     order, starts = _grouped(X)
     if not order.size:
         return gaussian.block_stats_many(X[:0], prepared)
-    return [_partial_stats(X, order, starts, p) for p in prepared]
+    w = np.ones(X.shape[0]) if weights is None else np.ascontiguousarray(weights, np.float64)
+    return [_partial_stats(X, order, starts, p, w) for p in prepared]
 
 
 def block_stats(

@@ -40,25 +40,47 @@ def check(summary: MatrixSummary, pairs: list[tuple[int, int]]) -> None:
 
 
 def mean_imputed(blocks, summary: MatrixSummary):
-    """(blocks, summary) with each missing value replaced by its column's mean: what the
-    initialisations run on when the data hold NaN. The blocks are not cached."""
-    means = summary.column_means
+    """(blocks, summary) with each missing value replaced by its column's mean (weighted by
+    the rows' weights when they have them): what the initialisations run on when the data
+    hold NaN. The blocks are not cached; they keep their weights."""
+    if summary.total_weight is None:
+        means = summary.column_means
+        column_summary = np.concatenate(
+            [
+                [summary.column_summary[0] + summary.nan_per_column @ (means * means)],
+                summary.n_rows * means,
+            ]
+        )
+    else:
+
+        def sums(block: Block) -> np.ndarray:
+            values = np.asarray(block.values, dtype=np.float64)
+            seen = ~np.isnan(values)
+            x = np.where(seen, values, 0.0)
+            w = block.weights
+            return np.stack([w @ x, w @ seen, w @ (x * x)])
+
+        weighted, seen_weight, squares = ops.reduce(blocks, sums, np.add)
+        means = np.divide(weighted, seen_weight, out=np.zeros_like(weighted), where=seen_weight > 0)
+        unseen = summary.total_weight - seen_weight
+        column_summary = np.concatenate(
+            [[squares.sum() + unseen @ (means * means)], weighted + unseen * means]
+        )
 
     def fill(block: Block) -> Block:
         values = np.asarray(block.values, dtype=np.float64)
         holes = np.isnan(values)
-        return Block(block.offset, np.where(holes, means, values)) if holes.any() else block
+        if not holes.any():
+            return block
+        return Block(block.offset, np.where(holes, means, values), block.weights)
 
     filled_summary = MatrixSummary(
         summary.n_rows,
         summary.n_cols,
         summary.n_rows * summary.n_cols,
-        np.concatenate(
-            [
-                [summary.column_summary[0] + summary.nan_per_column @ (means * means)],
-                summary.n_rows * means,
-            ]
-        ),
+        column_summary,
+        total_weight=summary.total_weight,
+        n_weighted_rows=summary.n_weighted_rows,
     )
     return ops.mapped(blocks, fill), filled_summary
 

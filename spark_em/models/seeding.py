@@ -21,15 +21,10 @@ INIT_MODES = ("reference", "kmeans++", "random")
 
 
 def check_weighted(summary: MatrixSummary, pairs: list[tuple[int, int]]) -> None:
-    """Weighted rows: some weight above 0, complete rows, and each K at most the rows that
-    weigh anything."""
+    """Weighted rows: some weight above 0, and each K at most the rows that weigh
+    anything."""
     if summary.total_weight is None or summary.n_weighted_rows is None:
         return
-    if summary.has_nan:
-        raise InputError(
-            "weighted rows must be complete: these rows miss values (weights "
-            "with missing values are not supported)"
-        )
     if summary.total_weight <= 0:
         raise InputError("every weight is 0: there is nothing to fit")
     for k, _ in pairs:

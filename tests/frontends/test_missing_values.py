@@ -143,3 +143,47 @@ def test_job_writes_imputations_and_scores_them(spark, complete, holes, tmp_path
     assert status == 2
     assert "K-means needs complete data" in capsys.readouterr().err
     assert not (tmp_path / "km").exists()
+
+
+@pytest.mark.filterwarnings("ignore::spark_em.errors.ConvergenceWarning")  # six passes, tol 0
+@pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
+def test_integer_weights_with_missing_values_equal_repeated_rows(spark, kind):
+    """Rows with NaN and integer weights fit as the same rows repeated that many times: the
+    same mixture after every pass from the same start, whatever the covariance type; the
+    default k-means++ start draws weighted rows too."""
+    rng = np.random.default_rng(8)
+    X = np.vstack([rng.normal(c, 0.7, (25, 3)) for c in ([0, 0, 0], [4, 3, 1])])
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[3] = np.nan  # a row with nothing observed: no weight in any sum
+    w = rng.integers(1, 4, len(X)).astype(float)
+    weighted = spark.createDataFrame(
+        [([float(v) for v in x], float(m)) for x, m in zip(X, w)], ["features", "w"]
+    )
+    repeated = spark.createDataFrame(
+        [([float(v) for v in x],) for x, m in zip(X, w) for _ in range(int(m))], ["features"]
+    )
+    covariances = {
+        "full": [np.eye(3).tolist()] * 2,
+        "tied": np.eye(3).tolist(),
+        "diag": [[1.0] * 3] * 2,
+        "spherical": [1.0, 1.0],
+    }[kind]
+    start = {
+        "weights": [0.5, 0.5],
+        "means": [[0.5, 0.0, 0.2], [3.5, 3.0, 1.0]],
+        "covariances": covariances,
+        "covarianceType": kind,
+    }
+    options = dict(k=2, covarianceType=kind, missingValue="nan", maxIter=6, tol=0.0)
+    by_weight = GaussianMixture(**options, weightCol="w", initialModel=start).fit(weighted)
+    by_rows = GaussianMixture(**options, initialModel=start).fit(repeated)
+    assert_allclose(by_weight.weights, by_rows.weights, rtol=1e-10)
+    assert_allclose(by_weight.means, by_rows.means, rtol=1e-10, atol=1e-12)
+    assert_allclose(by_weight.covariances, by_rows.covariances, rtol=1e-9, atol=1e-12)
+    assert by_weight.summary.logLikelihood == pytest.approx(
+        by_rows.summary.logLikelihood, rel=1e-11
+    )
+    assert by_weight.summary.numRows == pytest.approx(w.sum() - w[3])
+    if kind == "diag":  # the default start on weighted rows with holes fits too
+        seeded = GaussianMixture(k=2, missingValue="nan", weightCol="w", seed=1).fit(weighted)
+        assert np.isfinite(seeded.summary.logLikelihood)

@@ -124,3 +124,25 @@ def test_wide_rows_with_repeated_and_unique_patterns(tile, monkeypatch):
     X = holes(X, 0.4, rng)
     X[10:20] = np.where(np.isnan(X[10]), np.nan, X[10:20])  # one pattern, ten rows
     assert_matches_reference(X, mixture)
+
+
+@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+def test_weighted_rows_with_holes_equal_repeated_rows(kind):
+    """The exact-EM statistics of rows with NaN and integer weights are those of the rows
+    repeated (a weight of 0 leaves a row out)."""
+    rng = np.random.default_rng(4)
+    X = holes(rng.normal(size=(300, 4)) * 2 + 5, 0.3, rng)
+    prepared = gaussian.prepare(mixture_of(kind, np.nan_to_num(X, nan=5.0), 3, rng))
+    w = rng.integers(0, 4, 300).astype(float)
+    got = missing.block_stats(X, prepared, weights=w)
+    want = missing.block_stats(np.repeat(X, w.astype(int), axis=0), prepared)
+    assert got.n_rows == pytest.approx(want.n_rows)
+    assert got.log_likelihood == pytest.approx(want.log_likelihood, rel=1e-12)
+    for a, b in [(got.resp, want.resp), (got.centred_sum, want.centred_sum)]:
+        assert_allclose(a, b, rtol=1e-10, atol=1e-10 * np.abs(b).max())
+    assert_allclose(
+        got.centred_square,
+        want.centred_square,
+        rtol=1e-10,
+        atol=1e-10 * np.abs(want.centred_square).max(),
+    )
