@@ -173,7 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         "MixtureRecommender uses 1)",
     )
     ap.add_argument("--n-init", type=int, default=1, help="restarts per seed (best kept)")
-    ap.add_argument("--reg-covar", type=float, default=REG_COVAR)
+    ap.add_argument(
+        "--reg-covar",
+        type=float,
+        default=REG_COVAR,
+        help="complete data: added to every covariance's diagonal (default 1e-6, scikit-learn's)",
+    )
     ap.add_argument(
         "--select",
         choices=CRITERIA,
@@ -194,7 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="output directory: a path or a URI Spark can write (s3a://, hdfs://, dbfs:/, "
         "file:///); refused if it exists, unless --overwrite",
     )
-    ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out if an earlier spark-em job wrote it (anything else is refused)",
+    )
     ap.add_argument(
         "--output-format",
         choices=["npy", "text"],
@@ -206,8 +215,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="stopping rule (default 1e-6 relative; for K-means 1e-4 on the cost)",
     )
-    ap.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
-    ap.add_argument("--min-variance", type=float, default=MIN_VARIANCE)
+    ap.add_argument(
+        "--max-iter",
+        type=int,
+        default=DEFAULT_MAX_ITER,
+        help="iteration cap (default 1000, so that the course's fits run to the stopping rule; "
+        "the estimators default to MLlib's 100 for GaussianMixture)",
+    )
+    ap.add_argument(
+        "--min-variance",
+        type=float,
+        default=MIN_VARIANCE,
+        help="ratings: the floor of every variance (default 0.25, the course's)",
+    )
     ap.add_argument(
         "--from-model",
         metavar="DIR",
@@ -227,7 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_session_options(ap)
     ap.add_argument("--partitions", type=int, help="partitions (default: Spark's parallelism)")
-    ap.add_argument("--block-rows", type=int, default=DEFAULT_BLOCK_ROWS)
+    ap.add_argument(
+        "--block-rows",
+        type=int,
+        default=DEFAULT_BLOCK_ROWS,
+        help="rows per block on the executors (default 4096)",
+    )
     return ap
 
 

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV with a header line, or Parquet (default: the built-in experiment's data)",
     )
     ap.add_argument("--format", choices=["csv", "parquet"], help="default: from the name")
-    ap.add_argument("--label", default="y")
+    ap.add_argument("--label", default="y", help="label column (default y)")
     ap.add_argument("--weight", help="weight column (finite, >= 0; default: every row weighs 1)")
     ap.add_argument("--features", default="x", help="comma-separated feature columns")
     ap.add_argument(
@@ -96,20 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
         "'classic' (||W_new - W_old||^2 < tol, tol 1e-5)",
     )
     ap.add_argument("--tol", type=float, help="gd: the stopping rule's tolerance")
-    ap.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
+    ap.add_argument(
+        "--max-iter", type=int, default=DEFAULT_MAX_ITER, help="gd: iteration cap (default 1000)"
+    )
     ap.add_argument(
         "--rows", type=int, default=EXPERIMENT_ROWS, help="built-in data: number of points"
     )
     ap.add_argument("--noise-sd", type=float, default=0.5, help="built-in data: σ of ε")
     ap.add_argument("--seed", type=int, default=0, help="built-in data and the 1%% sample")
     add_session_options(ap)
-    ap.add_argument("--partitions", type=int)
+    ap.add_argument("--partitions", type=int, help="partitions (default: Spark's parallelism)")
     ap.add_argument(
         "--out",
         help="output directory: a path or a URI Spark can write; refused if it exists, unless "
         "--overwrite",
     )
-    ap.add_argument("--overwrite", action="store_true")
+    ap.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out if an earlier spark-em job wrote it (anything else is refused)",
+    )
     ap.add_argument(
         "--checkpoint",
         metavar="DIR",
