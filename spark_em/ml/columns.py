@@ -15,6 +15,23 @@ from spark_em.kernels.arrays import out_of_range, value_problem
 TRANSFORM_BLOCK_ROWS = 4096
 
 
+def assembled_columns(dataset, column: str) -> list[str] | None:
+    """The columns ``VectorAssembler`` built ``column`` from, in order, when its metadata
+    names every entry (None otherwise, or for a column of arrays)."""
+    if column not in dataset.columns:
+        return None
+    meta = dataset.schema[column].metadata.get("ml_attr", {})
+    named = sorted(
+        (attr["idx"], attr["name"])
+        for group in meta.get("attrs", {}).values()
+        for attr in group
+        if isinstance(attr.get("idx"), int) and attr.get("name")
+    )
+    if not named or [i for i, _ in named] != list(range(meta.get("num_attrs", -1))):
+        return None
+    return [str(name) for _, name in named]
+
+
 def with_columns(dataset, input_col: str, fields: list[StructField], compute):
     """``dataset`` with ``fields`` appended, by one ``mapInArrow`` (so on a classic session
     and under Spark Connect alike). ``compute(X)`` gives, for a block of rows X (an n × d

@@ -30,7 +30,7 @@ from pyspark.sql.types import StructField
 
 from spark_em.errors import InputError
 from spark_em.io.vectors import arrow_matrix
-from spark_em.ml.columns import with_columns
+from spark_em.ml.columns import assembled_columns, with_columns
 from spark_em.ml.persistence import ModelReader, ModelWriter
 from spark_em.ml.summary import TrainingSummary
 
@@ -51,6 +51,13 @@ class FittedModel(Model, MLWritable, MLReadable):
     def __init__(self, summary: TrainingSummary | None = None):
         super().__init__()
         self._summary = summary
+        # the columns VectorAssembler built the features column from, when its metadata
+        # named them all: the pyfunc then also scores a wide frame of those columns
+        self._input_columns: list[str] | None = None
+
+    def _remember_inputs(self, dataset) -> None:
+        """Keep the names of the columns ``dataset``'s features column was assembled from."""
+        self._input_columns = assembled_columns(dataset, self.getOrDefault("featuresCol"))
 
     def __repr__(self) -> str:
         shown = [
@@ -96,16 +103,28 @@ class FittedModel(Model, MLWritable, MLReadable):
     def _score_pandas(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``_outputs`` on the rows of a pandas DataFrame with the features column (lists or
         arrays of numbers; a null row gets null outputs): the MLflow pyfunc's ``predict``."""
-        column = self.getOrDefault("featuresCol")
-        if column not in frame.columns:
+        column, wide = self.getOrDefault("featuresCol"), self._input_columns
+        if column in frame.columns:
+            values = frame[column]
+            present = values.notna().to_numpy()
+            matrix = _matrix(values[present]) if present.any() else None
+        elif wide and all(name in frame.columns for name in wide):
+            try:  # one column per feature, as every MLflow flavor is served
+                matrix = frame[wide].to_numpy(dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"model_input's columns {', '.join(wide)} must hold numbers"
+                ) from None
+            present = np.ones(len(frame), dtype=bool)
+            matrix = matrix if len(frame) else None
+        else:
+            also = f" nor the columns it was assembled from ({', '.join(wide)})" if wide else ""
             raise InputError(
-                f"model_input has no column {column!r} (the model's featuresCol); "
+                f"model_input has no column {column!r} (the model's featuresCol){also}; "
                 f"it has {', '.join(map(str, frame.columns))}"
             )
-        values = frame[column]
-        present = values.notna().to_numpy()
         fields, compute = self._outputs()
-        computed = compute(_matrix(values[present])) if present.any() else None
+        computed = compute(matrix) if matrix is not None else None
         out = {}
         for i, field in enumerate(fields):
             result = None if computed is None else np.asarray(computed[i])
@@ -135,8 +154,12 @@ class FittedModel(Model, MLWritable, MLReadable):
         raise NotImplementedError
 
     def _input_example(self) -> pd.DataFrame:
-        """An input example for MLflow: up to three of ``_example_rows`` in the features column."""
+        """An input example for MLflow: up to three of ``_example_rows``, one column per
+        input column when the model knows the columns it was assembled from (as every MLflow
+        flavor is served), else in the features column."""
         rows = np.asarray(self._example_rows(), dtype=np.float64)[:3]
+        if self._input_columns and len(self._input_columns) == rows.shape[1]:
+            return pd.DataFrame(rows, columns=self._input_columns)
         return pd.DataFrame({self.getOrDefault("featuresCol"): [r.tolist() for r in rows]})
 
     # --- persistence
@@ -164,7 +187,8 @@ class FittedModel(Model, MLWritable, MLReadable):
     def _metadata(self) -> dict[str, Any]:
         """What a save keeps besides the arrays: the model's fields and its summary."""
         summary = None if self._summary is None else self._summary.asDict()
-        return {**self._extra(), "summary": summary}
+        inputs = {} if self._input_columns is None else {"inputColumns": self._input_columns}
+        return {**self._extra(), **inputs, "summary": summary}
 
     @classmethod
     def _rebuilt(cls, arrays: dict[str, np.ndarray], metadata: dict[str, Any]) -> FittedModel:
@@ -174,7 +198,13 @@ class FittedModel(Model, MLWritable, MLReadable):
             raise InputError("the saved model's fields are not a JSON object")
         fields = dict(metadata)
         saved_summary = fields.pop("summary", None)
+        inputs = fields.pop("inputColumns", None)
+        if inputs is not None and not (
+            isinstance(inputs, list) and inputs and all(isinstance(n, str) for n in inputs)
+        ):
+            raise InputError("the saved model's inputColumns must be a list of column names")
         model = cls._from_saved(arrays, fields)
+        model._input_columns = inputs
         unknown = sorted(set(fields) - set(model._extra())) + sorted(
             f"array {name!r}" for name in set(arrays) - set(model._arrays())
         )

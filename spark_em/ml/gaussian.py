@@ -481,6 +481,7 @@ class GaussianMixture(
         )
         warn_unconverged(self, summary)
         model = self._copyValues(GaussianMixtureModel(run.mixture, summary))
+        model._remember_inputs(dataset)
         return model._set(k=run.k, covarianceType=run.mixture.covariance_type)
 
 

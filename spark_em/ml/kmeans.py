@@ -201,7 +201,9 @@ class KMeans(
             costHistory=[h.objective for h in run.history],
         )
         warn_unconverged(self, summary)
-        return self._copyValues(KMeansModel(centres, summary))
+        model = self._copyValues(KMeansModel(centres, summary))
+        model._remember_inputs(dataset)
+        return model
 
 
 class KMeansModel(FittedModel, _KMeansParams):

@@ -131,7 +131,9 @@ class MaskedGaussianMixture(
             logLikelihoodHistory=[h.objective for h in run.history],
         )
         warn_unconverged(self, summary)
-        return self._copyValues(MaskedGaussianMixtureModel(run.mixture, summary))
+        model = self._copyValues(MaskedGaussianMixtureModel(run.mixture, summary))
+        model._remember_inputs(dataset)
+        return model
 
 
 @dataclass(kw_only=True, repr=False)

@@ -237,6 +237,7 @@ class WeightedLinearRegression(
             WeightedLinearRegressionModel(result.coefficients, result.intercept, summary)
         )
         summary._attach(model, dataset)
+        model._remember_inputs(dataset)
         return model
 
 
