@@ -63,9 +63,14 @@ def test_recommendations_equal_the_numpy_completion(spark, small, tmp_path):
     R, users, items = small
     train = R[:140].copy()
     train[:, 8] = np.where(train[:, 8] > 0, train[:, 8], 3.0)  # an item every user rated
-    model = MixtureRecommender(userCol="userId", itemCol="movieId", k=3, seed=0, tol=1e-4).fit(
-        as_triples(spark, train, users, items)
-    )
+    model = MixtureRecommender(
+        userCol="userId",
+        itemCol="movieId",
+        k=3,
+        seed=0,
+        tol=1e-4,
+        nInit=1,  # one start: quick
+    ).fit(as_triples(spark, train, users, items))
     assert list(model.items) == list(items)
     full = numpy_completion(train, model.means, model.variances, model.weights)
     by_user = {r.userId: r.recommendations for r in model.recommendForAllUsers(3).collect()}
@@ -112,7 +117,13 @@ def test_recommendations_equal_the_numpy_completion(spark, small, tmp_path):
 def test_new_users_scored_from_their_own_ratings(spark, small):
     R, users, items = small
     model = MixtureRecommender(
-        userCol="userId", itemCol="movieId", k=3, seed=0, tol=1e-4, coldStartStrategy="drop"
+        userCol="userId",
+        itemCol="movieId",
+        k=3,
+        seed=0,
+        tol=1e-4,
+        nInit=1,
+        coldStartStrategy="drop",
     ).fit(as_triples(spark, R[:140], users, items))
     new = R[140:]
     ratings = as_triples(spark, new, users[140:], items)
@@ -149,7 +160,12 @@ def test_cross_validator_over_k(spark, small):
     R, users, items = small
     df = as_triples(spark, R, users, items)
     rec = MixtureRecommender(
-        userCol="userId", itemCol="movieId", coldStartStrategy="drop", maxIter=20, tol=1e-4
+        userCol="userId",
+        itemCol="movieId",
+        coldStartStrategy="drop",
+        maxIter=20,
+        tol=1e-4,
+        nInit=1,
     )
     grid = ParamGridBuilder().addGrid(rec.k, [1, 3]).build()
     evaluator = RegressionEvaluator(metricName="rmse", labelCol="rating")
