@@ -187,8 +187,9 @@ def degeneracies(mixture: SphericalMixture, n_rows: int, value_range: tuple[floa
     weights = np.asarray(mixture.weights, dtype=np.float64)
     for j in np.flatnonzero(weights * n_rows < 1.0):
         found.append(
-            f"component {j} holds less than one row's weight ({weights[j]:.3g}): "
-            "fewer components (k) or more starts (nInit) would use the data better"
+            f"component {j} holds less than one row's weight ({weights[j]:.3g}): fewer "
+            "components or more starts (k, nInit; in the job --k, --seeds) would use the "
+            "data better"
         )
     low, high = value_range
     means = np.asarray(mixture.means, dtype=np.float64)
@@ -197,9 +198,10 @@ def degeneracies(mixture: SphericalMixture, n_rows: int, value_range: tuple[floa
     if outside:
         found.append(
             f"{outside} of {means.size} means lie outside the observed values' range "
-            f"[{low:g}, {high:g}], so completions can too: a start or M-step that leaves "
-            "means where no value supports them (initMode='kmeans++' and priorStrength > 0 "
-            "do not)"
+            f"[{low:g}, {high:g}], so completions can too: the start or M-step left means "
+            "where no value supports them; the k-means++ start and a prior on the means do "
+            "not (initMode='kmeans++', priorStrength=1; in the job --init kmeans++ "
+            "--prior-strength 1)"
         )
     return found
 
