@@ -20,12 +20,10 @@ from pathlib import Path
 
 from spark_em.engine.fs import HadoopFS, has_scheme
 from spark_em.engine.targets import (
-    STAGING,
     clear_leftovers,
     is_local,
     local_path,
-    sibling,
-    swap_in,
+    staged,
     target_problem,
 )
 from spark_em.errors import InputError
@@ -112,29 +110,19 @@ def output_dir(
     if is_local(out):
         target = local_path(out)
         target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(sibling(str(target), STAGING))
-        work.mkdir()  # as any directory the user makes (the umask applies)
-        try:
+        with staged(spark, str(target), lambda p: shutil.rmtree(p, ignore_errors=True)) as path:
+            work = Path(path)
+            work.mkdir()  # as any directory the user makes (the umask applies)
             yield Output(work)
             (work / MARKER).write_text("written by a spark-em job\n")
-            swap_in(spark, str(work), str(target))
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
         return
     fs = HadoopFS(spark, f"--out {out}")
-    remote, local = sibling(out, STAGING), Path(tempfile.mkdtemp(prefix="spark-em-out-"))
+    local = Path(tempfile.mkdtemp(prefix="spark-em-out-"))
     try:
-        yield Output(local, remote)
-        (local / MARKER).write_text("written by a spark-em job\n")
-        fs.mkdirs(remote)
-        fs.upload(local, remote)
-        swap_in(spark, remote, out)
-    except BaseException:
-        try:
-            fs.delete(remote)
-        except Exception:  # the run's own error is the one to report
-            pass
-        raise
+        with staged(spark, out, fs.delete) as remote:
+            yield Output(local, remote)
+            (local / MARKER).write_text("written by a spark-em job\n")
+            fs.mkdirs(remote)
+            fs.upload(local, remote)
     finally:
         shutil.rmtree(local, ignore_errors=True)

@@ -21,6 +21,8 @@ import re
 import shutil
 import socket
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from spark_em.engine.fs import HadoopFS, has_scheme
@@ -162,6 +164,23 @@ def clear_leftovers(spark, target: str) -> None:
             fs.rename(listed[entry], target)
         else:
             fs.delete(listed[entry])
+
+
+@contextmanager
+def staged(spark, target: str, remove: Callable[[str], object]) -> Iterator[str]:
+    """A staging path beside ``target``: what the block writes there becomes ``target``
+    (``swap_in``) when the block ends, and is removed by ``remove`` if anything fails (the
+    block's own error is the one raised)."""
+    staging = sibling(target, STAGING)
+    try:
+        yield staging
+        swap_in(spark, staging, target)
+    except BaseException:
+        try:
+            remove(staging)
+        except Exception:
+            pass
+        raise
 
 
 def swap_in(spark, staged: str, target: str) -> None:

@@ -33,7 +33,7 @@ from pyspark.ml.util import (
 
 from spark_em.engine.fs import HadoopFS, first_line, prepare_target
 from spark_em.engine.session import is_connect
-from spark_em.engine.targets import STAGING, clear_leftovers, sibling, swap_in, target_problem
+from spark_em.engine.targets import clear_leftovers, staged, target_problem
 from spark_em.errors import InputError
 
 __all__ = ["ModelReader", "ModelWriter", "ParamsWritable", "DefaultParamsReadable"]
@@ -110,16 +110,8 @@ class _TargetWriter(MLWriter):
         clear_leftovers(spark, path)
         if fs.exists(path) and not self.shouldOverwrite:
             raise InputError(f"{path} already exists; write().overwrite().save(path) replaces it")
-        staged = sibling(path, STAGING)
-        try:
-            self.saveImpl(staged)
-            swap_in(spark, staged, path)
-        except BaseException:
-            try:
-                fs.delete(staged)
-            except Exception:  # the save's own error is the one to report
-                pass
-            raise
+        with staged(spark, path, fs.delete) as staging:
+            self.saveImpl(staging)
 
     def _kept(self) -> dict[str, str]:
         """What the saved object reads and a save must not destroy (nothing by default)."""
