@@ -1,6 +1,10 @@
 """Errors a user can cause: bad files, bad options, impossible requests."""
 
 import contextlib
+import os
+import sys
+import types
+import warnings
 
 
 class InputError(ValueError):
@@ -21,6 +25,21 @@ class InputError(ValueError):
         if self.param is None:
             return self.template
         return self.template.replace("{param}", names.get(self.param, self.param))
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the user's line: the first caller outside spark-em and pyspark (a ``fit``
+    reached through a Pipeline, a tuner or directly), however deep the library's frames."""
+    libraries = tuple(
+        os.path.dirname(module.__file__) + os.sep
+        for module in (sys.modules[__name__.partition(".")[0]], sys.modules.get("pyspark"))
+        if module is not None and module.__file__
+    )
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(libraries):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level + 1)
 
 
 class ConvergenceWarning(UserWarning):

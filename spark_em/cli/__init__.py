@@ -7,7 +7,6 @@ from spark_em.cli.common import (
     add_session_options,
     int_list,
     main_wrapper,
-    progress_line,
     say,
     write_json,
 )
@@ -19,7 +18,6 @@ __all__ = [
     "check_out_dir",
     "int_list",
     "main_wrapper",
-    "progress_line",
     "say",
     "write_json",
 ]

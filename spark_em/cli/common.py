@@ -1,5 +1,5 @@
 """What the spark-submit jobs share: option parsing, the library's parameters spoken as flags,
-progress lines, all-or-nothing output (local or any URI) and the exit status."""
+progress lines on stderr, all-or-nothing output (local or any URI) and the exit status."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from spark_em.engine import progress
 from spark_em.errors import InputError, raised_on_executor
 
 
@@ -78,14 +79,6 @@ def add_session_options(ap) -> None:
     )
 
 
-def progress_line(label: str, it, objective: str = "log-likelihood") -> str:
-    change = "" if it.relative_change is None else f"{it.relative_change:.3e}"
-    return (
-        f"{label} iter {it.iteration:4d}  {objective} {it.objective:.10f}  "
-        f"change {change:>10}  {it.seconds:.3f}s"
-    )
-
-
 def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -95,9 +88,11 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def main_wrapper(main, argv=None) -> int:
-    """Run ``main(argv)``; a user's error becomes one line on stderr and exit status 2."""
+    """Run ``main(argv)`` with the fits' progress lines on stderr (``engine.progress``); a
+    user's error becomes one line on stderr and exit status 2."""
     try:
-        main(argv)
+        with progress.shown():
+            main(argv)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

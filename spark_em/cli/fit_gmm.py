@@ -35,7 +35,6 @@ from spark_em.cli.common import (
     add_session_options,
     flags_of,
     int_list,
-    progress_line,
     say,
     speaking,
     write_json,
@@ -550,7 +549,6 @@ def fitted_runs(args, blocks, summary, described):
         summary=summary,
         checkpoint=checkpoint,
         resume=args.resume,
-        on_run_iteration=lambda k, seed, it: say(progress_line(f"k={k} seed={seed}", it)),
     )
 
 
@@ -656,7 +654,6 @@ def fit_complete(spark, args, start):
 
     def report(k, seed, it, mix):
         paths.setdefault((k, seed), []).append(mix.means.copy())
-        say(progress_line(f"k={k} seed={seed}", it, family.OBJECTIVE))
 
     checkpoint = open_checkpoint(
         args,

@@ -22,7 +22,6 @@ import time
 from spark_em.cli.common import (
     add_session_options,
     flags_of,
-    progress_line,
     say,
     speaking,
     write_json,
@@ -223,7 +222,6 @@ def main(argv=None):
         args.step,
         args.tol,
         args.max_iter,
-        on_iteration=lambda it, _w: say(progress_line("gd", it, "loss")),
         checkpoint=checkpoint,
         resume=args.resume,
         fit_intercept=not args.no_intercept,

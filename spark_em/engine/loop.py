@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from spark_em.engine import ops
+from spark_em.engine import ops, progress
 from spark_em.errors import InputError
 from spark_em.kernels.arrays import add_fields
 
@@ -48,7 +48,8 @@ class Family:
       precision factors, computed once per pass on the driver);
     - ``block_stats_many(values, shipped_list)``: the statistics of several starts at once,
       when the family can share work between them;
-    - ``encode(params)`` / ``decode(saved)``: the parameters as JSON and back, for checkpoints.
+    - ``encode(params)`` / ``decode(saved)``: the parameters as JSON and back, for checkpoints;
+    - ``objective``: what the objective is called in progress lines.
     """
 
     name: str
@@ -60,6 +61,7 @@ class Family:
     block_stats_many: Callable | None = None
     encode: Callable | None = None
     decode: Callable | None = None
+    objective: str = "log-likelihood"
 
 
 @dataclass
@@ -104,6 +106,7 @@ def run_many(
     on_iteration: Callable[[int, Iteration, Any], None] | None = None,
     checkpoint=None,
     resume: bool = False,
+    labels: list[str] | None = None,
 ) -> list[FitResult]:
     """Fit several starts together: each pass is one job that computes the statistics of every
     start still running; each start stops by its own rule and leaves the pass after that.
@@ -113,7 +116,8 @@ def run_many(
     record's seconds are those of the shared pass. With a ``checkpoint``
     (``engine.checkpoint.Checkpoint``) the state is saved after every pass, and ``resume``
     continues from the saved state (its starts replace ``starts``) exactly as if the run had
-    not stopped.
+    not stopped. Every pass of every start is reported to ``engine.progress`` under its label
+    in ``labels`` (``start i`` by default).
     """
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
@@ -144,6 +148,7 @@ def run_many(
         return [block_stats(values, p, **weights) for p in shipped]
 
     add = family.add
+    labels = labels or [f"{family.name} start {i}" for i in range(len(params))]
 
     def add_all(a, b):
         return [add(x, y) for x, y in zip(a, b)]
@@ -168,6 +173,7 @@ def run_many(
             old = previous[i]
             change = None if old is None or value == 0 else (value - old) / abs(value)
             history[i].append(Iteration(iteration, value, change, seconds))
+            progress.report(labels[i], history[i][-1], family.objective)
             if on_iteration:
                 on_iteration(i, history[i][-1], params[i])
             if family.converged(value, old, params[i], old_params):
@@ -198,13 +204,16 @@ def run(
     on_iteration: Callable[[Iteration, Any], None] | None = None,
     checkpoint=None,
     resume: bool = False,
+    label: str | None = None,
 ) -> FitResult:
     """Iterate passes from one start until the family's rule or ``max_iter`` passes.
 
     As in the reference ``run``, the returned parameters are those after the last update and
     the returned objective is that of the last pass (for EM, the log-likelihood under the
     parameters before that update). ``on_iteration(record, new_params)`` sees every pass;
-    ``checkpoint`` and ``resume`` are as for ``run_many``.
+    ``checkpoint`` and ``resume`` are as for ``run_many``; progress lines carry ``label``
+    (the family's name by default).
     """
     report = (lambda _i, record, new: on_iteration(record, new)) if on_iteration else None
-    return run_many(blocks, family, [params], max_iter, report, checkpoint, resume)[0]
+    labels = [label or family.name]
+    return run_many(blocks, family, [params], max_iter, report, checkpoint, resume, labels)[0]

@@ -33,6 +33,7 @@ from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     HasBackend,
     HasIterationParams,
+    HasVerbose,
     MixtureSetters,
     given,
     gt,
@@ -297,6 +298,7 @@ class GaussianMixtureSummary(TrainingSummary):
 
 class GaussianMixture(
     Tracked,
+    HasVerbose,
     Estimator,
     _GaussianMixtureParams,
     HasBackend,
@@ -340,6 +342,7 @@ class GaussianMixture(
         probabilityCol="probability",
         logLikelihoodCol="logLikelihood",
         backend="auto",
+        verbose=False,
         missingValue="none",
         imputedCol="imputed",
         weightCol=None,
@@ -368,6 +371,7 @@ class GaussianMixture(
         probabilityCol="probability",
         logLikelihoodCol="logLikelihood",
         backend="auto",
+        verbose=False,
         missingValue="none",
         imputedCol="imputed",
         weightCol=None,

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 
 from pyspark.ml.param import Param, Params, TypeConverters
 
+from spark_em.engine import progress
 from spark_em.engine.backend import BACKENDS as STORAGE
 
 BACKENDS = ("auto", *STORAGE)
@@ -64,6 +65,38 @@ class HasIterationParams(Params):
 
     def getTol(self) -> float:
         return self.getOrDefault(self.tol)
+
+
+class HasVerbose(Params):
+    """``verbose``: one line per iteration of every start on stderr while ``fit`` runs (the
+    ``spark_em`` logger's lines; see ``engine.progress``). Placed before ``Estimator`` in an
+    estimator's bases, so that its ``fit`` wraps the estimator's."""
+
+    verbose = Param(
+        Params._dummy(),
+        "verbose",
+        "print one line per iteration on stderr while fitting (the spark_em logger's lines)",
+        TypeConverters.toBoolean,
+    )
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(verbose=False)
+
+    def getVerbose(self) -> bool:
+        """Gets the value of verbose or its default value."""
+        return self.getOrDefault(self.verbose)
+
+    def setVerbose(self, value: bool):
+        """Sets the value of :py:attr:`verbose`."""
+        return self._set(verbose=value)
+
+    def fit(self, dataset, params=None):
+        verbose = self.getVerbose()
+        if isinstance(params, dict):
+            verbose = bool(params.get(self.verbose, verbose))
+        with progress.shown(verbose):
+            return super().fit(dataset, params)  # type: ignore[misc]
 
 
 class HasBackend(Params):

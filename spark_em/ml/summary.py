@@ -93,17 +93,14 @@ class Summary:
 def warn_unconverged(estimator, summary: TrainingSummary) -> None:
     """A ``ConvergenceWarning`` when a fit stopped at its iteration cap (scikit-learn's
     convention), naming the estimator and what to change."""
-    import warnings
-
-    from spark_em.errors import ConvergenceWarning
+    from spark_em.errors import ConvergenceWarning, warn
 
     if summary.converged:
         return
-    warnings.warn(
+    warn(
         f"{type(estimator).__name__}: stopped at maxIter={estimator.getMaxIter()} before the "
         f"stopping rule (tol={estimator.getTol()}) was met: raise maxIter or loosen tol",
         ConvergenceWarning,
-        stacklevel=5,  # the user's fit call: past Tracked.fit, Estimator.fit and _fit
     )
 
 

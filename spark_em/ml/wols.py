@@ -3,8 +3,6 @@ model's summary (MLlib's names)."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from pyspark import keyword_only
 from pyspark.ml import Estimator
@@ -14,12 +12,19 @@ from pyspark.ml.param.shared import HasFeaturesCol, HasPredictionCol
 from pyspark.sql.types import DoubleType, StructField
 
 from spark_em.engine import ops
-from spark_em.errors import InputError
+from spark_em.errors import InputError, warn
 from spark_em.io.table import from_dataframe
 from spark_em.kernels import wols
 from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
-from spark_em.ml.params import FitSetters, HasBackend, HasIterationParams, gt_eq, in_array
+from spark_em.ml.params import (
+    FitSetters,
+    HasBackend,
+    HasIterationParams,
+    HasVerbose,
+    gt_eq,
+    in_array,
+)
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
 from spark_em.ml.summary import warn_unconverged
 from spark_em.ml.tracking import Tracked
@@ -123,6 +128,7 @@ class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasItera
 
 class WeightedLinearRegression(
     Tracked,
+    HasVerbose,
     Estimator,
     _WeightedLinearRegressionParams,
     HasBackend,
@@ -155,6 +161,7 @@ class WeightedLinearRegression(
         stepSize=0.0,
         stopRule="gradient",
         backend="auto",
+        verbose=False,
     ):
         super().__init__()
         self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
@@ -176,6 +183,7 @@ class WeightedLinearRegression(
         stepSize=0.0,
         stopRule="gradient",
         backend="auto",
+        verbose=False,
     ):
         return self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
@@ -208,10 +216,9 @@ class WeightedLinearRegression(
 
     def _fit(self, dataset) -> WeightedLinearRegressionModel:
         if self.getWeightCol() is None and "weight" in dataset.columns:
-            warnings.warn(
+            warn(
                 "weightCol is not set, so every row weighs 1; the data have a column "
-                "'weight' (setWeightCol('weight') uses it)",
-                stacklevel=2,
+                "'weight' (setWeightCol('weight') uses it)"
             )
         data = self._data(dataset, self._backend_arg())
         try:

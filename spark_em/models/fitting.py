@@ -69,6 +69,11 @@ class Run:
         return {f.name: getattr(self, f.name) for f in fields(Run)}
 
 
+def label(start: Start) -> str:
+    """A start as progress lines name it: ``k=3 seed=0``, after its variant if it has one."""
+    return " ".join([*([start.variant] if start.variant else []), f"k={start.k} seed={start.seed}"])
+
+
 def fit_starts(
     blocks,
     family: Family,
@@ -92,7 +97,9 @@ def fit_starts(
     if len(starts) != len(params) or len(starts) % n_init:
         raise ValueError(f"{len(starts)} starts, {len(params)} parameters, {n_init} restarts each")
     report = (lambda i, record, new: on_iteration(starts[i], record, new)) if on_iteration else None
-    results = run_many(blocks, family, params, max_iter, report, checkpoint, resume)
+    results = run_many(
+        blocks, family, params, max_iter, report, checkpoint, resume, [label(s) for s in starts]
+    )
     runs = [
         Run(
             k=start.k,

@@ -77,6 +77,7 @@ def family(tol: float = TOL) -> Family:
         converged=falling_rule(tol),
         encode=codec.encode_gaussian,
         decode=lambda saved: codec.decode_gaussian(saved, definite=False),
+        objective=OBJECTIVE,
     )
 
 

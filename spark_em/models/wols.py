@@ -166,6 +166,7 @@ def gd_family(
         ship=lambda state: state.W,
         encode=_encode_state,
         decode=_decode_state,
+        objective="loss",
     )
 
 
@@ -337,6 +338,7 @@ def _gradient_descent(
         on_iteration,
         checkpoint,
         resume,
+        label="gd",
     )
     state = result.params
     check = ops.aggregate(data.blocks, wols.gradient_stats, add_fields, state.W)

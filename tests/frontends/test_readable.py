@@ -83,7 +83,35 @@ def test_mixture_summaries_print_compactly_and_warn_when_stopped(spark):
     np.testing.assert_allclose(sorted(weights), [0.5, 0.5], atol=1e-3)
     assert "<table>" in model.summary._repr_html_()
     assert repr(model).startswith("GaussianMixtureModel(k=2, covarianceType='full', uid=")
-    with pytest.warns(ConvergenceWarning, match=r"GaussianMixture: stopped at maxIter=1"):
+    with pytest.warns(ConvergenceWarning, match=r"GaussianMixture: stopped at maxIter=1") as seen:
         GaussianMixture(k=2, seed=0, maxIter=1).fit(df)
+    assert seen[0].filename == __file__  # the user's line, not the library's
     with pytest.warns(ConvergenceWarning, match=r"KMeans: stopped at maxIter=1"):
         KMeans(k=3, seed=0, maxIter=1).fit(df)
+
+
+def test_verbose_prints_one_line_per_iteration(spark, capsys, caplog):
+    import logging
+
+    from pyspark.ml.linalg import Vectors
+
+    from spark_em.ml import GaussianMixture, KMeans
+
+    rng = np.random.default_rng(3)
+    points = np.vstack([rng.normal(c, 0.5, (40, 2)) for c in ([0, 0], [4, 4])])
+    df = spark.createDataFrame([(Vectors.dense(p),) for p in points], ["features"])
+    capsys.readouterr()
+    model = GaussianMixture(k=2, seed=0, verbose=True).fit(df)
+    lines = [line for line in capsys.readouterr().err.splitlines() if " iter " in line]
+    history = model.summary.logLikelihoodHistory
+    assert len(lines) == model.summary.numIter == len(history)
+    assert lines[0].startswith("full k=2 seed=0 iter    1  log-likelihood ")
+    shown = [float(line.split("log-likelihood")[1].split()[0]) for line in lines]
+    np.testing.assert_allclose(shown, history, rtol=1e-9)
+
+    GaussianMixture(k=2, seed=0).fit(df)  # quiet unless asked
+    assert " iter " not in capsys.readouterr().err
+    with caplog.at_level(logging.INFO, logger="spark_em"):  # or through logging
+        fitted = KMeans(k=2, seed=0).fit(df)
+    costs = [r.getMessage() for r in caplog.records if r.name == "spark_em"]
+    assert len(costs) == fitted.summary.numIter and all(" cost " in c for c in costs)
