@@ -14,7 +14,6 @@ it lives, saved with it as Parquet): the posteriors p(j|u) and the rated items c
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -23,28 +22,29 @@ import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasPredictionCol, HasSeed
+from pyspark.ml.param.shared import HasPredictionCol
 
-from spark_em.errors import DegenerateFitWarning, InputError
+from spark_em.errors import InputError
 from spark_em.io.triples import read_triples
 from spark_em.kernels import masked
 from spark_em.ml.fitted import FittedModel
-from spark_em.ml.params import HasBackend, HasIterationParams, MixtureSetters, gt, gt_eq, in_array
+from spark_em.ml.masked import N_INIT, PRIOR_STRENGTH, MaskedFitParams
+from spark_em.ml.params import (
+    HasBackend,
+    HasVerbose,
+    MixtureSetters,
+    in_array,
+)
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
 from spark_em.ml.summary import TrainingSummary, warn_unconverged
 from spark_em.ml.tracking import Tracked
-from spark_em.models import masked as masked_model
 from spark_em.models import recommend
 
 COLD_START = ("nan", "drop")
-# Defaults measured on held-out ratings (benchmarks/bench_recommender_defaults.py): four
-# k-means++ starts and a prior worth one rating per type and item.
-N_INIT = 4
-PRIOR_STRENGTH = 1.0
 RATINGS = "ratings"  # the saved model's directory of training ratings (Parquet)
 
 
-class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
+class _RecommenderParams(HasPredictionCol, MaskedFitParams):
     userCol = Param(
         Params._dummy(),
         "userCol",
@@ -60,36 +60,6 @@ class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
     ratingCol = Param(
         Params._dummy(), "ratingCol", "column of ratings (numbers > 0)", TypeConverters.toString
     )
-    k = Param(
-        Params._dummy(),
-        "k",
-        "number of user types, the mixture's components (> 0)",
-        gt("k", 0, TypeConverters.toInt),
-    )
-    nInit = Param(
-        Params._dummy(),
-        "nInit",
-        "starts (seeds seed, seed+1, …); the best log-likelihood is kept",
-        gt_eq("nInit", 1, TypeConverters.toInt),
-    )
-    minVariance = Param(
-        Params._dummy(), "minVariance", "variance floor (> 0)", gt("minVariance", 0)
-    )
-    initMode = Param(
-        Params._dummy(),
-        "initMode",
-        "the start: kmeans++ (user rows drawn by k-means++ over their observed ratings, "
-        "unrated items started at the item's mean rating) or reference (the course's: user "
-        "rows as they are, 0 for unrated items)",
-        in_array("initMode", masked_model.INIT_MODES),
-    )
-    priorStrength = Param(
-        Params._dummy(),
-        "priorStrength",
-        "a normal prior on each type's item means, centred on the item's mean rating, worth "
-        "this many ratings (>= 0; 0: the course's M-step, no prior)",
-        gt_eq("priorStrength", 0.0, TypeConverters.toFloat),
-    )
     coldStartStrategy = Param(
         Params._dummy(),
         "coldStartStrategy",
@@ -104,15 +74,7 @@ class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
             userCol="user",
             itemCol="item",
             ratingCol="rating",
-            k=12,
-            nInit=N_INIT,
-            minVariance=masked.MIN_VARIANCE,
-            initMode="kmeans++",
-            priorStrength=PRIOR_STRENGTH,
             coldStartStrategy="nan",
-            maxIter=1000,
-            tol=1e-6,
-            seed=0,
         )
 
     def getUserCol(self) -> str:
@@ -124,27 +86,13 @@ class _RecommenderParams(HasPredictionCol, HasIterationParams, HasSeed):
     def getRatingCol(self) -> str:
         return self.getOrDefault(self.ratingCol)
 
-    def getK(self) -> int:
-        return self.getOrDefault(self.k)
-
-    def getNInit(self) -> int:
-        return self.getOrDefault(self.nInit)
-
-    def getMinVariance(self) -> float:
-        return self.getOrDefault(self.minVariance)
-
-    def getInitMode(self) -> str:
-        return self.getOrDefault(self.initMode)
-
-    def getPriorStrength(self) -> float:
-        return self.getOrDefault(self.priorStrength)
-
     def getColdStartStrategy(self) -> str:
         return self.getOrDefault(self.coldStartStrategy)
 
 
 class MixtureRecommender(
     Tracked,
+    HasVerbose,
     Estimator,
     _RecommenderParams,
     HasBackend,
@@ -189,6 +137,7 @@ class MixtureRecommender(
         priorStrength=PRIOR_STRENGTH,
         coldStartStrategy="nan",
         backend="auto",
+        verbose=False,
     ):
         super().__init__()
         self._set(**self._input_kwargs)
@@ -211,6 +160,7 @@ class MixtureRecommender(
         priorStrength=PRIOR_STRENGTH,
         coldStartStrategy="nan",
         backend="auto",
+        verbose=False,
     ):
         return self._set(**self._input_kwargs)
 
@@ -226,18 +176,6 @@ class MixtureRecommender(
     def setPredictionCol(self, value: str):
         return self._set(predictionCol=value)
 
-    def setNInit(self, value: int):
-        return self._set(nInit=value)
-
-    def setMinVariance(self, value: float):
-        return self._set(minVariance=value)
-
-    def setInitMode(self, value: str):
-        return self._set(initMode=value)
-
-    def setPriorStrength(self, value: float):
-        return self._set(priorStrength=value)
-
     def setColdStartStrategy(self, value: str):
         return self._set(coldStartStrategy=value)
 
@@ -251,23 +189,7 @@ class MixtureRecommender(
             )
         ratings = dataset.select(*names)
         data = read_triples(ratings, *names, backend=self._backend_arg())
-        seeds = range(self.getSeed(), self.getSeed() + self.getNInit())
-        runs = masked_model.fit_all(
-            data.blocks,
-            [self.getK()],
-            seeds,
-            tol=self.getTol(),
-            max_iter=self.getMaxIter(),
-            min_variance=self.getMinVariance(),
-            init=self.getInitMode(),
-            prior_strength=self.getPriorStrength(),
-        )
-        run = masked_model.best(runs)
-        problems = masked_model.degeneracies(
-            run.mixture, len(data.index.users), masked_model.observed_range(data.blocks)
-        )
-        for problem in problems:
-            warnings.warn(f"MixtureRecommender: {problem}", DegenerateFitWarning, stacklevel=4)
+        run, problems = self._fitted_run(data.blocks)
         summary = MixtureRecommenderSummary(
             logLikelihood=run.log_likelihood,
             numIter=run.n_iter,

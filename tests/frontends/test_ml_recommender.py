@@ -275,3 +275,25 @@ def test_the_defaults_work_on_sparse_ratings(spark):
         ).fit(df)
     assert course.summary.warnings
     assert held_out_rmse(course) > held_out_rmse(model)
+
+
+def test_the_masked_estimator_has_the_same_defaults(spark):
+    """MaskedGaussianMixture on the same sparse rows (0 = missing): its defaults keep every
+    mean within the ratings' range without a warning; the course's settings do not."""
+    import warnings
+
+    from spark_em.errors import DegenerateFitWarning
+    from spark_em.ml import MaskedGaussianMixture
+
+    train, _held, _truth, _oracle = planted_types()
+    df = spark.createDataFrame([(row.tolist(),) for row in train], ["ratings"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateFitWarning)
+        model = MaskedGaussianMixture(k=3, featuresCol="ratings").fit(df)
+    assert 1 <= model.means.min() and model.means.max() <= 5
+    assert model.summary.warnings == [] and model.getNInit() == 4
+    with pytest.warns(DegenerateFitWarning, match="MaskedGaussianMixture: "):
+        course = MaskedGaussianMixture(
+            k=3, featuresCol="ratings", initMode="reference", priorStrength=0.0, nInit=1
+        ).fit(df)
+    assert course.summary.warnings

@@ -126,7 +126,9 @@ def ml_results(spark, backend: str, directory: str) -> dict:
         "imputed": rows(gm_nan.transform(holes), ["imputed", "logLikelihood"]),
     }
 
-    mgm = ml.MaskedGaussianMixture(k=3, seed=0, maxIter=100, backend=backend).fit(ratings_df)
+    mgm = ml.MaskedGaussianMixture(k=3, seed=0, nInit=1, maxIter=100, backend=backend).fit(
+        ratings_df
+    )
     mgm.save(f"{directory}/mgm")
     mgm_loaded = ml.MaskedGaussianMixtureModel.load(f"{directory}/mgm")
     out["mgm"] = {
