@@ -30,14 +30,36 @@ def get_spark(app_name: str = "spark-em", remote: str | None = None):
         "PYSPARK_SUBMIT_ARGS", ""
     ):
         builder = builder.master("local[*]")
+    if _log_level_configured():
+        return builder.getOrCreate()
+    if SparkSession.getActiveSession() is None:
+        # Spark 4 applies it while the context starts, so that most of its INFO lines are
+        # not printed when spark-submit runs without a log4j configuration
+        builder = builder.config("spark.log.level", log_level())
     return quiet(builder.getOrCreate())
 
 
+def _log_level_configured() -> bool:
+    """Whether spark-submit was given ``spark.log.level`` (``--conf`` or a properties file),
+    which the jobs then keep; outside spark-submit nothing is read before the session
+    starts."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return False
+    from pyspark import SparkConf
+
+    return SparkConf().contains("spark.log.level")
+
+
+def log_level() -> str:
+    """The level of Spark's driver log in the jobs: ``SPARK_EM_LOG_LEVEL``, WARN by default."""
+    return os.environ.get("SPARK_EM_LOG_LEVEL", "WARN").upper()
+
+
 def quiet(spark):
-    """Spark's driver log at ``SPARK_EM_LOG_LEVEL`` (ERROR by default) in a classic session; a
-    Spark Connect server keeps its own log settings."""
+    """Spark's driver log at ``log_level()`` in a classic session; a Spark Connect server
+    keeps its own log settings."""
     if not is_connect(spark):
-        spark.sparkContext.setLogLevel(os.environ.get("SPARK_EM_LOG_LEVEL", "ERROR"))
+        spark.sparkContext.setLogLevel(log_level())
     return spark
 
 
