@@ -41,13 +41,16 @@ def log_model(
     **kwargs,
 ):
     """Log ``model`` to the active run (one is started if none is) as a pyfunc; the
-    ``ModelInfo`` MLflow returns. ``input_example`` defaults to a few rows built from the
-    model's own parameters; the signature is inferred from it and its predictions.
-    ``pip_requirements`` defaults to spark-em and its scoring dependencies at the versions
-    installed here (spark-em must be installable where the model is served)."""
+    ``ModelInfo`` MLflow returns. ``model`` is a fitted spark-em model, or a ``PipelineModel``
+    of a ``VectorAssembler`` and a spark-em model: the pyfunc then scores a pandas frame of
+    the assembler's input columns, as the pipeline's ``transform`` does. ``input_example``
+    defaults to a few rows built from the model's own parameters; the signature is inferred
+    from it and its predictions. ``pip_requirements`` defaults to spark-em and its scoring
+    dependencies at the versions installed here (spark-em must be installable where the
+    model is served)."""
     from mlflow.models import infer_signature
 
-    model = artifact.check_model(model)
+    model = artifact.scoring_model(model)
     example = model._input_example() if input_example is None else input_example
     with warnings.catch_warnings():  # the integer prediction column: never missing here
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")

@@ -27,6 +27,48 @@ def check_model(model) -> FittedModel:
     return model
 
 
+def scoring_model(model) -> FittedModel:
+    """What the pyfunc of ``model`` scores with: a fitted spark-em model itself, or the last
+    stage of a ``PipelineModel`` whose other stage is one ``VectorAssembler`` (a copy that
+    reads the assembler's input columns from a pandas frame). Any other stage would need
+    Spark to score, so it is refused."""
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.feature import VectorAssembler
+
+    if not isinstance(model, PipelineModel):
+        return check_model(model)
+    stages = list(model.stages)
+    if not stages or not isinstance(stages[-1], FittedModel):
+        raise InputError(
+            "model: a PipelineModel is logged when its last stage is a fitted spark-em model"
+        )
+    *before, last = stages
+    if len(before) > 1 or any(not isinstance(s, VectorAssembler) for s in before):
+        names = ", ".join(type(s).__name__ for s in before)
+        raise InputError(
+            "model: a PipelineModel is logged when it is a VectorAssembler and a spark-em "
+            f"model (the pyfunc scores pandas frames without Spark); this one has {names} "
+            "before it: log the last stage alone, on the features column"
+        )
+    if not before:
+        return last
+    assembler, features = before[0], last.getOrDefault("featuresCol")
+    if assembler.getOutputCol() != features:
+        raise InputError(
+            f"model: the VectorAssembler writes {assembler.getOutputCol()!r} but the model "
+            f"reads {features!r}"
+        )
+    columns = list(assembler.getInputCols())
+    if last._input_columns is not None and last._input_columns != columns:
+        raise InputError(
+            f"model: the VectorAssembler's inputs ({', '.join(columns)}) hold vectors, not "
+            "numbers: log the last stage alone, on the features column"
+        )
+    scored = last.copy()
+    scored._input_columns = columns
+    return scored
+
+
 def write(model, directory: Path) -> None:
     import pyspark
 

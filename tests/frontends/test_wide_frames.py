@@ -37,3 +37,27 @@ def test_a_model_scores_the_columns_it_was_assembled_from(spark, tmp_path):
     pd.testing.assert_frame_equal(predict(again, wide), predict(gm, narrow))
     with pytest.raises(InputError, match=r"nor the columns it was assembled from \(height, wid"):
         predict(again, wide[["width"]])
+
+
+def test_a_pipeline_of_an_assembler_and_a_model_scores_its_input_columns(spark):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import StandardScaler, VectorAssembler
+
+    from spark_em.ml import KMeans
+    from spark_em.mlflow.artifact import scoring_model
+    from spark_em.mlflow.pyfunc import predict
+
+    rng = np.random.default_rng(9)
+    rows = np.vstack([rng.normal(c, 0.4, (30, 2)) for c in ([0, 0], [3, 3])])
+    df = spark.createDataFrame([tuple(map(float, r)) for r in rows], ["a", "b"])
+    assembler = VectorAssembler(inputCols=["a", "b"], outputCol="features")
+    fitted = Pipeline(stages=[assembler, KMeans(k=2, seed=0)]).fit(df)
+    expected = fitted.transform(df).select("prediction", "distance").toPandas()
+    got = predict(scoring_model(fitted), pd.DataFrame(rows, columns=["a", "b"]))
+    assert got["prediction"].tolist() == expected["prediction"].tolist()
+    np.testing.assert_allclose(got["distance"], expected["distance"], rtol=1e-12)
+
+    scaler = StandardScaler(inputCol="features", outputCol="scaled")
+    scaled = Pipeline(stages=[assembler, scaler, KMeans(k=2, featuresCol="scaled")]).fit(df)
+    with pytest.raises(InputError, match="VectorAssembler, StandardScalerModel before it"):
+        scoring_model(scaled)

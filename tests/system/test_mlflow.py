@@ -261,3 +261,25 @@ def test_candidates_of_a_tuning_are_not_logged_one_by_one(spark, tracking, point
         filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'", output_format="list"
     )
     assert children == []
+
+
+def test_a_pipeline_model_logs_and_scores_a_wide_frame(spark, tracking, points):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import VectorAssembler
+
+    import spark_em.mlflow as spark_em_mlflow
+    from spark_em.ml import GaussianMixture
+
+    X, _frame = points
+    df = spark.createDataFrame([tuple(map(float, x)) for x in X], ["x", "y"])
+    assembler = VectorAssembler(inputCols=["x", "y"], outputCol="features")
+    fitted = Pipeline(stages=[assembler, GaussianMixture(k=3, seed=2)]).fit(df)
+    with mlflow.start_run():
+        info = spark_em_mlflow.log_model(fitted, "pipeline")
+    pyfunc = mlflow.pyfunc.load_model(info.model_uri)
+    assert pyfunc.metadata.get_input_schema().input_names() == ["x", "y"]
+    out = pyfunc.predict(pd.DataFrame(X, columns=["x", "y"]))
+    gmm = fitted.stages[-1]
+    post, row_ll = gmm_posterior(X, gmm.weights, gmm.means, gmm.covariances)
+    assert out["prediction"].tolist() == post.argmax(axis=1).tolist()
+    assert_allclose(out["logLikelihood"], row_ll, rtol=1e-9)
