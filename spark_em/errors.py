@@ -14,6 +14,21 @@ class InputError(ValueError):
     ``{param}``: the library's message speaks of the parameter (``k 30 is larger than ...``),
     and a front end can speak of its own name for it instead (``--k 30 ...``) through
     ``worded``. Front ends print the message alone (no stack trace) and exit with status 2.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and where; ``{param}`` in it stands for the parameter's name.
+    param : str, optional
+        The parameter whose value is wrong, when the problem is one parameter's value.
+
+    Examples
+    --------
+    >>> exc = InputError("{param} 30 is larger than the number of rows (20)", param="k")
+    >>> str(exc)
+    'k 30 is larger than the number of rows (20)'
+    >>> exc.worded({"k": "--k"})
+    '--k 30 is larger than the number of rows (20)'
     """
 
     def __init__(self, message: str, param: str | None = None):
@@ -21,7 +36,19 @@ class InputError(ValueError):
         super().__init__(self.worded({}))
 
     def worded(self, names: dict[str, str]) -> str:
-        """The message with the parameter called by ``names`` (or by its own name)."""
+        """The message with the parameter called by ``names`` (or by its own name).
+
+        Parameters
+        ----------
+        names : dict of str to str
+            A front end's name for each parameter, by the library's name (``{"k": "--k"}``).
+
+        Returns
+        -------
+        str
+            The message, ``{param}`` replaced by the parameter's name in ``names`` (or by the
+            parameter's own name when ``names`` lacks it).
+        """
         if self.param is None:
             return self.template
         return self.template.replace("{param}", names.get(self.param, self.param))
@@ -44,12 +71,36 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
 
 class ConvergenceWarning(UserWarning):
     """A fit stopped at its iteration cap before its stopping rule was met (scikit-learn's
-    ``ConvergenceWarning`` convention): raise ``maxIter`` or loosen ``tol``."""
+    ``ConvergenceWarning`` convention): raise ``maxIter`` or loosen ``tol``.
+
+    The fit's model is returned all the same; its ``summary.converged`` is False.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from spark_em import ConvergenceWarning
+    >>> warnings.simplefilter("error", ConvergenceWarning)  # such a fit now raises instead
+    >>> warnings.simplefilter("ignore", ConvergenceWarning)  # or says nothing
+    """
 
 
 class DegenerateFitWarning(UserWarning):
     """A fit ended in a model that cannot be trusted as it is (a component with almost no
-    weight, predictions outside the observed range): the message says what and what to try."""
+    weight, predictions outside the observed range): the message says what and what to try.
+
+    The fit's model is returned all the same; the recommender also lists the problems in its
+    ``summary.warnings``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from spark_em import DegenerateFitWarning, MixtureRecommender
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always", DegenerateFitWarning)
+    ...     model = MixtureRecommender(k=12, initMode="reference", priorStrength=0.0).fit(ratings)
+    >>> [str(w.message) for w in caught if w.category is DegenerateFitWarning]
+    >>> model.summary.warnings  # the same problems, kept with the model
+    """
 
 
 # How an InputError raised on an executor reads inside the error Spark gives the driver (a

@@ -43,7 +43,40 @@ def from_array(
     backend ``backend_for(spark, backend)`` chooses; ``num_partitions`` defaults to the
     cluster's parallelism. ``weights``: each row's weight (refused, naming the row, when
     ``weight_problem`` finds one). A value that is infinite or too large for the passes is
-    refused, naming its row and column (NaN marks a missing value)."""
+    refused, naming its row and column (NaN marks a missing value).
+
+    Parameters
+    ----------
+    spark : SparkSession or SparkContext
+        The session (classic or Spark Connect), or a classic session's context.
+    X : numpy.ndarray or scipy.sparse matrix
+        The rows, n × d: finite numbers, NaN where a value is missing.
+    num_partitions : int, optional
+        How many partitions; by default the cluster's default parallelism.
+    block_rows : int, default 4096
+        Rows per block.
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what the session allows (RDD blocks in a classic
+        session, the DataFrame backend under Spark Connect).
+    weights : numpy.ndarray, optional
+        Each row's weight (n numbers, finite and >= 0); by default every row weighs 1.
+
+    Returns
+    -------
+    blocks
+        The cached blocks: an RDD of ``engine.block.Block`` on the RDD backend, a DataFrame
+        of blocks on the DataFrame backend. The models' fits and ``engine.ops`` take them;
+        ``ops.release(blocks)`` frees them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spark_em import from_array, get_spark, summarize
+    >>> spark = get_spark()
+    >>> blocks = from_array(spark, np.random.default_rng(0).normal(size=(1000, 3)))
+    >>> summarize(blocks).n_rows
+    1000
+    """
     chosen = backend_for(spark, backend)
     if not sparse.issparse(X):
         bad = out_of_range(X)
@@ -241,7 +274,26 @@ class MatrixSummary:
 
 
 def summarize(blocks) -> MatrixSummary:
-    """One pass: the data's ``MatrixSummary`` (0 and NaN count as missing)."""
+    """One pass: the data's ``MatrixSummary`` (0 and NaN count as missing).
+
+    Parameters
+    ----------
+    blocks
+        Blocks from a loader or ``from_array``, on either backend.
+
+    Returns
+    -------
+    MatrixSummary
+        Rows (``n_rows``), columns (``n_cols``), observed entries (``n_observed``,
+        ``observed_fraction``), empty rows, NaN per column, the sum of the weights, and the
+        per-column sums the reference initialisation needs (``column_summary``).
+
+    Examples
+    --------
+    >>> from spark_em import get_spark, read_matrix, summarize
+    >>> data = summarize(read_matrix(get_spark(), "netflix_incomplete.txt"))
+    >>> data.n_rows, data.n_cols, data.observed_fraction
+    """
 
     def stats(block):
         values, weights = block.values, block.weights

@@ -16,6 +16,26 @@ def get_spark(app_name: str = "spark-em", remote: str | None = None):
     ``spark-defaults.conf`` (and ``--master``) through the JVM's system properties, which the
     builder reads. Run as a plain ``python`` script, executors use this interpreter unless
     ``PYSPARK_PYTHON`` says otherwise.
+
+    Parameters
+    ----------
+    app_name : str, default "spark-em"
+        The application's name, for a session this call creates.
+    remote : str, optional
+        A Spark Connect URL (``sc://host:port``); by default ``SPARK_REMOTE``'s, and without
+        either a classic session.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+        The session: the active one if there is one, else a new one (in a classic session,
+        Spark's driver log set to ``SPARK_EM_LOG_LEVEL``, ERROR by default).
+
+    Examples
+    --------
+    >>> from spark_em import get_spark
+    >>> spark = get_spark()  # local[*] unless spark-submit or the environment names a master
+    >>> spark = get_spark(remote="sc://localhost:15002")  # a Spark Connect client
     """
     from pyspark.sql import SparkSession
 
