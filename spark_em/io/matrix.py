@@ -127,6 +127,50 @@ def read_text(
     that is not a number, NaN or Inf, a negative rating) and puts their count in ``report``.
     ``missing="nan"`` (with ``ratings=False``) reads an empty field, ``NA``, ``nan`` or
     ``null`` as a missing value (NaN) instead of refusing it; ``missing="zero"`` also a 0.
+
+    Parameters
+    ----------
+    spark : SparkSession or SparkContext
+        The session (classic or Spark Connect), or a classic session's context.
+    path : str
+        A file or a directory of files, local or any URI Spark reads.
+    delimiter : str, optional
+        What separates the values (``","`` for CSV); by default any whitespace.
+    header : bool, default False
+        Skip the first line of each file.
+    ratings : bool, default True
+        Ratings (0 = missing, negative values refused), or complete data (False).
+    num_partitions : int, optional
+        How many partitions the blocks are spread over; by default as the files are split.
+    block_rows : int, default 4096
+        Rows per block.
+    on_bad_rows : {"error", "drop"}, default "error"
+        Stop at the first bad row (naming its file and line), or leave bad rows out.
+    report : dict, optional
+        Receives ``dropped``, the number of rows left out.
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what the session allows (RDD blocks in a classic
+        session, the DataFrame backend under Spark Connect).
+    missing : {"nan", "zero"}, optional
+        What marks a missing value in complete data (``ratings=False``); by default every
+        value must be a number.
+
+    Returns
+    -------
+    blocks
+        Cached blocks (an RDD of ``Block`` or a DataFrame of blocks, by the backend), in the
+        input's row order; the models' fits and ``engine.ops`` take them, ``ops.release``
+        frees them.
+
+    Examples
+    --------
+    >>> from spark_em import get_spark, read_text
+    >>> spark = get_spark()
+    >>> ratings = read_text(spark, "netflix_incomplete.txt")  # whitespace, 0 = missing
+    >>> report = {}
+    >>> table = read_text(spark, "points.csv", delimiter=",", header=True, ratings=False,
+    ...                   on_bad_rows="drop", report=report)
+    >>> report["dropped"]
     """
     _check_on_bad_rows(on_bad_rows)
     missing = check_missing(missing, ratings)
@@ -169,7 +213,39 @@ def read_npy(
 ):
     """A 2-D ``.npy`` file as blocks. Each task memory-maps its own rows, so the file must be
     on a file system every executor sees (local mode, NFS, ``/dbfs``). Never unpickles. With
-    ``missing="nan"`` (and ``ratings=False``) NaN marks a missing value (``"zero"``: 0)."""
+    ``missing="nan"`` (and ``ratings=False``) NaN marks a missing value (``"zero"``: 0).
+
+    Parameters
+    ----------
+    spark : SparkSession or SparkContext
+        The session (classic or Spark Connect), or a classic session's context.
+    path : str
+        The ``.npy`` file: a non-empty 2-D array of real numbers.
+    ratings : bool, default True
+        Ratings (0 = missing, negative values refused), or complete data (False).
+    num_partitions : int, optional
+        How many partitions; by default from the cluster's parallelism and the file's size.
+    block_rows : int, default 4096
+        Rows per block.
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what the session allows (RDD blocks in a classic
+        session, the DataFrame backend under Spark Connect).
+    missing : {"nan", "zero"}, optional
+        What marks a missing value in complete data (``ratings=False``); by default every
+        value must be a number.
+
+    Returns
+    -------
+    blocks
+        Cached blocks (an RDD of ``Block`` or a DataFrame of blocks, by the backend), in the
+        input's row order; the models' fits and ``engine.ops`` take them, ``ops.release``
+        frees them.
+
+    Examples
+    --------
+    >>> from spark_em import get_spark, read_npy
+    >>> blocks = read_npy(get_spark(), "points.npy", ratings=False)
+    """
     missing = check_missing(missing, ratings)
     local = _local_name(path)
     if not os.path.isfile(local):
@@ -221,7 +297,44 @@ def read_dataframe(
     ``backend`` by default that of ``df``'s session. With ``missing="nan"`` (and
     ``ratings=False``) NaN, and a null element of an array, mark a missing value (``"zero"``:
     0 does). ``weights``: the name of a numeric column of each row's weight (>= 0, finite),
-    which become the blocks' weights (with missing values too; not for ratings)."""
+    which become the blocks' weights (with missing values too; not for ratings).
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        The data.
+    column : str
+        Its column of ``pyspark.ml`` vectors or arrays of numbers, all of one length.
+    ratings : bool, default True
+        Ratings (0 = missing, negative values refused), or complete data (False).
+    block_rows : int, default 4096
+        Rows per block.
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what ``df``'s session allows (RDD blocks in a classic
+        session, the DataFrame backend under Spark Connect).
+    missing : {"nan", "zero"}, optional
+        What marks a missing value in complete data (``ratings=False``); by default every
+        value must be a number.
+    weights : str, optional
+        A numeric column of each row's weight (finite, >= 0); complete data only.
+
+    Returns
+    -------
+    blocks
+        Cached blocks (an RDD of ``Block`` or a DataFrame of blocks, by the backend), in the
+        input's row order; the models' fits and ``engine.ops`` take them, ``ops.release``
+        frees them.
+
+    Examples
+    --------
+    >>> from pyspark.ml.linalg import Vectors
+    >>> from spark_em import read_dataframe, summarize
+    >>> df = spark.createDataFrame(
+    ...     [(Vectors.dense([1.0, 2.0]), 1.0), (Vectors.dense([3.0, 4.0]), 2.0)], ["x", "w"]
+    ... )
+    >>> summarize(read_dataframe(df, "x", ratings=False, weights="w")).total_weight
+    3.0
+    """
     check_vector_column(df, column)
     missing = check_missing(missing, ratings)
     if weights is not None:
@@ -294,7 +407,43 @@ def read_columns(
     """A CSV file with a header line, or Parquet (by ``fmt`` or the name: ``io.named``), whose
     columns ``features`` (default: every column but the weight, in the file's order) and, if
     named, ``weights`` become complete-data blocks (weighted when there is a weight column).
-    ``num_partitions`` as for ``read_text``."""
+    ``num_partitions`` as for ``read_text``.
+
+    Parameters
+    ----------
+    spark : SparkSession
+        The session (classic or Spark Connect).
+    path : str
+        A CSV file with a header line, or Parquet; local or any URI Spark reads.
+    fmt : {"csv", "parquet"}, optional
+        The format; by default from the name (``.csv``: CSV, anything else Parquet).
+    weights : str, optional
+        The column of each row's weight (finite, >= 0); by default every row weighs 1.
+    block_rows : int, default 4096
+        Rows per block.
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what the session allows (RDD blocks in a classic
+        session, the DataFrame backend under Spark Connect).
+    missing : {"nan", "zero"}, optional
+        What marks a missing value (an empty CSV field or a value that is not a number is
+        read as NaN); by default every value must be a number.
+    num_partitions : int, optional
+        How many partitions; by default as the file is read.
+    features : list of str, optional
+        The feature columns, in this order; by default every column but the weight.
+
+    Returns
+    -------
+    blocks
+        Cached blocks (an RDD of ``Block`` or a DataFrame of blocks, by the backend), in the
+        input's row order; the models' fits and ``engine.ops`` take them, ``ops.release``
+        frees them.
+
+    Examples
+    --------
+    >>> from spark_em import get_spark, read_columns
+    >>> blocks = read_columns(get_spark(), "people.csv", weights="w", features=["age", "income"])
+    """
     from pyspark.sql import functions as F
 
     df = read_frame(spark, path, fmt)
@@ -344,7 +493,53 @@ def read_matrix(
     backend: str | None = None,
     missing: str | None = None,
 ):
-    """Dispatch on ``fmt`` (``text``, ``csv`` or ``npy``; guessed from the file name if None)."""
+    """A matrix file as blocks: ``read_text`` or ``read_npy`` by ``fmt`` (``text``, ``csv`` or
+    ``npy``; guessed from the file name if None).
+
+    Parameters
+    ----------
+    spark : SparkSession or SparkContext
+        The session (classic or Spark Connect), or a classic session's context.
+    path : str
+        A file, or for text and CSV a directory of files; local or any URI Spark reads
+        (``.npy``: a file system every executor sees).
+    fmt : {"text", "csv", "npy"}, optional
+        The format; by default ``npy`` for a ``.npy`` name, ``csv`` for ``.csv``, else
+        ``text`` (whitespace-separated).
+    ratings : bool, default True
+        Ratings (0 = missing, negative values refused), or complete data (False).
+    num_partitions : int, optional
+        How many partitions the blocks are spread over.
+    block_rows : int, default 4096
+        Rows per block.
+    header : bool, default False
+        Text and CSV: skip the first line of each file.
+    on_bad_rows : {"error", "drop"}, default "error"
+        Text and CSV: stop at the first bad row, or leave bad rows out.
+    report : dict, optional
+        Text and CSV: receives ``dropped``, the number of rows left out.
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what the session allows (RDD blocks in a classic
+        session, the DataFrame backend under Spark Connect).
+    missing : {"nan", "zero"}, optional
+        What marks a missing value in complete data (``ratings=False``); by default every
+        value must be a number.
+
+    Returns
+    -------
+    blocks
+        Cached blocks (an RDD of ``Block`` or a DataFrame of blocks, by the backend), in the
+        input's row order; the models' fits and ``engine.ops`` take them, ``ops.release``
+        frees them.
+
+    Examples
+    --------
+    >>> from spark_em import get_spark, read_matrix
+    >>> from spark_em.models import masked
+    >>> blocks = read_matrix(get_spark(), "netflix_incomplete.txt")  # ratings, 0 = missing
+    >>> run = masked.fit(blocks, 12, 0)
+    >>> run.log_likelihood, run.n_iter
+    """
     if fmt is None:
         lower = path.lower()
         fmt = "npy" if lower.endswith(".npy") else "csv" if lower.endswith(".csv") else "text"

@@ -86,7 +86,48 @@ def planted_ratings(
     """Integer ratings 1–5 of ``n_users`` users of ``n_types`` planted types; each entry is
     observed with probability ``observed_fraction`` (the course matrix's 77.2% by default).
     ``spark`` is a session or a SparkContext, ``backend`` ``rdd``, ``dataframe`` or None (what
-    the session allows)."""
+    the session allows).
+
+    Each type's mean rating per item is drawn once (item quality plus the type's taste,
+    clipped to [1, 5]); a user's rating is their type's mean plus normal noise, rounded and
+    clipped to 1..5.
+
+    Parameters
+    ----------
+    spark : SparkSession or SparkContext
+        The session (classic or Spark Connect), or a classic session's context.
+    n_users, n_items : int, default 1200
+        The matrix's rows and columns.
+    n_types : int, default 12
+        The planted user types.
+    observed_fraction : float, default 0.772
+        The probability that an entry is observed, in (0, 1] (every user has at least one).
+    noise : float, default 0.5
+        The standard deviation of the noise around a type's mean.
+    seed : int, default 0
+        The generators' seed: the same seed gives the same matrix for any partitioning.
+    num_partitions : int, optional
+        How many partitions; by default the cluster's parallelism (at most one per chunk
+        of 512 users).
+    block_rows : int, default 4096
+        Rows per block.
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what the session allows (RDD blocks in a classic
+        session, the DataFrame backend under Spark Connect).
+
+    Returns
+    -------
+    PlantedRatings
+        ``observed`` (cached blocks of the ratings, 0 = missing) and ``truth`` (the complete
+        ratings, blocks on the same rows), with ``n_users``, ``n_items`` and ``n_types``.
+
+    Examples
+    --------
+    >>> from spark_em import get_spark, planted_ratings
+    >>> from spark_em.models import masked
+    >>> data = planted_ratings(get_spark(), n_users=300, n_items=80, n_types=3, seed=1)
+    >>> run = masked.fit(data.observed, 3, 0)
+    """
     if min(n_users, n_items, n_types) < 1 or not 0 < observed_fraction <= 1:
         raise ValueError("n_users, n_items, n_types must be >= 1 and observed_fraction in (0, 1]")
     means = type_means(n_items, n_types, seed)
@@ -121,7 +162,36 @@ def blobs(
 ):
     """Points around each centre with identity covariance (the three-cluster demo by default:
     3×1000 points around (4,0), (6,6), (0,4)); one seeded generator per centre, so the
-    same seed gives the same points for any partitioning. Returns cached blocks."""
+    same seed gives the same points for any partitioning.
+
+    Parameters
+    ----------
+    spark : SparkSession or SparkContext
+        The session (classic or Spark Connect), or a classic session's context.
+    centres : array_like, default ((4, 0), (6, 6), (0, 4))
+        The centres, one row each (K × d).
+    rows_per_centre : int, default 1000
+        Points drawn around each centre.
+    seed : int, default 0
+        The generators' seed.
+    num_partitions : int, optional
+        How many partitions; by default the cluster's parallelism (at most one per centre).
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what the session allows (RDD blocks in a classic
+        session, the DataFrame backend under Spark Connect).
+
+    Returns
+    -------
+    blocks
+        Cached blocks of complete data (K · rows_per_centre rows, centre by centre).
+
+    Examples
+    --------
+    >>> from spark_em import blobs, get_spark
+    >>> from spark_em.models import gaussian
+    >>> run = gaussian.fit(blobs(get_spark(), seed=1), 3, seed=0)
+    >>> run.mixture.means
+    """
     centres = np.asarray(centres, dtype=np.float64)
 
     def make(index: int):
@@ -380,7 +450,31 @@ def prize_blocks(
 def prize_triples(spark, shape: PrizeShape = PRIZE, num_partitions: int | None = None):
     """The ratings of ``prize_blocks`` (the very same entries) as a DataFrame
     ``user long, item long, rating int`` with global user and item indices, generated on the
-    executors."""
+    executors.
+
+    Parameters
+    ----------
+    spark : SparkSession
+        The session (classic or Spark Connect).
+    shape : PrizeShape, default PRIZE
+        Users, items, ratings, planted types and seed; by default the Netflix Prize's size
+        (``PRIZE.scaled(0.01)``: 1% of its users and ratings).
+    num_partitions : int, optional
+        How many partitions; by default the cluster's parallelism (at most one per chunk
+        of users).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The ratings, ``user long, item long, rating int`` (1..5), one row per rating.
+
+    Examples
+    --------
+    >>> from spark_em import MixtureRecommender, get_spark, prize_triples
+    >>> from spark_em.io.synthetic import PRIZE
+    >>> ratings = prize_triples(get_spark(), PRIZE.scaled(0.01))
+    >>> model = MixtureRecommender(k=12).fit(ratings)
+    """
     shape = shape.validated()
     params = prize_parameters(shape)
 
@@ -421,7 +515,42 @@ def wols_experiment(
     """The 1M-point weighted least-squares experiment: x ~ U(low, high),
     y = slope·x + intercept + ε with ε ~ N(0, noise_sd²) (0.5 is the standard deviation),
     weight |1/x|. Chunks of rows have their own seeded generators, so the data are the same for
-    any number of partitions. A point at x = 0 exactly (weight ∞) is drawn again."""
+    any number of partitions. A point at x = 0 exactly (weight ∞) is drawn again.
+
+    Parameters
+    ----------
+    spark : SparkSession or SparkContext
+        The session (classic or Spark Connect), or a classic session's context.
+    n_rows : int, default 1000000
+        The points.
+    slope, intercept : float, default 1.0, -4.0
+        The line the points are drawn around.
+    noise_sd : float, default 0.5
+        The standard deviation of ε.
+    low, high : float, default -4.0, 4.0
+        The range x is drawn from.
+    seed : int, default 0
+        The generators' seed.
+    num_partitions : int, optional
+        How many partitions; by default the cluster's parallelism (at most one per chunk
+        of 100,000 rows).
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what the session allows (RDD blocks in a classic
+        session, the DataFrame backend under Spark Connect).
+
+    Returns
+    -------
+    RegressionData
+        Cached rows [y, x] with the weights |1/x|, ``feature_names`` ``["x"]`` and
+        ``n_rows``; ``models.wols.fit`` takes it.
+
+    Examples
+    --------
+    >>> from spark_em import get_spark, wols_experiment
+    >>> from spark_em.models import wols
+    >>> result = wols.fit(wols_experiment(get_spark(), n_rows=100_000), "qr")
+    >>> result.intercept, result.coefficients  # near -4 and [1]
+    """
     starts = list(range(0, n_rows, EXPERIMENT_CHUNK_ROWS))
 
     def make(start: int) -> list[Block]:

@@ -192,7 +192,44 @@ def read_table(
     backend: str | None = None,
 ) -> RegressionData:
     """A CSV file with a header line, or Parquet (by ``fmt`` or the name: ``io.named``), as
-    regression data."""
+    regression data.
+
+    Parameters
+    ----------
+    spark : SparkSession
+        The session (classic or Spark Connect).
+    path : str
+        The file or directory, local or any URI Spark reads.
+    label : str
+        The label's column.
+    weights : str or None
+        The column of each row's weight; None: every row weighs 1.
+    features : list of str
+        The feature columns (numbers, or text that reads as numbers), or one column of
+        ``pyspark.ml`` vectors.
+    fmt : {"csv", "parquet"}, optional
+        The format; by default from the name (``.csv``: CSV, anything else Parquet).
+    drop_bad_weights : bool, default False
+        Leave out (and count) rows whose weight is infinite, NaN or negative instead of
+        stopping at the first.
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what the session allows (RDD blocks in a classic
+        session, the DataFrame backend under Spark Connect).
+
+    Returns
+    -------
+    RegressionData
+        ``blocks`` (cached rows [label, features], with the rows' weights), ``feature_names``,
+        ``n_rows`` and ``dropped``; ``models.wols.fit`` takes it.
+
+    Examples
+    --------
+    >>> from spark_em import get_spark, read_table
+    >>> from spark_em.models import wols
+    >>> data = read_table(get_spark(), "experiment.csv", "y", "w", ["x"])
+    >>> result = wols.fit(data, "qr")
+    >>> result.intercept, result.coefficients
+    """
     df = read_frame(spark, path, fmt)
     return from_dataframe(
         df, label, weights, features, drop_bad_weights, source=path, backend=backend

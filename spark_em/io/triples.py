@@ -238,7 +238,53 @@ def read_triples(
     backend: str | None = None,
 ) -> TripleRatings:
     """Cached CSR blocks of users from a DataFrame of (user, item, rating) records, on the
-    backend ``backend`` names (by default, that of ``df``'s session)."""
+    backend ``backend`` names (by default, that of ``df``'s session).
+
+    Users become rows and items columns, each in sorted id order (see the module's
+    docstring); a record with a missing id, a rating that is not a finite number > 0 (or is
+    outside ``rating_range``), or a (user, item) pair rated twice stops the load, naming it.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        The records.
+    user_col, item_col : str, default "user", "item"
+        The columns of user and item ids (numbers or strings).
+    rating_col : str, default "rating"
+        The column of ratings.
+    rating_range : tuple of float, optional
+        (low, high): ratings outside it are refused (or dropped).
+    on_bad_rows : {"error", "drop"}, default "error"
+        Stop at the first bad record, or leave out bad records (and both records of a pair
+        rated twice) and count them (``n_dropped``).
+    block_rows : int, default 4096
+        Users per block.
+    num_partitions : int, optional
+        Partitions the records are shuffled into; by default enough for the cluster and for
+        at most 4 million records each.
+    describe : str, default "the ratings"
+        How error messages name the records.
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what ``df``'s session allows (RDD blocks in a
+        classic session, the DataFrame backend under Spark Connect).
+
+    Returns
+    -------
+    TripleRatings
+        ``blocks`` (users × items, CSR values, 0 = not rated), ``index`` (the user and item
+        ids behind rows and columns, ``RatingsIndex``), ``n_ratings`` and ``n_dropped``;
+        ``release()`` frees the cached blocks and the ids' broadcast.
+
+    Examples
+    --------
+    >>> from spark_em import get_spark, read_frame, read_triples
+    >>> from spark_em.models import masked
+    >>> spark = get_spark()
+    >>> data = read_triples(read_frame(spark, "ratings.csv"), "userId", "movieId", "rating")
+    >>> data.n_ratings, len(data.index.users), len(data.index.items)
+    >>> run = masked.fit(data.blocks, 12, 0)
+    >>> data.release()
+    """
     from pyspark.sql import functions as F
 
     if on_bad_rows not in ("error", "drop"):
