@@ -187,9 +187,11 @@ class _GaussianMixtureParams(
         )
 
     def getMissingValue(self) -> str:
+        """Gets the value of missingValue or its default value."""
         return self.getOrDefault(self.missingValue)
 
     def getImputedCol(self) -> str:
+        """Gets the value of imputedCol or its default value."""
         return self.getOrDefault(self.imputedCol)
 
     def _missing_arg(self) -> str | None:
@@ -197,21 +199,27 @@ class _GaussianMixtureParams(
         return None if self.getMissingValue() == "none" else self.getMissingValue()
 
     def getK(self) -> int:
+        """Gets the value of k or its default value."""
         return self.getOrDefault(self.k)
 
     def getCovarianceType(self) -> str:
+        """Gets the value of covarianceType or its default value."""
         return self.getOrDefault(self.covarianceType)
 
     def getInitMode(self) -> str:
+        """Gets the value of initMode or its default value."""
         return self.getOrDefault(self.initMode)
 
     def getNInit(self) -> int:
+        """Gets the value of nInit or its default value."""
         return self.getOrDefault(self.nInit)
 
     def getRegCovar(self) -> float:
+        """Gets the value of regCovar or its default value."""
         return self.getOrDefault(self.regCovar)
 
     def getLogLikelihoodCol(self) -> str:
+        """Gets the value of logLikelihoodCol or its default value."""
         return self.getOrDefault(self.logLikelihoodCol)
 
     def getInitialModel(self) -> dict | None:
@@ -228,6 +236,7 @@ class _GaussianMixtureParams(
         )
 
     def getCriterion(self) -> str:
+        """Gets the value of criterion or its default value."""
         return self.getOrDefault(self.criterion)
 
     def _weight_arg(self) -> str | None:
@@ -383,45 +392,59 @@ class GaussianMixture(
         return self._set(**given(self._input_kwargs))
 
     def setCovarianceType(self, value: str):
+        """Sets the value of :py:attr:`covarianceType`."""
         return self._set(covarianceType=value)
 
     def setInitMode(self, value: str):
+        """Sets the value of :py:attr:`initMode`."""
         return self._set(initMode=value)
 
     def setNInit(self, value: int):
+        """Sets the value of :py:attr:`nInit`."""
         return self._set(nInit=value)
 
     def setRegCovar(self, value: float):
+        """Sets the value of :py:attr:`regCovar`."""
         return self._set(regCovar=value)
 
     def setPredictionCol(self, value: str):
+        """Sets the value of :py:attr:`predictionCol`."""
         return self._set(predictionCol=value)
 
     def setProbabilityCol(self, value: str):
+        """Sets the value of :py:attr:`probabilityCol`."""
         return self._set(probabilityCol=value)
 
     def setLogLikelihoodCol(self, value: str):
+        """Sets the value of :py:attr:`logLikelihoodCol`."""
         return self._set(logLikelihoodCol=value)
 
     def setMissingValue(self, value: str):
+        """Sets the value of :py:attr:`missingValue`."""
         return self._set(missingValue=value)
 
     def setImputedCol(self, value: str):
+        """Sets the value of :py:attr:`imputedCol`."""
         return self._set(imputedCol=value)
 
     def setWeightCol(self, value: str):
+        """Sets the value of :py:attr:`weightCol`."""
         return self._set(weightCol=value)
 
     def setInitialModel(self, value):
+        """Sets the value of :py:attr:`initialModel`."""
         return self._set(initialModel=value)
 
     def setKValues(self, value: list[int]):
+        """Sets the value of :py:attr:`kValues`."""
         return self._set(kValues=value)
 
     def setCovarianceTypes(self, value: list[str]):
+        """Sets the value of :py:attr:`covarianceTypes`."""
         return self._set(covarianceTypes=value)
 
     def setCriterion(self, value: str):
+        """Sets the value of :py:attr:`criterion`."""
         return self._set(criterion=value)
 
     def _candidates(self) -> tuple[list[int], list[str], object]:

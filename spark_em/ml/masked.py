@@ -229,6 +229,7 @@ class MaskedGaussianMixture(
         return self._set(**self._input_kwargs)
 
     def setOutputCol(self, value: str):
+        """Sets the value of :py:attr:`outputCol`."""
         return self._set(outputCol=value)
 
     def _fit(self, dataset) -> MaskedGaussianMixtureModel:

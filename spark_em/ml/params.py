@@ -61,9 +61,11 @@ class HasIterationParams(Params):
     tol = Param(Params._dummy(), "tol", "the convergence tolerance (>= 0)", gt_eq("tol", 0))
 
     def getMaxIter(self) -> int:
+        """Gets the value of maxIter or its default value."""
         return self.getOrDefault(self.maxIter)
 
     def getTol(self) -> float:
+        """Gets the value of tol or its default value."""
         return self.getOrDefault(self.tol)
 
 
@@ -113,9 +115,11 @@ class HasBackend(Params):
         self._setDefault(backend="auto")
 
     def getBackend(self) -> str:
+        """Gets the value of backend or its default value."""
         return self.getOrDefault(self.backend)
 
     def setBackend(self, value: str):
+        """Sets the value of :py:attr:`backend`."""
         return self._set(backend=value)
 
     def _backend_arg(self) -> str | None:
@@ -127,18 +131,23 @@ class FitSetters:
     """Setters of the params every estimator has (each class only has those it declares)."""
 
     def setFeaturesCol(self, value: str):
+        """Sets the value of :py:attr:`featuresCol`."""
         return self._set(featuresCol=value)
 
     def setMaxIter(self, value: int):
+        """Sets the value of :py:attr:`maxIter`."""
         return self._set(maxIter=value)
 
     def setTol(self, value: float):
+        """Sets the value of :py:attr:`tol`."""
         return self._set(tol=value)
 
 
 class MixtureSetters(FitSetters):
     def setK(self, value: int):
+        """Sets the value of :py:attr:`k`."""
         return self._set(k=value)
 
     def setSeed(self, value: int):
+        """Sets the value of :py:attr:`seed`."""
         return self._set(seed=value)

@@ -78,15 +78,19 @@ class _RecommenderParams(HasPredictionCol, MaskedFitParams):
         )
 
     def getUserCol(self) -> str:
+        """Gets the value of userCol or its default value."""
         return self.getOrDefault(self.userCol)
 
     def getItemCol(self) -> str:
+        """Gets the value of itemCol or its default value."""
         return self.getOrDefault(self.itemCol)
 
     def getRatingCol(self) -> str:
+        """Gets the value of ratingCol or its default value."""
         return self.getOrDefault(self.ratingCol)
 
     def getColdStartStrategy(self) -> str:
+        """Gets the value of coldStartStrategy or its default value."""
         return self.getOrDefault(self.coldStartStrategy)
 
 
@@ -165,18 +169,23 @@ class MixtureRecommender(
         return self._set(**self._input_kwargs)
 
     def setUserCol(self, value: str):
+        """Sets the value of :py:attr:`userCol`."""
         return self._set(userCol=value)
 
     def setItemCol(self, value: str):
+        """Sets the value of :py:attr:`itemCol`."""
         return self._set(itemCol=value)
 
     def setRatingCol(self, value: str):
+        """Sets the value of :py:attr:`ratingCol`."""
         return self._set(ratingCol=value)
 
     def setPredictionCol(self, value: str):
+        """Sets the value of :py:attr:`predictionCol`."""
         return self._set(predictionCol=value)
 
     def setColdStartStrategy(self, value: str):
+        """Sets the value of :py:attr:`coldStartStrategy`."""
         return self._set(coldStartStrategy=value)
 
     def _fit(self, dataset) -> MixtureRecommenderModel:
@@ -253,15 +262,19 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         self._data = None  # the training ratings as cached blocks, read when first needed
 
     def setUserCol(self, value: str):
+        """Sets the value of :py:attr:`userCol`."""
         return self._set(userCol=value)
 
     def setItemCol(self, value: str):
+        """Sets the value of :py:attr:`itemCol`."""
         return self._set(itemCol=value)
 
     def setPredictionCol(self, value: str):
+        """Sets the value of :py:attr:`predictionCol`."""
         return self._set(predictionCol=value)
 
     def setColdStartStrategy(self, value: str):
+        """Sets the value of :py:attr:`coldStartStrategy`."""
         return self._set(coldStartStrategy=value)
 
     def unpersist(self) -> None:

@@ -93,27 +93,34 @@ class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasItera
         )
 
     def getLabelCol(self) -> str:
+        """Gets the value of labelCol or its default value."""
         return self.getOrDefault(self.labelCol)
 
     def getWeightCol(self) -> str | None:
         return self.getOrDefault(self.weightCol) if self.isDefined(self.weightCol) else None
 
     def getSolver(self) -> str:
+        """Gets the value of solver or its default value."""
         return self.getOrDefault(self.solver)
 
     def getFitIntercept(self) -> bool:
+        """Gets the value of fitIntercept or its default value."""
         return self.getOrDefault(self.fitIntercept)
 
     def getRegParam(self) -> float:
+        """Gets the value of regParam or its default value."""
         return self.getOrDefault(self.regParam)
 
     def getCovType(self) -> str:
+        """Gets the value of covType or its default value."""
         return self.getOrDefault(self.covType)
 
     def getStepSize(self) -> float:
+        """Gets the value of stepSize or its default value."""
         return self.getOrDefault(self.stepSize)
 
     def getStopRule(self) -> str:
+        """Gets the value of stopRule or its default value."""
         return self.getOrDefault(self.stopRule)
 
     def _data(self, dataset, backend: str | None = None):
@@ -188,30 +195,39 @@ class WeightedLinearRegression(
         return self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
     def setLabelCol(self, value: str):
+        """Sets the value of :py:attr:`labelCol`."""
         return self._set(labelCol=value)
 
     def setWeightCol(self, value: str):
+        """Sets the value of :py:attr:`weightCol`."""
         return self._set(weightCol=value)
 
     def setPredictionCol(self, value: str):
+        """Sets the value of :py:attr:`predictionCol`."""
         return self._set(predictionCol=value)
 
     def setSolver(self, value: str):
+        """Sets the value of :py:attr:`solver`."""
         return self._set(solver=value)
 
     def setFitIntercept(self, value: bool):
+        """Sets the value of :py:attr:`fitIntercept`."""
         return self._set(fitIntercept=value)
 
     def setRegParam(self, value: float):
+        """Sets the value of :py:attr:`regParam`."""
         return self._set(regParam=value)
 
     def setCovType(self, value: str):
+        """Sets the value of :py:attr:`covType`."""
         return self._set(covType=value)
 
     def setStepSize(self, value: float):
+        """Sets the value of :py:attr:`stepSize`."""
         return self._set(stepSize=value)
 
     def setStopRule(self, value: str):
+        """Sets the value of :py:attr:`stopRule`."""
         return self._set(stopRule=value)
 
     def _fit(self, dataset) -> WeightedLinearRegressionModel:
