@@ -38,7 +38,25 @@ Outputs = tuple[list[StructField], Callable[[np.ndarray], Any]]
 
 
 class FittedModel(Model, MLWritable, MLReadable):
-    """The base of every fitted spark-em model (see the module's docstring)."""
+    """The base of every fitted spark-em model (see the module's docstring).
+
+    Models are made by their estimator's ``fit`` or read by ``load``; each saves through
+    Spark's writers (``save``, ``write().overwrite().save``) and holds the summary of its fit.
+
+    Parameters
+    ----------
+    summary : TrainingSummary, optional
+        The summary of the fit that made the model; None for a model made otherwise.
+
+    Examples
+    --------
+    >>> from spark_em.ml import FittedModel, GaussianMixture
+    >>> model = GaussianMixture(k=3).fit(df)
+    >>> isinstance(model, FittedModel), model.hasSummary
+    (True, True)
+    >>> model.write().overwrite().save("models/gmm")
+    >>> FittedModel.named("spark_em.ml.gaussian.GaussianMixtureModel").load("models/gmm")
+    """
 
     summary_class: ClassVar[type[TrainingSummary]] = TrainingSummary
     key_params: ClassVar[tuple[str, ...]] = ()  # what repr(model) shows besides its uid
@@ -69,7 +87,20 @@ class FittedModel(Model, MLWritable, MLReadable):
 
     @classmethod
     def named(cls, name: str) -> type[FittedModel]:
-        """The model class registered as ``name`` (``module.Class``, as metadata spells it)."""
+        """The model class registered as ``name`` (``module.Class``, as metadata spells it).
+
+        Parameters
+        ----------
+        name : str
+            The class's module and name, such as
+            ``"spark_em.ml.gaussian.GaussianMixtureModel"``.
+
+        Returns
+        -------
+        type
+            The registered subclass of ``FittedModel`` (an ``InputError`` names the known
+            ones when ``name`` is not one of them).
+        """
         try:
             return cls._registry[name]
         except KeyError:
@@ -217,10 +248,26 @@ class FittedModel(Model, MLWritable, MLReadable):
         return model
 
     def write(self) -> MLWriter:
+        """A writer for this model: ``save(path)`` to any URI Spark can write, refused when
+        the path exists unless ``overwrite()`` (which replaces only a spark-em save).
+
+        Returns
+        -------
+        MLWriter
+            The model's writer (``spark_em.ml.persistence.ModelWriter``).
+        """
         return ModelWriter(self)
 
     @classmethod
     def read(cls) -> MLReader:
+        """A reader of this class's saves: ``load(path)`` checks every array against the
+        saved metadata.
+
+        Returns
+        -------
+        MLReader
+            The class's reader (``spark_em.ml.persistence.ModelReader``).
+        """
         return ModelReader(cls)
 
 

@@ -150,6 +150,14 @@ class _ParamsWriter(_TargetWriter, DefaultParamsWriter):
 
 class ParamsWritable(DefaultParamsWritable):
     def write(self) -> MLWriter:
+        """A writer of this estimator's params (Spark ML's metadata): ``save(path)`` refuses
+        an existing path unless ``overwrite()``, which replaces only a spark-em save.
+
+        Returns
+        -------
+        MLWriter
+            The estimator's writer.
+        """
         return _ParamsWriter(self)
 
 

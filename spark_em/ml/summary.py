@@ -30,12 +30,31 @@ class Summary:
     """
 
     def asDict(self) -> dict[str, Any]:
-        """The figures by name (what a saved model keeps)."""
+        """The figures by name (what a saved model keeps).
+
+        Returns
+        -------
+        dict
+            Every figure (field) by name, working state (names starting with ``_``) left
+            out.
+        """
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
     @classmethod
     def fromDict(cls: type[S], saved: dict[str, Any]) -> S:
-        """The summary ``asDict`` gave; a figure this version does not know is refused."""
+        """The summary ``asDict`` gave; a figure this version does not know is refused.
+
+        Parameters
+        ----------
+        saved : dict
+            The figures by name, as ``asDict`` gave them.
+
+        Returns
+        -------
+        Summary
+            A summary of this class holding them (an ``InputError`` when one is unknown or
+            a required one is missing).
+        """
         names = {f.name for f in fields(cls) if f.init and not f.name.startswith("_")}
         unknown = sorted(set(saved) - names)
         if unknown:
@@ -48,7 +67,13 @@ class Summary:
             raise InputError(f"the saved summary is incomplete ({exc})") from None
 
     def metrics(self) -> dict[str, float]:
-        """The finite scalar figures (booleans and lists left out): what a tracker logs."""
+        """The finite scalar figures (booleans and lists left out): what a tracker logs.
+
+        Returns
+        -------
+        dict of str to float
+            Each finite number among the figures, by name.
+        """
         return {
             name: float(value)
             for name, value in self.asDict().items()
@@ -117,7 +142,22 @@ def _text(value) -> str:
 class TrainingSummary(Summary):
     """What every fit reports: ``numIter``, ``converged`` and the objective after every
     iteration, ``objectiveHistory`` (a subclass names the objective in ``objective``: its
-    history is the field ``<objective>History``)."""
+    history is the field ``<objective>History``).
+
+    Attributes
+    ----------
+    numIter : int
+        The iterations the fit made.
+    converged : bool
+        Whether the stopping rule was met (False: the fit stopped at ``maxIter``).
+
+    Examples
+    --------
+    >>> from spark_em.ml import GaussianMixture
+    >>> summary = GaussianMixture(k=3).fit(df).summary
+    >>> summary.numIter, summary.converged, summary.objectiveHistory[-1]
+    >>> summary.metrics()  # the final figures, as a tracker logs them
+    """
 
     objective: ClassVar[str] = "objective"
 

@@ -49,6 +49,22 @@ class Tracked:
     made under a param map or inside another spark-em fit."""
 
     def fit(self, dataset, params=None):
+        """Fit a model to ``dataset``, as ``pyspark.ml.Estimator.fit`` does, and report it to
+        the listeners when the fit is made directly.
+
+        Parameters
+        ----------
+        dataset : pyspark.sql.DataFrame
+            The data.
+        params : dict or list or tuple, optional
+            A param map that overrides the estimator's params, or a list of them (one model
+            each); fits made with one are not reported.
+
+        Returns
+        -------
+        Model or list of Model
+            The fitted model, or one per param map.
+        """
         depth = getattr(_depth, "value", 0)
         _depth.value = depth + 1
         try:
