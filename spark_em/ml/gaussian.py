@@ -223,12 +223,35 @@ class _GaussianMixtureParams(
         return self.getOrDefault(self.logLikelihoodCol)
 
     def getInitialModel(self) -> dict | None:
+        """Gets the value of :py:attr:`initialModel`, as the param keeps it.
+
+        Returns
+        -------
+        dict or None
+            ``weights``, ``means`` and ``covariances`` as lists and ``covarianceType``;
+            None when no initial model is set.
+        """
         return self.getOrDefault(self.initialModel) if self.isDefined(self.initialModel) else None
 
     def getKValues(self) -> list[int]:
+        """The K a fit tries: :py:attr:`kValues` when set, else :py:attr:`k` alone.
+
+        Returns
+        -------
+        list of int
+            The candidates' K.
+        """
         return self.getOrDefault(self.kValues) if self.isDefined(self.kValues) else [self.getK()]
 
     def getCovarianceTypes(self) -> list[str]:
+        """The covariance types a fit tries: :py:attr:`covarianceTypes` when set, else
+        :py:attr:`covarianceType` alone.
+
+        Returns
+        -------
+        list of str
+            The candidates' covariance types.
+        """
         return (
             self.getOrDefault(self.covarianceTypes)
             if self.isDefined(self.covarianceTypes)
@@ -250,7 +273,36 @@ class _GaussianMixtureParams(
 class GaussianMixtureSummary(TrainingSummary):
     """What a fit reports: the log-likelihood after every iteration, iterations, soft cluster
     sizes, the rows (``numRows``: with ``weightCol``, the sum of the weights, the n of BIC)
-    and, for a model selection, every candidate compared (``candidates``)."""
+    and, for a model selection, every candidate compared (``candidates``).
+
+    Attributes
+    ----------
+    logLikelihoodHistory : list of float
+        The log-likelihood after every iteration (``objectiveHistory``).
+    logLikelihood : float
+        The training data's log-likelihood under the final model.
+    clusterSizes : list of float
+        Each component's soft size: the sum of its posterior probabilities over the rows
+        (weighted, with ``weightCol``).
+    numRows : float
+        The rows, or with ``weightCol`` the sum of the weights (BIC's n).
+    candidateRows : list of dict
+        One row per candidate compared (what ``candidates`` shows).
+    criterion : str
+        The criterion the candidates were compared by (``bic`` or ``aic``).
+    numIter : int
+        The iterations the chosen fit made.
+    converged : bool
+        Whether its stopping rule was met.
+
+    Examples
+    --------
+    >>> from spark_em.ml import GaussianMixture
+    >>> summary = GaussianMixture(kValues=[2, 3, 4]).fit(df).summary
+    >>> summary.logLikelihood, summary.numIter, summary.clusterSizes
+    >>> summary.metrics()["bic"]
+    >>> summary.candidates.orderBy("bic").show()
+    """
 
     objective: ClassVar[str] = "logLikelihood"
 
@@ -280,7 +332,13 @@ class GaussianMixtureSummary(TrainingSummary):
 
     def metrics(self) -> dict[str, float]:
         """The final figures, with the chosen candidate's ``bic``, ``aic`` (scikit-learn's
-        convention) and ``courseBic``."""
+        convention) and ``courseBic``.
+
+        Returns
+        -------
+        dict of str to float
+            Each finite number among the figures, by name, and those three.
+        """
         figures = super().metrics()
         for row in self.candidateRows:
             if row.get("chosen"):
@@ -329,9 +387,93 @@ class GaussianMixture(
     incomplete data, and ``transform`` also adds ``imputedCol``, each row with its missing
     values replaced by their conditional expectation under the model.
 
+    Parameters
+    ----------
+    k : int, default 2
+        Number of independent Gaussians in the mixture model (> 0).
+    covarianceType : {"full", "tied", "diag", "spherical"}, default "full"
+        The components' covariances: each its own matrix, one matrix shared, each diagonal,
+        or each one variance (scikit-learn's types).
+    tol : float, default 1e-6
+        The convergence tolerance for iterative algorithms (>= 0): EM stops when the
+        log-likelihood changes by at most ``tol`` relative to its value.
+    maxIter : int, default 100
+        Max number of iterations (>= 1); a fit stopped there warns
+        (``ConvergenceWarning``).
+    seed : int, default 0
+        Random seed of the start (restart r of ``nInit`` starts from ``seed + r``).
+    initMode : {"kmeans++", "random", "reference"}, default "kmeans++"
+        The start: greedy k-means++ rows then one hard-assignment pass for the weights and
+        covariances, K distinct rows drawn uniformly then the same pass, or the course's
+        reference start (``models.gaussian``).
+    nInit : int, default 1
+        Restarts (>= 1), fitted in the same passes over the data; the best log-likelihood
+        is kept.
+    regCovar : float, default 1e-6
+        Added to the covariance diagonals (>= 0), scikit-learn's ``reg_covar``.
+    featuresCol : str, default "features"
+        Features column name: ``pyspark.ml`` vectors or arrays of doubles, all of one
+        length.
+    predictionCol : str, default "prediction"
+        Prediction column name: each row's most probable component.
+    probabilityCol : str, default "probability"
+        Column name for the posterior probability of each component (a vector).
+    logLikelihoodCol : str, default "logLikelihood"
+        Column name for each row's log-likelihood under the model.
+    backend : {"auto", "rdd", "dataframe"}, default "auto"
+        Where ``fit`` keeps the data: ``auto`` takes RDD blocks in a classic session and
+        the DataFrame backend under Spark Connect.
+    missingValue : {"none", "nan", "zero"}, default "none"
+        What marks a missing value: none (every value must be a number), NaN (or a null
+        array element), or 0.
+    imputedCol : str, default "imputed"
+        Column name for each row with its missing values imputed (when ``missingValue`` is
+        ``nan`` or ``zero``).
+    weightCol : str, optional
+        Weight column name (finite, >= 0). If this is not set or empty, we treat all
+        instance weights as 1.0; the sum of the weights is BIC's n.
+    initialModel : GaussianMixtureModel, Mixture or dict, optional
+        Where EM starts: a fitted model, a ``kernels.gaussian.Mixture``, or a dict of
+        ``weights``, ``means``, ``covariances`` and ``covarianceType``; its K and
+        covariance type are the fit's (setting another ``k`` or ``kValues`` is refused).
+    kValues : list of int, optional
+        Several K to fit in the same passes; the best by ``criterion`` is returned. By
+        default ``[k]``.
+    covarianceTypes : list of str, optional
+        Several covariance types to fit with each K in the same passes. By default
+        ``[covarianceType]``.
+    criterion : {"bic", "aic"}, default "bic"
+        How the candidates of ``kValues`` × ``covarianceTypes`` are compared
+        (scikit-learn's convention: −2·LL + p·log n and −2·LL + 2p, the lowest wins).
+    verbose : bool, default False
+        Log one line per iteration to the ``spark_em`` logger (shown on stderr while
+        fitting); or configure ``logging.getLogger('spark_em')`` at INFO.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyspark.ml.linalg import Vectors
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(c, 1.0, size=(100, 2)) for c in ([4, 0], [6, 6], [0, 4])])
+    >>> df = spark.createDataFrame([(Vectors.dense(x),) for x in X], ["features"])
+    >>> from spark_em.ml import GaussianMixture
     >>> gm = GaussianMixture(k=3, covarianceType="full", seed=1)
-    >>> model = gm.fit(df)              # df has a "features" column
-    >>> model.transform(df).select("prediction", "probability", "logLikelihood")
+    >>> gm.getMaxIter()
+    100
+    >>> model = gm.fit(df)
+    >>> model.transform(df).select("prediction", "probability", "logLikelihood").show(3)
+    >>> model.summary.converged
+    True
+
+    Model selection in one fit, and a fit with missing values:
+
+    >>> best = GaussianMixture(kValues=[1, 2, 3, 4], covarianceTypes=["full", "diag"]).fit(df)
+    >>> best.getK(), best.getCovarianceType()  # the candidate with the lowest BIC
+    >>> best.summary.candidates.show()
+    >>> rows = [([1.0, float("nan")],), *((x.tolist(),) for x in X)]  # arrays, a NaN
+    >>> gaps = spark.createDataFrame(rows, ["features"])
+    >>> with_gaps = GaussianMixture(k=3, seed=1, missingValue="nan").fit(gaps)
+    >>> with_gaps.transform(gaps).select("prediction", "imputed").show(3)
     """
 
     @keyword_only
@@ -389,6 +531,14 @@ class GaussianMixture(
         covarianceTypes=None,
         criterion="bic",
     ):
+        """Sets the params given as keywords (the constructor's; see the class's
+        Parameters); the others keep their values.
+
+        Returns
+        -------
+        GaussianMixture
+            This estimator.
+        """
         return self._set(**given(self._input_kwargs))
 
     def setCovarianceType(self, value: str):
@@ -522,7 +672,34 @@ def _scorable(X: np.ndarray, d: int, marker: str) -> np.ndarray:
 class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
     """A fitted mixture: ``weights``, ``means``, ``covariances``, ``summary``, ``bic``, ``aic``;
     ``transform`` adds the most probable component, the posterior probabilities and each
-    row's log-likelihood."""
+    row's log-likelihood.
+
+    Made by ``GaussianMixture.fit`` or read by ``GaussianMixtureModel.load``; it has the
+    estimator's params (``k`` and ``covarianceType`` those of the candidate chosen).
+
+    Parameters
+    ----------
+    mixture : kernels.gaussian.Mixture, optional
+        The fitted weights, means, covariances and covariance type.
+    summary : GaussianMixtureSummary, optional
+        The summary of the fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyspark.ml.linalg import Vectors
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(c, 1.0, size=(100, 2)) for c in ([4, 0], [6, 6], [0, 4])])
+    >>> df = spark.createDataFrame([(Vectors.dense(x),) for x in X], ["features"])
+    >>> from spark_em.ml import GaussianMixture, GaussianMixtureModel
+    >>> model = GaussianMixture(k=3, seed=1).fit(df)
+    >>> model.weights, model.means, model.bic
+    >>> model.predict([0.5, 4.0]), model.predictProbability([0.5, 4.0])
+    >>> model.score(df)  # the mean log-likelihood per row
+    >>> model.sample(5, seed=1).show()
+    >>> model.write().overwrite().save("models/gmm")
+    >>> GaussianMixtureModel.load("models/gmm").transform(df).select("prediction").show(3)
+    """
 
     summary_class = GaussianMixtureSummary
     key_params = ("k", "covarianceType")
@@ -535,14 +712,18 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
 
     @property
     def weights(self) -> np.ndarray:
+        """Each component's weight (K, summing to 1)."""
         return self._mixture.weights
 
     @property
     def means(self) -> np.ndarray:
+        """Each component's mean (K × d)."""
         return self._mixture.means
 
     @property
     def covariances(self) -> np.ndarray:
+        """The covariances, shaped by ``covarianceType`` as scikit-learn's: full K × d × d,
+        tied d × d, diag K × d, spherical K (``gaussiansDF`` has each as a d × d matrix)."""
         return self._mixture.covariances
 
     @property
@@ -575,11 +756,33 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
         return SparkSession.active().createDataFrame(rows, ["mean", "cov"])
 
     def predictProbability(self, value) -> DenseVector:
-        """The posterior probability of each component for one row (a vector or a list)."""
+        """The posterior probability of each component for one row (a vector or a list).
+
+        Parameters
+        ----------
+        value : pyspark.ml.linalg.Vector or array_like
+            One row of d values (NaN where one is missing, when ``missingValue`` allows).
+
+        Returns
+        -------
+        pyspark.ml.linalg.DenseVector
+            The K probabilities.
+        """
         return DenseVector(self._posterior_of(value)[0][0])
 
     def predict(self, value) -> int:
-        """The most probable component of one row (a vector or a list)."""
+        """The most probable component of one row (a vector or a list).
+
+        Parameters
+        ----------
+        value : pyspark.ml.linalg.Vector or array_like
+            One row of d values (NaN where one is missing, when ``missingValue`` allows).
+
+        Returns
+        -------
+        int
+            The component's index, from 0.
+        """
         return int(np.argmax(self._posterior_of(value)[0][0]))
 
     def _posterior_of(self, value):
@@ -594,7 +797,21 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
     def sample(self, n: int, seed: int = 0):
         """A DataFrame of ``n`` rows drawn from the mixture: ``featuresCol`` (vectors) and
         ``component`` (the component each came from). Drawn on the executors; row i is the
-        same for any partitioning (and for any n > i)."""
+        same for any partitioning (and for any n > i).
+
+        Parameters
+        ----------
+        n : int
+            How many rows (>= 1).
+        seed : int, default 0
+            The draws' seed.
+
+        Returns
+        -------
+        pyspark.sql.DataFrame
+            ``n`` rows: the features (a vector, in the column ``featuresCol`` names) and
+            ``component`` (int).
+        """
         import pyarrow as pa
         from pyspark.sql import SparkSession
 
@@ -623,7 +840,20 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
     def evaluate(self, dataset) -> dict:
         """The model on other data (``featuresCol``, and ``weightCol`` if set): total and mean
         log-likelihood, rows, the sum of the weights, and ``bic``, ``aic`` on that data
-        (scikit-learn's convention, lower is better) and ``courseBic`` (higher is better)."""
+        (scikit-learn's convention, lower is better) and ``courseBic`` (higher is better).
+
+        Parameters
+        ----------
+        dataset : pyspark.sql.DataFrame
+            Rows of the width the model was fitted on, in ``featuresCol`` (and weights in
+            ``weightCol``, when it is set and present).
+
+        Returns
+        -------
+        dict
+            ``logLikelihood``, ``meanLogLikelihood`` (per row, or per unit of weight),
+            ``numRows``, ``weightSum``, ``numParams``, ``bic``, ``aic`` and ``courseBic``.
+        """
         weight = self._weight_arg()
         blocks = read_dataframe(
             dataset,
@@ -639,7 +869,18 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
             ops.release(blocks)
 
     def score(self, dataset) -> float:
-        """The mean log-likelihood per row of ``dataset`` (scikit-learn's ``score``)."""
+        """The mean log-likelihood per row of ``dataset`` (scikit-learn's ``score``).
+
+        Parameters
+        ----------
+        dataset : pyspark.sql.DataFrame
+            Rows as ``evaluate`` takes them.
+
+        Returns
+        -------
+        float
+            ``evaluate(dataset)["meanLogLikelihood"]``.
+        """
         return self.evaluate(dataset)["meanLogLikelihood"]
 
     def _check_width(self, blocks) -> None:
