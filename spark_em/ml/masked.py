@@ -185,8 +185,61 @@ class MaskedGaussianMixture(
     (``models.masked.fit``), which reproduces its published results. A degenerate fit warns
     (``DegenerateFitWarning``) and lists the problem in ``summary.warnings``.
 
-    >>> model = MaskedGaussianMixture(k=12, featuresCol="ratings").fit(ratings_df)
-    >>> model.transform(ratings_df).select("completed")
+    Parameters
+    ----------
+    k : int, default 12
+        Number of components, the user types (> 0).
+    tol : float, default 1e-6
+        The convergence tolerance for iterative algorithms (>= 0): EM stops when the
+        objective changes by at most ``tol`` relative to its value.
+    maxIter : int, default 1000
+        Max number of iterations (>= 1); a fit stopped there warns
+        (``ConvergenceWarning``).
+    seed : int, default 0
+        Random seed: start r of ``nInit`` starts from ``seed + r``.
+    nInit : int, default 4
+        Starts (seeds seed, seed+1, …), fitted in the same passes over the data; the best
+        log-likelihood is kept.
+    minVariance : float, default 0.25
+        The variance floor (> 0): no component's variance falls below it.
+    initMode : {"kmeans++", "reference"}, default "kmeans++"
+        The start: kmeans++ (user rows drawn by k-means++ over their observed ratings,
+        unrated items started at the item's mean rating) or reference (the course's: user
+        rows as they are, 0 for unrated items).
+    priorStrength : float, default 1.0
+        A normal prior on each type's item means, centred on the item's mean rating, worth
+        this many ratings (>= 0; 0: the course's M-step, no prior).
+    featuresCol : str, default "features"
+        Features column name: rows of ratings (``pyspark.ml`` vectors or arrays of
+        numbers, all of one length), 0 where a rating is missing.
+    outputCol : str, default "completed"
+        Column name for each row completed (a vector): its observed entries kept, each
+        missing one filled by its expected value under the model, Σ_j p(j|u) μ_{j,i}.
+    backend : {"auto", "rdd", "dataframe"}, default "auto"
+        Where ``fit`` keeps the data: ``auto`` takes RDD blocks in a classic session and
+        the DataFrame backend under Spark Connect.
+    verbose : bool, default False
+        Log one line per iteration to the ``spark_em`` logger (shown on stderr while
+        fitting); or configure ``logging.getLogger('spark_em')`` at INFO.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> types = rng.integers(1, 6, size=(3, 20)).astype(float)  # 3 user types, 20 items
+    >>> full = types[rng.integers(0, 3, size=300)]
+    >>> R = np.where(rng.random(full.shape) < 0.7, full, 0.0)  # 0 = missing
+    >>> ratings_df = spark.createDataFrame([(r.tolist(),) for r in R], ["ratings"])
+    >>> from spark_em.ml import MaskedGaussianMixture
+    >>> mgm = MaskedGaussianMixture(k=3, featuresCol="ratings", seed=1)
+    >>> model = mgm.fit(ratings_df)
+    >>> model.transform(ratings_df).select("completed").show(3)
+    >>> model.summary.logLikelihood, model.summary.numIter, model.summary.warnings
+
+    The course's exact EM, which reproduces its published results:
+
+    >>> course = mgm.copy().setParams(initMode="reference", priorStrength=0.0, nInit=1)
+    >>> course.fit(ratings_df).summary.logLikelihood
     """
 
     @keyword_only
@@ -226,6 +279,14 @@ class MaskedGaussianMixture(
         backend="auto",
         verbose=False,
     ):
+        """Sets the params given as keywords (the constructor's; see the class's
+        Parameters); the others keep their values.
+
+        Returns
+        -------
+        MaskedGaussianMixture
+            This estimator.
+        """
         return self._set(**self._input_kwargs)
 
     def setOutputCol(self, value: str):
@@ -256,7 +317,30 @@ class MaskedGaussianMixture(
 @dataclass(kw_only=True, repr=False)
 class MaskedGaussianMixtureSummary(TrainingSummary):
     """A fit's report: the log-likelihood after every iteration, the last one, iterations,
-    convergence, and ``warnings``: what makes the fit degenerate, if anything."""
+    convergence, and ``warnings``: what makes the fit degenerate, if anything.
+
+    Attributes
+    ----------
+    logLikelihood : float
+        The observed ratings' log-likelihood under the final model.
+    logLikelihoodHistory : list of float
+        The objective after every iteration of the start kept (``objectiveHistory``): the
+        log-likelihood, plus the prior's log-density when ``priorStrength`` > 0.
+    warnings : list of str
+        What makes the fit degenerate (each also raised as a ``DegenerateFitWarning``);
+        empty when nothing does.
+    numIter : int
+        The iterations the start kept made.
+    converged : bool
+        Whether its stopping rule was met.
+
+    Examples
+    --------
+    >>> from spark_em.ml import MaskedGaussianMixture  # ratings_df: the estimator's example
+    >>> summary = MaskedGaussianMixture(k=3, featuresCol="ratings").fit(ratings_df).summary
+    >>> summary.logLikelihood, summary.numIter, summary.converged, summary.warnings
+    >>> summary.logLikelihoodHistory[-3:]
+    """
 
     objective: ClassVar[str] = "logLikelihood"
 
@@ -267,7 +351,32 @@ class MaskedGaussianMixtureSummary(TrainingSummary):
 
 class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
     """A fitted masked mixture: ``weights``, ``means``, ``variances``, ``summary``; ``transform``
-    adds the row with its missing entries filled by equation (6)."""
+    adds the row with its missing entries filled by equation (6).
+
+    Made by ``MaskedGaussianMixture.fit`` or read by ``MaskedGaussianMixtureModel.load``.
+
+    Parameters
+    ----------
+    mixture : kernels.masked.SphericalMixture, optional
+        The fitted weights, means and variances.
+    summary : MaskedGaussianMixtureSummary, optional
+        The summary of the fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> types = rng.integers(1, 6, size=(3, 20)).astype(float)  # 3 user types, 20 items
+    >>> full = types[rng.integers(0, 3, size=300)]
+    >>> R = np.where(rng.random(full.shape) < 0.7, full, 0.0)  # 0 = missing
+    >>> ratings_df = spark.createDataFrame([(r.tolist(),) for r in R], ["ratings"])
+    >>> from spark_em.ml import MaskedGaussianMixture, MaskedGaussianMixtureModel
+    >>> model = MaskedGaussianMixture(k=3, featuresCol="ratings", seed=1).fit(ratings_df)
+    >>> model.weights, model.means.shape, model.variances
+    >>> model.write().overwrite().save("models/completion")
+    >>> loaded = MaskedGaussianMixtureModel.load("models/completion")
+    >>> loaded.transform(ratings_df).select("completed").first()
+    """
 
     summary_class = MaskedGaussianMixtureSummary
     key_params = ("k",)
