@@ -117,10 +117,75 @@ class MixtureRecommender(
     that ends degenerate (a type with less than one user's weight, means outside the
     ratings' range) warns (``DegenerateFitWarning``) and lists it in ``summary.warnings``.
 
-    >>> model = MixtureRecommender(userCol="userId", itemCol="movieId", ratingCol="rating",
-    ...                            k=12, coldStartStrategy="drop").fit(ratings)
+    Parameters
+    ----------
+    userCol : str, default "user"
+        Column name for user ids (numbers or strings).
+    itemCol : str, default "item"
+        Column name for item ids (numbers or strings).
+    ratingCol : str, default "rating"
+        Column name for ratings (numbers > 0; 0 would mark a missing entry).
+    predictionCol : str, default "prediction"
+        Prediction column name: the predicted rating of each (user, item) pair.
+    k : int, default 12
+        Number of user types, the mixture's components (> 0).
+    seed : int, default 0
+        Random seed: start r of ``nInit`` starts from ``seed + r``.
+    nInit : int, default 4
+        Starts (seeds seed, seed+1, …), fitted in the same passes over the data; the best
+        log-likelihood is kept.
+    maxIter : int, default 1000
+        Max number of iterations (>= 1); a fit stopped there warns
+        (``ConvergenceWarning``).
+    tol : float, default 1e-6
+        The convergence tolerance for iterative algorithms (>= 0): EM stops when the
+        objective changes by at most ``tol`` relative to its value.
+    minVariance : float, default 0.25
+        The variance floor (> 0): no type's variance falls below it.
+    initMode : {"kmeans++", "reference"}, default "kmeans++"
+        The start: kmeans++ (user rows drawn by k-means++ over their observed ratings,
+        unrated items started at the item's mean rating) or reference (the course's: user
+        rows as they are, 0 for unrated items).
+    priorStrength : float, default 1.0
+        A normal prior on each type's item means, centred on the item's mean rating, worth
+        this many ratings (>= 0; 0: the course's M-step, no prior).
+    coldStartStrategy : {"nan", "drop"}, default "nan"
+        Strategy for dealing with unknown or new users/items at prediction time, as ALS's:
+        ``nan`` gives a NaN prediction, ``drop`` leaves the row out (so
+        ``RegressionEvaluator`` gets a defined metric in a cross-validation).
+    backend : {"auto", "rdd", "dataframe"}, default "auto"
+        Where ``fit`` keeps the data: ``auto`` takes RDD blocks in a classic session and
+        the DataFrame backend under Spark Connect.
+    verbose : bool, default False
+        Log one line per iteration to the ``spark_em`` logger (shown on stderr while
+        fitting); or configure ``logging.getLogger('spark_em')`` at INFO.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> means = rng.integers(1, 6, size=(3, 40))  # 3 user types, 40 items
+    >>> rows = [
+    ...     (u, i, float(means[u % 3, i]))
+    ...     for u in range(150)
+    ...     for i in range(40)
+    ...     if rng.random() < 0.3
+    ... ]
+    >>> ratings = spark.createDataFrame(rows, ["userId", "movieId", "rating"])
+    >>> train, test = ratings.randomSplit([0.8, 0.2], seed=1)
+    >>> from pyspark.ml.evaluation import RegressionEvaluator
+    >>> from spark_em.ml import MixtureRecommender
+    >>> rec = MixtureRecommender(
+    ...     userCol="userId", itemCol="movieId", ratingCol="rating", k=3, coldStartStrategy="drop"
+    ... )
+    >>> model = rec.fit(train)
     >>> RegressionEvaluator(labelCol="rating").evaluate(model.transform(test))
-    >>> model.recommendForAllUsers(10)
+    >>> model.recommendForAllUsers(5).show(3, truncate=False)
+
+    The course's exact EM, for comparison:
+
+    >>> course = rec.copy().setParams(initMode="reference", priorStrength=0.0, nInit=1)
+    >>> course.fit(train).summary.warnings  # what makes that fit untrustworthy, if anything
     """
 
     @keyword_only
@@ -166,6 +231,14 @@ class MixtureRecommender(
         backend="auto",
         verbose=False,
     ):
+        """Sets the params given as keywords (the constructor's; see the class's
+        Parameters); the others keep their values.
+
+        Returns
+        -------
+        MixtureRecommender
+            This estimator.
+        """
         return self._set(**self._input_kwargs)
 
     def setUserCol(self, value: str):
@@ -225,7 +298,33 @@ class MixtureRecommenderSummary(TrainingSummary):
     the prior's log-density when ``priorStrength`` > 0), iterations, convergence, the seed of
     the start kept, the ratings, users and items fitted, and ``warnings``: what makes the fit
     untrustworthy (a user type with less than one user's weight, item means outside the
-    observed ratings' range), each also raised as a ``DegenerateFitWarning``."""
+    observed ratings' range), each also raised as a ``DegenerateFitWarning``.
+
+    Attributes
+    ----------
+    logLikelihood : float
+        The training ratings' log-likelihood under the final model.
+    logLikelihoodHistory : list of float
+        The objective after every iteration of the start kept (``objectiveHistory``).
+    seed : int
+        The seed of the start kept.
+    numRatings, numUsers, numItems : int
+        The ratings, users and items fitted.
+    warnings : list of str
+        What makes the fit untrustworthy (empty when nothing does).
+    numIter : int
+        The iterations the start kept made.
+    converged : bool
+        Whether its stopping rule was met.
+
+    Examples
+    --------
+    >>> from spark_em.ml import MixtureRecommender  # ratings: the estimator's example
+    >>> rec = MixtureRecommender(userCol="userId", itemCol="movieId", k=3)
+    >>> summary = rec.fit(ratings).summary
+    >>> summary.numUsers, summary.numItems, summary.numRatings
+    >>> summary.logLikelihood, summary.seed, summary.warnings
+    """
 
     objective: ClassVar[str] = "logLikelihood"
 
@@ -241,7 +340,51 @@ class MixtureRecommenderSummary(TrainingSummary):
 class MixtureRecommenderModel(FittedModel, _RecommenderParams):
     """A fitted recommender: ``weights``, ``means``, ``variances``, ``summary``, ``transform``
     and the ``recommendFor…`` methods of ALS's model, plus ``withNewUsers`` and
-    ``recommendForNewUsers``."""
+    ``recommendForNewUsers``.
+
+    Made by ``MixtureRecommender.fit`` or read by ``MixtureRecommenderModel.load``. It keeps
+    the training ratings (cached while it is used, saved with it): the users' posteriors and
+    rated items come from them.
+
+    Parameters
+    ----------
+    mixture : kernels.masked.SphericalMixture, optional
+        The fitted weights, means (one column per item) and variances.
+    items : numpy.ndarray, optional
+        The item ids, in the order of the means' columns.
+    ratings : pyspark.sql.DataFrame, optional
+        The training ratings (user, item and rating columns).
+    summary : MixtureRecommenderSummary, optional
+        The summary of the fit.
+    columns : tuple of str, default ("user", "item", "rating")
+        The names of ``ratings``' user, item and rating columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> means = rng.integers(1, 6, size=(3, 40))  # 3 user types, 40 items
+    >>> rows = [
+    ...     (u, i, float(means[u % 3, i]))
+    ...     for u in range(150)
+    ...     for i in range(40)
+    ...     if rng.random() < 0.3
+    ... ]
+    >>> ratings = spark.createDataFrame(rows, ["userId", "movieId", "rating"])
+    >>> train, test = ratings.randomSplit([0.8, 0.2], seed=1)
+    >>> from spark_em.ml import MixtureRecommender, MixtureRecommenderModel
+    >>> model = MixtureRecommender(
+    ...     userCol="userId", itemCol="movieId", ratingCol="rating", k=3
+    ... ).fit(train)
+    >>> model.transform(test).show(3)
+    >>> model.recommendForUserSubset(test.select("userId").distinct().limit(2), 5).show()
+    >>> model.recommendForAllItems(3).show(3, truncate=False)
+    >>> new = spark.createDataFrame([(1000, 0, 5.0), (1000, 1, 1.0)], train.columns)
+    >>> model.recommendForNewUsers(new, 5).show(truncate=False)
+    >>> model.write().overwrite().save("models/rec")
+    >>> MixtureRecommenderModel.load("models/rec").recommendForAllUsers(5).count()
+    150
+    """
 
     summary_class = MixtureRecommenderSummary
     key_params = ("k", "userCol", "itemCol", "ratingCol")
@@ -279,7 +422,14 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
 
     def unpersist(self) -> None:
         """Free the cached training ratings and their ids' broadcast (read again when needed,
-        by this model and its copies alike)."""
+        by this model and its copies alike).
+
+        Examples
+        --------
+        >>> recommendations = model.recommendForAllUsers(10).cache()
+        >>> recommendations.count()
+        >>> model.unpersist()  # the ratings' blocks are no longer needed for now
+        """
         if self._data is not None:
             self._data.release()
             self._data = None
@@ -301,7 +451,7 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
 
     @property
     def items(self) -> np.ndarray:
-        """The item ids, in the order of the columns of ``means``."""
+        """The item ids (numbers or strings), in the order of the columns of ``means``."""
         return self._items
 
     def _training(self):
@@ -338,28 +488,95 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
 
     def recommendForAllUsers(self, numItems: int):
         """Each user's ``numItems`` best unrated items: ``userCol``, ``recommendations``
-        (array of struct ``itemCol``, ``rating``), best first."""
+        (array of struct ``itemCol``, ``rating``), best first.
+
+        Parameters
+        ----------
+        numItems : int
+            How many items per user (>= 1).
+
+        Returns
+        -------
+        pyspark.sql.DataFrame
+            One row per training user: ``userCol`` and ``recommendations``, an array of
+            (``itemCol``, ``rating``) structs, the highest predicted rating first; items the
+            user rated are left out.
+        """
         return self._user_recommendations(numItems, None)
 
     def recommendForUserSubset(self, dataset, numItems: int):
         """``recommendForAllUsers`` for the users in ``dataset``'s ``userCol`` (those the
-        model knows)."""
+        model knows).
+
+        Parameters
+        ----------
+        dataset : pyspark.sql.DataFrame
+            A DataFrame with a ``userCol`` column of user ids (other columns are ignored).
+        numItems : int
+            How many items per user (>= 1).
+
+        Returns
+        -------
+        pyspark.sql.DataFrame
+            ``userCol`` and ``recommendations`` as ``recommendForAllUsers`` gives them, for
+            those users; ids the model does not know are left out.
+        """
         return self._user_recommendations(numItems, self._ids(dataset, self.getUserCol()))
 
     def recommendForAllItems(self, numUsers: int):
         """Each item's ``numUsers`` best users among those who have not rated it:
-        ``itemCol``, ``recommendations`` (array of struct ``userCol``, ``rating``)."""
+        ``itemCol``, ``recommendations`` (array of struct ``userCol``, ``rating``).
+
+        Parameters
+        ----------
+        numUsers : int
+            How many users per item (>= 1).
+
+        Returns
+        -------
+        pyspark.sql.DataFrame
+            One row per item: ``itemCol`` and ``recommendations``, an array of (``userCol``,
+            ``rating``) structs, the highest predicted rating first (empty when every user
+            rated the item).
+        """
         return self._item_recommendations(numUsers, None)
 
     def recommendForItemSubset(self, dataset, numUsers: int):
-        """``recommendForAllItems`` for the items in ``dataset``'s ``itemCol``."""
+        """``recommendForAllItems`` for the items in ``dataset``'s ``itemCol``.
+
+        Parameters
+        ----------
+        dataset : pyspark.sql.DataFrame
+            A DataFrame with an ``itemCol`` column of item ids (other columns are ignored).
+        numUsers : int
+            How many users per item (>= 1).
+
+        Returns
+        -------
+        pyspark.sql.DataFrame
+            ``itemCol`` and ``recommendations`` as ``recommendForAllItems`` gives them, for
+            those items; ids the model does not know are left out.
+        """
         return self._item_recommendations(numUsers, self._ids(dataset, self.getItemCol()))
 
     def withNewUsers(self, ratings):
         """This model with users who were not in the training data added from their own
         (user, item, rating) records: their posteriors p(j|u) come from those ratings with
         the parameters held fixed (no refit). Ratings of items the model does not know are
-        left out; a user the model already has is refused."""
+        left out; a user the model already has is refused.
+
+        Parameters
+        ----------
+        ratings : pyspark.sql.DataFrame
+            The new users' ratings, in the columns ``userCol``, ``itemCol`` and
+            ``ratingCol`` name.
+
+        Returns
+        -------
+        MixtureRecommenderModel
+            A copy of this model whose ratings include the new users' (this model is
+            unchanged): ``transform`` and the ``recommendFor…`` methods then know them.
+        """
         from pyspark.sql import functions as F
 
         if self._ratings is None:
@@ -401,10 +618,37 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
 
     def recommendForNewUsers(self, ratings, numItems: int):
         """Recommendations for users who were not in the training data, from their own
-        ratings and with no refit: ``withNewUsers(ratings).recommendForUserSubset``."""
+        ratings and with no refit: ``withNewUsers(ratings).recommendForUserSubset``.
+
+        Parameters
+        ----------
+        ratings : pyspark.sql.DataFrame
+            The new users' ratings, as ``withNewUsers`` takes them.
+        numItems : int
+            How many items per user (>= 1).
+
+        Returns
+        -------
+        pyspark.sql.DataFrame
+            ``userCol`` and ``recommendations`` for each new user, as
+            ``recommendForAllUsers`` gives them.
+        """
         return self.withNewUsers(ratings).recommendForUserSubset(ratings, numItems)
 
     def copy(self, extra=None):
+        """A copy of this model with the same parameters and ratings, sharing their cached
+        blocks (``pyspark.ml.Model.copy``).
+
+        Parameters
+        ----------
+        extra : dict, optional
+            Param values that override this model's in the copy.
+
+        Returns
+        -------
+        MixtureRecommenderModel
+            The copy.
+        """
         model = super().copy(extra)
         model._data = self._data
         return model
