@@ -97,6 +97,13 @@ class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasItera
         return self.getOrDefault(self.labelCol)
 
     def getWeightCol(self) -> str | None:
+        """Gets the value of :py:attr:`weightCol`, or None when it is not set.
+
+        Returns
+        -------
+        str or None
+            The weight column's name; None: every row weighs 1.
+        """
         return self.getOrDefault(self.weightCol) if self.isDefined(self.weightCol) else None
 
     def getSolver(self) -> str:
@@ -149,7 +156,71 @@ class WeightedLinearRegression(
     Defaults are the library's (``models.wols.fit``): the qr solver (one pass of TSQR, with
     standard errors and tests), an intercept, no weight column (every row weighs 1); for gd up
     to 1000 iterations, the automatic preconditioned step and the gradient rule with tol 1e-9
-    (1e-5 with ``stopRule="classic"`` when ``tol`` is not set)."""
+    (1e-5 with ``stopRule="classic"`` when ``tol`` is not set).
+
+    Parameters
+    ----------
+    featuresCol : str, default "features"
+        Features column name: ``pyspark.ml`` vectors (``VectorAssembler``'s output; the
+        coefficients take the names it records).
+    labelCol : str, default "label"
+        Label column name.
+    weightCol : str, optional
+        Weight column name (finite, >= 0). If this is not set, we treat all instance
+        weights as 1.0.
+    predictionCol : str, default "prediction"
+        Prediction column name: W·X (plus the intercept).
+    solver : {"qr", "newton", "normal", "gd"}, default "qr"
+        The solver algorithm for optimization: ``qr`` (one pass of TSQR, with standard
+        errors and tests), ``normal`` (the normal equations, one pass), ``newton`` (one
+        Newton step from 0 and a pass that confirms it) or ``gd`` (gradient descent).
+    fitIntercept : bool, default True
+        Whether to fit an intercept term.
+    regParam : float, default 0.0
+        Regularization parameter (>= 0): ridge λ, minimising Σw e² + λ·Σw·‖β‖², the
+        intercept not penalised; qr only, and a ridge fit reports no standard errors or
+        tests.
+    covType : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, default "nonrobust"
+        The coefficients' covariance for the standard errors (statsmodels' names; HC0–HC3
+        are heteroscedasticity-robust, one more pass); qr only.
+    maxIter : int, default 1000
+        Max number of iterations (>= 1) of gd; a fit stopped there warns
+        (``ConvergenceWarning``).
+    tol : float, default 1e-9
+        The convergence tolerance for iterative algorithms (>= 0), gd's: with the gradient
+        rule, stop when ‖∇‖ ≤ tol·(its first value); with the classic rule, when
+        ‖W_new − W_old‖² < tol (1e-5 when ``tol`` is not set).
+    stepSize : float, default 0.0
+        Step size to be used for each iteration of gd (>= 0); 0 means automatic: the
+        preconditioned descent with the step 1/L.
+    stopRule : {"gradient", "classic"}, default "gradient"
+        gd's stopping rule: ``gradient`` (optimality: the gradient's norm against its first
+        value) or ``classic`` (the original experiment's: the squared step).
+    backend : {"auto", "rdd", "dataframe"}, default "auto"
+        Where ``fit`` keeps the data: ``auto`` takes RDD blocks in a classic session and
+        the DataFrame backend under Spark Connect.
+    verbose : bool, default False
+        Log one line per iteration to the ``spark_em`` logger (shown on stderr while
+        fitting); or configure ``logging.getLogger('spark_em')`` at INFO.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyspark.ml.feature import VectorAssembler
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-4, 4, size=1000)
+    >>> rows = [(float(v), float(v - 4 + rng.normal(0, 0.5)), float(abs(1 / v))) for v in x]
+    >>> df = VectorAssembler(inputCols=["x"], outputCol="features").transform(
+    ...     spark.createDataFrame(rows, ["x", "label", "w"])
+    ... )
+    >>> from spark_em.ml import WeightedLinearRegression
+    >>> model = WeightedLinearRegression(weightCol="w").fit(df)
+    >>> model.intercept, model.coefficients  # near -4 and [1]
+    >>> print(model.summary)  # statsmodels' table: coefficients, standard errors, tests
+    >>> model.summary.toPandas().loc["x", "P>|t|"]
+    >>> gd = WeightedLinearRegression(weightCol="w", solver="gd").fit(df)
+    >>> gd.summary.numIter, gd.summary.converged
+    """
 
     @keyword_only
     def __init__(
@@ -192,6 +263,14 @@ class WeightedLinearRegression(
         backend="auto",
         verbose=False,
     ):
+        """Sets the params given as keywords (the constructor's; see the class's
+        Parameters); the others keep their values.
+
+        Returns
+        -------
+        WeightedLinearRegression
+            This estimator.
+        """
         return self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
     def setLabelCol(self, value: str):
@@ -266,7 +345,38 @@ class WeightedLinearRegression(
 
 class WeightedLinearRegressionModel(FittedModel, _WeightedLinearRegressionParams):
     """``coefficients`` (a DenseVector), ``intercept``, ``summary``; ``transform`` adds the
-    prediction W·X; ``evaluate(df)`` scores new data."""
+    prediction W·X; ``evaluate(df)`` scores new data.
+
+    Made by ``WeightedLinearRegression.fit`` or read by
+    ``WeightedLinearRegressionModel.load``.
+
+    Parameters
+    ----------
+    coefficients : array_like, optional
+        The features' coefficients.
+    intercept : float, default 0.0
+        The intercept (0 without one).
+    summary : WeightedLinearRegressionTrainingSummary, optional
+        The summary of the fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyspark.ml.feature import VectorAssembler
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(-4, 4, size=1000)
+    >>> rows = [(float(v), float(v - 4 + rng.normal(0, 0.5)), float(abs(1 / v))) for v in x]
+    >>> df = VectorAssembler(inputCols=["x"], outputCol="features").transform(
+    ...     spark.createDataFrame(rows, ["x", "label", "w"])
+    ... )
+    >>> from spark_em.ml import WeightedLinearRegression, WeightedLinearRegressionModel
+    >>> train, test = df.randomSplit([0.8, 0.2], seed=1)
+    >>> model = WeightedLinearRegression(weightCol="w").fit(train)
+    >>> model.transform(test).select("label", "prediction").show(3)
+    >>> model.evaluate(test).rootMeanSquaredError
+    >>> model.write().overwrite().save("models/wls")
+    >>> WeightedLinearRegressionModel.load("models/wls").coefficients
+    """
 
     summary_class = WeightedLinearRegressionTrainingSummary
     key_params = ("solver", "fitIntercept", "regParam")
@@ -283,10 +393,12 @@ class WeightedLinearRegressionModel(FittedModel, _WeightedLinearRegressionParams
 
     @property
     def coefficients(self) -> DenseVector:
+        """The features' coefficients, in the features' order (the intercept apart)."""
         return DenseVector(self._coefficients)
 
     @property
     def intercept(self) -> float:
+        """The intercept (0.0 when ``fitIntercept`` is False)."""
         return self._intercept
 
     def _outputs(self):
@@ -325,7 +437,19 @@ class WeightedLinearRegressionModel(FittedModel, _WeightedLinearRegressionParams
         """Weighted ``rootMeanSquaredError``, ``meanSquaredError``, ``meanAbsoluteError``,
         ``r2``, ``explainedVariance`` and ``numInstances`` on ``dataset`` (its label, weight
         and features columns as the model's params name them), with its ``predictions`` and
-        ``residuals``."""
+        ``residuals``.
+
+        Parameters
+        ----------
+        dataset : pyspark.sql.DataFrame
+            The data: the label, features (of the model's width) and, when ``weightCol`` is
+            set, weight columns.
+
+        Returns
+        -------
+        WeightedLinearRegressionSummary
+            The figures on ``dataset``, weighted by its weight column.
+        """
         summary = WeightedLinearRegressionSummary.of_evaluation(self._evaluation(dataset))
         return summary._attach(self, dataset)
 

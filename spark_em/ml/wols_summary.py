@@ -23,9 +23,24 @@ class WeightedLinearRegressionSummary(Summary):
     ``meanSquaredError``, ``meanAbsoluteError``, ``r2``, ``explainedVariance``,
     ``numInstances``, and ``predictions`` and ``residuals`` (label − prediction) as DataFrames.
 
+    Attributes
+    ----------
+    rootMeanSquaredError : float
+        √(Σ w e² / Σ w), e = label − prediction.
+    meanSquaredError : float
+        Σ w e² / Σ w.
+    r2 : float
+        1 − Σ w e² / Σ w (y − ȳ_w)² (around 0 instead of ȳ_w without an intercept).
+    numInstances : int
+        The rows.
+    weightSum : float
+        The sum of the weights.
+
     Examples
     --------
-    >>> model.evaluate(test).rootMeanSquaredError
+    >>> metrics = model.evaluate(test)  # model: a fitted WeightedLinearRegressionModel
+    >>> metrics.rootMeanSquaredError, metrics.r2, metrics.meanAbsoluteError
+    >>> metrics.residuals.show(3)
     """
 
     rootMeanSquaredError: float | None = None
@@ -39,7 +54,19 @@ class WeightedLinearRegressionSummary(Summary):
 
     @classmethod
     def of_evaluation(cls, figures: dict) -> WeightedLinearRegressionSummary:
-        """The summary of ``wols_inference.evaluation``'s figures."""
+        """The summary of ``wols_inference.evaluation``'s figures.
+
+        Parameters
+        ----------
+        figures : dict
+            The figures ``models.wols_inference.evaluation`` gives, by MLlib's names.
+
+        Returns
+        -------
+        WeightedLinearRegressionSummary
+            The summary holding them (not attached to data: ``predictions`` and
+            ``residuals`` need ``model.evaluate(df)``).
+        """
         summary = cls(**{k: v for k, v in figures.items() if k not in MEASURED})
         summary._measured.update({k: figures[k] for k in MEASURED})
         return summary
@@ -82,10 +109,31 @@ class WeightedLinearRegressionSummary(Summary):
         return self.predictions.select((F.col(label) - F.col(prediction)).alias("residuals"))
 
     def asDict(self) -> dict[str, Any]:
+        """The figures by name (what a saved model keeps), with ``meanAbsoluteError`` and
+        ``explainedVariance`` when they have been measured.
+
+        Returns
+        -------
+        dict
+            Every figure by name.
+        """
         return {**super().asDict(), **self._measured}
 
     @classmethod
     def fromDict(cls, saved: dict[str, Any]):
+        """The summary ``asDict`` gave; a figure this version does not know is refused.
+
+        Parameters
+        ----------
+        saved : dict
+            The figures by name, as ``asDict`` gave them.
+
+        Returns
+        -------
+        WeightedLinearRegressionSummary
+            A summary of this class holding them (an ``InputError`` when one is unknown or
+            a required one is missing).
+        """
         measured = {k: saved[k] for k in MEASURED if k in saved}
         summary = super().fromDict({k: v for k, v in saved.items() if k not in MEASURED})
         summary._measured.update(measured)
@@ -104,9 +152,64 @@ class WeightedLinearRegressionTrainingSummary(WeightedLinearRegressionSummary, T
     ``covType``, ``regParam``, and ``confidenceIntervals(alpha)``. On a model just fitted also
     ``meanAbsoluteError``, ``explainedVariance``, ``predictions`` and ``residuals``.
 
+    Attributes
+    ----------
+    lossHistory : list of float
+        The loss after every iteration (``objectiveHistory``).
+    passes : int
+        The passes over the data the fit made.
+    loss : float
+        The final loss, f(W) = ½ Σ w (W·X − y)².
+    gradientNorm : float
+        The norm of the loss's gradient at the solution.
+    solver : str
+        The solver that fitted the model.
+    fitIntercept : bool
+        Whether an intercept was fitted.
+    estimates : list of float, optional
+        The coefficients, the intercept last (qr).
+    coefficientStandardErrors : list of float, optional
+        Their standard errors, in the same order (qr without ``regParam``).
+    tValues, pValues : list of float, optional
+        Their t statistics and two-sided p-values (qr without ``regParam``).
+    r2, r2adj : float, optional
+        R² and adjusted R² (qr).
+    rootMeanSquaredError, meanSquaredError : float, optional
+        √(Σ w e² / Σ w) and its square (qr).
+    residualStandardError : float, optional
+        √(Σ w e² / degreesOfFreedom) (qr).
+    degreesOfFreedom : float, optional
+        The residual degrees of freedom: rows with a positive weight minus coefficients
+        (qr).
+    numInstances : int, optional
+        The rows read (qr).
+    numPositiveWeight : int, optional
+        The rows with a positive weight, n (qr).
+    weightSum : float, optional
+        The sum of the weights (on an evaluation; None for a fit).
+    fValue, fPValue : float, optional
+        The F test that every coefficient but the intercept is 0, and its p-value (qr
+        without ``regParam``; a Wald test with a robust ``covType``).
+    logLikelihood, aic, bic : float, optional
+        The Gaussian log-likelihood and statsmodels' AIC and BIC (qr).
+    conditionNumber : float, optional
+        cond(√W X), the weighted design's condition number (qr).
+    covType : str, optional
+        The covariance behind the standard errors (qr).
+    regParam : float, optional
+        The ridge λ (qr).
+    featureNames : list of str, optional
+        The features' names (from ``VectorAssembler``'s metadata).
+    numIter : int
+        The iterations the fit made.
+    converged : bool
+        Whether the stopping rule was met.
+
     Examples
     --------
-    >>> model.summary.pValues, model.summary.confidenceIntervals(0.05)
+    >>> summary = WeightedLinearRegression(weightCol="w").fit(df).summary
+    >>> summary.pValues, summary.confidenceIntervals(0.05)
+    >>> summary.r2, summary.residualStandardError, summary.conditionNumber
     """
 
     objective: ClassVar[str] = "loss"
@@ -139,7 +242,20 @@ class WeightedLinearRegressionTrainingSummary(WeightedLinearRegressionSummary, T
     def of_result(
         cls, result, feature_names: list[str] | None = None
     ) -> WeightedLinearRegressionTrainingSummary:
-        """The summary of a ``models.wols.RegressionResult`` fitted on ``feature_names``."""
+        """The summary of a ``models.wols.RegressionResult`` fitted on ``feature_names``.
+
+        Parameters
+        ----------
+        result : models.wols.RegressionResult
+            The fit.
+        feature_names : list of str, optional
+            The features' names, for the coefficient table.
+
+        Returns
+        -------
+        WeightedLinearRegressionTrainingSummary
+            The fit's figures under MLlib's names.
+        """
         figures: dict[str, Any] = dict(
             featureNames=None if feature_names is None else list(feature_names),
             lossHistory=result.loss_history,
@@ -196,6 +312,16 @@ class WeightedLinearRegressionTrainingSummary(WeightedLinearRegressionSummary, T
         names from the features column's metadata), columns ``coef``, ``std err``, ``t``,
         ``P>|t|`` and the 1 − ``alpha`` interval. qr only; other solvers give ``coef`` alone.
 
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            The intervals' level is 1 − ``alpha``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per coefficient, indexed by name.
+
         Examples
         --------
         >>> model.summary.toPandas().loc["age", "P>|t|"]
@@ -248,7 +374,18 @@ class WeightedLinearRegressionTrainingSummary(WeightedLinearRegressionSummary, T
 
     def confidenceIntervals(self, alpha: float = 0.05) -> list[list[float]]:
         """[low, high] per coefficient at 1 − ``alpha`` (Student t with degreesOfFreedom), in
-        the order of ``coefficientStandardErrors``; qr only."""
+        the order of ``coefficientStandardErrors``; qr only.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            The intervals' level is 1 − ``alpha`` (0 < alpha < 1).
+
+        Returns
+        -------
+        list of list of float
+            [low, high] per coefficient, the intercept last.
+        """
         if self.coefficientStandardErrors is None:
             raise InputError("confidence intervals need the qr solver without regParam")
         if not 0 < alpha < 1:
