@@ -47,7 +47,54 @@ def log_model(
     defaults to a few rows built from the model's own parameters; the signature is inferred
     from it and its predictions. ``pip_requirements`` defaults to spark-em and its scoring
     dependencies at the versions installed here (spark-em must be installable where the
-    model is served)."""
+    model is served).
+
+    Parameters
+    ----------
+    model : FittedModel or pyspark.ml.PipelineModel
+        A fitted spark-em model, or a ``PipelineModel`` of one ``VectorAssembler`` and a
+        fitted spark-em model (any other stage is refused: it would need Spark to score).
+    name : str, default "model"
+        The model's name in the run (its artifact path).
+    input_example : pandas.DataFrame, optional
+        Rows the model scores; by default a few built from the model's parameters.
+    registered_model_name : str, optional
+        Also register the model under this name in the model registry.
+    pip_requirements : list of str, optional
+        What the serving environment installs; by default spark-em and its scoring
+        dependencies at the versions installed here.
+    **kwargs
+        Passed on to ``mlflow.pyfunc.log_model`` (``metadata``, ``extra_pip_requirements``,
+        ...).
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+        What MLflow returns: ``model_uri`` loads the model back.
+
+    Examples
+    --------
+    >>> import mlflow
+    >>> import pandas as pd
+    >>> import spark_em.mlflow
+    >>> from spark_em.ml import GaussianMixture
+    >>> model = GaussianMixture(k=3).fit(df)
+    >>> with mlflow.start_run():
+    ...     info = spark_em.mlflow.log_model(model, "model")
+    >>> scorer = mlflow.pyfunc.load_model(info.model_uri)  # no Spark needed to score
+    >>> scorer.predict(pd.DataFrame({"features": [[0.0, 4.0], [6.0, 6.0]]}))
+
+    A pipeline of an assembler and a model scores frames of the assembler's inputs:
+
+    >>> from pyspark.ml import Pipeline
+    >>> from pyspark.ml.feature import VectorAssembler
+    >>> table = spark.createDataFrame([(0.1, 4.2), (5.8, 6.1), (4.1, -0.3)] * 20, ["x", "y"])
+    >>> assembler = VectorAssembler(inputCols=["x", "y"], outputCol="features")
+    >>> pipeline = Pipeline(stages=[assembler, GaussianMixture(k=3)]).fit(table)
+    >>> with mlflow.start_run():
+    ...     info = spark_em.mlflow.log_model(pipeline, "pipeline")
+    >>> mlflow.pyfunc.load_model(info.model_uri).predict(pd.DataFrame({"x": [0.0], "y": [4.0]}))
+    """
     from mlflow.models import infer_signature
 
     model = artifact.scoring_model(model)
@@ -71,7 +118,25 @@ def log_model(
 
 def load_model(model_uri: str):
     """The spark-em model logged at ``model_uri`` (a recommender comes back with its
-    parameters and item list; recommendations for its training users need a Spark save)."""
+    parameters and item list; recommendations for its training users need a Spark save).
+
+    Parameters
+    ----------
+    model_uri : str
+        Where ``log_model`` logged it: ``runs:/<run id>/<name>``, ``models:/<name>/<version>``
+        or any artifact URI.
+
+    Returns
+    -------
+    FittedModel
+        The model, of the class it was logged as, with its params and summary.
+
+    Examples
+    --------
+    >>> import spark_em.mlflow
+    >>> model = spark_em.mlflow.load_model(info.model_uri)  # info: what log_model returned
+    >>> model.transform(df).select("prediction").show(3)
+    """
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
     found = list(local.rglob(artifact.MODEL_FILE))
     if len(found) != 1:
@@ -92,19 +157,21 @@ def autolog(log_models: bool = True, disable: bool = False, silent: bool = False
 
     Parameters
     ----------
-    log_models : bool
+    log_models : bool, default True
         Log the fitted model with each fit.
-    disable : bool
+    disable : bool, default False
         Stop logging fits.
-    silent : bool
+    silent : bool, default False
         Say nothing: no MLflow event logs or warnings while a fit is logged, and no warning
         when logging it fails.
 
     Examples
     --------
     >>> import spark_em.mlflow
+    >>> from spark_em.ml import GaussianMixture
     >>> spark_em.mlflow.autolog()
-    >>> model = GaussianMixture(k=3).fit(df)   # logged in a run of its own
+    >>> model = GaussianMixture(k=3).fit(df)  # logged in a run of its own
+    >>> spark_em.mlflow.autolog(disable=True)
     """
     _settings.update(log_models=bool(log_models), silent=bool(silent))
     if disable:
