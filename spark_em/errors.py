@@ -24,6 +24,7 @@ class InputError(ValueError):
 
     Examples
     --------
+    >>> from spark_em import InputError
     >>> exc = InputError("{param} 30 is larger than the number of rows (20)", param="k")
     >>> str(exc)
     'k 30 is larger than the number of rows (20)'

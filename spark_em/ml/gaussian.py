@@ -297,7 +297,7 @@ class GaussianMixtureSummary(TrainingSummary):
 
     Examples
     --------
-    >>> from spark_em.ml import GaussianMixture
+    >>> from spark_em.ml import GaussianMixture  # df: the estimator's example
     >>> summary = GaussianMixture(kValues=[2, 3, 4]).fit(df).summary
     >>> summary.logLikelihood, summary.numIter, summary.clusterSizes
     >>> summary.metrics()["bic"]

@@ -208,8 +208,8 @@ class WeightedLinearRegression(
     >>> import numpy as np
     >>> from pyspark.ml.feature import VectorAssembler
     >>> rng = np.random.default_rng(0)
-    >>> x = rng.uniform(-4, 4, size=1000)
-    >>> rows = [(float(v), float(v - 4 + rng.normal(0, 0.5)), float(abs(1 / v))) for v in x]
+    >>> x, w = rng.uniform(-4, 4, size=1000), rng.uniform(0.5, 2.0, size=1000)
+    >>> rows = [(float(a), float(a - 4 + rng.normal(0, 0.5)), float(b)) for a, b in zip(x, w)]
     >>> df = VectorAssembler(inputCols=["x"], outputCol="features").transform(
     ...     spark.createDataFrame(rows, ["x", "label", "w"])
     ... )
@@ -364,8 +364,8 @@ class WeightedLinearRegressionModel(FittedModel, _WeightedLinearRegressionParams
     >>> import numpy as np
     >>> from pyspark.ml.feature import VectorAssembler
     >>> rng = np.random.default_rng(0)
-    >>> x = rng.uniform(-4, 4, size=1000)
-    >>> rows = [(float(v), float(v - 4 + rng.normal(0, 0.5)), float(abs(1 / v))) for v in x]
+    >>> x, w = rng.uniform(-4, 4, size=1000), rng.uniform(0.5, 2.0, size=1000)
+    >>> rows = [(float(a), float(a - 4 + rng.normal(0, 0.5)), float(b)) for a, b in zip(x, w)]
     >>> df = VectorAssembler(inputCols=["x"], outputCol="features").transform(
     ...     spark.createDataFrame(rows, ["x", "label", "w"])
     ... )
