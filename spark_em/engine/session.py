@@ -28,8 +28,9 @@ def get_spark(app_name: str = "spark-em", remote: str | None = None):
     Returns
     -------
     pyspark.sql.SparkSession
-        The session: the active one if there is one, else a new one (in a classic session,
-        Spark's driver log set to ``SPARK_EM_LOG_LEVEL``, ERROR by default).
+        The session: the active one if there is one, else a new one. In a classic session
+        Spark's driver log is at ``SPARK_EM_LOG_LEVEL`` (WARN by default), unless
+        spark-submit was given ``spark.log.level``.
 
     Examples
     --------
