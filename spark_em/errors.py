@@ -89,8 +89,8 @@ class DegenerateFitWarning(UserWarning):
     """A fit ended in a model that cannot be trusted as it is (a component with almost no
     weight, predictions outside the observed range): the message says what and what to try.
 
-    The fit's model is returned all the same; the recommender also lists the problems in its
-    ``summary.warnings``.
+    The fit's model is returned all the same; ``MaskedGaussianMixture`` and
+    ``MixtureRecommender`` also list the problems in its ``summary.warnings``.
 
     Examples
     --------
