@@ -88,7 +88,10 @@ def log_model(
 
     >>> from pyspark.ml import Pipeline
     >>> from pyspark.ml.feature import VectorAssembler
-    >>> table = spark.createDataFrame([(0.1, 4.2), (5.8, 6.1), (4.1, -0.3)] * 20, ["x", "y"])
+    >>> import numpy as np
+    >>> centres = np.repeat([[4.0, 0.0], [6.0, 6.0], [0.0, 4.0]], 100, axis=0)
+    >>> points = centres + np.random.default_rng(0).normal(size=centres.shape)
+    >>> table = spark.createDataFrame(points.tolist(), ["x", "y"])
     >>> assembler = VectorAssembler(inputCols=["x", "y"], outputCol="features")
     >>> pipeline = Pipeline(stages=[assembler, GaussianMixture(k=3)]).fit(table)
     >>> with mlflow.start_run():
