@@ -94,6 +94,21 @@ class HasVerbose(Params):
         return self._set(verbose=value)
 
     def fit(self, dataset, params=None):
+        """The estimator's ``fit``, with its progress shown on stderr when ``verbose`` is set
+        (on the estimator or in ``params``).
+
+        Parameters
+        ----------
+        dataset : pyspark.sql.DataFrame
+            The data to fit.
+        params : dict, list or tuple, optional
+            A param map, or several (as ``Estimator.fit`` takes them).
+
+        Returns
+        -------
+        Model or list of Model
+            What ``Estimator.fit`` returns.
+        """
         verbose = self.getVerbose()
         if isinstance(params, dict):
             verbose = bool(params.get(self.verbose, verbose))
