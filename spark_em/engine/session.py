@@ -44,6 +44,10 @@ def get_spark(app_name: str = "spark-em", remote: str | None = None):
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
         return SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
+    if _context_running():
+        # An existing session is reused as it is: options given to the builder now could not
+        # take effect, and Spark would log a warning saying so.
+        return quiet(SparkSession.builder.getOrCreate())
     builder = SparkSession.builder.appName(app_name)
     # Under spark-submit the JVM exists already and holds --master / spark-defaults.conf; a
     # master set here would override them.
@@ -53,11 +57,17 @@ def get_spark(app_name: str = "spark-em", remote: str | None = None):
         builder = builder.master("local[*]")
     if _log_level_configured():
         return builder.getOrCreate()
-    if SparkSession.getActiveSession() is None:
-        # Spark 4 applies it while the context starts, so that most of its INFO lines are
-        # not printed when spark-submit runs without a log4j configuration
-        builder = builder.config("spark.log.level", log_level())
-    return quiet(builder.getOrCreate())
+    # Spark 4 applies it while the context starts, so that most of its INFO lines are not
+    # printed when spark-submit runs without a log4j configuration
+    return quiet(builder.config("spark.log.level", log_level()).getOrCreate())
+
+
+def _context_running() -> bool:
+    """Whether this process already holds a SparkContext (in any thread: the active session
+    is per thread, the context is not)."""
+    from pyspark import SparkContext
+
+    return SparkContext._active_spark_context is not None
 
 
 def _log_level_configured() -> bool:
