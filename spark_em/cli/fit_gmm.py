@@ -52,13 +52,14 @@ from spark_em.io.named import format_of, read_frame
 from spark_em.io.synthetic import blobs, planted_ratings
 from spark_em.io.triples import RatingsIndex, read_triples
 from spark_em.kernels.gaussian import COVARIANCE_TYPES, REG_COVAR
+from spark_em.kernels.kmeans import EUCLIDEAN, MEASURES
 from spark_em.kernels.masked import MIN_VARIANCE
 from spark_em.models import gaussian as gaussian_model
 from spark_em.models import kmeans as kmeans_model
 from spark_em.models import masked as masked_model
 from spark_em.models import missing as missing_model
 from spark_em.models import recommend
-from spark_em.models.seeding import INIT_MODES
+from spark_em.models.seeding import PARALLEL
 from spark_em.models.selection import CRITERIA
 
 RATINGS = "ratings"  # --model's name for the masked mixture of matrix completion
@@ -70,7 +71,10 @@ FAMILIES = {
         gaussian_model,
         lambda args: {"covariance_type": args.covariance, "reg_covar": args.reg_covar},
     ),
-    kmeans_model.NAME: (kmeans_model, lambda args: {}),
+    kmeans_model.NAME: (
+        kmeans_model,
+        lambda args: {"distance_measure": args.distance_measure or EUCLIDEAN},
+    ),
 }
 
 
@@ -155,12 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--init",
-        choices=INIT_MODES,
+        choices=kmeans_model.INIT_MODES,
         default="reference",
         help="the start: reference (the course's: K data rows, the default here so that the "
-        "course's numbers are reproduced; the estimators default to kmeans++), kmeans++ "
-        "(greedy k-means++; for ratings over each user's observed ratings, unrated items at "
-        "the item's mean) or random (complete data)",
+        "course's numbers are reproduced; the estimators default to kmeans++, KMeans to "
+        "k-means||), kmeans++ (greedy k-means++; for ratings over each user's observed "
+        "ratings, unrated items at the item's mean), random (complete data) or k-means|| "
+        "(--model kmeans: MLlib's scalable k-means++, 2 rounds)",
+    )
+    ap.add_argument(
+        "--distance-measure",
+        choices=MEASURES,
+        help="--model kmeans: euclidean (the default) or cosine (1 - cos(x, c), MLlib's)",
     )
     ap.add_argument(
         "--prior-strength",
@@ -292,6 +302,9 @@ def _chosen_model(args) -> None:
         )
     if args.model == RATINGS and args.init == "random":
         raise InputError("--init random is for complete data; ratings take reference or kmeans++")
+    if args.model != kmeans_model.NAME and (args.init == PARALLEL or args.distance_measure):
+        flag = f"--init {PARALLEL}" if args.init == PARALLEL else "--distance-measure"
+        raise InputError(f"{flag} is for --model kmeans")
     if args.model != RATINGS and args.prior_strength:
         raise InputError("--prior-strength is for --model ratings")
     if not (math.isfinite(args.prior_strength) and args.prior_strength >= 0):
