@@ -30,6 +30,7 @@ from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     HasBackend,
     HasIterationParams,
+    HasVerbose,
     MixtureSetters,
     given,
     gt,
@@ -229,6 +230,7 @@ class KMeansSummary(TrainingSummary):
 
 class KMeans(
     Tracked,
+    HasVerbose,
     Estimator,
     _KMeansParams,
     HasBackend,
@@ -277,6 +279,9 @@ class KMeans(
         A column of row weights (>= 0); an integer weight m counts as m copies of the row.
     backend : {"auto", "rdd", "dataframe"}, default "auto"
         Where the fit keeps the data.
+    verbose : bool, default False
+        Print one line per pass of every restart (seeding passes, then Lloyd's, with the
+        cost) on stderr while fitting; the ``spark_em`` logger's lines.
 
     Examples
     --------
@@ -303,6 +308,7 @@ class KMeans(
         distanceCol="distance",
         weightCol=None,
         backend="auto",
+        verbose=False,
     ):
         super().__init__()
         self._set(**given(self._input_kwargs))
@@ -324,6 +330,7 @@ class KMeans(
         distanceCol="distance",
         weightCol=None,
         backend="auto",
+        verbose=False,
     ):
         """Set params by keyword (those of the constructor).
 
@@ -363,6 +370,17 @@ class KMeans(
         return self._set(initSteps=value)
 
     def setNInit(self, value: int):
+        """Set ``nInit``, the restarts (>= 1); the lowest cost is kept.
+
+        Parameters
+        ----------
+        value : int
+
+        Returns
+        -------
+        KMeans
+            This estimator.
+        """
         return self._set(nInit=value)
 
     def setDistanceMeasure(self, value: str):
@@ -380,12 +398,45 @@ class KMeans(
         return self._set(distanceMeasure=value)
 
     def setPredictionCol(self, value: str):
+        """Set ``predictionCol``, the column of each row's cluster.
+
+        Parameters
+        ----------
+        value : str
+
+        Returns
+        -------
+        KMeans
+            This estimator.
+        """
         return self._set(predictionCol=value)
 
     def setDistanceCol(self, value: str):
+        """Set ``distanceCol``, the column of each row's distance to its centre.
+
+        Parameters
+        ----------
+        value : str
+
+        Returns
+        -------
+        KMeans
+            This estimator.
+        """
         return self._set(distanceCol=value)
 
     def setWeightCol(self, value: str):
+        """Set ``weightCol``, a column of row weights (>= 0).
+
+        Parameters
+        ----------
+        value : str
+
+        Returns
+        -------
+        KMeans
+            This estimator.
+        """
         return self._set(weightCol=value)
 
     def _fit(self, dataset) -> KMeansModel:

@@ -115,3 +115,7 @@ def test_verbose_prints_one_line_per_iteration(spark, capsys, caplog):
         fitted = KMeans(k=2, seed=0).fit(df)
     costs = [r.getMessage() for r in caplog.records if r.name == "spark_em"]
     assert len(costs) == fitted.summary.numIter and all(" cost " in c for c in costs)
+    capsys.readouterr()
+    shown_fit = KMeans(k=2, seed=0, verbose=True).fit(df)
+    kmeans_lines = [line for line in capsys.readouterr().err.splitlines() if " cost " in line]
+    assert len(kmeans_lines) == shown_fit.summary.numIter
