@@ -35,6 +35,7 @@ from spark_em.engine.block import (
     unpack_block,
 )
 from spark_em.engine.files import listed_files
+from spark_em.engine.held import derived, free
 
 SCHEMA = "offset long, kind string, payload binary"
 _SCHEMA_ARROW = pa.schema([("offset", pa.int64()), ("kind", pa.string()), ("payload", pa.binary())])
@@ -93,6 +94,38 @@ def _gathered(frame, per_partition_fn) -> list:
     return [wire.decode(r.result) for r in frame.mapInArrow(run, "result binary").collect()]
 
 
+def _parsed_batches(piece: int, records, per_batch: int = 16):
+    """A parser's ("block", ...) and ("meta", dict) records as ``PARSED`` record batches."""
+    out: dict[str, list] = {"piece": [], "local": [], "kind": [], "payload": []}
+    for tag, body in records:
+        if tag == "block":
+            kind, payload = pack_block(Block(body[1], body[2], body[3]))
+            local = body[1]
+        else:
+            kind, payload, local = "meta", wire.encode(body), -1
+        for name, value in zip(out, (piece, local, kind, payload)):
+            out[name].append(value)
+        if len(out["piece"]) == per_batch:
+            yield pa.RecordBatch.from_pydict(out, schema=_PARSED_ARROW)
+            out = {name: [] for name in out}
+    yield pa.RecordBatch.from_pydict(out, schema=_PARSED_ARROW)
+
+
+def parsed_frame(frame, parse):
+    """``frame`` parsed partition by partition: ``parse(piece, batches)`` with the partition's
+    number and its Arrow batches, into a DataFrame of ``PARSED`` rows (not cached)."""
+
+    def per_partition(batches):
+        from pyspark import TaskContext
+
+        # The task's partition number: a spark_partition_id() column can be folded into a
+        # local relation and read 0 everywhere.
+        piece = TaskContext.get().partitionId()
+        yield from _parsed_batches(piece, parse(piece, batches))
+
+    return frame.mapInArrow(per_partition, PARSED)
+
+
 class FrameBackend:
     name = "dataframe"
 
@@ -124,7 +157,7 @@ class FrameBackend:
 
     def repartitioned(self, blocks, num_partitions):
         spread = cached(blocks.repartition(num_partitions))
-        blocks.unpersist()
+        free(blocks)
         return spread
 
     # --- passes
@@ -286,18 +319,14 @@ class FrameBackend:
 
         def per_partition(batches):
             for piece, group in itertools.groupby(rows_of(batches), key=lambda r: r[0]):
-                out = {"piece": [], "local": [], "kind": [], "payload": []}
-                for tag, body in parse(piece, (values for _, values in group)):
-                    if tag == "block":
-                        kind, payload = pack_block(Block(body[1], body[2], body[3]))
-                        local = body[1]
-                    else:
-                        kind, payload, local = "meta", wire.encode(body), -1
-                    for name, value in zip(out, (piece, local, kind, payload)):
-                        out[name].append(value)
-                yield pa.RecordBatch.from_pydict(out, schema=_PARSED_ARROW)
+                yield from _parsed_batches(piece, parse(piece, (values for _, values in group)))
 
         return source.mapInArrow(per_partition, PARSED).cache()
+
+    def parse_frame(self, frame, parse):
+        """``parse(piece, batches)`` over each Spark partition of ``frame`` (the piece is the
+        partition's number, the batches its Arrow record batches), as ``parse`` gives."""
+        return parsed_frame(frame, parse).cache()
 
     def metas(self, parsed):
         from pyspark.sql import functions as F
@@ -306,18 +335,17 @@ class FrameBackend:
         return sorted((wire.decode(r.payload) for r in rows), key=lambda m: m["partition"])
 
     def place(self, parsed, starts):
+        """The parsed blocks at their global rows: a projection of the cached parsed rows (the
+        first row of each piece looked up in a literal map), not a second cached copy."""
         from pyspark.sql import functions as F
 
-        spark = parsed.sparkSession
-        bases = spark.createDataFrame(
-            [(int(p), int(s)) for p, s in starts.items()], "piece long, base long"
+        bases = F.create_map(
+            *[F.lit(v).cast("long") for p, s in starts.items() for v in (int(p), int(s))]
         )
-        blocks = (
-            parsed.where(F.col("kind") != "meta")
-            .join(F.broadcast(bases), "piece")
-            .select((F.col("base") + F.col("local")).alias("offset"), "kind", "payload")
+        blocks = parsed.where(F.col("kind") != "meta").select(
+            (F.col("local") + bases[F.col("piece")]).alias("offset"), "kind", "payload"
         )
-        return cached(blocks)
+        return derived(blocks, parsed)
 
 
 FRAME = FrameBackend()

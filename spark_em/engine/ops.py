@@ -20,6 +20,7 @@ from scipy import sparse
 
 from spark_em.engine.backend import backend_for, backend_of, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, Block
+from spark_em.engine.held import free
 from spark_em.errors import InputError, executor_errors
 from spark_em.kernels.arrays import (
     column_summary,
@@ -117,7 +118,7 @@ def weight_problem(weights: np.ndarray) -> tuple[int, str] | None:
 def release(blocks) -> None:
     """Free the cached ``blocks`` on every executor before returning (a fit ends leaving the
     executors' storage as it found it)."""
-    blocks.unpersist(True)
+    free(blocks, True)
 
 
 def cached(blocks):

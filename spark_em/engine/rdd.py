@@ -21,6 +21,7 @@ from spark_em.engine.block import (
     unpack_block,
 )
 from spark_em.engine.files import hadoop_files
+from spark_em.engine.held import derived
 from spark_em.engine.session import context_of
 
 
@@ -125,6 +126,28 @@ class RDDBackend:
         rows = sc.union(texts).map(lambda line: (line,))
         return files, Pieces(rows, numbers)
 
+    def parse_frame(self, frame, parse):
+        """``parse(piece, batches)`` over each Spark partition of ``frame``, its Arrow record
+        batches read in a Python RDD (Spark's Arrow batches of the DataFrame, as ``toPandas``
+        uses them), so no Python object per row and no second Python worker per task."""
+        import pyarrow as pa
+        from pyspark.rdd import RDD as PythonRDD
+        from pyspark.serializers import NoOpSerializer
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        schema = to_arrow_schema(frame.schema)
+        batches = PythonRDD(
+            frame._jdf.toArrowBatchRdd().toJavaRDD(),
+            frame.sparkSession.sparkContext,
+            NoOpSerializer(),
+        )
+
+        def run(index: int, messages: Iterable[bytes]) -> Iterator[tuple]:
+            read = (pa.ipc.read_record_batch(pa.py_buffer(m), schema) for m in messages)
+            return parse(index, read)
+
+        return batches.mapPartitionsWithIndex(run).persist()
+
     def per_partition(self, pieces, fn):
         return pieces.rdd.mapPartitions(lambda rows: [fn(rows)]).collect()
 
@@ -143,14 +166,16 @@ class RDDBackend:
         )
 
     def place(self, parsed, starts):
-        def placed(records: Iterable) -> Iterator[Block]:
-            for piece, local_start, rows, weights in records:
-                yield Block(starts[piece] + local_start, rows, weights)
+        """The parsed blocks at their global rows: a map over the persisted parsed records,
+        not a second cached copy."""
 
-        local = parsed.filter(lambda r: r[0] == "block").map(lambda r: r[1])
-        blocks = local.mapPartitions(placed, preservesPartitioning=True).cache()
-        blocks.count()
-        return blocks
+        def placed(records: Iterable) -> Iterator[Block]:
+            for tag, body in records:
+                if tag == "block":
+                    piece, local_start, rows, weights = body
+                    yield Block(starts[piece] + local_start, rows, weights)
+
+        return derived(parsed.mapPartitions(placed, preservesPartitioning=True), parsed)
 
 
 RDD = RDDBackend()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +21,25 @@ import numpy as np
 from spark_em.engine.backend import backend_for, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, default_partitions
 from spark_em.errors import InputError
+from spark_em.io.columnar import (
+    NUMBER,
+    Column,
+    feature_columns,
+    kind_of,
+    parse_batches,
+    quoted,
+    selected,
+)
 from spark_em.io.named import read_frame
-from spark_em.io.parser import PartitionParser, assemble, check_missing, rows_before, value_check
-from spark_em.io.vectors import as_array, check_vector_column
+from spark_em.io.parser import (
+    Batches,
+    PartitionParser,
+    assemble,
+    check_missing,
+    rows_before,
+    value_check,
+)
+from spark_em.kernels.arrays import MAX_MAGNITUDE
 
 FORMATS = ("text", "csv", "npy")
 
@@ -274,6 +290,7 @@ def read_npy(
             for start in range(lo, hi, block_rows):  # places are global rows, from 1
                 values = np.asarray(data[start : min(hi, start + block_rows)], dtype=np.float64)
                 yield from parser.add_block(values, start + 1)
+            yield from parser.flush()
             yield parser.summary(n_lines=hi - lo)
 
     def describe(meta, metas):
@@ -286,25 +303,30 @@ def read_npy(
 
 def read_dataframe(
     df,
-    column: str,
+    column: str | Sequence[str],
     ratings: bool = True,
     block_rows: int = DEFAULT_BLOCK_ROWS,
     backend: str | None = None,
     missing: str | None = None,
     weights: str | None = None,
+    param: str = "column",
+    source: str | None = None,
 ):
-    """A DataFrame column of numeric arrays or ``pyspark.ml`` vectors as blocks, in row order;
-    ``backend`` by default that of ``df``'s session. With ``missing="nan"`` (and
-    ``ratings=False``) NaN, and a null element of an array, mark a missing value (``"zero"``:
-    0 does). ``weights``: the name of a numeric column of each row's weight (>= 0, finite),
-    which become the blocks' weights (with missing values too; not for ratings).
+    """A DataFrame's features as blocks, in row order: a column of ``pyspark.ml`` vectors
+    (dense or sparse) or of numeric arrays, or a list of numeric columns; read one Arrow batch
+    at a time (``io.columnar``) in one pass. ``backend`` by default that of ``df``'s session.
+    With ``missing="nan"`` (and ``ratings=False``) NaN, a null element of an array and a null
+    in a numeric column mark a missing value (``"zero"``: 0 does). ``weights``: the name of a
+    numeric column of each row's weight (>= 0, finite), which become the blocks' weights
+    (with missing values too; not for ratings).
 
     Parameters
     ----------
     df : pyspark.sql.DataFrame
         The data.
-    column : str
-        Its column of ``pyspark.ml`` vectors or arrays of numbers, all of one length.
+    column : str or list of str
+        Its column of ``pyspark.ml`` vectors or arrays of numbers, all of one length; or its
+        numeric columns, one feature each.
     ratings : bool, default True
         Ratings (0 = missing, negative values refused), or complete data (False).
     block_rows : int, default 4096
@@ -317,6 +339,12 @@ def read_dataframe(
         value must be a number.
     weights : str, optional
         A numeric column of each row's weight (finite, >= 0); complete data only.
+    param : str, default "column"
+        The name to give the features in a message about their column (an estimator's
+        ``featuresCol``).
+    source : str, optional
+        What a message about a row calls the data (a file's name); by default the features
+        column, or "the DataFrame".
 
     Returns
     -------
@@ -334,57 +362,70 @@ def read_dataframe(
     ... )
     >>> summarize(read_dataframe(df, "x", ratings=False, weights="w")).total_weight
     3.0
+    >>> blocks = read_dataframe(points, ["height", "weight"], ratings=False)
     """
-    check_vector_column(df, column)
+    features = feature_columns(df, column, param, empty="the value is null")
     missing = check_missing(missing, ratings)
     if weights is not None:
-        _check_weight_column(df, weights, column, ratings, missing)
-    check = value_check(ratings, missing)
-    weight_column = None if weights is None else -1
+        _check_weight_column(df, weights, [c.name for c in features], ratings)
+    named = [c.name for c in features] if features[0].kind == NUMBER else None
+    check = value_check(ratings, missing, named)
+    columns = features + ([] if weights is None else [Column(weights, NUMBER, None)])
+    if weights is not None:
+        check = _with_weight(check, weights)
 
-    def parse(piece: int, rows: Iterable) -> Iterator[tuple]:
-        parser = PartitionParser(
-            piece, block_rows, check, missing=missing, weight_column=weight_column
+    def make_parser(piece: int) -> PartitionParser:
+        return PartitionParser(
+            piece,
+            block_rows,
+            check,
+            missing=missing,
+            weight_column=None if weights is None else -1,
         )
-        n = 0
-        for n, row in enumerate(rows, start=1):
-            if parser.error:
-                continue
-            if row[0] is None:
-                parser.fail(n, "the value is null")
-                continue
-            values = as_array(row[0])
-            if weights is not None:
-                weight = np.nan if row[1] is None else float(row[1])
-                if not (np.isfinite(weight) and weight >= 0):
-                    parser.fail(n, f"weight ({weights!r}) {row[1]} is not a finite number >= 0")
-                    continue
-                values = np.append(values, weight)  # the last column: the parser sets it apart
-            yield from parser.add(values, n)
-        yield from parser.flush()
-        yield parser.summary(n_lines=n)
+
+    where = source or (
+        "the DataFrame" if features[0].kind == NUMBER else f"column {features[0].name!r}"
+    )
 
     def describe(meta, metas):
         if meta is None:
-            return f"column {column!r}: no data rows"
+            return f"{where}: no data rows"
         row = rows_before(meta, metas) + meta["error"][0]
-        return f"column {column!r} row {row}: {meta['error'][1]}"
+        message = meta["error"][1].removeprefix(f"{where}: ")  # said once is enough
+        return f"{where} row {row}: {message}"
 
     chosen = backend_for(df.sparkSession, backend)
-    columns = [column] if weights is None else [column, weights]
-    return assemble(chosen, chosen.rows_of(df, columns), parse, describe)[0]
+    frame, arriving = selected(df, columns)
+    return assemble(chosen, Batches(frame), parse_batches(arriving, make_parser), describe)[0]
 
 
-def _check_weight_column(df, weight_col: str, column: str, ratings: bool, missing) -> None:
-    from pyspark.sql.types import NumericType
+def _with_weight(check, name: str):
+    """``check`` of the features, with the last column each row's weight (finite, >= 0)."""
 
+    def checked(values: np.ndarray):
+        weight = values[:, -1]
+        with np.errstate(invalid="ignore"):
+            bad_weight = ~np.isfinite(weight) | (weight < 0) | (np.abs(weight) > MAX_MAGNITUDE)
+        bad, droppable, describe = check(values[:, :-1])
+
+        def described(row: int) -> str:
+            if bad_weight[row]:
+                return f"weight ({name!r}) {weight[row]} is not a finite number >= 0"
+            return describe(row)
+
+        return bad | bad_weight, droppable & ~bad_weight, described
+
+    return checked
+
+
+def _check_weight_column(df, weight_col: str, features: list[str], ratings: bool) -> None:
     if weight_col not in df.columns:
         raise InputError(
             f"no weight column {weight_col!r}; the DataFrame has {', '.join(df.columns)}"
         )
-    if weight_col == column:
-        raise InputError(f"the weight column cannot be the features column {column!r}")
-    if not isinstance(df.schema[weight_col].dataType, NumericType):
+    if weight_col in features:
+        raise InputError(f"the weight column cannot be a features column ({weight_col!r})")
+    if kind_of(df, weight_col, "weightCol") != NUMBER:
         raise InputError(
             f"the weight column {weight_col!r} must hold numbers, not "
             f"{df.schema[weight_col].dataType.simpleString()}"
@@ -444,8 +485,6 @@ def read_columns(
     >>> from spark_em import get_spark, read_columns
     >>> blocks = read_columns(get_spark(), "people.csv", weights="w", features=["age", "income"])
     """
-    from pyspark.sql import functions as F
-
     df = read_frame(spark, path, fmt)
     if weights is not None and weights not in df.columns:
         raise InputError(f"{path}: no weight column {weights!r}; it has {', '.join(df.columns)}")
@@ -459,25 +498,24 @@ def read_columns(
         raise InputError(f"{path}: the weight column {weights!r} cannot be a feature")
     if not features:
         raise InputError(f"{path}: no feature columns")
-    row = F.array(*[F.col(f"`{c}`").try_cast("double") for c in features]).alias(FEATURES)
-    chosen = [row] + ([F.col(f"`{weights}`").try_cast("double").alias(weights)] if weights else [])
+    chosen = [quoted(c).try_cast("double").alias(c) for c in features]
+    if weights:
+        chosen.append(quoted(weights).try_cast("double").alias(weights))
     blocks = read_dataframe(
         df.select(*chosen),
-        FEATURES,
+        features,
         ratings=False,
         block_rows=block_rows,
         backend=backend,
         missing=missing,
         weights=weights,
+        source=path,
     )
     return (
         backend_for(spark, backend).repartitioned(blocks, num_partitions)
         if num_partitions
         else blocks
     )
-
-
-FEATURES = "__spark_em_features"
 
 
 def read_matrix(

@@ -10,6 +10,7 @@ the place of the earliest problem, or gives every block its global row offset.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,9 +40,9 @@ def check_missing(missing: str | None, ratings: bool) -> str | None:
     return None if missing == "none" else missing
 
 
-def value_check(ratings: bool, missing: str | None = None) -> Check:
+def value_check(ratings: bool, missing: str | None = None, names: list[str] | None = None) -> Check:
     """Every value finite (and, for ratings, >= 0), or NaN where ``missing`` allows it; a bad
-    row may be dropped."""
+    row may be dropped. A problem names its column by ``names`` (by number without them)."""
 
     def check(values: np.ndarray):
         bad_values = out_of_range(values) if missing else out_of_range(values) | np.isnan(values)
@@ -57,11 +58,17 @@ def value_check(ratings: bool, missing: str | None = None) -> Check:
                 if not np.isfinite(value) or abs(value) > MAX_MAGNITUDE
                 else (f"negative value {value:g} (ratings must be >= 0; 0 marks a missing entry)")
             )
-            return f"column {col + 1}: {what}"
+            return f"column {col + 1 if names is None else repr(names[col])}: {what}"
 
         return bad, bad, describe
 
     return check
+
+
+class Batches(NamedTuple):
+    """A DataFrame to parse by Arrow record batches, a piece per Spark partition."""
+
+    frame: object
 
 
 class PartitionParser:
@@ -69,8 +76,9 @@ class PartitionParser:
     with ``drop`` leaves out every row whose problem may be dropped and counts them.
 
     ``add(row, place)`` takes a row (an array) and where it came from (a line or row number
-    within the piece); ``fail(place, message, droppable)`` records a row that could not be
-    read; ``flush()`` yields the last block and ``summary()`` the piece's report, as
+    within the piece); ``add_block(values, first_place)`` many rows at once, from consecutive
+    places; ``fail(place, message, droppable)`` records a row that could not be read;
+    ``flush()`` yields the last block and ``summary()`` the piece's report, as
     ("block", (piece, local start, values, weights)) and ("meta", dict) records. With a
     ``weight_column``, that column of each row (checked with the rest) leaves the values and
     becomes the block's weights; without one a block's weights are None.
@@ -93,32 +101,39 @@ class PartitionParser:
         self.check = check
         self.drop = drop
         self.dropped = 0
-        self.rows: list[np.ndarray] = []
-        self.places: list[int] = []  # where each pending row came from (local line or row)
+        # the rows not yet in a block: arrays of rows, and the places they came from
+        self.chunks: list[np.ndarray] = []
+        self.places: list[np.ndarray] = []
+        self.pending = 0
         self.n_rows = 0
         self.width: int | None = width  # None: the first row's
         self.first_place: int | None = None
         self.error: tuple[int, str] | None = None
 
     def _problems(self):
-        """(rows in the way of a block, rows to leave out, describe, the rows) of the pending
-        rows."""
-        values = np.vstack(self.rows)
+        """(rows in the way of a block, rows to leave out, describe, the rows, their places)
+        of the pending rows."""
+        values = self.chunks[0] if len(self.chunks) == 1 else np.concatenate(self.chunks)
+        places = self.places[0] if len(self.places) == 1 else np.concatenate(self.places)
+        values = np.array(values, dtype=np.float64)  # a copy the checks may change
         if self.zero_is_missing:
-            values[values == 0] = np.nan
+            zeros = values == 0
+            if self.weight_column is not None:
+                zeros[:, self.weight_column] = False  # a weight of 0 is a weight
+            values[zeros] = np.nan
         bad, droppable, describe = self.check(values)
         fatal = bad & ~droppable if self.drop else bad
-        return fatal, bad, describe, values
+        return fatal, bad, describe, values, places
 
     def _pending_problem(self) -> tuple[int, str] | None:
         """The first problem among the rows not yet in a block, as (place, message)."""
-        if not self.rows:
+        if not self.chunks:
             return None
-        fatal, _, describe, _ = self._problems()
+        fatal, _, describe, _, places = self._problems()
         if not fatal.any():
             return None
         row = int(np.flatnonzero(fatal)[0])
-        return self.places[row], describe(row)
+        return int(places[row]), describe(row)
 
     def fail(self, place: int, message: str, droppable: bool = True) -> None:
         """Record a problem at ``place`` unless a pending row before it has one already (with
@@ -128,41 +143,61 @@ class PartitionParser:
             return
         self.error = self._pending_problem() or (place, message)
 
+    def _wrong_width(self, width: int, place: int) -> bool:
+        """Whether rows of ``width`` values are refused (the first row sets the width)."""
+        if self.width is None:
+            self.width, self.first_place = width, place
+            return False
+        return width != self.width
+
     def add(self, row: np.ndarray, place: int, droppable: bool = True) -> Iterator[tuple]:
         """A row from ``place``; one of another width is a problem (``droppable`` or not)."""
-        if self.width is None:
-            self.width, self.first_place = row.size, place
-        elif row.size != self.width:
+        if self._wrong_width(row.size, place):
             self.fail(
                 place, f"{row.size} values, expected {self.width} as on the rows before", droppable
             )
             return
-        self.rows.append(row)
-        self.places.append(place)
-        if len(self.rows) == self.block_rows:
-            yield from self.flush()
+        yield from self._take(np.reshape(row, (1, -1)), np.array([place]))
 
     def add_block(self, values: np.ndarray, first_place: int) -> Iterator[tuple]:
-        """Many rows at once, from places ``first_place``, ``first_place + 1``, ..."""
-        yield from self.flush()
-        if self.error:
+        """Many rows at once (a 2-D array), from places ``first_place``, ``first_place + 1``,
+        ...; rows of another width than the rows before are a problem."""
+        if self.error or values.shape[0] == 0:
             return
-        self.rows, self.places = list(values), list(range(first_place, first_place + len(values)))
-        if self.width is None:
-            self.width, self.first_place = values.shape[1], first_place
-        yield from self.flush()
+        if self._wrong_width(values.shape[1], first_place):
+            self.fail(
+                first_place,
+                f"{values.shape[1]} values, expected {self.width} as on the rows before",
+                droppable=False,
+            )
+            return
+        yield from self._take(values, np.arange(first_place, first_place + values.shape[0]))
+
+    def _take(self, values: np.ndarray, places: np.ndarray) -> Iterator[tuple]:
+        """Pending rows, a block flushed whenever ``block_rows`` are waiting."""
+        at = 0
+        while at < values.shape[0] and not self.error:
+            room = self.block_rows - self.pending
+            self.chunks.append(values[at : at + room])
+            self.places.append(places[at : at + room])
+            taken = self.chunks[-1].shape[0]
+            self.pending += taken
+            at += taken
+            if self.pending == self.block_rows:
+                yield from self.flush()
 
     def flush(self) -> Iterator[tuple]:
-        if not self.rows or self.error:
+        if not self.chunks or self.error:
             return
-        fatal, bad, describe, values = self._problems()
+        fatal, bad, describe, values, places = self._problems()
         if fatal.any():
             row = int(np.flatnonzero(fatal)[0])
-            self.error = self.places[row], describe(row)
+            self.error = int(places[row]), describe(row)
             return
-        values = values[~bad]
-        self.dropped += int(bad.sum())
-        self.rows, self.places = [], []
+        self.chunks, self.places, self.pending = [], [], 0
+        if bad.any():
+            values = values[~bad]
+            self.dropped += int(bad.sum())
         if values.shape[0]:
             weights = None
             if self.weight_column is not None:
@@ -186,18 +221,23 @@ class PartitionParser:
         )
 
 
-def _checked_rows(metas: list[dict], describe, report: dict | None) -> dict[int, int]:
-    """Each piece's row count, after raising the earliest problem the summaries report."""
+def _other_width(width: int, expected: int) -> str:
+    return f"{width} values, expected {expected} as on the rows before"
+
+
+def _checked_rows(
+    metas: list[dict], describe, report: dict | None, other_width: Callable = _other_width
+) -> dict[int, int]:
+    """Each piece's row count, after raising the earliest problem the summaries report
+    (``other_width(width, expected)`` says what is wrong with a piece whose rows are wider or
+    narrower than the first piece's)."""
     if not any(m["n_rows"] or m["error"] for m in metas):
         raise InputError(describe(None, metas))
     first = next((m for m in metas if m["width"] is not None), None)
     problems = []
     for meta in metas:  # in piece order, so the first problem is the earliest
         if first and meta["width"] not in (None, first["width"]):
-            width_error = (
-                meta["first_place"],
-                f"{meta['width']} values, expected {first['width']} as on the rows before",
-            )
+            width_error = (meta["first_place"], other_width(meta["width"], first["width"]))
             if not meta["error"] or meta["error"][0] > width_error[0]:
                 meta = dict(meta, error=width_error)
         if meta["error"]:
@@ -211,23 +251,35 @@ def _checked_rows(metas: list[dict], describe, report: dict | None) -> dict[int,
 
 @executor_errors()
 def assemble(
-    backend, pieces, parse, describe, report: dict | None = None
+    backend,
+    pieces,
+    parse,
+    describe,
+    report: dict | None = None,
+    other_width: Callable = _other_width,
 ) -> tuple[object, list[dict]]:
-    """Parse ``pieces`` with ``parse(piece, rows)``, check the summaries and return the cached
-    blocks with global offsets, and the summaries (in piece order).
+    """Parse ``pieces`` with ``parse(piece, rows)`` (or, for a DataFrame of batches, with
+    ``parse(piece, batches)``: ``columnar.parse_batches``), check the summaries and return
+    the cached blocks with global offsets, and the summaries (in piece order).
 
     ``describe(meta, metas)`` turns a piece's error (or, for ``meta`` None, an input with no
     rows) into the message to raise. ``report``, if given, receives ``dropped``: the rows left
-    out as bad.
+    out as bad. ``other_width(width, expected)`` words a piece whose rows differ in width from
+    the first piece's.
     """
-    parsed = backend.parse(pieces, parse)
+    parsed = (
+        backend.parse_frame(pieces.frame, parse)
+        if isinstance(pieces, Batches)
+        else backend.parse(pieces, parse)
+    )
     try:
         metas = backend.metas(parsed)
-        rows = _checked_rows(metas, describe, report)
-        starts = np.concatenate([[0], np.cumsum(list(rows.values()))[:-1]]).astype(int)
-        return backend.place(parsed, dict(zip(rows, starts.tolist()))), metas
-    finally:
+        rows = _checked_rows(metas, describe, report, other_width)
+    except BaseException:
         parsed.unpersist()
+        raise
+    starts = np.concatenate([[0], np.cumsum(list(rows.values()))[:-1]]).astype(int)
+    return backend.place(parsed, dict(zip(rows, starts.tolist()))), metas
 
 
 def rows_before(meta: dict, metas: list[dict], same_source: Callable = lambda a, b: True) -> int:

@@ -9,16 +9,25 @@ such rows are to be dropped and counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from spark_em.engine import ops
 from spark_em.engine.backend import backend_for
 from spark_em.errors import InputError
+from spark_em.io.columnar import (
+    ARRAY,
+    VECTOR,
+    Column,
+    feature_columns,
+    feature_names,
+    kind_of,
+    parse_batches,
+    selected,
+)
 from spark_em.io.named import read_frame
-from spark_em.io.parser import PartitionParser, assemble, rows_before
-from spark_em.io.vectors import as_array, attribute_names
+from spark_em.io.parser import Batches, PartitionParser, assemble, rows_before
 from spark_em.kernels.arrays import MAX_MAGNITUDE, out_of_range, value_problem
 
 BLOCK_ROWS = 16384
@@ -37,17 +46,17 @@ class RegressionData:
     columns: tuple[str, ...] = ()  # the source's columns, when it has named ones
 
 
-def _row_check(names: list[str], weighted: bool):
+def _row_check(label: str, weighted: bool, feature_name):
     """The regression rows' check: every value finite and the weight (the second value, when
-    ``weighted``) >= 0; only a bad weight (with nothing else wrong) may be dropped."""
+    ``weighted``) >= 0; only a bad weight (with nothing else wrong) may be dropped. A problem
+    names its column: ``label``, or ``feature_name(i)`` for the i-th feature."""
 
     def check(values: np.ndarray):
         if weighted:
             weight = values[:, WEIGHT]
             other = np.delete(values, WEIGHT, axis=1)
-            other_names = [names[0], *names[2:]]
         else:
-            weight, other, other_names = np.ones(values.shape[0]), values, names
+            weight, other = np.ones(values.shape[0]), values
         bad_other = out_of_range(other) | np.isnan(other)
         bad_weight = out_of_range(weight) | np.isnan(weight) | (weight < 0)
         other_rows = bad_other.any(axis=1)
@@ -55,7 +64,8 @@ def _row_check(names: list[str], weighted: bool):
         def describe(row: int) -> str:
             if other_rows[row]:
                 col = int(np.flatnonzero(bad_other[row])[0])
-                return f"column {other_names[col]!r}: {value_problem(other[row, col])}"
+                name = label if col == 0 else feature_name(col - 1)
+                return f"column {name!r}: {value_problem(other[row, col])}"
             if np.isfinite(weight[row]) and weight[row] > MAX_MAGNITUDE:
                 return f"weight {value_problem(weight[row])}"
             return f"weight {weight[row]} is not a finite number >= 0"
@@ -65,119 +75,92 @@ def _row_check(names: list[str], weighted: bool):
     return check
 
 
-def _parse_rows(
-    names: list[str], weighted: bool, drop_bad_weights: bool, block_rows: int, vector: bool
-):
-    """Per piece: rows of values in ``names`` order (label, the weight when ``weighted``, the
-    features or one vector of them) into checked blocks, the weights set apart."""
-    check = _row_check(names, weighted)
-    fixed = 1 + int(weighted)  # the label, and the weight
-
-    def values_of(row) -> tuple:
-        if not vector:
-            return tuple(row)
-        vector_value = row[fixed]
-        return (*row[:fixed], *(as_array(vector_value) if vector_value is not None else [None]))
-
-    def parse(piece: int, rows: Iterable) -> Iterator[tuple]:
-        parser = PartitionParser(
-            piece,
-            block_rows,
-            check,
-            drop_bad_weights,
-            width=len(names),
-            weight_column=WEIGHT if weighted else None,
-        )
-        n = 0
-        for n, row in enumerate(rows, start=1):
-            if parser.error:
-                continue
-            converted, problem = [], None
-            values = values_of(row)
-            if vector and row[fixed] is not None and len(values) != len(names):
-                parser.fail(
-                    n,
-                    f"the features vector has {len(values) - fixed} values where the "
-                    f"first row's has {len(names) - fixed}",
-                    droppable=False,
-                )
-                continue
-            for name, value in zip(names, values):
-                if value is None:
-                    problem = f"column {name!r} is empty"
-                    break
-                try:
-                    converted.append(float(value))
-                except (TypeError, ValueError):
-                    problem = f"column {name!r}: {str(value)!r} is not a number"
-                    break
-            if problem:
-                parser.fail(n, problem, droppable=False)
-                continue
-            yield from parser.add(np.array(converted), n, droppable=False)
-        yield from parser.flush()
-        yield parser.summary(n_lines=n)
-
-    return parse
-
-
 def from_dataframe(
     df,
     label: str,
     weights: str | None,
-    features: list[str],
+    features: str | list[str],
     drop_bad_weights: bool = False,
     source: str = "the DataFrame",
     block_rows: int = BLOCK_ROWS,
     backend: str | None = None,
+    param: str = "features",
+    text: bool = False,
 ) -> RegressionData:
-    """Rows of ``df`` as regression blocks. ``features`` are numeric (or numeric-text) columns,
-    or a single column of ``pyspark.ml`` vectors; ``weights`` names the column of each row's
-    weight (None: every row weighs 1). A row with an infinite, NaN or negative weight stops
-    the load (naming the row) unless ``drop_bad_weights``. ``backend`` by default that of
-    ``df``'s session."""
-    columns = tuple(df.columns)
+    """Rows of ``df`` as regression blocks, read one Arrow batch at a time (``io.columnar``)
+    in one pass. ``features`` is a column of ``pyspark.ml`` vectors or numeric arrays, or
+    numeric (or numeric-text) columns; ``weights`` names the column of each row's weight
+    (None: every row weighs 1). A row with an infinite, NaN or negative weight stops the load
+    (naming the row) unless ``drop_bad_weights``. ``backend`` by default that of ``df``'s
+    session; ``param`` is what a message about the features calls them. With ``text``, a
+    string column whose values read as numbers is taken (a CSV column with a value that is
+    not a number, which then stops the load naming its row)."""
+    names = [features] if isinstance(features, str) else list(features)
     named = [label, *([] if weights is None else [weights])]
-    names = [*named, *features]
-    missing = [c for c in names if c not in df.columns]
+    missing = [c for c in [*named, *names] if c not in df.columns]
     if missing:
         raise InputError(
             f"{source}: no column {', '.join(map(repr, missing))}; it has {', '.join(df.columns)}"
         )
-    if len(set(names)) != len(names):
+    if len(set(named + names)) != len(named) + len(names):
         raise InputError(f"{source}: label, weight and features must be different columns")
-    from pyspark.ml.linalg import VectorUDT
+    lead = [
+        Column(name, kind_of(df, name, role, text), f"column {name!r} is empty")
+        for name, role in zip(named, ("labelCol", "weightCol"))
+    ]
+    feature_cols = [
+        c._replace(empty=f"column {c.name!r} is empty")
+        for c in feature_columns(df, names, param, empty=None, text=text)
+    ]
+    one_vector = feature_cols[0].kind in (VECTOR, ARRAY)
+    metadata = df.schema[names[0]].metadata if one_vector else {}
 
-    vector = len(features) == 1 and isinstance(df.schema[features[0]].dataType, VectorUDT)
-    feature_names = list(features)
-    if vector:
-        from pyspark.sql import functions as F
+    def feature_name(i: int) -> str:
+        return feature_names(metadata, names[0], i + 1)[i] if one_vector else names[i]
 
-        first = df.select(features[0]).where(F.col(features[0]).isNotNull()).first()
-        width = len(first[0]) if first is not None else 0
-        if width == 0:
-            raise InputError(
-                f"{source}: column {features[0]!r} holds no features (every vector "
-                f"is null or empty)"
-            )
-        feature_names = attribute_names(df, features[0], width)
-    parse = _parse_rows(
-        [*named, *feature_names], weights is not None, drop_bad_weights, block_rows, vector
-    )
+    check = _row_check(label, weights is not None, feature_name)
+
+    def make_parser(piece: int) -> PartitionParser:
+        return PartitionParser(
+            piece,
+            block_rows,
+            check,
+            drop_bad_weights,
+            width=None if one_vector else len(named) + len(names),
+            weight_column=WEIGHT if weights is not None else None,
+        )
 
     def describe(meta, metas):
         if meta is None:
             return f"{source}: no data rows"
         return f"{source} row {rows_before(meta, metas) + meta['error'][0]}: {meta['error'][1]}"
 
+    def other_width(width: int, expected: int) -> str:
+        return (
+            f"column {names[0]!r}: {width - len(named)} values, expected "
+            f"{expected - len(named)} as on the rows before"
+        )
+
     chosen = backend_for(df.sparkSession, backend)
-    blocks, metas = assemble(chosen, chosen.rows_of(df, names), parse, describe)
+    columns = lead + feature_cols
+    frame, arriving = selected(df, columns)
+    blocks, metas = assemble(
+        chosen,
+        Batches(frame),
+        parse_batches(arriving, make_parser),
+        describe,
+        other_width=other_width,
+    )
+    width = next(m["width"] for m in metas if m["width"] is not None) - len(named)
+    if width == 0:
+        ops.release(blocks)
+        raise InputError(f"{source}: column {names[0]!r} holds no features (every vector is empty)")
     return RegressionData(
         blocks,
-        feature_names,
+        feature_names(metadata, names[0], width) if one_vector else names,
         sum(m["n_rows"] for m in metas),
         sum(m["dropped"] for m in metas),
-        columns,
+        tuple(df.columns),
     )
 
 
@@ -232,5 +215,5 @@ def read_table(
     """
     df = read_frame(spark, path, fmt)
     return from_dataframe(
-        df, label, weights, features, drop_bad_weights, source=path, backend=backend
+        df, label, weights, features, drop_bad_weights, source=path, backend=backend, text=True
     )

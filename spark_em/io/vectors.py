@@ -1,13 +1,13 @@
-"""The one decoder of vector and array values: ``pyspark.ml`` vectors (as Python objects or as
-the struct Spark sends through Arrow for a VectorUDT: type 1 dense, 0 sparse, size, indices,
-values) and numeric arrays (a null element is NaN), as float64 numpy arrays."""
+"""Vector and array values one at a time (``pyspark.ml`` vectors as Python objects, or the
+dict form of their struct) and an Arrow column of them whole, through ``io.columnar``'s
+decoder, as float64 numpy arrays; and the check that a column holds them."""
 
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 
 from spark_em.errors import InputError
+from spark_em.io.columnar import vectors_of
 
 
 def check_vector_column(df, column: str) -> None:
@@ -28,20 +28,6 @@ def check_vector_column(df, column: str) -> None:
         )
 
 
-def attribute_names(df, column: str, width: int) -> list[str]:
-    """The names of a vector column's entries as ``VectorAssembler`` records them (its
-    ``ml_attr`` metadata: an assembled column ``age`` is entry ``age``, a one-hot ``city`` of
-    three values ``city_a``, ``city_b``, ...); ``column[i]`` for an entry without one."""
-    names = [f"{column}[{i}]" for i in range(width)]
-    attrs = df.schema[column].metadata.get("ml_attr", {}).get("attrs", {})
-    for group in attrs.values():
-        for attr in group:
-            index, name = attr.get("idx"), attr.get("name")
-            if isinstance(index, int) and 0 <= index < width and name:
-                names[index] = str(name)
-    return names
-
-
 def as_array(value) -> np.ndarray:
     """One vector or array value (not null) as a float64 array."""
     if hasattr(value, "toArray"):
@@ -55,40 +41,11 @@ def as_array(value) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in value], dtype=np.float64)
 
 
-def _list_parts(lists, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """A list array's offsets and its flat values as ``dtype`` (null elements become NaN)."""
-    import pyarrow.compute as pc
-
-    flat = lists.values
-    if not pa.types.is_floating(flat.type) or dtype != np.float64:
-        flat = pc.cast(flat, pa.float64() if dtype == np.float64 else pa.int64())
-    return (
-        lists.offsets.to_numpy(zero_copy_only=False).astype(np.int64),
-        flat.to_numpy(zero_copy_only=False).astype(dtype, copy=False),
-    )
-
-
 def arrow_matrix(column, present: np.ndarray) -> np.ndarray:
     """The ``present`` rows of an Arrow column of vectors or numeric arrays, as an n × d array
-    (one Arrow batch at a time, without a Python object per row)."""
-    rows = np.flatnonzero(present)
-    if pa.types.is_struct(column.type):
-        parts = dict(zip((f.name for f in column.type), column.flatten()))
-        dense = parts["type"].to_numpy(zero_copy_only=False)[rows] == 1
-        size = parts["size"].to_numpy(zero_copy_only=False)[rows]
-        index_at, indices = _list_parts(parts["indices"], np.int64)
-        value_at, values = _list_parts(parts["values"], np.float64)
-        widths = np.where(dense, value_at[rows + 1] - value_at[rows], np.nan_to_num(size))
-    else:
-        dense = np.ones(len(rows), dtype=bool)
-        value_at, values = _list_parts(column, np.float64)
-        widths = value_at[rows + 1] - value_at[rows]
-    widths = widths.astype(np.int64)
-    if np.any(widths != widths[0]):
-        raise InputError(f"the rows have different lengths ({widths.min()} and {widths.max()})")
-    X = np.zeros((len(rows), int(widths[0])))
-    X[dense] = values[value_at[rows[dense]][:, None] + np.arange(X.shape[1])]
-    for i in np.flatnonzero(~dense):
-        r = rows[i]
-        X[i, indices[index_at[r] : index_at[r + 1]]] = values[value_at[r] : value_at[r + 1]]
-    return X
+    (one Arrow batch at a time, without a Python object per row; ``io.columnar``'s decoder).
+    Rows of different lengths are refused."""
+    X, _, problem = vectors_of(column, "features", ~present, None)
+    if problem is not None:
+        raise InputError(f"the rows have different lengths ({problem.message})")
+    return X[present]

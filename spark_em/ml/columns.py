@@ -9,6 +9,7 @@ from pyspark.ml.linalg import VectorUDT
 from pyspark.sql.types import IntegerType, StructField, StructType
 
 from spark_em.errors import InputError
+from spark_em.io.columnar import feature_columns, floats
 from spark_em.io.vectors import arrow_matrix, check_vector_column
 from spark_em.kernels.arrays import out_of_range, value_problem
 
@@ -32,25 +33,42 @@ def assembled_columns(dataset, column: str) -> list[str] | None:
     return [str(name) for _, name in named]
 
 
-def with_columns(dataset, input_col: str, fields: list[StructField], compute):
+def with_columns(dataset, input_col: str | list[str], fields: list[StructField], compute):
     """``dataset`` with ``fields`` appended, by one ``mapInArrow`` (so on a classic session
     and under Spark Connect alike). ``compute(X)`` gives, for a block of rows X (an n × d
     array), one value per field: an array of n numbers for a numeric field, an n × k array
-    for a vector field. Rows whose input is null get nulls. An input column that holds neither
-    vectors nor arrays of numbers is refused at once, naming it."""
-    check_vector_column(dataset, input_col)
-    position = dataset.columns.index(input_col)
+    for a vector field. ``input_col`` is a column of vectors or numeric arrays, or a list of
+    numeric columns (a feature each). Rows whose input is null (in any of the columns) get
+    nulls. An input column of another type is refused at once, naming it."""
+    if isinstance(input_col, str):
+        check_vector_column(dataset, input_col)
+        positions = [dataset.columns.index(input_col)]
+    else:
+        feature_columns(dataset, input_col, "featuresCol", None)
+        positions = [dataset.columns.index(name) for name in input_col]
+    one_column = isinstance(input_col, str)
     names = [f.name for f in fields]
     kinds = [f.dataType for f in fields]
     step = TRANSFORM_BLOCK_ROWS
+
+    def rows_of(chunk) -> tuple[np.ndarray, np.ndarray | None]:
+        """(which rows have their input, those rows' features)."""
+        columns = [chunk.column(p) for p in positions]
+        present = np.ones(chunk.num_rows, dtype=bool)
+        for column in columns:
+            present &= ~column.is_null().to_numpy(zero_copy_only=False)
+        if not present.any():
+            return present, None
+        if one_column:
+            return present, arrow_matrix(columns[0], present)
+        return present, np.column_stack([floats(c) for c in columns])[present]
 
     def per_partition(batches):
         for batch in batches:
             for start in range(0, batch.num_rows, step):
                 chunk = batch.slice(start, step)
-                column = chunk.column(position)
-                present = ~column.is_null().to_numpy(zero_copy_only=False)
-                values = compute(arrow_matrix(column, present)) if present.any() else None
+                present, X = rows_of(chunk)
+                values = None if X is None else compute(X)
                 added = [
                     arrow_column(None if values is None else values[i], present, kind)
                     for i, kind in enumerate(kinds)

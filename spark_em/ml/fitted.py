@@ -75,7 +75,10 @@ class FittedModel(Model, MLWritable, MLReadable):
 
     def _remember_inputs(self, dataset) -> None:
         """Keep the names of the columns ``dataset``'s features column was assembled from."""
-        self._input_columns = assembled_columns(dataset, self.getOrDefault("featuresCol"))
+        column = self.getOrDefault("featuresCol")
+        self._input_columns = (
+            list(column) if isinstance(column, list) else assembled_columns(dataset, column)
+        )
 
     def __repr__(self) -> str:
         shown = [
@@ -135,7 +138,7 @@ class FittedModel(Model, MLWritable, MLReadable):
         """``_outputs`` on the rows of a pandas DataFrame with the features column (lists or
         arrays of numbers; a null row gets null outputs): the MLflow pyfunc's ``predict``."""
         column, wide = self.getOrDefault("featuresCol"), self._input_columns
-        if column in frame.columns:
+        if isinstance(column, str) and column in frame.columns:
             values = frame[column]
             present = values.notna().to_numpy()
             matrix = _matrix(values[present]) if present.any() else None
@@ -149,6 +152,11 @@ class FittedModel(Model, MLWritable, MLReadable):
             present = np.ones(len(frame), dtype=bool)
             matrix = matrix if len(frame) else None
         else:
+            if isinstance(column, list):
+                raise InputError(
+                    f"model_input needs the columns {', '.join(column)} (the model's "
+                    f"featuresCol); it has {', '.join(map(str, frame.columns))}"
+                )
             also = f" nor the columns it was assembled from ({', '.join(wide)})" if wide else ""
             raise InputError(
                 f"model_input has no column {column!r} (the model's featuresCol){also}; "

@@ -16,7 +16,6 @@ from pyspark.ml import Estimator
 from pyspark.ml.linalg import DenseMatrix, DenseVector, VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import (
-    HasFeaturesCol,
     HasPredictionCol,
     HasProbabilityCol,
     HasSeed,
@@ -32,6 +31,7 @@ from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     HasBackend,
+    HasFeaturesCol,
     HasIterationParams,
     HasVerbose,
     MixtureSetters,
@@ -627,6 +627,7 @@ class GaussianMixture(
             dataset,
             self.getFeaturesCol(),
             ratings=False,
+            param="featuresCol",
             backend=self._backend_arg(),
             missing=self._missing_arg(),
             weights=self._weight_arg(),
@@ -820,21 +821,34 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
         if int(n) < 1:
             raise InputError(f"{{param}} must be >= 1, got {n}", param="n")
         mixture, column = self._mixture, self.getFeaturesCol()
-        vector, label = VectorUDT(), IntegerType()
+        vector, label, number = VectorUDT(), IntegerType(), DoubleType()
+        # the layout of the features the model was fitted on: a vector column, or a number
+        # column per feature
+        wide = isinstance(column, list)
+        fields = (
+            [StructField(name, number) for name in column]
+            if wide
+            else [StructField(column, vector)]
+        )
 
         def draw(batches):
             for batch in batches:
                 rows = batch.column(0).to_numpy()
                 X, labels = outputs.sample_rows(mixture, rows, seed)
                 present = np.ones(len(rows), dtype=bool)
+                features = (
+                    [arrow_column(X[:, j], present, number) for j in range(X.shape[1])]
+                    if wide
+                    else [arrow_column(X, present, vector)]
+                )
                 yield pa.RecordBatch.from_arrays(
-                    [arrow_column(X, present, vector), arrow_column(labels, present, label)],
-                    names=[column, "component"],
+                    [*features, arrow_column(labels, present, label)],
+                    names=[f.name for f in fields] + ["component"],
                 )
 
         from pyspark.sql.types import StructType
 
-        schema = StructType([StructField(column, vector), StructField("component", label)])
+        schema = StructType([*fields, StructField("component", label)])
         return SparkSession.active().range(int(n)).mapInArrow(draw, schema)
 
     def evaluate(self, dataset) -> dict:
@@ -859,6 +873,7 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
             dataset,
             self.getFeaturesCol(),
             ratings=False,
+            param="featuresCol",
             missing=self._missing_arg(),
             weights=weight if weight in dataset.columns else None,
         )

@@ -18,7 +18,7 @@ import numpy as np
 from pyspark import keyword_only
 from pyspark.ml import Estimator
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasFeaturesCol, HasPredictionCol, HasSeed, HasWeightCol
+from pyspark.ml.param.shared import HasPredictionCol, HasSeed, HasWeightCol
 from pyspark.sql.types import DoubleType, IntegerType, StructField
 
 from spark_em.engine import ops
@@ -29,6 +29,7 @@ from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     HasBackend,
+    HasFeaturesCol,
     HasIterationParams,
     HasVerbose,
     MixtureSetters,
@@ -447,6 +448,7 @@ class KMeans(
             dataset,
             self.getFeaturesCol(),
             ratings=False,
+            param="featuresCol",
             backend=self._backend_arg(),
             weights=weight,
         )

@@ -11,7 +11,7 @@ from pyspark import keyword_only
 from pyspark.ml import Estimator
 from pyspark.ml.linalg import VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasFeaturesCol, HasSeed
+from pyspark.ml.param.shared import HasSeed
 from pyspark.sql.types import StructField
 
 from spark_em.engine import ops
@@ -22,6 +22,7 @@ from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     HasBackend,
+    HasFeaturesCol,
     HasIterationParams,
     HasVerbose,
     MixtureSetters,
@@ -295,7 +296,11 @@ class MaskedGaussianMixture(
 
     def _fit(self, dataset) -> MaskedGaussianMixtureModel:
         blocks = read_dataframe(
-            dataset, self.getFeaturesCol(), ratings=True, backend=self._backend_arg()
+            dataset,
+            self.getFeaturesCol(),
+            ratings=True,
+            backend=self._backend_arg(),
+            param="featuresCol",
         )
         try:
             run, problems = self._fitted_run(blocks)

@@ -49,6 +49,38 @@ def given(kwargs: dict) -> dict:
     return {name: value for name, value in kwargs.items() if value is not None}
 
 
+def to_features(value) -> str | list[str]:
+    """``featuresCol``'s converter: a column name, or a list of column names (one feature
+    each)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise TypeError(
+        f"featuresCol must be a column name or a non-empty list of column names, not {value!r}"
+    )
+
+
+class HasFeaturesCol(Params):
+    """``featuresCol``: pyspark's, and also a list of numeric columns (one feature each)."""
+
+    featuresCol = Param(
+        Params._dummy(),
+        "featuresCol",
+        "features column name (pyspark.ml vectors or arrays of numbers), or a list of numeric "
+        "column names, one feature each",
+        to_features,
+    )
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(featuresCol="features")
+
+    def getFeaturesCol(self) -> str | list[str]:
+        """Gets the value of featuresCol or its default value."""
+        return self.getOrDefault(self.featuresCol)
+
+
 class HasIterationParams(Params):
     """``maxIter`` (>= 1) and ``tol`` (>= 0), validated (pyspark's shared params are not)."""
 

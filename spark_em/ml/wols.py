@@ -8,7 +8,7 @@ from pyspark import keyword_only
 from pyspark.ml import Estimator
 from pyspark.ml.linalg import DenseVector
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasFeaturesCol, HasPredictionCol
+from pyspark.ml.param.shared import HasPredictionCol
 from pyspark.sql.types import DoubleType, StructField
 
 from spark_em.engine import ops
@@ -20,6 +20,7 @@ from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     FitSetters,
     HasBackend,
+    HasFeaturesCol,
     HasIterationParams,
     HasVerbose,
     gt_eq,
@@ -135,8 +136,9 @@ class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasItera
             dataset,
             self.getLabelCol(),
             self.getWeightCol(),
-            [self.getFeaturesCol()],
+            self.getFeaturesCol(),
             backend=backend,
+            param="featuresCol",
         )
 
 

@@ -176,8 +176,10 @@ def test_bad_dataframe_columns(spark, backend):
     df = spark.createDataFrame([(1, "a", [1.0, 2.0]), (2, "b", [1.0, None])], ["id", "s", "arr"])
     with pytest.raises(InputError, match="no column 'x'"):
         readers.read_dataframe(df, "x", backend=backend)
-    with pytest.raises(InputError, match="column 's' must hold arrays of numbers or vectors"):
+    with pytest.raises(InputError, match="^column 's' is string: it must hold numbers, arrays"):
         readers.read_dataframe(df, "s", backend=backend)
+    with pytest.raises(InputError, match="^column 'arr' is array<double>: a list of feature"):
+        readers.read_dataframe(df, ["id", "arr"], backend=backend)
     with pytest.raises(InputError, match=r"column 'arr' row 2: column 2: nan is not a finite"):
         readers.read_dataframe(df.coalesce(1), "arr", backend=backend)
 

@@ -378,10 +378,13 @@ def test_vectors_of_another_width_are_refused_naming_the_row(spark):
     ]
     df = spark.createDataFrame(rows, schema).coalesce(1)
     with pytest.raises(
-        InputError, match="row 3: the features vector has 3 values where the first row's has 2"
+        InputError, match="row 3: column 'features': 3 values, expected 2 as on the rows before"
     ):
         table.from_dataframe(df, "label", None, ["features"])
-    empty = spark.createDataFrame([(1.0, None), (2.0, None)], schema)
+    nulls = spark.createDataFrame([(1.0, None), (2.0, None)], schema)
+    with pytest.raises(InputError, match="row 1: column 'features' is empty"):
+        table.from_dataframe(nulls, "label", None, ["features"])
+    empty = spark.createDataFrame([(1.0, Vectors.dense([])), (2.0, Vectors.dense([]))], schema)
     with pytest.raises(InputError, match="column 'features' holds no features"):
         table.from_dataframe(empty, "label", None, ["features"])
 
