@@ -46,8 +46,8 @@ _PARSED_ARROW = pa.schema(
 
 
 class Pieces(NamedTuple):
-    """A DataFrame of ``columns`` cut into pieces: by its ``piece`` column (whose rows come
-    together and in order within a partition), or, without one, by Spark partition."""
+    """A DataFrame of ``columns`` cut into pieces by its ``piece`` column (whose rows come
+    together and in order within a partition)."""
 
     frame: object
     columns: list[str]
@@ -261,9 +261,6 @@ class FrameBackend:
 
     # --- loading
 
-    def rows_of(self, frame, columns):
-        return Pieces(frame.select(*columns), list(columns))
-
     def items(self, spark, items):
         width = len(items[0])
         names = [f"item{i}" for i in range(width)]
@@ -301,21 +298,11 @@ class FrameBackend:
         values, weights)) and one ("meta", dict). The result is a cached DataFrame of ``PARSED``
         rows (a meta row has kind "meta" and its dict as ``wire`` bytes)."""
         source, columns = pieces
-        by_partition = "piece" not in source.columns
 
         def rows_of(batches):
-            from pyspark import TaskContext
-
             for batch in batches:
                 lists = [batch.column(name).to_pylist() for name in columns]
-                # The piece is the task's partition number: a spark_partition_id() column can
-                # be folded into a local relation and read 0 everywhere.
-                numbers = (
-                    [TaskContext.get().partitionId()] * batch.num_rows
-                    if by_partition
-                    else batch.column("piece").to_pylist()
-                )
-                yield from zip(numbers, zip(*lists))
+                yield from zip(batch.column("piece").to_pylist(), zip(*lists))
 
         def per_partition(batches):
             for piece, group in itertools.groupby(rows_of(batches), key=lambda r: r[0]):

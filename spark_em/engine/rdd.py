@@ -103,10 +103,6 @@ class RDDBackend:
 
     # --- loading
 
-    def rows_of(self, frame, columns):
-        rows = frame.select(*columns).rdd
-        return Pieces(rows, list(range(rows.getNumPartitions())))
-
     def items(self, spark, items):
         return Pieces(context_of(spark).parallelize(items, len(items)), list(range(len(items))))
 

@@ -1,10 +1,11 @@
 """The one partition parser, and the assembly of parsed pieces into placed blocks.
 
-A loader cuts its source into numbered pieces (``Backend.text_files``, ``rows_of``,
-``items``) and parses each piece on the executors with a ``PartitionParser``: rows become
-checked blocks, and the piece reports a small summary (rows, width, the first problem found,
-rows dropped). The driver reads the summaries (``assemble``), raises one ``InputError`` naming
-the place of the earliest problem, or gives every block its global row offset.
+A loader cuts its source into numbered pieces (``Backend.text_files``, ``items``, or a
+DataFrame's partitions as ``Batches``) and parses each piece on the executors with a
+``PartitionParser``: rows become checked blocks, and the piece reports a small summary (rows,
+width, the first problem found, rows dropped). The driver reads the summaries (``assemble``),
+raises one ``InputError`` naming the place of the earliest problem, or gives every block its
+global row offset.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Vector and array values one at a time (``pyspark.ml`` vectors as Python objects, or the
 dict form of their struct) and an Arrow column of them whole, through ``io.columnar``'s
-decoder, as float64 numpy arrays; and the check that a column holds them."""
+decoder, as float64 numpy arrays."""
 
 from __future__ import annotations
 
@@ -8,24 +8,6 @@ import numpy as np
 
 from spark_em.errors import InputError
 from spark_em.io.columnar import vectors_of
-
-
-def check_vector_column(df, column: str) -> None:
-    """``column`` of ``df`` holds ``pyspark.ml`` vectors or arrays of numbers; an
-    ``InputError`` names it otherwise (before any Spark job runs)."""
-    from pyspark.ml.linalg import VectorUDT
-    from pyspark.sql.types import ArrayType, NumericType
-
-    if column not in df.columns:
-        raise InputError(f"no column {column!r}; the DataFrame has {', '.join(df.columns)}")
-    kind = df.schema[column].dataType
-    if not (
-        isinstance(kind, VectorUDT)
-        or (isinstance(kind, ArrayType) and isinstance(kind.elementType, NumericType))
-    ):
-        raise InputError(
-            f"column {column!r} must hold arrays of numbers or vectors, not {kind.simpleString()}"
-        )
 
 
 def as_array(value) -> np.ndarray:

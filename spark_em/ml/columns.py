@@ -9,8 +9,8 @@ from pyspark.ml.linalg import VectorUDT
 from pyspark.sql.types import IntegerType, StructField, StructType
 
 from spark_em.errors import InputError
-from spark_em.io.columnar import feature_columns, floats
-from spark_em.io.vectors import arrow_matrix, check_vector_column
+from spark_em.io.columnar import ARRAY, VECTOR, feature_columns, floats
+from spark_em.io.vectors import arrow_matrix
 from spark_em.kernels.arrays import out_of_range, value_problem
 
 TRANSFORM_BLOCK_ROWS = 4096
@@ -37,31 +37,27 @@ def with_columns(dataset, input_col: str | list[str], fields: list[StructField],
     """``dataset`` with ``fields`` appended, by one ``mapInArrow`` (so on a classic session
     and under Spark Connect alike). ``compute(X)`` gives, for a block of rows X (an n × d
     array), one value per field: an array of n numbers for a numeric field, an n × k array
-    for a vector field. ``input_col`` is a column of vectors or numeric arrays, or a list of
-    numeric columns (a feature each). Rows whose input is null (in any of the columns) get
+    for a vector field. ``input_col`` is a column of vectors or numeric arrays, or numeric
+    columns (one, or a list), a feature each. Rows whose input is null (in any of the columns) get
     nulls. An input column of another type is refused at once, naming it."""
-    if isinstance(input_col, str):
-        check_vector_column(dataset, input_col)
-        positions = [dataset.columns.index(input_col)]
-    else:
-        feature_columns(dataset, input_col, "featuresCol", None)
-        positions = [dataset.columns.index(name) for name in input_col]
-    one_column = isinstance(input_col, str)
+    columns = feature_columns(dataset, input_col, "featuresCol", None)
+    positions = [dataset.columns.index(c.name) for c in columns]
+    one_column = columns[0].kind in (VECTOR, ARRAY)  # else numbers, a feature each
     names = [f.name for f in fields]
     kinds = [f.dataType for f in fields]
     step = TRANSFORM_BLOCK_ROWS
 
     def rows_of(chunk) -> tuple[np.ndarray, np.ndarray | None]:
         """(which rows have their input, those rows' features)."""
-        columns = [chunk.column(p) for p in positions]
+        arrays = [chunk.column(p) for p in positions]
         present = np.ones(chunk.num_rows, dtype=bool)
-        for column in columns:
-            present &= ~column.is_null().to_numpy(zero_copy_only=False)
+        for array in arrays:
+            present &= ~array.is_null().to_numpy(zero_copy_only=False)
         if not present.any():
             return present, None
         if one_column:
-            return present, arrow_matrix(columns[0], present)
-        return present, np.column_stack([floats(c) for c in columns])[present]
+            return present, arrow_matrix(arrays[0], present)
+        return present, np.column_stack([floats(a) for a in arrays])[present]
 
     def per_partition(batches):
         for batch in batches:
