@@ -315,6 +315,17 @@ class FrameBackend:
         partition's number, the batches its Arrow record batches), as ``parse`` gives."""
         return parsed_frame(frame, parse).cache()
 
+    def fold_frame(self, frame, fold):
+        """``fold(piece, batches)`` of each Spark partition of ``frame`` (its Arrow record
+        batches), gathered in partition order; nothing cached."""
+
+        def per_partition(batches):
+            from pyspark import TaskContext
+
+            return fold(TaskContext.get().partitionId(), batches)
+
+        return _gathered(frame, per_partition)
+
     def metas(self, parsed):
         from pyspark.sql import functions as F
 

@@ -126,23 +126,12 @@ class RDDBackend:
         """``parse(piece, batches)`` over each Spark partition of ``frame``, its Arrow record
         batches read in a Python RDD (Spark's Arrow batches of the DataFrame, as ``toPandas``
         uses them), so no Python object per row and no second Python worker per task."""
-        import pyarrow as pa
-        from pyspark.rdd import RDD as PythonRDD
-        from pyspark.serializers import NoOpSerializer
-        from pyspark.sql.pandas.types import to_arrow_schema
+        return _arrow_batches(frame).mapPartitionsWithIndex(parse).persist()
 
-        schema = to_arrow_schema(frame.schema)
-        batches = PythonRDD(
-            frame._jdf.toArrowBatchRdd().toJavaRDD(),
-            frame.sparkSession.sparkContext,
-            NoOpSerializer(),
-        )
-
-        def run(index: int, messages: Iterable[bytes]) -> Iterator[tuple]:
-            read = (pa.ipc.read_record_batch(pa.py_buffer(m), schema) for m in messages)
-            return parse(index, read)
-
-        return batches.mapPartitionsWithIndex(run).persist()
+    def fold_frame(self, frame, fold):
+        """``fold(piece, batches)`` of each Spark partition of ``frame`` (its Arrow record
+        batches, as ``parse_frame`` reads them), gathered in partition order; nothing cached."""
+        return _arrow_batches(frame).mapPartitionsWithIndex(lambda i, b: [fold(i, b)]).collect()
 
     def per_partition(self, pieces, fn):
         return pieces.rdd.mapPartitions(lambda rows: [fn(rows)]).collect()
@@ -175,3 +164,24 @@ class RDDBackend:
 
 
 RDD = RDDBackend()
+
+
+def _arrow_batches(frame):
+    """An RDD whose partitions are the Arrow record batches of ``frame``'s partitions (Spark's
+    own Arrow conversion, in the JVM), decoded lazily on the executors."""
+    import pyarrow as pa
+    from pyspark.rdd import RDD as PythonRDD
+    from pyspark.serializers import NoOpSerializer
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    schema = to_arrow_schema(frame.schema)
+    messages = PythonRDD(
+        frame._jdf.toArrowBatchRdd().toJavaRDD(),
+        frame.sparkSession.sparkContext,
+        NoOpSerializer(),
+    )
+
+    def batches(messages: Iterable[bytes]) -> Iterator:
+        return (pa.ipc.read_record_batch(pa.py_buffer(m), schema) for m in messages)
+
+    return messages.mapPartitions(batches)

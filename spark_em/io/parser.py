@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from spark_em.engine.block import Block, block_stats_of, combined
 from spark_em.errors import InputError, executor_errors
 from spark_em.kernels.arrays import MAX_MAGNITUDE, compact, out_of_range, value_problem
 
@@ -281,6 +282,41 @@ def assemble(
         raise
     starts = np.concatenate([[0], np.cumsum(list(rows.values()))[:-1]]).astype(int)
     return backend.place(parsed, dict(zip(rows, starts.tolist()))), metas
+
+
+@executor_errors()
+def aggregate_parsed(
+    backend,
+    pieces: Batches,
+    parse,
+    describe,
+    block_stats: Callable,
+    add: Callable,
+    params,
+    report: dict | None = None,
+    other_width: Callable = _other_width,
+) -> tuple[object, list[dict]]:
+    """What ``assemble`` and then ``ops.aggregate`` would give, in one pass and nothing
+    cached: each partition of ``pieces`` is parsed as ``assemble`` parses it and its blocks
+    summed at once, Σ ``block_stats(values, params)`` (``add`` merging). Returns the total and
+    the summaries, after raising the earliest problem as ``assemble`` does. For a fit that
+    needs one pass over the data: caching blocks for one read costs more than the read."""
+
+    def fold(piece: int, batches) -> tuple[dict, object]:
+        meta, total = {}, None
+        for tag, body in parse(piece, batches):
+            if tag == "meta":
+                meta = body
+                continue
+            _, local_start, values, weights = body
+            stats = block_stats_of(Block(local_start, values, weights), block_stats, params)
+            total = stats if total is None else add(total, stats)
+        return meta, total
+
+    folded = backend.fold_frame(pieces.frame, fold)
+    metas = [meta for meta, _ in folded]
+    _checked_rows(metas, describe, report, other_width)
+    return combined([total for _, total in folded if total is not None], add), metas
 
 
 def rows_before(meta: dict, metas: list[dict], same_source: Callable = lambda a, b: True) -> int:

@@ -9,7 +9,9 @@ such rows are to be dropped and counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,7 +29,13 @@ from spark_em.io.columnar import (
     selected,
 )
 from spark_em.io.named import read_frame
-from spark_em.io.parser import Batches, PartitionParser, assemble, rows_before
+from spark_em.io.parser import (
+    Batches,
+    PartitionParser,
+    aggregate_parsed,
+    assemble,
+    rows_before,
+)
 from spark_em.kernels.arrays import MAX_MAGNITUDE, out_of_range, value_problem
 
 BLOCK_ROWS = 16384
@@ -75,26 +83,21 @@ def _row_check(label: str, weighted: bool, feature_name):
     return check
 
 
-def from_dataframe(
-    df,
-    label: str,
-    weights: str | None,
-    features: str | list[str],
-    drop_bad_weights: bool = False,
-    source: str = "the DataFrame",
-    block_rows: int = BLOCK_ROWS,
-    backend: str | None = None,
-    param: str = "features",
-    text: bool = False,
-) -> RegressionData:
-    """Rows of ``df`` as regression blocks, read one Arrow batch at a time (``io.columnar``)
-    in one pass. ``features`` is a column of ``pyspark.ml`` vectors or numeric arrays, or
-    numeric (or numeric-text) columns; ``weights`` names the column of each row's weight
-    (None: every row weighs 1). A row with an infinite, NaN or negative weight stops the load
-    (naming the row) unless ``drop_bad_weights``. ``backend`` by default that of ``df``'s
-    session; ``param`` is what a message about the features calls them. With ``text``, a
-    string column whose values read as numbers is taken (a CSV column with a value that is
-    not a number, which then stops the load naming its row)."""
+class _Load(NamedTuple):
+    """What reading a DataFrame takes: the backend, the batches and their parser, the
+    messages, and ``described(metas)``: the data's description from the pieces' summaries."""
+
+    backend: object
+    pieces: Batches
+    parse: Callable
+    describe: Callable
+    other_width: Callable
+    described: Callable
+
+
+def _load_of(
+    df, label, weights, features, drop_bad_weights, source, block_rows, backend, param, text
+) -> _Load:
     names = [features] if isinstance(features, str) else list(features)
     named = [label, *([] if weights is None else [weights])]
     missing = [c for c in [*named, *names] if c not in df.columns]
@@ -141,27 +144,97 @@ def from_dataframe(
             f"{expected - len(named)} as on the rows before"
         )
 
-    chosen = backend_for(df.sparkSession, backend)
-    columns = lead + feature_cols
-    frame, arriving = selected(df, columns)
-    blocks, metas = assemble(
-        chosen,
+    def described(metas: list[dict]) -> RegressionData:
+        width = next(m["width"] for m in metas if m["width"] is not None) - len(named)
+        if width == 0:
+            raise InputError(
+                f"{source}: column {names[0]!r} holds no features (every vector is empty)"
+            )
+        return RegressionData(
+            None,
+            feature_names(metadata, names[0], width) if one_vector else names,
+            sum(m["n_rows"] for m in metas),
+            sum(m["dropped"] for m in metas),
+            tuple(df.columns),
+        )
+
+    frame, arriving = selected(df, lead + feature_cols)
+    return _Load(
+        backend_for(df.sparkSession, backend),
         Batches(frame),
         parse_batches(arriving, make_parser),
         describe,
-        other_width=other_width,
+        other_width,
+        described,
     )
-    width = next(m["width"] for m in metas if m["width"] is not None) - len(named)
-    if width == 0:
+
+
+def from_dataframe(
+    df,
+    label: str,
+    weights: str | None,
+    features: str | list[str],
+    drop_bad_weights: bool = False,
+    source: str = "the DataFrame",
+    block_rows: int = BLOCK_ROWS,
+    backend: str | None = None,
+    param: str = "features",
+    text: bool = False,
+) -> RegressionData:
+    """Rows of ``df`` as regression blocks, read one Arrow batch at a time (``io.columnar``)
+    in one pass. ``features`` is a column of ``pyspark.ml`` vectors or numeric arrays, or
+    numeric (or numeric-text) columns; ``weights`` names the column of each row's weight
+    (None: every row weighs 1). A row with an infinite, NaN or negative weight stops the load
+    (naming the row) unless ``drop_bad_weights``. ``backend`` by default that of ``df``'s
+    session; ``param`` is what a message about the features calls them. With ``text``, a
+    string column whose values read as numbers is taken (a CSV column with a value that is
+    not a number, which then stops the load naming its row)."""
+    load = _load_of(
+        df, label, weights, features, drop_bad_weights, source, block_rows, backend, param, text
+    )
+    blocks, metas = assemble(
+        load.backend, load.pieces, load.parse, load.describe, other_width=load.other_width
+    )
+    try:
+        data = load.described(metas)
+    except InputError:
         ops.release(blocks)
-        raise InputError(f"{source}: column {names[0]!r} holds no features (every vector is empty)")
-    return RegressionData(
-        blocks,
-        feature_names(metadata, names[0], width) if one_vector else names,
-        sum(m["n_rows"] for m in metas),
-        sum(m["dropped"] for m in metas),
-        tuple(df.columns),
+        raise
+    data.blocks = blocks
+    return data
+
+
+def aggregate_dataframe(
+    df,
+    label: str,
+    weights: str | None,
+    features: str | list[str],
+    block_stats: Callable,
+    add: Callable,
+    params,
+    drop_bad_weights: bool = False,
+    source: str = "the DataFrame",
+    backend: str | None = None,
+    param: str = "features",
+) -> tuple[object, RegressionData]:
+    """Σ ``block_stats(values, params)`` over the rows of ``df`` read as ``from_dataframe``
+    reads them (the same checks and messages), in one pass with nothing cached: for a fit
+    that reads its data once. Returns the total and the data's description (a
+    ``RegressionData`` without blocks)."""
+    load = _load_of(
+        df, label, weights, features, drop_bad_weights, source, BLOCK_ROWS, backend, param, False
     )
+    total, metas = aggregate_parsed(
+        load.backend,
+        load.pieces,
+        load.parse,
+        load.describe,
+        block_stats,
+        add,
+        params,
+        other_width=load.other_width,
+    )
+    return total, load.described(metas)
 
 
 def read_table(

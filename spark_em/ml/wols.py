@@ -3,6 +3,8 @@ model's summary (MLlib's names)."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from pyspark import keyword_only
 from pyspark.ml import Estimator
@@ -13,7 +15,7 @@ from pyspark.sql.types import DoubleType, StructField
 
 from spark_em.engine import ops
 from spark_em.errors import InputError, warn
-from spark_em.io.table import from_dataframe
+from spark_em.io.table import aggregate_dataframe, from_dataframe
 from spark_em.kernels import wols
 from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
@@ -317,6 +319,43 @@ class WeightedLinearRegression(
                 "weightCol is not set, so every row weighs 1; the data have a column "
                 "'weight' (setWeightCol('weight') uses it)"
             )
+        if wols_model.reads_once(self.getSolver(), self.getCovType()):
+            result, data = self._fit_in_one_pass(dataset)
+        else:
+            result, data = self._fit_on_blocks(dataset)
+        summary = WeightedLinearRegressionTrainingSummary.of_result(result, data.feature_names)
+        warn_unconverged(self, summary)
+        model = self._copyValues(
+            WeightedLinearRegressionModel(result.coefficients, result.intercept, summary)
+        )
+        summary._attach(model, dataset)
+        model._remember_inputs(dataset)
+        return model
+
+    def _fit_in_one_pass(self, dataset):
+        """qr with the model-based covariance: the TSQR sums straight from the DataFrame's
+        Arrow batches, nothing cached."""
+        start = time.perf_counter()
+        intercept, reg_param = self.getFitIntercept(), self.getRegParam()
+        wols_model.check_options("qr", intercept, reg_param, "nonrobust")
+        totals, data = aggregate_dataframe(
+            dataset,
+            self.getLabelCol(),
+            self.getWeightCol(),
+            self.getFeaturesCol(),
+            wols.qr_stats,
+            wols.add_qr,
+            intercept,
+            backend=self._backend_arg(),
+            param="featuresCol",
+        )
+        result = wols_model.fit_qr_sums(
+            totals, data.feature_names, intercept, reg_param, start=start
+        )
+        return result, data
+
+    def _fit_on_blocks(self, dataset):
+        """Every other fit: the rows cached as blocks for its passes, released after."""
         data = self._data(dataset, self._backend_arg())
         try:
             step = self.getStepSize() if self.getStepSize() > 0 else "auto"
@@ -335,14 +374,7 @@ class WeightedLinearRegression(
             )
         finally:
             ops.release(data.blocks)
-        summary = WeightedLinearRegressionTrainingSummary.of_result(result, data.feature_names)
-        warn_unconverged(self, summary)
-        model = self._copyValues(
-            WeightedLinearRegressionModel(result.coefficients, result.intercept, summary)
-        )
-        summary._attach(model, dataset)
-        model._remember_inputs(dataset)
-        return model
+        return result, data
 
 
 class WeightedLinearRegressionModel(FittedModel, _WeightedLinearRegressionParams):

@@ -367,6 +367,31 @@ def _gradient_descent(
     return out
 
 
+def reads_once(solver: str, cov_type: str) -> bool:
+    """Whether a fit by ``solver`` with ``cov_type`` reads the data once (qr with the
+    model-based covariance): its sums can then come straight from the source
+    (``io.table.aggregate_dataframe`` with ``kernels.wols.qr_stats``, ``add_qr`` and the
+    intercept flag) into ``fit_qr_sums``, with no blocks cached."""
+    return check_solver(solver) == "qr" and cov_type == "nonrobust"
+
+
+def fit_qr_sums(
+    totals: wols.QRStats,
+    feature_names: list[str],
+    fit_intercept: bool = True,
+    reg_param: float = 0.0,
+    alpha: float = 0.05,
+    start: float | None = None,
+) -> RegressionResult:
+    """The qr fit (``cov_type="nonrobust"``) from the data's TSQR sums, Σ
+    ``kernels.wols.qr_stats`` (with ``fit_intercept``) merged by ``add_qr``: what ``fit`` gives
+    for blocks holding the same rows. ``start`` (a ``time.perf_counter()`` reading) is when
+    the fit began, for its elapsed time (by default now)."""
+    check_options("qr", fit_intercept, reg_param, "nonrobust")
+    start = time.perf_counter() if start is None else start
+    return _qr_result(totals, feature_names, fit_intercept, reg_param, "nonrobust", alpha, start)
+
+
 def _fit_qr(
     data: RegressionData,
     intercept: bool,
@@ -376,20 +401,42 @@ def _fit_qr(
     start: float,
 ) -> RegressionResult:
     totals = ops.aggregate(data.blocks, wols.qr_stats, wols.add_qr, intercept)
-    names = ["intercept", *data.feature_names] if intercept else data.feature_names
-    try:
-        solution = wols_inference.solve(totals, data.feature_names, intercept, reg_param)
-    except np.linalg.LinAlgError as exc:
-        raise InputError(str(exc)) from None
-    passes, meat = 1, None
-    if cov_type != "nonrobust":
-        residuals = ops.aggregate(
+
+    def residual_pass(solution) -> np.ndarray:
+        return ops.aggregate(
             data.blocks,
             wols.residual_stats,
             wols.add_residuals,
             (solution.params, solution.R_inv, intercept, wols_inference.HC_POWER[cov_type]),
-        )
-        passes, meat = 2, residuals.meat
+        ).meat
+
+    return _qr_result(
+        totals, data.feature_names, intercept, reg_param, cov_type, alpha, start, residual_pass
+    )
+
+
+def _qr_result(
+    totals: wols.QRStats,
+    feature_names: list[str],
+    intercept: bool,
+    reg_param: float,
+    cov_type: str,
+    alpha: float,
+    start: float,
+    residual_pass: Callable | None = None,
+) -> RegressionResult:
+    """The qr fit from its sums; a robust ``cov_type`` takes ``residual_pass(solution)``, the
+    meat of the sandwich from a second pass."""
+    names = ["intercept", *feature_names] if intercept else feature_names
+    try:
+        solution = wols_inference.solve(totals, feature_names, intercept, reg_param)
+    except np.linalg.LinAlgError as exc:
+        raise InputError(str(exc)) from None
+    passes, meat = 1, None
+    if cov_type != "nonrobust":
+        if residual_pass is None:
+            raise ValueError(f"cov_type {cov_type!r} needs a second pass over the data")
+        passes, meat = 2, residual_pass(solution)
     cov = wols_inference.covariance(solution, cov_type, meat)
     inference = dict(
         wols_inference.summary(solution, cov, cov_type != "nonrobust", alpha),

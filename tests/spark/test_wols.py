@@ -413,3 +413,42 @@ def test_estimator_round_trip(spark, tmp_path):
     b = [r.prediction for r in loaded.transform(df).orderBy("id").collect()]
     assert a == b
     assert_allclose(a, model.intercept + values[:, 2:] @ model.coefficients.toArray(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["rdd", "dataframe"])
+def test_the_estimators_one_pass_fit_is_statsmodels_for_any_partitioning(spark, backend):
+    """The default fit (qr, model-based errors) reads the DataFrame once, nothing cached: the
+    same fit and errors as statsmodels' WLS whatever the partitions, and a bad row named by
+    its place in the whole DataFrame."""
+    import statsmodels.api as sm
+    from pyspark.ml.feature import VectorAssembler
+
+    from spark_em.ml import WeightedLinearRegression
+
+    values = make_values(1200)
+    X = np.column_stack([np.ones(len(values)), values[:, 2:]])
+    ref = sm.WLS(values[:, 0], X, weights=values[:, 1]).fit()
+    names = ["y", "w", "a", "b", "c"]
+    assembler = VectorAssembler(inputCols=["a", "b", "c"], outputCol="features")
+
+    def frame(rows):  # two partitions, in the rows' order
+        return assembler.transform(
+            spark.createDataFrame([tuple(map(float, r)) for r in rows], names)
+        )
+
+    estimator = WeightedLinearRegression(labelCol="y", weightCol="w", backend=backend)
+    df = frame(values)
+    for partitions in (1, 3, 8):
+        model = estimator.fit(df.repartition(partitions))
+        assert_allclose(
+            np.r_[model.intercept, model.coefficients.toArray()], ref.params, rtol=1e-10
+        )
+        # MLlib's order: the intercept's last
+        assert_allclose(
+            model.summary.coefficientStandardErrors, np.r_[ref.bse[1:], ref.bse[0]], rtol=1e-8
+        )
+        assert model.summary.numInstances == len(values)
+    bad = values.copy()
+    bad[700, 3] = np.inf  # feature 'b' of row 701, in the second partition
+    with pytest.raises(InputError, match=r"row 701: column 'b': "):
+        estimator.fit(frame(bad))
