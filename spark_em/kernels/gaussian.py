@@ -285,27 +285,34 @@ def _row_count(X: np.ndarray, weights: np.ndarray | None) -> float:
     return X.shape[0] if weights is None else float(weights.sum())
 
 
-def stats_of(
+def assigned_stats(
     X: np.ndarray,
-    resp: np.ndarray,
+    labels: np.ndarray,
     centres: np.ndarray,
     covariance_type: str,
-    log_likelihood: float = 0.0,
     weights: np.ndarray | None = None,
 ) -> GaussianStats:
-    """Σ r, Σ r (x − m_k) and the centred second moments the covariance type needs, for given
-    responsibilities (the hard assignments of an initialisation, say), each row's multiplied
-    by its weight when there are ``weights``."""
+    """``stats_of`` for hard assignments (row u wholly in component ``labels[u]``), each
+    component's rows taken apart: no n × K × d array of mostly zero terms."""
     Xc, shift = _centred(X)
-    resp = np.asarray(resp, dtype=np.float64)
-    if weights is not None:
-        resp = resp * weights[:, None]
     centres = np.asarray(centres, dtype=np.float64)
-    first, square = _zero_moments(centres.shape[0], centres.shape[1], covariance_type)
-    _add_moments(Xc[:, None, :] - (centres - shift)[None], resp, first, square, covariance_type)
-    return GaussianStats(
-        float(log_likelihood), _row_count(Xc, weights), resp.sum(axis=0), first, square
-    )
+    K, d = centres.shape
+    first, square = _zero_moments(K, d, covariance_type)
+    counts = np.zeros(K)
+    for k in range(K):
+        mine = labels == k
+        if not mine.any():
+            continue
+        Y = Xc[mine] - (centres[k] - shift)
+        r = np.ones(Y.shape[0]) if weights is None else weights[mine]
+        Yw = Y * r[:, None]
+        counts[k] = r.sum()
+        first[k] = Yw.sum(axis=0)
+        if covariance_type in ("full", "tied"):
+            square[k] = Yw.T @ Y
+        else:
+            square[k] = np.einsum("nd,nd->d", Yw, Y)
+    return GaussianStats(0.0, _row_count(Xc, weights), counts, first, square)
 
 
 def _augmented_map(delta: np.ndarray, prepared: Prepared) -> np.ndarray:

@@ -59,7 +59,15 @@ def costs(X: np.ndarray, centres: np.ndarray, measure: str = EUCLIDEAN) -> np.nd
     centres = np.asarray(centres, dtype=np.float64)
     if measure == COSINE:
         return 1.0 - (X @ centres.T) / row_norms(X)[:, None] / row_norms(centres)[None, :]
-    return np.stack([np.einsum("ij,ij->i", X - c, X - c) for c in centres], axis=1)
+    # exact differences (no ‖x‖² − 2x·c + ‖c‖², which cancels near a centre), on the
+    # features × rows layout: long vector operations whatever the width
+    columns = np.ascontiguousarray(X.T)
+    out = np.empty((centres.shape[0], X.shape[0]))
+    for k, centre in enumerate(centres):
+        difference = columns - centre[:, None]
+        difference *= difference
+        out[k] = difference.sum(axis=0)
+    return out.T
 
 
 def nearest(

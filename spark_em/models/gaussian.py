@@ -35,6 +35,7 @@ from spark_em.kernels.gaussian import Mixture
 from spark_em.models import codec, seeding, selection
 from spark_em.models import missing as missing_model
 from spark_em.models.fitting import Run, fit_starts, starts_of
+from spark_em.models.reference import check_k, variances_about
 from spark_em.models.seeding import INIT_MODES
 
 NAME = "gmm"
@@ -110,9 +111,7 @@ def _hard_assignments(
 
     def stats(values, means, kind, weights):
         labels, _ = kmeans.nearest(values, means)
-        resp = np.zeros((values.shape[0], means.shape[0]))
-        resp[np.arange(values.shape[0]), labels] = 1.0
-        return gaussian.stats_of(values, resp, means, kind, weights=weights)
+        return gaussian.assigned_stats(values, labels, means, kind, weights=weights)
 
     def all_stats(values, sets, weights=None):
         return [stats(values, means, kind, weights) for means, kind in sets]
@@ -169,8 +168,8 @@ def initial_mixtures(
     seeding.check_weighted(summary, pairs)
     if summary.has_nan:
         blocks, summary = missing_model.mean_imputed(blocks, summary)
-    starts = seeding.reference(blocks, pairs, summary)  # also checks each K against the rows
     if init == "reference":
+        starts = seeding.reference(blocks, pairs, summary)  # also checks each K against the rows
         return [
             Mixture(
                 np.full(len(means), 1.0 / len(means)),
@@ -180,8 +179,12 @@ def initial_mixtures(
             )
             for (means, var), kind in zip(starts, kinds)
         ]
+    for k, _ in pairs:
+        check_k(k, summary.n_rows)
     means = seeding.drawn_means(blocks, pairs, init)
-    return _hard_assignments(blocks, means, [var for _, var in starts], kinds, reg_covar)
+    # an empty cluster's variance, should the hard assignments leave one: about its mean
+    spreads = [variances_about(summary, mu) for mu in means]
+    return _hard_assignments(blocks, means, spreads, kinds, reg_covar)
 
 
 def check_given(mixture: Mixture, k: int, d: int, covariance_type: str) -> Mixture:

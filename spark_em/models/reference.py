@@ -28,11 +28,17 @@ def reference_starts(
         check_k(k, summary.n_rows)
     chosen = [masked.reference_rows(summary.n_rows, k, seed) for k, seed in pairs]
     rows = rows_at(blocks, np.concatenate(chosen)).astype(np.float64)
-    # weighted rows: the column sums are weighted, and n is the sum of the weights
-    n = summary.total_weight if summary.weighted else summary.n_rows
     out, at = [], 0
     for index in chosen:
         mu = rows[at : at + len(index)]
         at += len(index)
-        out.append((mu, masked.init_variances(summary.column_summary, n, mu)))
+        out.append((mu, variances_about(summary, mu)))
     return out
+
+
+def variances_about(summary: MatrixSummary, mu: np.ndarray) -> np.ndarray:
+    """For each row of ``mu``, the mean over all n·d entries of (X − μ_j)² (weighted rows
+    count their weight), from the data's summary: no pass."""
+    # weighted rows: the column sums are weighted, and n is the sum of the weights
+    n = summary.total_weight if summary.weighted else summary.n_rows
+    return masked.init_variances(summary.column_summary, n, mu)

@@ -84,6 +84,34 @@ def _row(X, i: int) -> np.ndarray:
     return np.asarray(dense(X[i : i + 1]), dtype=np.float64)[0]
 
 
+def _drawn_rows(block, weight, seed: int, draw: int, n_candidates: int) -> list[tuple]:
+    """The block's entrant for each of ``n_candidates`` draws ∝ ``weight`` (row weights w when
+    ``weight`` is None): (tier, clock, row index, row), the row with the smallest exponential
+    clock −log(u)/weight; a row of weight 0 enters only when no row has more (then ∝ w), and
+    a row of w = 0 never."""
+    X = block.values
+    index = block.offset + np.arange(X.shape[0])
+    w = np.ones(X.shape[0]) if block.weights is None else block.weights
+    weight = w if weight is None else weight * w
+    tier = np.where(weight > 0, 0, np.where(w > 0, 1, 2))
+    rate = np.where(tier == 0, weight, w)
+    first = tier == tier.min()
+    out = []
+    for t in range(n_candidates):
+        u = row_uniforms(seed, draw * n_candidates + t, index)
+        with np.errstate(divide="ignore"):
+            clock = np.where(first, -np.log(u) / rate, np.inf)
+        # the smallest (tier, clock, index): the first row (indices rise) at the least clock
+        i = int(np.flatnonzero(first & (clock == clock.min()))[0])
+        out.append((int(tier[i]), float(clock[i]), int(index[i]), _row(X, i)))
+    return out
+
+
+def _earlier(a: list, b: list) -> list:
+    """Of two blocks' entrants for the same draws, the winners."""
+    return [x if x[:3] <= y[:3] else y for x, y in zip(a, b)]
+
+
 def _draw(
     blocks,
     seed: int,
@@ -97,40 +125,45 @@ def _draw(
     smallest exponential clock −log(u)/(w·D²): one pass."""
 
     def best_of_block(block):
-        X = block.values
-        index = block.offset + np.arange(X.shape[0])
-        w = np.ones(X.shape[0]) if block.weights is None else block.weights
-        weight = w if centres is None else metric(X, centres).min(axis=1) * w
-        # a row at D² = 0 is drawn only when no row is farther (then ∝ w); a row of weight 0 never
-        tier = np.where(weight > 0, 0, np.where(w > 0, 1, 2))
-        out = []
-        for t in range(n_candidates):
-            u = row_uniforms(seed, draw * n_candidates + t, index)
-            with np.errstate(divide="ignore"):
-                clock = -np.log(u) / np.where(tier == 0, weight, w)
-            i = int(np.lexsort((index, clock, tier))[0])
-            out.append((int(tier[i]), float(clock[i]), int(index[i]), _row(X, i)))
-        return out
+        weight = None if centres is None else metric(block.values, centres).min(axis=1)
+        return _drawn_rows(block, weight, seed, draw, n_candidates)
 
-    def earlier(a, b):
-        return [x if x[:3] <= y[:3] else y for x, y in zip(a, b)]
-
-    return [row for *_, row in ops.reduce(blocks, best_of_block, earlier)]
+    return [row for *_, row in ops.reduce(blocks, best_of_block, _earlier)]
 
 
-def _potentials(blocks, centres: np.ndarray, candidates: list, metric) -> np.ndarray:
-    """Σ_x w·min(D²(x), D²(x, c)) for each candidate c: one pass."""
+def _potentials_and_draws(
+    blocks,
+    centres: np.ndarray,
+    candidates: list,
+    metric,
+    next_draw: tuple[int, int, int] | None,
+) -> tuple[np.ndarray, list[list]]:
+    """Σ_x w·min(D²(x), D²(x, c)) for each candidate c and, with ``next_draw`` = (seed, draw,
+    n_candidates), the rows ``_draw`` would draw next were c added to ``centres``, for every c:
+    one pass where k-means++ would make two (the draws are those ``_draw`` makes)."""
+    options = [np.vstack([centres, c]) for c in candidates]
 
     def of_block(block):
         X = block.values
         d2 = metric(X, centres).min(axis=1)
         to_candidates = metric(X, np.asarray(candidates))
         w = np.ones(X.shape[0]) if block.weights is None else block.weights
-        return np.array(
+        potentials = np.array(
             [w @ np.minimum(d2, np.ascontiguousarray(column)) for column in to_candidates.T]
         )
+        if next_draw is None:
+            return potentials, []
+        seed, draw, n = next_draw
+        drawn = [
+            _drawn_rows(block, metric(X, option).min(axis=1), seed, draw, n) for option in options
+        ]
+        return potentials, drawn
 
-    return ops.reduce(blocks, of_block, np.add)
+    def merged(a, b):
+        return a[0] + b[0], [_earlier(x, y) for x, y in zip(a[1], b[1])]
+
+    potentials, drawn = ops.reduce(blocks, of_block, merged)
+    return potentials, [[row for *_, row in rows] for rows in drawn]
 
 
 def n_candidates(k: int) -> int:
@@ -142,15 +175,22 @@ def plus_plus(
     blocks, k: int, seed: int, metric=kmeans.costs, to_centre=lambda row: row
 ) -> np.ndarray:
     """K centres by greedy k-means++: the first row uniformly, then for each next one
-    2 + ⌊ln K⌋ candidates drawn ∝ D² and the one that lowers the total D² most kept (two
-    passes each). ``metric(X, centres)`` gives D² (squared Euclidean by default) and
-    ``to_centre(row)`` the centre a drawn row stands for (the row itself by default)."""
+    2 + ⌊ln K⌋ candidates drawn ∝ D² and the one that lowers the total D² most kept.
+    ``metric(X, centres)`` gives D² (squared Euclidean by default) and ``to_centre(row)`` the
+    centre a drawn row stands for (the row itself by default). K + 1 passes: the pass that
+    weighs a draw's candidates also makes the next draw for each of them."""
     per_draw = n_candidates(k)
     centres = to_centre(_draw(blocks, seed, 0, None, 1, metric)[0])[None]
+    if k == 1:
+        return centres
+    candidates = [to_centre(r) for r in _draw(blocks, seed, 1, centres, per_draw, metric)]
     for draw in range(1, k):
-        candidates = [to_centre(r) for r in _draw(blocks, seed, draw, centres, per_draw, metric)]
-        best = int(np.argmin(_potentials(blocks, centres, candidates, metric)))
+        following = (seed, draw + 1, per_draw) if draw + 1 < k else None
+        potentials, drawn = _potentials_and_draws(blocks, centres, candidates, metric, following)
+        best = int(np.argmin(potentials))
         centres = np.vstack([centres, candidates[best]])
+        if following is not None:
+            candidates = [to_centre(r) for r in drawn[best]]
     return centres
 
 

@@ -180,19 +180,24 @@ def test_many_starts_in_one_pass_match_the_equations(offset, kernel_pass):
         assert_allclose(got.centred_square, square, rtol=1e-9, atol=1e-10 * np.abs(square).max())
 
 
-def test_given_responsibilities():
+def test_hard_assignments():
     rng = np.random.default_rng(5)
     X = rng.normal(size=(200, 4)) + 1e5
-    resp = rng.dirichlet(np.ones(3), 200)
-    centres = X[:3] + 1.0
+    labels = rng.integers(0, 4, 200)
+    labels[labels == 2] = 1  # component 2 gets no row
+    weights = rng.uniform(0.0, 3.0, 200)
+    centres = X[:4] + 1.0
+    resp = (labels[:, None] == np.arange(4)) * weights[:, None]
     for kind in gaussian.COVARIANCE_TYPES:
-        got = gaussian.stats_of(X, resp, centres, kind)
-        first = np.stack([resp[:, k] @ (X - centres[k]) for k in range(3)])
-        assert_allclose(got.centred_sum, first, rtol=1e-10)
+        got = gaussian.assigned_stats(X, labels, centres, kind, weights=weights)
+        assert_allclose(got.resp, resp.sum(axis=0), rtol=1e-12)
+        assert got.n_rows == pytest.approx(weights.sum(), rel=1e-12)
+        first = np.stack([resp[:, k] @ (X - centres[k]) for k in range(4)])
+        assert_allclose(got.centred_sum, first, rtol=1e-10, atol=1e-9)
         if kind in ("full", "tied"):
             want = np.stack(
-                [(X - centres[k]).T @ ((X - centres[k]) * resp[:, k : k + 1]) for k in range(3)]
+                [(X - centres[k]).T @ ((X - centres[k]) * resp[:, k : k + 1]) for k in range(4)]
             )
         else:
-            want = np.stack([resp[:, k] @ (X - centres[k]) ** 2 for k in range(3)])
-        assert_allclose(got.centred_square, want, rtol=1e-10)
+            want = np.stack([resp[:, k] @ (X - centres[k]) ** 2 for k in range(4)])
+        assert_allclose(got.centred_square, want, rtol=1e-10, atol=1e-9)
