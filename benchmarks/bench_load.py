@@ -11,7 +11,10 @@ is the best of ``--repeats`` runs after one untimed warm-up.
 
 - load: a ``mapInArrow`` pass that only counts the rows (the floor of any Python reader), and
   spark-em's load into cached blocks (``read_dataframe``, released after each run), per input
-  form and backend. Target: the load within 2× of the read-only pass.
+  form and backend. Target: the load within 2× of the read-only pass. For the vector column
+  the floor is the pass over the same rows as arrays (``read_only_s``): a ``mapInArrow`` that
+  reads the vector column itself (``read_only_vectors_s``) is far slower than the load,
+  which turns the vectors into arrays in the JVM.
 - wols: ``WeightedLinearRegression().fit(df)`` (qr, with standard errors) and MLlib's
   ``LinearRegression(solver="normal").fit(df)``, whole fits on the vector column (and ours on
   the array and numeric-column forms). Target: ours ≥ 1.5× faster.
@@ -20,7 +23,8 @@ is the best of ``--repeats`` runs after one untimed warm-up.
   ``initMode="random"``, rows drawn at random as MLlib's start is) against MLlib's on the
   vector column. Targets: faster with ``maxIter=1``, ≥ 3× with 20.
 
-The helpers (``frames``, ``best``) are shared with ``bench_wols.py`` and ``bench_gmm.py``.
+The helpers (``best``, ``read_only_seconds``, ``gmm_whole_fits``) are shared with
+``bench_wols.py``, ``bench_gmm.py`` and ``bench_recommend.py``.
 """
 
 from __future__ import annotations
@@ -105,6 +109,10 @@ def load(spark, rows_list, repeats, partitions) -> list:
         for form, (df, features) in data.items():
             read = read_only_seconds(df, repeats)
             row = {"rows": rows, "form": form, "read_only_s": read}
+            if form == "vector":  # Python reads vectors slowly: the floor is the arrays' pass
+                row["read_only_vectors_s"] = read
+                read = read_only_seconds(data["array"][0], repeats)
+                row["read_only_s"] = read
             for backend in backends_of(spark):
 
                 def loaded(df=df, features=features, backend=backend):
@@ -146,45 +154,49 @@ def wols(spark, rows_list, repeats, partitions) -> list:
     return out
 
 
-def gmm(spark, rows_list, repeats, partitions) -> list:
+def gmm_whole_fits(vectors, k: int, iterations: int, repeats: int) -> dict:
+    """``GaussianMixture(k, maxIter=iterations, tol=0)`` whole fits on the cached DataFrame
+    ``vectors`` (a vector column ``features``): ours with its default start (greedy
+    k-means++) and with ``initMode="random"`` (rows drawn at random, as MLlib's start is),
+    against MLlib's, each the best of ``repeats``."""
     import warnings
 
     from pyspark.ml.clustering import GaussianMixture as MLlibGaussianMixture
 
     from spark_em.ml import GaussianMixture
 
+    def theirs():
+        MLlibGaussianMixture(k=k, maxIter=iterations, tol=0.0, seed=1).fit(vectors)
+
+    passes = {}
+
+    def ours_fit(init="kmeans++"):
+        model = GaussianMixture(k=k, maxIter=iterations, tol=0.0, seed=1, initMode=init)
+        passes[init] = model.fit(vectors).summary.numIter
+
+    mllib = best(theirs, repeats)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # stopped at maxIter by design
+        ours = best(ours_fit, repeats)
+        ours_random = best(lambda: ours_fit("random"), repeats)
+    return {
+        "max_iter": iterations,
+        "mllib_s": mllib,
+        "ours_s": ours,
+        "speedup": round(mllib / ours, 2),
+        "ours_iterations": passes["kmeans++"],
+        "ours_random_init_s": ours_random,
+        "ours_random_init_iterations": passes["random"],
+        "speedup_random_init": round(mllib / ours_random, 2),
+    }
+
+
+def gmm(spark, rows_list, repeats, partitions) -> list:
     out = []
     for rows in rows_list:
         data = frames(spark, rows, partitions, mixture=True)
-        vectors = data["vector"][0]
         for iterations in (1, 20):
-
-            def theirs(v=vectors, n=iterations):
-                MLlibGaussianMixture(k=5, maxIter=n, tol=0.0, seed=1).fit(v)
-
-            passes = {}
-
-            def ours_fit(v=vectors, n=iterations, init="kmeans++", passes=passes):
-                model = GaussianMixture(k=5, maxIter=n, tol=0.0, seed=1, initMode=init).fit(v)
-                passes[init] = model.summary.numIter
-
-            mllib = best(theirs, repeats)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # stopped at maxIter by design
-                ours = best(ours_fit, repeats)
-                # MLlib starts from rows drawn at random; so does initMode="random"
-                ours_random = best(lambda: ours_fit(init="random"), repeats)
-            row = {
-                "rows": rows,
-                "max_iter": iterations,
-                "mllib_s": mllib,
-                "ours_s": ours,
-                "speedup": round(mllib / ours, 2),
-                "ours_iterations": passes["kmeans++"],
-                "ours_random_init_s": ours_random,
-                "ours_random_init_iterations": passes["random"],
-                "speedup_random_init": round(mllib / ours_random, 2),
-            }
+            row = {"rows": rows, **gmm_whole_fits(data["vector"][0], 5, iterations, repeats)}
             out.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
         for df, _ in data.values():

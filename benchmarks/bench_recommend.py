@@ -11,7 +11,9 @@ split 90/10 by a hash of (user, item). On the 90%:
   MLlib's defaults otherwise) are fitted: ``fit_seconds``;
 - each predicts the held-out 10% with coldStartStrategy="drop": ``rmse`` (RegressionEvaluator);
 - ``recommendForAllUsers(10)`` is computed and written to a no-op sink:
-  ``recommend_seconds`` (the mixture leaves out rated items; ALS does not).
+  ``recommend_seconds`` (the mixture leaves out rated items; ALS does not);
+- ``load``: the ratings' load alone (ids mapped, CSR blocks cached) against a read-only
+  ``mapInArrow`` pass over the same DataFrame and ALS's start-up (``maxIter=0``).
 
 There is no target for the fit (different models); the target is the mixture's
 ``recommendForAllUsers(10)`` in no more time than ALS's (``recommend_ratio`` ≤ 1 against each
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -54,12 +57,39 @@ def drained(frame) -> None:
     frame.write.format("noop").mode("overwrite").save()
 
 
+def load_figures(train, repeats: int) -> dict:
+    """The ratings' load alone (``read_triples``: ids mapped, CSR blocks of users cached, then
+    released) against a read-only ``mapInArrow`` pass over the same cached DataFrame and
+    against ALS's start-up, its whole fit with ``maxIter=0`` (ids, in/out blocks, the factors'
+    start; rank 10), and with ``maxIter=1``."""
+    from bench_load import best, read_only_seconds
+    from pyspark.ml.recommendation import ALS
+
+    from spark_em.io.triples import read_triples
+
+    def als(iterations: int):
+        ALS(rank=10, maxIter=iterations, regParam=0.1, seed=0).fit(train)
+
+    load = best(lambda: read_triples(train).release(), repeats)
+    read = read_only_seconds(train, repeats)
+    startup = best(lambda: als(0), repeats)
+    return {
+        "load_s": load,
+        "read_only_pass_s": read,
+        "load_over_read": round(load / read, 2),
+        "als_start_up_s": startup,
+        "als_one_iteration_s": best(lambda: als(1), repeats),
+        "load_over_als_start_up": round(load / startup, 2),
+    }
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fraction", type=float, default=0.1)
     ap.add_argument("--k", type=int, default=12)
     ap.add_argument("--max-iter", type=int, default=100)
     ap.add_argument("--memory", default="8g")
+    ap.add_argument("--repeats", type=int, default=2, help="load figures: best of this many")
     args = ap.parse_args(argv)
 
     from pyspark.ml.evaluation import RegressionEvaluator
@@ -69,6 +99,7 @@ def main(argv=None) -> dict:
     from spark_em.io import synthetic
     from spark_em.ml import MixtureRecommender
 
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     spark = session(args.memory)
     shape = synthetic.PrizeShape().scaled(args.fraction)
     work = Path(tempfile.mkdtemp(prefix="bench-recommend-"))
@@ -89,6 +120,8 @@ def main(argv=None) -> dict:
     }
     print(json.dumps(result), file=sys.stderr)
     evaluator = RegressionEvaluator(metricName="rmse", labelCol="rating")
+    result["load"] = load_figures(train, args.repeats)
+    print(json.dumps(result), file=sys.stderr)
 
     mixture, seconds = timed(
         lambda: MixtureRecommender(k=args.k, maxIter=args.max_iter, coldStartStrategy="drop").fit(

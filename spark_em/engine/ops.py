@@ -274,8 +274,12 @@ class MatrixSummary:
             return self.column_summary[1:] / present
 
 
+SUMMARY = "_spark_em_summary"  # a loader's blocks carry the summary it took on the way in
+
+
 def summarize(blocks) -> MatrixSummary:
-    """One pass: the data's ``MatrixSummary`` (0 and NaN count as missing).
+    """The data's ``MatrixSummary`` (0 and NaN count as missing): one pass, or none for blocks
+    a loader summed on its way in (``with_summary``).
 
     Parameters
     ----------
@@ -295,37 +299,53 @@ def summarize(blocks) -> MatrixSummary:
     >>> data = summarize(read_matrix(get_spark(), "netflix_incomplete.txt"))
     >>> data.n_rows, data.n_cols, data.observed_fraction
     """
+    known = getattr(blocks, SUMMARY, None)
+    if known is not None:
+        return known
+    return summary_of(reduce(blocks, block_summary, np.add))
 
-    def stats(block):
-        values, weights = block.values, block.weights
-        empty = np.zeros(values.shape[0], bool)  # rows with nothing but NaN
-        if sparse.issparse(values):
-            per_row = np.diff(values.indptr)
-            nan_per_column, nan_rows = np.zeros(values.shape[1]), 0
-        else:
-            nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
-            if nan.any():
-                values = np.where(nan, 0.0, values)
-                empty = nan.all(axis=1)
-            per_row = np.count_nonzero(values, axis=1)
-            nan_per_column, nan_rows = nan.sum(axis=0), int(empty.sum())
-        if weights is None:
-            weighted, sums = [0.0, 0.0, 0.0], column_summary(values)
-        else:  # a row with nothing observed weighs nothing in any fit
-            counted = np.where(empty, 0.0, weights)
-            weighted = [1.0, counted.sum(), np.count_nonzero(counted)]
-            sums = column_summary(dense(values) * np.sqrt(weights)[:, None])
-            sums[1:] = weights @ dense(values)
-        return np.concatenate(
-            [
-                [values.shape[0], per_row.sum(), (per_row == 0).sum(), nan_rows],
-                weighted,
-                sums,
-                nan_per_column,
-            ]
-        )
 
-    total = reduce(blocks, stats, np.add)
+def with_summary(blocks, total: np.ndarray):
+    """``blocks``, carrying the summary whose sums (Σ ``block_summary`` over the blocks)
+    their loader took while it made them: ``summarize`` then makes no pass."""
+    setattr(blocks, SUMMARY, summary_of(total))
+    return blocks
+
+
+def block_summary(block: Block) -> np.ndarray:
+    """A block's part of ``summarize``'s sums (added over the blocks, ``summary_of`` reads
+    them)."""
+    values, weights = block.values, block.weights
+    empty = np.zeros(values.shape[0], bool)  # rows with nothing but NaN
+    if sparse.issparse(values):
+        per_row = np.diff(values.indptr)
+        nan_per_column, nan_rows = np.zeros(values.shape[1]), 0
+    else:
+        nan = np.isnan(values) if values.dtype.kind == "f" else np.zeros(values.shape, bool)
+        if nan.any():
+            values = np.where(nan, 0.0, values)
+            empty = nan.all(axis=1)
+        per_row = np.count_nonzero(values, axis=1)
+        nan_per_column, nan_rows = nan.sum(axis=0), int(empty.sum())
+    if weights is None:
+        weighted, sums = [0.0, 0.0, 0.0], column_summary(values)
+    else:  # a row with nothing observed weighs nothing in any fit
+        counted = np.where(empty, 0.0, weights)
+        weighted = [1.0, counted.sum(), np.count_nonzero(counted)]
+        sums = column_summary(dense(values) * np.sqrt(weights)[:, None])
+        sums[1:] = weights @ dense(values)
+    return np.concatenate(
+        [
+            [values.shape[0], per_row.sum(), (per_row == 0).sum(), nan_rows],
+            weighted,
+            sums,
+            nan_per_column,
+        ]
+    )
+
+
+def summary_of(total: np.ndarray) -> MatrixSummary:
+    """The ``MatrixSummary`` of the sums of ``block_summary`` over every block."""
     d = (total.size - 8) // 2
     nan_per_column = total[8 + d :].astype(np.int64)
     weighted = total[4] > 0

@@ -20,6 +20,7 @@ import numpy as np
 
 from spark_em.engine.backend import backend_for, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, default_partitions
+from spark_em.engine.ops import block_summary
 from spark_em.errors import InputError
 from spark_em.io.columnar import (
     NUMBER,
@@ -69,7 +70,9 @@ def _parse_text(
 
     def parse(piece: int, rows: Iterable[tuple]) -> Iterator[tuple]:
         first_in_file = piece % FILE_PIECES == 0
-        parser = PartitionParser(piece, block_rows, check, drop, width, missing)
+        parser = PartitionParser(
+            piece, block_rows, check, drop, width, missing, summarize=block_summary
+        )
         n_lines = 0
         for n_lines, (line,) in enumerate(rows, start=1):
             if parser.error:
@@ -286,7 +289,9 @@ def read_npy(
     def load(piece: int, items: Iterable) -> Iterator[tuple]:
         data = np.load(local, mmap_mode="r", allow_pickle=False)
         for lo, hi in items:
-            parser = PartitionParser(piece, block_rows, check, width=width, missing=missing)
+            parser = PartitionParser(
+                piece, block_rows, check, width=width, missing=missing, summarize=block_summary
+            )
             for start in range(lo, hi, block_rows):  # places are global rows, from 1
                 values = np.asarray(data[start : min(hi, start + block_rows)], dtype=np.float64)
                 yield from parser.add_block(values, start + 1)
@@ -381,6 +386,7 @@ def read_dataframe(
             check,
             missing=missing,
             weight_column=None if weights is None else -1,
+            summarize=block_summary,
         )
 
     where = source or (

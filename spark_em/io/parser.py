@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from spark_em.engine.block import Block, block_stats_of, combined
+from spark_em.engine.ops import with_summary
 from spark_em.errors import InputError, executor_errors
 from spark_em.kernels.arrays import MAX_MAGNITUDE, compact, out_of_range, value_problem
 
@@ -83,7 +84,9 @@ class PartitionParser:
     ``flush()`` yields the last block and ``summary()`` the piece's report, as
     ("block", (piece, local start, values, weights)) and ("meta", dict) records. With a
     ``weight_column``, that column of each row (checked with the rest) leaves the values and
-    becomes the block's weights; without one a block's weights are None.
+    becomes the block's weights; without one a block's weights are None. With ``summarize``
+    (``engine.ops.block_summary``), the piece's report also holds the sum of it over the
+    piece's blocks (``sums``), so the data is summarised without a pass of its own.
     """
 
     def __init__(
@@ -95,8 +98,11 @@ class PartitionParser:
         width: int | None = None,
         missing: str | None = None,
         weight_column: int | None = None,
+        summarize: Callable[[Block], np.ndarray] | None = None,
     ):
         self.piece = piece
+        self.summarize = summarize
+        self.sums: np.ndarray | None = None  # Σ summarize(block) over the blocks yielded
         self.weight_column = weight_column
         self.zero_is_missing = missing == "zero"  # a 0 is read as NaN
         self.block_rows = block_rows
@@ -205,7 +211,11 @@ class PartitionParser:
             if self.weight_column is not None:
                 weights = values[:, self.weight_column].astype(np.float64)
                 values = np.delete(values, self.weight_column, axis=1)
-            yield ("block", (self.piece, self.n_rows, compact(values), weights))
+            block = compact(values)
+            if self.summarize is not None:
+                part = self.summarize(Block(self.n_rows, block, weights))
+                self.sums = part if self.sums is None else self.sums + part
+            yield ("block", (self.piece, self.n_rows, block, weights))
             self.n_rows += values.shape[0]
 
     def summary(self, **extra) -> tuple:
@@ -218,6 +228,7 @@ class PartitionParser:
                 first_place=self.first_place,
                 error=self.error,
                 dropped=self.dropped,
+                sums=self.sums,
                 **extra,
             ),
         )
@@ -281,7 +292,11 @@ def assemble(
         parsed.unpersist()
         raise
     starts = np.concatenate([[0], np.cumsum(list(rows.values()))[:-1]]).astype(int)
-    return backend.place(parsed, dict(zip(rows, starts.tolist()))), metas
+    blocks = backend.place(parsed, dict(zip(rows, starts.tolist())))
+    sums = [m["sums"] for m in metas if m.get("sums") is not None]
+    if sums:  # the parsers summed their blocks (``summarize``): no pass to summarize them
+        blocks = with_summary(blocks, np.sum(sums, axis=0))
+    return blocks, metas
 
 
 @executor_errors()

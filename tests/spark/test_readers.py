@@ -214,3 +214,44 @@ def test_named_columns_one_rule_for_the_format(spark, tmp_path):
         read_frame(spark, str(tmp_path / "r.csv"), fmt="parquet")
     with pytest.raises(InputError, match="fmt must be csv or parquet, not 'json'"):
         read_frame(spark, str(tmp_path / "r.csv"), fmt="json")
+
+
+def test_the_loaders_summary_is_that_of_the_rows(spark, tmp_path, backend):
+    """A loader sums what ``summarize`` needs while it parses: the same figures as numpy's on
+    the rows, for a text file, a weighted DataFrame with missing values and an ``.npy``."""
+    from pyspark.sql import functions as F
+
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 6, size=(300, 5)).astype(float)
+    X[7] = 0.0  # a row with nothing observed
+    write_text(tmp_path / "r.txt", X)
+    summary = ops.summarize(readers.read_text(spark, str(tmp_path / "r.txt"), backend=backend))
+    assert (summary.n_rows, summary.n_cols) == X.shape
+    assert summary.n_observed == np.count_nonzero(X)
+    assert summary.n_empty_rows == 1
+    np.testing.assert_allclose(summary.column_summary, [(X**2).sum(), *X.sum(axis=0)], rtol=1e-12)
+    np.save(tmp_path / "r.npy", X)
+    from_npy = ops.summarize(readers.read_npy(spark, str(tmp_path / "r.npy"), backend=backend))
+    np.testing.assert_allclose(from_npy.column_summary, summary.column_summary, rtol=1e-12)
+
+    Y = rng.normal(size=(200, 3))
+    Y[[3, 50, 51], [0, 2, 1]] = np.nan
+    w = rng.uniform(0.5, 2.0, 200)
+    df = spark.createDataFrame(
+        [([None if np.isnan(v) else float(v) for v in row], float(x)) for row, x in zip(Y, w)],
+        ["x", "w"],
+    ).withColumn("x", F.col("x").cast("array<double>"))
+    blocks = readers.read_dataframe(
+        df.repartition(3), "x", ratings=False, missing="nan", weights="w", backend=backend
+    )
+    got = ops.summarize(blocks)
+    filled = np.nan_to_num(Y)
+    assert got.total_weight == pytest.approx(w.sum(), rel=1e-12)
+    np.testing.assert_array_equal(got.nan_per_column, np.isnan(Y).sum(axis=0))
+    np.testing.assert_allclose(got.column_summary[1:], w @ filled, rtol=1e-12)
+    np.testing.assert_allclose(got.column_summary[0], w @ (filled**2).sum(axis=1), rtol=1e-12)
+    # a pass over the same blocks (another object: nothing carried) gives the same summary
+    again = ops.summarize(ops.mapped(blocks, lambda b: b))
+    np.testing.assert_allclose(again.column_summary, got.column_summary, rtol=1e-12)
+    assert again.n_rows == got.n_rows == 200
+    ops.release(blocks)
