@@ -315,8 +315,9 @@ def with_summary(blocks, total: np.ndarray):
 def block_summary(block: Block) -> np.ndarray:
     """A block's part of ``summarize``'s sums (added over the blocks, ``summary_of`` reads
     them)."""
-    values, weights = block.values, block.weights
-    empty = np.zeros(values.shape[0], bool)  # rows with nothing but NaN
+    values: Any = block.values  # dense or CSR
+    weights = block.weights
+    empty: Any = np.zeros(values.shape[0], bool)  # rows with nothing but NaN
     if sparse.issparse(values):
         per_row = np.diff(values.indptr)
         nan_per_column, nan_rows = np.zeros(values.shape[1]), 0
@@ -331,7 +332,7 @@ def block_summary(block: Block) -> np.ndarray:
         weighted, sums = [0.0, 0.0, 0.0], column_summary(values)
     else:  # a row with nothing observed weighs nothing in any fit
         counted = np.where(empty, 0.0, weights)
-        weighted = [1.0, counted.sum(), np.count_nonzero(counted)]
+        weighted = [1.0, float(counted.sum()), float(np.count_nonzero(counted))]
         sums = column_summary(dense(values) * np.sqrt(weights)[:, None])
         sums[1:] = weights @ dense(values)
     return np.concatenate(
