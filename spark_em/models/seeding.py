@@ -84,26 +84,32 @@ def _row(X, i: int) -> np.ndarray:
     return np.asarray(dense(X[i : i + 1]), dtype=np.float64)[0]
 
 
-def _drawn_rows(block, weight, seed: int, draw: int, n_candidates: int) -> list[tuple]:
-    """The block's entrant for each of ``n_candidates`` draws ∝ ``weight`` (row weights w when
-    ``weight`` is None): (tier, clock, row index, row), the row with the smallest exponential
-    clock −log(u)/weight; a row of weight 0 enters only when no row has more (then ∝ w), and
-    a row of w = 0 never."""
+def _drawn_rows(block, weights: list, seed: int, draw: int, n_candidates: int) -> list[list]:
+    """For each entry of ``weights`` (D² of every row, or None: the row weights w alone), the
+    block's entrant in each of ``n_candidates`` draws ∝ w·D²: (tier, clock, row index, row),
+    the row with the smallest exponential clock −log(u)/(w·D²). A row at D² = 0 enters only
+    when no row is farther (then ∝ w), a row of w = 0 never. The uniforms u are those of
+    (seed, draw, row), the same for every entry."""
     X = block.values
     index = block.offset + np.arange(X.shape[0])
     w = np.ones(X.shape[0]) if block.weights is None else block.weights
-    weight = w if weight is None else weight * w
-    tier = np.where(weight > 0, 0, np.where(w > 0, 1, 2))
-    rate = np.where(tier == 0, weight, w)
-    first = tier == tier.min()
+    exponentials = [
+        -np.log(row_uniforms(seed, draw * n_candidates + t, index)) for t in range(n_candidates)
+    ]
     out = []
-    for t in range(n_candidates):
-        u = row_uniforms(seed, draw * n_candidates + t, index)
-        with np.errstate(divide="ignore"):
-            clock = np.where(first, -np.log(u) / rate, np.inf)
-        # the smallest (tier, clock, index): the first row (indices rise) at the least clock
-        i = int(np.flatnonzero(first & (clock == clock.min()))[0])
-        out.append((int(tier[i]), float(clock[i]), int(index[i]), _row(X, i)))
+    for weight in weights:
+        weight = w if weight is None else weight * w
+        tier = np.where(weight > 0, 0, np.where(w > 0, 1, 2))
+        rate = np.where(tier == 0, weight, w)
+        first = tier == tier.min()
+        entrants = []
+        for exponential in exponentials:
+            with np.errstate(divide="ignore"):
+                clock = np.where(first, exponential / rate, np.inf)
+            # the smallest (tier, clock, index): the first row (indices rise) at the least clock
+            i = int(np.flatnonzero(first & (clock == clock.min()))[0])
+            entrants.append((int(tier[i]), float(clock[i]), int(index[i]), _row(X, i)))
+        out.append(entrants)
     return out
 
 
@@ -126,7 +132,7 @@ def _draw(
 
     def best_of_block(block):
         weight = None if centres is None else metric(block.values, centres).min(axis=1)
-        return _drawn_rows(block, weight, seed, draw, n_candidates)
+        return _drawn_rows(block, [weight], seed, draw, n_candidates)[0]
 
     return [row for *_, row in ops.reduce(blocks, best_of_block, _earlier)]
 
@@ -142,22 +148,23 @@ def _potentials_and_draws(
     n_candidates), the rows ``_draw`` would draw next were c added to ``centres``, for every c:
     one pass where k-means++ would make two (the draws are those ``_draw`` makes)."""
     options = [np.vstack([centres, c]) for c in candidates]
+    # kmeans.costs gives each centre's column on its own, so D² to centres + c is the least
+    # of D² to centres and to c; another metric (a product of matrices) is asked again
+    separable = metric is kmeans.costs
 
     def of_block(block):
         X = block.values
         d2 = metric(X, centres).min(axis=1)
         to_candidates = metric(X, np.asarray(candidates))
         w = np.ones(X.shape[0]) if block.weights is None else block.weights
-        potentials = np.array(
-            [w @ np.minimum(d2, np.ascontiguousarray(column)) for column in to_candidates.T]
-        )
+        nearer = [np.minimum(d2, np.ascontiguousarray(column)) for column in to_candidates.T]
+        potentials = np.array([w @ d for d in nearer])
         if next_draw is None:
             return potentials, []
         seed, draw, n = next_draw
-        drawn = [
-            _drawn_rows(block, metric(X, option).min(axis=1), seed, draw, n) for option in options
-        ]
-        return potentials, drawn
+        if not separable:
+            nearer = [metric(X, option).min(axis=1) for option in options]
+        return potentials, _drawn_rows(block, nearer, seed, draw, n)
 
     def merged(a, b):
         return a[0] + b[0], [_earlier(x, y) for x, y in zip(a[1], b[1])]
