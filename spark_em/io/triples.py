@@ -360,28 +360,65 @@ def _block_records(table: pa.Table, ids, block_rows: int, shape: tuple[int, int]
             "the same records (ids must be whole numbers, text, or finite doubles)",
         )
         return
-    order = np.lexsort((col, row))
+    # by block alone (the CSR conversion sorts each row's columns); a block whose matrix holds
+    # fewer entries than records has a (user, item) rated twice
+    order = np.argsort(block, kind="stable")
     block, row, col, r = block[order], row[order], col[order], r[order]
-    same = np.flatnonzero((row[1:] == row[:-1]) & (col[1:] == col[:-1]))
-    if same.size:
-        at = int(same[0])
-        users, items = ids
-        yield dict(
-            block=-1,
-            payload=None,
-            problem=(
-                f"user {users[row[at]].item()!r} item {items[col[at]].item()!r} is rated more than "
-                f"once ({r[at]:g} and {r[at + 1]:g})"
-            ),
-        )
-        return
     starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(block) else []
+    out = []
     for lo, hi in zip(starts, np.r_[starts[1:], len(block)]):
         first = int(block[lo]) * block_rows
         matrix = sparse_values(
             row[lo:hi] - first, col[lo:hi], r[lo:hi], (min(block_rows, shape[0] - first), shape[1])
         )
-        yield dict(block=int(block[lo]), payload=pack(matrix)[1], problem=None)
+        if matrix.nnz < hi - lo:
+            yield _repeated_pair(row[lo:hi], col[lo:hi], r[lo:hi], ids)
+            return
+        out.append(dict(block=int(block[lo]), payload=pack(matrix)[1], problem=None))
+    yield from out
+
+
+def _repeated_pair(row: np.ndarray, col: np.ndarray, r: np.ndarray, ids) -> dict:
+    """The problem record naming the first (user, item) pair, in row then column order, that
+    these records rate more than once."""
+    order = np.lexsort((col, row))
+    row, col, r = row[order], col[order], r[order]
+    at = int(np.flatnonzero((row[1:] == row[:-1]) & (col[1:] == col[:-1]))[0])
+    users, items = ids
+    return dict(
+        block=-1,
+        payload=None,
+        problem=(
+            f"user {users[row[at]].item()!r} item {items[col[at]].item()!r} is rated more than "
+            f"once ({r[at]:g} and {r[at + 1]:g})"
+        ),
+    )
+
+
+def _located(good, index: RatingsIndex, block_rows: int):
+    """The records (u, i, r) as (block, row, col, r): each id's row or column looked up in the
+    JVM, by a broadcast join with the sorted ids (the same ids the driver holds, so numbers,
+    text and whole doubles match as ``positions`` matches them); an id that matches nothing
+    gets row or column −1."""
+    from pyspark.sql import functions as F
+
+    spark = good.sparkSession
+
+    def numbered(ids: np.ndarray, key: str, position: str):
+        table = pa.table({key: pa.array(ids), position: pa.array(np.arange(len(ids)), pa.int64())})
+        return F.broadcast(spark.createDataFrame(table))
+
+    rows = F.coalesce(F.col("row"), F.lit(-1))
+    return (
+        good.join(numbered(index.users, "u", "row"), "u", "left")
+        .join(numbered(index.items, "i", "col"), "i", "left")
+        .select(
+            F.when(rows >= 0, F.floor(rows / block_rows)).otherwise(-1).cast("long").alias("block"),
+            rows.cast("long").alias("row"),
+            F.coalesce(F.col("col"), F.lit(-1)).cast("int").alias("col"),
+            F.col("r").cast("double").alias("r"),
+        )
+    )
 
 
 def _packed_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, describe: str):
@@ -392,21 +429,6 @@ def _packed_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, des
     ids = index.shared(good.sparkSession)
     shape = index.shape
 
-    def locate(batches):
-        users, items = ids.value
-        for batch in batches:
-            rows = positions(users, batch.column("u").to_numpy(zero_copy_only=False))
-            cols = positions(items, batch.column("i").to_numpy(zero_copy_only=False))
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.array(rows // block_rows),
-                    pa.array(rows),
-                    pa.array(cols.astype(np.int32)),
-                    batch.column("r"),
-                ],
-                names=["block", "row", "col", "r"],
-            )
-
     def assemble(batches):
         batches = list(batches)
         table = pa.Table.from_batches(batches) if batches else None
@@ -415,7 +437,7 @@ def _packed_blocks(good, index: RatingsIndex, block_rows: int, n_parts: int, des
             if records:
                 yield pa.RecordBatch.from_pylist(records, schema=_BLOCK_SCHEMA)
 
-    located = good.mapInArrow(locate, "block long, row long, col int, r double")
+    located = _located(good, index, block_rows)
     packed = (
         located.repartition(n_parts, "block")
         .mapInArrow(assemble, "block long, payload binary, problem string")

@@ -244,9 +244,10 @@ class KMeans(
     Params and defaults follow ``pyspark.ml.clustering.KMeans``: k=2, maxIter=20, tol=1e-4,
     ``distanceMeasure`` euclidean or cosine, and ``initMode="k-means||"`` with
     ``initSteps=2``. k-means|| is the default as in MLlib because its passes do not grow with
-    k: ``initSteps`` + 2 (4), where greedy k-means++ makes 2k − 1. Measured on 200,000 rows
+    k: ``initSteps`` + 2 (4), where greedy k-means++ makes k + 1. Measured on 200,000 rows
     × 10 columns around 20 centres, k=20, local[2] (``benchmarks/bench_kmeans_init.py``,
-    five seeds, medians): seeding in 4 passes and 4.3 s against 39 passes and 20.5 s, from
+    five seeds, medians), when k-means++ still made 2k − 1 passes: seeding in 4 passes and
+    4.3 s against 39 passes and 20.5 s, from
     a lower starting cost (2.8–3.3e6 against 4.0–4.5e6); after 20 Lloyd passes the costs
     overlap across seeds (2.17–2.83e6, mean 2.43e6, against 2.00–2.41e6, mean 2.25e6;
     MLlib's k-means|| 2.17–2.87e6). ``initMode="k-means++"`` remains for small k, or when a
