@@ -17,6 +17,12 @@ def derived(blocks, source):
 def free(blocks, blocking: bool = False) -> None:
     """Unpersist ``blocks`` and the cached data they are derived from."""
     blocks.unpersist(blocking)
-    source = getattr(blocks, HELD, None)
+    source = carried(blocks, HELD)
     if source is not None:
         source.unpersist(blocking)
+
+
+def carried(blocks, name: str):
+    """What ``name`` holds on ``blocks`` (set by ``setattr``), or None: read from the object's
+    own attributes, since a Spark Connect DataFrame answers any other name with a column."""
+    return vars(blocks).get(name)

@@ -20,7 +20,7 @@ from scipy import sparse
 
 from spark_em.engine.backend import backend_for, backend_of, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, Block
-from spark_em.engine.held import free
+from spark_em.engine.held import carried, free
 from spark_em.errors import InputError, executor_errors
 from spark_em.kernels.arrays import (
     column_summary,
@@ -299,7 +299,7 @@ def summarize(blocks) -> MatrixSummary:
     >>> data = summarize(read_matrix(get_spark(), "netflix_incomplete.txt"))
     >>> data.n_rows, data.n_cols, data.observed_fraction
     """
-    known = getattr(blocks, SUMMARY, None)
+    known = carried(blocks, SUMMARY)
     if known is not None:
         return known
     return summary_of(reduce(blocks, block_summary, np.add))

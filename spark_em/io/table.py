@@ -45,7 +45,8 @@ WEIGHT = 1  # where a row's weight sits while it is read, before it goes to the 
 @dataclass
 class RegressionData:
     """Cached blocks of rows [label, features...] (with the rows' weights, when they have
-    them) and what they hold."""
+    them) and what they hold; ``blocks`` is None for data read in one pass and not kept
+    (``aggregate_dataframe``)."""
 
     blocks: object
     feature_names: list[str]

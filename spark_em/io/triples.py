@@ -401,6 +401,7 @@ def _located(good, index: RatingsIndex, block_rows: int):
     text and whole doubles match as ``positions`` matches them); an id that matches nothing
     gets row or column −1."""
     from pyspark.sql import functions as F
+    from pyspark.sql.types import DecimalType
 
     spark = good.sparkSession
 
@@ -408,9 +409,16 @@ def _located(good, index: RatingsIndex, block_rows: int):
         table = pa.table({key: pa.array(ids), position: pa.array(np.arange(len(ids)), pa.int64())})
         return F.broadcast(spark.createDataFrame(table))
 
+    def as_key(name: str):  # decimals are held as their text (a join would compare doubles)
+        column = F.col(name)
+        return (
+            column.cast("string") if isinstance(good.schema[name].dataType, DecimalType) else column
+        )
+
+    keyed = good.withColumn("u", as_key("u")).withColumn("i", as_key("i"))
     rows = F.coalesce(F.col("row"), F.lit(-1))
     return (
-        good.join(numbered(index.users, "u", "row"), "u", "left")
+        keyed.join(numbered(index.users, "u", "row"), "u", "left")
         .join(numbered(index.items, "i", "col"), "i", "left")
         .select(
             F.when(rows >= 0, F.floor(rows / block_rows)).otherwise(-1).cast("long").alias("block"),

@@ -292,8 +292,10 @@ def assigned_stats(
     covariance_type: str,
     weights: np.ndarray | None = None,
 ) -> GaussianStats:
-    """``stats_of`` for hard assignments (row u wholly in component ``labels[u]``), each
-    component's rows taken apart: no n × K × d array of mostly zero terms."""
+    """Σ r, Σ r (x − m_k) and the centred second moments the covariance type needs when each
+    row belongs wholly to component ``labels[u]`` (an initialisation's hard assignments), each
+    row's counted ``weights[u]`` times when there are weights; each component's rows are taken
+    apart, so no n × K × d array of mostly zero terms is formed."""
     Xc, shift = _centred(X)
     centres = np.asarray(centres, dtype=np.float64)
     K, d = centres.shape

@@ -147,6 +147,8 @@ def _drawn(blocks, pairs, init: str, distance_measure: str, init_steps: int) -> 
         if init_steps < 1:
             raise InputError(f"{{param}} must be > 0, not {init_steps}", param="init_steps")
         return seeding.parallel(blocks, pairs, init_steps, distance_measure)
+    if distance_measure == kmeans.EUCLIDEAN:  # k-means++ knows these costs column by column
+        return seeding.drawn_means(blocks, pairs, init)
     return seeding.drawn_means(
         blocks, pairs, init, lambda X, c: kmeans.costs(X, c, distance_measure)
     )

@@ -143,3 +143,28 @@ def test_several_starts_in_one_pass_equal_one_at_a_time(sc, netflix_dir):
                 assert_allclose(
                     getattr(alone.mixture, name), getattr(run.mixture, name), rtol=1e-12, atol=1e-12
                 )
+
+
+def test_decimal_ids_beyond_a_doubles_precision_stay_apart(spark):
+    """Ids of a DECIMAL(20, 0) column (unsigned 64-bit keys from a database) that one double
+    cannot tell apart keep their own rows."""
+    from decimal import Decimal
+
+    from pyspark.sql.types import DecimalType, DoubleType, StringType, StructField, StructType
+
+    schema = StructType(
+        [
+            StructField("user", DecimalType(20, 0)),
+            StructField("item", StringType()),
+            StructField("rating", DoubleType()),
+        ]
+    )
+    first, second = Decimal("18446744073709551601"), Decimal("18446744073709551602")
+    assert float(first) == float(second)  # the same double
+    records = [(first, "a", 4.0), (second, "a", 2.0), (second, "b", 5.0)]
+    data = triples.read_triples(spark.createDataFrame(records, schema))
+    assert data.index.users.tolist() == [str(first), str(second)]
+    assert data.n_ratings == 3
+    got = np.vstack([b.values.toarray() for b in blk.collect(data.blocks, lambda b: b)])
+    assert got.tolist() == [[4, 0], [2, 5]]
+    data.release()
