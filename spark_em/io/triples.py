@@ -407,7 +407,8 @@ def _located(good, index: RatingsIndex, block_rows: int):
 
     def numbered(ids: np.ndarray, key: str, position: str):
         table = pa.table({key: pa.array(ids), position: pa.array(np.arange(len(ids)), pa.int64())})
-        return F.broadcast(spark.createDataFrame(table))
+        # a join hint (the small id table goes whole to every task), not a broadcast variable
+        return spark.createDataFrame(table).hint("broadcast")
 
     def as_key(name: str):  # decimals are held as their text (a join would compare doubles)
         column = F.col(name)
