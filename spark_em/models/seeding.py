@@ -13,9 +13,9 @@ import numpy as np
 from spark_em.engine import ops
 from spark_em.engine.ops import MatrixSummary
 from spark_em.errors import InputError
-from spark_em.kernels import kmeans, masked
+from spark_em.kernels import kmeans
 from spark_em.kernels.arrays import dense, row_uniforms
-from spark_em.models.reference import reference_starts
+from spark_em.models.reference import reference_starts, variances_about
 
 INIT_MODES = ("reference", "kmeans++", "random")
 PARALLEL = "k-means||"  # K-means' scalable k-means++ (``parallel``), MLlib's name
@@ -47,11 +47,7 @@ def reference(
     K rows drawn in proportion to weight instead (``check_weighted`` checks K against them)."""
     if summary.total_weight is None:
         return reference_starts(blocks, pairs, summary)  # also checks each K against the rows
-    n = summary.total_weight
-    return [
-        (mu, masked.init_variances(summary.column_summary, n, mu))
-        for mu in drawn_means(blocks, pairs, "random")
-    ]
+    return [(mu, variances_about(summary, mu)) for mu in drawn_means(blocks, pairs, "random")]
 
 
 def drawn_means(
@@ -147,10 +143,10 @@ def _potentials_and_draws(
     """Σ_x w·min(D²(x), D²(x, c)) for each candidate c and, with ``next_draw`` = (seed, draw,
     n_candidates), the rows ``_draw`` would draw next were c added to ``centres``, for every c:
     one pass where k-means++ would make two (the draws are those ``_draw`` makes)."""
-    options = [np.vstack([centres, c]) for c in candidates]
     # kmeans.costs gives each centre's column on its own, so D² to centres + c is the least
     # of D² to centres and to c; another metric (a product of matrices) is asked again
     separable = metric is kmeans.costs
+    options = [] if separable else [np.vstack([centres, c]) for c in candidates]
 
     def of_block(block):
         X = block.values
