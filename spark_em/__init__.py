@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from spark_em._version import __version__ as __version__
+
 
 def _errors() -> Any:
     import spark_em.errors as module

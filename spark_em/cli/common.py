@@ -87,6 +87,32 @@ def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
+def as_command(main):
+    """A job's ``main`` as a command without arguments (the installed ``spark-em-…`` scripts,
+    ``python -m spark_em.cli.<job>``, ``spark-submit`` given the module's file).
+
+    Parameters
+    ----------
+    main : callable
+        The job's ``main(argv)``.
+
+    Returns
+    -------
+    callable
+        A function of no arguments that runs ``main`` on the command line's arguments under
+        :func:`main_wrapper` and exits with its status.
+
+    Examples
+    --------
+    >>> run = as_command(main)  # in a job's module; a console script names ``module:run``
+    """
+
+    def run() -> None:
+        raise SystemExit(main_wrapper(main))
+
+    return run
+
+
 def main_wrapper(main, argv=None) -> int:
     """Run ``main(argv)`` with the fits' progress lines on stderr (``engine.progress``); a
     user's error becomes one line on stderr and exit status 2."""

@@ -33,6 +33,7 @@ import numpy as np
 
 from spark_em.cli.common import (
     add_session_options,
+    as_command,
     flags_of,
     int_list,
     say,
@@ -765,3 +766,11 @@ def main(argv=None):
     start = time.perf_counter()
     fit = fit_ratings if args.model == RATINGS else fit_complete
     print(json.dumps(fit(spark, args, start), indent=2, allow_nan=False))
+
+
+# the command spark-em-fit-gmm (and python -m spark_em.cli.fit_gmm)
+run = as_command(main)
+
+
+if __name__ == "__main__":
+    run()

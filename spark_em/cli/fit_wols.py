@@ -21,6 +21,7 @@ import time
 
 from spark_em.cli.common import (
     add_session_options,
+    as_command,
     flags_of,
     say,
     speaking,
@@ -296,3 +297,11 @@ def main(argv=None):
                     f"Gradient descent, step {result.step:.4g}",
                 )
     print(json.dumps(metrics, indent=2, allow_nan=False))
+
+
+# the command spark-em-fit-wols (and python -m spark_em.cli.fit_wols)
+run = as_command(main)
+
+
+if __name__ == "__main__":
+    run()

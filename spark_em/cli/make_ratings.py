@@ -18,6 +18,7 @@ import json
 import math
 import time
 
+from spark_em.cli.common import as_command
 from spark_em.cli.outputs import check_out_dir, output_dir
 from spark_em.engine.session import get_spark
 from spark_em.errors import InputError
@@ -103,3 +104,11 @@ def main(argv=None):
             }
         )
     )
+
+
+# the command spark-em-make-ratings (and python -m spark_em.cli.make_ratings)
+run = as_command(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,14 +1,27 @@
-"""Pictures the jobs write: a 2-D mixture with its points, mean paths and 2σ ellipses."""
+"""Pictures the jobs write: a 2-D mixture with its points, mean paths and 2σ ellipses.
+
+matplotlib is optional (the ``plot`` extra): without it a job writes everything else and says in
+one line on stderr which picture it left out.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
 
 
-def _pyplot():
-    """matplotlib's pyplot on the file-only Agg backend (jobs run without a display)."""
+def _pyplot(path: Path):
+    """matplotlib's pyplot on the file-only Agg backend (jobs run without a display), or None
+    (having said so) when matplotlib is not installed."""
+    if importlib.util.find_spec("matplotlib") is None:
+        print(
+            f"{path.name} not written: matplotlib is not installed (pip install 'spark-em[plot]')",
+            file=sys.stderr,
+        )
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
@@ -34,9 +47,10 @@ def mixture_plot(
     points: np.ndarray, mixture, mean_paths: list[np.ndarray], path: Path, title: str = ""
 ) -> None:
     """Points, the path of each mean across iterations (start ○, end ●) and 2σ ellipses."""
+    plt = _pyplot(path)
+    if plt is None:
+        return
     from matplotlib.patches import Ellipse
-
-    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 7))
     ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.35, color="0.45", label="points")
@@ -77,7 +91,9 @@ def regression_plot(
     points: np.ndarray, lines: dict[str, tuple[float, float]], path: Path, title: str = ""
 ) -> None:
     """A sample of (x, y) points and straight lines given as {label: (intercept, slope)}."""
-    plt = _pyplot()
+    plt = _pyplot(path)
+    if plt is None:
+        return
     fig, ax = plt.subplots(figsize=(8, 5.5))
     ax.scatter(
         points[:, 0], points[:, 1], s=3, alpha=0.3, color="0.5", label="sample of the points"
@@ -102,7 +118,9 @@ def regression_plot(
 
 def loss_plot(losses: list[float], path: Path, title: str = "") -> None:
     """The loss at each iteration, on a log scale."""
-    plt = _pyplot()
+    plt = _pyplot(path)
+    if plt is None:
+        return
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.semilogy(np.arange(1, len(losses) + 1), losses, "-o", ms=3)
     ax.set_xlabel("iteration")

@@ -3,6 +3,10 @@ operations on them that work on either (``ops``), the iteration loop over a name
 (``loop``), checkpoints and sessions. It knows nothing about Gaussians or regression, and it is
 the only layer that knows which backend it runs on."""
 
+from spark_em.engine.compat import require_pyspark
+
+require_pyspark()
+
 from spark_em.engine.loop import (
     DEFAULT_MAX_ITER,
     DEFAULT_TOL,

@@ -275,9 +275,10 @@ class FrameBackend:
 
         files, uris = listed_files(spark, path)
         lines = spark.read.text(path)
-        file_number = F.array_position(
-            F.array(*[F.lit(u) for u in uris]), F.col("_metadata.file_path")
-        )
+        # each file's place in name order, from 1 (a map lookup: PySpark 3.5's array_position
+        # takes no column to look for)
+        places = F.create_map(*[F.lit(x) for i, u in enumerate(uris) for x in (u, i + 1)])
+        file_number = F.element_at(places, F.col("_metadata.file_path"))
         source = lines.select(
             (file_number * FILE_PIECES + F.col("_metadata.file_block_start")).alias("piece"),
             "value",

@@ -43,6 +43,12 @@ def get_spark(app_name: str = "spark-em", remote: str | None = None):
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     remote = remote or os.environ.get("SPARK_REMOTE")
     if remote:
+        missing = [m for m in ("grpc", "google.rpc") if not _importable(m)]
+        if missing:
+            raise ImportError(
+                f"a Spark Connect session ({remote}) needs the Connect client's packages, and "
+                "this Python lacks them: pip install 'spark-em[connect]'"
+            )
         return SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
     if _context_running():
         # An existing session is reused as it is: options given to the builder now could not
@@ -60,6 +66,15 @@ def get_spark(app_name: str = "spark-em", remote: str | None = None):
     # Spark 4 applies it while the context starts, so that most of its INFO lines are not
     # printed when spark-submit runs without a log4j configuration
     return quiet(builder.config("spark.log.level", log_level()).getOrCreate())
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
 
 
 def _context_running() -> bool:

@@ -20,6 +20,7 @@ import numpy as np
 
 from spark_em.engine.backend import backend_for, default_parallelism
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, FILE_PIECES, default_partitions
+from spark_em.engine.compat import try_cast
 from spark_em.engine.ops import block_summary
 from spark_em.errors import InputError
 from spark_em.io.columnar import (
@@ -28,7 +29,6 @@ from spark_em.io.columnar import (
     feature_columns,
     kind_of,
     parse_batches,
-    quoted,
     selected,
 )
 from spark_em.io.named import read_frame
@@ -504,9 +504,9 @@ def read_columns(
         raise InputError(f"{path}: the weight column {weights!r} cannot be a feature")
     if not features:
         raise InputError(f"{path}: no feature columns")
-    chosen = [quoted(c).try_cast("double").alias(c) for c in features]
+    chosen = [try_cast(c, "double").alias(c) for c in features]
     if weights:
-        chosen.append(quoted(weights).try_cast("double").alias(weights))
+        chosen.append(try_cast(weights, "double").alias(weights))
     blocks = read_dataframe(
         df.select(*chosen),
         features,

@@ -514,8 +514,8 @@ def wols_experiment(
 ) -> RegressionData:
     """The 1M-point weighted least-squares experiment: x ~ U(low, high),
     y = slope·x + intercept + ε with ε ~ N(0, noise_sd²) (0.5 is the standard deviation),
-    weight |1/x|. Chunks of rows have their own seeded generators, so the data are the same for
-    any number of partitions. A point at x = 0 exactly (weight ∞) is drawn again.
+    weight ``|1/x|``. Chunks of rows have their own seeded generators, so the data are the same
+    for any number of partitions. A point at x = 0 exactly (weight ∞) is drawn again.
 
     Parameters
     ----------
@@ -541,7 +541,7 @@ def wols_experiment(
     Returns
     -------
     RegressionData
-        Cached rows [y, x] with the weights |1/x|, ``feature_names`` ``["x"]`` and
+        Cached rows [y, x] with the weights ``|1/x|``, ``feature_names`` ``["x"]`` and
         ``n_rows``; ``models.wols.fit`` takes it.
 
     Examples

@@ -25,6 +25,7 @@ import pyarrow as pa
 from spark_em.engine import ops
 from spark_em.engine.backend import backend_for, default_parallelism, release, shared
 from spark_em.engine.block import DEFAULT_BLOCK_ROWS, pack
+from spark_em.engine.compat import frame_of_arrow, try_cast
 from spark_em.errors import InputError, executor_errors
 from spark_em.kernels.arrays import MAX_MAGNITUDE, sparse_values
 
@@ -147,7 +148,7 @@ def _bad_record_condition(df, user_col, item_col, rating_col, rating_range):
     """(A boolean column true for records that cannot be used, the reason as a column)."""
     from pyspark.sql import functions as F
 
-    rating = F.col(rating_col).try_cast("double")
+    rating = try_cast(rating_col, "double")
     low, high = rating_range if rating_range else (None, None)
     from pyspark.sql.types import DoubleType, FloatType
 
@@ -313,7 +314,7 @@ def read_triples(
         records = records.cache()
         n_dropped = records.where("bad").count()
         good = records.where(~F.col("bad"))
-    good = good.select("u", "i", F.col("r").try_cast("double").alias("r"))
+    good = good.select("u", "i", try_cast("r", "double").alias("r"))
     if on_bad_rows == "drop":  # both records of a pair rated twice go, before ids are listed
         counts = good.groupBy("u", "i").count()
         n_dropped += counts.where("count > 1").agg(F.sum("count")).first()[0] or 0
@@ -408,7 +409,7 @@ def _located(good, index: RatingsIndex, block_rows: int):
     def numbered(ids: np.ndarray, key: str, position: str):
         table = pa.table({key: pa.array(ids), position: pa.array(np.arange(len(ids)), pa.int64())})
         # a join hint (the small id table goes whole to every task), not a broadcast variable
-        return spark.createDataFrame(table).hint("broadcast")
+        return frame_of_arrow(spark, table).hint("broadcast")
 
     def as_key(name: str):  # decimals are held as their text (a join would compare doubles)
         column = F.col(name)

@@ -14,6 +14,10 @@ Every model is a ``FittedModel`` (``spark_em.ml.fitted``) and every summary a
 its module registers its model class with ``FittedModel``.
 """
 
+from spark_em.engine.compat import require_pyspark
+
+require_pyspark()
+
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.gaussian import GaussianMixture, GaussianMixtureModel, GaussianMixtureSummary
 from spark_em.ml.kmeans import KMeans, KMeansModel, KMeansSummary

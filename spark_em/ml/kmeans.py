@@ -55,7 +55,7 @@ class _KMeansParams(HasFeaturesCol, HasPredictionCol, HasIterationParams, HasSee
         Params._dummy(),
         "initMode",
         "seeding: k-means|| (MLlib's scalable k-means++: initSteps rounds), k-means++ "
-        "(greedy, 2(k - 1) + 1 passes) or random (k rows drawn uniformly)",
+        "(greedy, k + 1 passes) or random (k rows drawn uniformly)",
         in_array("initMode", INIT_MODES),
     )
     initSteps = Param(

@@ -31,6 +31,7 @@ from pyspark.ml.util import (
     MLWriter,
 )
 
+from spark_em.engine.compat import frame_of_arrow
 from spark_em.engine.fs import HadoopFS, first_line, prepare_target
 from spark_em.engine.session import is_connect
 from spark_em.engine.targets import clear_leftovers, staged, target_problem
@@ -61,7 +62,7 @@ def _frame_of(spark, rows: list[tuple], fields: list[tuple]):
     table = pa.table(
         {name: pa.array(list(values), kind) for (name, kind), values in zip(fields, columns)}
     )
-    return spark.createDataFrame(table)
+    return frame_of_arrow(spark, table)
 
 
 def write_metadata(spark, path: str, metadata: str) -> None:
@@ -125,6 +126,14 @@ class _TargetWriter(MLWriter):
                 f"{path} exists and spark-em did not save it ({found}): overwrite() replaces "
                 "only a spark-em save; choose another path"
             )
+
+
+def read_metadata(spark, path: str) -> dict:
+    """The metadata a save at ``path`` holds, as ``DefaultParamsReader.loadMetadata`` reads it,
+    through the session's text reader (PySpark 3.5's ``loadMetadata`` takes a SparkContext,
+    which Spark Connect has not)."""
+    rows = spark.read.text(_join(path, "metadata")).limit(1).collect()
+    return DefaultParamsReader._parseMetaData(rows[0][0])
 
 
 def saved_class(spark, path: str) -> str | None:
@@ -284,7 +293,7 @@ class ModelReader(MLReader):
     def load(self, path: str):
         spark = self.sparkSession
         try:
-            metadata = DefaultParamsReader.loadMetadata(path, spark)
+            metadata = read_metadata(spark, path)
         except Exception as exc:  # missing, half-written or altered: Spark, JSON or key errors
             raise InputError(
                 f"{path}: not a saved model, or its save did not finish (the "

@@ -24,6 +24,7 @@ from pyspark.ml import Estimator
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol
 
+from spark_em.engine.compat import try_cast
 from spark_em.errors import InputError
 from spark_em.io.triples import read_triples
 from spark_em.kernels import masked
@@ -592,9 +593,7 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         # in the training ratings' names and types (an id that does not convert is null)
         names = list(self._columns)
         types = [self._ratings.schema[c].dataType for c in names]
-        ratings = ratings.select(
-            *[F.col(f"`{g}`").try_cast(t).alias(n) for g, n, t in zip(given, names, types)]
-        )
+        ratings = ratings.select(*[try_cast(g, t).alias(n) for g, n, t in zip(given, names, types)])
         known = self._training().index.users
         spark = ratings.sparkSession
         new_users = self._ids(ratings, names[0])
@@ -610,7 +609,7 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
             )
         kind = "string" if self._items.dtype.kind in "US" else "long"
         items = spark.createDataFrame([(v.item(),) for v in self._items], f"_known {kind}")
-        kept = ratings.join(items, F.col(names[1]).try_cast(kind) == F.col("_known"), "left_semi")
+        kept = ratings.join(items, try_cast(names[1], kind) == F.col("_known"), "left_semi")
         model = self.copy()
         model._ratings = self._ratings.unionByName(kept)
         model._data = None

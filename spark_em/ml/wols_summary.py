@@ -85,7 +85,7 @@ class WeightedLinearRegressionSummary(Summary):
 
     @property
     def meanAbsoluteError(self) -> float:
-        """Σ w |e| / Σ w (one pass over the data on first use, for a training summary)."""
+        """``Σ w |e| / Σ w`` (one pass over the data on first use, for a training summary)."""
         return self._measure("meanAbsoluteError")
 
     @property
