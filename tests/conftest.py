@@ -38,6 +38,21 @@ def spark_defaults() -> dict[str, str]:
     return conf
 
 
+def worker_options() -> dict[str, str]:
+    """On PyPI's PySpark 3.5, workers forked from a daemon without Spark's core jar on their
+    path (tests/helpers/worker_daemon.py says why); nothing on newer PySpark."""
+    import pyspark
+
+    from spark_em.engine.compat import version_of
+
+    if version_of(pyspark.__version__)[:1] >= (4,):
+        return {}
+    return {
+        "spark.python.daemon.module": "tests.helpers.worker_daemon",
+        "spark.executorEnv.PYTHONPATH": str(ROOT),
+    }
+
+
 @pytest.fixture(scope="session")
 def spark():
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -46,6 +61,8 @@ def spark():
 
     builder = SparkSession.builder.appName("spark-em tests")
     for key, value in spark_defaults().items():
+        builder = builder.config(key, value)
+    for key, value in worker_options().items():
         builder = builder.config(key, value)
     session = (
         builder.master("local[2]")
