@@ -143,7 +143,11 @@ def test_new_users_scored_from_their_own_ratings(spark, small):
     )
     scored = model.withNewUsers(ratings).transform(pairs).collect()
     assert len(scored) == 180
-    got = np.array([r.prediction for r in scored]).reshape(20, 9)
+    # a join's output has no set order: each prediction placed by its (user, item)
+    by_pair = {(r.userId, r.movieId): r.prediction for r in scored}
+    got = np.array(
+        [[by_pair[str(users[140 + u]), int(items[i])] for i in range(9)] for u in range(20)]
+    )
     assert_allclose(got, expected, rtol=1e-9)
     # the model without them knows neither them nor an unknown item: dropped, or NaN
     assert model.transform(pairs).count() == 0
