@@ -14,10 +14,8 @@ Every model is a ``FittedModel`` (``spark_em.ml.fitted``) and every summary a
 its module registers its model class with ``FittedModel``.
 """
 
-from spark_em.engine.compat import require_pyspark
-
-require_pyspark()
-
+# the engine's import checks PySpark first: one line when it is missing or older than 3.5
+import spark_em.engine  # noqa: F401
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.gaussian import GaussianMixture, GaussianMixtureModel, GaussianMixtureSummary
 from spark_em.ml.kmeans import KMeans, KMeansModel, KMeansSummary
