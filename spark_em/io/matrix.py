@@ -35,6 +35,7 @@ from spark_em.io.named import read_frame
 from spark_em.io.parser import (
     Batches,
     PartitionParser,
+    aggregate_parsed,
     assemble,
     check_missing,
     rows_before,
@@ -369,6 +370,15 @@ def read_dataframe(
     3.0
     >>> blocks = read_dataframe(points, ["height", "weight"], ratings=False)
     """
+    backend, pieces, parse, describe = _frame_load(
+        df, column, ratings, block_rows, backend, missing, weights, param, source
+    )
+    return assemble(backend, pieces, parse, describe)[0]
+
+
+def _frame_load(df, column, ratings, block_rows, backend, missing, weights, param, source):
+    """What reading ``df`` takes (``read_dataframe``'s arguments): the backend, the batches,
+    their parser and how a problem is worded."""
     features = feature_columns(df, column, param, empty="the value is null")
     missing = check_missing(missing, ratings)
     if weights is not None:
@@ -402,7 +412,71 @@ def read_dataframe(
 
     chosen = backend_for(df.sparkSession, backend)
     frame, arriving = selected(df, columns)
-    return assemble(chosen, Batches(frame), parse_batches(arriving, make_parser), describe)[0]
+    return chosen, Batches(frame), parse_batches(arriving, make_parser), describe
+
+
+class _NoRows(Exception):
+    """A DataFrame with no rows, where that is no error."""
+
+
+def aggregate_dataframe(
+    df,
+    column: str | Sequence[str],
+    block_stats,
+    add,
+    params,
+    backend: str | None = None,
+    missing: str | None = None,
+    weights: str | None = None,
+    param: str = "column",
+):
+    """Σ ``block_stats(values, params)`` over the rows of ``df``'s complete-data features,
+    read and checked as ``read_dataframe(ratings=False)`` reads them, in one pass with
+    nothing cached: for an update that reads its data once (a stepwise EM step).
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        The data.
+    column : str or list of str
+        Its features, as ``read_dataframe`` takes them.
+    block_stats : callable
+        ``block_stats(values, params)`` (and ``weights=`` for weighted rows) of one block.
+    add : callable
+        The sum of two statistics.
+    params : object
+        What ``block_stats`` is given (shipped to the executors once).
+    backend, missing, weights, param
+        As for ``read_dataframe``.
+
+    Returns
+    -------
+    tuple
+        The total, or None when ``df`` has no rows; and the width of the rows (None
+        likewise).
+
+    Examples
+    --------
+    >>> from spark_em.io.matrix import aggregate_dataframe
+    >>> total, width = aggregate_dataframe(
+    ...     df, "features", lambda X, _: X.sum(axis=0), lambda a, b: a + b, None
+    ... )
+    """
+    chosen, pieces, parse, describe = _frame_load(
+        df, column, False, DEFAULT_BLOCK_ROWS, backend, missing, weights, param, None
+    )
+
+    def described(meta, metas):
+        if meta is None:
+            raise _NoRows
+        return describe(meta, metas)
+
+    try:
+        total, metas = aggregate_parsed(chosen, pieces, parse, described, block_stats, add, params)
+    except _NoRows:
+        return None, None
+    width = next((m["width"] for m in metas if m["width"] is not None), None)
+    return total, width
 
 
 def _with_weight(check, name: str):

@@ -1,5 +1,6 @@
 """spark.ml-style estimators: ``GaussianMixture``, ``KMeans``, ``MaskedGaussianMixture``,
-``MixtureRecommender`` and ``WeightedLinearRegression``.
+``MixtureRecommender`` and ``WeightedLinearRegression``; ``StreamingGaussianMixture`` learns
+from a Structured Streaming query.
 
 They take a DataFrame column of ``pyspark.ml`` vectors or numeric arrays, fit on cached blocks
 through the same loop as the jobs, and return models that ``transform`` DataFrames, save
@@ -29,6 +30,7 @@ from spark_em.ml.recommender import (
     MixtureRecommenderModel,
     MixtureRecommenderSummary,
 )
+from spark_em.ml.streaming import StreamingGaussianMixture
 from spark_em.ml.summary import Summary, TrainingSummary
 from spark_em.ml.wols import WeightedLinearRegression, WeightedLinearRegressionModel
 from spark_em.ml.wols_summary import (
@@ -50,6 +52,7 @@ __all__ = [
     "MixtureRecommender",
     "MixtureRecommenderModel",
     "MixtureRecommenderSummary",
+    "StreamingGaussianMixture",
     "Summary",
     "TrainingSummary",
     "WeightedLinearRegression",

@@ -25,14 +25,16 @@ from pyspark.sql.types import DoubleType, IntegerType, StructField
 
 from spark_em.engine import ops
 from spark_em.errors import InputError
-from spark_em.io.matrix import read_dataframe
-from spark_em.kernels import gaussian, missing
+from spark_em.io.matrix import aggregate_dataframe, read_dataframe
+from spark_em.kernels import gaussian, missing, stepwise
+from spark_em.kernels.arrays import add_fields
 from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
     HasBackend,
     HasFeaturesCol,
     HasIterationParams,
+    HasStepParams,
     HasVerbose,
     MixtureSetters,
     given,
@@ -658,7 +660,7 @@ class GaussianMixture(
             criterion=self.getCriterion(),
         )
         warn_unconverged(self, summary)
-        model = self._copyValues(GaussianMixtureModel(run.mixture, summary))
+        model = self._copyValues(GaussianMixtureModel(run.mixture, summary, rowsSeen=run.n_rows))
         model._remember_inputs(dataset)
         return model._set(k=run.k, covarianceType=run.mixture.covariance_type)
 
@@ -670,20 +672,27 @@ def _scorable(X: np.ndarray, d: int, marker: str) -> np.ndarray:
     return np.where(X == 0, np.nan, X) if marker == "zero" else X
 
 
-class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
+class GaussianMixtureModel(FittedModel, _GaussianMixtureParams, HasStepParams):
     """A fitted mixture: ``weights``, ``means``, ``covariances``, ``summary``, ``bic``, ``aic``;
     ``transform`` adds the most probable component, the posterior probabilities and each
-    row's log-likelihood.
+    row's log-likelihood; ``partialFit`` updates it with new rows (stepwise EM).
 
-    Made by ``GaussianMixture.fit`` or read by ``GaussianMixtureModel.load``; it has the
-    estimator's params (``k`` and ``covarianceType`` those of the candidate chosen).
+    Made by ``GaussianMixture.fit``, ``partialFit``, ``StreamingGaussianMixture`` or read by
+    ``GaussianMixtureModel.load``; it has the estimator's params (``k`` and
+    ``covarianceType`` those of the candidate chosen), and ``stepDecay`` / ``halfLife``,
+    which ``partialFit`` follows when they are set.
 
     Parameters
     ----------
     mixture : kernels.gaussian.Mixture, optional
         The fitted weights, means, covariances and covariance type.
     summary : GaussianMixtureSummary, optional
-        The summary of the fit.
+        The summary of the fit (of a ``partialFit``: its one batch).
+    rowsSeen : float, optional
+        The rows (or the sum of their weights) the model has learnt from; by default the
+        summary's ``numRows`` (0 without a summary).
+    numUpdates : int, default 0
+        The stepwise updates made since the last batch fit.
 
     Examples
     --------
@@ -700,16 +709,136 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
     >>> model.sample(5, seed=1).show()
     >>> model.write().overwrite().save("models/gmm")
     >>> GaussianMixtureModel.load("models/gmm").transform(df).select("prediction").show(3)
+    >>> updated = model.partialFit(new_rows)  # the new rows added to the 300 fitted
     """
 
     summary_class = GaussianMixtureSummary
     key_params = ("k", "covarianceType")
 
     def __init__(
-        self, mixture: gaussian.Mixture | None = None, summary: GaussianMixtureSummary | None = None
+        self,
+        mixture: gaussian.Mixture | None = None,
+        summary: GaussianMixtureSummary | None = None,
+        rowsSeen: float | None = None,
+        numUpdates: int = 0,
     ):
         super().__init__(summary)
         self._mixture = mixture
+        self._rows_seen = None if rowsSeen is None else float(rowsSeen)
+        self._updates = int(numUpdates)
+
+    @property
+    def rowsSeen(self) -> float:
+        """The rows (or the sum of their weights) the model has learnt from: those of its
+        batch fit and of every ``partialFit`` since."""
+        if self._rows_seen is not None:
+            return self._rows_seen
+        return float(self.summary.numRows) if self.hasSummary else 0.0
+
+    @property
+    def numUpdates(self) -> int:
+        """The stepwise updates (``partialFit``, streaming micro-batches) made since the
+        model's batch fit: the t of the step (t + 2)^(−stepDecay)."""
+        return self._updates
+
+    def partialFit(self, dataset, stepSize: float | None = None) -> GaussianMixtureModel:
+        """A new model after one stepwise EM update with the rows of ``dataset``
+        (``kernels.stepwise``): the statistics of its rows under this model, s_b, enter the
+        model's own, s ← (1 − η) s + η s_b, and the parameters are their M-step. One pass
+        over ``dataset``, nothing cached.
+
+        The step η is ``stepSize`` when given. Otherwise it follows the model's params: with
+        ``halfLife`` h, 1 − 2^(−n_b / h); with ``stepDecay`` α, (t + 2)^(−α) after t =
+        ``numUpdates`` updates; with neither, n_b / (n + n_b) with n = ``rowsSeen``, so that
+        the batch counts as much as the rows the model was fitted on. ``stepSize=1`` replaces
+        the model's statistics by the batch's: exactly one batch EM iteration from this
+        model on ``dataset``.
+
+        Parameters
+        ----------
+        dataset : pyspark.sql.DataFrame
+            New rows in ``featuresCol`` (and their weights in ``weightCol`` when it is set;
+            missing values as ``missingValue`` allows).
+        stepSize : float, optional
+            η in (0, 1].
+
+        Returns
+        -------
+        GaussianMixtureModel
+            The updated model, with this one's params; its summary describes the batch (its
+            log-likelihood under this model, rows and soft cluster sizes), ``rowsSeen`` adds
+            the batch's rows and ``numUpdates`` is one more.
+
+        Examples
+        --------
+        >>> model = GaussianMixture(k=3).fit(df)
+        >>> model = model.partialFit(new_rows)  # the new rows as one more share of the data
+        >>> model.setHalfLife(50_000).partialFit(todays_rows).means  # old rows fade
+        """
+        updated = self._updated(dataset, stepSize)
+        if updated is None:
+            raise InputError("the batch has no rows to learn from (or their weights sum to 0)")
+        return updated
+
+    def _updated(self, dataset, stepSize: float | None = None) -> GaussianMixtureModel | None:
+        """``partialFit``'s model, or None when ``dataset`` has no rows (nothing to learn)."""
+        if stepSize is not None and not 0.0 < float(stepSize) <= 1.0:
+            raise InputError(f"stepSize must be in (0, 1], got {stepSize}")
+        total = self._batch_stats(dataset)
+        if total is None:
+            return None
+        n_batch = float(total.n_rows)
+        try:
+            step = (
+                float(stepSize)
+                if stepSize is not None
+                else stepwise.step_size(
+                    n_batch, self.numUpdates, self.rowsSeen, self.getStepDecay(), self.getHalfLife()
+                )
+            )
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        mixture = stepwise.update(total, self._mixture, step, self.getRegCovar())
+        gaussian_model.prepared(mixture)  # a covariance no longer positive definite stops here
+        ll = float(total.log_likelihood)
+        summary = GaussianMixtureSummary(
+            logLikelihoodHistory=[ll],
+            numIter=1,
+            converged=False,
+            clusterSizes=np.asarray(total.resp, dtype=np.float64).tolist(),
+            logLikelihood=ll,
+            numRows=n_batch,
+            criterion=self.getCriterion(),
+        )
+        model = self._copyValues(
+            GaussianMixtureModel(mixture, summary, self.rowsSeen + n_batch, self.numUpdates + 1)
+        )
+        model._input_columns = self._input_columns
+        return model
+
+    def _batch_stats(self, dataset) -> gaussian.GaussianStats | None:
+        """The summed statistics of ``dataset``'s rows under this model (one pass), or None
+        when it has no rows with a positive weight."""
+        d = self.means.shape[1]
+
+        def stats_of(values, prepared, weights=None):
+            if values.shape[1] != d:
+                raise InputError(
+                    f"the features have {values.shape[1]} values a row; the model was fitted on {d}"
+                )
+            return missing.block_stats(values, prepared, weights)
+
+        total, _ = aggregate_dataframe(
+            dataset,
+            self.getFeaturesCol(),
+            stats_of,
+            add_fields,
+            gaussian_model.prepared(self._mixture),
+            missing=self._missing_arg(),
+            weights=self._weight_arg(),
+            param="featuresCol",
+        )
+        return total if total is not None and total.n_rows > 0 else None
 
     @property
     def weights(self) -> np.ndarray:
@@ -932,7 +1061,11 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
         return {"weights": self.weights, "means": self.means, "covariances": self.covariances}
 
     def _extra(self) -> dict:
-        return {"covarianceType": self._mixture.covariance_type}
+        return {
+            "covarianceType": self._mixture.covariance_type,
+            "rowsSeen": self._rows_seen,
+            "numUpdates": self._updates,
+        }
 
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> GaussianMixtureModel:
@@ -944,6 +1077,7 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams):
                 arrays["means"].shape[1],
                 kind,
             )
-        except (KeyError, ValueError, IndexError) as exc:
+            rows_seen, updates = extra.get("rowsSeen"), int(extra.get("numUpdates", 0))
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
-        return cls(mixture)
+        return cls(mixture, rowsSeen=rows_seen, numUpdates=updates)

@@ -198,3 +198,52 @@ class MixtureSetters(FitSetters):
     def setSeed(self, value: int):
         """Sets the value of :py:attr:`seed`."""
         return self._set(seed=value)
+
+
+class HasStepParams(Params):
+    """How stepwise EM weighs a new batch (``kernels.stepwise``): ``stepDecay`` α gives the
+    step (t + 2)^(−α) after t updates; ``halfLife`` (in rows, or units of weight) a constant
+    step under which statistics that many rows old weigh half. Unset, a model's
+    ``partialFit`` adds the batch to the rows it was fitted on (step n_b / (n + n_b))."""
+
+    stepDecay = Param(
+        Params._dummy(),
+        "stepDecay",
+        "α of the step (t + 2)^(-α) after t updates, in (0.5, 1]",
+        validated("stepDecay", TypeConverters.toFloat, lambda v: 0.5 < v <= 1.0, "in (0.5, 1]"),
+    )
+    halfLife = Param(
+        Params._dummy(),
+        "halfLife",
+        "rows after which a batch's statistics weigh half (a constant step, for data "
+        "that drift); overrides stepDecay",
+        gt("halfLife", 0),
+    )
+
+    def getStepDecay(self) -> float | None:
+        """Gets the value of stepDecay.
+
+        Returns
+        -------
+        float or None
+            α, or None when it is not set.
+        """
+        return self.getOrDefault(self.stepDecay) if self.isDefined(self.stepDecay) else None
+
+    def getHalfLife(self) -> float | None:
+        """Gets the value of halfLife.
+
+        Returns
+        -------
+        float or None
+            The half-life in rows, or None when it is not set.
+        """
+        return self.getOrDefault(self.halfLife) if self.isDefined(self.halfLife) else None
+
+    def setStepDecay(self, value: float):
+        """Sets the value of :py:attr:`stepDecay`."""
+        return self._set(stepDecay=value)
+
+    def setHalfLife(self, value: float):
+        """Sets the value of :py:attr:`halfLife`."""
+        return self._set(halfLife=value)
