@@ -30,6 +30,7 @@ def under_connect(connect_server, tmp_path_factory) -> dict:
 
     saved = tmp_path_factory.mktemp("connect-models")
     client_dir = tmp_path_factory.mktemp("connect-client")
+    streams = tmp_path_factory.mktemp("connect-stream")
     relative = os.path.relpath(saved / "relative" / "gm", ROOT)
     out = run_client(
         connect_server.url,
@@ -65,6 +66,17 @@ def under_connect(connect_server, tmp_path_factory) -> dict:
             "points": rows(model.transform(points), columns),
             "loaded_points": rows(loaded.transform(points), columns), "refusal": refusal,
             "job_out": job_out}}
+        from pathlib import Path
+        from tests.helpers.streams import train, trainer, write
+        streams = Path({str(streams)!r})
+        (streams / "in").mkdir()
+        for seed in (1, 2):
+            write(spark, streams, seed)
+        train(spark, streams, streams / "models", streams / "checkpoint")
+        streamed = trainer(streams / "models").latestModel()
+        out["stream"] = {{
+            "mixture": [a.tolist() for a in streamed._mixture[:3]],
+            "numUpdates": streamed.numUpdates}}
         print("RESULT " + json.dumps(out))
         spark.stop()
     """,
@@ -140,6 +152,18 @@ def test_estimators_under_spark_connect(rdd_results, under_connect):
     assert "connect" in result.pop("session") and "no RDDs" in under_connect["rdd_error"]
     assert result["estimator"] == ["gd", "auto"]
     same_fit(rdd_results, result)
+
+
+def test_a_stream_learnt_under_spark_connect(under_connect):
+    """The micro-batches run in the server's foreachBatch; the model is read back from
+    modelPath by the client: the same updates as the equations give."""
+    from tests.helpers.streams import expected_after
+
+    got = under_connect["stream"]
+    assert got["numUpdates"] == 2
+    want = expected_after([1, 2])
+    for a, b in zip(got["mixture"], want[:3]):
+        assert_allclose(np.asarray(a), b, rtol=1e-9, atol=1e-9 * np.abs(b).max())
 
 
 def test_save_from_a_client_elsewhere(spark, under_connect):
