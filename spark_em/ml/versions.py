@@ -31,8 +31,8 @@ def version_path(path: str, batch_id: int) -> str:
 def complete_versions(spark, path: str) -> list[int]:
     """The batch ids of the complete versions under ``path``, in order (none when ``path``
     does not exist or holds none). The metadata files are listed, not read: no Spark job."""
-    try:
-        files = spark.read.text(f"{_root(path)}/batch-*/metadata").inputFiles()
+    try:  # the directory itself, not a glob (Spark warns of a glob that is not a file)
+        files = spark.read.option("recursiveFileLookup", "true").text(_root(path)).inputFiles()
     except Exception as exc:  # nothing there yet
         text = first_line(exc)
         if "PATH_NOT_FOUND" in text or "does not exist" in text or "UNABLE_TO_INFER" in text:

@@ -60,6 +60,7 @@ def test_there_are_notebooks():
         "03_gaussian_mixture_em.ipynb",
         "04_matrix_completion.ipynb",
         "05_missing_values.ipynb",
+        "06_streaming.ipynb",
     }
 
 
@@ -111,6 +112,18 @@ def test_missing_values(executed):
         r"column means ([0-9.]+), the mixture's conditional expectation ([0-9.]+)", out
     )
     assert float(rmse.group(2)) < float(rmse.group(1))
+
+
+def test_streaming(executed):
+    """The stream learns every batch once, a restart changes nothing, and after the drift the
+    constant step ends nearer the batch fit than the decaying one."""
+    out = stdout_of(executed["06_streaming.ipynb"])
+    assert "updates: 16, rows learnt from: 48000" in out
+    assert "restarted: the same model: True" in out
+    distance = float(re.search(r"to its nearest fitted mean: ([0-9.]+)", out).group(1))
+    assert distance < 1.0
+    gaps = dict(re.findall(r"^(decaying|half-life).* last batch: ([0-9.]+) nats", out, re.M))
+    assert float(gaps["half-life"]) < 0.1 < float(gaps["decaying"])
 
 
 def test_matrix_completion_under_spark_connect(executed):
