@@ -16,7 +16,9 @@ the stream's within 0.02 nats a row of batch EM's, in ≤ 1/5 of its wall time.
 ``addBatch``: reading the model, the update, writing the new version) against one batch EM
 iteration over the same rows (a cached DataFrame of one file's rows; seconds per iteration as
 the difference of a 15- and a 5-iteration fit over 10), and ``partialFit`` alone on that
-DataFrame; rows per second of each, and of a batch EM iteration over all the rows. Target: a
+DataFrame; rows per second of each, and of a batch EM iteration over all the rows; and the
+pieces of a micro-batch on the file itself: a pass that only reads its rows, ``partialFit``
+from it, listing the model's versions and saving one. Target: a
 micro-batch ≤ 1.5× one batch EM iteration over its rows.
 
 ``drift``: half the batches from the mixture, then half from the mixture with every mean
@@ -174,6 +176,41 @@ def drift(spark, rows: int, batch_rows: int, k: int, heldout_new) -> dict:
     return out
 
 
+def read_only_seconds(df) -> float:
+    """A ``mapInArrow`` pass that reads every row of ``df`` and only counts them."""
+    import pyarrow as pa
+
+    def count(batches):
+        yield pa.RecordBatch.from_pydict({"n": [sum(b.num_rows for b in batches)]})
+
+    return median(timed(lambda: df.mapInArrow(count, "n long").collect())[0] for _ in range(5))
+
+
+def breakdown(spark, path: str, model, work: Path) -> dict:
+    """What a micro-batch of the rows of one file costs, piece by piece: reading them, the
+    update from them (``partialFit``), listing the model's versions and saving one."""
+    from spark_em.ml import versions
+
+    rows = spark.read.parquet(path)
+    store = str(work / "breakdown")
+    saves = []
+    for batch_id in range(5):
+        ids = versions.complete_versions(spark, store)
+        start = time.perf_counter()
+        versions.save_version(spark, model, store, batch_id, ids)
+        saves.append(time.perf_counter() - start)
+    return {
+        "read_only_seconds": read_only_seconds(rows),
+        "partial_fit_seconds_from_the_file": median(
+            timed(lambda: model.partialFit(rows))[0] for _ in range(5)
+        ),
+        "list_versions_seconds": median(
+            timed(lambda: versions.complete_versions(spark, store))[0] for _ in range(5)
+        ),
+        "save_version_seconds": median(saves[1:]),
+    }
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
@@ -208,13 +245,15 @@ def main(argv=None) -> dict:
         }
         gap = batch["heldout_loglik_per_row"] - stream["heldout_loglik_per_row"]
 
-        one_file = spark.read.parquet(str(sorted((work / "in").glob("part-*.parquet"))[0])).cache()
+        one_file = spark.read.parquet(str(sorted((work / "in").glob("part-*.parquet"))[0]))
+        one_file = one_file.cache()
         batch_rows = one_file.count()
         em_iteration = per_iteration(one_file, args.k)
         partial_seconds = median(
             timed(lambda: batch_model.partialFit(one_file))[0] for _ in range(5)
         )
         micro = median(stream["batch_seconds"][1:] or stream["batch_seconds"])
+        first_file = str(sorted((work / "in").glob("part-*.parquet"))[0])
         result = {
             "rows": args.rows,
             "files": files,
@@ -239,6 +278,7 @@ def main(argv=None) -> dict:
                 "rows_per_second_micro_batch": batch_rows / micro,
                 "rows_per_second_batch_em_iteration_all_rows": args.rows
                 / batch["seconds_per_iteration"],
+                "pieces": breakdown(spark, first_file, batch_model, work),
             },
         }
         if not args.skip_drift:
