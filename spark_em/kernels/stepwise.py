@@ -85,8 +85,9 @@ def update(
     """The mixture after the stepwise update (11) with step ``step`` of the statistics
     ``stats`` (a batch's, centred on ``previous.means``) into ``previous``'s.
 
-    A component the batch does not reach and the step leaves no weight keeps its mean and
-    covariance, as in the batch M-step.
+    A component the batch does not reach (Σ r < 1e-10) and the step leaves no weight keeps its
+    mean and covariance, as in the batch M-step; with η = 1 the result is the batch M-step's
+    up to rounding.
 
     Parameters
     ----------
@@ -130,7 +131,8 @@ def update(
     b = step * resp / stats.n_rows
     b[empty] = 0.0
     w = a + b
-    kept = w < EMPTY_COMPONENT  # nothing left to estimate from: keep the component
+    # nothing left to estimate from (the batch M-step's rule when η = 1): keep the component
+    kept = empty & (a < EMPTY_COMPONENT)
     w_safe = np.where(kept, 1.0, w)
     frac = np.where(kept, 0.0, b / w_safe)
     means = previous.means + frac[:, None] * shift

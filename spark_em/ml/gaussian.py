@@ -765,7 +765,8 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams, HasStepParams):
         Returns
         -------
         GaussianMixtureModel
-            The updated model, with this one's params; its summary describes the batch (its
+            A new model, with this one's params (this one is unchanged); its summary
+            describes the batch (its
             log-likelihood under this model, rows and soft cluster sizes), ``rowsSeen`` adds
             the batch's rows and ``numUpdates`` is one more.
 
@@ -773,7 +774,7 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams, HasStepParams):
         --------
         >>> model = GaussianMixture(k=3).fit(df)
         >>> model = model.partialFit(new_rows)  # the new rows as one more share of the data
-        >>> model.setHalfLife(50_000).partialFit(todays_rows).means  # old rows fade
+        >>> model = model.setHalfLife(50_000).partialFit(todays_rows)  # old rows fade
         """
         updated = self._updated(dataset, stepSize)
         if updated is None:

@@ -196,7 +196,12 @@ class StreamingGaussianMixture(_StreamingParams):
             raise InputError("trainOn needs a streaming DataFrame (spark.readStream…)")
         if not checkpointLocation:
             raise InputError("checkpointLocation must be set: where the query's progress is kept")
-        self.getModelPath()
+        model_path = self.getModelPath().rstrip("/")
+        checkpoint = str(checkpointLocation).rstrip("/")
+        if model_path == checkpoint or (model_path + "/").startswith(checkpoint + "/"):
+            raise InputError("modelPath must lie outside checkpointLocation")
+        if checkpoint.startswith(model_path + "/"):
+            raise InputError("checkpointLocation must lie outside modelPath")
         self._check_initial()
         writer = (
             dataset.writeStream.foreachBatch(_BatchUpdate(self.copy()))
@@ -253,6 +258,33 @@ class StreamingGaussianMixture(_StreamingParams):
             if self.isSet(getattr(self, name)) and value != wanted:
                 raise InputError(f"{name}={value!r} differs from the initial model's {wanted!r}")
 
+    def _settings_on(self, model: GaussianMixtureModel) -> GaussianMixtureModel:
+        """``model`` (the latest version) with this trainer's settings, so that a query
+        restarted with another step, column or regCovar uses them; a K or covariance type
+        other than the model's is refused."""
+        for name in ("k", "covarianceType"):
+            value, saved = self.getOrDefault(name), model.getOrDefault(name)
+            if self.isSet(getattr(self, name)) and value != saved:
+                raise InputError(
+                    f"{name}={value!r} differs from the model at modelPath ({saved!r})"
+                )
+        model = model.copy()
+        for name in (
+            "featuresCol",
+            "weightCol",
+            "missingValue",
+            "regCovar",
+            "stepDecay",
+            "halfLife",
+            "predictionCol",
+            "probabilityCol",
+        ):
+            if self.isDefined(getattr(self, name)):
+                model._set(**{name: self.getOrDefault(name)})
+            else:
+                model.clear(getattr(model, name))
+        return model
+
     def _start(self, batch) -> GaussianMixtureModel:
         """The model the first batch updates: the initial model, or a start drawn from the
         batch's rows as a batch fit draws it."""
@@ -304,14 +336,21 @@ class _BatchUpdate:
         trainer, spark = self.trainer, batch.sparkSession
         path = trainer.getModelPath()
         ids = versions.complete_versions(spark, path)
-        if ids and ids[-1] >= batch_id:
+        if ids and ids[-1] == batch_id:
             return  # this batch's update was saved before the query stopped: not twice
+        if ids and ids[-1] > batch_id:
+            raise InputError(
+                f"{path} holds the model of batch {ids[-1]}, later than this query's batch "
+                f"{batch_id}: another query writes there, or this checkpoint is new; give "
+                "each checkpoint its own modelPath"
+            )
         if ids:
             model = (
                 self.kept[1]
                 if self.kept is not None and self.kept[0] == ids[-1]
                 else versions.load_version(spark, GaussianMixtureModel, path, ids[-1])
             )
+            model = trainer._settings_on(model)
         else:
             if batch.isEmpty():
                 return

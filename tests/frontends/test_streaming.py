@@ -54,6 +54,19 @@ def test_stop_restart_and_replay_equal_one_uninterrupted_run(spark, tmp_path):
         "batch-000000000002",
     ]
 
+    # a batch older than the newest version: another writer, or a new checkpoint
+    from spark_em.ml.streaming import _BatchUpdate
+
+    with pytest.raises(InputError, match="holds the model of batch 2, later than this"):
+        _BatchUpdate(trainer(models))(stream_of(spark, tmp_path).sparkSession.range(1), 1)
+    # a restart takes the trainer's settings as they are then; another K is refused
+    restarted_trainer = trainer(models).setHalfLife(240.0).setRegCovar(1e-4)
+    resumed = restarted_trainer._settings_on(replayed)
+    assert (resumed.getHalfLife(), resumed.getRegCovar()) == (240.0, 1e-4)
+    assert replayed.getHalfLife() is None
+    with pytest.raises(InputError, match="k=4 differs from the model at modelPath"):
+        trainer(models).setK(4)._settings_on(replayed)
+
     # the latest model scores a stream as it scores a static frame
     predicted = trainer(models).predictOn(stream_of(spark, tmp_path))
     query = (
@@ -98,6 +111,8 @@ def test_bad_settings_are_refused(spark, tmp_path):
         trainer(tmp_path / "m").trainOn(spark.range(3), str(tmp_path / "c"))
     with pytest.raises(InputError, match="k=4 differs from the initial model's 3"):
         trainer(tmp_path / "m").setK(4).trainOn(stream, str(tmp_path / "c"))
+    with pytest.raises(InputError, match="modelPath must lie outside checkpointLocation"):
+        trainer(tmp_path / "c" / "m").trainOn(stream, str(tmp_path / "c"))
     with pytest.raises(InputError, match="holds no model yet"):
         trainer(tmp_path / "empty").latestModel()
     with pytest.raises(TypeError, match="stepDecay must be in"):

@@ -125,3 +125,24 @@ def test_step_sizes():
         stepwise.step_size(10, 0, 0, half_life=0)
     with pytest.raises(ValueError, match="stepSize"):
         stepwise.update(None, None, 1.5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_whole_step_is_the_batch_m_step_even_for_a_nearly_empty_component(kind):
+    # a component with 1e-6 of a million rows' responsibility: not empty for the batch rule
+    rng = np.random.default_rng(11)
+    previous = mixture_of(kind, rng)
+    K, d = previous.means.shape
+    resp = np.array([5e5, 5e5 - 1e-6, 1e-6])
+    shift = rng.normal(size=(K, d))
+    A = rng.normal(size=(K, d, d))
+    scatter = A @ np.swapaxes(A, 1, 2) + np.eye(d)
+    square = resp[:, None, None] * (scatter + shift[:, :, None] * shift[:, None, :])
+    if kind in ("diag", "spherical"):
+        square = np.diagonal(square, axis1=1, axis2=2).copy()
+    stats = gaussian.GaussianStats(0.0, 1e6, resp, resp[:, None] * shift, square)
+    want = gaussian.update(stats, previous, REG)
+    got = stepwise.update(stats, previous, 1.0, REG)
+    # the batch M-step divides by N_k + 10 ε: 2e-9 relative at N_k = 1e-6
+    for a, b in zip(got[:3], want[:3]):
+        close(a, b, 1e-8)
