@@ -60,6 +60,14 @@ def prepare_target(spark, path: str, overwrite: bool) -> None:
         raise InputError(f"{path}: cannot be written ({message})") from None
 
 
+def path_exists(spark, path: str) -> bool | None:
+    """Whether ``path`` exists, where this process can tell (a classic session, through
+    Hadoop's ``FileSystem``); None under Spark Connect, where only the server can."""
+    if is_connect(spark):
+        return None
+    return HadoopFS(spark, path).exists(path)
+
+
 class HadoopFS:
     """Hadoop's ``FileSystem`` of a classic session, for the files Python writes itself."""
 

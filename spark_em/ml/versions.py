@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from spark_em.engine.fs import first_line, prepare_target
+from spark_em.engine.fs import first_line, path_exists, prepare_target
 from spark_em.errors import InputError
 
 KEEP = 2
@@ -31,6 +31,8 @@ def version_path(path: str, batch_id: int) -> str:
 def complete_versions(spark, path: str) -> list[int]:
     """The batch ids of the complete versions under ``path``, in order (none when ``path``
     does not exist or holds none). The metadata files are listed, not read: no Spark job."""
+    if path_exists(spark, path) is False:  # Spark's reader would warn of it, with a trace
+        return []
     try:  # the directory itself, not a glob (Spark warns of a glob that is not a file)
         files = spark.read.option("recursiveFileLookup", "true").text(_root(path)).inputFiles()
     except Exception as exc:  # nothing there yet
