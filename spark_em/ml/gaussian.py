@@ -52,6 +52,17 @@ from spark_em.models.gaussian import INIT_MODES
 from spark_em.models.selection import CRITERIA
 
 MISSING_VALUES = ("none", "nan", "zero")
+# the defaults of the mixture's params that the estimator and the streaming trainer share
+MIXTURE_DEFAULTS = dict(
+    k=2,
+    covarianceType="full",
+    initMode="kmeans++",
+    regCovar=gaussian.REG_COVAR,
+    seed=0,
+    logLikelihoodCol="logLikelihood",
+    missingValue="none",
+    imputedCol="imputed",
+)
 
 
 def _as_initial_model(value) -> dict:
@@ -173,20 +184,7 @@ class _GaussianMixtureParams(
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(
-            k=2,
-            covarianceType="full",
-            initMode="kmeans++",
-            nInit=1,
-            regCovar=gaussian.REG_COVAR,
-            maxIter=100,
-            tol=1e-6,
-            seed=0,
-            logLikelihoodCol="logLikelihood",
-            missingValue="none",
-            imputedCol="imputed",
-            criterion="bic",
-        )
+        self._setDefault(**MIXTURE_DEFAULTS, nInit=1, maxIter=100, tol=1e-6, criterion="bic")
 
     def getMissingValue(self) -> str:
         """Gets the value of missingValue or its default value."""

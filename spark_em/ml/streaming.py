@@ -21,7 +21,12 @@ from spark_em.errors import InputError
 from spark_em.io.matrix import read_dataframe
 from spark_em.kernels import gaussian
 from spark_em.ml import versions
-from spark_em.ml.gaussian import GaussianMixture, GaussianMixtureModel, _GaussianMixtureParams
+from spark_em.ml.gaussian import (
+    MIXTURE_DEFAULTS,
+    GaussianMixture,
+    GaussianMixtureModel,
+    _GaussianMixtureParams,
+)
 from spark_em.ml.params import HasFeaturesCol, HasStepParams, MixtureSetters, given
 from spark_em.models import gaussian as gaussian_model
 
@@ -48,17 +53,7 @@ class _StreamingParams(
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(
-            k=2,
-            covarianceType="full",
-            initMode="kmeans++",
-            regCovar=gaussian.REG_COVAR,
-            seed=0,
-            missingValue="none",
-            logLikelihoodCol="logLikelihood",
-            imputedCol="imputed",
-            stepDecay=DEFAULT_DECAY,
-        )
+        self._setDefault(**MIXTURE_DEFAULTS, stepDecay=DEFAULT_DECAY)
 
     getK = _GaussianMixtureParams.getK
     getCovarianceType = _GaussianMixtureParams.getCovarianceType
