@@ -173,7 +173,14 @@ class FrameBackend:
         return combined([t for t in _gathered(blocks, partial) if t is not None], add)
 
     def reduce(self, blocks, fn, combine):
-        return combined(self.collect(blocks, fn), combine)
+        def partial(batches):
+            total = None
+            for block in _blocks_in(batches):
+                value = fn(block)
+                total = value if total is None else combine(total, value)
+            return total
+
+        return combined([t for t in _gathered(blocks, partial) if t is not None], combine)
 
     def collect(self, blocks, fn):
         return [

@@ -429,10 +429,11 @@ def aggregate_dataframe(
     missing: str | None = None,
     weights: str | None = None,
     param: str = "column",
+    ratings: bool = False,
 ):
-    """Σ ``block_stats(values, params)`` over the rows of ``df``'s complete-data features,
-    read and checked as ``read_dataframe(ratings=False)`` reads them, in one pass with
-    nothing cached: for an update that reads its data once (a stepwise EM step).
+    """Σ ``block_stats(values, params)`` over the rows of ``df``'s features, read and checked
+    as ``read_dataframe`` reads them, in one pass with nothing cached: for an update that
+    reads its data once (a stepwise EM step).
 
     Parameters
     ----------
@@ -448,6 +449,8 @@ def aggregate_dataframe(
         What ``block_stats`` is given (shipped to the executors once).
     backend, missing, weights, param
         As for ``read_dataframe``.
+    ratings : bool, default False
+        Rows of ratings (0 = missing, negative values refused) instead of complete data.
 
     Returns
     -------
@@ -463,7 +466,7 @@ def aggregate_dataframe(
     ... )
     """
     chosen, pieces, parse, describe = _frame_load(
-        df, column, False, DEFAULT_BLOCK_ROWS, backend, missing, weights, param, None
+        df, column, ratings, DEFAULT_BLOCK_ROWS, backend, missing, weights, param, None
     )
 
     def described(meta, metas):

@@ -60,7 +60,7 @@ class MaskedStats(NamedTuple):
     """Sums over rows that the M-step needs; adding two of them merges two sets of rows."""
 
     log_likelihood: float  # Σ_u logsumexp_j f(u,j)
-    n_rows: int
+    n_rows: float  # rows (after a stepwise update: the rows the statistics stand for)
     resp: np.ndarray  # Σ_u p(j|u), shape K
     resp_x: np.ndarray  # Σ_u p(j|u) δ(i,C_u) x_ui, shape K×d
     resp_observed: np.ndarray  # Σ_u p(j|u) δ(i,C_u), shape K×d

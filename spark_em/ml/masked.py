@@ -16,8 +16,9 @@ from pyspark.sql.types import StructField
 
 from spark_em.engine import ops
 from spark_em.errors import DegenerateFitWarning, InputError, warn
-from spark_em.io.matrix import read_dataframe
-from spark_em.kernels import masked
+from spark_em.io.matrix import aggregate_dataframe, read_dataframe
+from spark_em.kernels import masked, masked_stepwise
+from spark_em.kernels.arrays import add_fields
 from spark_em.ml.columns import check_rows
 from spark_em.ml.fitted import FittedModel
 from spark_em.ml.params import (
@@ -34,6 +35,7 @@ from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
 from spark_em.ml.summary import TrainingSummary, warn_unconverged
 from spark_em.ml.tracking import Tracked
 from spark_em.models import masked as masked_model
+from spark_em.models.rating_updates import statistics
 
 # Defaults measured on held-out ratings (benchmarks/bench_recommender_defaults.py): four
 # k-means++ starts and a prior worth one rating per type and item.
@@ -126,8 +128,9 @@ class MaskedFitParams(HasIterationParams, HasSeed):
         return self._set(priorStrength=value)
 
     def _fitted_run(self, blocks):
-        """The best of the starts fitted on ``blocks``, and the problems of its fit (each
-        also a ``DegenerateFitWarning``)."""
+        """The best of the starts fitted on ``blocks``, the problems of its fit (each also a
+        ``DegenerateFitWarning``) and the statistics of ``blocks`` under its mixture (one more
+        pass: what ``partialFit`` updates)."""
         summary = ops.summarize(blocks)
         runs = masked_model.fit_all(
             blocks,
@@ -148,7 +151,7 @@ class MaskedFitParams(HasIterationParams, HasSeed):
         )
         for problem in problems:
             warn(f"{type(self).__name__}: {problem}", DegenerateFitWarning)
-        return run, problems
+        return run, problems, statistics(blocks, run.mixture)
 
 
 class _MaskedParams(HasFeaturesCol, MaskedFitParams):
@@ -303,7 +306,7 @@ class MaskedGaussianMixture(
             param="featuresCol",
         )
         try:
-            run, problems = self._fitted_run(blocks)
+            run, problems, stats = self._fitted_run(blocks)
         finally:
             ops.release(blocks)
         summary = MaskedGaussianMixtureSummary(
@@ -314,7 +317,7 @@ class MaskedGaussianMixture(
             warnings=problems,
         )
         warn_unconverged(self, summary)
-        model = self._copyValues(MaskedGaussianMixtureModel(run.mixture, summary))
+        model = self._copyValues(MaskedGaussianMixtureModel(run.mixture, summary, stats))
         model._remember_inputs(dataset)
         return model
 
@@ -356,7 +359,8 @@ class MaskedGaussianMixtureSummary(TrainingSummary):
 
 class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
     """A fitted masked mixture: ``weights``, ``means``, ``variances``, ``summary``; ``transform``
-    adds the row with its missing entries filled by equation (6).
+    adds the row with its missing entries filled by equation (6); ``partialFit`` updates it
+    with new rows.
 
     Made by ``MaskedGaussianMixture.fit`` or read by ``MaskedGaussianMixtureModel.load``.
 
@@ -366,6 +370,9 @@ class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
         The fitted weights, means and variances.
     summary : MaskedGaussianMixtureSummary, optional
         The summary of the fit.
+    stats : kernels.masked.MaskedStats, optional
+        The statistics of the training rows under ``mixture`` that ``partialFit`` updates
+        (kept by ``fit``; saved with the model).
 
     Examples
     --------
@@ -390,9 +397,81 @@ class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
         self,
         mixture: masked.SphericalMixture | None = None,
         summary: MaskedGaussianMixtureSummary | None = None,
+        stats: masked.MaskedStats | None = None,
     ):
         super().__init__(summary)
         self._mixture = mixture
+        self._stats = stats
+
+    def partialFit(self, dataset, stepSize: float | None = None) -> MaskedGaussianMixtureModel:
+        """A new model after one stepwise EM update with the rows of ``dataset``
+        (``kernels.masked_stepwise``): the statistics of its rows under this model enter the
+        model's own with a step η, and the parameters are their M-step (with the prior of
+        ``priorStrength``, centred on the columns' mean ratings in the statistics). One pass
+        over ``dataset``, nothing cached.
+
+        By default η = n_b / (n + n_b), the batch's rows added to the n rows the model stands
+        for, as a refit on all of them counts them: after a fit this is exactly one EM
+        iteration from this model on the training rows and the new ones together.
+        ``stepSize=1`` replaces the model's statistics by the batch's: exactly one EM
+        iteration from this model on ``dataset``.
+
+        Parameters
+        ----------
+        dataset : pyspark.sql.DataFrame
+            New rows of ratings in ``featuresCol`` (0 = missing), as wide as the model's.
+        stepSize : float, optional
+            η in (0, 1].
+
+        Returns
+        -------
+        MaskedGaussianMixtureModel
+            A new model with this one's params (this one is unchanged); its summary's
+            ``logLikelihood`` is the batch's under this model.
+
+        Examples
+        --------
+        >>> model = MaskedGaussianMixture(k=3, featuresCol="ratings").fit(ratings_df)
+        >>> model = model.partialFit(new_rows_df)  # the new users' rows added
+        """
+        if stepSize is not None and not 0.0 < float(stepSize) <= 1.0:
+            raise InputError(f"stepSize must be in (0, 1], got {stepSize}")
+        if self._stats is None and (stepSize is None or float(stepSize) < 1.0):
+            raise InputError(
+                "this model holds no statistics of its training rows (it was saved before "
+                "partialFit existed): refit it, or give stepSize=1"
+            )
+        d = self.means.shape[1]
+
+        def stats_of(values, mixture):
+            if values.shape[1] != d:
+                raise InputError(
+                    f"the rows have {values.shape[1]} ratings; the model was fitted on {d}"
+                )
+            return masked.block_stats(values, mixture)
+
+        batch, _ = aggregate_dataframe(
+            dataset,
+            self.getFeaturesCol(),
+            stats_of,
+            add_fields,
+            self._mixture,
+            param="featuresCol",
+            ratings=True,
+        )
+        if batch is None or batch.n_rows == 0:
+            raise InputError("the batch has no rows to learn from")
+        stats = masked_stepwise.merged(self._stats, batch, stepSize)
+        mixture = masked_stepwise.refreshed(
+            stats, self._mixture, self.getMinVariance(), self.getPriorStrength()
+        )
+        ll = float(batch.log_likelihood)
+        summary = MaskedGaussianMixtureSummary(
+            logLikelihood=ll, logLikelihoodHistory=[ll], numIter=1, converged=False
+        )
+        model = self._copyValues(MaskedGaussianMixtureModel(mixture, summary, stats))
+        model._input_columns = self._input_columns
+        return model
 
     @property
     def weights(self) -> np.ndarray:
@@ -422,7 +501,10 @@ class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
         return self.means
 
     def _arrays(self) -> dict:
-        return self._mixture._asdict()
+        return {**self._mixture._asdict(), **stats_arrays(self._stats)}
+
+    def _extra(self) -> dict:
+        return stats_extra(self._stats)
 
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> MaskedGaussianMixtureModel:
@@ -433,6 +515,46 @@ class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
             problem = masked.mixture_problem(mixture)
             if problem:
                 raise ValueError(problem)
+            stats = saved_stats(arrays, extra, mixture.means.shape)
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
-        return cls(mixture)
+        return cls(mixture, stats=stats)
+
+
+# the statistics a masked model keeps for partialFit, as saved arrays and metadata
+_STATS_ARRAYS = {
+    "statsResp": "resp",
+    "statsRespX": "resp_x",
+    "statsRespObserved": "resp_observed",
+    "statsRespSqNorm": "resp_sq_norm",
+}
+
+
+def stats_arrays(stats: masked.MaskedStats | None) -> dict:
+    """The arrays of ``stats`` as a model saves them (none without statistics)."""
+    if stats is None:
+        return {}
+    return {name: np.asarray(getattr(stats, field)) for name, field in _STATS_ARRAYS.items()}
+
+
+def stats_extra(stats: masked.MaskedStats | None) -> dict:
+    """The numbers of ``stats`` as a model's metadata saves them."""
+    if stats is None:
+        return {}
+    return {"statsRows": float(stats.n_rows), "statsLogLikelihood": float(stats.log_likelihood)}
+
+
+def saved_stats(arrays: dict, extra: dict, shape: tuple) -> masked.MaskedStats | None:
+    """The statistics a model saved (``stats_arrays``, ``stats_extra``), checked against its
+    means' ``shape``; None for a model saved without them."""
+    if "statsResp" not in arrays:
+        return None
+    fields = {field: np.asarray(arrays[name], float) for name, field in _STATS_ARRAYS.items()}
+    k, d = shape
+    if fields["resp"].shape != (k,) or fields["resp_x"].shape != (k, d):
+        raise ValueError("its statistics do not match its means")
+    return masked.MaskedStats(
+        log_likelihood=float(extra["statsLogLikelihood"]),
+        n_rows=float(extra["statsRows"]),
+        **fields,
+    )

@@ -8,8 +8,10 @@ does: ``transform`` of (user, item) pairs, ``recommendForAllUsers``/``…UserSub
 Differences from ALS, on purpose: recommendations leave out what was already rated (a user's
 rated items; an item's raters), and users who were not in the training data are scored from
 their own ratings with the parameters held fixed (``withNewUsers``,
-``recommendForNewUsers``), with no refit. The model keeps the training ratings (cached while
-it lives, saved with it as Parquet): the posteriors p(j|u) and the rated items come from them.
+``recommendForNewUsers``), with no refit; and new ratings of known or new users and items
+update the parameters without a refit (``partialFit``). The model keeps the training ratings
+(cached while it lives, saved with it as Parquet): the posteriors p(j|u) and the rated items
+come from them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from spark_em.errors import InputError
 from spark_em.io.triples import read_triples
 from spark_em.kernels import masked
 from spark_em.ml.fitted import FittedModel
-from spark_em.ml.masked import N_INIT, PRIOR_STRENGTH, MaskedFitParams
+from spark_em.ml.masked import (
+    N_INIT,
+    PRIOR_STRENGTH,
+    MaskedFitParams,
+    saved_stats,
+    stats_arrays,
+    stats_extra,
+)
 from spark_em.ml.params import (
     HasBackend,
     HasVerbose,
@@ -40,6 +49,7 @@ from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
 from spark_em.ml.summary import TrainingSummary, warn_unconverged
 from spark_em.ml.tracking import Tracked
 from spark_em.models import recommend
+from spark_em.models.rating_updates import with_ratings
 
 COLD_START = ("nan", "drop")
 RATINGS = "ratings"  # the saved model's directory of training ratings (Parquet)
@@ -272,7 +282,7 @@ class MixtureRecommender(
             )
         ratings = dataset.select(*names)
         data = read_triples(ratings, *names, backend=self._backend_arg())
-        run, problems = self._fitted_run(data.blocks)
+        run, problems, stats = self._fitted_run(data.blocks)
         summary = MixtureRecommenderSummary(
             logLikelihood=run.log_likelihood,
             numIter=run.n_iter,
@@ -286,7 +296,7 @@ class MixtureRecommender(
         )
         warn_unconverged(self, summary)
         model = MixtureRecommenderModel(
-            run.mixture, data.index.items, ratings, summary, tuple(names)
+            run.mixture, data.index.items, ratings, summary, tuple(names), stats
         )
         model._data = data
         return self._copyValues(model)
@@ -359,6 +369,8 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         The summary of the fit.
     columns : tuple of str, default ("user", "item", "rating")
         The names of ``ratings``' user, item and rating columns.
+    stats : kernels.masked.MaskedStats, optional
+        The statistics of ``ratings`` that ``partialFit`` updates.
 
     Examples
     --------
@@ -397,12 +409,14 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         ratings=None,
         summary: MixtureRecommenderSummary | None = None,
         columns: tuple[str, str, str] = ("user", "item", "rating"),
+        stats: masked.MaskedStats | None = None,
     ):
         super().__init__(summary)
         self._mixture = mixture
         self._items = items
         self._ratings = ratings
         self._columns = tuple(columns)  # the ratings' user, item and rating columns
+        self._stats = stats
         self._data = None  # the training ratings as cached blocks, read when first needed
 
     def setUserCol(self, value: str):
@@ -580,20 +594,8 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         """
         from pyspark.sql import functions as F
 
-        if self._ratings is None:
-            raise InputError(
-                "this model holds no training ratings (a model logged to MLflow "
-                "keeps its parameters only): load it from model.save(path), or "
-                "score new users with its pyfunc"
-            )
-        given = [self.getUserCol(), self.getItemCol(), self.getRatingCol()]
-        missing = [c for c in given if c not in ratings.columns]
-        if missing:
-            raise InputError(f"the new ratings have no column {', '.join(map(repr, missing))}")
-        # in the training ratings' names and types (an id that does not convert is null)
+        ratings = self._as_training(ratings)
         names = list(self._columns)
-        types = [self._ratings.schema[c].dataType for c in names]
-        ratings = ratings.select(*[try_cast(g, t).alias(n) for g, n, t in zip(given, names, types)])
         known = self._training().index.users
         spark = ratings.sparkSession
         new_users = self._ids(ratings, names[0])
@@ -614,6 +616,100 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         model._ratings = self._ratings.unionByName(kept)
         model._data = None
         return model
+
+    def _as_training(self, ratings):
+        """New ratings in the training ratings' column names and types (an id that does not
+        convert is null)."""
+        if self._ratings is None:
+            raise InputError(
+                "this model holds no training ratings (a model logged to MLflow "
+                "keeps its parameters only): load it from model.save(path), or "
+                "score new users with its pyfunc"
+            )
+        given = [self.getUserCol(), self.getItemCol(), self.getRatingCol()]
+        missing = [c for c in given if c not in ratings.columns]
+        if missing:
+            raise InputError(f"the new ratings have no column {', '.join(map(repr, missing))}")
+        names = list(self._columns)
+        types = [self._ratings.schema[c].dataType for c in names]
+        return ratings.select(*[try_cast(g, t).alias(n) for g, n, t in zip(given, names, types)])
+
+    def partialFit(self, ratings) -> MixtureRecommenderModel:
+        """A new model updated with new ratings, without a refit: ratings of users it knows
+        (of items they have not rated yet), of new users, of new items. Each user with new
+        ratings contributes their old and new ratings to the model's statistics in place of
+        their old ones (incremental EM), and the item means, variances and type weights are
+        the M-step of the result. After a fit this is exactly one EM iteration from this model
+        on the training and new ratings together (a new item's means start at its ratings'
+        mean); later updates replace a user's contribution under the current parameters, not
+        the ones it was computed under, which a refit makes exact again.
+
+        It costs one pass over the cached training ratings that computes only the users with
+        new ratings; the new ratings are gathered to the driver (a day's, not a data set's).
+        The new model's training ratings are this one's and the new ones (read again as
+        blocks when it first recommends).
+
+        Parameters
+        ----------
+        ratings : pyspark.sql.DataFrame
+            The new ratings, in the columns ``userCol``, ``itemCol`` and ``ratingCol`` name.
+            A (user, item) pair the model already holds is refused (an update adds ratings;
+            a changed rating needs a refit).
+
+        Returns
+        -------
+        MixtureRecommenderModel
+            A new model with this one's params (this one is unchanged): the items are this
+            one's and the new ones, in sorted order; its summary counts every rating, user
+            and item it now holds, and its ``logLikelihood`` is theirs under this model.
+
+        Examples
+        --------
+        >>> model = MixtureRecommender(userCol="userId", itemCol="movieId").fit(ratings)
+        >>> model = model.partialFit(todays_ratings)
+        >>> model.recommendForUserSubset(todays_ratings.select("userId").distinct(), 10)
+        """
+        if self._ratings is not None and self._stats is None:
+            raise InputError(
+                "this model holds no statistics of its ratings (it was saved before "
+                "partialFit existed): refit it"
+            )
+        new = self._as_training(ratings)
+        day = read_triples(new, *self._columns, describe="the new ratings")
+        try:
+            data = self._training()
+            update = with_ratings(
+                data.blocks,
+                data.index,
+                self._mixture,
+                self._stats,
+                day,
+                self.getMinVariance(),
+                self.getPriorStrength(),
+            )
+            n_ratings = data.n_ratings + day.n_ratings
+        finally:
+            day.release()
+        ll = float(update.stats.log_likelihood)
+        summary = MixtureRecommenderSummary(
+            logLikelihood=ll,
+            numIter=1,
+            converged=False,
+            seed=self.summary.seed if self.hasSummary else self.getSeed(),
+            logLikelihoodHistory=[ll],
+            numRatings=n_ratings,
+            numUsers=len(update.users),
+            numItems=len(update.items),
+        )
+        model = MixtureRecommenderModel(
+            update.mixture,
+            update.items,
+            self._ratings.unionByName(new),
+            summary,
+            self._columns,
+            update.stats,
+        )
+        return self._copyValues(model)
 
     def recommendForNewUsers(self, ratings, numItems: int):
         """Recommendations for users who were not in the training data, from their own
@@ -719,10 +815,10 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         )
 
     def _arrays(self) -> dict:
-        return {**self._mixture._asdict(), "items": self._items}
+        return {**self._mixture._asdict(), "items": self._items, **stats_arrays(self._stats)}
 
     def _extra(self) -> dict:
-        return {"ratingColumns": list(self._columns)}
+        return {"ratingColumns": list(self._columns), **stats_extra(self._stats)}
 
     def _frames(self) -> dict:
         return {} if self._ratings is None else {RATINGS: self._ratings}
@@ -739,6 +835,7 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
             problem = masked.mixture_problem(mixture, len(arrays["items"]))
             if problem:
                 raise ValueError(problem)
+            stats = saved_stats(arrays, extra, mixture.means.shape)
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
         return cls(
@@ -747,4 +844,5 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
             None,
             None,
             tuple(extra.get("ratingColumns", ("user", "item", "rating"))),
+            stats,
         )

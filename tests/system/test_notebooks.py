@@ -115,8 +115,9 @@ def test_missing_values(executed):
 
 
 def test_streaming(executed):
-    """The stream learns every batch once, a restart changes nothing, and after the drift the
-    constant step ends nearer the batch fit than the decaying one."""
+    """The stream learns every batch once, a restart changes nothing, after the drift the
+    constant step ends nearer the batch fit than the decaying one, and the recommender's
+    update predicts held-out ratings as well as a refit."""
     out = stdout_of(executed["06_streaming.ipynb"])
     assert "updates: 16, rows learnt from: 48000" in out
     assert "restarted: the same model: True" in out
@@ -124,6 +125,10 @@ def test_streaming(executed):
     assert distance < 1.0
     gaps = dict(re.findall(r"^(decaying|half-life).* last batch: ([0-9.]+) nats", out, re.M))
     assert float(gaps["half-life"]) < 0.1 < float(gaps["decaying"])
+    # the recommender's day: new users and a new item join, and the update predicts as a refit
+    assert "items 60 -> 61; users 800 -> 840" in out
+    rmse = dict(re.findall(r"^(partialFit|refit) +held-out RMSE ([0-9.]+)", out, re.M))
+    assert abs(float(rmse["partialFit"]) - float(rmse["refit"])) <= 0.01 * float(rmse["refit"])
 
 
 def test_matrix_completion_under_spark_connect(executed):

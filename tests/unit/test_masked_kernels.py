@@ -10,6 +10,7 @@ from scipy import sparse
 from spark_em.kernels import compiled, masked
 from spark_em.kernels.arrays import add_fields, column_summary
 from tests.helpers import reference
+from tests.helpers.masked_reference import per_row_estep, per_row_mstep
 
 PRINTED = dict(rtol=0, atol=1e-8)  # the reference arrays are printed to 8 decimals
 
@@ -71,44 +72,7 @@ def test_converged_run_completion_and_rmse(X, ref, netflix_dir):
     assert rmse == pytest.approx(ref["rmse"], rel=1e-8)
 
 
-# --- a plain per-row implementation, written from the equations, to check the vectorised one
-
-
-def per_row_estep(X, mu, var, p):
-    n, K = X.shape[0], len(p)
-    f = np.zeros((n, K))
-    for u in range(n):
-        seen = X[u] != 0
-        for j in range(K):
-            diff = X[u, seen] - mu[j, seen]
-            f[u, j] = (
-                np.log(p[j] + 1e-16)
-                - seen.sum() / 2 * np.log(2 * np.pi * var[j])
-                - diff @ diff / (2 * var[j])
-            )
-    top = f.max(axis=1, keepdims=True)
-    lse = top[:, 0] + np.log(np.exp(f - top).sum(axis=1))
-    return np.exp(f - lse[:, None]), lse.sum()
-
-
-def per_row_mstep(X, post, mu, min_variance):
-    n, d = X.shape
-    K = post.shape[1]
-    mu = mu.copy()
-    var = np.zeros(K)
-    for j in range(K):
-        for i in range(d):
-            seen = X[:, i] != 0
-            weight = post[seen, j].sum()
-            if weight >= 1:
-                mu[j, i] = post[seen, j] @ X[seen, i] / weight
-        sse = weight_total = 0.0
-        for u in range(n):
-            seen = X[u] != 0
-            sse += post[u, j] * ((X[u, seen] - mu[j, seen]) ** 2).sum()
-            weight_total += post[u, j] * seen.sum()
-        var[j] = max(sse / weight_total, min_variance)
-    return mu, var, post.sum(axis=0) / n
+# --- against the per-row implementation written from the equations (masked_reference)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
