@@ -1,6 +1,6 @@
 """spark.ml-style estimators: ``GaussianMixture``, ``KMeans``, ``MaskedGaussianMixture``,
-``MixtureRecommender`` and ``WeightedLinearRegression``; ``StreamingGaussianMixture`` learns
-from a Structured Streaming query.
+``MixtureRecommender`` and ``WeightedLinearRegression``; ``StreamingGaussianMixture`` and
+``StreamingMixtureRecommender`` learn from a Structured Streaming query.
 
 They take a DataFrame column of ``pyspark.ml`` vectors or numeric arrays, fit on cached blocks
 through the same loop as the jobs, and return models that ``transform`` DataFrames, save
@@ -31,6 +31,7 @@ from spark_em.ml.recommender import (
     MixtureRecommenderSummary,
 )
 from spark_em.ml.streaming import StreamingGaussianMixture
+from spark_em.ml.streaming_recommender import StreamingMixtureRecommender
 from spark_em.ml.summary import Summary, TrainingSummary
 from spark_em.ml.wols import WeightedLinearRegression, WeightedLinearRegressionModel
 from spark_em.ml.wols_summary import (
@@ -53,6 +54,7 @@ __all__ = [
     "MixtureRecommenderModel",
     "MixtureRecommenderSummary",
     "StreamingGaussianMixture",
+    "StreamingMixtureRecommender",
     "Summary",
     "TrainingSummary",
     "WeightedLinearRegression",

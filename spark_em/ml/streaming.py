@@ -33,8 +33,41 @@ from spark_em.models import gaussian as gaussian_model
 DEFAULT_DECAY = 0.6
 
 
+class HasModelPath(Params):
+    """The ``modelPath`` of a streaming trainer: where its model's versions are kept."""
+
+    modelPath = Param(
+        Params._dummy(),
+        "modelPath",
+        "where the evolving model is kept (a directory or any URI Spark can write)",
+        TypeConverters.toString,
+    )
+
+    def getModelPath(self) -> str:
+        """Gets the value of modelPath.
+
+        Returns
+        -------
+        str
+            Where the model is kept (an ``InputError`` when it is not set).
+        """
+        if not self.isDefined(self.modelPath) or not self.getOrDefault(self.modelPath):
+            raise InputError("modelPath must be set: the directory or URI the model is kept in")
+        return self.getOrDefault(self.modelPath)
+
+    def setModelPath(self, value: str):
+        """Sets the value of :py:attr:`modelPath`."""
+        return self._set(modelPath=value)
+
+
 class _StreamingParams(
-    HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasSeed, HasWeightCol, HasStepParams
+    HasFeaturesCol,
+    HasPredictionCol,
+    HasProbabilityCol,
+    HasSeed,
+    HasWeightCol,
+    HasStepParams,
+    HasModelPath,
 ):
     k = _GaussianMixtureParams.k
     covarianceType = _GaussianMixtureParams.covarianceType
@@ -44,12 +77,6 @@ class _StreamingParams(
     initialModel = _GaussianMixtureParams.initialModel
     logLikelihoodCol = _GaussianMixtureParams.logLikelihoodCol
     imputedCol = _GaussianMixtureParams.imputedCol
-    modelPath = Param(
-        Params._dummy(),
-        "modelPath",
-        "where the evolving model is kept (a directory or any URI Spark can write)",
-        TypeConverters.toString,
-    )
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -63,18 +90,6 @@ class _StreamingParams(
     getInitialModel = _GaussianMixtureParams.getInitialModel
     _missing_arg = _GaussianMixtureParams._missing_arg
     _weight_arg = _GaussianMixtureParams._weight_arg
-
-    def getModelPath(self) -> str:
-        """Gets the value of modelPath.
-
-        Returns
-        -------
-        str
-            Where the model is kept (an ``InputError`` when it is not set).
-        """
-        if not self.isDefined(self.modelPath) or not self.getOrDefault(self.modelPath):
-            raise InputError("modelPath must be set: the directory or URI the model is kept in")
-        return self.getOrDefault(self.modelPath)
 
 
 class StreamingGaussianMixture(_StreamingParams):
@@ -165,10 +180,6 @@ class StreamingGaussianMixture(_StreamingParams):
     setPredictionCol = GaussianMixture.setPredictionCol
     setProbabilityCol = GaussianMixture.setProbabilityCol
 
-    def setModelPath(self, value: str):
-        """Sets the value of :py:attr:`modelPath`."""
-        return self._set(modelPath=value)
-
     def trainOn(self, dataset, checkpointLocation: str, trigger: dict | None = None):
         """Start a query that updates the model with every micro-batch of ``dataset``.
 
@@ -187,25 +198,8 @@ class StreamingGaussianMixture(_StreamingParams):
         pyspark.sql.streaming.StreamingQuery
             The running query.
         """
-        if not getattr(dataset, "isStreaming", False):
-            raise InputError("trainOn needs a streaming DataFrame (spark.readStream…)")
-        if not checkpointLocation:
-            raise InputError("checkpointLocation must be set: where the query's progress is kept")
-        model_path = self.getModelPath().rstrip("/")
-        checkpoint = str(checkpointLocation).rstrip("/")
-        if model_path == checkpoint or (model_path + "/").startswith(checkpoint + "/"):
-            raise InputError("modelPath must lie outside checkpointLocation")
-        if checkpoint.startswith(model_path + "/"):
-            raise InputError("checkpointLocation must lie outside modelPath")
         self._check_initial()
-        writer = (
-            dataset.writeStream.foreachBatch(_BatchUpdate(self.copy()))
-            .option("checkpointLocation", checkpointLocation)
-            .queryName(f"spark-em {self.uid}")
-        )
-        if trigger:
-            writer = writer.trigger(**trigger)
-        return writer.start()
+        return started(self, dataset, checkpointLocation, trigger)
 
     def latestModel(self) -> GaussianMixtureModel:
         """The model as the latest micro-batch left it at ``modelPath``.
@@ -216,14 +210,7 @@ class StreamingGaussianMixture(_StreamingParams):
             The newest complete version (an ``InputError`` when no batch has been learnt
             yet).
         """
-        from pyspark.sql import SparkSession
-
-        spark = SparkSession.active()
-        path = self.getModelPath()
-        ids = versions.complete_versions(spark, path)
-        if not ids:
-            raise InputError(f"{path} holds no model yet: no micro-batch has been learnt")
-        return versions.load_version(spark, GaussianMixtureModel, path, ids[-1])
+        return latest(self)
 
     def predictOn(self, dataset):
         """``dataset`` (streaming or not) with the outputs of the latest model's
@@ -253,6 +240,20 @@ class StreamingGaussianMixture(_StreamingParams):
             if self.isSet(getattr(self, name)) and value != wanted:
                 raise InputError(f"{name}={value!r} differs from the initial model's {wanted!r}")
 
+    _model_class = GaussianMixtureModel
+    _keeps_model = True  # a model it saved holds no data: the next batch may reuse it
+
+    def _update(self, model: GaussianMixtureModel, batch) -> GaussianMixtureModel | None:
+        """``model`` updated with ``batch``'s rows, or None when it has none."""
+        return model._updated(batch)
+
+    def _first(self, batch) -> GaussianMixtureModel | None:
+        """The model after the first (non-empty) batch: its start updated with its rows."""
+        return self._update(self._start(batch), batch)
+
+    def _saved(self, model: GaussianMixtureModel) -> None:
+        """What follows the save of a version: nothing (the model holds no data)."""
+
     def _settings_on(self, model: GaussianMixtureModel) -> GaussianMixtureModel:
         """``model`` (the latest version) with this trainer's settings, so that a query
         restarted with another step, column or regCovar uses them; a K or covariance type
@@ -281,8 +282,8 @@ class StreamingGaussianMixture(_StreamingParams):
         return model
 
     def _start(self, batch) -> GaussianMixtureModel:
-        """The model the first batch updates: the initial model, or a start drawn from the
-        batch's rows as a batch fit draws it."""
+        """The model the first (non-empty) batch updates: the initial model, or a start drawn
+        from the batch's rows as a batch fit draws it."""
         given_model = self.getInitialModel()
         if given_model is not None:
             mixture = gaussian.Mixture(
@@ -318,14 +319,50 @@ class StreamingGaussianMixture(_StreamingParams):
         return model._set(k=len(mixture.weights), covarianceType=mixture.covariance_type)
 
 
-class _BatchUpdate:
-    """``foreachBatch``'s function: one stepwise update of the model at ``modelPath`` per
-    batch id, exactly once. Keeps the last version it read or wrote, so a query that is
-    the only writer reads the model back only to list the versions."""
+def started(trainer, dataset, checkpointLocation: str, trigger: dict | None):
+    """The query of ``trainer.trainOn``: a ``foreachBatch`` of ``_BatchUpdate``, its paths
+    checked."""
+    if not getattr(dataset, "isStreaming", False):
+        raise InputError("trainOn needs a streaming DataFrame (spark.readStream…)")
+    if not checkpointLocation:
+        raise InputError("checkpointLocation must be set: where the query's progress is kept")
+    model_path = trainer.getModelPath().rstrip("/")
+    checkpoint = str(checkpointLocation).rstrip("/")
+    if model_path == checkpoint or (model_path + "/").startswith(checkpoint + "/"):
+        raise InputError("modelPath must lie outside checkpointLocation")
+    if checkpoint.startswith(model_path + "/"):
+        raise InputError("checkpointLocation must lie outside modelPath")
+    writer = (
+        dataset.writeStream.foreachBatch(_BatchUpdate(trainer.copy()))
+        .option("checkpointLocation", checkpointLocation)
+        .queryName(f"spark-em {trainer.uid}")
+    )
+    if trigger:
+        writer = writer.trigger(**trigger)
+    return writer.start()
 
-    def __init__(self, trainer: StreamingGaussianMixture):
+
+def latest(trainer):
+    """``trainer.latestModel()``: the newest complete version at its ``modelPath``."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.active()
+    path = trainer.getModelPath()
+    ids = versions.complete_versions(spark, path)
+    if not ids:
+        raise InputError(f"{path} holds no model yet: no micro-batch has been learnt")
+    return versions.load_version(spark, trainer._model_class, path, ids[-1])
+
+
+class _BatchUpdate:
+    """``foreachBatch``'s function: one update of the model at ``modelPath`` per batch id,
+    exactly once, by the trainer's ``_start``, ``_settings_on`` and ``_update``. Keeps the
+    last version it read or wrote when the trainer's models allow it (``_keeps_model``), so a
+    query that is the only writer reads the model back only to list the versions."""
+
+    def __init__(self, trainer):
         self.trainer = trainer
-        self.kept: tuple[int, GaussianMixtureModel] | None = None
+        self.kept: tuple[int, object] | None = None
 
     def __call__(self, batch, batch_id: int) -> None:
         trainer, spark = self.trainer, batch.sparkSession
@@ -343,15 +380,14 @@ class _BatchUpdate:
             model = (
                 self.kept[1]
                 if self.kept is not None and self.kept[0] == ids[-1]
-                else versions.load_version(spark, GaussianMixtureModel, path, ids[-1])
+                else versions.load_version(spark, trainer._model_class, path, ids[-1])
             )
             model = trainer._settings_on(model)
+            updated = trainer._update(model, batch)
         else:
-            if batch.isEmpty():
-                return
-            model = trainer._start(batch)
-        updated = model._updated(batch)
+            updated = None if batch.isEmpty() else trainer._first(batch)
         if updated is None:
             return  # an empty micro-batch changes nothing
         versions.save_version(spark, updated, path, batch_id, ids)
-        self.kept = (batch_id, updated)
+        trainer._saved(updated)
+        self.kept = (batch_id, updated) if trainer._keeps_model else None
