@@ -5,29 +5,20 @@ adds ratings of known users, new users and a new item)."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
-from spark_em.errors import ConvergenceWarning, InputError
+from spark_em.errors import InputError
 from spark_em.ml import (
     MaskedGaussianMixture,
     MaskedGaussianMixtureModel,
-    MixtureRecommender,
     MixtureRecommenderModel,
 )
 from tests.helpers.masked_reference import em_iteration
+from tests.helpers.rating_days import ITEMS, SCHEMA, a_day, fitted_recommender, ratings
 
 MIN_VARIANCE = 0.25
 TIGHT = dict(rtol=1e-10, atol=1e-10)
-
-
-def ratings(seed: int, n: int, d: int = 12, missing: float = 0.45) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    types = np.random.default_rng(0).integers(1, 6, size=(3, d)).astype(float)
-    R = types[rng.integers(0, 3, size=n)] + rng.normal(scale=0.4, size=(n, d))
-    return np.where(rng.random((n, d)) < missing, 0.0, np.clip(R, 0.5, 5.5))
 
 
 def rows_frame(spark, R):
@@ -80,41 +71,12 @@ def test_masked_statistics_are_saved_and_bad_batches_refused(spark, masked_fit, 
         MaskedGaussianMixtureModel(model._mixture).partialFit(batch)
 
 
-# --- the recommender: items 0, 10, …, 110; a day adds ratings of known users, two new users
-# and a new item (55, between known ones)
-
-ITEMS = np.arange(12) * 10
-
-
-def triples(R, users):
-    return [
-        (int(u), int(ITEMS[i]), float(R[r, i]))
-        for r, u in enumerate(users)
-        for i in np.flatnonzero(R[r])
-    ]
+# --- the recommender (``rating_days``)
 
 
 @pytest.fixture(scope="module")
 def recommender_fit(spark):
-    train = ratings(3, 60, missing=0.6)
-    records = triples(train, range(60))
-    frame = spark.createDataFrame(records, "u long, i long, r double")
-    with warnings.catch_warnings():  # a few iterations are enough to update from
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = MixtureRecommender(
-            userCol="u", itemCol="i", ratingCol="r", k=3, nInit=1, maxIter=4, seed=2
-        ).fit(frame)
-    return model, train
-
-
-def a_day(train):
-    """New ratings: unrated items of users 3, 7 and 20, users 100 and 101, item 55."""
-    day = []
-    for u in (3, 7, 20):
-        for i in np.flatnonzero(train[u] == 0)[:3]:
-            day.append((u, int(ITEMS[i]), float(1 + (u + i) % 5)))
-    day += [(100, 0, 4.0), (100, 30, 2.0), (100, 55, 5.0), (101, 110, 1.0), (7, 55, 3.0)]
-    return day
+    return fitted_recommender(spark)
 
 
 def dense_union(train, day):
@@ -135,7 +97,7 @@ def test_recommender_update_is_one_em_iteration_on_all_ratings(spark, recommende
     new_item = np.searchsorted(items, 55)
     means = np.insert(model.means, new_item, np.mean([r for _, i, r in day if i == 55]), axis=1)
     (mu, var, p), ll = em_iteration(U, model.weights, means, model.variances, MIN_VARIANCE, prior)
-    updated = model.partialFit(spark.createDataFrame(day, "u long, i long, r double"))
+    updated = model.partialFit(spark.createDataFrame(day, SCHEMA))
     np.testing.assert_array_equal(updated.items, items)
     assert_mixture(updated, mu, var, p)
     summary = updated.summary
@@ -147,14 +109,24 @@ def test_recommender_update_is_one_em_iteration_on_all_ratings(spark, recommende
     assert predicted["prediction"].notna().all()
 
 
+def test_recommender_update_on_the_dataframe_backend(spark, recommender_fit):
+    """The update's pass over the cached ratings on the DataFrame backend (Spark Connect's)
+    gives the model of the RDD backend's."""
+    model, train = recommender_fit
+    frame_model, _ = fitted_recommender(spark, backend="dataframe")
+    day = spark.createDataFrame(a_day(train), SCHEMA)
+    want, got = model.partialFit(day), frame_model.partialFit(day)
+    assert_mixture(got, want.means, want.variances, want.weights)
+
+
 def test_recommender_update_refuses_a_rerating_and_survives_a_save(
     spark, recommender_fit, tmp_path
 ):
     model, train = recommender_fit
     rated = int(ITEMS[np.flatnonzero(train[0])[0]])
     with pytest.raises(InputError, match=f"user 0 has already rated item {rated}"):
-        model.partialFit(spark.createDataFrame([(0, rated, 3.0)], "u long, i long, r double"))
-    day = spark.createDataFrame(a_day(train), "u long, i long, r double")
+        model.partialFit(spark.createDataFrame([(0, rated, 3.0)], SCHEMA))
+    day = spark.createDataFrame(a_day(train), SCHEMA)
     model.write().overwrite().save(str(tmp_path / "rec"))
     loaded = MixtureRecommenderModel.load(str(tmp_path / "rec"))
     want = model.partialFit(day)
