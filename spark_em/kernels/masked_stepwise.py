@@ -58,13 +58,14 @@ def difference(a: MaskedStats, b: MaskedStats) -> MaskedStats:
     return _combination(a, 1.0, b, -1.0)
 
 
-def merged(stats: MaskedStats, batch: MaskedStats, step: float | None = None) -> MaskedStats:
+def merged(stats: MaskedStats | None, batch: MaskedStats, step: float | None = None) -> MaskedStats:
     """(12): the model's statistics ``stats`` after a stepwise update with ``batch``'s.
 
     Parameters
     ----------
-    stats : kernels.masked.MaskedStats
-        The model's summed statistics (over ``stats.n_rows`` rows).
+    stats : kernels.masked.MaskedStats or None
+        The model's summed statistics (over ``stats.n_rows`` rows); None only with a step
+        of 1, which does not keep them.
     batch : kernels.masked.MaskedStats
         The batch's, under the model's parameters.
     step : float, optional
@@ -81,18 +82,31 @@ def merged(stats: MaskedStats, batch: MaskedStats, step: float | None = None) ->
     >>> batch = masked.block_stats(X_new, mixture)
     >>> stats = masked_stepwise.merged(stats, batch)  # S + S_b
     """
-    n, n_b = float(stats.n_rows), float(batch.n_rows)
+    n_b = float(batch.n_rows)
     if n_b <= 0:
         raise ValueError("a batch needs rows")
-    eta = n_b / (n + n_b) if step is None else float(step)
-    if not 0.0 < eta <= 1.0:
+    if step is not None and not 0.0 < float(step) <= 1.0:
         raise ValueError(f"stepSize must be in (0, 1], got {step}")
-    if eta == 1.0:
+    if step is not None and float(step) == 1.0:
         return batch
-    if n <= 0:
+    if stats is None or float(stats.n_rows) <= 0:
         raise ValueError("the model holds no statistics to keep (a step below 1 needs them)")
+    n = float(stats.n_rows)
+    eta = n_b / (n + n_b) if step is None else float(step)
     keep = (1.0 - eta) * (n_b / eta) / n
     return _combination(stats, keep, batch, 1.0)
+
+
+def clipped(stats: MaskedStats) -> MaskedStats:
+    """``stats`` with every sum of non-negative terms at least 0. Exact statistics are, up to
+    rounding; after several incremental updates a user's contribution is removed under other
+    parameters than it was added under, and a sum the user made up alone could go below 0."""
+    return stats._replace(
+        resp=np.maximum(stats.resp, 0.0),
+        resp_x=np.maximum(stats.resp_x, 0.0),
+        resp_observed=np.maximum(stats.resp_observed, 0.0),
+        resp_sq_norm=np.maximum(stats.resp_sq_norm, 0.0),
+    )
 
 
 def prior_centre(stats: MaskedStats) -> np.ndarray:

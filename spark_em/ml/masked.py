@@ -461,7 +461,9 @@ class MaskedGaussianMixtureModel(FittedModel, _MaskedParams):
         )
         if batch is None or batch.n_rows == 0:
             raise InputError("the batch has no rows to learn from")
-        stats = masked_stepwise.merged(self._stats, batch, stepSize)
+        stats = masked_stepwise.merged(
+            self._stats, batch, None if stepSize is None else float(stepSize)
+        )
         mixture = masked_stepwise.refreshed(
             stats, self._mixture, self.getMinVariance(), self.getPriorStrength()
         )

@@ -417,6 +417,11 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         self._ratings = ratings
         self._columns = tuple(columns)  # the ratings' user, item and rating columns
         self._stats = stats
+        # why there are no statistics, when partialFit is refused for it
+        self._no_stats = (
+            "this model holds no statistics of its ratings (it was saved before partialFit "
+            "existed): refit it"
+        )
         self._data = None  # the training ratings as cached blocks, read when first needed
 
     def setUserCol(self, value: str):
@@ -615,6 +620,13 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         model = self.copy()
         model._ratings = self._ratings.unionByName(kept)
         model._data = None
+        # the parameters are fixed: the statistics do not hold the new users' ratings
+        model._stats = None
+        model._no_stats = (
+            "withNewUsers scored users with the parameters fixed, so this model's statistics "
+            "do not hold their ratings: call partialFit on the model before withNewUsers, with "
+            "their ratings among the new ones, to learn from them"
+        )
         return model
 
     def _as_training(self, ratings):
@@ -670,10 +682,7 @@ class MixtureRecommenderModel(FittedModel, _RecommenderParams):
         >>> model.recommendForUserSubset(todays_ratings.select("userId").distinct(), 10)
         """
         if self._ratings is not None and self._stats is None:
-            raise InputError(
-                "this model holds no statistics of its ratings (it was saved before "
-                "partialFit existed): refit it"
-            )
+            raise InputError(self._no_stats)
         new = self._as_training(ratings)
         day = read_triples(new, *self._columns, describe="the new ratings")
         try:

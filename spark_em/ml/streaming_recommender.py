@@ -141,13 +141,17 @@ class StreamingMixtureRecommender(_RecommenderParams, HasModelPath):
         -------
         MixtureRecommenderModel
             The newest complete version (an ``InputError`` when no batch has been learnt
-            yet).
+            yet). It reads its ratings from that version's directory, which the query removes
+            two micro-batches later: to keep the model longer, save it elsewhere
+            (``model.save``) and load that copy.
         """
         return latest(self)
 
     def predictOn(self, dataset):
         """``dataset`` (streaming or not) with the latest model's predicted rating of each
-        (user, item) pair: the model at the time of the call.
+        (user, item) pair: the model at the time of the call, which reads its ratings from
+        its version at ``modelPath`` (kept for two more micro-batches of the training query;
+        see ``latestModel``).
 
         Parameters
         ----------

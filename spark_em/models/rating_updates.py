@@ -31,15 +31,14 @@ def statistics(blocks, mixture: SphericalMixture) -> MaskedStats:
 
 @dataclass
 class RatingsUpdate:
-    """What ``with_ratings`` gives: the updated mixture over ``items``, its statistics, the
-    user ids now known, and the statistics the update added (``log_likelihood`` of the
-    changed and new users' ratings under the model before the update)."""
+    """What ``with_ratings`` gives: the updated mixture over ``items``, its statistics (their
+    ``log_likelihood``: all the ratings' under the model before the update, exactly so after a
+    fit) and the user ids now known."""
 
     mixture: SphericalMixture
     stats: MaskedStats
     items: np.ndarray
     users: np.ndarray
-    added: MaskedStats
 
 
 def _gathered(new: TripleRatings) -> sparse.csr_array:
@@ -99,7 +98,7 @@ def with_ratings(
     Returns
     -------
     RatingsUpdate
-        The updated mixture, statistics, item and user ids, and the statistics added.
+        The updated mixture, its statistics, and the item and user ids.
 
     Examples
     --------
@@ -138,6 +137,6 @@ def with_ratings(
             )
     if newcomers.size:
         added = add_fields(added, masked.block_stats(day[newcomers], wide))
-    total = add_fields(wide_stats, added)
+    total = masked_stepwise.clipped(add_fields(wide_stats, added))
     updated = masked_stepwise.refreshed(total, wide, min_variance, prior_strength)
-    return RatingsUpdate(updated, total, items, users, added)
+    return RatingsUpdate(updated, total, items, users)

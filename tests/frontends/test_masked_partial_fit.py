@@ -69,6 +69,11 @@ def test_masked_statistics_are_saved_and_bad_batches_refused(spark, masked_fit, 
         model.partialFit(batch, stepSize=0.0)
     with pytest.raises(InputError, match="stepSize=1"):
         MaskedGaussianMixtureModel(model._mixture).partialFit(batch)
+    # a step of 1 needs no statistics: one EM iteration on the batch
+    bare = model.copy()
+    bare._stats = None
+    want = model.partialFit(batch, stepSize=1)
+    assert_mixture(bare.partialFit(batch, stepSize=1), want.means, want.variances, want.weights)
 
 
 # --- the recommender (``rating_days``)
@@ -127,6 +132,9 @@ def test_recommender_update_refuses_a_rerating_and_survives_a_save(
     with pytest.raises(InputError, match=f"user 0 has already rated item {rated}"):
         model.partialFit(spark.createDataFrame([(0, rated, 3.0)], SCHEMA))
     day = spark.createDataFrame(a_day(train), SCHEMA)
+    scored = model.withNewUsers(spark.createDataFrame([(300, 0, 4.0)], SCHEMA))
+    with pytest.raises(InputError, match="withNewUsers scored users with the parameters fixed"):
+        scored.partialFit(day)
     model.write().overwrite().save(str(tmp_path / "rec"))
     loaded = MixtureRecommenderModel.load(str(tmp_path / "rec"))
     want = model.partialFit(day)
