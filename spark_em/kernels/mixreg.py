@@ -1,0 +1,216 @@
+"""Kernels of the finite mixture of linear regressions (clusterwise regression). Pure numpy and
+LAPACK.
+
+A block's values hold one row per point, ``[label y, features x_1..x_p]``, as for weighted
+least squares (``kernels.wols``), and its rows' weights w arrive apart. With X_i = (1, x_i)
+(or x_i without an intercept), q coefficients per component and K components of weights π_k,
+coefficients β_k and residual standard deviations σ_k:
+
+(1) f(i,k) = log π_k − ½ log(2π σ_k²) − (y_i − X_i β_k)² / (2σ_k²)
+(2) log-likelihood = Σ_i w_i logsumexp_k f(i,k);   r_ik = exp(f(i,k) − logsumexp_k f(i,k))
+(3) π̂_k = Σ_i w_i r_ik / Σ_i w_i
+(4) β̂_k minimises Σ_i w_i r_ik (y_i − X_i β)² (+ λ Σ_i w_i r_ik ‖β without the intercept‖²
+    with a ridge ``reg_param`` λ): weighted least squares with weights w_i r_ik, solved by
+    TSQR (``kernels.wols``, (15)): each block reduces √(w r_k)·[X | y] to one triangle per
+    component, and two triangles combine by stacking and factoring again, so XᵀWX is never
+    formed and an ill-conditioned design keeps its digits;
+(5) σ̂_k² = Σ_i w_i r_ik (y_i − X_i β̂_k)² / Σ_i w_i r_ik, floored at ``SIGMA_FLOOR`` times
+    the label's weighted standard deviation (the likelihood grows without bound as a
+    component closes in on q points).
+
+A component holding fewer effective rows (Σ w r) than coefficients has no unique fit: the
+M-step refuses it in one line instead of letting the likelihood run to infinity.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import linalg
+from scipy.special import logsumexp
+
+from spark_em.kernels.arrays import record, row_uniforms
+from spark_em.kernels.wols import design, triangle
+
+SIGMA_FLOOR = 1e-3  # relative to the label's weighted standard deviation
+LOG_WEIGHT_EPS = 1e-300
+START_DRAW = 2**31 - 7  # the draw number of the random partitions that start EM
+
+
+@record
+class RegressionMixture(NamedTuple):
+    """``weights`` π (K), ``coefficients`` β (K × q; the intercept first when the design has
+    one) and ``sigmas`` σ (K), the residual standard deviations."""
+
+    weights: np.ndarray
+    coefficients: np.ndarray
+    sigmas: np.ndarray
+
+
+@record
+class MixRegStats(NamedTuple):
+    """Sums over rows that the M-step needs; ``add`` merges two sets of rows."""
+
+    log_likelihood: float  # (2)
+    n_rows: int
+    label_sums: np.ndarray  # Σ w, Σ w y, Σ w y² (for the σ floor)
+    resp: np.ndarray  # Σ w r_k, K
+    factors: np.ndarray  # K × (q+1) × (q+1): the TSQR triangle of √(w r_k)·[X | y]
+
+
+class Shipped(NamedTuple):
+    """What a pass sends to the executors: the mixture and whether the design has an
+    intercept."""
+
+    mixture: RegressionMixture
+    intercept: bool
+
+
+def log_joint(X: np.ndarray, y: np.ndarray, mixture: RegressionMixture) -> np.ndarray:
+    """(1): n × K."""
+    p, beta, sigma = (np.asarray(a, dtype=np.float64) for a in mixture)
+    residual = y[:, None] - X @ beta.T
+    var = sigma * sigma
+    return (
+        np.log(p + LOG_WEIGHT_EPS)[None, :]
+        - 0.5 * np.log(2.0 * np.pi * var)[None, :]
+        - residual * residual / (2.0 * var)[None, :]
+    )
+
+
+def posterior(
+    values: np.ndarray, shipped: Shipped, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(2): each row's posteriors r (n × K) and log-likelihood logsumexp_k f(i,k) (n)."""
+    X, y, _ = design(values, shipped.intercept, weights)
+    f = log_joint(X, y, shipped.mixture)
+    row_ll = logsumexp(f, axis=1)
+    return np.exp(f - row_ll[:, None]), row_ll
+
+
+def _stats(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, resp: np.ndarray, log_likelihood: float
+) -> MixRegStats:
+    n, q = X.shape
+    K = resp.shape[1]
+    factors = np.empty((K, q + 1, q + 1))
+    weighted = w[:, None] * resp
+    for k in range(K):
+        root = np.sqrt(weighted[:, k])
+        A = np.empty((q + 1, n))  # Aᵀ, row by row: A is then Fortran-ordered
+        A[:q] = X.T * root
+        A[q] = y * root
+        factors[k] = triangle(A.T)
+    return MixRegStats(
+        log_likelihood=float(log_likelihood),
+        n_rows=n,
+        label_sums=np.array([w.sum(), w @ y, w @ (y * y)]),
+        resp=weighted.sum(axis=0),
+        factors=factors,
+    )
+
+
+def block_stats(values: np.ndarray, shipped: Shipped, weights: np.ndarray | None = None):
+    """(2) and (4)'s sums for one block under the shipped mixture."""
+    X, y, w = design(values, shipped.intercept, weights)
+    f = log_joint(X, y, shipped.mixture)
+    row_ll = logsumexp(f, axis=1)
+    resp = np.exp(f - row_ll[:, None])
+    return _stats(X, y, w, resp, float(w[w > 0] @ row_ll[w > 0]))
+
+
+def partition_stats(
+    values: np.ndarray,
+    offset: int,
+    start: tuple[int, int, bool],
+    weights: np.ndarray | None = None,
+) -> MixRegStats:
+    """The sums of (4) for a random partition of the rows into K parts: row i (global index
+    ``offset`` + local) goes to part ⌊K·u_i⌋ with u_i a hash of (seed, i), whatever the
+    blocking. ``start`` is (K, seed, intercept)."""
+    k, seed, intercept = start
+    X, y, w = design(values, intercept, weights)
+    rows = offset + np.arange(X.shape[0])
+    part = np.minimum((row_uniforms(seed, START_DRAW, rows) * k).astype(np.int64), k - 1)
+    resp = np.zeros((X.shape[0], k))
+    resp[np.arange(X.shape[0]), part] = 1.0
+    return _stats(X, y, w, resp, 0.0)
+
+
+def add(a: MixRegStats, b: MixRegStats) -> MixRegStats:
+    """Two blocks' (or two sums') statistics as one: each component's triangles stacked and
+    factored again."""
+    factors = np.stack([triangle(np.vstack([fa, fb])) for fa, fb in zip(a.factors, b.factors)])
+    return MixRegStats(
+        a.log_likelihood + b.log_likelihood,
+        a.n_rows + b.n_rows,
+        a.label_sums + b.label_sums,
+        a.resp + b.resp,
+        factors,
+    )
+
+
+def sigma_floor(stats: MixRegStats) -> float:
+    """``SIGMA_FLOOR`` times the label's weighted standard deviation (times 1 for a constant
+    label)."""
+    total, first, second = (float(v) for v in stats.label_sums)
+    spread = max(second / total - (first / total) ** 2, 0.0) if total > 0 else 0.0
+    return SIGMA_FLOOR * (np.sqrt(spread) if spread > 0 else 1.0)
+
+
+def update(stats: MixRegStats, intercept: bool, reg_param: float = 0.0) -> RegressionMixture:
+    """(3)–(5) from summed statistics.
+
+    Parameters
+    ----------
+    stats : MixRegStats
+        The summed statistics of a pass.
+    intercept : bool
+        Whether the design's first coefficient is the intercept (not penalised).
+    reg_param : float, default 0
+        λ of the ridge penalty λ Σ w r_k ‖β_k‖² on each component's features.
+
+    Returns
+    -------
+    RegressionMixture
+        The M-step's mixture. A component with fewer effective rows than coefficients is a
+        ``ValueError`` naming it.
+
+    Examples
+    --------
+    >>> from spark_em.kernels import mixreg
+    >>> shipped = mixreg.Shipped(mixture, intercept=True)
+    >>> stats = mixreg.block_stats(values, shipped)
+    >>> mixture = mixreg.update(stats, intercept=True)
+    """
+    K, q1, _ = stats.factors.shape
+    q = q1 - 1
+    resp = np.asarray(stats.resp, dtype=np.float64)
+    floor = sigma_floor(stats)
+    coefficients = np.empty((K, q))
+    sigmas = np.empty(K)
+    for k in range(K):
+        if not resp[k] >= q or (reg_param > 0 and intercept and not resp[k] > 0):
+            raise ValueError(
+                f"component {k} holds {resp[k]:.3g} effective rows, fewer than its {q} "
+                "coefficients: its fit is not unique (fewer components, a ridge regParam, "
+                "or another start)"
+            )
+        full = stats.factors[k]
+        factor = full
+        if reg_param > 0:
+            penalty = np.zeros((q - intercept, q + 1))
+            penalty[:, int(intercept) : q] = np.sqrt(reg_param * resp[k]) * np.eye(q - intercept)
+            factor = triangle(np.vstack([full, penalty]))
+        R = factor[:q, :q]
+        if not np.all(np.abs(np.diag(R)) > 0):
+            raise ValueError(
+                f"component {k}'s weighted design is rank-deficient: its coefficients are "
+                "not identified (fewer components, a ridge regParam, or another start)"
+            )
+        beta = linalg.solve_triangular(R, factor[:q, q])
+        residual = full @ np.r_[beta, -1.0]  # ‖R̃ [β; −1]‖² = Σ w r (y − Xβ)²
+        coefficients[k] = beta
+        sigmas[k] = max(np.sqrt(residual @ residual / resp[k]), floor)
+    return RegressionMixture(resp / resp.sum(), coefficients, sigmas)

@@ -1,0 +1,69 @@
+"""The mixture-of-regressions kernels against textbook EM (``mixreg_reference``), block by
+block: the same fixed point to 1e-8 on separated components and on a polynomial design with
+a condition number above 1e6."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spark_em.kernels import mixreg
+from tests.helpers.mixreg_reference import em, planted
+
+
+def kernel_em(values, w, start, iterations, cuts=(0, 211, 457)):
+    mixture, ll = start, None
+    for _ in range(iterations):
+        shipped = mixreg.Shipped(mixture, True)
+        pieces = np.split(np.arange(len(values)), cuts[1:])
+        stats = [mixreg.block_stats(values[p], shipped, w[p]) for p in pieces]
+        total = stats[0]
+        for s in stats[1:]:
+            total = mixreg.add(total, s)
+        ll = total.log_likelihood
+        mixture = mixreg.update(total, True)
+    return mixture, ll
+
+
+@pytest.mark.parametrize("design", ["separated", "polynomial"])
+def test_em_iterations_match_textbook_em(design):
+    values, X, y, w, start = planted(design)
+    if design == "polynomial":
+        assert np.linalg.cond(X) > 1e6
+    got, got_ll = kernel_em(values, w, start, 8)
+    (weights, coefficients, sigmas), ll = em(X, y, w, *start, 8)
+    assert got_ll == pytest.approx(ll, rel=1e-10)
+    np.testing.assert_allclose(got.weights, weights, rtol=1e-8)
+    np.testing.assert_allclose(
+        got.coefficients, coefficients, rtol=1e-8, atol=1e-8 * np.abs(coefficients).max()
+    )
+    np.testing.assert_allclose(got.sigmas, sigmas, rtol=1e-8)
+
+
+def test_integer_weights_equal_repeated_rows():
+    values, _, _, w, start = planted("separated", n=200)
+    repeated = np.repeat(values, w.astype(int), axis=0)
+    a, a_ll = kernel_em(values, w, start, 3, cuts=(0, 70))
+    b, b_ll = kernel_em(repeated, np.ones(len(repeated)), start, 3, cuts=(0, 150, 301))
+    assert a_ll == pytest.approx(b_ll, rel=1e-11)
+    for x, z in zip(a, b):
+        np.testing.assert_allclose(x, z, rtol=1e-10, atol=1e-12)
+
+
+def test_a_component_with_too_few_rows_is_refused():
+    values, _, _, w, start = planted("separated", n=60)
+    stats = mixreg.partition_stats(values[:4], 0, (3, 0, True), w[:4])
+    with pytest.raises(ValueError, match="fewer than its 3 coefficients"):
+        mixreg.update(stats, True)
+
+
+def test_random_partitions_do_not_depend_on_blocking():
+    values, _, _, w, _ = planted("separated", n=300)
+    whole = mixreg.partition_stats(values, 0, (3, 5, True), w)
+    parts = mixreg.add(
+        mixreg.partition_stats(values[:120], 0, (3, 5, True), w[:120]),
+        mixreg.partition_stats(values[120:], 120, (3, 5, True), w[120:]),
+    )
+    np.testing.assert_allclose(whole.resp, parts.resp, rtol=1e-13)
+    a, b = mixreg.update(whole, True), mixreg.update(parts, True)
+    np.testing.assert_allclose(a.coefficients, b.coefficients, rtol=1e-10)
