@@ -1,6 +1,7 @@
 """spark.ml-style estimators: ``GaussianMixture``, ``KMeans``, ``MaskedGaussianMixture``,
-``MixtureRecommender`` and ``WeightedLinearRegression``; ``StreamingGaussianMixture`` and
-``StreamingMixtureRecommender`` learn from a Structured Streaming query.
+``MixtureRecommender``, ``MixtureOfRegressions`` and ``WeightedLinearRegression``;
+``StreamingGaussianMixture`` and ``StreamingMixtureRecommender`` learn from a Structured
+Streaming query.
 
 They take a DataFrame column of ``pyspark.ml`` vectors or numeric arrays, fit on cached blocks
 through the same loop as the jobs, and return models that ``transform`` DataFrames, save
@@ -24,6 +25,11 @@ from spark_em.ml.masked import (
     MaskedGaussianMixture,
     MaskedGaussianMixtureModel,
     MaskedGaussianMixtureSummary,
+)
+from spark_em.ml.mixreg import (
+    MixtureOfRegressions,
+    MixtureOfRegressionsModel,
+    MixtureOfRegressionsSummary,
 )
 from spark_em.ml.recommender import (
     MixtureRecommender,
@@ -50,6 +56,9 @@ __all__ = [
     "MaskedGaussianMixture",
     "MaskedGaussianMixtureModel",
     "MaskedGaussianMixtureSummary",
+    "MixtureOfRegressions",
+    "MixtureOfRegressionsModel",
+    "MixtureOfRegressionsSummary",
     "MixtureRecommender",
     "MixtureRecommenderModel",
     "MixtureRecommenderSummary",

@@ -33,19 +33,27 @@ def assembled_columns(dataset, column: str) -> list[str] | None:
     return [str(name) for _, name in named]
 
 
-def with_columns(dataset, input_col: str | list[str], fields: list[StructField], compute):
+def with_columns(
+    dataset,
+    input_col: str | list[str],
+    fields: list[StructField],
+    compute,
+    label_col: str | None = None,
+):
     """``dataset`` with ``fields`` appended, by one ``mapInArrow`` (so on a classic session
     and under Spark Connect alike). ``compute(X)`` gives, for a block of rows X (an n × d
     array), one value per field: an array of n numbers for a numeric field, an n × k array
     for a vector field. ``input_col`` is a column of vectors or numeric arrays, or numeric
     columns (one, or a list), a feature each. Rows whose input is null (in any of the columns) get
-    nulls. An input column of another type is refused at once, naming it."""
+    nulls. An input column of another type is refused at once, naming it. With ``label_col``
+    (a numeric column) ``compute(X, y)`` also gets the rows' labels, NaN where one is null."""
     columns = feature_columns(dataset, input_col, "featuresCol", None)
     positions = [dataset.columns.index(c.name) for c in columns]
     one_column = columns[0].kind in (VECTOR, ARRAY)  # else numbers, a feature each
     names = [f.name for f in fields]
     kinds = [f.dataType for f in fields]
     step = TRANSFORM_BLOCK_ROWS
+    label_at = None if label_col is None else dataset.columns.index(label_col)
 
     def rows_of(chunk) -> tuple[np.ndarray, np.ndarray | None]:
         """(which rows have their input, those rows' features)."""
@@ -64,7 +72,12 @@ def with_columns(dataset, input_col: str | list[str], fields: list[StructField],
             for start in range(0, batch.num_rows, step):
                 chunk = batch.slice(start, step)
                 present, X = rows_of(chunk)
-                values = None if X is None else compute(X)
+                if X is None:
+                    values = None
+                elif label_at is None:
+                    values = compute(X)
+                else:
+                    values = compute(X, floats(chunk.column(label_at))[present])
                 added = [
                     arrow_column(None if values is None else values[i], present, kind)
                     for i, kind in enumerate(kinds)

@@ -1,0 +1,549 @@
+"""The spark.ml-style mixture of linear regressions: ``MixtureOfRegressions`` and its model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from pyspark import keyword_only
+from pyspark.ml import Estimator
+from pyspark.ml.linalg import VectorUDT
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasPredictionCol, HasProbabilityCol, HasSeed
+from pyspark.sql.types import DoubleType, IntegerType, StructField
+
+from spark_em.engine import ops
+from spark_em.errors import InputError
+from spark_em.io.table import from_dataframe
+from spark_em.kernels import mixreg
+from spark_em.kernels.mixreg import RegressionMixture
+from spark_em.ml.columns import check_rows, with_columns
+from spark_em.ml.fitted import FittedModel
+from spark_em.ml.params import (
+    HasBackend,
+    HasFeaturesCol,
+    HasIterationParams,
+    HasVerbose,
+    MixtureSetters,
+    given,
+    gt,
+    gt_eq,
+)
+from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
+from spark_em.ml.summary import TrainingSummary, warn_unconverged
+from spark_em.ml.tracking import Tracked
+from spark_em.models import mixreg as mixreg_model
+
+
+def _as_start(value):
+    """``initialModel``'s converter: a fitted model or a dict of weights, intercepts,
+    coefficients and sigmas, as a dict of arrays."""
+    if value is None:
+        return None
+    if isinstance(value, MixtureOfRegressionsModel):
+        value = {
+            "weights": value.weights,
+            "intercepts": value.intercepts,
+            "coefficients": value.coefficients,
+            "sigmas": value.sigmas,
+        }
+    if not isinstance(value, dict) or not {"weights", "coefficients", "sigmas"} <= set(value):
+        raise TypeError(
+            "initialModel must be a MixtureOfRegressionsModel or a dict of weights, "
+            "intercepts, coefficients (k × p) and sigmas"
+        )
+    out = {name: np.asarray(value[name], dtype=np.float64) for name in value}
+    k = len(out["weights"])
+    if out["coefficients"].ndim != 2 or out["coefficients"].shape[0] != k:
+        raise TypeError(f"initialModel's coefficients must be {k} × p")
+    if out["sigmas"].shape != (k,) or not np.all(out["sigmas"] > 0):
+        raise TypeError(f"initialModel's sigmas must be {k} numbers > 0")
+    if "intercepts" in out and out["intercepts"].shape != (k,):
+        raise TypeError(f"initialModel's intercepts must be {k} numbers")
+    return out
+
+
+class _MixtureOfRegressionsParams(
+    HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasSeed, HasIterationParams
+):
+    k = Param(Params._dummy(), "k", "number of components (> 0)", gt("k", 0, TypeConverters.toInt))
+    labelCol = Param(Params._dummy(), "labelCol", "label column", TypeConverters.toString)
+    weightCol = Param(
+        Params._dummy(),
+        "weightCol",
+        "weight column (finite, >= 0); unset: every row weighs 1",
+        TypeConverters.toString,
+    )
+    fitIntercept = Param(
+        Params._dummy(),
+        "fitIntercept",
+        "whether each component has an intercept",
+        TypeConverters.toBoolean,
+    )
+    nInit = Param(
+        Params._dummy(),
+        "nInit",
+        "starts from random partitions of the rows (seeds seed, seed+1, …); the best "
+        "log-likelihood is kept",
+        gt_eq("nInit", 1, TypeConverters.toInt),
+    )
+    regParam = Param(
+        Params._dummy(),
+        "regParam",
+        "ridge λ of every component: minimises Σ w r e² + λ·Σ w r·||β||², the intercept not "
+        "penalised",
+        gt_eq("regParam", 0),
+    )
+    initialModel = Param(
+        Params._dummy(),
+        "initialModel",
+        "where EM starts: a fitted MixtureOfRegressionsModel or a dict of weights, intercepts, "
+        "coefficients (k × p) and sigmas",
+        _as_start,
+    )
+    componentPredictionsCol = Param(
+        Params._dummy(),
+        "componentPredictionsCol",
+        "column for each component's prediction (a vector)",
+        TypeConverters.toString,
+    )
+    componentCol = Param(
+        Params._dummy(),
+        "componentCol",
+        "column for the most probable component given features and label",
+        TypeConverters.toString,
+    )
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(
+            k=2,
+            labelCol="label",
+            fitIntercept=True,
+            nInit=5,
+            regParam=0.0,
+            maxIter=100,
+            tol=1e-6,
+            seed=0,
+            componentPredictionsCol="componentPredictions",
+            componentCol="component",
+        )
+
+    def getK(self) -> int:
+        """Gets the value of k or its default value."""
+        return self.getOrDefault(self.k)
+
+    def getLabelCol(self) -> str:
+        """Gets the value of labelCol or its default value."""
+        return self.getOrDefault(self.labelCol)
+
+    def getWeightCol(self) -> str | None:
+        """Gets the value of :py:attr:`weightCol`, or None when it is not set.
+
+        Returns
+        -------
+        str or None
+            The weight column's name; None: every row weighs 1.
+        """
+        return self.getOrDefault(self.weightCol) if self.isDefined(self.weightCol) else None
+
+    def getFitIntercept(self) -> bool:
+        """Gets the value of fitIntercept or its default value."""
+        return self.getOrDefault(self.fitIntercept)
+
+    def getNInit(self) -> int:
+        """Gets the value of nInit or its default value."""
+        return self.getOrDefault(self.nInit)
+
+    def getRegParam(self) -> float:
+        """Gets the value of regParam or its default value."""
+        return self.getOrDefault(self.regParam)
+
+    def getInitialModel(self) -> dict | None:
+        """Gets the value of :py:attr:`initialModel`, or None when it is not set.
+
+        Returns
+        -------
+        dict or None
+            The start's weights, intercepts, coefficients and sigmas as arrays.
+        """
+        return self.getOrDefault(self.initialModel) if self.isDefined(self.initialModel) else None
+
+    def getComponentPredictionsCol(self) -> str:
+        """Gets the value of componentPredictionsCol or its default value."""
+        return self.getOrDefault(self.componentPredictionsCol)
+
+    def getComponentCol(self) -> str:
+        """Gets the value of componentCol or its default value."""
+        return self.getOrDefault(self.componentCol)
+
+
+class MixtureOfRegressions(
+    Tracked,
+    HasVerbose,
+    Estimator,
+    _MixtureOfRegressionsParams,
+    HasBackend,
+    MixtureSetters,
+    DefaultParamsReadable,
+    ParamsWritable,
+):
+    """EM for a finite mixture of linear regressions (clusterwise regression): each row's
+    label comes from one of ``k`` linear models y = xβ_k + ε, ε ~ N(0, σ_k²), chosen with
+    probability π_k, the model of R's flexmix and mixtools' ``regmixEM``.
+
+    The E-step is in the log domain; the M-step solves each component's weighted least
+    squares (weights: row weight × responsibility) by the same one-pass TSQR as
+    ``WeightedLinearRegression``'s ``qr`` solver, so an ill-conditioned design keeps its
+    digits; σ_k is the weighted residual RMS, floored at 1e-3 times the label's standard
+    deviation. A component that holds fewer effective rows than coefficients stops a start
+    with one line naming it; the fit keeps the best of the ``nInit`` starts that succeed, each
+    from a random partition of the rows.
+
+    Parameters
+    ----------
+    k : int, default 2
+        Components (> 0).
+    featuresCol : str or list of str, default "features"
+        A column of vectors or numeric arrays, or numeric columns (one feature each).
+    labelCol : str, default "label"
+        The label column.
+    weightCol : str, optional
+        Each row's weight (finite, >= 0); unset: every row weighs 1.
+    fitIntercept : bool, default True
+        Whether each component has an intercept.
+    maxIter : int, default 100
+        Iterations per start (>= 1); a fit stopped there warns (``ConvergenceWarning``).
+    tol : float, default 1e-6
+        EM stops when the log-likelihood changes by at most ``tol`` relative to its value.
+    nInit : int, default 5
+        Starts (seeds seed, seed+1, …); the best log-likelihood is kept.
+    seed : int, default 0
+        Random seed of the first start.
+    regParam : float, default 0.0
+        Ridge λ of every component's features (the intercept is not penalised).
+    initialModel : MixtureOfRegressionsModel or dict, optional
+        Where EM starts instead (``nInit`` is then 1): weights (k), intercepts (k),
+        coefficients (k × p), sigmas (k).
+    predictionCol : str, default "prediction"
+        The mixture mean Σ_k π_k x β_k.
+    componentPredictionsCol : str, default "componentPredictions"
+        Each component's prediction x β_k (a vector).
+    probabilityCol : str, default "probability"
+        When the label column is present, each component's posterior given x and y (NaN
+        for a row whose label is null).
+    componentCol : str, default "component"
+        When the label column is present, the most probable component (−1 for a row whose
+        label is null).
+    backend : {"auto", "rdd", "dataframe"}, default "auto"
+        Where ``fit`` keeps the data.
+    verbose : bool, default False
+        Log one line per iteration to the ``spark_em`` logger.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(0, 10, 2000)
+    >>> regime = rng.random(2000) < 0.4
+    >>> y = np.where(regime, 1 + 2 * x, 20 - x) + rng.normal(0, 0.5, 2000)
+    >>> df = spark.createDataFrame([([float(a)], float(b)) for a, b in zip(x, y)],
+    ...                            "features array<double>, label double")
+    >>> from spark_em.ml import MixtureOfRegressions
+    >>> model = MixtureOfRegressions(k=2, seed=1).fit(df)
+    >>> model.weights, model.intercepts, model.coefficients, model.sigmas
+    >>> model.transform(df).select("prediction", "probability", "component").show(3)
+    """
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        k=2,
+        featuresCol="features",
+        labelCol="label",
+        weightCol=None,
+        fitIntercept=True,
+        maxIter=100,
+        tol=1e-6,
+        nInit=5,
+        seed=0,
+        regParam=0.0,
+        initialModel=None,
+        predictionCol="prediction",
+        componentPredictionsCol="componentPredictions",
+        probabilityCol="probability",
+        componentCol="component",
+        backend="auto",
+        verbose=False,
+    ):
+        super().__init__()
+        self._set(**given(self._input_kwargs))
+
+    def setLabelCol(self, value: str):
+        """Sets the value of :py:attr:`labelCol`."""
+        return self._set(labelCol=value)
+
+    def setWeightCol(self, value: str):
+        """Sets the value of :py:attr:`weightCol`."""
+        return self._set(weightCol=value)
+
+    def setNInit(self, value: int):
+        """Sets the value of :py:attr:`nInit`."""
+        return self._set(nInit=value)
+
+    def setRegParam(self, value: float):
+        """Sets the value of :py:attr:`regParam`."""
+        return self._set(regParam=value)
+
+    def setInitialModel(self, value):
+        """Sets the value of :py:attr:`initialModel`."""
+        return self._set(initialModel=value)
+
+    def _start(self, p: int) -> RegressionMixture | None:
+        given_start = self.getInitialModel()
+        if given_start is None:
+            return None
+        k, coefficients = len(given_start["weights"]), given_start["coefficients"]
+        if self.isSet(self.k) and self.getK() != k:
+            raise InputError(f"k={self.getK()} differs from the initial model's {k}")
+        if coefficients.shape[1] != p:
+            raise InputError(
+                f"the initial model has {coefficients.shape[1]} features, the data {p}"
+            )
+        if self.getFitIntercept():
+            intercepts = given_start.get("intercepts", np.zeros(k))
+            coefficients = np.column_stack([intercepts, coefficients])
+        return RegressionMixture(given_start["weights"], coefficients, given_start["sigmas"])
+
+    def _fit(self, dataset) -> MixtureOfRegressionsModel:
+        data = from_dataframe(
+            dataset,
+            self.getLabelCol(),
+            self.getWeightCol(),
+            self.getFeaturesCol(),
+            backend=self._backend_arg(),
+            param="featuresCol",
+        )
+        intercept, reg = self.getFitIntercept(), self.getRegParam()
+        try:
+            start = self._start(len(data.feature_names))
+            if start is not None:
+                try:
+                    run = mixreg_model.fit_from(
+                        data.blocks, start, intercept, reg, self.getTol(), self.getMaxIter()
+                    )
+                except ValueError as exc:
+                    raise InputError(str(exc)) from None
+            else:
+                first = self.getSeed()
+                run = mixreg_model.fit(
+                    data.blocks,
+                    self.getK(),
+                    range(first, first + self.getNInit()),
+                    intercept,
+                    reg,
+                    self.getTol(),
+                    self.getMaxIter(),
+                )
+            n = float(ops.summarize(data.blocks).total_weight)
+        finally:
+            ops.release(data.blocks)
+        summary = MixtureOfRegressionsSummary(
+            logLikelihood=run.log_likelihood,
+            logLikelihoodHistory=[h.objective for h in run.history],
+            numIter=run.n_iter,
+            converged=run.converged,
+            numRows=n,
+        )
+        warn_unconverged(self, summary)
+        model = self._copyValues(MixtureOfRegressionsModel(run.mixture, intercept, summary))
+        model._remember_inputs(dataset)
+        return model
+
+
+@dataclass(kw_only=True, repr=False)
+class MixtureOfRegressionsSummary(TrainingSummary):
+    """A fit's report: the log-likelihood after every iteration, the last one, iterations,
+    convergence and the rows (the sum of their weights).
+
+    Attributes
+    ----------
+    logLikelihood : float
+        The training rows' log-likelihood under the model, at its last E-step.
+    logLikelihoodHistory : list of float
+        The log-likelihood after every iteration of the start kept.
+    numRows : float
+        The rows fitted (the sum of their weights).
+    numIter : int
+        The iterations the start kept made.
+    converged : bool
+        Whether its stopping rule was met.
+
+    Examples
+    --------
+    >>> summary = MixtureOfRegressions(k=2).fit(df).summary
+    >>> summary.logLikelihood, summary.numIter, summary.converged
+    """
+
+    objective: ClassVar[str] = "logLikelihood"
+
+    logLikelihood: float
+    logLikelihoodHistory: list[float]
+    numRows: float
+
+
+class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
+    """A fitted mixture of linear regressions: ``weights``, ``intercepts``, ``coefficients``
+    (k × p), ``sigmas``, ``bic``, ``aic``; ``transform`` adds the mixture's prediction, each
+    component's, and, when the label column is present, each component's posterior and the
+    most probable one; ``predict`` scores one row.
+
+    Made by ``MixtureOfRegressions.fit`` or read by ``MixtureOfRegressionsModel.load``.
+
+    Parameters
+    ----------
+    mixture : kernels.mixreg.RegressionMixture, optional
+        The weights, coefficients (the intercept first when ``intercept``) and sigmas.
+    intercept : bool, default True
+        Whether the coefficients start with the intercept.
+    summary : MixtureOfRegressionsSummary, optional
+        The summary of the fit.
+
+    Examples
+    --------
+    >>> from spark_em.ml import MixtureOfRegressions, MixtureOfRegressionsModel
+    >>> model = MixtureOfRegressions(k=2, seed=1).fit(df)  # df: the estimator's example
+    >>> model.transform(df).select("label", "prediction", "component").show(3)
+    >>> model.predict([4.0])
+    >>> model.write().overwrite().save("models/mixreg")
+    >>> MixtureOfRegressionsModel.load("models/mixreg").coefficients
+    """
+
+    summary_class = MixtureOfRegressionsSummary
+    key_params = ("k", "fitIntercept", "regParam")
+
+    def __init__(
+        self,
+        mixture: RegressionMixture | None = None,
+        intercept: bool = True,
+        summary: MixtureOfRegressionsSummary | None = None,
+    ):
+        super().__init__(summary)
+        self._mixture = mixture
+        self._intercept = bool(intercept)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Each component's weight π_k (k)."""
+        return self._mixture.weights
+
+    @property
+    def intercepts(self) -> np.ndarray:
+        """Each component's intercept (k; zeros without ``fitIntercept``)."""
+        beta = self._mixture.coefficients
+        return beta[:, 0].copy() if self._intercept else np.zeros(len(beta))
+
+    @property
+    def coefficients(self) -> np.ndarray:
+        """Each component's coefficients of the features (k × p)."""
+        beta = self._mixture.coefficients
+        return beta[:, 1:].copy() if self._intercept else beta.copy()
+
+    @property
+    def sigmas(self) -> np.ndarray:
+        """Each component's residual standard deviation σ_k (k)."""
+        return self._mixture.sigmas
+
+    def _n_params(self) -> int:
+        k, q = self._mixture.coefficients.shape
+        return k * q + k + (k - 1)
+
+    @property
+    def bic(self) -> float:
+        """BIC on the training data, as scikit-learn counts it: −2·LL + m·log n with m the
+        free parameters (k·q coefficients, k sigmas, k − 1 weights) and n the rows (or the
+        sum of their weights); lower is better."""
+        return -2.0 * self.summary.logLikelihood + self._n_params() * np.log(self.summary.numRows)
+
+    @property
+    def aic(self) -> float:
+        """AIC on the training data: −2·LL + 2m; lower is better."""
+        return -2.0 * self.summary.logLikelihood + 2.0 * self._n_params()
+
+    def predict(self, value) -> float:
+        """The mixture's prediction Σ_k π_k x β_k for one row of features.
+
+        Parameters
+        ----------
+        value : array_like
+            One row of p features.
+
+        Returns
+        -------
+        float
+            The prediction.
+        """
+        X = np.asarray(value, dtype=np.float64).reshape(1, -1)
+        return float(self._outputs()[1](X)[0][0])
+
+    def _design(self, X: np.ndarray) -> np.ndarray:
+        X = check_rows(X, self.coefficients.shape[1])
+        return np.column_stack([np.ones(len(X)), X]) if self._intercept else X
+
+    def _outputs(self):
+        mixture = self._mixture
+
+        def compute(X, y=None):
+            design = self._design(X)
+            each = design @ mixture.coefficients.T
+            out = [each @ mixture.weights, each]
+            if y is not None:
+                values = np.column_stack([y, X])
+                post, _ = mixreg.posterior(values, mixreg.Shipped(mixture, self._intercept))
+                post[np.isnan(y)] = np.nan
+                out += [post, np.where(np.isnan(y), -1, post.argmax(axis=1)).astype(np.int32)]
+            return out
+
+        fields = [
+            StructField(self.getPredictionCol(), DoubleType()),
+            StructField(self.getComponentPredictionsCol(), VectorUDT()),
+        ]
+        return fields, compute
+
+    def _transform(self, dataset):
+        fields, compute = self._outputs()
+        label = self.getLabelCol()
+        if label not in dataset.columns:
+            return with_columns(dataset, self.getFeaturesCol(), fields, compute)
+        fields = fields + [
+            StructField(self.getProbabilityCol(), VectorUDT()),
+            StructField(self.getComponentCol(), IntegerType()),
+        ]
+        return with_columns(dataset, self.getFeaturesCol(), fields, compute, label_col=label)
+
+    def _example_rows(self) -> np.ndarray:
+        return np.eye(self.coefficients.shape[1])
+
+    def _arrays(self) -> dict:
+        return {name: np.asarray(value) for name, value in self._mixture._asdict().items()}
+
+    def _extra(self) -> dict:
+        return {"intercept": self._intercept}
+
+    @classmethod
+    def _from_saved(cls, arrays: dict, extra: dict) -> MixtureOfRegressionsModel:
+        try:
+            mixture = RegressionMixture(
+                **{name: np.asarray(arrays[name], float) for name in RegressionMixture._fields}
+            )
+            k = len(mixture.weights)
+            if mixture.coefficients.ndim != 2 or mixture.coefficients.shape[0] != k:
+                raise ValueError("coefficients must be k × q")
+            if mixture.sigmas.shape != (k,) or not np.all(mixture.sigmas > 0):
+                raise ValueError("sigmas must be k numbers > 0")
+            intercept = bool(extra["intercept"])
+        except (KeyError, ValueError) as exc:
+            raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
+        return cls(mixture, intercept)

@@ -1,0 +1,70 @@
+"""``MixtureOfRegressions``: the estimator from a given start against textbook EM
+(``mixreg_reference``), the outputs of ``transform`` against the model's parameters, the
+planted regimes found from the default starts, and persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spark_em.ml import MixtureOfRegressions, MixtureOfRegressionsModel
+from tests.helpers.mixreg_reference import em, planted, responsibilities
+
+
+def frame(spark, values, w):
+    rows = [(r[1:].tolist(), float(r[0]), float(v)) for r, v in zip(values, w)]
+    return spark.createDataFrame(rows, "features array<double>, label double, w double")
+
+
+@pytest.fixture(scope="module")
+def data(spark):
+    values, X, y, w, start = planted("separated", n=500, seed=7)
+    return frame(spark, values, w), X, y, w, start
+
+
+def test_a_given_start_reaches_the_textbook_fixed_point(data):
+    df, X, y, w, start = data
+    initial = {
+        "weights": start.weights,
+        "intercepts": start.coefficients[:, 0],
+        "coefficients": start.coefficients[:, 1:],
+        "sigmas": start.sigmas,
+    }
+    model = MixtureOfRegressions(weightCol="w", initialModel=initial, tol=0.0, maxIter=30).fit(df)
+    n = model.summary.numIter
+    (weights, beta, sigmas), ll = em(X, y, w, *start, n)
+    assert model.summary.logLikelihood == pytest.approx(ll, rel=1e-10)
+    np.testing.assert_allclose(model.weights, weights, rtol=1e-8)
+    np.testing.assert_allclose(model.intercepts, beta[:, 0], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.coefficients, beta[:, 1:], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.sigmas, sigmas, rtol=1e-8)
+    # BIC and AIC from the log-likelihood, counting 3·3 coefficients, 3 sigmas, 2 weights
+    assert model.bic == pytest.approx(-2 * ll + 14 * np.log(w.sum()), rel=1e-12)
+    assert model.aic == pytest.approx(-2 * ll + 28, rel=1e-12)
+
+    out = model.transform(df).toPandas()
+    each = X @ np.column_stack([model.intercepts, model.coefficients]).T
+    np.testing.assert_allclose(np.stack(out["componentPredictions"]), each, rtol=1e-12)
+    np.testing.assert_allclose(out["prediction"], each @ model.weights, rtol=1e-12)
+    posterior, _ = responsibilities(
+        X, y, model.weights, np.column_stack([model.intercepts, model.coefficients]), model.sigmas
+    )
+    np.testing.assert_allclose(np.stack(out["probability"]), posterior, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(out["component"], posterior.argmax(axis=1))
+    assert model.predict(X[0, 1:]) == pytest.approx(out["prediction"][0], rel=1e-12)
+
+
+def test_the_default_starts_find_the_planted_regimes_and_the_model_saves(data, tmp_path):
+    df, X, y, w, _ = data
+    model = MixtureOfRegressions(k=3, weightCol="w", seed=1).fit(df)
+    planted_beta = np.array([[1.0, 2.0, -1.0], [-3.0, -1.0, 2.0], [6.0, 0.5, 0.5]])
+    found = np.column_stack([model.intercepts, model.coefficients])
+    order = np.argsort(found[:, 0])
+    np.testing.assert_allclose(found[order], planted_beta[np.argsort(planted_beta[:, 0])], atol=0.2)
+    model.write().overwrite().save(str(tmp_path / "m"))
+    loaded = MixtureOfRegressionsModel.load(str(tmp_path / "m"))
+    for name in ("weights", "intercepts", "coefficients", "sigmas"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
+    unlabelled = df.drop("label")
+    out = loaded.transform(unlabelled)
+    assert out.columns == [*unlabelled.columns, "prediction", "componentPredictions"]
