@@ -24,8 +24,10 @@ from spark_em.ml.params import (
     HasBackend,
     HasFeaturesCol,
     HasIterationParams,
+    HasRegressionParams,
     HasVerbose,
     MixtureSetters,
+    RegressionSetters,
     given,
     gt,
     gt_eq,
@@ -65,35 +67,20 @@ def _as_start(value):
 
 
 class _MixtureOfRegressionsParams(
-    HasFeaturesCol, HasPredictionCol, HasProbabilityCol, HasSeed, HasIterationParams
+    HasFeaturesCol,
+    HasPredictionCol,
+    HasProbabilityCol,
+    HasSeed,
+    HasIterationParams,
+    HasRegressionParams,
 ):
     k = Param(Params._dummy(), "k", "number of components (> 0)", gt("k", 0, TypeConverters.toInt))
-    labelCol = Param(Params._dummy(), "labelCol", "label column", TypeConverters.toString)
-    weightCol = Param(
-        Params._dummy(),
-        "weightCol",
-        "weight column (finite, >= 0); unset: every row weighs 1",
-        TypeConverters.toString,
-    )
-    fitIntercept = Param(
-        Params._dummy(),
-        "fitIntercept",
-        "whether each component has an intercept",
-        TypeConverters.toBoolean,
-    )
     nInit = Param(
         Params._dummy(),
         "nInit",
         "starts from random partitions of the rows (seeds seed, seed+1, …); the best "
         "log-likelihood is kept",
         gt_eq("nInit", 1, TypeConverters.toInt),
-    )
-    regParam = Param(
-        Params._dummy(),
-        "regParam",
-        "ridge λ of every component: minimises Σ w r e² + λ·Σ w r·||β||², the intercept not "
-        "penalised",
-        gt_eq("regParam", 0),
     )
     initialModel = Param(
         Params._dummy(),
@@ -119,10 +106,7 @@ class _MixtureOfRegressionsParams(
         super().__init__(*args)
         self._setDefault(
             k=2,
-            labelCol="label",
-            fitIntercept=True,
             nInit=5,
-            regParam=0.0,
             maxIter=100,
             tol=1e-6,
             seed=0,
@@ -134,31 +118,9 @@ class _MixtureOfRegressionsParams(
         """Gets the value of k or its default value."""
         return self.getOrDefault(self.k)
 
-    def getLabelCol(self) -> str:
-        """Gets the value of labelCol or its default value."""
-        return self.getOrDefault(self.labelCol)
-
-    def getWeightCol(self) -> str | None:
-        """Gets the value of :py:attr:`weightCol`, or None when it is not set.
-
-        Returns
-        -------
-        str or None
-            The weight column's name; None: every row weighs 1.
-        """
-        return self.getOrDefault(self.weightCol) if self.isDefined(self.weightCol) else None
-
-    def getFitIntercept(self) -> bool:
-        """Gets the value of fitIntercept or its default value."""
-        return self.getOrDefault(self.fitIntercept)
-
     def getNInit(self) -> int:
         """Gets the value of nInit or its default value."""
         return self.getOrDefault(self.nInit)
-
-    def getRegParam(self) -> float:
-        """Gets the value of regParam or its default value."""
-        return self.getOrDefault(self.regParam)
 
     def getInitialModel(self) -> dict | None:
         """Gets the value of :py:attr:`initialModel`, or None when it is not set.
@@ -186,6 +148,7 @@ class MixtureOfRegressions(
     _MixtureOfRegressionsParams,
     HasBackend,
     MixtureSetters,
+    RegressionSetters,
     DefaultParamsReadable,
     ParamsWritable,
 ):
@@ -281,21 +244,9 @@ class MixtureOfRegressions(
         super().__init__()
         self._set(**given(self._input_kwargs))
 
-    def setLabelCol(self, value: str):
-        """Sets the value of :py:attr:`labelCol`."""
-        return self._set(labelCol=value)
-
-    def setWeightCol(self, value: str):
-        """Sets the value of :py:attr:`weightCol`."""
-        return self._set(weightCol=value)
-
     def setNInit(self, value: int):
         """Sets the value of :py:attr:`nInit`."""
         return self._set(nInit=value)
-
-    def setRegParam(self, value: float):
-        """Sets the value of :py:attr:`regParam`."""
-        return self._set(regParam=value)
 
     def setInitialModel(self, value):
         """Sets the value of :py:attr:`initialModel`."""

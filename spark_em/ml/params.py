@@ -190,6 +190,79 @@ class FitSetters:
         return self._set(tol=value)
 
 
+class HasRegressionParams(Params):
+    """The label, row weights, intercept and ridge of a least-squares fit: shared by
+    ``WeightedLinearRegression`` and ``MixtureOfRegressions`` (whose components' fits weigh
+    each row by its weight times its responsibility)."""
+
+    labelCol = Param(Params._dummy(), "labelCol", "label column", TypeConverters.toString)
+    weightCol = Param(
+        Params._dummy(),
+        "weightCol",
+        "weight column (finite, >= 0); unset: every row weighs 1",
+        TypeConverters.toString,
+    )
+    fitIntercept = Param(
+        Params._dummy(),
+        "fitIntercept",
+        "whether to fit an intercept (in a mixture, one per component)",
+        TypeConverters.toBoolean,
+    )
+    regParam = Param(
+        Params._dummy(),
+        "regParam",
+        "ridge λ (in WeightedLinearRegression, of the qr solver): minimises Σw e² + "
+        "λ·Σw·||β||², the intercept not penalised",
+        gt_eq("regParam", 0),
+    )
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(labelCol="label", fitIntercept=True, regParam=0.0)
+
+    def getLabelCol(self) -> str:
+        """Gets the value of labelCol or its default value."""
+        return self.getOrDefault(self.labelCol)
+
+    def getWeightCol(self) -> str | None:
+        """Gets the value of :py:attr:`weightCol`, or None when it is not set.
+
+        Returns
+        -------
+        str or None
+            The weight column's name; None: every row weighs 1.
+        """
+        return self.getOrDefault(self.weightCol) if self.isDefined(self.weightCol) else None
+
+    def getFitIntercept(self) -> bool:
+        """Gets the value of fitIntercept or its default value."""
+        return self.getOrDefault(self.fitIntercept)
+
+    def getRegParam(self) -> float:
+        """Gets the value of regParam or its default value."""
+        return self.getOrDefault(self.regParam)
+
+
+class RegressionSetters:
+    """Setters of ``HasRegressionParams``."""
+
+    def setLabelCol(self, value: str):
+        """Sets the value of :py:attr:`labelCol`."""
+        return self._set(labelCol=value)
+
+    def setWeightCol(self, value: str):
+        """Sets the value of :py:attr:`weightCol`."""
+        return self._set(weightCol=value)
+
+    def setFitIntercept(self, value: bool):
+        """Sets the value of :py:attr:`fitIntercept`."""
+        return self._set(fitIntercept=value)
+
+    def setRegParam(self, value: float):
+        """Sets the value of :py:attr:`regParam`."""
+        return self._set(regParam=value)
+
+
 class MixtureSetters(FitSetters):
     def setK(self, value: int):
         """Sets the value of :py:attr:`k`."""

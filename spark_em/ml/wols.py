@@ -9,7 +9,7 @@ import numpy as np
 from pyspark import keyword_only
 from pyspark.ml import Estimator
 from pyspark.ml.linalg import DenseVector
-from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param import Param, Params
 from pyspark.ml.param.shared import HasPredictionCol
 from pyspark.sql.types import DoubleType, StructField
 
@@ -24,7 +24,9 @@ from spark_em.ml.params import (
     HasBackend,
     HasFeaturesCol,
     HasIterationParams,
+    HasRegressionParams,
     HasVerbose,
+    RegressionSetters,
     gt_eq,
     in_array,
 )
@@ -41,25 +43,11 @@ from spark_em.models.wols import GD_STOPS, SOLVERS
 from spark_em.models.wols_inference import COV_TYPES
 
 
-class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasIterationParams):
-    labelCol = Param(Params._dummy(), "labelCol", "label column", TypeConverters.toString)
-    weightCol = Param(
-        Params._dummy(),
-        "weightCol",
-        "weight column (finite, >= 0); unset: every row weighs 1",
-        TypeConverters.toString,
-    )
+class _WeightedLinearRegressionParams(
+    HasFeaturesCol, HasPredictionCol, HasIterationParams, HasRegressionParams
+):
     solver = Param(
         Params._dummy(), "solver", "qr, newton, normal or gd", in_array("solver", SOLVERS)
-    )
-    fitIntercept = Param(
-        Params._dummy(), "fitIntercept", "whether to fit an intercept", TypeConverters.toBoolean
-    )
-    regParam = Param(
-        Params._dummy(),
-        "regParam",
-        "ridge λ (qr): minimises Σw e² + λ·Σw·||β||², the intercept not penalised",
-        gt_eq("regParam", 0),
     )
     covType = Param(
         Params._dummy(),
@@ -84,10 +72,7 @@ class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasItera
     def __init__(self, *args):
         super().__init__(*args)
         self._setDefault(
-            labelCol="label",
             solver="qr",
-            fitIntercept=True,
-            regParam=0.0,
             covType="nonrobust",
             stepSize=0.0,
             stopRule="gradient",
@@ -95,31 +80,9 @@ class _WeightedLinearRegressionParams(HasFeaturesCol, HasPredictionCol, HasItera
             tol=wols_model.GD_TOL["gradient"],
         )
 
-    def getLabelCol(self) -> str:
-        """Gets the value of labelCol or its default value."""
-        return self.getOrDefault(self.labelCol)
-
-    def getWeightCol(self) -> str | None:
-        """Gets the value of :py:attr:`weightCol`, or None when it is not set.
-
-        Returns
-        -------
-        str or None
-            The weight column's name; None: every row weighs 1.
-        """
-        return self.getOrDefault(self.weightCol) if self.isDefined(self.weightCol) else None
-
     def getSolver(self) -> str:
         """Gets the value of solver or its default value."""
         return self.getOrDefault(self.solver)
-
-    def getFitIntercept(self) -> bool:
-        """Gets the value of fitIntercept or its default value."""
-        return self.getOrDefault(self.fitIntercept)
-
-    def getRegParam(self) -> float:
-        """Gets the value of regParam or its default value."""
-        return self.getOrDefault(self.regParam)
 
     def getCovType(self) -> str:
         """Gets the value of covType or its default value."""
@@ -151,6 +114,7 @@ class WeightedLinearRegression(
     _WeightedLinearRegressionParams,
     HasBackend,
     FitSetters,
+    RegressionSetters,
     DefaultParamsReadable,
     ParamsWritable,
 ):
@@ -277,14 +241,6 @@ class WeightedLinearRegression(
         """
         return self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
-    def setLabelCol(self, value: str):
-        """Sets the value of :py:attr:`labelCol`."""
-        return self._set(labelCol=value)
-
-    def setWeightCol(self, value: str):
-        """Sets the value of :py:attr:`weightCol`."""
-        return self._set(weightCol=value)
-
     def setPredictionCol(self, value: str):
         """Sets the value of :py:attr:`predictionCol`."""
         return self._set(predictionCol=value)
@@ -292,14 +248,6 @@ class WeightedLinearRegression(
     def setSolver(self, value: str):
         """Sets the value of :py:attr:`solver`."""
         return self._set(solver=value)
-
-    def setFitIntercept(self, value: bool):
-        """Sets the value of :py:attr:`fitIntercept`."""
-        return self._set(fitIntercept=value)
-
-    def setRegParam(self, value: float):
-        """Sets the value of :py:attr:`regParam`."""
-        return self._set(regParam=value)
 
     def setCovType(self, value: str):
         """Sets the value of :py:attr:`covType`."""
