@@ -214,3 +214,86 @@ def update(stats: MixRegStats, intercept: bool, reg_param: float = 0.0) -> Regre
         coefficients[k] = beta
         sigmas[k] = max(np.sqrt(residual @ residual / resp[k]), floor)
     return RegressionMixture(resp / resp.sum(), coefficients, sigmas)
+
+
+# --- the observed information of the log-likelihood (2), for standard errors
+#
+# θ = (β_1, σ_1, …, β_K, σ_K, π_1, …, π_{K−1}), π_K = 1 − Σ_{j<K} π_j. With e = y − Xβ_k,
+# log f_k = log π_k − log σ_k − ½ log 2π − e²/(2σ_k²) has the gradient g_k: Xe/σ² (β_k),
+# −1/σ + e²/σ³ (σ_k), 1/π_k (π_k, k < K) or −1/π_K (every π_j, k = K); and the Hessian
+# −XXᵀ/σ² (β_kβ_k), −2Xe/σ³ (β_kσ_k), 1/σ² − 3e²/σ⁴ (σ_kσ_k), −1/π_k² (π_kπ_k, k < K) or
+# −1/π_K² (every π_jπ_l, k = K). A row's log-likelihood ℓ = log Σ_k f_k then has
+# ∇ℓ = Σ_k r_k g_k and ∇²ℓ = Σ_k r_k (∇² log f_k + g_k g_kᵀ) − ∇ℓ ∇ℓᵀ, and the observed
+# information is J = −Σ_i w_i ∇²ℓ_i (Louis 1982; McLachlan & Peel 2000, §2.15).
+
+
+def n_params(k: int, q: int) -> int:
+    """The free parameters: k·q coefficients, k sigmas, k − 1 weights."""
+    return k * (q + 1) + k - 1
+
+
+def information_stats(values: np.ndarray, shipped: Shipped, weights: np.ndarray | None = None):
+    """J's sum over a block's rows (P × P, P = ``n_params``) under the shipped mixture, in
+    the order β_1, σ_1, …, β_K, σ_K, π_1, …, π_{K−1}."""
+    X, y, w = design(values, shipped.intercept, weights)
+    p, beta, sigma = (np.asarray(a, dtype=np.float64) for a in shipped.mixture)
+    n, q = X.shape
+    K = len(p)
+    P = n_params(K, q)
+    f = log_joint(X, y, shipped.mixture)
+    resp = np.exp(f - logsumexp(f, axis=1)[:, None])
+    hessian = np.zeros((P, P))
+    total = np.zeros((n, P))  # ∇ℓ per row
+    outer = np.zeros((P, P))  # Σ w Σ_k r_k g_k g_kᵀ
+    pis = slice(K * (q + 1), P)
+    for k in range(K):
+        at = slice(k * (q + 1), k * (q + 1) + q)
+        s_at = k * (q + 1) + q
+        e = y - X @ beta[k]
+        s = sigma[k]
+        wr = w * resp[:, k]
+        g = np.zeros((n, P))
+        g[:, at] = X * (e / s**2)[:, None]
+        g[:, s_at] = -1.0 / s + e * e / s**3
+        if k < K - 1:
+            g[:, K * (q + 1) + k] = 1.0 / p[k]
+            hessian[K * (q + 1) + k, K * (q + 1) + k] -= wr.sum() / p[k] ** 2
+        else:
+            g[:, pis] = -1.0 / p[k]
+            hessian[pis, pis] -= wr.sum() / p[k] ** 2
+        hessian[at, at] -= (X.T * wr) @ X / s**2
+        cross = -2.0 * (X.T @ (wr * e)) / s**3
+        hessian[at, s_at] += cross
+        hessian[s_at, at] += cross
+        hessian[s_at, s_at] += wr @ (1.0 / s**2 - 3.0 * e * e / s**4)
+        outer += (g.T * wr) @ g
+        total += resp[:, k][:, None] * g
+    return -(hessian + outer - (total.T * w) @ total)
+
+
+def add_information(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two blocks' sums of J as one."""
+    return a + b
+
+
+def standard_errors(information: np.ndarray, k: int, q: int) -> dict[str, np.ndarray]:
+    """Standard errors from the observed information J (its inverse is the parameters'
+    covariance): ``coefficients`` (k × q), ``sigmas`` (k) and ``weights`` (k; π_K's by the
+    delta method, Var(π_K) = 1ᵀ Cov(π_1..π_{K−1}) 1). A J that is not positive definite (a
+    fit that is not a maximum) is a ``ValueError``."""
+    try:
+        linalg.cholesky(information)
+    except linalg.LinAlgError:
+        raise ValueError(
+            "the observed information is not positive definite: the fit is not at a maximum "
+            "of the likelihood (not converged, a σ at its floor, or an empty component)"
+        ) from None
+    cov = linalg.inv(information)
+    per = cov[: k * (q + 1), : k * (q + 1)].diagonal().reshape(k, q + 1)
+    pis = cov[k * (q + 1) :, k * (q + 1) :]
+    last = np.ones(k - 1) @ pis @ np.ones(k - 1) if k > 1 else 0.0
+    return {
+        "coefficients": np.sqrt(per[:, :q]),
+        "sigmas": np.sqrt(per[:, q]),
+        "weights": np.sqrt(np.r_[pis.diagonal(), last]),
+    }

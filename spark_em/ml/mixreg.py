@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -299,6 +299,14 @@ class MixtureOfRegressions(
                     self.getMaxIter(),
                 )
             n = float(ops.summarize(data.blocks).total_weight)
+            errors, problem = None, "standard errors are not given for a ridge fit (regParam > 0)"
+            if reg == 0:
+                J = mixreg_model.information(data.blocks, run.mixture, intercept)
+                k, q = run.mixture.coefficients.shape
+                try:
+                    errors, problem = mixreg.standard_errors(J, k, q), None
+                except ValueError as exc:
+                    problem = str(exc)
         finally:
             ops.release(data.blocks)
         summary = MixtureOfRegressionsSummary(
@@ -307,6 +315,13 @@ class MixtureOfRegressions(
             numIter=run.n_iter,
             converged=run.converged,
             numRows=n,
+            featureNames=list(data.feature_names),
+            fitIntercept=intercept,
+            estimates={name: np.asarray(v).tolist() for name, v in run.mixture._asdict().items()},
+            standardErrors=None
+            if errors is None
+            else {name: np.asarray(v).tolist() for name, v in errors.items()},
+            inferenceProblem=problem,
         )
         warn_unconverged(self, summary)
         model = self._copyValues(MixtureOfRegressionsModel(run.mixture, intercept, summary))
@@ -317,7 +332,11 @@ class MixtureOfRegressions(
 @dataclass(kw_only=True, repr=False)
 class MixtureOfRegressionsSummary(TrainingSummary):
     """A fit's report: the log-likelihood after every iteration, the last one, iterations,
-    convergence and the rows (the sum of their weights).
+    convergence and the rows (the sum of their weights); and the standard errors of every
+    parameter from the observed information of the mixture's log-likelihood at the optimum
+    (one more pass; they include the uncertainty of the memberships, which the components'
+    own least-squares errors leave out), with z values, p-values and intervals, and
+    ``table()``: one table per component in the style of the least-squares summary.
 
     Attributes
     ----------
@@ -327,6 +346,17 @@ class MixtureOfRegressionsSummary(TrainingSummary):
         The log-likelihood after every iteration of the start kept.
     numRows : float
         The rows fitted (the sum of their weights).
+    featureNames : list of str
+        The features' names, in the coefficients' order.
+    fitIntercept : bool
+        Whether the coefficients start with the intercept.
+    estimates : dict
+        The fitted weights, coefficients (the intercept first) and sigmas, as lists.
+    standardErrors : dict or None
+        Their standard errors, as lists (the properties below give them as arrays).
+    inferenceProblem : str or None
+        Why there are no standard errors (a ridge fit, or an information matrix that is not
+        positive definite), or None.
     numIter : int
         The iterations the start kept made.
     converged : bool
@@ -336,6 +366,8 @@ class MixtureOfRegressionsSummary(TrainingSummary):
     --------
     >>> summary = MixtureOfRegressions(k=2).fit(df).summary
     >>> summary.logLikelihood, summary.numIter, summary.converged
+    >>> summary.coefficientStandardErrors, summary.pValues
+    >>> print(summary.table())
     """
 
     objective: ClassVar[str] = "logLikelihood"
@@ -343,6 +375,99 @@ class MixtureOfRegressionsSummary(TrainingSummary):
     logLikelihood: float
     logLikelihoodHistory: list[float]
     numRows: float
+    featureNames: list[str] = field(default_factory=list)
+    fitIntercept: bool = True
+    estimates: dict | None = None  # weights, coefficients (with the intercept), sigmas
+    standardErrors: dict | None = None  # of the same, as lists
+    inferenceProblem: str | None = None
+
+    def _errors(self, name: str) -> np.ndarray:
+        if self.standardErrors is None:
+            raise InputError(f"no standard errors: {self.inferenceProblem}")
+        return np.asarray(self.standardErrors[name], dtype=np.float64)
+
+    def _estimates(self, name: str) -> np.ndarray:
+        return np.asarray(self.estimates[name], dtype=np.float64)
+
+    @property
+    def coefficientStandardErrors(self) -> np.ndarray:
+        """The features' coefficients' standard errors (k × p)."""
+        errors = self._errors("coefficients")
+        return errors[:, 1:] if self.fitIntercept else errors
+
+    @property
+    def interceptStandardErrors(self) -> np.ndarray:
+        """The intercepts' standard errors (k; an ``InputError`` without an intercept)."""
+        if not self.fitIntercept:
+            raise InputError("the fit has no intercepts (fitIntercept=False)")
+        return self._errors("coefficients")[:, 0]
+
+    @property
+    def sigmaStandardErrors(self) -> np.ndarray:
+        """The residual standard deviations' standard errors (k)."""
+        return self._errors("sigmas")
+
+    @property
+    def weightStandardErrors(self) -> np.ndarray:
+        """The component weights' standard errors (k)."""
+        return self._errors("weights")
+
+    @property
+    def zValues(self) -> np.ndarray:
+        """Each component's coefficient / standard error, the intercept first when there is
+        one (k × q)."""
+        return self._estimates("coefficients") / self._errors("coefficients")
+
+    @property
+    def pValues(self) -> np.ndarray:
+        """Two-sided p-values of the z values (k × q), from the normal distribution."""
+        from scipy.stats import norm
+
+        return 2.0 * norm.sf(np.abs(self.zValues))
+
+    def table(self, alpha: float = 0.05) -> str:
+        """One table per component: coefficient, standard error, z, P>|z| and the
+        (1 − ``alpha``) interval of each term, after the component's weight and σ.
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            1 − the intervals' coverage.
+
+        Returns
+        -------
+        str
+            The tables, for printing.
+        """
+        from scipy.stats import norm
+
+        errors = self._errors("coefficients")
+        names = (["intercept"] if self.fitIntercept else []) + list(self.featureNames)
+        width = max(12, *(len(n) for n in names))
+        quantile = norm.isf(alpha / 2)
+        low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
+        lines = []
+        weights, sigmas = self._estimates("weights"), self._estimates("sigmas")
+        coefficients = self._estimates("coefficients")
+        for k in range(len(weights)):
+            lines.append(
+                f"component {k}: weight {weights[k]:.4g} "
+                f"({self.weightStandardErrors[k]:.3g}), sigma {sigmas[k]:.4g} "
+                f"({self.sigmaStandardErrors[k]:.3g})"
+            )
+            lines.append(
+                f"{'':{width}} {'coef':>11} {'std err':>11} {'z':>9} {'P>|z|':>8} "
+                f"{low:>11} {high:>11}"
+            )
+            for name, b, e, z, p in zip(
+                names, coefficients[k], errors[k], self.zValues[k], self.pValues[k]
+            ):
+                lines.append(
+                    f"{name:{width}} {b:11.4g} {e:11.4g} {z:9.3f} {p:8.3g} "
+                    f"{b - quantile * e:11.4g} {b + quantile * e:11.4g}"
+                )
+            lines.append("")
+        return "\n".join(lines).rstrip()
 
 
 class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):

@@ -152,3 +152,14 @@ def fit(
     if not runs:
         raise InputError(f"no start of the mixture of regressions could be fitted: {problem}")
     return selection.best(runs)
+
+
+def information(blocks, mixture: RegressionMixture, intercept: bool = True) -> np.ndarray:
+    """The observed information J of the log-likelihood at ``mixture`` (``kernels.mixreg.
+    information_stats``): one pass."""
+    return ops.aggregate(
+        blocks,
+        mixreg.information_stats,
+        mixreg.add_information,
+        mixreg.Shipped(mixture, intercept),
+    )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spark_em.ml import MixtureOfRegressions, MixtureOfRegressionsModel
-from tests.helpers.mixreg_reference import em, planted, responsibilities
+from tests.helpers.mixreg_reference import em, numerical_hessian, planted, responsibilities
 
 
 def frame(spark, values, w):
@@ -52,6 +52,20 @@ def test_a_given_start_reaches_the_textbook_fixed_point(data):
     np.testing.assert_allclose(np.stack(out["probability"]), posterior, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(out["component"], posterior.argmax(axis=1))
     assert model.predict(X[0, 1:]) == pytest.approx(out["prediction"][0], rel=1e-12)
+
+    # standard errors: the inverse of minus the numerical Hessian of the log-likelihood
+    theta = np.r_[np.column_stack([beta, sigmas]).ravel(), weights[:-1]]
+    cov = np.linalg.inv(-numerical_hessian(theta, X, y, w, 3))
+    per = np.sqrt(cov[:12, :12].diagonal().reshape(3, 4))
+    summary = model.summary
+    np.testing.assert_allclose(summary.interceptStandardErrors, per[:, 0], rtol=1e-3)
+    np.testing.assert_allclose(summary.coefficientStandardErrors, per[:, 1:3], rtol=1e-3)
+    np.testing.assert_allclose(summary.sigmaStandardErrors, per[:, 3], rtol=1e-3)
+    last = np.sqrt(cov[12:, 12:].sum())
+    np.testing.assert_allclose(
+        summary.weightStandardErrors, [*np.sqrt(cov[12:, 12:].diagonal()), last], rtol=1e-3
+    )
+    assert "component 2: weight" in summary.table() and "intercept" in summary.table()
 
 
 def test_the_default_starts_find_the_planted_regimes_and_the_model_saves(data, tmp_path):

@@ -74,3 +74,32 @@ def planted(design: str, n: int = 600, seed: int = 0):
         np.full(k, 1.0 / k), beta + 0.2 * rng.normal(size=beta.shape) * np.abs(beta), sigma * 2
     )
     return np.column_stack([y, x]), X, y, w, start
+
+
+def log_likelihood(theta, X, y, w, k):
+    """The weighted log-likelihood at θ = (β_1, σ_1, …, β_K, σ_K, π_1, …, π_{K−1}),
+    from the reference's per-row responsibilities."""
+    q = X.shape[1]
+    blocks = theta[: k * (q + 1)].reshape(k, q + 1)
+    weights = np.r_[theta[k * (q + 1) :], 1.0 - theta[k * (q + 1) :].sum()]
+    _, row = responsibilities(X, y, weights, blocks[:, :q], blocks[:, q])
+    return w @ row
+
+
+def numerical_hessian(theta, X, y, w, k):
+    """Central second differences of the log-likelihood at θ."""
+    P = len(theta)
+    h = 1e-4 * np.maximum(np.abs(theta), 0.1)
+    numeric = np.empty((P, P))
+
+    def at(i, j, a, b):
+        t = theta.copy()
+        t[i] += a * h[i]
+        t[j] += b * h[j]
+        return log_likelihood(t, X, y, w, k)
+
+    for i in range(P):
+        for j in range(i, P):
+            second = at(i, j, 1, 1) - at(i, j, 1, -1) - at(i, j, -1, 1) + at(i, j, -1, -1)
+            numeric[i, j] = numeric[j, i] = second / (4 * h[i] * h[j])
+    return numeric

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spark_em.kernels import mixreg
-from tests.helpers.mixreg_reference import em, planted
+from tests.helpers.mixreg_reference import em, numerical_hessian, planted
 
 
 def kernel_em(values, w, start, iterations, cuts=(0, 211, 457)):
@@ -67,3 +67,20 @@ def test_random_partitions_do_not_depend_on_blocking():
     np.testing.assert_allclose(whole.resp, parts.resp, rtol=1e-13)
     a, b = mixreg.update(whole, True), mixreg.update(parts, True)
     np.testing.assert_allclose(a.coefficients, b.coefficients, rtol=1e-10)
+
+
+def test_the_observed_information_is_minus_the_numerical_hessian():
+    values, X, y, w, start = planted("separated", n=150, seed=2)
+    mixture, _ = kernel_em(values, w, start, 30, cuts=(0, 60))
+    K, q = mixture.coefficients.shape
+    got = mixreg.add_information(
+        mixreg.information_stats(values[:60], mixreg.Shipped(mixture, True), w[:60]),
+        mixreg.information_stats(values[60:], mixreg.Shipped(mixture, True), w[60:]),
+    )
+    theta = np.r_[
+        np.column_stack([mixture.coefficients, mixture.sigmas]).ravel(), mixture.weights[:-1]
+    ]
+    P = len(theta)
+    assert got.shape == (P, P) == (mixreg.n_params(K, q),) * 2
+    numeric = numerical_hessian(theta, X, y, w, K)
+    np.testing.assert_allclose(got, -numeric, rtol=1e-4, atol=1e-4 * np.abs(numeric).max())
