@@ -298,7 +298,7 @@ class MixtureOfRegressions(
                     self.getTol(),
                     self.getMaxIter(),
                 )
-            n = float(ops.summarize(data.blocks).total_weight)
+            n = float(ops.summarize(data.blocks).n_effective)
             errors, problem = None, "standard errors are not given for a ridge fit (regParam > 0)"
             if reg == 0:
                 J = mixreg_model.information(data.blocks, run.mixture, intercept)
