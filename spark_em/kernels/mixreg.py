@@ -84,7 +84,11 @@ def posterior(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(2): each row's posteriors r (n × K) and log-likelihood logsumexp_k f(i,k) (n)."""
     X, y, _ = design(values, shipped.intercept, weights)
-    f = log_joint(X, y, shipped.mixture)
+    return _posterior(X, y, shipped.mixture)
+
+
+def _posterior(X: np.ndarray, y: np.ndarray, mixture: RegressionMixture):
+    f = log_joint(X, y, mixture)
     row_ll = logsumexp(f, axis=1)
     return np.exp(f - row_ll[:, None]), row_ll
 
@@ -114,9 +118,7 @@ def _stats(
 def block_stats(values: np.ndarray, shipped: Shipped, weights: np.ndarray | None = None):
     """(2) and (4)'s sums for one block under the shipped mixture."""
     X, y, w = design(values, shipped.intercept, weights)
-    f = log_joint(X, y, shipped.mixture)
-    row_ll = logsumexp(f, axis=1)
-    resp = np.exp(f - row_ll[:, None])
+    resp, row_ll = _posterior(X, y, shipped.mixture)
     return _stats(X, y, w, resp, float(w[w > 0] @ row_ll[w > 0]))
 
 
@@ -240,8 +242,7 @@ def information_stats(values: np.ndarray, shipped: Shipped, weights: np.ndarray 
     n, q = X.shape
     K = len(p)
     P = n_params(K, q)
-    f = log_joint(X, y, shipped.mixture)
-    resp = np.exp(f - logsumexp(f, axis=1)[:, None])
+    resp, _ = _posterior(X, y, shipped.mixture)
     hessian = np.zeros((P, P))
     total = np.zeros((n, P))  # ∇ℓ per row
     outer = np.zeros((P, P))  # Σ w Σ_k r_k g_k g_kᵀ

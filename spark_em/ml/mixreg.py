@@ -35,6 +35,7 @@ from spark_em.ml.params import (
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
 from spark_em.ml.summary import TrainingSummary, warn_unconverged
 from spark_em.ml.tracking import Tracked
+from spark_em.models import codec
 from spark_em.models import mixreg as mixreg_model
 
 
@@ -317,7 +318,7 @@ class MixtureOfRegressions(
             numRows=n,
             featureNames=list(data.feature_names),
             fitIntercept=intercept,
-            estimates={name: np.asarray(v).tolist() for name, v in run.mixture._asdict().items()},
+            estimates=codec.encode_mixreg(run.mixture),
             standardErrors=None
             if errors is None
             else {name: np.asarray(v).tolist() for name, v in errors.items()},
@@ -611,14 +612,7 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> MixtureOfRegressionsModel:
         try:
-            mixture = RegressionMixture(
-                **{name: np.asarray(arrays[name], float) for name in RegressionMixture._fields}
-            )
-            k = len(mixture.weights)
-            if mixture.coefficients.ndim != 2 or mixture.coefficients.shape[0] != k:
-                raise ValueError("coefficients must be k × q")
-            if mixture.sigmas.shape != (k,) or not np.all(mixture.sigmas > 0):
-                raise ValueError("sigmas must be k numbers > 0")
+            mixture = codec.decode_mixreg(arrays)
             intercept = bool(extra["intercept"])
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from spark_em.kernels import gaussian, masked
+from spark_em.kernels import gaussian, masked, mixreg
+
+
+def _lists(record) -> dict:
+    """A record of arrays as JSON lists, field by field."""
+    return {name: np.asarray(value).tolist() for name, value in record._asdict().items()}
 
 
 def encode_gaussian(mixture: gaussian.Mixture) -> dict:
@@ -33,7 +38,26 @@ def decode_gaussian(saved: dict, definite: bool = True) -> gaussian.Mixture:
 
 
 def encode_masked(mixture: masked.SphericalMixture) -> dict:
-    return {name: np.asarray(value).tolist() for name, value in mixture._asdict().items()}
+    return _lists(mixture)
+
+
+def encode_mixreg(mixture: mixreg.RegressionMixture) -> dict:
+    return _lists(mixture)
+
+
+def decode_mixreg(saved: dict) -> mixreg.RegressionMixture:
+    mixture = mixreg.RegressionMixture(
+        **{
+            name: np.array(saved[name], dtype=np.float64)
+            for name in mixreg.RegressionMixture._fields
+        }
+    )
+    k = len(mixture.weights)
+    if mixture.coefficients.ndim != 2 or mixture.coefficients.shape[0] != k:
+        raise ValueError("coefficients must be k × q")
+    if mixture.sigmas.shape != (k,) or not np.all(mixture.sigmas > 0):
+        raise ValueError("sigmas must be k numbers > 0")
+    return mixture
 
 
 def decode_masked(saved: dict) -> masked.SphericalMixture:

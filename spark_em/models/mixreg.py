@@ -18,7 +18,7 @@ from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL, Family, relative
 from spark_em.errors import InputError
 from spark_em.kernels import mixreg
 from spark_em.kernels.mixreg import RegressionMixture
-from spark_em.models import selection
+from spark_em.models import codec, selection
 from spark_em.models.fitting import Run, Start, fit_starts
 
 NAME = "mixreg"
@@ -38,16 +38,6 @@ class MixRegRun(Run):
         return self.objective
 
 
-def _encode(mixture: RegressionMixture) -> dict:
-    return {name: np.asarray(value).tolist() for name, value in mixture._asdict().items()}
-
-
-def _decode(saved: dict) -> RegressionMixture:
-    return RegressionMixture(
-        **{name: np.array(saved[name], dtype=np.float64) for name in RegressionMixture._fields}
-    )
-
-
 def family(intercept: bool, reg_param: float = 0.0, tol: float = DEFAULT_TOL) -> Family:
     """EM for the mixture of regressions as the loop runs it: the relative rule on the
     log-likelihood."""
@@ -62,8 +52,8 @@ def family(intercept: bool, reg_param: float = 0.0, tol: float = DEFAULT_TOL) ->
         converged=relative_rule(tol),
         add=mixreg.add,
         ship=lambda mixture: mixreg.Shipped(mixture, intercept),
-        encode=_encode,
-        decode=_decode,
+        encode=codec.encode_mixreg,
+        decode=codec.decode_mixreg,
     )
 
 
