@@ -79,13 +79,14 @@ def digits(got, want):
 # Digits of the estimates LAPACK's Householder QR reaches on each set (bounded by
 # cond·ε and, where the residuals are large, by cond²·ε·‖r‖/(‖A‖‖W‖)), and of the rest.
 # Filip (cond ≈ 5e9 with its columns scaled) keeps 6.4 to 6.9 digits depending on the order in
-# which the CPU's BLAS sums: the bound is the guaranteed part.
+# which the CPU's BLAS sums: the bound is the guaranteed part. Wampler3 (cond 6.4e6, large
+# residuals) keeps 8.8 digits by geqrf and 9.1 by geqrt: rounding, inside the same bound.
 NIST_ESTIMATE_DIGITS = {
     "Filip": 6.0,
     "Pontius": 11,
     "Wampler1": 8.5,
     "Wampler2": 12,
-    "Wampler3": 9,
+    "Wampler3": 8.5,
     "Wampler4": 7,
     "Wampler5": 5,
     "NoInt1": 14,
