@@ -125,7 +125,7 @@ def test_a_killed_executor_changes_nothing(spark, cluster, netflix_dir, tmp_path
         "--k",
         "12",
         "--seeds",
-        "0-2",
+        "0-1",
         "--partitions",
         "4",
     ]
