@@ -9,6 +9,9 @@ deviations 0.5, 1, 1.5), cached as regression blocks.
 - ``iteration``: seconds per EM iteration of ``models.mixreg`` (the difference of a 15- and a
   5-iteration run from the same start, over 10) against one ``qr`` least-squares fit over the
   same cached rows (median of 3), and their ratio. Target: ≤ 2.
+- ``kernel``: milliseconds per 12,500-row block on the driver with BLAS on one thread, as
+  Spark's Python workers run it (median of 30): the E-step and K triangles of
+  ``kernels.mixreg.block_stats`` against ``kernels.wols.qr_stats``'s one triangle.
 - ``recovery`` (on ``--recovery-rows`` rows): ``MixtureOfRegressions(k=3, nInit=3)`` from its
   default starts, its wall seconds and iterations, the largest error of the coefficients
   against the planted ones (components matched by intercept), and the adjusted Rand index of
@@ -118,6 +121,29 @@ def iteration_figures(spark, n: int) -> dict:
     }
 
 
+def kernel_figures(block_rows: int = 12_500) -> dict:
+    from spark_em.kernels import mixreg
+    from spark_em.kernels.wols import qr_stats
+
+    rng = np.random.default_rng(0)
+    values = np.column_stack([rng.normal(size=block_rows), rng.normal(size=(block_rows, FEATURES))])
+    beta = planted_beta()
+    shipped = mixreg.Shipped(
+        mixreg.RegressionMixture(np.array(WEIGHTS), beta, np.array(SIGMAS)), True
+    )
+
+    def median_ms(fn, repeats=30):
+        fn()
+        return 1e3 * statistics.median(timed(fn)[0] for _ in range(repeats))
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # OMP_NUM_THREADS is the task's cores in Spark's workers
+        em = median_ms(lambda: mixreg.block_stats(values, shipped))
+        qr = median_ms(lambda: qr_stats(values, True))
+    return {"block_rows": block_rows, "em_block_ms": em, "qr_block_ms": qr, "ratio": em / qr}
+
+
 def recovery_figures(spark, n: int) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
@@ -150,6 +176,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     spark = session()
     result = {
+        "kernel": kernel_figures(),
         "iteration": iteration_figures(spark, args.rows),
         "recovery": recovery_figures(spark, args.recovery_rows),
     }

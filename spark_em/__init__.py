@@ -96,6 +96,7 @@ _PUBLIC = {
     "blobs": _synthetic,
     "prize_triples": _synthetic,
     "wols_experiment": _synthetic,
+    "mixreg_experiment": _synthetic,
 }
 __all__ = sorted(_PUBLIC)
 

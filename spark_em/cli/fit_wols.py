@@ -3,6 +3,7 @@
     spark-submit jobs/fit_wols.py                       # the 1,000,000-point experiment
     spark-submit jobs/fit_wols.py --input data.csv --label y --weight w --features x1,x2 \\
         --cov-type HC3 --out DIR
+    spark-submit jobs/fit_wols.py --mixture 2 --out DIR  # a mixture of two regressions
 
 With no --input the experiment's data are generated on the executors (x ~ U(−4, 4),
 y = 1.0·x − 4.0 + ε with ε ~ N(0, 0.5²), weight |1/x|), fitted with the chosen solver and,
@@ -10,6 +11,11 @@ for comparison, a 1% sample is fitted on the driver. The qr solver (the default)
 coefficient table (estimate, standard error, t, p, confidence interval) on stderr. Metrics go
 to stdout as JSON and, with --out, to DIR/metrics.json beside DIR/model.json, DIR/fit.png and
 (gd) DIR/loss.png.
+
+With --mixture K the job fits a mixture of K linear regressions by EM (the best of --n-init
+starts) and prints one coefficient table per component, with standard errors from the observed
+information; with no --input its data are two regimes (x ~ U(−4, 4), y = 1.0·x − 4.0 or
+−0.5·x + 1.0 with probability ½ each, + ε ~ N(0, 0.5²)), every row weighing 1.
 """
 
 from __future__ import annotations
@@ -29,14 +35,21 @@ from spark_em.cli.common import (
 )
 from spark_em.cli.outputs import check_checkpoint, check_out_dir, kept, output_dir
 from spark_em.cli.plots import loss_plot, regression_plot
-from spark_em.engine.loop import DEFAULT_MAX_ITER
-from spark_em.engine.ops import sample_rows
+from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL
+from spark_em.engine.ops import sample_rows, summarize
 from spark_em.engine.session import get_spark
 from spark_em.errors import InputError
-from spark_em.io.synthetic import EXPERIMENT_ROWS, wols_experiment
+from spark_em.io.synthetic import (
+    EXPERIMENT_ROWS,
+    TWO_REGIMES,
+    mixreg_experiment,
+    wols_experiment,
+)
 from spark_em.io.table import read_table
+from spark_em.kernels import mixreg as kernel
+from spark_em.models import codec, wols_inference
+from spark_em.models import mixreg as mixreg_model
 from spark_em.models import wols as wols_model
-from spark_em.models import wols_inference
 from spark_em.models.wols import GD_STOPS, GD_TOL, SOLVERS
 from spark_em.models.wols_inference import COV_TYPES
 
@@ -63,12 +76,33 @@ def build_parser() -> argparse.ArgumentParser:
         default="qr",
         help="qr (default: one pass, accurate, with the inference), normal, newton or gd",
     )
+    ap.add_argument(
+        "--mixture",
+        type=int,
+        metavar="K",
+        help="fit a mixture of K linear regressions by EM instead of one (qr's inference "
+        "from the observed information; --solver, --cov-type and --checkpoint do not apply)",
+    )
+    ap.add_argument(
+        "--n-init",
+        type=int,
+        default=5,
+        help="--mixture: EM starts (seeds --seed, --seed + 1, ...), the best kept (default 5)",
+    )
+    ap.add_argument(
+        "--init",
+        choices=mixreg_model.INIT_MODES,
+        default="random",
+        help="--mixture: each start from a random partition of the rows (default) or from the "
+        "K-means clusters of (label, features)",
+    )
     ap.add_argument("--no-intercept", action="store_true", help="fit through the origin")
     ap.add_argument(
         "--reg-param",
         type=float,
         default=0.0,
-        help="qr: ridge λ, minimising Σw e² + λ·Σw·||β||² (intercept free)",
+        help="qr and --mixture: ridge λ, minimising Σw e² + λ·Σw·||β||² (intercept free; "
+        "per component: Σw r e² + λ·Σw r·||β||²)",
     )
     ap.add_argument(
         "--cov-type",
@@ -80,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--alpha",
         type=float,
         default=0.05,
-        help="qr: confidence intervals at 1 - alpha (default 0.05)",
+        help="qr and --mixture: confidence intervals at 1 - alpha (default 0.05)",
     )
     ap.add_argument(
         "--step",
@@ -95,15 +129,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="gd: 'gradient' (||grad|| <= tol * its first value, tol 1e-9) or "
         "'classic' (||W_new - W_old||^2 < tol, tol 1e-5)",
     )
-    ap.add_argument("--tol", type=float, help="gd: the stopping rule's tolerance")
     ap.add_argument(
-        "--max-iter", type=int, default=DEFAULT_MAX_ITER, help="gd: iteration cap (default 1000)"
+        "--tol",
+        type=float,
+        help="gd: the stopping rule's tolerance; --mixture: the log-likelihood's relative "
+        "change at which EM stops (default 1e-6)",
+    )
+    ap.add_argument(
+        "--max-iter",
+        type=int,
+        default=DEFAULT_MAX_ITER,
+        help="gd, and --mixture per start: iteration cap (default 1000)",
     )
     ap.add_argument(
         "--rows", type=int, default=EXPERIMENT_ROWS, help="built-in data: number of points"
     )
     ap.add_argument("--noise-sd", type=float, default=0.5, help="built-in data: σ of ε")
-    ap.add_argument("--seed", type=int, default=0, help="built-in data and the 1%% sample")
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="built-in data, the 1%% sample and (--mixture) the first start",
+    )
     add_session_options(ap)
     ap.add_argument("--partitions", type=int, help="partitions (default: Spark's parallelism)")
     ap.add_argument(
@@ -130,7 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 FLAGS = flags_of(
-    build_parser(), fmt="--format", num_partitions="--partitions", fit_intercept="--no-intercept"
+    build_parser(),
+    fmt="--format",
+    num_partitions="--partitions",
+    fit_intercept="--no-intercept",
+    k="--mixture",
 )
 
 
@@ -141,6 +192,22 @@ def parse_args(argv):
             "--checkpoint and --resume are for --solver gd (newton and normal take "
             "one or two passes)"
         )
+    if args.mixture is not None:
+        if (
+            args.solver != "qr"
+            or args.cov_type != "nonrobust"
+            or args.checkpoint
+            or args.step != "auto"
+            or args.stop != "gradient"
+        ):
+            raise InputError(
+                "--mixture fits by EM with the observed information's standard errors: "
+                "--solver, --cov-type, --step, --stop and --checkpoint do not apply"
+            )
+        if args.mixture < 1 or args.n_init < 1:
+            raise InputError("--mixture and --n-init must be >= 1")
+    elif args.n_init != 5 or args.init != "random":
+        raise InputError("--n-init and --init are for --mixture K")
     if args.resume and not args.checkpoint:
         raise InputError("--resume needs --checkpoint DIR")
     if args.step != "auto":
@@ -189,7 +256,8 @@ def main(argv=None):
             )
         described = {"input": args.input}
     else:
-        data = wols_experiment(
+        experiment = wols_experiment if args.mixture is None else mixreg_experiment
+        data = experiment(
             spark,
             args.rows,
             noise_sd=args.noise_sd,
@@ -197,12 +265,22 @@ def main(argv=None):
             num_partitions=args.partitions,
             backend=args.backend,
         )
-        described = {
-            "input": "classic: x ~ U(-4, 4), y = 1.0 x - 4.0 + N(0, sd^2), weight |1/x|",
-            "noise_sd": args.noise_sd,
-            "true_intercept": -4.0,
-            "true_coefficients": [1.0],
-        }
+        described = {"noise_sd": args.noise_sd}
+        if args.mixture is None:
+            described.update(
+                input="classic: x ~ U(-4, 4), y = 1.0 x - 4.0 + N(0, sd^2), weight |1/x|",
+                true_intercept=-4.0,
+                true_coefficients=[1.0],
+            )
+        else:
+            described.update(
+                input="two regimes: x ~ U(-4, 4), y = 1.0 x - 4.0 or -0.5 x + 1.0 "
+                "(probability 1/2 each) + N(0, sd^2), every row weighing 1",
+                true_intercepts=[line[1] for line in TWO_REGIMES],
+                true_coefficients=[[line[0]] for line in TWO_REGIMES],
+            )
+    if args.mixture is not None:
+        return fit_mixture(args, spark, data, described, start, keep)
     checkpoint = None
     if args.checkpoint:
         # the rule, its effective tol and the intercept: a checkpoint resumes only the same fit
@@ -295,6 +373,89 @@ def main(argv=None):
                     result.loss_history,
                     work / "loss.png",
                     f"Gradient descent, step {result.step:.4g}",
+                )
+    print(json.dumps(metrics, indent=2, allow_nan=False))
+
+
+def fit_mixture(args, spark, data, described: dict, start: float, keep) -> None:
+    """--mixture K: EM from --n-init starts, the standard errors, the tables on stderr, the
+    metrics on stdout and in --out with the model and (one feature) the fitted lines."""
+    intercept = not args.no_intercept
+    first = args.seed
+    run = mixreg_model.fit(
+        data.blocks,
+        args.mixture,
+        range(first, first + args.n_init),
+        intercept,
+        args.reg_param,
+        DEFAULT_TOL if args.tol is None else args.tol,
+        args.max_iter,
+        args.init,
+    )
+    errors, problem = mixreg_model.inference(data.blocks, run.mixture, intercept, args.reg_param)
+    n = float(summarize(data.blocks).n_effective)
+    names = (["intercept"] if intercept else []) + list(data.feature_names)
+    estimates = codec.encode_mixreg(run.mixture)
+    k, q = run.mixture.coefficients.shape
+    metrics = dict(
+        model="mixture of linear regressions",
+        k=k,
+        log_likelihood=run.log_likelihood,
+        n_iter=run.n_iter,
+        converged=run.converged,
+        bic=kernel.bic(run.log_likelihood, k, q, n),
+        aic=kernel.aic(run.log_likelihood, k, q),
+        **described,
+        features=data.feature_names,
+        terms=names,
+        n_rows=data.n_rows,
+        dropped_rows=data.dropped,
+        weight_sum=n,
+        weights=estimates["weights"],
+        coefficients=estimates["coefficients"],
+        sigmas=estimates["sigmas"],
+        standard_errors=errors,
+        inference_problem=problem,
+        alpha=args.alpha,
+        reg_param=args.reg_param,
+        init=args.init,
+        n_init=args.n_init,
+    )
+    if errors is not None:
+        say(mixreg_model.table(estimates, errors, names, args.alpha))
+        metrics.update(mixreg_model.z_tests(estimates, errors, args.alpha))
+    else:
+        say(f"note: {problem}")
+    metrics["seconds"] = round(time.perf_counter() - start, 3)
+    if args.out:
+        with output_dir(spark, args.out, args.overwrite, keep) as output:
+            work = output.local
+            write_json(work / "metrics.json", metrics)
+            write_json(
+                work / "model.json",
+                {
+                    "model": "mixreg",
+                    "intercept": intercept,
+                    "features": data.feature_names,
+                    **estimates,
+                },
+            )
+            if len(data.feature_names) == 1:
+                points = sample_rows(data.blocks, 5000, data.n_rows, args.seed)[:, [1, 0]]
+                lines = {  # (intercept, slope)
+                    f"component {j} (weight {estimates['weights'][j]:.3f})": (
+                        (b[0], b[1]) if intercept else (0.0, b[0])
+                    )
+                    for j, b in enumerate(estimates["coefficients"])
+                }
+                if not args.input:
+                    for j, (slope, level) in enumerate(TWO_REGIMES):
+                        lines[f"true line {j}"] = (level, slope)
+                regression_plot(
+                    points,
+                    lines,
+                    work / "fit.png",
+                    f"Mixture of {k} regressions, {data.n_rows:,} points",
                 )
     print(json.dumps(metrics, indent=2, allow_nan=False))
 

@@ -7,6 +7,7 @@ one line on stderr which picture it left out.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import sys
 from pathlib import Path
 
@@ -99,7 +100,9 @@ def regression_plot(
         points[:, 0], points[:, 1], s=3, alpha=0.3, color="0.5", label="sample of the points"
     )
     xs = np.linspace(points[:, 0].min(), points[:, 0].max(), 2) if len(points) else np.array([0, 1])
-    for (label, (intercept, slope)), style in zip(lines.items(), ["-", "--", ":", "-."]):
+    for (label, (intercept, slope)), style in zip(
+        lines.items(), itertools.cycle(["-", "--", ":", "-."])
+    ):
         ax.plot(
             xs,
             intercept + slope * xs,

@@ -500,6 +500,13 @@ EXPERIMENT_ROWS = 1_000_000
 EXPERIMENT_CHUNK_ROWS = 100_000
 
 
+def _chunk_x(start: int, n_rows: int, seed: int, low: float, high: float):
+    """The generator of the experiments' chunk of rows from ``start`` and its x ~ U(low,
+    high)."""
+    rng = np.random.default_rng([seed, start // EXPERIMENT_CHUNK_ROWS])
+    return rng, rng.uniform(low, high, size=min(EXPERIMENT_CHUNK_ROWS, n_rows - start))
+
+
 def wols_experiment(
     spark,
     n_rows: int = EXPERIMENT_ROWS,
@@ -554,12 +561,82 @@ def wols_experiment(
     starts = list(range(0, n_rows, EXPERIMENT_CHUNK_ROWS))
 
     def make(start: int) -> list[Block]:
-        rows = min(EXPERIMENT_CHUNK_ROWS, n_rows - start)
-        rng = np.random.default_rng([seed, start // EXPERIMENT_CHUNK_ROWS])
-        x = rng.uniform(low, high, size=rows)
+        rng, x = _chunk_x(start, n_rows, seed, low, high)
         while np.any(x == 0):
             x[x == 0] = rng.uniform(low, high, size=int(np.sum(x == 0)))
-        y = slope * x + intercept + rng.normal(0.0, noise_sd, size=rows)
+        y = slope * x + intercept + rng.normal(0.0, noise_sd, size=len(x))
         return [Block(start, np.column_stack([y, x]), np.abs(1.0 / x))]
+
+    return RegressionData(generated(spark, starts, make, num_partitions, backend), ["x"], n_rows)
+
+
+TWO_REGIMES = ((1.0, -4.0), (-0.5, 1.0))  # (slope, intercept) of each regime
+
+
+def mixreg_experiment(
+    spark,
+    n_rows: int = EXPERIMENT_ROWS,
+    lines: tuple[tuple[float, float], ...] = TWO_REGIMES,
+    weights: tuple[float, ...] | None = None,
+    noise_sd: float = 0.5,
+    low: float = -4.0,
+    high: float = 4.0,
+    seed: int = 0,
+    num_partitions: int | None = None,
+    backend: str | None = None,
+) -> RegressionData:
+    """Points from several regimes, the mixture of regressions' experiment: x ~ U(low, high),
+    a regime k drawn with probability ``weights[k]`` (equal by default), and
+    y = slope_k·x + intercept_k + ε with ε ~ N(0, noise_sd²). Every row weighs 1. Chunks of
+    rows have their own seeded generators, so the data are the same for any number of
+    partitions.
+
+    Parameters
+    ----------
+    spark : SparkSession or SparkContext
+        The session (classic or Spark Connect), or a classic session's context.
+    n_rows : int, default 1000000
+        The points.
+    lines : tuple of (slope, intercept), default ((1.0, -4.0), (-0.5, 1.0))
+        Each regime's line.
+    weights : tuple of float, optional
+        Each regime's probability (they are normalised); equal by default.
+    noise_sd : float, default 0.5
+        The standard deviation of ε in every regime.
+    low, high : float, default -4.0, 4.0
+        The range x is drawn from.
+    seed : int, default 0
+        The generators' seed.
+    num_partitions : int, optional
+        How many partitions; by default the cluster's parallelism (at most one per chunk
+        of 100,000 rows).
+    backend : {"rdd", "dataframe"}, optional
+        Where the blocks live; by default what the session allows.
+
+    Returns
+    -------
+    RegressionData
+        Cached rows [y, x], ``feature_names`` ``["x"]`` and ``n_rows``;
+        ``models.mixreg.fit`` takes its ``blocks``.
+
+    Examples
+    --------
+    >>> from spark_em import get_spark, mixreg_experiment
+    >>> from spark_em.models import mixreg
+    >>> data = mixreg_experiment(get_spark(), n_rows=100_000)
+    >>> mixreg.fit(data.blocks, 2, range(3)).mixture.coefficients  # near the two lines
+    """
+    slopes, intercepts = (np.asarray(v, dtype=np.float64) for v in zip(*lines))
+    p = np.full(len(slopes), 1.0) if weights is None else np.asarray(weights, dtype=np.float64)
+    if len(p) != len(slopes) or not np.all(p >= 0) or not p.sum() > 0:
+        raise InputError("weights must be one probability (>= 0) per line, not all 0")
+    p = p / p.sum()
+    starts = list(range(0, n_rows, EXPERIMENT_CHUNK_ROWS))
+
+    def make(start: int) -> list[Block]:
+        rng, x = _chunk_x(start, n_rows, seed, low, high)
+        regime = rng.choice(len(p), size=len(x), p=p)
+        y = slopes[regime] * x + intercepts[regime] + rng.normal(0.0, noise_sd, size=len(x))
+        return [Block(start, np.column_stack([y, x]))]
 
     return RegressionData(generated(spark, starts, make, num_partitions, backend), ["x"], n_rows)

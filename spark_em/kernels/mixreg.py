@@ -28,10 +28,10 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg
-from scipy.special import logsumexp
 
 from spark_em.kernels.arrays import record, row_uniforms
-from spark_em.kernels.wols import design, triangle
+from spark_em.kernels.kmeans import nearest
+from spark_em.kernels.wols import LABEL, design, row_weights, triangle
 
 SIGMA_FLOOR = 1e-3  # relative to the label's weighted standard deviation
 LOG_WEIGHT_EPS = 1e-300
@@ -67,59 +67,87 @@ class Shipped(NamedTuple):
     intercept: bool
 
 
-def log_joint(X: np.ndarray, y: np.ndarray, mixture: RegressionMixture) -> np.ndarray:
-    """(1): n × K."""
+def columns(values: np.ndarray, intercept: bool) -> np.ndarray:
+    """A block's [X | y]ᵀ, (q+1) × n, row by row: a leading row of ones when ``intercept``,
+    the features, the label last. The E-step and the triangles read it along rows."""
+    values = np.asarray(values, dtype=np.float64)
+    n, width = values.shape
+    q = width - 1 + int(intercept)
+    out = np.empty((q + 1, n))
+    if intercept:
+        out[0] = 1.0
+    out[int(intercept) : q] = values[:, 1:].T
+    out[q] = values[:, LABEL]
+    return out
+
+
+def log_joint(XyT: np.ndarray, mixture: RegressionMixture) -> np.ndarray:
+    """(1) from a block's ``columns``: K × n."""
     p, beta, sigma = (np.asarray(a, dtype=np.float64) for a in mixture)
-    residual = y[:, None] - X @ beta.T
+    q = XyT.shape[0] - 1
+    f = beta @ XyT[:q]
+    np.subtract(XyT[q], f, out=f)  # the residuals
+    f *= f
     var = sigma * sigma
-    return (
-        np.log(p + LOG_WEIGHT_EPS)[None, :]
-        - 0.5 * np.log(2.0 * np.pi * var)[None, :]
-        - residual * residual / (2.0 * var)[None, :]
-    )
+    f /= (-2.0 * var)[:, None]
+    f += (np.log(p + LOG_WEIGHT_EPS) - 0.5 * np.log(2.0 * np.pi * var))[:, None]
+    return f
 
 
 def posterior(
     values: np.ndarray, shipped: Shipped, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(2): each row's posteriors r (n × K) and log-likelihood logsumexp_k f(i,k) (n)."""
-    X, y, _ = design(values, shipped.intercept, weights)
-    return _posterior(X, y, shipped.mixture)
+    resp, row_ll = _posterior(columns(values, shipped.intercept), shipped.mixture)
+    return resp.T, row_ll
 
 
-def _posterior(X: np.ndarray, y: np.ndarray, mixture: RegressionMixture):
-    f = log_joint(X, y, mixture)
-    row_ll = logsumexp(f, axis=1)
-    return np.exp(f - row_ll[:, None]), row_ll
+def _posterior(XyT: np.ndarray, mixture: RegressionMixture) -> tuple[np.ndarray, np.ndarray]:
+    """(2) from a block's ``columns``: r (K × n) and each row's log-likelihood (n)."""
+    f = log_joint(XyT, mixture)
+    top = f.max(axis=0)
+    f -= top
+    np.exp(f, out=f)
+    total = f.sum(axis=0)
+    f /= total
+    return f, top + np.log(total)
 
 
-def _stats(
-    X: np.ndarray, y: np.ndarray, w: np.ndarray, resp: np.ndarray, log_likelihood: float
-) -> MixRegStats:
-    n, q = X.shape
-    K = resp.shape[1]
-    factors = np.empty((K, q + 1, q + 1))
-    weighted = w[:, None] * resp
+def _stats(XyT: np.ndarray, w: np.ndarray, resp: np.ndarray, log_likelihood: float) -> MixRegStats:
+    """(4)'s triangles and the sums beside them, from ``columns``, the row weights and the
+    responsibilities r (K × n)."""
+    q1, n = XyT.shape
+    K = resp.shape[0]
+    factors = np.empty((K, q1, q1))
+    weighted = resp * w
+    y, positive = XyT[q1 - 1], w > 0
+    if not positive.all():  # a row of weight 0 adds nothing, whatever its values
+        weighted[:, ~positive] = 0.0
+        y, w = y[positive], w[positive]
+    scaled = np.empty((q1, n))  # its transpose is Fortran-ordered: factored in place
     for k in range(K):
-        root = np.sqrt(weighted[:, k])
-        A = np.empty((q + 1, n))  # Aᵀ, row by row: A is then Fortran-ordered
-        A[:q] = X.T * root
-        A[q] = y * root
-        factors[k] = triangle(A.T)
+        np.multiply(XyT, np.sqrt(weighted[k]), out=scaled)
+        factors[k] = triangle(scaled.T)
     return MixRegStats(
         log_likelihood=float(log_likelihood),
         n_rows=n,
         label_sums=np.array([w.sum(), w @ y, w @ (y * y)]),
-        resp=weighted.sum(axis=0),
+        resp=weighted.sum(axis=1),
         factors=factors,
     )
 
 
 def block_stats(values: np.ndarray, shipped: Shipped, weights: np.ndarray | None = None):
     """(2) and (4)'s sums for one block under the shipped mixture."""
-    X, y, w = design(values, shipped.intercept, weights)
-    resp, row_ll = _posterior(X, y, shipped.mixture)
-    return _stats(X, y, w, resp, float(w[w > 0] @ row_ll[w > 0]))
+    XyT = columns(values, shipped.intercept)
+    w = row_weights(values, weights)
+    resp, row_ll = _posterior(XyT, shipped.mixture)
+    if weights is None:
+        log_likelihood = float(row_ll.sum())
+    else:
+        positive = w > 0  # a row of weight 0 adds nothing, even where its density is 0
+        log_likelihood = float(w[positive] @ row_ll[positive])
+    return _stats(XyT, w, resp, log_likelihood)
 
 
 def partition_stats(
@@ -132,12 +160,26 @@ def partition_stats(
     ``offset`` + local) goes to part ⌊K·u_i⌋ with u_i a hash of (seed, i), whatever the
     blocking. ``start`` is (K, seed, intercept)."""
     k, seed, intercept = start
-    X, y, w = design(values, intercept, weights)
-    rows = offset + np.arange(X.shape[0])
+    rows = offset + np.arange(np.shape(values)[0])
     part = np.minimum((row_uniforms(seed, START_DRAW, rows) * k).astype(np.int64), k - 1)
-    resp = np.zeros((X.shape[0], k))
-    resp[np.arange(X.shape[0]), part] = 1.0
-    return _stats(X, y, w, resp, 0.0)
+    return _parts_stats(values, part, k, intercept, weights)
+
+
+def assigned_stats(
+    values: np.ndarray, centres: np.ndarray, intercept: bool, weights: np.ndarray | None = None
+) -> MixRegStats:
+    """The sums of (4) with each row wholly in the part of its nearest centre (squared
+    Euclidean distance over the block's columns [y, x]; K × (1 + p) centres)."""
+    part, _ = nearest(np.asarray(values, dtype=np.float64), centres)
+    return _parts_stats(values, part, len(centres), intercept, weights)
+
+
+def _parts_stats(values, part: np.ndarray, k: int, intercept: bool, weights) -> MixRegStats:
+    XyT = columns(values, intercept)
+    n = XyT.shape[1]
+    resp = np.zeros((k, n))
+    resp[part, np.arange(n)] = 1.0
+    return _stats(XyT, row_weights(values, weights), resp, 0.0)
 
 
 def add(a: MixRegStats, b: MixRegStats) -> MixRegStats:
@@ -234,6 +276,17 @@ def n_params(k: int, q: int) -> int:
     return k * (q + 1) + k - 1
 
 
+def bic(log_likelihood: float, k: int, q: int, n: float) -> float:
+    """−2·LL + m·log n, m = ``n_params``, n the rows (or their weights' sum), as
+    scikit-learn's mixtures count it; lower is better."""
+    return -2.0 * log_likelihood + n_params(k, q) * float(np.log(n))
+
+
+def aic(log_likelihood: float, k: int, q: int) -> float:
+    """−2·LL + 2m; lower is better."""
+    return -2.0 * log_likelihood + 2.0 * n_params(k, q)
+
+
 def information_stats(values: np.ndarray, shipped: Shipped, weights: np.ndarray | None = None):
     """J's sum over a block's rows (P × P, P = ``n_params``) under the shipped mixture, in
     the order β_1, σ_1, …, β_K, σ_K, π_1, …, π_{K−1}."""
@@ -242,7 +295,7 @@ def information_stats(values: np.ndarray, shipped: Shipped, weights: np.ndarray 
     n, q = X.shape
     K = len(p)
     P = n_params(K, q)
-    resp, _ = _posterior(X, y, shipped.mixture)
+    resp = _posterior(columns(values, shipped.intercept), shipped.mixture)[0].T
     hessian = np.zeros((P, P))
     total = np.zeros((n, P))  # ∇ℓ per row
     outer = np.zeros((P, P))  # Σ w Σ_k r_k g_k g_kᵀ

@@ -31,6 +31,7 @@ from spark_em.ml.params import (
     given,
     gt,
     gt_eq,
+    in_array,
 )
 from spark_em.ml.persistence import DefaultParamsReadable, ParamsWritable
 from spark_em.ml.summary import TrainingSummary, warn_unconverged
@@ -79,9 +80,15 @@ class _MixtureOfRegressionsParams(
     nInit = Param(
         Params._dummy(),
         "nInit",
-        "starts from random partitions of the rows (seeds seed, seed+1, …); the best "
-        "log-likelihood is kept",
+        "starts (seeds seed, seed+1, …; see initMode); the best log-likelihood is kept",
         gt_eq("nInit", 1, TypeConverters.toInt),
+    )
+    initMode = Param(
+        Params._dummy(),
+        "initMode",
+        "where each start comes from: 'random' (a random partition of the rows) or 'kmeans' "
+        "(the K-means clusters of (label, features), k-means++ seeded)",
+        in_array("initMode", mixreg_model.INIT_MODES),
     )
     initialModel = Param(
         Params._dummy(),
@@ -108,6 +115,7 @@ class _MixtureOfRegressionsParams(
         self._setDefault(
             k=2,
             nInit=5,
+            initMode="random",
             maxIter=100,
             tol=1e-6,
             seed=0,
@@ -122,6 +130,10 @@ class _MixtureOfRegressionsParams(
     def getNInit(self) -> int:
         """Gets the value of nInit or its default value."""
         return self.getOrDefault(self.nInit)
+
+    def getInitMode(self) -> str:
+        """Gets the value of initMode or its default value."""
+        return self.getOrDefault(self.initMode)
 
     def getInitialModel(self) -> dict | None:
         """Gets the value of :py:attr:`initialModel`, or None when it is not set.
@@ -163,7 +175,7 @@ class MixtureOfRegressions(
     digits; σ_k is the weighted residual RMS, floored at 1e-3 times the label's standard
     deviation. A component that holds fewer effective rows than coefficients stops a start
     with one line naming it; the fit keeps the best of the ``nInit`` starts that succeed, each
-    from a random partition of the rows.
+    from a random partition of the rows or from K-means clusters (``initMode``).
 
     Parameters
     ----------
@@ -183,6 +195,11 @@ class MixtureOfRegressions(
         EM stops when the log-likelihood changes by at most ``tol`` relative to its value.
     nInit : int, default 5
         Starts (seeds seed, seed+1, …); the best log-likelihood is kept.
+    initMode : {"random", "kmeans"}, default "random"
+        Each start's M-step from a random partition of the rows (hashed on the row index, so
+        independent of the partitioning), or from K-means (k-means++ seeded) on the label
+        and features, each row wholly in its cluster. K-means works in the columns' own
+        units: scale features whose units differ much.
     seed : int, default 0
         Random seed of the first start.
     regParam : float, default 0.0
@@ -232,6 +249,7 @@ class MixtureOfRegressions(
         maxIter=100,
         tol=1e-6,
         nInit=5,
+        initMode="random",
         seed=0,
         regParam=0.0,
         initialModel=None,
@@ -248,6 +266,10 @@ class MixtureOfRegressions(
     def setNInit(self, value: int):
         """Sets the value of :py:attr:`nInit`."""
         return self._set(nInit=value)
+
+    def setInitMode(self, value: str):
+        """Sets the value of :py:attr:`initMode`."""
+        return self._set(initMode=value)
 
     def setInitialModel(self, value):
         """Sets the value of :py:attr:`initialModel`."""
@@ -298,16 +320,10 @@ class MixtureOfRegressions(
                     reg,
                     self.getTol(),
                     self.getMaxIter(),
+                    self.getInitMode(),
                 )
             n = float(ops.summarize(data.blocks).n_effective)
-            errors, problem = None, "standard errors are not given for a ridge fit (regParam > 0)"
-            if reg == 0:
-                J = mixreg_model.information(data.blocks, run.mixture, intercept)
-                k, q = run.mixture.coefficients.shape
-                try:
-                    errors, problem = mixreg.standard_errors(J, k, q), None
-                except ValueError as exc:
-                    problem = str(exc)
+            errors, problem = mixreg_model.inference(data.blocks, run.mixture, intercept, reg)
         finally:
             ops.release(data.blocks)
         summary = MixtureOfRegressionsSummary(
@@ -319,9 +335,7 @@ class MixtureOfRegressions(
             featureNames=list(data.feature_names),
             fitIntercept=intercept,
             estimates=codec.encode_mixreg(run.mixture),
-            standardErrors=None
-            if errors is None
-            else {name: np.asarray(v).tolist() for name, v in errors.items()},
+            standardErrors=errors,
             inferenceProblem=problem,
         )
         warn_unconverged(self, summary)
@@ -387,9 +401,6 @@ class MixtureOfRegressionsSummary(TrainingSummary):
             raise InputError(f"no standard errors: {self.inferenceProblem}")
         return np.asarray(self.standardErrors[name], dtype=np.float64)
 
-    def _estimates(self, name: str) -> np.ndarray:
-        return np.asarray(self.estimates[name], dtype=np.float64)
-
     @property
     def coefficientStandardErrors(self) -> np.ndarray:
         """The features' coefficients' standard errors (k × p)."""
@@ -417,14 +428,32 @@ class MixtureOfRegressionsSummary(TrainingSummary):
     def zValues(self) -> np.ndarray:
         """Each component's coefficient / standard error, the intercept first when there is
         one (k × q)."""
-        return self._estimates("coefficients") / self._errors("coefficients")
+        return np.asarray(self._tests()["z_values"])
 
     @property
     def pValues(self) -> np.ndarray:
         """Two-sided p-values of the z values (k × q), from the normal distribution."""
-        from scipy.stats import norm
+        return np.asarray(self._tests()["p_values"])
 
-        return 2.0 * norm.sf(np.abs(self.zValues))
+    def confidenceIntervals(self, alpha: float = 0.05) -> np.ndarray:
+        """Each coefficient's (1 − ``alpha``) interval, the intercept first when there is
+        one (k × q × 2: lower, upper).
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            1 − the intervals' coverage.
+
+        Returns
+        -------
+        numpy.ndarray
+            The intervals.
+        """
+        return np.asarray(self._tests(alpha)["confidence_intervals"])
+
+    def _tests(self, alpha: float = 0.05) -> dict:
+        self._errors("coefficients")  # an InputError when there are none
+        return mixreg_model.z_tests(self.estimates, self.standardErrors, alpha)
 
     def table(self, alpha: float = 0.05) -> str:
         """One table per component: coefficient, standard error, z, P>|z| and the
@@ -440,35 +469,9 @@ class MixtureOfRegressionsSummary(TrainingSummary):
         str
             The tables, for printing.
         """
-        from scipy.stats import norm
-
-        errors = self._errors("coefficients")
+        self._errors("coefficients")  # an InputError when there are none
         names = (["intercept"] if self.fitIntercept else []) + list(self.featureNames)
-        width = max(12, *(len(n) for n in names))
-        quantile = norm.isf(alpha / 2)
-        low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
-        lines = []
-        weights, sigmas = self._estimates("weights"), self._estimates("sigmas")
-        coefficients = self._estimates("coefficients")
-        for k in range(len(weights)):
-            lines.append(
-                f"component {k}: weight {weights[k]:.4g} "
-                f"({self.weightStandardErrors[k]:.3g}), sigma {sigmas[k]:.4g} "
-                f"({self.sigmaStandardErrors[k]:.3g})"
-            )
-            lines.append(
-                f"{'':{width}} {'coef':>11} {'std err':>11} {'z':>9} {'P>|z|':>8} "
-                f"{low:>11} {high:>11}"
-            )
-            for name, b, e, z, p in zip(
-                names, coefficients[k], errors[k], self.zValues[k], self.pValues[k]
-            ):
-                lines.append(
-                    f"{name:{width}} {b:11.4g} {e:11.4g} {z:9.3f} {p:8.3g} "
-                    f"{b - quantile * e:11.4g} {b + quantile * e:11.4g}"
-                )
-            lines.append("")
-        return "\n".join(lines).rstrip()
+        return mixreg_model.table(self.estimates, self.standardErrors, names, alpha)
 
 
 class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
@@ -533,21 +536,18 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
         """Each component's residual standard deviation σ_k (k)."""
         return self._mixture.sigmas
 
-    def _n_params(self) -> int:
-        k, q = self._mixture.coefficients.shape
-        return k * q + k + (k - 1)
-
     @property
     def bic(self) -> float:
         """BIC on the training data, as scikit-learn counts it: −2·LL + m·log n with m the
         free parameters (k·q coefficients, k sigmas, k − 1 weights) and n the rows (or the
         sum of their weights); lower is better."""
-        return -2.0 * self.summary.logLikelihood + self._n_params() * np.log(self.summary.numRows)
+        k, q = self._mixture.coefficients.shape
+        return mixreg.bic(self.summary.logLikelihood, k, q, self.summary.numRows)
 
     @property
     def aic(self) -> float:
         """AIC on the training data: −2·LL + 2m; lower is better."""
-        return -2.0 * self.summary.logLikelihood + 2.0 * self._n_params()
+        return mixreg.aic(self.summary.logLikelihood, *self._mixture.coefficients.shape)
 
     def predict(self, value) -> float:
         """The mixture's prediction Σ_k π_k x β_k for one row of features.

@@ -1,9 +1,10 @@
 """Mixtures of linear regressions fitted by EM on cached blocks.
 
 The kernels are in ``kernels.mixreg``; this module starts EM from random partitions of the
-rows (one pass: each part's weighted least squares), runs it through the loop until the
-relative rule, and keeps the best of several starts. A start whose M-step meets a component
-with fewer effective rows than coefficients is dropped, and named if every start is.
+rows or from K-means clusters (each part's weighted least squares), runs it through the loop
+until the relative rule, and keeps the best of several starts. A start whose M-step meets a
+component with fewer effective rows than coefficients is dropped, and named if every start
+is.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from spark_em.errors import InputError
 from spark_em.kernels import mixreg
 from spark_em.kernels.mixreg import RegressionMixture
 from spark_em.models import codec, selection
+from spark_em.models import kmeans as kmeans_model
 from spark_em.models.fitting import Run, Start, fit_starts
 
 NAME = "mixreg"
+INIT_MODES = ("random", "kmeans")  # random partitions of the rows; K-means clusters on (y, x)
 
 
 @dataclass(kw_only=True)
@@ -57,6 +60,20 @@ def family(intercept: bool, reg_param: float = 0.0, tol: float = DEFAULT_TOL) ->
     )
 
 
+def kmeans_start(
+    blocks, k: int, seed: int, intercept: bool, reg_param: float = 0.0
+) -> RegressionMixture:
+    """The M-step of the rows' K-means clusters on (y, x) (k-means++ from ``seed``, K-means
+    run to its rule), each row wholly in its cluster: K-means' passes and one more."""
+    centres = kmeans_model.fit(blocks, k, seed, init="kmeans++").params.means
+    stats = ops.reduce(
+        blocks,
+        lambda b: mixreg.assigned_stats(b.values, centres, intercept, b.weights),
+        mixreg.add,
+    )
+    return mixreg.update(stats, intercept, reg_param)
+
+
 def partition_start(
     blocks, k: int, seed: int, intercept: bool, reg_param: float = 0.0
 ) -> RegressionMixture:
@@ -70,6 +87,12 @@ def partition_start(
     return mixreg.update(stats, intercept, reg_param)
 
 
+def check_reg_param(reg_param: float) -> None:
+    """A ridge λ is a finite number >= 0."""
+    if not (np.isfinite(reg_param) and reg_param >= 0):
+        raise InputError(f"{{param}} must be a number >= 0, got {reg_param}", param="reg_param")
+
+
 def fit_from(
     blocks,
     start: RegressionMixture,
@@ -80,6 +103,7 @@ def fit_from(
     seed: int = 0,
 ) -> MixRegRun:
     """EM from ``start`` until the relative rule (or ``max_iter``)."""
+    check_reg_param(reg_param)
     k = len(start.weights)
     (run,) = fit_starts(
         blocks, family(intercept, reg_param, tol), [Start(k, seed)], [start], max_iter
@@ -95,10 +119,12 @@ def fit(
     reg_param: float = 0.0,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
+    init: str = "random",
 ) -> MixRegRun:
-    """The best (highest log-likelihood) of EM from a random partition for each seed; a start
-    that meets a degenerate component is dropped, and if every one does the last reason is
-    an ``InputError``.
+    """The best (highest log-likelihood) of EM from one start for each seed: a random
+    partition of the rows, or the K-means clusters of (y, x) (``init``); a start that meets a
+    degenerate component is dropped, and if every one does the last reason is an
+    ``InputError``.
 
     Parameters
     ----------
@@ -114,8 +140,13 @@ def fit(
         The ridge λ of every component's features.
     tol : float, default 1e-6
         The relative change of the log-likelihood at which EM stops.
-    max_iter : int, default 100
+    max_iter : int, default 1000
         At most this many iterations per start.
+    init : {"random", "kmeans"}, default "random"
+        Each start from a random partition of the rows (hashed on the row index), or from
+        K-means (k-means++ seeded) on the rows' label and features, each row wholly in its
+        cluster: the clusters are in the columns' own units, so scale features whose units
+        differ much.
 
     Returns
     -------
@@ -132,16 +163,151 @@ def fit(
     """
     if k < 1:
         raise InputError(f"{{param}} must be at least 1, got {k}", param="k")
+    if init not in INIT_MODES:
+        raise InputError(
+            f"{{param}} must be one of {', '.join(INIT_MODES)}, not {init!r}", param="init"
+        )
+    check_reg_param(reg_param)
+    starter = kmeans_start if init == "kmeans" else partition_start
     runs, problem = [], None
     for seed in seeds:
         try:
-            start = partition_start(blocks, k, seed, intercept, reg_param)
+            start = starter(blocks, k, seed, intercept, reg_param)
             runs.append(fit_from(blocks, start, intercept, reg_param, tol, max_iter, seed))
         except ValueError as exc:
             problem = str(exc)
     if not runs:
         raise InputError(f"no start of the mixture of regressions could be fitted: {problem}")
     return selection.best(runs)
+
+
+def inference(
+    blocks, mixture: RegressionMixture, intercept: bool = True, reg_param: float = 0.0
+) -> tuple[dict | None, str | None]:
+    """The standard errors of every parameter at ``mixture`` from the observed information
+    (one pass), as lists: ``weights`` (k), ``coefficients`` (k × q) and ``sigmas`` (k); or
+    None and why there are none (a ridge fit, or an information that is not positive
+    definite).
+
+    Parameters
+    ----------
+    blocks
+        The cached blocks the mixture was fitted on.
+    mixture : RegressionMixture
+        The fitted mixture.
+    intercept : bool, default True
+        Whether its coefficients start with the intercept.
+    reg_param : float, default 0
+        The fit's ridge λ: the likelihood's information does not describe a ridge fit.
+
+    Returns
+    -------
+    tuple
+        (standard errors or None, the reason there are none or None).
+
+    Examples
+    --------
+    >>> run = mixreg.fit(blocks, 2, range(5))
+    >>> errors, problem = mixreg.inference(blocks, run.mixture)
+    """
+    if reg_param > 0:
+        return None, "standard errors are not given for a ridge fit"
+    J = information(blocks, mixture, intercept)
+    k, q = mixture.coefficients.shape
+    try:
+        errors = mixreg.standard_errors(J, k, q)
+    except ValueError as exc:
+        return None, str(exc)
+    return {name: np.asarray(v).tolist() for name, v in errors.items()}, None
+
+
+def z_tests(estimates: dict, errors: dict, alpha: float = 0.05) -> dict:
+    """Each coefficient's z value, two-sided p-value (normal) and (1 − ``alpha``) interval.
+
+    Parameters
+    ----------
+    estimates, errors : dict
+        ``coefficients`` (k × q; ``codec.encode_mixreg``'s form) and their standard errors
+        (``inference``'s).
+    alpha : float, default 0.05
+        1 − the intervals' coverage.
+
+    Returns
+    -------
+    dict
+        ``z_values`` and ``p_values`` (k × q) and ``confidence_intervals`` (k × q × 2), as
+        lists.
+
+    Examples
+    --------
+    >>> mixreg.z_tests(codec.encode_mixreg(run.mixture), errors)["p_values"]
+    """
+    from scipy.stats import norm
+
+    coefficients = np.asarray(estimates["coefficients"], dtype=np.float64)
+    coefficient_errors = np.asarray(errors["coefficients"], dtype=np.float64)
+    z_values = coefficients / coefficient_errors
+    half = norm.isf(alpha / 2) * coefficient_errors
+    return {
+        "z_values": z_values.tolist(),
+        "p_values": (2.0 * norm.sf(np.abs(z_values))).tolist(),
+        "confidence_intervals": np.stack(
+            [coefficients - half, coefficients + half], axis=-1
+        ).tolist(),
+    }
+
+
+def table(estimates: dict, errors: dict, names: list[str], alpha: float = 0.05) -> str:
+    """One table per component: coefficient, standard error, z, P>|z| and the (1 − ``alpha``)
+    interval of each term, after the component's weight and σ with their errors.
+
+    Parameters
+    ----------
+    estimates, errors : dict
+        ``weights``, ``coefficients`` (k × q) and ``sigmas`` (``codec.encode_mixreg``'s form)
+        and their standard errors (``inference``'s).
+    names : list of str
+        The q terms' names (``intercept`` first when the fit has one).
+    alpha : float, default 0.05
+        1 − the intervals' coverage.
+
+    Returns
+    -------
+    str
+        The tables, for printing.
+
+    Examples
+    --------
+    >>> print(mixreg.table(codec.encode_mixreg(run.mixture), errors, ["intercept", "x"]))
+    """
+    weights, sigmas = np.asarray(estimates["weights"]), np.asarray(estimates["sigmas"])
+    coefficients = np.asarray(estimates["coefficients"], dtype=np.float64)
+    coefficient_errors = np.asarray(errors["coefficients"], dtype=np.float64)
+    tests = {name: np.asarray(v) for name, v in z_tests(estimates, errors, alpha).items()}
+    width = max(12, *(len(n) for n in names))
+    low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
+    lines = []
+    for k in range(len(weights)):
+        lines.append(
+            f"component {k}: weight {weights[k]:.4g} ({errors['weights'][k]:.3g}), "
+            f"sigma {sigmas[k]:.4g} ({errors['sigmas'][k]:.3g})"
+        )
+        lines.append(
+            f"{'':{width}} {'coef':>11} {'std err':>11} {'z':>9} {'P>|z|':>8} {low:>11} {high:>11}"
+        )
+        for name, b, e, z, p, (lo, hi) in zip(
+            names,
+            coefficients[k],
+            coefficient_errors[k],
+            tests["z_values"][k],
+            tests["p_values"][k],
+            tests["confidence_intervals"][k],
+        ):
+            lines.append(
+                f"{name:{width}} {b:11.4g} {e:11.4g} {z:9.3f} {p:8.3g} {lo:11.4g} {hi:11.4g}"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def information(blocks, mixture: RegressionMixture, intercept: bool = True) -> np.ndarray:

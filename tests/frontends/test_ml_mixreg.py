@@ -65,20 +65,42 @@ def test_a_given_start_reaches_the_textbook_fixed_point(data):
     np.testing.assert_allclose(
         summary.weightStandardErrors, [*np.sqrt(cov[12:, 12:].diagonal()), last], rtol=1e-3
     )
+    intervals = summary.confidenceIntervals(alpha=0.1)  # intercept first, ± z(0.95)·error
+    np.testing.assert_allclose(
+        intervals[..., 1] - intervals[..., 0], 2 * 1.6448536 * per[:, :3], rtol=1e-3
+    )
+    np.testing.assert_allclose(intervals.mean(axis=-1)[:, 1:], model.coefficients, rtol=1e-12)
     assert "component 2: weight" in summary.table() and "intercept" in summary.table()
 
 
-def test_the_default_starts_find_the_planted_regimes_and_the_model_saves(data, tmp_path):
+def test_the_default_starts_find_the_planted_regimes_in_a_pipeline_that_saves(data, tmp_path):
+    from pyspark.ml import Pipeline, PipelineModel
+    from pyspark.ml.feature import VectorAssembler
+
     df, X, y, w, _ = data
-    model = MixtureOfRegressions(k=3, weightCol="w", seed=1).fit(df)
+    flat = df.selectExpr("features[0] AS x1", "features[1] AS x2", "label", "w")
+    pipeline = Pipeline(
+        stages=[
+            VectorAssembler(inputCols=["x1", "x2"], outputCol="xv"),
+            MixtureOfRegressions(k=3, weightCol="w", seed=1, featuresCol="xv", initMode="kmeans"),
+        ]
+    )
+    fitted = pipeline.fit(flat)
+    model = fitted.stages[-1]
     planted_beta = np.array([[1.0, 2.0, -1.0], [-3.0, -1.0, 2.0], [6.0, 0.5, 0.5]])
     found = np.column_stack([model.intercepts, model.coefficients])
     order = np.argsort(found[:, 0])
     np.testing.assert_allclose(found[order], planted_beta[np.argsort(planted_beta[:, 0])], atol=0.2)
-    model.write().overwrite().save(str(tmp_path / "m"))
-    loaded = MixtureOfRegressionsModel.load(str(tmp_path / "m"))
+    fitted.write().overwrite().save(str(tmp_path / "pipe"))
+    again = PipelineModel.load(str(tmp_path / "pipe"))
+    loaded = again.stages[-1]
+    assert isinstance(loaded, MixtureOfRegressionsModel)
     for name in ("weights", "intercepts", "coefficients", "sigmas"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
-    unlabelled = df.drop("label")
-    out = loaded.transform(unlabelled)
-    assert out.columns == [*unlabelled.columns, "prediction", "componentPredictions"]
+    columns = ["prediction", "componentPredictions", "probability", "component"]
+    assert again.transform(flat).select(columns).collect() == (
+        fitted.transform(flat).select(columns).collect()
+    )
+    unlabelled = flat.drop("label")
+    out = again.transform(unlabelled)
+    assert out.columns == [*unlabelled.columns, "xv", "prediction", "componentPredictions"]

@@ -1,4 +1,4 @@
-"""The three estimators fitted, transformed, saved and loaded on one backend: the numbers to
+"""The estimators fitted, transformed, saved and loaded on one backend: the numbers to
 compare across backends and sessions."""
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def rows(df, columns):
 
 
 def ml_results(spark, backend: str, directory: str) -> dict:
-    """Fit the three estimators with ``backend``, transform, save, load and transform again
+    """Fit the estimators with ``backend``, transform, save, load and transform again
     with the loaded models: everything to compare across sessions and backends."""
     points_df, ratings_df, wols_df, odd = frames(spark)
     out = {"session": type(spark).__module__}
@@ -162,6 +162,31 @@ def ml_results(spark, backend: str, directory: str) -> dict:
         "odd": rows(wlr.transform(odd), ["prediction"]),
     }
 
+    # two regimes: a third of the labels reflected about 2
+    regimes = wols_df.selectExpr(
+        "id", "IF(id % 3 = 0, 4.0 - label, label) AS label", "weight", "features"
+    )
+    mr = ml.MixtureOfRegressions(k=2, weightCol="weight", seed=0, nInit=2, backend=backend).fit(
+        regimes
+    )
+    mr.save(f"{directory}/mr")
+    mr_loaded = ml.MixtureOfRegressionsModel.load(f"{directory}/mr")
+    mr_columns = ["prediction", "componentPredictions", "probability", "component"]
+    out["mr"] = {
+        "coefficients": mr.coefficients.tolist(),
+        "intercepts": mr.intercepts.tolist(),
+        "sigmas": mr.sigmas.tolist(),
+        "weights": mr.weights.tolist(),
+        "ll": mr.summary.logLikelihood,
+        "n_iter": mr.summary.numIter,
+        "errors": mr.summary.coefficientStandardErrors.tolist(),
+        "loaded": mr_loaded.coefficients.tolist(),
+        "schema": mr.transform(regimes).schema.simpleString(),
+        "points": rows(mr.transform(regimes), mr_columns),
+        "loaded_points": rows(mr_loaded.transform(regimes), mr_columns),
+        "odd": rows(mr.transform(odd), mr_columns[:2]),
+    }
+
     estimator = ml.WeightedLinearRegression(solver="gd", backend=backend)
     estimator.write().overwrite().save(f"{directory}/estimator")
     estimator.write().overwrite().save(f"{directory}/estimator")
@@ -202,3 +227,5 @@ def same_fit(a: dict, b: dict):
         assert r["mgm"]["loaded_variances"] == r["mgm"]["variances"]
         assert r["wlr"]["loaded_predictions"] == r["wlr"]["predictions"]
         assert r["wlr"]["loaded"] == [r["wlr"]["intercept"], *r["wlr"]["coefficients"]]
+        assert r["mr"]["loaded_points"] == r["mr"]["points"]
+        assert r["mr"]["loaded"] == r["mr"]["coefficients"]

@@ -36,14 +36,18 @@ def test_em_reaches_the_textbook_fixed_point(spark):
 
 
 def test_partitions_agree_and_the_planted_lines_are_found(spark):
-    values, _, _, w, _ = planted("separated", n=600, seed=4)
-    fits = []
+    values, _, _, w, start = planted("separated", n=600, seed=4)
+    fits, starts = [], []
     for partitions in (1, 3, 8):
         blocks = blocks_of(spark, values, w, partitions, block_rows=64)
-        try:
-            fits.append(mixreg_model.fit(blocks, 3, [0], max_iter=60))
+        try:  # the random start's partition hashes row indices: the same for any blocking
+            starts.append(mixreg_model.partition_start(blocks, 3, 0, True))
+            fits.append(mixreg_model.fit_from(blocks, start, max_iter=12))
         finally:
             ops.release(blocks)
+    for other in starts[1:]:
+        np.testing.assert_allclose(other.coefficients, starts[0].coefficients, rtol=1e-9)
+        np.testing.assert_allclose(other.sigmas, starts[0].sigmas, rtol=1e-9)
     for other in fits[1:]:
         np.testing.assert_allclose(
             other.mixture.coefficients, fits[0].mixture.coefficients, rtol=1e-7, atol=1e-9
@@ -62,3 +66,87 @@ def test_a_start_that_cannot_be_fitted_is_named(spark):
             mixreg_model.fit(blocks, 3, [0])
     finally:
         ops.release(blocks)
+
+
+def test_the_job_fits_a_users_file_with_the_observed_informations_errors(spark, tmp_path, capsys):
+    import json
+
+    from scipy.stats import norm
+
+    from spark_em import cli
+    from spark_em.cli import fit_wols
+    from tests.helpers.mixreg_reference import numerical_hessian
+
+    values, X, y, w, _ = planted("separated", n=400, seed=5)
+    path = tmp_path / "rows.csv"
+    np.savetxt(path, np.column_stack([values, w]), delimiter=",", header="y,x1,x2,w", comments="")
+    args = ["--input", str(path), "--features", "x1,x2", "--weight", "w", "--mixture", "3"]
+    out = tmp_path / "out"
+    assert (
+        cli.main_wrapper(
+            fit_wols.main,
+            [*args, "--seed", "1", "--n-init", "1", "--tol", "1e-12", "--out", str(out)],
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert json.loads(captured.out) == metrics
+    assert "component 2: weight" in captured.err and "P>|z|" in captured.err
+    assert metrics["converged"] and metrics["terms"] == ["intercept", "x1", "x2"]
+    beta, sigmas = np.array(metrics["coefficients"]), np.array(metrics["sigmas"])
+    weights = np.array(metrics["weights"])
+    # the standard errors: the inverse of minus a numerical Hessian at the reported optimum
+    theta = np.r_[np.column_stack([beta, sigmas]).ravel(), weights[:-1]]
+    cov = np.linalg.inv(-numerical_hessian(theta, X, y, w, 3))
+    per = np.sqrt(cov[:12, :12].diagonal().reshape(3, 4))
+    errors = metrics["standard_errors"]
+    np.testing.assert_allclose(errors["coefficients"], per[:, :3], rtol=1e-3)
+    np.testing.assert_allclose(errors["sigmas"], per[:, 3], rtol=1e-3)
+    half = norm.isf(0.025) * per[:, :3]
+    intervals = np.array(metrics["confidence_intervals"])
+    np.testing.assert_allclose(intervals[..., 0], beta - half, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(intervals[..., 1], beta + half, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(metrics["z_values"], beta / per[:, :3], rtol=1e-3)
+    p_values = 2 * norm.sf(np.abs(beta / per[:, :3]))
+    np.testing.assert_allclose(metrics["p_values"], p_values, rtol=1e-2, atol=1e-12)
+    bic = -2 * metrics["log_likelihood"] + 14 * np.log(w.sum())
+    assert metrics["bic"] == pytest.approx(bic, rel=1e-12)
+    model = json.loads((out / "model.json").read_text())
+    assert model["coefficients"] == metrics["coefficients"] and model["intercept"] is True
+    # flags that do not apply to a mixture are refused before anything is read
+    for extra in (["--solver", "gd"], ["--step", "0.1"], ["--reg-param", "-1"]):
+        assert cli.main_wrapper(fit_wols.main, [*args, *extra]) == 2
+        assert extra[0] in capsys.readouterr().err
+    assert cli.main_wrapper(fit_wols.main, args[:-2] + ["--n-init", "3"]) == 2
+    assert "--n-init and --init are for --mixture" in capsys.readouterr().err
+
+
+def test_the_job_finds_its_built_in_two_regimes(spark, tmp_path, capsys):
+    import json
+
+    from spark_em import cli
+    from spark_em.cli import fit_wols
+    from spark_em.io.synthetic import TWO_REGIMES
+
+    out = tmp_path / "out"
+    argv = [
+        "--mixture",
+        "2",
+        "--rows",
+        "20000",
+        "--n-init",
+        "2",
+        "--init",
+        "kmeans",
+        "--out",
+        str(out),
+    ]
+    assert cli.main_wrapper(fit_wols.main, argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    found = np.array(sorted(metrics["coefficients"]))  # (intercept, slope) by intercept
+    truth = np.array(sorted((b, a) for a, b in TWO_REGIMES))
+    np.testing.assert_allclose(found, truth, atol=0.05)
+    np.testing.assert_allclose(metrics["sigmas"], [0.5, 0.5], atol=0.03)
+    assert metrics["init"] == "kmeans" and metrics["n_init"] == 2
+    assert {p.name for p in out.iterdir()} >= {"metrics.json", "model.json"}

@@ -112,6 +112,12 @@ def test_transform_against_the_driver(spark, rdd_results, monkeypatch):
         X @ w["coefficients"] + w["intercept"],
         rtol=1e-12,
     )
+    r = rdd_results["mr"]  # the two regimes, each component's line and the mixture's mean
+    assert_allclose(sorted(r["intercepts"]), [0.7, 3.3], atol=0.2)
+    each = np.array(r["intercepts"]) + X @ np.array(r["coefficients"]).T
+    assert r["odd"]["prediction"][1] is None and r["odd"]["componentPredictions"][1] is None
+    assert_allclose([r["odd"]["prediction"][i] for i in (0, 2, 3)], each @ r["weights"], rtol=1e-12)
+    assert_allclose([r["odd"]["componentPredictions"][i] for i in (0, 2, 3)], each, rtol=1e-12)
     m = rdd_results["mgm"]
     ratings = np.array([row.arr for row in ratings_df.orderBy("id").collect()])
     expected = masked.complete(

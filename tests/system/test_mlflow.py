@@ -108,6 +108,7 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
     from spark_em.ml import (
         KMeans,
         MaskedGaussianMixture,
+        MixtureOfRegressions,
         MixtureRecommender,
         WeightedLinearRegression,
     )
@@ -137,7 +138,16 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
         masked = MaskedGaussianMixture(k=2, seed=0).fit(rows)
         wols = WeightedLinearRegression().fit(labelled)
         recommender = MixtureRecommender(k=2, seed=0).fit(triples)
+        regimes = spark.createDataFrame(  # two regimes: a third of the labels reflected
+            [
+                (float(4 - v if i % 3 == 0 else v), Vectors.dense(x))
+                for i, (v, x) in enumerate(zip(y, X))
+            ],
+            ["label", "features"],
+        )
+        mixreg = MixtureOfRegressions(k=2, seed=0, nInit=1).fit(regimes)
         for name, model in [
+            ("mixreg", mixreg),
             ("kmeans", kmeans),
             ("masked", masked),
             ("wols", wols),
@@ -165,6 +175,11 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
     out = pyfunc("wols", pd.DataFrame({"features": [x.tolist() for x in X[:5]]}))
     coefficients = wols.coefficients.toArray()
     assert_allclose(out["prediction"], X[:5] @ coefficients + wols.intercept, rtol=1e-12)
+
+    out = pyfunc("mixreg", pd.DataFrame({"features": [x.tolist() for x in X[:5]]}))
+    each = mixreg.intercepts + X[:5] @ mixreg.coefficients.T
+    assert_allclose(out["prediction"], each @ mixreg.weights, rtol=1e-12)
+    assert_allclose(np.stack(out["componentPredictions"]), each, rtol=1e-12)
 
     new = pd.DataFrame(
         {"user": [7, 7, 7, 8], "item": [100, 101, 104, 103], "rating": [5.0, 4.0, None, None]}

@@ -61,6 +61,7 @@ def test_there_are_notebooks():
         "04_matrix_completion.ipynb",
         "05_missing_values.ipynb",
         "06_streaming.ipynb",
+        "07_mixtures_of_regressions.ipynb",
     }
 
 
@@ -145,3 +146,19 @@ def check_matrix_completion(out: str) -> None:
     assert "best K=12: seed 1, log-likelihood -1390234.4223469" in out
     assert "K=12 seed 1: RMSE all entries 0.4804908505" in out
     assert out.count("-1521060.9539852") == 5
+
+
+def test_mixtures_of_regressions(executed):
+    out = stdout_of(executed["07_mixtures_of_regressions.ipynb"])
+    found = re.findall(
+        r"^recovered: slope (\S+) intercept (\S+) sigma (\S+) weight (\S+) \(true (\S+), (\S+)\)$",
+        out,
+        re.M,
+    )
+    assert len(found) == 2
+    for slope, level, sigma, weight, true_slope, true_level in found:
+        assert abs(float(slope) - float(true_slope.rstrip(","))) < 0.02
+        assert abs(float(level) - float(true_level)) < 0.05
+        assert abs(float(sigma) - 0.5) < 0.02 and abs(float(weight) - 0.5) < 0.02
+    assert float(re.search(r"rows in their planted regime: ([0-9.]+)%", out).group(1)) > 90
+    assert "P>|z|" in out and "BIC chooses K = 2" in out

@@ -84,3 +84,37 @@ def test_the_observed_information_is_minus_the_numerical_hessian():
     assert got.shape == (P, P) == (mixreg.n_params(K, q),) * 2
     numeric = numerical_hessian(theta, X, y, w, K)
     np.testing.assert_allclose(got, -numeric, rtol=1e-4, atol=1e-4 * np.abs(numeric).max())
+
+
+def test_a_kmeans_start_is_each_clusters_weighted_least_squares():
+    values, X, y, w, _ = planted("separated", n=300, seed=2)
+    centres = values[[0, 100, 200]] + 0.1
+    # each row in the cluster of its nearest centre, by squared distances written out
+    part = ((values[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    halves = [
+        mixreg.assigned_stats(values[s], centres, True, w[s])
+        for s in (slice(0, 131), slice(131, None))
+    ]
+    got = mixreg.update(mixreg.add(*halves), True)
+    for k in range(3):
+        rows = part == k
+        root = np.sqrt(w[rows])
+        beta = np.linalg.lstsq(X[rows] * root[:, None], y[rows] * root, rcond=None)[0]
+        np.testing.assert_allclose(got.coefficients[k], beta, rtol=1e-10, atol=1e-12)
+        residual = y[rows] - X[rows] @ beta
+        sigma = np.sqrt(w[rows] @ residual**2 / w[rows].sum())
+        assert got.sigmas[k] == pytest.approx(sigma, rel=1e-10)
+        assert got.weights[k] == pytest.approx(w[rows].sum() / w.sum(), rel=1e-12)
+
+
+def test_a_row_of_weight_zero_adds_nothing_even_where_every_density_underflows():
+    values, _, _, w, start = planted("separated", n=60, seed=1)
+    shipped = mixreg.Shipped(start, True)
+    odd = np.vstack([values, [1e200, 0.0, 0.0]])  # every component's density is 0 there
+    with np.errstate(all="ignore"):
+        got = mixreg.block_stats(odd, shipped, np.r_[w, 0.0])
+    want = mixreg.block_stats(values, shipped, w)
+    assert got.log_likelihood == pytest.approx(want.log_likelihood, rel=1e-14)
+    np.testing.assert_allclose(got.resp, want.resp, rtol=1e-14)
+    np.testing.assert_allclose(got.label_sums, want.label_sums, rtol=1e-14)
+    np.testing.assert_allclose(np.abs(got.factors), np.abs(want.factors), rtol=1e-12, atol=1e-12)
