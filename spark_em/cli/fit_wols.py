@@ -14,8 +14,10 @@ to stdout as JSON and, with --out, to DIR/metrics.json beside DIR/model.json, DI
 
 With --mixture K the job fits a mixture of K linear regressions by EM (the best of --n-init
 starts) and prints one coefficient table per component, with standard errors from the observed
-information; with no --input its data are two regimes (x ~ U(−4, 4), y = 1.0·x − 4.0 or
-−0.5·x + 1.0 with probability ½ each, + ε ~ N(0, 0.5²)), every row weighing 1.
+information; --gate COLS makes the components' weights depend on those columns (a multinomial
+logit, concomitant variables). With no --input its data are two regimes (x ~ U(−4, 4),
+y = 1.0·x − 4.0 or −0.5·x + 1.0 with probability ½ each, + ε ~ N(0, 0.5²)), every row
+weighing 1.
 """
 
 from __future__ import annotations
@@ -95,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="random",
         help="--mixture: each start from a random partition of the rows (default) or from the "
         "K-means clusters of (label, features)",
+    )
+    ap.add_argument(
+        "--gate",
+        help="--mixture with --input: comma-separated columns on which the components' weights "
+        "depend (a multinomial logit; concomitant variables)",
     )
     ap.add_argument("--no-intercept", action="store_true", help="fit through the origin")
     ap.add_argument(
@@ -182,6 +189,7 @@ FLAGS = flags_of(
     num_partitions="--partitions",
     fit_intercept="--no-intercept",
     k="--mixture",
+    gateCol="--gate",
 )
 
 
@@ -206,8 +214,13 @@ def parse_args(argv):
             )
         if args.mixture < 1 or args.n_init < 1:
             raise InputError("--mixture and --n-init must be >= 1")
-    elif args.n_init != 5 or args.init != "random":
-        raise InputError("--n-init and --init are for --mixture K")
+    elif args.n_init != 5 or args.init != "random" or args.gate:
+        raise InputError("--n-init, --init and --gate are for --mixture K")
+    args.gate_list = [g.strip() for g in (args.gate or "").split(",") if g.strip()]
+    if args.gate is not None and not args.gate_list:
+        raise InputError("--gate needs at least one column")
+    if args.gate_list and not args.input:
+        raise InputError("--gate names columns of --input (the built-in data have none)")
     if args.resume and not args.checkpoint:
         raise InputError("--resume needs --checkpoint DIR")
     if args.step != "auto":
@@ -248,6 +261,7 @@ def main(argv=None):
             args.format,
             args.on_bad_weights == "drop",
             args.backend,
+            args.gate_list,
         )
         if args.weight is None and "w" in data.columns:
             say(
@@ -382,6 +396,7 @@ def fit_mixture(args, spark, data, described: dict, start: float, keep) -> None:
     metrics on stdout and in --out with the model and (one feature) the fitted lines."""
     intercept = not args.no_intercept
     first = args.seed
+    gates = len(data.gate_names)
     run = mixreg_model.fit(
         data.blocks,
         args.mixture,
@@ -391,8 +406,11 @@ def fit_mixture(args, spark, data, described: dict, start: float, keep) -> None:
         DEFAULT_TOL if args.tol is None else args.tol,
         args.max_iter,
         args.init,
+        gates,
     )
-    errors, problem = mixreg_model.inference(data.blocks, run.mixture, intercept, args.reg_param)
+    errors, problem = mixreg_model.inference(
+        data.blocks, run.mixture, intercept, args.reg_param, gates
+    )
     n = float(summarize(data.blocks).n_effective)
     names = (["intercept"] if intercept else []) + list(data.feature_names)
     estimates = codec.encode_mixreg(run.mixture)
@@ -403,8 +421,8 @@ def fit_mixture(args, spark, data, described: dict, start: float, keep) -> None:
         log_likelihood=run.log_likelihood,
         n_iter=run.n_iter,
         converged=run.converged,
-        bic=kernel.bic(run.log_likelihood, k, q, n),
-        aic=kernel.aic(run.log_likelihood, k, q),
+        bic=kernel.bic(run.log_likelihood, k, q, n, gates + 1),
+        aic=kernel.aic(run.log_likelihood, k, q, gates + 1),
         **described,
         features=data.feature_names,
         terms=names,
@@ -414,6 +432,11 @@ def fit_mixture(args, spark, data, described: dict, start: float, keep) -> None:
         weights=estimates["weights"],
         coefficients=estimates["coefficients"],
         sigmas=estimates["sigmas"],
+        **(
+            {"gate_terms": ["intercept", *data.gate_names], "gate": estimates["gate"]}
+            if gates
+            else {}
+        ),
         standard_errors=errors,
         inference_problem=problem,
         alpha=args.alpha,
@@ -422,8 +445,10 @@ def fit_mixture(args, spark, data, described: dict, start: float, keep) -> None:
         n_init=args.n_init,
     )
     if errors is not None:
-        say(mixreg_model.table(estimates, errors, names, args.alpha))
-        metrics.update(mixreg_model.z_tests(estimates, errors, args.alpha))
+        say(mixreg_model.table(estimates, errors, names, args.alpha, list(data.gate_names)))
+        tests = mixreg_model.z_tests(estimates, errors, args.alpha)
+        # the gate's reference row has no test: null in the JSON
+        metrics.update(json.loads(json.dumps(tests).replace("NaN", "null")))
     else:
         say(f"note: {problem}")
     metrics["seconds"] = round(time.perf_counter() - start, 3)
@@ -437,6 +462,7 @@ def fit_mixture(args, spark, data, described: dict, start: float, keep) -> None:
                     "model": "mixreg",
                     "intercept": intercept,
                     "features": data.feature_names,
+                    **({"gate_features": list(data.gate_names)} if gates else {}),
                     **estimates,
                 },
             )

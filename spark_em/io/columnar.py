@@ -257,7 +257,7 @@ def parse_batches(columns: list[Column], make_parser):
                     parser.fail(n + 1 + problem.row, problem.message, droppable=False)
             n += batch.num_rows
         yield from parser.flush()
-        yield parser.summary(n_lines=n)
+        yield parser.summary(n_lines=n, column_widths=list(widths))
 
     return parse
 

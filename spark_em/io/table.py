@@ -53,6 +53,7 @@ class RegressionData:
     n_rows: int
     dropped: int = 0
     columns: tuple[str, ...] = ()  # the source's columns, when it has named ones
+    gate_names: tuple[str, ...] = ()  # the gate's covariates, the rows' last columns
 
 
 def _row_check(label: str, weighted: bool, feature_name):
@@ -97,17 +98,32 @@ class _Load(NamedTuple):
 
 
 def _load_of(
-    df, label, weights, features, drop_bad_weights, source, block_rows, backend, param, text
+    df,
+    label,
+    weights,
+    features,
+    drop_bad_weights,
+    source,
+    block_rows,
+    backend,
+    param,
+    text,
+    gate=None,
 ) -> _Load:
     names = [features] if isinstance(features, str) else list(features)
+    gate_names = [] if gate is None else [gate] if isinstance(gate, str) else list(gate)
     named = [label, *([] if weights is None else [weights])]
-    missing = [c for c in [*named, *names] if c not in df.columns]
+    missing = [c for c in [*named, *names, *gate_names] if c not in df.columns]
     if missing:
         raise InputError(
             f"{source}: no column {', '.join(map(repr, missing))}; it has {', '.join(df.columns)}"
         )
-    if len(set(named + names)) != len(named) + len(names):
-        raise InputError(f"{source}: label, weight and features must be different columns")
+    every = named + names + gate_names
+    if len(set(every)) != len(every):
+        raise InputError(
+            f"{source}: label, weight, features{' and gate' if gate_names else ''} must be "
+            "different columns"
+        )
     lead = [
         Column(name, kind_of(df, name, role, text), f"column {name!r} is empty")
         for name, role in zip(named, ("labelCol", "weightCol"))
@@ -116,10 +132,23 @@ def _load_of(
         c._replace(empty=f"column {c.name!r} is empty")
         for c in feature_columns(df, names, param, empty=None, text=text)
     ]
+    gate_cols = (
+        [
+            c._replace(empty=f"column {c.name!r} is empty")
+            for c in feature_columns(df, gate_names, "gateCol", empty=None, text=text)
+        ]
+        if gate_names
+        else []
+    )
     one_vector = feature_cols[0].kind in (VECTOR, ARRAY)
+    gate_vector = bool(gate_cols) and gate_cols[0].kind in (VECTOR, ARRAY)
     metadata = df.schema[names[0]].metadata if one_vector else {}
+    n_features = None if one_vector else len(names)
 
     def feature_name(i: int) -> str:
+        if n_features is not None and i >= n_features:
+            i -= n_features
+            return f"{gate_names[0]}[{i}]" if gate_vector else gate_names[i]
         return feature_names(metadata, names[0], i + 1)[i] if one_vector else names[i]
 
     check = _row_check(label, weights is not None, feature_name)
@@ -130,7 +159,7 @@ def _load_of(
             block_rows,
             check,
             drop_bad_weights,
-            width=None if one_vector else len(named) + len(names),
+            width=None if one_vector or gate_vector else len(named) + len(names) + len(gate_names),
             weight_column=WEIGHT if weights is not None else None,
         )
 
@@ -147,6 +176,15 @@ def _load_of(
 
     def described(metas: list[dict]) -> RegressionData:
         width = next(m["width"] for m in metas if m["width"] is not None) - len(named)
+        gate_width = 0
+        if gate_names:
+            widths = _column_widths(metas, len(lead), len(feature_cols), len(gate_cols))
+            width, gate_width = widths
+            if gate_width == 0:
+                raise InputError(
+                    f"{source}: column {gate_names[0]!r} holds no covariates (every vector is "
+                    "empty)"
+                )
         if width == 0:
             raise InputError(
                 f"{source}: column {names[0]!r} holds no features (every vector is empty)"
@@ -157,9 +195,14 @@ def _load_of(
             sum(m["n_rows"] for m in metas),
             sum(m["dropped"] for m in metas),
             tuple(df.columns),
+            tuple(
+                feature_names(df.schema[gate_names[0]].metadata, gate_names[0], gate_width)
+                if gate_vector
+                else gate_names
+            ),
         )
 
-    frame, arriving = selected(df, lead + feature_cols)
+    frame, arriving = selected(df, lead + feature_cols + gate_cols)
     return _Load(
         backend_for(df.sparkSession, backend),
         Batches(frame),
@@ -168,6 +211,23 @@ def _load_of(
         other_width,
         described,
     )
+
+
+def _column_widths(metas: list[dict], lead: int, features: int, gates: int) -> tuple[int, int]:
+    """The features' and the gate's widths from the pieces' per-column widths (a number
+    column's is 1), the same in every piece that read a row."""
+    found = set()
+    for meta in metas:
+        widths = meta.get("column_widths")
+        if widths is None or meta["width"] is None:
+            continue
+        each = [1 if w is None else w for w in widths[lead:]]
+        found.add((sum(each[:features]), sum(each[features : features + gates])))
+    if len(found) != 1:
+        raise InputError(
+            "the features and the gate's covariates do not have the same widths on every row"
+        )
+    return found.pop()
 
 
 def from_dataframe(
@@ -181,6 +241,7 @@ def from_dataframe(
     backend: str | None = None,
     param: str = "features",
     text: bool = False,
+    gate: str | list[str] | None = None,
 ) -> RegressionData:
     """Rows of ``df`` as regression blocks, read one Arrow batch at a time (``io.columnar``)
     in one pass. ``features`` is a column of ``pyspark.ml`` vectors or numeric arrays, or
@@ -189,9 +250,20 @@ def from_dataframe(
     (naming the row) unless ``drop_bad_weights``. ``backend`` by default that of ``df``'s
     session; ``param`` is what a message about the features calls them. With ``text``, a
     string column whose values read as numbers is taken (a CSV column with a value that is
-    not a number, which then stops the load naming its row)."""
+    not a number, which then stops the load naming its row). With ``gate`` (as ``features``)
+    each row's gate covariates follow its features."""
     load = _load_of(
-        df, label, weights, features, drop_bad_weights, source, block_rows, backend, param, text
+        df,
+        label,
+        weights,
+        features,
+        drop_bad_weights,
+        source,
+        block_rows,
+        backend,
+        param,
+        text,
+        gate,
     )
     blocks, metas = assemble(
         load.backend, load.pieces, load.parse, load.describe, other_width=load.other_width
@@ -247,6 +319,7 @@ def read_table(
     fmt: str | None = None,
     drop_bad_weights: bool = False,
     backend: str | None = None,
+    gate: list[str] | None = None,
 ) -> RegressionData:
     """A CSV file with a header line, or Parquet (by ``fmt`` or the name: ``io.named``), as
     regression data.
@@ -272,12 +345,15 @@ def read_table(
     backend : {"rdd", "dataframe"}, optional
         Where the blocks live; by default what the session allows (RDD blocks in a classic
         session, the DataFrame backend under Spark Connect).
+    gate : list of str, optional
+        The columns of a gate's covariates (as ``features``), read after the features.
 
     Returns
     -------
     RegressionData
-        ``blocks`` (cached rows [label, features], with the rows' weights), ``feature_names``,
-        ``n_rows`` and ``dropped``; ``models.wols.fit`` takes it.
+        ``blocks`` (cached rows [label, features, gate covariates], with the rows' weights),
+        ``feature_names``, ``gate_names``, ``n_rows`` and ``dropped``; ``models.wols.fit``
+        takes it.
 
     Examples
     --------
@@ -289,5 +365,13 @@ def read_table(
     """
     df = read_frame(spark, path, fmt)
     return from_dataframe(
-        df, label, weights, features, drop_bad_weights, source=path, backend=backend, text=True
+        df,
+        label,
+        weights,
+        features,
+        drop_bad_weights,
+        source=path,
+        backend=backend,
+        text=True,
+        gate=gate or None,
     )

@@ -39,6 +39,8 @@ def with_columns(
     fields: list[StructField],
     compute,
     label_col: str | None = None,
+    extra_col: str | list[str] | None = None,
+    extra_param: str = "gateCol",
 ):
     """``dataset`` with ``fields`` appended, by one ``mapInArrow`` (so on a classic session
     and under Spark Connect alike). ``compute(X)`` gives, for a block of rows X (an n × d
@@ -46,10 +48,14 @@ def with_columns(
     for a vector field. ``input_col`` is a column of vectors or numeric arrays, or numeric
     columns (one, or a list), a feature each. Rows whose input is null (in any of the columns) get
     nulls. An input column of another type is refused at once, naming it. With ``label_col``
-    (a numeric column) ``compute(X, y)`` also gets the rows' labels, NaN where one is null."""
+    (a numeric column) ``compute(X, y)`` also gets the rows' labels, NaN where one is null.
+    With ``extra_col`` (as ``input_col``; ``extra_param`` names it in messages) X holds its
+    values after the features'."""
     columns = feature_columns(dataset, input_col, "featuresCol", None)
+    if extra_col is not None:
+        columns += feature_columns(dataset, extra_col, extra_param, None)
     positions = [dataset.columns.index(c.name) for c in columns]
-    one_column = columns[0].kind in (VECTOR, ARRAY)  # else numbers, a feature each
+    whole = [c.kind in (VECTOR, ARRAY) for c in columns]  # else a number, a feature
     names = [f.name for f in fields]
     kinds = [f.dataType for f in fields]
     step = TRANSFORM_BLOCK_ROWS
@@ -63,9 +69,11 @@ def with_columns(
             present &= ~array.is_null().to_numpy(zero_copy_only=False)
         if not present.any():
             return present, None
-        if one_column:
-            return present, arrow_matrix(arrays[0], present)
-        return present, np.column_stack([floats(a) for a in arrays])[present]
+        parts = [
+            arrow_matrix(a, present) if vector else floats(a)[present][:, None]
+            for a, vector in zip(arrays, whole)
+        ]
+        return present, parts[0] if len(parts) == 1 else np.hstack(parts)
 
     def per_partition(batches):
         for batch in batches:

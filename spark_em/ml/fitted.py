@@ -137,6 +137,11 @@ class FittedModel(Model, MLWritable, MLReadable):
     def _score_pandas(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``_outputs`` on the rows of a pandas DataFrame with the features column (lists or
         arrays of numbers; a null row gets null outputs): the MLflow pyfunc's ``predict``."""
+        present, matrix = self._pandas_rows(frame)
+        return self._pandas_outputs(frame, present, matrix)
+
+    def _pandas_rows(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """(which rows of ``frame`` have their features, those rows as a matrix or None)."""
         column, wide = self.getOrDefault("featuresCol"), self._input_columns
         if isinstance(column, str) and column in frame.columns:
             values = frame[column]
@@ -162,6 +167,10 @@ class FittedModel(Model, MLWritable, MLReadable):
                 f"model_input has no column {column!r} (the model's featuresCol){also}; "
                 f"it has {', '.join(map(str, frame.columns))}"
             )
+        return present, matrix
+
+    def _pandas_outputs(self, frame: pd.DataFrame, present: np.ndarray, matrix) -> pd.DataFrame:
+        """``_outputs``' columns for ``frame``'s rows, null where a row is not ``present``."""
         fields, compute = self._outputs()
         computed = compute(matrix) if matrix is not None else None
         out = {}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator
 from pyspark.ml.linalg import VectorUDT
@@ -28,6 +29,7 @@ from spark_em.ml.params import (
     HasVerbose,
     MixtureSetters,
     RegressionSetters,
+    column_names,
     given,
     gt,
     gt_eq,
@@ -46,12 +48,16 @@ def _as_start(value):
     if value is None:
         return None
     if isinstance(value, MixtureOfRegressionsModel):
+        model = value
         value = {
-            "weights": value.weights,
-            "intercepts": value.intercepts,
-            "coefficients": value.coefficients,
-            "sigmas": value.sigmas,
+            "weights": model.weights,
+            "intercepts": model.intercepts,
+            "coefficients": model.coefficients,
+            "sigmas": model.sigmas,
         }
+        if model._mixture.gate is not None:
+            value["gateIntercepts"] = model.gateIntercepts
+            value["gateCoefficients"] = model.gateCoefficients
     if not isinstance(value, dict) or not {"weights", "coefficients", "sigmas"} <= set(value):
         raise TypeError(
             "initialModel must be a MixtureOfRegressionsModel or a dict of weights, "
@@ -65,7 +71,17 @@ def _as_start(value):
         raise TypeError(f"initialModel's sigmas must be {k} numbers > 0")
     if "intercepts" in out and out["intercepts"].shape != (k,):
         raise TypeError(f"initialModel's intercepts must be {k} numbers")
-    return out
+    gate = out.get("gateCoefficients")
+    if gate is not None and (gate.ndim != 2 or gate.shape[0] != k):
+        raise TypeError(f"initialModel's gateCoefficients must be {k} × m")
+    if "gateIntercepts" in out and out["gateIntercepts"].shape != (k,):
+        raise TypeError(f"initialModel's gateIntercepts must be {k} numbers")
+    return {name: array.tolist() for name, array in out.items()}  # as JSON: saved with params
+
+
+def _to_gate(value):
+    """``gateCol``'s converter: a column name or a non-empty list of column names."""
+    return column_names(value, "gateCol")
 
 
 class _MixtureOfRegressionsParams(
@@ -96,6 +112,13 @@ class _MixtureOfRegressionsParams(
         "where EM starts: a fitted MixtureOfRegressionsModel or a dict of weights, intercepts, "
         "coefficients (k × p) and sigmas",
         _as_start,
+    )
+    gateCol = Param(
+        Params._dummy(),
+        "gateCol",
+        "covariates of the weights (concomitant variables), through a multinomial logit: a "
+        "column of vectors or arrays, or a list of numeric columns; unset: constant weights",
+        _to_gate,
     )
     componentPredictionsCol = Param(
         Params._dummy(),
@@ -141,9 +164,20 @@ class _MixtureOfRegressionsParams(
         Returns
         -------
         dict or None
-            The start's weights, intercepts, coefficients and sigmas as arrays.
+            The start's weights, intercepts, coefficients and sigmas (and the gate's) as
+            lists.
         """
         return self.getOrDefault(self.initialModel) if self.isDefined(self.initialModel) else None
+
+    def getGateCol(self) -> str | list[str] | None:
+        """Gets the value of :py:attr:`gateCol`, or None when it is not set.
+
+        Returns
+        -------
+        str, list of str or None
+            The gate's covariates' column(s).
+        """
+        return self.getOrDefault(self.gateCol) if self.isDefined(self.gateCol) else None
 
     def getComponentPredictionsCol(self) -> str:
         """Gets the value of componentPredictionsCol or its default value."""
@@ -206,9 +240,16 @@ class MixtureOfRegressions(
         Ridge λ of every component's features (the intercept is not penalised).
     initialModel : MixtureOfRegressionsModel or dict, optional
         Where EM starts instead (``nInit`` is then 1): weights (k), intercepts (k),
-        coefficients (k × p), sigmas (k).
+        coefficients (k × p), sigmas (k) and, with a gate, gateIntercepts (k) and
+        gateCoefficients (k × m) (else the gate starts at the weights).
+    gateCol : str or list of str, optional
+        Concomitant variables, as flexmix's ``concomitant``: each row's weights follow its
+        m covariates z through a multinomial logit, π_k(z) ∝ exp(γ_k0 + z γ_k), with the first
+        component the reference (γ_0 = 0). A column of vectors or arrays, or numeric
+        columns. The gate is fitted in every M-step by one Newton step on the distributed
+        gradient and Hessian of its part of the expected log-likelihood.
     predictionCol : str, default "prediction"
-        The mixture mean Σ_k π_k x β_k.
+        The mixture mean Σ_k π_k x β_k (with a gate, π_k(z) of the row).
     componentPredictionsCol : str, default "componentPredictions"
         Each component's prediction x β_k (a vector).
     probabilityCol : str, default "probability"
@@ -253,6 +294,7 @@ class MixtureOfRegressions(
         seed=0,
         regParam=0.0,
         initialModel=None,
+        gateCol=None,
         predictionCol="prediction",
         componentPredictionsCol="componentPredictions",
         probabilityCol="probability",
@@ -262,6 +304,10 @@ class MixtureOfRegressions(
     ):
         super().__init__()
         self._set(**given(self._input_kwargs))
+
+    def setGateCol(self, value):
+        """Sets the value of :py:attr:`gateCol`."""
+        return self._set(gateCol=value)
 
     def setNInit(self, value: int):
         """Sets the value of :py:attr:`nInit`."""
@@ -275,10 +321,11 @@ class MixtureOfRegressions(
         """Sets the value of :py:attr:`initialModel`."""
         return self._set(initialModel=value)
 
-    def _start(self, p: int) -> RegressionMixture | None:
+    def _start(self, p: int, gates: int) -> RegressionMixture | None:
         given_start = self.getInitialModel()
         if given_start is None:
             return None
+        given_start = {name: np.asarray(v, dtype=np.float64) for name, v in given_start.items()}
         k, coefficients = len(given_start["weights"]), given_start["coefficients"]
         if self.isSet(self.k) and self.getK() != k:
             raise InputError(f"k={self.getK()} differs from the initial model's {k}")
@@ -289,7 +336,19 @@ class MixtureOfRegressions(
         if self.getFitIntercept():
             intercepts = given_start.get("intercepts", np.zeros(k))
             coefficients = np.column_stack([intercepts, coefficients])
-        return RegressionMixture(given_start["weights"], coefficients, given_start["sigmas"])
+        start = RegressionMixture(given_start["weights"], coefficients, given_start["sigmas"])
+        slopes = given_start.get("gateCoefficients")
+        if slopes is None and "gateIntercepts" not in given_start:
+            return start
+        if gates == 0:
+            raise InputError("the initial model has a gate: set gateCol to its covariates")
+        slopes = np.zeros((k, gates)) if slopes is None else slopes
+        if slopes.shape[1] != gates:
+            raise InputError(
+                f"the initial model's gate has {slopes.shape[1]} covariates, the data {gates}"
+            )
+        gate = np.column_stack([given_start.get("gateIntercepts", np.zeros(k)), slopes])
+        return start._replace(gate=gate - gate[0])  # the same weights, the first row 0
 
     def _fit(self, dataset) -> MixtureOfRegressionsModel:
         data = from_dataframe(
@@ -299,14 +358,22 @@ class MixtureOfRegressions(
             self.getFeaturesCol(),
             backend=self._backend_arg(),
             param="featuresCol",
+            gate=self.getGateCol(),
         )
         intercept, reg = self.getFitIntercept(), self.getRegParam()
+        gates = len(data.gate_names)
         try:
-            start = self._start(len(data.feature_names))
+            start = self._start(len(data.feature_names), gates)
             if start is not None:
                 try:
                     run = mixreg_model.fit_from(
-                        data.blocks, start, intercept, reg, self.getTol(), self.getMaxIter()
+                        data.blocks,
+                        start,
+                        intercept,
+                        reg,
+                        self.getTol(),
+                        self.getMaxIter(),
+                        gates=gates,
                     )
                 except ValueError as exc:
                     raise InputError(str(exc)) from None
@@ -321,9 +388,12 @@ class MixtureOfRegressions(
                     self.getTol(),
                     self.getMaxIter(),
                     self.getInitMode(),
+                    gates,
                 )
             n = float(ops.summarize(data.blocks).n_effective)
-            errors, problem = mixreg_model.inference(data.blocks, run.mixture, intercept, reg)
+            errors, problem = mixreg_model.inference(
+                data.blocks, run.mixture, intercept, reg, gates
+            )
         finally:
             ops.release(data.blocks)
         summary = MixtureOfRegressionsSummary(
@@ -333,6 +403,7 @@ class MixtureOfRegressions(
             converged=run.converged,
             numRows=n,
             featureNames=list(data.feature_names),
+            gateNames=list(data.gate_names),
             fitIntercept=intercept,
             estimates=codec.encode_mixreg(run.mixture),
             standardErrors=errors,
@@ -363,10 +434,13 @@ class MixtureOfRegressionsSummary(TrainingSummary):
         The rows fitted (the sum of their weights).
     featureNames : list of str
         The features' names, in the coefficients' order.
+    gateNames : list of str
+        The gate's covariates' names (empty without a gate).
     fitIntercept : bool
         Whether the coefficients start with the intercept.
     estimates : dict
-        The fitted weights, coefficients (the intercept first) and sigmas, as lists.
+        The fitted weights, coefficients (the intercept first), sigmas and, with a gate,
+        gate (k × (1 + m), its intercepts first, the first row 0), as lists.
     standardErrors : dict or None
         Their standard errors, as lists (the properties below give them as arrays).
     inferenceProblem : str or None
@@ -391,6 +465,7 @@ class MixtureOfRegressionsSummary(TrainingSummary):
     logLikelihoodHistory: list[float]
     numRows: float
     featureNames: list[str] = field(default_factory=list)
+    gateNames: list[str] = field(default_factory=list)
     fitIntercept: bool = True
     estimates: dict | None = None  # weights, coefficients (with the intercept), sigmas
     standardErrors: dict | None = None  # of the same, as lists
@@ -421,8 +496,27 @@ class MixtureOfRegressionsSummary(TrainingSummary):
 
     @property
     def weightStandardErrors(self) -> np.ndarray:
-        """The component weights' standard errors (k)."""
+        """The component weights' standard errors (k; an ``InputError`` with a gate, whose
+        weights vary by row: see ``gateStandardErrors``)."""
+        if self.gateNames:
+            raise InputError("a fit with a gate has no weights of its own: see gateStandardErrors")
         return self._errors("weights")
+
+    @property
+    def gateStandardErrors(self) -> np.ndarray:
+        """The gate's coefficients' standard errors, k × (1 + m), its intercepts first; the
+        first component's row, the reference, is 0 (an ``InputError`` without a gate)."""
+        if not self.gateNames:
+            raise InputError("the fit has no gate (gateCol was not set)")
+        return self._errors("gate")
+
+    @property
+    def gatePValues(self) -> np.ndarray:
+        """Two-sided p-values of the gate's coefficients, k × (1 + m) (NaN on the
+        reference's row)."""
+        if not self.gateNames:
+            raise InputError("the fit has no gate (gateCol was not set)")
+        return np.asarray(self._tests()["gate_p_values"])
 
     @property
     def zValues(self) -> np.ndarray:
@@ -471,7 +565,9 @@ class MixtureOfRegressionsSummary(TrainingSummary):
         """
         self._errors("coefficients")  # an InputError when there are none
         names = (["intercept"] if self.fitIntercept else []) + list(self.featureNames)
-        return mixreg_model.table(self.estimates, self.standardErrors, names, alpha)
+        return mixreg_model.table(
+            self.estimates, self.standardErrors, names, alpha, list(self.gateNames)
+        )
 
 
 class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
@@ -515,9 +611,33 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
         self._intercept = bool(intercept)
 
     @property
+    def _gates(self) -> int:
+        gate = self._mixture.gate
+        return 0 if gate is None else gate.shape[1] - 1
+
+    @property
     def weights(self) -> np.ndarray:
-        """Each component's weight π_k (k)."""
+        """Each component's weight π_k (k); with a gate, the mean of the rows' weights π_k(z)
+        over the training rows."""
         return self._mixture.weights
+
+    @property
+    def gateIntercepts(self) -> np.ndarray:
+        """The gate's intercepts γ_k0 (k; the first, the reference's, is 0), the log-odds of
+        each component against the first at z = 0. An ``InputError`` without a gate."""
+        return self._gate()[:, 0].copy()
+
+    @property
+    def gateCoefficients(self) -> np.ndarray:
+        """The gate's coefficients γ_k (k × m; the first row, the reference's, is 0): how
+        each covariate moves the log-odds of component k against the first. An
+        ``InputError`` without a gate."""
+        return self._gate()[:, 1:].copy()
+
+    def _gate(self) -> np.ndarray:
+        if self._mixture.gate is None:
+            raise InputError("the model has no gate (gateCol was not set)")
+        return self._mixture.gate
 
     @property
     def intercepts(self) -> np.ndarray:
@@ -542,20 +662,23 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
         free parameters (k·q coefficients, k sigmas, k − 1 weights) and n the rows (or the
         sum of their weights); lower is better."""
         k, q = self._mixture.coefficients.shape
-        return mixreg.bic(self.summary.logLikelihood, k, q, self.summary.numRows)
+        return mixreg.bic(self.summary.logLikelihood, k, q, self.summary.numRows, self._gates + 1)
 
     @property
     def aic(self) -> float:
         """AIC on the training data: −2·LL + 2m; lower is better."""
-        return mixreg.aic(self.summary.logLikelihood, *self._mixture.coefficients.shape)
+        k, q = self._mixture.coefficients.shape
+        return mixreg.aic(self.summary.logLikelihood, k, q, self._gates + 1)
 
-    def predict(self, value) -> float:
+    def predict(self, value, gate=None) -> float:
         """The mixture's prediction Σ_k π_k x β_k for one row of features.
 
         Parameters
         ----------
         value : array_like
             One row of p features.
+        gate : array_like, optional
+            The row's m gate covariates (needed, and only taken, when the model has a gate).
 
         Returns
         -------
@@ -563,22 +686,37 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
             The prediction.
         """
         X = np.asarray(value, dtype=np.float64).reshape(1, -1)
+        if self._gates:
+            if gate is None:
+                raise InputError("the model has a gate: give the row's covariates as gate")
+            X = np.hstack([X, np.asarray(gate, dtype=np.float64).reshape(1, -1)])
+        elif gate is not None:
+            raise InputError("the model has no gate (gateCol was not set): give no gate")
         return float(self._outputs()[1](X)[0][0])
 
     def _design(self, X: np.ndarray) -> np.ndarray:
-        X = check_rows(X, self.coefficients.shape[1])
-        return np.column_stack([np.ones(len(X)), X]) if self._intercept else X
+        """The rows' design (ones first with an intercept), from X without its gate."""
+        p = X.shape[1] - self._gates
+        return np.column_stack([np.ones(len(X)), X[:, :p]]) if self._intercept else X[:, :p]
 
     def _outputs(self):
-        mixture = self._mixture
+        mixture, gates = self._mixture, self._gates
+        shipped = mixreg.Shipped(mixture, self._intercept, gates)
+        width = self.coefficients.shape[1] + gates
 
         def compute(X, y=None):
+            if gates and X.shape[1] != width:
+                raise InputError(
+                    f"the features and gate have {X.shape[1]} values a row; the model was "
+                    f"fitted on {self.coefficients.shape[1]} and {gates}"
+                )
+            X = check_rows(X, width)
             design = self._design(X)
             each = design @ mixture.coefficients.T
-            out = [each @ mixture.weights, each]
+            values = np.column_stack([np.zeros(len(X)) if y is None else y, X])
+            out = [(each * mixreg.prior(values, shipped)).sum(axis=1), each]
             if y is not None:
-                values = np.column_stack([y, X])
-                post, _ = mixreg.posterior(values, mixreg.Shipped(mixture, self._intercept))
+                post, _ = mixreg.posterior(values, shipped)
                 post[np.isnan(y)] = np.nan
                 out += [post, np.where(np.isnan(y), -1, post.argmax(axis=1)).astype(np.int32)]
             return out
@@ -589,22 +727,76 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
         ]
         return fields, compute
 
+    def _gate_columns(self, present: list) -> list[str]:
+        """The gate's columns, when the model has a gate: each must be in ``present``."""
+        if not self._gates:
+            return []
+        gate = self.getGateCol()
+        names = [gate] if isinstance(gate, str) else list(gate or [])
+        missing = [n for n in names if n not in present]
+        if not names or missing:
+            raise InputError(
+                f"the model's gate needs its covariates' column(s) {', '.join(missing or ['?'])}"
+                f" (gateCol); the data has {', '.join(map(str, present))}"
+            )
+        return names
+
     def _transform(self, dataset):
         fields, compute = self._outputs()
+        gate = self._gate_columns(dataset.columns) or None
         label = self.getLabelCol()
         if label not in dataset.columns:
-            return with_columns(dataset, self.getFeaturesCol(), fields, compute)
+            return with_columns(dataset, self.getFeaturesCol(), fields, compute, extra_col=gate)
         fields = fields + [
             StructField(self.getProbabilityCol(), VectorUDT()),
             StructField(self.getComponentCol(), IntegerType()),
         ]
-        return with_columns(dataset, self.getFeaturesCol(), fields, compute, label_col=label)
+        return with_columns(
+            dataset, self.getFeaturesCol(), fields, compute, label_col=label, extra_col=gate
+        )
+
+    def _pandas_rows(self, frame: pd.DataFrame):
+        present, matrix = super()._pandas_rows(frame)
+        names = self._gate_columns(list(frame.columns))
+        if not names:
+            return present, matrix
+        if len(names) == 1 and frame[names[0]].map(np.ndim).eq(1).all():
+            column = frame[names[0]]  # a list or array of covariates a row
+            has_gate = column.notna().to_numpy()
+            Z = np.full((len(frame), self._gates), np.nan)
+            for row in np.flatnonzero(has_gate):
+                Z[row] = np.asarray(column.iloc[row], dtype=np.float64)
+        else:
+            Z = frame[names].to_numpy(dtype=np.float64)
+            has_gate = ~np.isnan(Z).any(axis=1)
+        both = present & has_gate
+        if not both.any():
+            return both, None
+        features = matrix[has_gate[present]]
+        return both, np.hstack([features, Z[both]])
+
+    def _input_example(self) -> pd.DataFrame:
+        example = super()._input_example()
+        gate = self.getGateCol()
+        if not self._gates or gate is None:
+            return example
+        rows = len(example)
+        if isinstance(gate, str):
+            example[gate] = [[0.0] * self._gates for _ in range(rows)]
+        else:
+            for name in gate:
+                example[name] = np.zeros(rows)
+        return example
 
     def _example_rows(self) -> np.ndarray:
         return np.eye(self.coefficients.shape[1])
 
     def _arrays(self) -> dict:
-        return {name: np.asarray(value) for name, value in self._mixture._asdict().items()}
+        return {
+            name: np.asarray(value)
+            for name, value in self._mixture._asdict().items()
+            if value is not None
+        }
 
     def _extra(self) -> dict:
         return {"intercept": self._intercept}

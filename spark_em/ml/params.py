@@ -49,16 +49,22 @@ def given(kwargs: dict) -> dict:
     return {name: value for name, value in kwargs.items() if value is not None}
 
 
-def to_features(value) -> str | list[str]:
-    """``featuresCol``'s converter: a column name, or a list of column names (one feature
-    each)."""
+def column_names(value, param: str) -> str | list[str]:
+    """A column name, or a non-empty list of column names (one value each); a ``TypeError``
+    naming ``param`` for anything else."""
     if isinstance(value, str):
         return value
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
         return list(value)
     raise TypeError(
-        f"featuresCol must be a column name or a non-empty list of column names, not {value!r}"
+        f"{param} must be a column name or a non-empty list of column names, not {value!r}"
     )
+
+
+def to_features(value) -> str | list[str]:
+    """``featuresCol``'s converter: a column name, or a list of column names (one feature
+    each)."""
+    return column_names(value, "featuresCol")
 
 
 class HasFeaturesCol(Params):

@@ -42,21 +42,29 @@ def encode_masked(mixture: masked.SphericalMixture) -> dict:
 
 
 def encode_mixreg(mixture: mixreg.RegressionMixture) -> dict:
-    return _lists(mixture)
+    """weights, coefficients, sigmas and, for a mixture with a gate, gate."""
+    return {name: value for name, value in _lists(mixture).items() if value is not None}
 
 
 def decode_mixreg(saved: dict) -> mixreg.RegressionMixture:
+    """The mixture, checked (a gate is optional)."""
     mixture = mixreg.RegressionMixture(
-        **{
-            name: np.array(saved[name], dtype=np.float64)
-            for name in mixreg.RegressionMixture._fields
-        }
+        *(
+            np.array(saved[name], dtype=np.float64)
+            for name in ("weights", "coefficients", "sigmas")
+        ),
+        gate=None if saved.get("gate") is None else np.array(saved["gate"], dtype=np.float64),
     )
     k = len(mixture.weights)
     if mixture.coefficients.ndim != 2 or mixture.coefficients.shape[0] != k:
         raise ValueError("coefficients must be k × q")
     if mixture.sigmas.shape != (k,) or not np.all(mixture.sigmas > 0):
         raise ValueError("sigmas must be k numbers > 0")
+    gate = mixture.gate
+    if gate is not None and (gate.ndim != 2 or gate.shape[0] != k or gate.shape[1] < 2):
+        raise ValueError("gate must be k × (1 + covariates)")
+    if gate is not None and (not np.all(np.isfinite(gate)) or np.any(gate[0] != 0)):
+        raise ValueError("gate must be finite with its first row 0")
     return mixture
 
 

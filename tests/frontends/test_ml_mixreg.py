@@ -7,8 +7,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from spark_em.errors import InputError
 from spark_em.ml import MixtureOfRegressions, MixtureOfRegressionsModel
-from tests.helpers.mixreg_reference import em, numerical_hessian, planted, responsibilities
+from tests.helpers.mixreg_reference import (
+    em,
+    gate_weights,
+    gated_em,
+    gated_log_likelihood,
+    gated_planted,
+    gated_responsibilities,
+    numerical_hessian,
+    planted,
+    responsibilities,
+)
 
 
 def frame(spark, values, w):
@@ -32,7 +43,7 @@ def test_a_given_start_reaches_the_textbook_fixed_point(data):
     }
     model = MixtureOfRegressions(weightCol="w", initialModel=initial, tol=0.0, maxIter=30).fit(df)
     n = model.summary.numIter
-    (weights, beta, sigmas), ll = em(X, y, w, *start, n)
+    (weights, beta, sigmas), ll = em(X, y, w, *start[:3], n)
     assert model.summary.logLikelihood == pytest.approx(ll, rel=1e-10)
     np.testing.assert_allclose(model.weights, weights, rtol=1e-8)
     np.testing.assert_allclose(model.intercepts, beta[:, 0], rtol=1e-8, atol=1e-10)
@@ -104,3 +115,65 @@ def test_the_default_starts_find_the_planted_regimes_in_a_pipeline_that_saves(da
     unlabelled = flat.drop("label")
     out = again.transform(unlabelled)
     assert out.columns == [*unlabelled.columns, "xv", "prediction", "componentPredictions"]
+
+
+def test_a_gate_reaches_the_textbook_fixed_point_and_scores_each_row_by_its_covariates(
+    spark, tmp_path
+):
+    """Concomitant variables: textbook EM whose M-step fits the multinomial logit to
+    convergence (``gated_em``) and the estimator's one Newton step an iteration reach the same
+    fixed point; the outputs follow each row's π(z); the gate is saved and its standard
+    errors are the inverse numerical Hessian's."""
+    values, X, Z, y, w, start = gated_planted(n=300, seed=4)
+    rows = [(r[1:3].tolist(), float(r[0]), float(r[3]), float(v)) for r, v in zip(values, w)]
+    df = spark.createDataFrame(rows, "features array<double>, label double, z double, w double")
+    initial = {
+        "weights": start.weights,
+        "intercepts": start.coefficients[:, 0],
+        "coefficients": start.coefficients[:, 1:],
+        "sigmas": start.sigmas,
+    }
+    model = MixtureOfRegressions(
+        k=3, weightCol="w", gateCol="z", initialModel=initial, tol=1e-13, maxIter=200
+    ).fit(df)
+    assert model.summary.converged
+    (gate, beta, sigmas), ll = gated_em(X, Z, y, w, start.gate, *start[1:3], 60)
+    assert model.summary.logLikelihood == pytest.approx(ll, rel=1e-10)
+    np.testing.assert_allclose(model.gateIntercepts, gate[:, 0], rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(model.gateCoefficients[:, 0], gate[:, 1], rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(model.intercepts, beta[:, 0], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.coefficients, beta[:, 1:], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.sigmas, sigmas, rtol=1e-8)
+    # 3·3 coefficients, 3 sigmas, 2·2 gate coefficients
+    assert model.bic == pytest.approx(-2 * ll + 16 * np.log(w.sum()), rel=1e-10)
+
+    out = model.transform(df).toPandas()  # against the model's own parameters
+    fitted_gate = np.column_stack([model.gateIntercepts, model.gateCoefficients])
+    fitted_beta = np.column_stack([model.intercepts, model.coefficients])
+    each = X @ fitted_beta.T
+    np.testing.assert_allclose(
+        out["prediction"], (gate_weights(Z, fitted_gate) * each).sum(axis=1), rtol=1e-11
+    )
+    posterior, _ = gated_responsibilities(X, y, Z, fitted_gate, fitted_beta, model.sigmas)
+    np.testing.assert_allclose(np.stack(out["probability"]), posterior, rtol=1e-9, atol=1e-12)
+    row = 5
+    assert model.predict(X[row, 1:], gate=[Z[row, 1]]) == pytest.approx(
+        out["prediction"][row], rel=1e-12
+    )
+    with pytest.raises(InputError, match="gateCol"):
+        model.transform(df.drop("z")).collect()
+
+    theta = np.r_[np.column_stack([beta, sigmas]).ravel(), gate[1:].ravel()]
+    cov = np.linalg.inv(-numerical_hessian(theta, X, Z, y, w, 3, of=gated_log_likelihood))
+    np.testing.assert_allclose(
+        model.summary.gateStandardErrors[1:].ravel(), np.sqrt(cov.diagonal()[12:]), rtol=1e-3
+    )
+    table = model.summary.table()
+    assert "gate of component 2 (log-odds against component 0)" in table and "\nz " in table
+
+    model.write().overwrite().save(str(tmp_path / "gated"))
+    back = MixtureOfRegressionsModel.load(str(tmp_path / "gated"))
+    np.testing.assert_array_equal(back.gateCoefficients, model.gateCoefficients)
+    assert back.predict(X[row, 1:], gate=[Z[row, 1]]) == pytest.approx(
+        out["prediction"][row], rel=1e-12
+    )

@@ -28,7 +28,7 @@ def test_em_reaches_the_textbook_fixed_point(spark):
         ops.release(blocks)
     # tol=0 runs until the log-likelihood stops rising in floating point: the fixed point
     assert 10 <= run.n_iter <= 25
-    (weights, coefficients, sigmas), ll = em(X, y, w, *start, run.n_iter)
+    (weights, coefficients, sigmas), ll = em(X, y, w, *start[:3], run.n_iter)
     assert run.log_likelihood == pytest.approx(ll, rel=1e-10)
     np.testing.assert_allclose(run.mixture.weights, weights, rtol=1e-8)
     np.testing.assert_allclose(run.mixture.coefficients, coefficients, rtol=1e-8, atol=1e-10)
@@ -119,7 +119,41 @@ def test_the_job_fits_a_users_file_with_the_observed_informations_errors(spark, 
         assert cli.main_wrapper(fit_wols.main, [*args, *extra]) == 2
         assert extra[0] in capsys.readouterr().err
     assert cli.main_wrapper(fit_wols.main, args[:-2] + ["--n-init", "3"]) == 2
-    assert "--n-init and --init are for --mixture" in capsys.readouterr().err
+    assert "--n-init, --init and --gate are for --mixture" in capsys.readouterr().err
+
+
+def test_the_job_fits_a_gate_to_the_fixed_point_of_textbook_em(spark, tmp_path, capsys):
+    """--gate z: the best of the job's random starts is the optimum textbook EM reaches from
+    a start near the planted components (matched by their coefficients, the gate taken
+    against the job's first component)."""
+    import json
+
+    from spark_em import cli
+    from spark_em.cli import fit_wols
+    from tests.helpers.mixreg_reference import gated_em, gated_planted
+
+    values, X, Z, y, w, start = gated_planted(n=300, seed=6)
+    path = tmp_path / "rows.csv"
+    table = np.column_stack([values, w])
+    np.savetxt(path, table, delimiter=",", header="y,x1,x2,z,w", comments="")
+    out = tmp_path / "out"
+    args = ["--input", str(path), "--features", "x1,x2", "--weight", "w", "--gate", "z"]
+    args += ["--mixture", "3", "--n-init", "3", "--tol", "1e-13", "--out", str(out)]
+    assert cli.main_wrapper(fit_wols.main, args) == 0
+    err = capsys.readouterr().err
+    assert "gate of component 1 (log-odds against component 0)" in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    (gate, beta, sigmas), ll = gated_em(X, Z, y, w, start.gate, *start[1:3], 80)
+    assert metrics["log_likelihood"] == pytest.approx(ll, rel=1e-9)
+    got = np.array(metrics["coefficients"])
+    order = [int(np.argmin(np.abs(got - b).sum(axis=1))) for b in beta]
+    assert sorted(order) == [0, 1, 2]
+    np.testing.assert_allclose(got[order], beta, rtol=1e-6, atol=1e-7)
+    got_gate = np.array(metrics["gate"])[order]
+    np.testing.assert_allclose(got_gate - got_gate[0], gate, rtol=1e-6, atol=1e-7)
+    assert metrics["gate_terms"] == ["intercept", "z"]
+    assert metrics["gate_p_values"][0] == [None, None]
+    assert metrics["bic"] == pytest.approx(-2 * ll + 16 * np.log(w.sum()), rel=1e-9)
 
 
 def test_the_job_finds_its_built_in_two_regimes(spark, tmp_path, capsys):
