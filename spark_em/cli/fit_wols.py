@@ -391,6 +391,15 @@ def main(argv=None):
     print(json.dumps(metrics, indent=2, allow_nan=False))
 
 
+def nulls_for_nan(value):
+    """``value`` (lists and dicts of numbers) with None for each NaN, for JSON."""
+    if isinstance(value, dict):
+        return {k: nulls_for_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [nulls_for_nan(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 def fit_mixture(args, spark, data, described: dict, start: float, keep) -> None:
     """--mixture K: EM from --n-init starts, the standard errors, the tables on stderr, the
     metrics on stdout and in --out with the model and (one feature) the fitted lines."""
@@ -447,8 +456,7 @@ def fit_mixture(args, spark, data, described: dict, start: float, keep) -> None:
     if errors is not None:
         say(mixreg_model.table(estimates, errors, names, args.alpha, list(data.gate_names)))
         tests = mixreg_model.z_tests(estimates, errors, args.alpha)
-        # the gate's reference row has no test: null in the JSON
-        metrics.update(json.loads(json.dumps(tests).replace("NaN", "null")))
+        metrics.update(nulls_for_nan(tests))  # the gate's reference row has no test
     else:
         say(f"note: {problem}")
     metrics["seconds"] = round(time.perf_counter() - start, 3)

@@ -27,6 +27,12 @@ def relative_rule(tol: float = DEFAULT_TOL) -> Callable:
     return lambda new, old, *_params: old is not None and new - old <= tol * abs(new)
 
 
+def steady_rule(tol: float = DEFAULT_TOL) -> Callable:
+    """Stop when |new − old| ≤ tol·|new|: a log-likelihood neither rising nor falling (for a
+    step that is not an exact M-step, whose fall is not convergence)."""
+    return lambda new, old, *_params: old is not None and abs(new - old) <= tol * abs(new)
+
+
 def falling_rule(tol: float) -> Callable:
     """Stop when old − new ≤ tol (a cost that has stopped falling by more than ``tol``)."""
     return lambda new, old, *_params: old is not None and old - new <= tol

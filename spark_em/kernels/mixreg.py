@@ -30,7 +30,9 @@ row is 0 (the first component is the reference):
     the responsibilities. One Newton step from the shipped Γ a pass (the EM-gradient
     algorithm, Lange 1995): the gradient g_k = Σ w (r_ik − π_ik) Z_i and the negative Hessian
     H_kl = Σ w π_ik (δ_kl − π_il) Z_i Z_iᵀ (k, l ≥ 2) are summed beside the triangles, and
-    Γ' = Γ + H⁻¹g. Its fixed points are EM's: where g = 0. ``weights`` are then the
+    Γ' = Γ + t·H⁻¹g, with t ≤ 1 so that the step moves no row's log-odds by more than
+    ``GATE_STEP`` (a full Newton step from a poor start can overshoot and lower the
+    likelihood). Its fixed points are EM's: where g = 0. ``weights`` are then the
     responsibilities' mean, which at a fixed point is the mean of the π_ik.
 
 A block then holds ``[y, x_1..x_p, z_1..z_m]``, and ``Shipped.gates`` is m.
@@ -50,6 +52,7 @@ from spark_em.kernels.wols import LABEL, design, row_weights, triangle
 SIGMA_FLOOR = 1e-3  # relative to the label's weighted standard deviation
 LOG_WEIGHT_EPS = 1e-300
 START_DRAW = 2**31 - 7  # the draw number of the random partitions that start EM
+GATE_STEP = 4.0  # the most a gate step moves a row's log-odds of a component (7)
 
 
 @record
@@ -76,6 +79,7 @@ class MixRegStats(NamedTuple):
     factors: np.ndarray  # K × (q+1) × (q+1): the TSQR triangle of √(w r_k)·[X | y]
     gate_gradient: np.ndarray = np.zeros(0)  # (7)'s g, (K−1)(m+1); empty without a gate
     gate_hessian: np.ndarray = np.zeros((0, 0))  # (7)'s H
+    gate_scale: np.ndarray = np.zeros(0)  # max |Z_ij| over the rows, per column (a max, not a sum)
 
 
 class Shipped(NamedTuple):
@@ -213,9 +217,11 @@ def _stats(XyT: np.ndarray, w: np.ndarray, resp: np.ndarray, log_likelihood: flo
 def _gate_sums(ZT: np.ndarray, w: np.ndarray, resp: np.ndarray, pi: np.ndarray):
     """(7)'s gradient g ((K−1)(m+1)) and negative Hessian H from Zᵀ, the row weights, the
     responsibilities r and the gate's π (K × n)."""
-    m1 = ZT.shape[0]
     K = resp.shape[0]
-    w = np.where(w > 0, w, 0.0)  # a row of weight 0 adds nothing, whatever its values
+    positive = w > 0
+    if not positive.all():  # a row of weight 0 adds nothing, whatever its values
+        ZT, w, resp, pi = ZT[:, positive], w[positive], resp[:, positive], pi[:, positive]
+    m1 = ZT.shape[0]
     gradient = ((resp[1:] - pi[1:]) * w) @ ZT.T
     hessian = np.empty((K - 1, m1, K - 1, m1))
     for k in range(1, K):
@@ -239,7 +245,8 @@ def block_stats(values: np.ndarray, shipped: Shipped, weights: np.ndarray | None
     if e.ZT is None or e.log_weights is None:
         return stats
     gradient, hessian = _gate_sums(e.ZT, w, e.resp, np.exp(e.log_weights))
-    return stats._replace(gate_gradient=gradient, gate_hessian=hessian)
+    scale = np.abs(e.ZT[:, w > 0]).max(axis=1, initial=0.0)
+    return stats._replace(gate_gradient=gradient, gate_hessian=hessian, gate_scale=scale)
 
 
 def partition_stats(
@@ -295,6 +302,7 @@ def add(a: MixRegStats, b: MixRegStats) -> MixRegStats:
         factors,
         a.gate_gradient + b.gate_gradient,
         a.gate_hessian + b.gate_hessian,
+        np.maximum(a.gate_scale, b.gate_scale),
     )
 
 
@@ -371,9 +379,11 @@ def update(
 
 
 def gate_step(stats: MixRegStats, gate: np.ndarray) -> np.ndarray:
-    """(7): Γ + H⁻¹g, the first row kept at 0. H is positive semi-definite; where it is
-    singular (a gate covariate constant on the rows a component holds) a relative 1e-10 on
-    its diagonal keeps the step finite (the fixed points, g = 0, do not move)."""
+    """(7): Γ + t·H⁻¹g, the first row kept at 0, t ≤ 1 the largest step that moves no row's
+    log-odds by more than ``GATE_STEP`` (bounded by Σ_j |δ_kj|·max_i |Z_ij|). H is positive
+    semi-definite; where it is singular (collinear gate covariates, or weights π at 0 or 1)
+    a relative 1e-10 on its diagonal keeps the step finite (the fixed points, g = 0, do not
+    move)."""
     gate = np.asarray(gate, dtype=np.float64)
     H, g = stats.gate_hessian, stats.gate_gradient
     if g.size == 0:
@@ -385,11 +395,16 @@ def gate_step(stats: MixRegStats, gate: np.ndarray) -> np.ndarray:
         step = np.full(len(g), np.nan)
     if not np.all(np.isfinite(step)):
         raise ValueError(
-            "the gate's Newton step is not finite: its covariates separate the components "
-            "(remove a covariate that predicts the component exactly, or fewer components)"
+            "the gate's Newton step is not finite: its covariates are collinear or separate "
+            "the components (remove a covariate that predicts the component exactly, or fewer "
+            "components)"
         )
+    step = step.reshape(gate.shape[0] - 1, gate.shape[1])
+    reach = float((np.abs(step) * stats.gate_scale).sum(axis=1).max())
+    if reach > GATE_STEP:
+        step *= GATE_STEP / reach
     out = gate.copy()
-    out[1:] += step.reshape(gate.shape[0] - 1, gate.shape[1])
+    out[1:] += step
     return out
 
 

@@ -12,7 +12,7 @@ from pyspark.ml import Estimator
 from pyspark.ml.linalg import VectorUDT
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasPredictionCol, HasProbabilityCol, HasSeed
-from pyspark.sql.types import DoubleType, IntegerType, StructField
+from pyspark.sql.types import DoubleType, IntegerType, NumericType, StructField
 
 from spark_em.engine import ops
 from spark_em.errors import InputError
@@ -179,6 +179,21 @@ class _MixtureOfRegressionsParams(
         """
         return self.getOrDefault(self.gateCol) if self.isDefined(self.gateCol) else None
 
+    def setGateCol(self, value):
+        """Sets the value of :py:attr:`gateCol`: for a model, the columns ``transform`` reads
+        the gate's covariates from.
+
+        Parameters
+        ----------
+        value : str or list of str
+            A column of vectors or arrays, or numeric columns.
+
+        Returns
+        -------
+        self
+        """
+        return self._set(gateCol=value)
+
     def getComponentPredictionsCol(self) -> str:
         """Gets the value of componentPredictionsCol or its default value."""
         return self.getOrDefault(self.componentPredictionsCol)
@@ -305,10 +320,6 @@ class MixtureOfRegressions(
         super().__init__()
         self._set(**given(self._input_kwargs))
 
-    def setGateCol(self, value):
-        """Sets the value of :py:attr:`gateCol`."""
-        return self._set(gateCol=value)
-
     def setNInit(self, value: int):
         """Sets the value of :py:attr:`nInit`."""
         return self._set(nInit=value)
@@ -412,6 +423,10 @@ class MixtureOfRegressions(
         warn_unconverged(self, summary)
         model = self._copyValues(MixtureOfRegressionsModel(run.mixture, intercept, summary))
         model._remember_inputs(dataset)
+        gate = self.getGateCol()
+        model._gate_vector = isinstance(gate, str) and not isinstance(
+            dataset.schema[gate].dataType, NumericType
+        )
         return model
 
 
@@ -581,7 +596,8 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
     Parameters
     ----------
     mixture : kernels.mixreg.RegressionMixture, optional
-        The weights, coefficients (the intercept first when ``intercept``) and sigmas.
+        The weights, coefficients (the intercept first when ``intercept``), sigmas and, for
+        weights that depend on covariates, the gate.
     intercept : bool, default True
         Whether the coefficients start with the intercept.
     summary : MixtureOfRegressionsSummary, optional
@@ -598,7 +614,7 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
     """
 
     summary_class = MixtureOfRegressionsSummary
-    key_params = ("k", "fitIntercept", "regParam")
+    key_params = ("k", "fitIntercept", "regParam", "gateCol")
 
     def __init__(
         self,
@@ -609,6 +625,7 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
         super().__init__(summary)
         self._mixture = mixture
         self._intercept = bool(intercept)
+        self._gate_vector = False  # whether gateCol is one column of vectors or arrays
 
     @property
     def _gates(self) -> int:
@@ -617,8 +634,9 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
 
     @property
     def weights(self) -> np.ndarray:
-        """Each component's weight π_k (k); with a gate, the mean of the rows' weights π_k(z)
-        over the training rows."""
+        """Each component's weight π_k (k); with a gate, the mean of the rows'
+        responsibilities at the last E-step, which at convergence is the mean of their
+        weights π_k(z)."""
         return self._mixture.weights
 
     @property
@@ -659,8 +677,9 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
     @property
     def bic(self) -> float:
         """BIC on the training data, as scikit-learn counts it: −2·LL + m·log n with m the
-        free parameters (k·q coefficients, k sigmas, k − 1 weights) and n the rows (or the
-        sum of their weights); lower is better."""
+        free parameters (k·q coefficients, k sigmas, and k − 1 weights or, with a gate of m'
+        covariates, (k − 1)(m' + 1) gate coefficients) and n the rows (or the sum of their
+        weights); lower is better."""
         k, q = self._mixture.coefficients.shape
         return mixreg.bic(self.summary.logLikelihood, k, q, self.summary.numRows, self._gates + 1)
 
@@ -709,6 +728,11 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
                 raise InputError(
                     f"the features and gate have {X.shape[1]} values a row; the model was "
                     f"fitted on {self.coefficients.shape[1]} and {gates}"
+                )
+            if np.isnan(X).any():
+                raise InputError(
+                    "a row holds NaN in its features or gate: the model scores complete rows "
+                    "(a row with a null gets null outputs)"
                 )
             X = check_rows(X, width)
             design = self._design(X)
@@ -760,20 +784,35 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
         names = self._gate_columns(list(frame.columns))
         if not names:
             return present, matrix
-        if len(names) == 1 and frame[names[0]].map(np.ndim).eq(1).all():
-            column = frame[names[0]]  # a list or array of covariates a row
+        if len(names) == 1 and frame[names[0]].dtype == object:
+            column = frame[names[0]]  # a list, array or vector of covariates a row
             has_gate = column.notna().to_numpy()
             Z = np.full((len(frame), self._gates), np.nan)
             for row in np.flatnonzero(has_gate):
-                Z[row] = np.asarray(column.iloc[row], dtype=np.float64)
+                value = column.iloc[row]
+                value = np.asarray(
+                    value.toArray() if hasattr(value, "toArray") else value, dtype=np.float64
+                ).ravel()
+                if value.shape != (self._gates,):
+                    raise InputError(
+                        f"model_input's {names[0]!r} holds {value.size} values on a row; the "
+                        f"model's gate has {self._gates} covariates"
+                    )
+                Z[row] = value
         else:
-            Z = frame[names].to_numpy(dtype=np.float64)
-            has_gate = ~np.isnan(Z).any(axis=1)
+            try:
+                Z = frame[names].to_numpy(dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InputError(f"model_input's {', '.join(names)} must hold numbers") from None
+            if Z.shape[1] != self._gates:
+                raise InputError(
+                    f"model_input gives {Z.shape[1]} gate covariates; the model has {self._gates}"
+                )
+        has_gate = ~np.isnan(Z).any(axis=1)  # null or NaN: no output, as a null feature
         both = present & has_gate
-        if not both.any():
+        if matrix is None or not both.any():
             return both, None
-        features = matrix[has_gate[present]]
-        return both, np.hstack([features, Z[both]])
+        return both, np.hstack([matrix[has_gate[present]], Z[both]])
 
     def _input_example(self) -> pd.DataFrame:
         example = super()._input_example()
@@ -781,10 +820,10 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
         if not self._gates or gate is None:
             return example
         rows = len(example)
-        if isinstance(gate, str):
+        if isinstance(gate, str) and self._gate_vector:
             example[gate] = [[0.0] * self._gates for _ in range(rows)]
         else:
-            for name in gate:
+            for name in [gate] if isinstance(gate, str) else gate:
                 example[name] = np.zeros(rows)
         return example
 
@@ -799,7 +838,7 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
         }
 
     def _extra(self) -> dict:
-        return {"intercept": self._intercept}
+        return {"intercept": self._intercept, "gate_vector": self._gate_vector}
 
     @classmethod
     def _from_saved(cls, arrays: dict, extra: dict) -> MixtureOfRegressionsModel:
@@ -808,4 +847,6 @@ class MixtureOfRegressionsModel(FittedModel, _MixtureOfRegressionsParams):
             intercept = bool(extra["intercept"])
         except (KeyError, ValueError) as exc:
             raise InputError(f"the saved model is incomplete or inconsistent ({exc})") from None
-        return cls(mixture, intercept)
+        model = cls(mixture, intercept)
+        model._gate_vector = bool(extra.get("gate_vector", False))
+        return model

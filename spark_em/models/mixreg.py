@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from spark_em.engine import ops
-from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL, Family, relative_rule
+from spark_em.engine.loop import (
+    DEFAULT_MAX_ITER,
+    DEFAULT_TOL,
+    Family,
+    relative_rule,
+    steady_rule,
+)
 from spark_em.errors import InputError
 from spark_em.kernels import mixreg
 from spark_em.kernels.mixreg import RegressionMixture
@@ -46,7 +52,8 @@ def family(
 ) -> Family:
     """EM for the mixture of regressions as the loop runs it: the relative rule on the
     log-likelihood; with a gate of ``gates`` covariates (the rows' last columns), one Newton
-    step of the gate an iteration."""
+    step of the gate an iteration, and a log-likelihood that falls by more than the rule's
+    tolerance is not convergence (the gate's step is not an exact M-step)."""
 
     def update(stats, mixture):
         new = mixreg.update(stats, intercept, reg_param, mixture.gate)
@@ -56,7 +63,7 @@ def family(
         NAME,
         mixreg.block_stats,
         update,
-        converged=relative_rule(tol),
+        converged=relative_rule(tol) if gates == 0 else steady_rule(tol),
         add=mixreg.add,
         ship=lambda mixture: mixreg.Shipped(mixture, intercept, gates),
         encode=codec.encode_mixreg,
@@ -114,6 +121,15 @@ def check_reg_param(reg_param: float) -> None:
         raise InputError(f"{{param}} must be a number >= 0, got {reg_param}", param="reg_param")
 
 
+def check_gate(k: int, gates: int) -> None:
+    """A gate has something to fit only between two components or more."""
+    if gates and k < 2:
+        raise InputError(
+            f"{{param}}: weights that depend on covariates need k >= 2 components, not {k}",
+            param="gateCol",
+        )
+
+
 def fit_from(
     blocks,
     start: RegressionMixture,
@@ -128,6 +144,7 @@ def fit_from(
     covariates (the rows' last columns), from ``gated(start)``."""
     check_reg_param(reg_param)
     k = len(start.weights)
+    check_gate(k, gates)
     (run,) = fit_starts(
         blocks,
         family(intercept, reg_param, tol, gates),
@@ -200,6 +217,7 @@ def fit(
             f"{{param}} must be one of {', '.join(INIT_MODES)}, not {init!r}", param="init"
         )
     check_reg_param(reg_param)
+    check_gate(k, gates)
     starter = kmeans_start if init == "kmeans" else partition_start
     runs, problem = [], None
     for seed in seeds:

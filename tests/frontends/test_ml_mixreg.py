@@ -162,6 +162,8 @@ def test_a_gate_reaches_the_textbook_fixed_point_and_scores_each_row_by_its_cova
     )
     with pytest.raises(InputError, match="gateCol"):
         model.transform(df.drop("z")).collect()
+    with pytest.raises(InputError, match="gateCol: weights that depend on covariates need k >= 2"):
+        MixtureOfRegressions(k=1, gateCol="z").fit(df)
 
     theta = np.r_[np.column_stack([beta, sigmas]).ravel(), gate[1:].ravel()]
     cov = np.linalg.inv(-numerical_hessian(theta, X, Z, y, w, 3, of=gated_log_likelihood))

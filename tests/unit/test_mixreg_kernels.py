@@ -194,3 +194,19 @@ def test_the_gated_observed_information_is_minus_the_numerical_hessian():
     want = np.sqrt(np.linalg.inv(-numeric).diagonal())
     np.testing.assert_allclose(errors["gate"][1:].ravel(), want[K * (q + 1) :], rtol=1e-3)
     assert "weights" not in errors and not errors["gate"][0].any()
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_a_gate_from_a_poor_start_never_lowers_the_likelihood(seed):
+    """From gates drawn at random (where a full Newton step overshoots and the likelihood
+    collapses), the capped step keeps every iteration's log-likelihood rising."""
+    values, X, Z, y, w, start = gated_planted(n=400, seed=seed)
+    gate = np.vstack([[0.0, 0.0], np.random.default_rng(seed).normal(0, 2, (2, 2))])
+    mixture, history = start._replace(gate=gate), []
+    for _ in range(25):
+        stats = mixreg.block_stats(values, mixreg.Shipped(mixture, True, 1), w)
+        history.append(stats.log_likelihood)
+        mixture = mixreg.update(stats, True, gate=mixture.gate)
+    assert np.all(np.diff(history) >= -1e-9 * np.abs(history[1:]))
+    _, want = gated_responsibilities(X, y, Z, mixture.gate, mixture.coefficients, mixture.sigmas)
+    assert history[-1] == pytest.approx(w @ want, rel=1e-6)  # settled
