@@ -201,3 +201,37 @@ def test_hard_assignments():
         else:
             want = np.stack([resp[:, k] @ (X - centres[k]) ** 2 for k in range(4)])
         assert_allclose(got.centred_square, want, rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["diag", "spherical"])
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_matrix_product_pass_matches_the_equations(kind, offset, weighted, monkeypatch):
+    """Many diagonal or spherical components take the products (11): the same statistics as
+    the equations, over several chunks, near and far from the origin (the block's centring
+    keeps the expansion's loss, log10(spread²/σ²), to about 2.5 digits here)."""
+    monkeypatch.setattr(gaussian, "PRODUCT_CHUNK_ROWS", 700)
+    monkeypatch.setattr(gaussian, "PRODUCTS_MIN_DIMS", 4)
+    monkeypatch.setattr(gaussian, "PRODUCTS_MIN_WORK", 64)
+    K, n, d = 20, 2000, 7
+    rng = np.random.default_rng(K + int(weighted))
+    X = rng.normal(size=(n, d)) * 2 + offset + rng.integers(0, 3, n)[:, None] * 10.0
+    mixture = mixture_of(kind, X, K, rng)
+    assert gaussian.products_pay(K, d, kind) and not gaussian.products_pay(K, d, "full")
+    w = rng.integers(0, 3, n).astype(float) if weighted else None
+    got = gaussian.block_stats(X, gaussian.prepare(mixture), w)
+    rows = np.repeat(X, w.astype(int), axis=0) if weighted else X
+    ll, n_k, first, square, _, _ = plain_stats(rows, mixture)
+    assert got.n_rows == len(rows)
+    assert got.log_likelihood == pytest.approx(ll, rel=1e-12)
+    assert_allclose(got.resp, n_k, rtol=1e-10, atol=1e-12 * n)
+    scale = np.abs(first).max() + np.sqrt(np.abs(square).max() * max(n_k.max(), 1))
+    assert_allclose(got.centred_sum, first, rtol=1e-10, atol=1e-12 * scale)
+    assert_allclose(got.centred_square, square, rtol=1e-10, atol=1e-12 * np.abs(square).max())
+
+
+def test_the_products_are_taken_where_they_were_measured_faster():
+    assert not gaussian.products_pay(64, 16, "diag")  # the loop: few dimensions
+    assert not gaussian.products_pay(16, 64, "diag") and gaussian.products_pay(32, 64, "diag")
+    assert not gaussian.products_pay(64, 32, "spherical")
+    assert gaussian.products_pay(128, 32, "spherical") and gaussian.products_pay(8, 256, "diag")
