@@ -11,7 +11,8 @@ deviations 0.5, 1, 1.5), cached as regression blocks.
   same cached rows (median of 3), and their ratio. Target: ≤ 2.
 - ``kernel``: milliseconds per 12,500-row block on the driver with BLAS on one thread, as
   Spark's Python workers run it (median of 30): the E-step and K triangles of
-  ``kernels.mixreg.block_stats`` against ``kernels.wols.qr_stats``'s one triangle.
+  ``kernels.mixreg.block_stats`` against ``kernels.wols.qr_stats``'s one triangle, and the same
+  E-step with a gate of two covariates (``em_gated_block_ms``: the gate's Newton sums too).
 - ``recovery`` (on ``--recovery-rows`` rows): ``MixtureOfRegressions(k=3, nInit=3)`` from its
   default starts, its wall seconds and iterations, the largest error of the coefficients
   against the planted ones (components matched by intercept), and the adjusted Rand index of
@@ -138,10 +139,21 @@ def kernel_figures(block_rows: int = 12_500) -> dict:
 
     from threadpoolctl import threadpool_limits
 
+    # with a gate of two covariates (appended to the rows), its Newton sums beside the rest
+    gated_values = np.column_stack([values, rng.normal(size=(block_rows, 2))])
+    gate = np.array([[0.0, 0.0, 0.0], [0.3, 1.0, -0.5], [-0.2, 0.5, 0.5]])
+    gated = mixreg.Shipped(shipped.mixture._replace(gate=gate), True, 2)
     with threadpool_limits(1):  # OMP_NUM_THREADS is the task's cores in Spark's workers
         em = median_ms(lambda: mixreg.block_stats(values, shipped))
+        em_gated = median_ms(lambda: mixreg.block_stats(gated_values, gated))
         qr = median_ms(lambda: qr_stats(values, True))
-    return {"block_rows": block_rows, "em_block_ms": em, "qr_block_ms": qr, "ratio": em / qr}
+    return {
+        "block_rows": block_rows,
+        "em_block_ms": em,
+        "em_gated_block_ms": em_gated,
+        "qr_block_ms": qr,
+        "ratio": em / qr,
+    }
 
 
 def recovery_figures(spark, n: int) -> dict:

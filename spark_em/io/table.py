@@ -118,12 +118,11 @@ def _load_of(
         raise InputError(
             f"{source}: no column {', '.join(map(repr, missing))}; it has {', '.join(df.columns)}"
         )
-    every = named + names + gate_names
-    if len(set(every)) != len(every):
+    if len(set(named + names)) != len(named) + len(names) or set(named) & set(gate_names):
         raise InputError(
-            f"{source}: label, weight, features{' and gate' if gate_names else ''} must be "
+            f"{source}: label, weight and features{' (or gate)' if gate_names else ''} must be "
             "different columns"
-        )
+        )  # a gate may take a feature's column too: y ~ x | x
     lead = [
         Column(name, kind_of(df, name, role, text), f"column {name!r} is empty")
         for name, role in zip(named, ("labelCol", "weightCol"))

@@ -179,3 +179,22 @@ def test_a_gate_reaches_the_textbook_fixed_point_and_scores_each_row_by_its_cova
     assert back.predict(X[row, 1:], gate=[Z[row, 1]]) == pytest.approx(
         out["prediction"][row], rel=1e-12
     )
+
+
+def test_a_feature_can_also_drive_the_gate(spark):
+    """y ~ x | x (flexmix's notation): the regime's odds grow with x itself; the planted gate
+    (log-odds 2x of the second line) is found within three of its standard errors."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, 1500)
+    second = rng.random(1500) < 1 / (1 + np.exp(-2 * x))
+    y = np.where(second, 1 + 2 * x, -1 - x) + rng.normal(0, 0.3, 1500)
+    df = spark.createDataFrame(
+        [(float(a), float(b)) for a, b in zip(x, y)], "x double, label double"
+    )
+    model = MixtureOfRegressions(k=2, featuresCol=["x"], gateCol=["x"], nInit=1).fit(df)
+    second_line = int(np.argmax(model.coefficients[:, 0]))
+    sign = 1 if second_line == 1 else -1  # the gate is against component 0
+    errors = model.summary.gateStandardErrors[1]
+    assert abs(sign * model.gateCoefficients[1, 0] - 2.0) < 3 * errors[1]
+    assert abs(sign * model.gateIntercepts[1]) < 3 * errors[0]
+    assert model.coefficients[second_line, 0] == pytest.approx(2.0, abs=0.05)
