@@ -13,6 +13,12 @@ largest size. ``triples_load_seconds`` (smaller sizes only) loads the same ratin
 Parquet file of (user, item, rating) records through ``spark_em.io.triples`` and, when no item
 went unrated (so the shapes agree), compares the first pass's log-likelihood.
 
+``breakdown`` splits a pass: ``read_only_pass_seconds`` (a pass that only reads the cached
+blocks: Spark's and the transfer's share, median of 3), ``kernel_seconds_per_block`` (the
+masked kernel on 8 of the blocks on the driver, one thread), ``kernel_seconds_per_core``
+(that times the blocks, over the 2 cores) and ``rest_seconds``: what the pass spends beyond
+those two (summing and returning the statistics, the driver's update, the workers' memory).
+
 Last, on the course netflix data (dense 1200×1200), the seconds per pass of five starts fitted
 together against one start alone, each for the same fixed number of passes.
 
@@ -87,6 +93,38 @@ def pass_seconds(run) -> float:
     return statistics.median(h.seconds for h in run.history)
 
 
+def pass_breakdown(blocks, mixture, seconds_per_pass: float, cores: int = 2) -> dict:
+    """Where a pass goes: the read-only pass, the kernel on one core, and the rest."""
+    from threadpoolctl import threadpool_limits
+
+    from spark_em.engine.ops import aggregate
+    from spark_em.kernels import masked
+
+    def read_pass() -> float:
+        start = time.perf_counter()
+        aggregate(blocks, lambda values, _: values.shape[0], lambda a, b: a + b, None)
+        return time.perf_counter() - start
+
+    read_pass()
+    read = statistics.median(read_pass() for _ in range(3))
+    sample = [b.values for b in blocks.take(8)]
+    n_blocks = blocks.count()
+    with threadpool_limits(1):
+        masked.block_stats(sample[0], mixture)
+        start = time.perf_counter()
+        for values in sample:
+            masked.block_stats(values, mixture)
+        per_block = (time.perf_counter() - start) / len(sample)
+    kernel = per_block * n_blocks / cores
+    return dict(
+        blocks=n_blocks,
+        read_only_pass_seconds=round(read, 3),
+        kernel_seconds_per_block=round(per_block, 5),
+        kernel_seconds_per_core=round(kernel, 3),
+        rest_seconds=round(seconds_per_pass - read - kernel, 3),
+    )
+
+
 def one_size(spark, fraction, iterations, memory, with_triples):
     from spark_em.io import named, synthetic, triples
     from spark_em.models import masked as mc
@@ -99,6 +137,7 @@ def one_size(spark, fraction, iterations, memory, with_triples):
     n_ratings = int(blocks.map(lambda b: b.values.nnz).sum())
     load = time.perf_counter() - start
     run = mc.fit(blocks, 12, 0, tol=-1.0, max_iter=iterations)
+    breakdown = pass_breakdown(blocks, run.params, pass_seconds(run))
     result = dict(
         fraction=fraction,
         n_users=shape.n_users,
@@ -108,6 +147,7 @@ def one_size(spark, fraction, iterations, memory, with_triples):
         seconds_per_iteration=round(pass_seconds(run), 3),
         iterations=run.n_iter,
         log_likelihood=run.log_likelihood,
+        breakdown=breakdown,
     )
     if with_triples:
         with tempfile.TemporaryDirectory() as tmp:
