@@ -34,6 +34,16 @@ and the statistics') against dgemm's on one core, and which path the pass takes;
 ``iteration``: seconds per EM iteration at 1,000,000 × 64, K=64, diagonal covariances, of
 spark-em (local[2]) and of scikit-learn (one process, its BLAS on every core), from the same
 start. Targets: the products at ≥ 50% of dgemm at K ≥ 64; ≥ 3× faster than scikit-learn.
+
+``--factor`` runs the mixture of factor analysers: ``kernel``, one 4096-row block at
+d = 1024, K = 20 on one core, q = 10 factors against the diagonal pass (q = 0), with GFLOP/s
+against dgemm's; and ``iteration``, seconds per EM iteration at ``--factor-rows`` (500,000) ×
+1024, K = 20, q = 10 against the diagonal mixture, the same data and start. Target: within
+3× the diagonal mixture's iteration.
+
+``--anchors`` times seconds per EM iteration at the anchors' shapes (``ANCHORS``: 100k × 32,
+K = 16 and 200k × 256, K = 5 full; 1M × 128, K = 256 diagonal) for spark-em, scikit-learn and,
+with full covariances, MLlib, from the same start. Target: ≥ 5× MLlib at 200k × 256.
 """
 
 from __future__ import annotations
@@ -163,6 +173,26 @@ def kernel_rates(X, start, block_rows):
     return flops / t_kernel / 1e9, 2.0 * 1024**3 / t_gemm / 1e9
 
 
+def sklearn_fit(X, start, n: int):
+    """scikit-learn's ``GaussianMixture`` on ``X`` from ``start`` (a ``Mixture``), ``n``
+    iterations (tol 0), its warnings silenced."""
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    cov = np.asarray(start.covariances)
+    precisions = np.linalg.inv(cov) if start.covariance_type in ("full", "tied") else 1.0 / cov
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return SkGaussianMixture(
+            len(start.weights),
+            covariance_type=start.covariance_type,
+            max_iter=n,
+            tol=0.0,
+            weights_init=start.weights,
+            means_init=start.means,
+            precisions_init=precisions,
+        ).fit(X)
+
+
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -245,8 +275,6 @@ def diagonal_kernel_figures(block_rows: int = 4096) -> list[dict]:
 def diagonal_iteration_figures(spark, rows=1_000_000, dims=64, k=64) -> dict:
     """Seconds per EM iteration at rows × dims, K diagonal components: spark-em and
     scikit-learn from the same start."""
-    from sklearn.mixture import GaussianMixture as SkGaussianMixture
-
     from spark_em.engine.ops import from_array, release
     from spark_em.kernels.gaussian import Mixture
 
@@ -262,20 +290,9 @@ def diagonal_iteration_figures(spark, rows=1_000_000, dims=64, k=64) -> dict:
     ours = em_speed(blocks, k, start)
     release(blocks)
 
-    def sk_fit(n):
-        return SkGaussianMixture(
-            k,
-            covariance_type="diag",
-            max_iter=n,
-            tol=0.0,
-            weights_init=start.weights,
-            means_init=start.means,
-            precisions_init=1.0 / start.covariances,
-        ).fit(X)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sk_seconds, _ = per_iteration(sk_fit, lambda r: r.n_iter_, few=2, many=6)
+    sk_seconds, _ = per_iteration(
+        partial(sklearn_fit, X, start), lambda r: r.n_iter_, few=2, many=6
+    )
     return {
         "rows": rows,
         "dims": dims,
@@ -284,6 +301,142 @@ def diagonal_iteration_figures(spark, rows=1_000_000, dims=64, k=64) -> dict:
         "sklearn_seconds_per_iteration": sk_seconds,
         "sklearn_over_spark_em": sk_seconds / ours["seconds_per_iteration"],
     }
+
+
+def factor_kernel_figures(dims=1024, k=20, q=10, block_rows=4096) -> dict:
+    """One block of ``dims`` dimensions on one core: the mixture of factor analysers' pass
+    (q factors) against the diagonal mixture's (q = 0, the same products), with GFLOP/s
+    ((8 + 4q)·n·d·K operations: the diagonal part's two products and the factor part's two)
+    against dgemm's."""
+    from threadpoolctl import threadpool_limits
+
+    from spark_em.kernels import gaussian as kernel
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(block_rows, dims)) + 3.0
+    means = rng.normal(size=(k, dims)) + 3.0
+    noise = rng.uniform(0.5, 2, (k, dims))
+    a, b = rng.normal(size=(2, 1024, 1024))
+    out = {"d": dims, "k": k, "q": q, "block_rows": block_rows}
+    with threadpool_limits(1):
+        a @ b
+        gemm = 2.0 * 1024**3 / min(timed(lambda: a @ b) for _ in range(5)) / 1e9
+        for name, factors in (("diag", 0), ("factor", q)):
+            loadings = rng.normal(size=(k, dims, factors)) * 0.3
+            prepared = kernel.prepare(
+                kernel.factor_mixture(np.full(k, 1 / k), means, noise, loadings)
+            )
+            kernel.block_stats(X, prepared)
+            ms = 1e3 * min(timed(lambda p=prepared: kernel.block_stats(X, p)) for _ in range(5))
+            flops = (8.0 + 4.0 * factors) * block_rows * dims * k
+            out[f"{name}_ms"] = ms
+            out[f"{name}_gflops"] = flops / ms / 1e6
+    out["dgemm_gflops"] = gemm
+    out["factor_share_of_dgemm"] = out["factor_gflops"] / gemm
+    out["factor_over_diag"] = out["factor_ms"] / out["diag_ms"]
+    return out
+
+
+def factor_iteration_figures(spark, rows=500_000, dims=1024, k=20, q=10) -> dict:
+    """Seconds per EM iteration at rows × dims, K components: a mixture of factor analysers
+    with q factors against the diagonal mixture, the same data and means. No peer fits a
+    mixture of factor analysers (scikit-learn's FactorAnalysis is one component)."""
+    from spark_em.engine.ops import from_array, release
+    from spark_em.kernels.gaussian import Mixture, factor_mixture
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(0, centre_sd(dims), size=(k, dims))
+    X = np.empty((rows, dims))
+    for lo in range(0, rows, 50_000):  # in parts: no second array of the whole size
+        part = X[lo : lo + 50_000]
+        part[:] = rng.normal(size=part.shape)
+        part += centres[rng.integers(0, k, size=part.shape[0])]
+    means = X[rng.choice(rows, k, replace=False)]
+    noise = np.full((k, dims), 2.0)
+    blocks = from_array(spark, X)
+    del X
+    figures = {"rows": rows, "dims": dims, "k": k, "q": q}
+    starts = (
+        ("diag", Mixture(np.full(k, 1.0 / k), means, noise, "diag")),
+        (
+            "factor",
+            factor_mixture(np.full(k, 1.0 / k), means, noise, rng.normal(size=(k, dims, q))),
+        ),
+    )
+    for name, start in starts:
+        speed = em_speed(blocks, k, start)
+        figures[f"{name}_seconds_per_iteration"] = speed["seconds_per_iteration"]
+        figures[f"{name}_median_pass_seconds"] = speed["median_pass_seconds"]
+    figures["read_pass_seconds"] = read_pass_seconds(blocks)
+    release(blocks)
+    figures["factor_over_diag"] = (
+        figures["factor_seconds_per_iteration"] / figures["diag_seconds_per_iteration"]
+    )
+    return figures
+
+
+# The anchors' shapes (rows, dims, K, covariance type), each timed for spark-em, scikit-learn
+# and, for full covariances, MLlib from the same start.
+ANCHORS = [
+    (100_000, 32, 16, "full"),
+    (200_000, 256, 5, "full"),
+    (1_000_000, 128, 256, "diag"),
+]
+
+
+def anchor_figures(spark, rows, dims, k, kind) -> dict:
+    """Seconds per EM iteration at one anchor shape: spark-em (local[2]), scikit-learn (one
+    process) and, for full covariances, MLlib (fits of 1 and 3 iterations: MLlib's
+    iterations at these shapes take a minute)."""
+    from pyspark.ml.clustering import GaussianMixture as MLlibGaussianMixture
+    from pyspark.ml.functions import array_to_vector
+
+    from spark_em.engine.ops import from_array, release
+    from spark_em.kernels.gaussian import Mixture
+
+    X, _ = blobs(rows, dims, k, seed=4, centre_sd=centre_sd(dims), scale=SPEED_SCALE)
+    rng = np.random.default_rng(6)
+    means = X[rng.choice(rows, k, replace=False)]
+    spread = X.var(axis=0).mean()
+    if kind == "full":
+        start = Mixture(
+            np.full(k, 1.0 / k), means, np.repeat(np.eye(dims)[None] * spread, k, 0), kind
+        )
+    else:
+        start = Mixture(np.full(k, 1.0 / k), means, np.full((k, dims), spread), kind)
+    blocks = from_array(spark, X)
+    ours = em_speed(blocks, k, start)
+    release(blocks)
+    figures = {"rows": rows, "dims": dims, "k": k, "covariance_type": kind}
+    figures["spark_em_seconds_per_iteration"] = ours["seconds_per_iteration"]
+
+    figures["sklearn_seconds_per_iteration"], _ = per_iteration(
+        partial(sklearn_fit, X, start), lambda m: m.n_iter_, few=1, many=4
+    )
+    if kind == "full":
+        import pandas as pd
+
+        pdf = pd.DataFrame({"arr": list(X)})
+        df = spark.createDataFrame(pdf, "arr array<double>").repartition(
+            spark.sparkContext.defaultParallelism
+        )
+        df = df.select(array_to_vector("arr").alias("features")).cache()
+        df.count()
+        figures["mllib_seconds_per_iteration"], _ = per_iteration(
+            lambda n: MLlibGaussianMixture(k=k, maxIter=n, tol=0.0, seed=0).fit(df),
+            lambda m: m.summary.numIter,
+            few=1,
+            many=3,
+        )
+        df.unpersist()
+        figures["mllib_over_spark_em"] = (
+            figures["mllib_seconds_per_iteration"] / ours["seconds_per_iteration"]
+        )
+    figures["sklearn_over_spark_em"] = (
+        figures["sklearn_seconds_per_iteration"] / ours["seconds_per_iteration"]
+    )
+    print(json.dumps(figures), file=sys.stderr, flush=True)
+    return figures
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -307,6 +460,11 @@ def main():
     ap.add_argument(
         "--many-components", action="store_true", help="the diagonal part only (see above)"
     )
+    ap.add_argument(
+        "--factor", action="store_true", help="the mixture of factor analysers only (see above)"
+    )
+    ap.add_argument("--factor-rows", type=int, default=500_000, help="rows of --factor's fits")
+    ap.add_argument("--anchors", action="store_true", help="the anchors' shapes only (see above)")
     ap.add_argument("--connect", action="store_true", help=argparse.SUPPRESS)  # the child's mode
     ap.add_argument("--partitions", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -357,6 +515,17 @@ def main():
     )
     spark.sparkContext.setLogLevel("ERROR")
     sc = spark.sparkContext
+    if args.anchors:
+        figures = [anchor_figures(spark, *shape) for shape in ANCHORS]
+        spark.stop()
+        print(json.dumps({"anchors": figures}, indent=2))
+        return
+    if args.factor:
+        kernel = factor_kernel_figures()
+        iteration = factor_iteration_figures(spark, rows=args.factor_rows)
+        spark.stop()
+        print(json.dumps({"kernel": kernel, "iteration": iteration}, indent=2))
+        return
     if args.many_components:
         kernel = diagonal_kernel_figures()
         iteration = diagonal_iteration_figures(spark)
@@ -406,22 +575,7 @@ def main():
         )
         whole = [gmm_whole_fits(df, args.k, n, repeats=1) for n in (1, 20)]
         df.unpersist()
-        precisions = np.array([np.linalg.inv(c) for c in start.covariances])
-
-        def sk_fit(n, X=X, start=start, precisions=precisions):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return SkGaussianMixture(
-                    args.k,
-                    covariance_type="full",
-                    max_iter=n,
-                    tol=0.0,
-                    weights_init=start.weights,
-                    means_init=start.means,
-                    precisions_init=precisions,
-                ).fit(X)
-
-        sklearn, _ = per_iteration(sk_fit, lambda m: m.n_iter_)
+        sklearn, _ = per_iteration(partial(sklearn_fit, X, start), lambda m: m.n_iter_)
         kernel_gflops, dgemm_gflops = kernel_rates(X, start, DEFAULT_BLOCK_ROWS)
         seconds = ours["seconds_per_iteration"]
         speeds.append(

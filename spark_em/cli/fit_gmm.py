@@ -70,7 +70,11 @@ GAUSSIAN = "gaussian"  # --model's name for the complete-data mixture (also its 
 FAMILIES = {
     gaussian_model.NAME: (
         gaussian_model,
-        lambda args: {"covariance_type": args.covariance, "reg_covar": args.reg_covar},
+        lambda args: {
+            "covariance_type": args.covariance,
+            "reg_covar": args.reg_covar,
+            **({"n_factors": args.factor_list} if args.covariance == "factor" else {}),
+        },
     ),
     kmeans_model.NAME: (
         kmeans_model,
@@ -147,7 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--covariance",
         choices=COVARIANCE_TYPES,
         default="full",
-        help="covariance type for complete data (default full)",
+        help="covariance type for complete data (default full); factor is a mixture of factor "
+        "analysers, each covariance Λ Λᵀ + Ψ with --factors columns in Λ",
+    )
+    ap.add_argument(
+        "--factors",
+        metavar="Q",
+        help="with --covariance factor: factors of each component, 2, 0,2 or 1-4 (several "
+        "are compared by --select, as K is; default 2)",
     )
     ap.add_argument(
         "--model",
@@ -269,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 FLAGS = flags_of(
     build_parser(),
     covariance_type="--covariance",
+    n_factors="--factors",
     criterion="--select",
     fmt="--format",
     num_partitions="--partitions",
@@ -317,6 +329,9 @@ def parse_args(argv):
     _chosen_model(args)
     args.ks = int_list(args.k or ("3" if args.demo else "12"), "--k")
     args.seed_list = int_list(args.seeds, "--seeds")
+    if args.factors and args.covariance != "factor":
+        raise InputError("--factors goes with --covariance factor")
+    args.factor_list = int_list(args.factors or "2", "--factors")
     problems = [
         (
             args.tol is not None and not (math.isfinite(args.tol) and args.tol >= 0),
@@ -330,6 +345,7 @@ def parse_args(argv):
             "--min-variance must be a number > 0",
         ),
         (min(args.ks) < 1, "--k values must be >= 1"),
+        (min(args.factor_list) < 0, "--factors values must be >= 0"),
         (not all(0 <= s < 2**32 for s in args.seed_list), "--seeds must be in 0..4294967295"),
         (args.block_rows < 1, "--block-rows must be >= 1"),
         (args.partitions is not None and args.partitions < 1, "--partitions must be >= 1"),
@@ -736,7 +752,8 @@ def fit_complete(spark, args, start):
                     mix,
                     trail,
                     work / "fit.png",
-                    f"K={chosen.k}, {mix.covariance_type} covariance, seed {chosen.seed}",
+                    f"K={chosen.k}, {gaussian_model.variant(mix.covariance_type, mix.n_factors)}"
+                    f" covariance, seed {chosen.seed}",
                 )
     return metrics
 

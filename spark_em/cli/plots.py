@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spark_em.models.gaussian_outputs import full_covariances
+
 
 def _pyplot(path: Path):
     """matplotlib's pyplot on the file-only Agg backend (jobs run without a display), or None
@@ -29,19 +31,6 @@ def _pyplot(path: Path):
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def full_covariances(mixture) -> np.ndarray:
-    """Each component's covariance as a d×d matrix, whatever the covariance type."""
-    K, d = mixture.means.shape
-    cov = np.asarray(mixture.covariances, dtype=np.float64)
-    if mixture.covariance_type == "full":
-        return cov
-    if mixture.covariance_type == "tied":
-        return np.repeat(cov[None], K, axis=0)
-    if mixture.covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return cov[:, None, None] * np.eye(d)[None]
 
 
 def mixture_plot(

@@ -25,6 +25,9 @@ sum of squares, and the statistics without another pass over x: since x − m_k 
 (L_k L_kᵀ = Σ_k), S1_k = (Σ r y_k) L_kᵀ and S2_k = L_k (Σ r y_kᵀ y_k) L_kᵀ (diag, spherical:
 the same with L_k = σ_k). The log-sum-exp (8) is the max-shifted one, written out.
 
+Mixtures of factor analysers (``factor``: Σ_k = Λ_k Λ_kᵀ + Ψ_k, the covariances Ψ and the
+``loadings`` Λ) are computed in ``kernels.factor``.
+
 Diagonal and spherical covariances with many components (``products_pay``) take matrix
 products instead, a few thousand rows at a time: with p_k = 1/σ_k² (per coordinate) and
 A = [x̃², x̃] (n × 2d), the log-densities of every component are one product
@@ -45,10 +48,12 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg
 
-from spark_em.kernels import compiled
+from spark_em.kernels import compiled, factor, products
 from spark_em.kernels.arrays import record
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+# the types whose parameters are the covariances alone, and with them mixtures of factor analysers
+PLAIN_TYPES = ("full", "tied", "diag", "spherical")
+COVARIANCE_TYPES = (*PLAIN_TYPES, "factor")
 REG_COVAR = 1e-6
 # A component whose responsibilities sum to less than this keeps its mean and covariance
 # (there is nothing to estimate them from) and its weight falls to N_k / n.
@@ -66,18 +71,29 @@ MIN_CHUNK_ROWS = 96
 # K = 64.
 PRODUCTS_MIN_DIMS = 32
 PRODUCTS_MIN_WORK = 2048
-PRODUCT_CHUNK_ROWS = 2048
 
 
 @record
 class Mixture(NamedTuple):
     """A Gaussian mixture's parameters: weights (K), means (K×d), covariances (shape by type)
-    and the covariance type."""
+    and the covariance type; a mixture of factor analysers (``factor``) holds the noise
+    variances Ψ (K×d) as its covariances and Λ (K×d×q) as its ``loadings``."""
 
     weights: np.ndarray
     means: np.ndarray
     covariances: np.ndarray
     covariance_type: str
+    loadings: np.ndarray | None = None
+
+    @property
+    def n_factors(self) -> int:
+        """q: the loadings' columns (0 unless the type is ``factor``)."""
+        return 0 if self.loadings is None else int(np.shape(self.loadings)[2])
+
+
+def factor_mixture(weights, means, noise, loadings) -> Mixture:
+    """A mixture of factor analysers from its weights, means, noise variances Ψ and loadings."""
+    return Mixture(weights, means, noise, "factor", loadings)
 
 
 @record
@@ -87,6 +103,10 @@ class GaussianStats(NamedTuple):
     resp: np.ndarray  # N_k
     centred_sum: np.ndarray  # S1_k = Σ r (x − m_k), K×d
     centred_square: np.ndarray  # S2_k: K×d×d (full, tied) or K×d (diag, spherical)
+
+
+# what a pass sums: a mixture of factor analysers' statistics are its own
+Stats = GaussianStats | factor.FactorStats
 
 
 def mixture_problem(
@@ -107,13 +127,24 @@ def mixture_problem(
         return f"means is {means.shape}, expected a K×d array"
     k = means.shape[0] if k is None else k
     d = means.shape[1] if d is None else d
-    shapes = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}
+    shapes = {
+        "full": (k, d, d),
+        "tied": (d, d),
+        "diag": (k, d),
+        "spherical": (k,),
+        "factor": (k, d),
+    }
     if weights.shape != (k,) or means.shape != (k, d) or cov.shape != shapes[kind]:
         return (
             f"expected weights ({k},), means ({k}, {d}) and {kind} covariances {shapes[kind]}; "
             f"got {weights.shape}, {means.shape}, {cov.shape}"
         )
-    if not all(np.isfinite(a).all() for a in (weights, means, cov)):
+    loadings = np.zeros((k, d, 0)) if mixture.loadings is None else np.asarray(mixture.loadings)
+    if kind == "factor" and (loadings.ndim != 3 or loadings.shape[:2] != (k, d)):
+        return f"expected loadings ({k}, {d}, q); got {loadings.shape}"
+    if kind == "factor" and loadings.shape[2] > d:
+        return f"a mixture of factor analysers in {d} dimensions takes at most {d} factors"
+    if not all(np.isfinite(a).all() for a in (weights, means, cov, loadings)):
         return "it holds a number that is not finite"
     if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
         return "the weights must be >= 0 and sum to 1"
@@ -137,7 +168,7 @@ def check_type(covariance_type: str) -> str:
 
 def _factors(covariances: np.ndarray, covariance_type: str) -> tuple[np.ndarray, np.ndarray]:
     """(P, L): P Pᵀ = Σ⁻¹ and L Lᵀ = Σ per component (``tied`` has one; for diag and
-    spherical P = 1/σ and L = σ), by Cholesky and a triangular solve.
+    spherical P = 1/σ and L = σ; for factor those of Ψ), by Cholesky and a triangular solve.
 
     Raises ``np.linalg.LinAlgError`` naming the component when a covariance is not positive
     definite (collapsed data, a constant column with ``reg_covar`` 0).
@@ -185,6 +216,16 @@ class Prepared(NamedTuple):
     covariance_chol: np.ndarray  # L, L Lᵀ = Σ
     log_norm: np.ndarray  # log w_k − ½ d log 2π + log det P_k, per component
     log_density_norm: np.ndarray  # − ½ d log 2π + log det P_k, per component
+    # factor: Λ and the Woodbury parts (``kernels.factor``); log det P_k then holds − ½ log det Σ_k
+    loadings: np.ndarray | None = None
+    factor_parts: factor.FactorParts | None = None
+
+    @property
+    def woodbury(self) -> factor.FactorParts:
+        """The factor type's Woodbury parts (``kernels.factor.parts``)."""
+        if self.factor_parts is None:
+            raise ValueError(f"a {self.covariance_type} mixture has no factor loadings")
+        return self.factor_parts
 
 
 def prepare(mixture: Mixture) -> Prepared:
@@ -196,16 +237,40 @@ def prepare(mixture: Mixture) -> Prepared:
         log_det = np.log(np.diagonal(precision, axis1=1, axis2=2)).sum(axis=1)
     elif kind == "tied":
         log_det = np.full(K, np.log(np.diag(precision)).sum())
-    elif kind == "diag":
+    elif kind in ("diag", "factor"):
         log_det = np.log(precision).sum(axis=1)
     else:
         log_det = d * np.log(precision)
+    loadings, parts = None, None
+    if kind == "factor":
+        loadings = np.asarray(mixture.loadings, dtype=np.float64)
+        parts = factor.parts(loadings, np.asarray(mixture.covariances, dtype=np.float64))
+        log_det = log_det - factor.log_det_correction(parts.chol)
     with np.errstate(divide="ignore"):
         log_weights = np.log(np.asarray(mixture.weights, dtype=np.float64))
     log_density_norm = log_det - 0.5 * d * LOG_2PI
     return Prepared(
-        log_weights, means, precision, kind, chol, log_weights + log_density_norm, log_density_norm
+        log_weights,
+        means,
+        precision,
+        kind,
+        chol,
+        log_weights + log_density_norm,
+        log_density_norm,
+        loadings,
+        parts,
     )
+
+
+def _factor_weighted(X: np.ndarray, prepared: Prepared, log_norm: np.ndarray):
+    """log N(x; μ_k, Σ_k) of a mixture of factor analysers, plus log w_k when ``log_norm`` is
+    ``prepared.log_norm`` (not with ``log_density_norm``), a chunk of rows at a time."""
+    X, shift = _float_rows(X)
+    parts = prepared.woodbury
+    for _, _, f, _ in factor.log_weighted(
+        X, shift, prepared.means, prepared.precision_chol, log_norm, parts
+    ):
+        yield f.copy()
 
 
 def _centred(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -256,6 +321,9 @@ def _normalised(weighted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def log_gaussian_prob(X: np.ndarray, prepared: Prepared) -> np.ndarray:
     """Equation (7) for every row and component: n×K."""
+    if prepared.covariance_type == "factor":
+        parts = list(_factor_weighted(X, prepared, prepared.log_density_norm))
+        return np.concatenate(parts) if parts else np.empty((0, len(prepared.means)))
     Xc, shift = _centred(X)
     Y = _whitened(Xc, prepared.means - shift, prepared)
     return prepared.log_density_norm[None, :] - 0.5 * np.einsum("nkd,nkd->nk", Y, Y)
@@ -263,6 +331,11 @@ def log_gaussian_prob(X: np.ndarray, prepared: Prepared) -> np.ndarray:
 
 def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """Equation (8): responsibilities (n×K) and each row's log-likelihood (n)."""
+    if prepared.covariance_type == "factor":
+        parts = [_normalised(f) for f in _factor_weighted(X, prepared, prepared.log_norm)]
+        if not parts:
+            return np.empty((0, len(prepared.means))), np.empty(0)
+        return np.concatenate([r for r, _ in parts]), np.concatenate([ll for _, ll in parts])
     Xc, shift = _centred(X)
     delta = prepared.means - shift
     step = _chunk_rows(*delta.shape)
@@ -459,28 +532,17 @@ def _block_stats_products(
     K, d = delta.shape
     P = prepared.precision_chol
     p = (P * P) if prepared.covariance_type == "diag" else np.repeat((P * P)[:, None], d, 1)
-    B = np.empty((2 * d, K))
-    B[:d] = -0.5 * p.T
-    B[d:] = (p * delta).T
-    const = prepared.log_norm - 0.5 * np.einsum("kd,kd->k", p * delta, delta)
+    B, const = products.density_terms(delta, p, prepared.log_norm)
     sums = np.zeros((K, 2 * d))  # Σ r x̃², Σ r x̃
     n_k, log_likelihood = np.zeros(K), 0.0
-    step = PRODUCT_CHUNK_ROWS
-    A = np.empty((min(step, X.shape[0]), 2 * d))
-    for lo in range(0, X.shape[0], step):
-        rows = X[lo : lo + step]
-        a = A[: rows.shape[0]]
-        np.subtract(rows, shift, out=a[:, d:])
-        np.multiply(a[:, d:], a[:, d:], out=a[:, :d])
+    for lo, a in products.chunks(X, shift):
         f = a @ B
         f += const
         resp, row_ll = _normalised(f)
         log_likelihood += _weigh(resp, row_ll, weights, lo)
         n_k += resp.sum(axis=0)
         sums += resp.T @ a
-    square, first = sums[:, :d], sums[:, d:]
-    centred_sum = first - n_k[:, None] * delta
-    centred_square = square - 2.0 * delta * first + n_k[:, None] * delta * delta
+    centred_sum, centred_square = products.centred_moments(sums, n_k, delta)
     return GaussianStats(
         float(log_likelihood), _row_count(X, weights), n_k, centred_sum, centred_square
     )
@@ -492,9 +554,7 @@ def _float_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X, X.mean(axis=0) if X.shape[0] else np.zeros(X.shape[1])
 
 
-def block_stats(
-    X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
-) -> GaussianStats:
+def block_stats(X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None) -> Stats:
     """One pass over a block: its log-likelihood and its M-step sums, centred on the means.
     With ``weights`` every row counts its weight times (a weight of 2 is the row twice)."""
     return block_stats_many(X, [prepared], weights)[0]
@@ -502,22 +562,36 @@ def block_stats(
 
 def block_stats_many(
     X: np.ndarray, prepared: list[Prepared], weights: np.ndarray | None = None
-) -> list[GaussianStats]:
+) -> list[Stats]:
     """``block_stats`` for several starts: the block is converted (and its shift found) once.
     Rows of few dimensions take the compiled pass, wider rows the BLAS one."""
     X, shift = np.ascontiguousarray(X, dtype=np.float64), None
     if weights is not None:
         weights = np.ascontiguousarray(weights, dtype=np.float64)
-    stats = []
+    stats: list[Stats] = []
     for p in prepared:
         k, d = np.shape(p.means)
-        products = products_pay(k, d, p.covariance_type)
-        if X.shape[0] and not products and compiled.usable(X.shape[1], p.covariance_type):
+        by_products = products_pay(k, d, p.covariance_type)
+        loop = p.covariance_type != "factor" and compiled.usable(X.shape[1], p.covariance_type)
+        if X.shape[0] and not by_products and loop:
             stats.append(_block_stats_compiled(X, p, weights))
             continue
         if shift is None:
             X, shift = _float_rows(X)
-        if products:
+        if p.covariance_type == "factor":
+            stats.append(
+                factor.block_stats(
+                    X,
+                    shift,
+                    p.means,
+                    p.precision_chol,
+                    p.log_norm,
+                    p.woodbury,
+                    lambda f, lo: _weigh(*_normalised(f), weights, lo),
+                    _row_count(X, weights),
+                )
+            )
+        elif by_products:
             stats.append(_block_stats_products(X, shift, p, weights))
         else:
             stats.append(_block_stats_shifted(X, shift, p, weights))
@@ -525,13 +599,26 @@ def block_stats_many(
 
 
 def update(
-    stats: GaussianStats,
+    stats: Stats,
     previous: Mixture,
     reg_covar: float = REG_COVAR,
     weight_eps: float = float(10 * np.finfo(np.float64).eps),
 ) -> Mixture:
-    """Equations (9)–(10) from summed statistics centred on ``previous.means``."""
+    """Equations (9)–(10) from summed statistics centred on ``previous.means`` (a mixture of
+    factor analysers: ``kernels.factor`` (17))."""
     kind = previous.covariance_type
+    if isinstance(stats, factor.FactorStats):
+        return factor_mixture(
+            *factor.update(
+                stats,
+                np.asarray(previous.means, dtype=np.float64),
+                np.asarray(previous.loadings, dtype=np.float64),
+                np.asarray(previous.covariances, dtype=np.float64),
+                reg_covar,
+                EMPTY_COMPONENT,
+                weight_eps,
+            )
+        )
     n_k = stats.resp + weight_eps
     empty = stats.resp < EMPTY_COMPONENT
     shift = stats.centred_sum / n_k[:, None]
@@ -554,29 +641,38 @@ def update(
     return Mixture(weights / weights.sum(), means, cov, kind)
 
 
-def n_parameters(k: int, d: int, covariance_type: str) -> int:
-    """Free parameters: K−1 weights, K·d means and the covariances of the type."""
-    cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d, "spherical": k}[
-        check_type(covariance_type)
-    ]
+def n_parameters(k: int, d: int, covariance_type: str, n_factors: int = 0) -> int:
+    """Free parameters: K−1 weights, K·d means and the covariances of the type (``factor``:
+    each component's ``n_factors`` loadings up to a rotation and its d noise variances)."""
+    cov = {
+        "full": k * d * (d + 1) // 2,
+        "tied": d * (d + 1) // 2,
+        "diag": k * d,
+        "spherical": k,
+        "factor": k * factor.n_free(d, n_factors),
+    }[check_type(covariance_type)]
     return (k - 1) + k * d + cov
 
 
-def bic(log_likelihood: float, k: int, d: int, n: float, covariance_type: str) -> float:
+def bic(
+    log_likelihood: float, k: int, d: int, n: float, covariance_type: str, n_factors: int = 0
+) -> float:
     """The Bayesian information criterion as scikit-learn and statsmodels define it, lower is
     better: −2 LL + p log n (n the rows, or the sum of the weights)."""
-    return -2.0 * log_likelihood + n_parameters(k, d, covariance_type) * np.log(n)
+    return -2.0 * log_likelihood + n_parameters(k, d, covariance_type, n_factors) * np.log(n)
 
 
-def aic(log_likelihood: float, k: int, d: int, covariance_type: str) -> float:
+def aic(log_likelihood: float, k: int, d: int, covariance_type: str, n_factors: int = 0) -> float:
     """The Akaike information criterion, lower is better: −2 LL + 2p."""
-    return -2.0 * log_likelihood + 2.0 * n_parameters(k, d, covariance_type)
+    return -2.0 * log_likelihood + 2.0 * n_parameters(k, d, covariance_type, n_factors)
 
 
-def course_bic(log_likelihood: float, k: int, d: int, n: float, covariance_type: str) -> float:
+def course_bic(
+    log_likelihood: float, k: int, d: int, n: float, covariance_type: str, n_factors: int = 0
+) -> float:
     """The course's BIC, higher is better: LL − ½ p log n (−½ ``bic``); kept under this name
     where the course's numbers are reproduced."""
-    return -0.5 * bic(log_likelihood, k, d, n, covariance_type)
+    return -0.5 * bic(log_likelihood, k, d, n, covariance_type, n_factors)
 
 
 def spread(variances: np.ndarray, d: int, covariance_type: str) -> np.ndarray:
@@ -587,6 +683,6 @@ def spread(variances: np.ndarray, d: int, covariance_type: str) -> np.ndarray:
         return variances[:, None, None] * np.eye(d)[None]
     if covariance_type == "tied":
         return variances.mean() * np.eye(d)
-    if covariance_type == "diag":
+    if covariance_type in ("diag", "factor"):
         return np.repeat(variances[:, None], d, axis=1)
     return variances.copy() if K else variances

@@ -9,7 +9,9 @@ precision Λ = Σ⁻¹ = P Pᵀ (P from ``gaussian.prepare``), and δ = x − μ
      filled by (11): δ_m minimises δᵀΛδ over the missing values, and the minimum is
      δ_oᵀ Σ_oo⁻¹ δ_o; det Σ_oo = det Σ · det Λ_mm;
 (13) the expected statistics add r δ to Σ r (x − μ) and r (δ δᵀ + C on [m, m]) to the second
-     moment, so ``gaussian.update`` makes the M-step of every covariance type unchanged.
+     moment, so ``gaussian.update`` makes the M-step of every covariance type unchanged (a
+     mixture of factor analysers takes its Σ_k in full and its statistics from these moments,
+     ``kernels.factor``).
 
 A block's rows are grouped by their pattern of missing values (hashed, then compared) and go
 a tile at a time as in the complete-data pass of ``compiled``. In a tile, the rows of one
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spark_em.kernels import compiled, gaussian
+from spark_em.kernels import compiled, factor, gaussian
 from spark_em.kernels.compiled import (
     TILE_ROWS,
     _add_weighted_moments,
@@ -383,6 +385,25 @@ def _loops() -> dict:
     )
 
 
+def _as_full(prepared: Prepared) -> Prepared:
+    """A mixture of factor analysers prepared as the full type, Σ_k = Λ_k Λ_kᵀ + Ψ_k formed
+    (``kernels.factor``: its statistics follow from the full expected second moments)."""
+    if prepared.covariance_type != "factor":
+        return prepared
+    noise = prepared.covariance_chol**2
+    full = gaussian.prepare(
+        gaussian.Mixture(
+            np.exp(prepared.log_weights),
+            prepared.means,
+            factor.full_covariances(np.asarray(prepared.loadings, dtype=np.float64), noise),
+            "full",
+        )
+    )
+    return full._replace(
+        log_weights=prepared.log_weights, log_norm=prepared.log_weights + full.log_density_norm
+    )
+
+
 def _full_factors(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """(Λ, P) as K×d×d arrays for every covariance type: Λ = P Pᵀ = Σ⁻¹."""
     K, d = prepared.means.shape
@@ -454,7 +475,7 @@ def _grouped(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def block_stats_many(
     X: np.ndarray, prepared: list[Prepared], weights: np.ndarray | None = None
-) -> list[GaussianStats]:
+) -> list[gaussian.Stats]:
     """``gaussian.block_stats_many`` for a block that may hold NaN: exact EM's expected
     statistics (13), each row's terms multiplied by its weight when ``weights`` are given
     (an integer weight m counts the row m times). Without a NaN, the complete-data pass
@@ -466,12 +487,17 @@ def block_stats_many(
     if not order.size:
         return gaussian.block_stats_many(X[:0], prepared)
     w = np.ones(X.shape[0]) if weights is None else np.ascontiguousarray(weights, np.float64)
-    return [_partial_stats(X, order, starts, p, w) for p in prepared]
+    stats: list[gaussian.Stats] = []
+    for p in prepared:
+        partial = _partial_stats(X, order, starts, _as_full(p), w)
+        factored = p.covariance_type == "factor"
+        stats.append(factor.from_second_moments(partial, p.woodbury) if factored else partial)
+    return stats
 
 
 def block_stats(
     X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
-) -> GaussianStats:
+) -> gaussian.Stats:
     return block_stats_many(X, [prepared], weights)[0]
 
 
@@ -487,6 +513,7 @@ def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray
         resp, row_ll = gaussian.posterior(X, prepared)
         return resp, row_ll, X.copy()
     order, starts = _grouped(X)
+    prepared = _as_full(prepared)
     weights = np.exp(prepared.log_weights)
     resp, row_ll = np.empty((n, K)), np.zeros(n)
     resp[:], imputed = weights, np.empty_like(X)

@@ -68,7 +68,8 @@ MIXTURE_DEFAULTS = dict(
 def _as_initial_model(value) -> dict:
     """An initial model as plain lists (JSON, so the estimator saves with it): from a fitted
     ``GaussianMixtureModel``, a ``kernels.gaussian.Mixture`` or a dict with weights, means,
-    covariances and covarianceType."""
+    covariances and covarianceType (and, for ``factor``, the noise variances as covariances
+    and loadings)."""
     if isinstance(value, GaussianMixtureModel):
         value = value._mixture
     if isinstance(value, gaussian.Mixture):
@@ -77,6 +78,7 @@ def _as_initial_model(value) -> dict:
             "means": value.means,
             "covariances": value.covariances,
             "covarianceType": value.covariance_type,
+            **({"loadings": value.loadings} if value.covariance_type == "factor" else {}),
         }
     if not isinstance(value, dict) or not {"weights", "means", "covariances"} <= set(value):
         raise TypeError(
@@ -89,12 +91,17 @@ def _as_initial_model(value) -> dict:
             f"initialModel's covarianceType must be one of "
             f"{', '.join(gaussian.COVARIANCE_TYPES)}, not {kind!r}"
         )
-    return {
+    if kind == "factor" and "loadings" not in value:
+        raise TypeError("initialModel of covarianceType factor needs its loadings")
+    out = {
         "weights": np.asarray(value["weights"], dtype=np.float64).tolist(),
         "means": np.asarray(value["means"], dtype=np.float64).tolist(),
         "covariances": np.asarray(value["covariances"], dtype=np.float64).tolist(),
         "covarianceType": kind,
     }
+    if kind == "factor":
+        out["loadings"] = np.asarray(value["loadings"], dtype=np.float64).tolist()
+    return out
 
 
 class _GaussianMixtureParams(
@@ -104,8 +111,26 @@ class _GaussianMixtureParams(
     covarianceType = Param(
         Params._dummy(),
         "covarianceType",
-        "covariance type: full, tied, diag or spherical",
+        "covariance type: full, tied, diag, spherical or factor (a mixture of factor "
+        "analysers: Λ Λᵀ + Ψ, Λ d × nFactors, Ψ diagonal)",
         in_array("covarianceType", gaussian.COVARIANCE_TYPES),
+    )
+    nFactors = Param(
+        Params._dummy(),
+        "nFactors",
+        "factors of each component when covarianceType is factor (>= 0; 0 is diag)",
+        gt_eq("nFactors", 0, TypeConverters.toInt),
+    )
+    nFactorsValues = Param(
+        Params._dummy(),
+        "nFactorsValues",
+        "several numbers of factors to fit for the factor type in the same passes",
+        validated(
+            "nFactorsValues",
+            TypeConverters.toListInt,
+            lambda v: len(v) > 0 and min(v) >= 0,
+            "a non-empty list of numbers of factors >= 0",
+        ),
     )
     initMode = Param(
         Params._dummy(),
@@ -184,7 +209,9 @@ class _GaussianMixtureParams(
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(**MIXTURE_DEFAULTS, nInit=1, maxIter=100, tol=1e-6, criterion="bic")
+        self._setDefault(
+            **MIXTURE_DEFAULTS, nFactors=2, nInit=1, maxIter=100, tol=1e-6, criterion="bic"
+        )
 
     def getMissingValue(self) -> str:
         """Gets the value of missingValue or its default value."""
@@ -261,6 +288,23 @@ class _GaussianMixtureParams(
     def getCriterion(self) -> str:
         """Gets the value of criterion or its default value."""
         return self.getOrDefault(self.criterion)
+
+    def getNFactors(self) -> int:
+        """Gets the value of nFactors or its default value."""
+        return self.getOrDefault(self.nFactors)
+
+    def getNFactorsValues(self) -> list[int]:
+        """The numbers of factors a fit of the factor type tries: :py:attr:`nFactorsValues`
+        when set, else :py:attr:`nFactors` alone.
+
+        Returns
+        -------
+        list of int
+            The candidates' numbers of factors.
+        """
+        if self.isDefined(self.nFactorsValues):
+            return self.getOrDefault(self.nFactorsValues)
+        return [self.getNFactors()]
 
     def _weight_arg(self) -> str | None:
         """The readers' ``weights=``: the weight column, when one is set (and not empty)."""
@@ -347,7 +391,8 @@ class GaussianMixtureSummary(TrainingSummary):
 
     @property
     def candidates(self):
-        """A DataFrame: k, covarianceType, logLikelihood, numParams, bic and aic
+        """A DataFrame: k, covarianceType, nFactors (0 unless factor), logLikelihood, numParams,
+        bic and aic
         (scikit-learn's −2·LL + p·log n and −2·LL + 2p, lower is better), courseBic (the
         course's LL − ½·p·log n, higher is better: −½ bic), numIter, converged and chosen."""
         from pyspark.sql import SparkSession
@@ -355,11 +400,13 @@ class GaussianMixtureSummary(TrainingSummary):
         from spark_em.models.gaussian_outputs import CANDIDATE_FIELDS
 
         schema = (
-            "k int, covarianceType string, logLikelihood double, numParams int, "
+            "k int, covarianceType string, nFactors int, logLikelihood double, numParams int, "
             "bic double, aic double, courseBic double, numIter int, "
             "converged boolean, chosen boolean"
         )
-        rows = [tuple(r[f] for f in CANDIDATE_FIELDS) for r in self.candidateRows]
+        rows = [
+            tuple({"nFactors": 0, **r}[f] for f in CANDIDATE_FIELDS) for r in self.candidateRows
+        ]
         return SparkSession.active().createDataFrame(rows, schema)
 
 
@@ -391,9 +438,14 @@ class GaussianMixture(
     ----------
     k : int, default 2
         Number of independent Gaussians in the mixture model (> 0).
-    covarianceType : {"full", "tied", "diag", "spherical"}, default "full"
+    covarianceType : {"full", "tied", "diag", "spherical", "factor"}, default "full"
         The components' covariances: each its own matrix, one matrix shared, each diagonal,
-        or each one variance (scikit-learn's types).
+        or each one variance (scikit-learn's types); or ``factor``, a mixture of factor
+        analysers, each Σ_k = Λ_k Λ_kᵀ + Ψ_k with ``nFactors`` loadings Λ_k and Ψ_k
+        diagonal: d·q numbers a component in place of d², for rows of many dimensions.
+    nFactors : int, default 2
+        q, the factors of each component when ``covarianceType`` is ``factor`` (>= 0; 0 is
+        the diagonal mixture).
     tol : float, default 1e-6
         The convergence tolerance for iterative algorithms (>= 0): EM stops when the
         log-likelihood changes by at most ``tol`` relative to its value.
@@ -442,8 +494,12 @@ class GaussianMixture(
     covarianceTypes : list of str, optional
         Several covariance types to fit with each K in the same passes. By default
         ``[covarianceType]``.
+    nFactorsValues : list of int, optional
+        Several numbers of factors for the ``factor`` type, each a candidate of its own.
+        By default ``[nFactors]``.
     criterion : {"bic", "aic"}, default "bic"
-        How the candidates of ``kValues`` × ``covarianceTypes`` are compared
+        How the candidates of ``kValues`` × ``covarianceTypes`` (× ``nFactorsValues``) are
+        compared
         (scikit-learn's convention: −2·LL + p·log n and −2·LL + 2p, the lowest wins).
     verbose : bool, default False
         Log one line per iteration to the ``spark_em`` logger (shown on stderr while
@@ -474,6 +530,13 @@ class GaussianMixture(
     >>> gaps = spark.createDataFrame(rows, ["features"])
     >>> with_gaps = GaussianMixture(k=3, seed=1, missingValue="nan").fit(gaps)
     >>> with_gaps.transform(gaps).select("prediction", "imputed").show(3)
+
+    A mixture of factor analysers, and BIC's choice of its number of factors:
+
+    >>> mfa = GaussianMixture(k=3, covarianceType="factor", nFactors=1).fit(df)
+    >>> mfa.loadings.shape, mfa.noiseVariances.shape  # K × d × q and K × d
+    >>> chosen = GaussianMixture(k=3, covarianceType="factor", nFactorsValues=[0, 1, 2]).fit(df)
+    >>> chosen.getNFactors(), chosen.summary.candidates.show()
     """
 
     @keyword_only
@@ -501,6 +564,8 @@ class GaussianMixture(
         kValues=None,
         covarianceTypes=None,
         criterion="bic",
+        nFactors=2,
+        nFactorsValues=None,
     ):
         super().__init__()
         self._set(**given(self._input_kwargs))
@@ -530,6 +595,8 @@ class GaussianMixture(
         kValues=None,
         covarianceTypes=None,
         criterion="bic",
+        nFactors=2,
+        nFactorsValues=None,
     ):
         """Sets the params given as keywords (the constructor's; see the class's
         Parameters); the others keep their values.
@@ -597,15 +664,25 @@ class GaussianMixture(
         """Sets the value of :py:attr:`criterion`."""
         return self._set(criterion=value)
 
+    def setNFactors(self, value: int):
+        """Sets the value of :py:attr:`nFactors`."""
+        return self._set(nFactors=value)
+
+    def setNFactorsValues(self, value: list[int]):
+        """Sets the value of :py:attr:`nFactorsValues`."""
+        return self._set(nFactorsValues=value)
+
     def _candidates(self) -> tuple[list[int], list[str], object]:
         """(the Ks, the covariance types, the start): the initial model's K and type, or the
         params'."""
         given = self.getInitialModel()
         if given is None:
             return self.getKValues(), self.getCovarianceTypes(), self.getInitMode()
+        kind = given["covarianceType"]
         mixture = gaussian.Mixture(
             *(np.asarray(given[f], dtype=np.float64) for f in ("weights", "means", "covariances")),
-            given["covarianceType"],
+            kind,
+            np.asarray(given["loadings"], dtype=np.float64) if kind == "factor" else None,
         )
         k, kind = len(mixture.weights), mixture.covariance_type
         if self.isSet(self.kValues) or self.isSet(self.covarianceTypes):
@@ -643,6 +720,7 @@ class GaussianMixture(
                 max_iter=self.getMaxIter(),
                 reg_covar=self.getRegCovar(),
                 n_init=self.getNInit(),
+                n_factors=self.getNFactorsValues(),
             )
         finally:
             ops.release(blocks)
@@ -660,7 +738,8 @@ class GaussianMixture(
         warn_unconverged(self, summary)
         model = self._copyValues(GaussianMixtureModel(run.mixture, summary, rowsSeen=run.n_rows))
         model._remember_inputs(dataset)
-        return model._set(k=run.k, covarianceType=run.mixture.covariance_type)
+        model._set(k=run.k, covarianceType=run.mixture.covariance_type)
+        return model._set(nFactors=run.mixture.n_factors) if run.mixture.n_factors else model
 
 
 def _scorable(X: np.ndarray, d: int, marker: str) -> np.ndarray:
@@ -783,6 +862,11 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams, HasStepParams):
         """``partialFit``'s model, or None when ``dataset`` has no rows (nothing to learn)."""
         if stepSize is not None and not 0.0 < float(stepSize) <= 1.0:
             raise InputError(f"stepSize must be in (0, 1], got {stepSize}")
+        if self._mixture.covariance_type == "factor":
+            raise InputError(
+                "a mixture of factor analysers (covarianceType factor) is not updated "
+                "stepwise: refit it, or start a fit from it with initialModel"
+            )
         total = self._batch_stats(dataset)
         if total is None:
             return None
@@ -852,8 +936,25 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams, HasStepParams):
     @property
     def covariances(self) -> np.ndarray:
         """The covariances, shaped by ``covarianceType`` as scikit-learn's: full K × d × d,
-        tied d × d, diag K × d, spherical K (``gaussiansDF`` has each as a d × d matrix)."""
+        tied d × d, diag K × d, spherical K (``gaussiansDF`` has each as a d × d matrix);
+        factor K × d × d, each Λ_k Λ_kᵀ + Ψ_k formed (``loadings``, ``noiseVariances``)."""
+        if self._mixture.covariance_type == "factor":
+            return outputs.full_covariances(self._mixture)
         return self._mixture.covariances
+
+    @property
+    def loadings(self) -> np.ndarray | None:
+        """Λ, each component's factor loadings (K × d × q) when ``covarianceType`` is
+        ``factor`` (as scikit-learn's ``FactorAnalysis.components_``, transposed); else
+        None."""
+        return self._mixture.loadings
+
+    @property
+    def noiseVariances(self) -> np.ndarray | None:
+        """Ψ, each component's noise variances (K × d) when ``covarianceType`` is
+        ``factor`` (scikit-learn's ``FactorAnalysis.noise_variance_``); else None."""
+        factored = self._mixture.covariance_type == "factor"
+        return self._mixture.covariances if factored else None
 
     @property
     def bic(self) -> float:
@@ -861,14 +962,25 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams, HasStepParams):
         −2·LL + p·log n, n the rows (or the sum of the weights); lower is better."""
         k, d = self.means.shape
         return gaussian.bic(
-            self.summary.logLikelihood, k, d, self.summary.numRows, self._mixture.covariance_type
+            self.summary.logLikelihood,
+            k,
+            d,
+            self.summary.numRows,
+            self._mixture.covariance_type,
+            self._mixture.n_factors,
         )
 
     @property
     def aic(self) -> float:
         """AIC on the training data as scikit-learn's ``aic(X)``: −2·LL + 2p; lower is better."""
         k, d = self.means.shape
-        return gaussian.aic(self.summary.logLikelihood, k, d, self._mixture.covariance_type)
+        return gaussian.aic(
+            self.summary.logLikelihood,
+            k,
+            d,
+            self._mixture.covariance_type,
+            self._mixture.n_factors,
+        )
 
     @property
     def gaussiansDF(self):
@@ -1057,7 +1169,14 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams, HasStepParams):
         return self.means
 
     def _arrays(self) -> dict:
-        return {"weights": self.weights, "means": self.means, "covariances": self.covariances}
+        arrays = {
+            "weights": self.weights,
+            "means": self.means,
+            "covariances": self._mixture.covariances,
+        }
+        if self._mixture.covariance_type == "factor":
+            arrays["loadings"] = self._mixture.loadings
+        return arrays
 
     def _extra(self) -> dict:
         return {
@@ -1071,7 +1190,13 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams, HasStepParams):
         try:
             kind = gaussian.check_type(extra["covarianceType"])
             mixture = gaussian_model.check_given(
-                gaussian.Mixture(arrays["weights"], arrays["means"], arrays["covariances"], kind),
+                gaussian.Mixture(
+                    arrays["weights"],
+                    arrays["means"],
+                    arrays["covariances"],
+                    kind,
+                    arrays["loadings"] if kind == "factor" else None,
+                ),
                 len(arrays["weights"]),
                 arrays["means"].shape[1],
                 kind,

@@ -229,6 +229,12 @@ class StreamingGaussianMixture(_StreamingParams):
         return self.latestModel().transform(dataset)
 
     def _check_initial(self) -> None:
+        kind = self.getCovarianceType()
+        if kind == "factor" or (self.getInitialModel() or {}).get("covarianceType") == "factor":
+            raise InputError(
+                "covarianceType factor (a mixture of factor analysers) is not updated "
+                "stepwise: fit it with GaussianMixture"
+            )
         given_model = self.getInitialModel()
         if given_model is None:
             return

@@ -16,20 +16,29 @@ def _lists(record) -> dict:
 
 
 def encode_gaussian(mixture: gaussian.Mixture) -> dict:
-    return {
-        "weights": mixture.weights.tolist(),
-        "means": mixture.means.tolist(),
+    """weights, means, covariances, covariance_type and, for a mixture of factor analysers,
+    loadings."""
+    saved = {
+        "weights": np.asarray(mixture.weights).tolist(),
+        "means": np.asarray(mixture.means).tolist(),
         "covariances": np.asarray(mixture.covariances).tolist(),
         "covariance_type": mixture.covariance_type,
     }
+    if mixture.covariance_type == "factor":
+        saved["loadings"] = np.asarray(mixture.loadings).tolist()
+    return saved
 
 
 def decode_gaussian(saved: dict, definite: bool = True) -> gaussian.Mixture:
     """The mixture, checked (``definite``: its covariances positive definite; K-means' reading
     as a mixture may have a variance of 0)."""
+    kind = saved["covariance_type"]
+    if kind == "factor" and "loadings" not in saved:
+        raise ValueError("a mixture of factor analysers needs its loadings")
     mixture = gaussian.Mixture(
         *(np.array(saved[n], dtype=np.float64) for n in ("weights", "means", "covariances")),
-        saved["covariance_type"],
+        kind,
+        np.array(saved["loadings"], dtype=np.float64) if kind == "factor" else None,
     )
     problem = gaussian.mixture_problem(mixture, definite=definite)
     if problem:
@@ -99,6 +108,7 @@ def gaussian_record(run, model: str, **options) -> dict:
         "d": int(run.mixture.means.shape[1]),
         "model": model,
         "covariance_type": encoded.pop("covariance_type"),
+        **({"n_factors": run.mixture.n_factors} if "loadings" in encoded else {}),
         **encoded,
         "init": run.init,
         "seed": run.seed,

@@ -12,6 +12,11 @@ rows):
 - ``random``: K distinct rows drawn uniformly, then the same hard-assignment pass;
 - a user's ``Mixture`` (weights, means, covariances).
 
+A mixture of factor analysers (``factor``, q factors) starts from the same means; each
+component's loadings then come from the probabilistic PCA of its hard assignments' scatter,
+sketched in one pass (``kernels.factor.start``). Its starts are named ``factor q=2`` where the
+type alone is named otherwise (``variant``).
+
 Data read with missing values (NaN, ``missing="nan"``) are fitted by exact EM for incomplete
 data (``kernels.missing``); the initialisations above then run on the rows with each missing
 value replaced by its column's mean (the reference init: its variances from those rows too).
@@ -29,7 +34,7 @@ from spark_em.engine.checkpoint import Checkpoint, data_fingerprint
 from spark_em.engine.loop import DEFAULT_MAX_ITER, DEFAULT_TOL, Family, relative_rule
 from spark_em.engine.ops import MatrixSummary, summarize
 from spark_em.errors import InputError
-from spark_em.kernels import gaussian, kmeans, missing
+from spark_em.kernels import factor, gaussian, kmeans, missing
 from spark_em.kernels.arrays import add_fields
 from spark_em.kernels.gaussian import Mixture
 from spark_em.models import codec, seeding, selection
@@ -63,21 +68,21 @@ class GaussianRun(Run):
         return self.objective
 
     @property
+    def _type(self) -> tuple[str, int]:
+        return self.mixture.covariance_type, self.mixture.n_factors
+
+    @property
     def bic(self) -> float:
-        return gaussian.bic(
-            self.log_likelihood, self.k, self.n_features, self.n_rows, self.mixture.covariance_type
-        )
+        return gaussian.bic(self.log_likelihood, self.k, self.n_features, self.n_rows, *self._type)
 
     @property
     def aic(self) -> float:
-        return gaussian.aic(
-            self.log_likelihood, self.k, self.n_features, self.mixture.covariance_type
-        )
+        return gaussian.aic(self.log_likelihood, self.k, self.n_features, *self._type)
 
     @property
     def course_bic(self) -> float:
         return gaussian.course_bic(
-            self.log_likelihood, self.k, self.n_features, self.n_rows, self.mixture.covariance_type
+            self.log_likelihood, self.k, self.n_features, self.n_rows, *self._type
         )
 
     def summary(self) -> dict:
@@ -88,6 +93,7 @@ class GaussianRun(Run):
             model=NAME,
             init=self.init,
             covariance_type=self.mixture.covariance_type,
+            **({"n_factors": self.mixture.n_factors} if self._type[0] == "factor" else {}),
             n_iter=self.n_iter,
             converged=self.converged,
             seconds=round(self.seconds, 4),
@@ -99,32 +105,70 @@ class GaussianRun(Run):
         )
 
 
+def variant(covariance_type: str, n_factors: int = 0) -> str:
+    """How a fit's starts and candidates name a covariance type: the type, or ``factor q=2``."""
+    return f"factor q={n_factors}" if covariance_type == "factor" else covariance_type
+
+
+def split_variant(name: str) -> tuple[str, int]:
+    """(covariance type, number of factors) of a ``variant`` name."""
+    if name.startswith("factor q="):
+        return "factor", int(name[len("factor q=") :])
+    return name, 0
+
+
+def variants(covariance_types: list[str], n_factors: int | list[int] = 1) -> list[str]:
+    """The variants a fit tries: each type, ``factor`` once for each number of factors."""
+    qs = [n_factors] if isinstance(n_factors, int | np.integer) else list(n_factors)
+    if not qs or any(not isinstance(q, int | np.integer) or q < 0 for q in qs):
+        raise InputError(
+            f"{{param}} must be a number of factors >= 0 or a list of them, not {n_factors!r}",
+            param="n_factors",
+        )
+    out = []
+    for kind in covariance_types:
+        out += [variant(kind, int(q)) for q in qs] if kind == "factor" else [kind]
+    return out
+
+
 def _hard_assignments(
     blocks,
     all_means: list[np.ndarray],
     fallback_vars: list[np.ndarray],
-    kinds: list[str],
+    names: list[str],
+    seeds: list[int],
     reg_covar: float,
 ) -> list[Mixture]:
-    """Weights and covariances (of each set's type) from assigning each row to its nearest
-    mean, for several sets of means in one pass."""
+    """Weights and covariances (of each set's variant) from assigning each row to its nearest
+    mean, for several sets of means in one pass (factor loadings from a sketch of each
+    component's scatter, drawn from the start's seed)."""
+    sets = []
+    for means, name, seed in zip(all_means, names, seeds):
+        kind, q = split_variant(name)
+        omega = factor.sketch_matrix(means.shape[1], q, seed) if kind == "factor" else None
+        sets.append((means, kind, omega))
 
-    def stats(values, means, kind, weights):
+    def stats(values, means, kind, omega, weights):
         labels, _ = kmeans.nearest(values, means)
+        if kind == "factor":
+            X = np.asarray(values, dtype=np.float64)
+            return factor.assigned_sketch(X, labels, means, omega, weights)
         return gaussian.assigned_stats(values, labels, means, kind, weights=weights)
 
     def all_stats(values, sets, weights=None):
-        return [stats(values, means, kind, weights) for means, kind in sets]
+        return [stats(values, *one, weights) for one in sets]
 
     totals = ops.aggregate(
-        blocks,
-        all_stats,
-        lambda a, b: [add_fields(x, y) for x, y in zip(a, b)],
-        list(zip(all_means, kinds)),
+        blocks, all_stats, lambda a, b: [add_fields(x, y) for x, y in zip(a, b)], sets
     )
     out = []
-    for total, means, var, kind in zip(totals, all_means, fallback_vars, kinds):
+    for total, (means, kind, omega), var, name in zip(totals, sets, fallback_vars, names):
         K, d = means.shape
+        if kind == "factor":
+            q = split_variant(name)[1]
+            parts = factor.start(total, means, omega, q, var, reg_covar)
+            out.append(gaussian.factor_mixture(*parts))
+            continue
         start = Mixture(np.full(K, 1.0 / K), means, gaussian.spread(var, d, kind), kind)
         out.append(gaussian.update(total, start, reg_covar))
     return out
@@ -147,16 +191,24 @@ def initial_mixtures(
     summary: MatrixSummary,
     reg_covar: float = gaussian.REG_COVAR,
 ) -> list[Mixture]:
-    """The starting mixture of each (K, seed), of ``covariance_type`` (one type, or one per
-    pair)."""
-    kinds = (
+    """The starting mixture of each (K, seed), of ``covariance_type`` (one ``variant``, or one
+    per pair)."""
+    names = (
         [covariance_type] * len(pairs)
         if isinstance(covariance_type, str)
         else list(covariance_type)
     )
+    kinds = [split_variant(name)[0] for name in names]
     for kind in set(kinds):
         check_type(kind)
     d = summary.n_cols
+    most = max((split_variant(name)[1] for name in names), default=0)
+    if most > d:
+        raise InputError(
+            f"{{param}} is {most}, more than the {d} features: a mixture of factor analysers "
+            f"takes at most {d}",
+            param="n_factors",
+        )
     if isinstance(init, Mixture):
         return [check_given(init, k, d, kind) for (k, _), kind in zip(pairs, kinds)]
     if init not in INIT_MODES:
@@ -168,9 +220,10 @@ def initial_mixtures(
     seeding.check_weighted(summary, pairs)
     if summary.has_nan:
         blocks, summary = missing_model.mean_imputed(blocks, summary)
+    seeds = [seed for _, seed in pairs]
     if init == "reference":
         starts = seeding.reference(blocks, pairs, summary)  # also checks each K against the rows
-        return [
+        out = [
             Mixture(
                 np.full(len(means), 1.0 / len(means)),
                 means,
@@ -179,18 +232,36 @@ def initial_mixtures(
             )
             for (means, var), kind in zip(starts, kinds)
         ]
+        # factor loadings of 0 would stay 0: they come from the rows nearest each mean
+        factored = [i for i, kind in enumerate(kinds) if kind == "factor"]
+        if factored:
+            pick = [starts[i] for i in factored]
+            found = _hard_assignments(
+                blocks,
+                [mu for mu, _ in pick],
+                [var for _, var in pick],
+                [names[i] for i in factored],
+                [seeds[i] for i in factored],
+                reg_covar,
+            )
+            for i, mixture in zip(factored, found):
+                out[i] = mixture
+        return out
     for k, _ in pairs:
         check_k(k, summary.n_rows)
     means = seeding.drawn_means(blocks, pairs, init)
     # an empty cluster's variance, should the hard assignments leave one: about its mean
     spreads = [variances_about(summary, mu) for mu in means]
-    return _hard_assignments(blocks, means, spreads, kinds, reg_covar)
+    return _hard_assignments(blocks, means, spreads, names, seeds, reg_covar)
 
 
 def check_given(mixture: Mixture, k: int, d: int, covariance_type: str) -> Mixture:
     """A mixture from outside a fit (an initial model, a saved one), checked: shapes,
     finite numbers, weights summing to 1, covariances positive definite."""
-    given = Mixture(*(np.asarray(a, dtype=np.float64) for a in mixture[:3]), covariance_type)
+    loadings = None if mixture.loadings is None else np.asarray(mixture.loadings, np.float64)
+    given = Mixture(
+        *(np.asarray(a, dtype=np.float64) for a in mixture[:3]), covariance_type, loadings
+    )
     problem = gaussian.mixture_problem(given, k, d)
     if problem:
         raise InputError(f"the mixture given cannot be used: {problem}")
@@ -248,6 +319,7 @@ def fit_all(
     seeds: Iterable[int],
     covariance_type: str | list[str] = "full",
     init="reference",
+    n_factors: int | list[int] = 1,
     tol: float | None = None,
     max_iter: int = DEFAULT_MAX_ITER,
     reg_covar: float = gaussian.REG_COVAR,
@@ -259,7 +331,9 @@ def fit_all(
 ) -> list[GaussianRun]:
     """EM from every (K, seed), in that order, every start in the same passes over the data,
     each stopped by the relative rule on the log-likelihood (``tol``, default 1e-6).
-    ``covariance_type`` may be a list: then one run per (type, K, seed), in that order.
+    ``covariance_type`` may be a list: then one run per (type, K, seed), in that order. A
+    mixture of factor analysers (``factor``) has ``n_factors`` factors (a list: one run per
+    number, each a type of its own).
 
     With ``n_init`` > 1 restart r of a seed starts from seed + r, and the restart with the
     highest log-likelihood is kept. ``on_run_iteration(k, seed, record, mixture)`` reports
@@ -271,7 +345,9 @@ def fit_all(
         seeding.check_weighted(summary, [])
         n_init = 1  # restarts from one given start would repeat the same fit
     kinds = [covariance_type] if isinstance(covariance_type, str) else list(covariance_type)
-    starts = starts_of(ks, seeds, n_init, kinds)
+    if isinstance(init, Mixture):
+        n_factors = init.n_factors
+    starts = starts_of(ks, seeds, n_init, variants(kinds, n_factors))
     mixtures = initial_mixtures(
         blocks,
         [(s.k, s.seed) for s in starts],
@@ -321,20 +397,23 @@ def fit(
 def select(
     runs: list[GaussianRun], criterion: str = "bic"
 ) -> tuple[GaussianRun, dict[int, GaussianRun]]:
-    """The chosen run, and the best run (highest log-likelihood) of each K: the chosen K has
-    the lowest ``criterion`` (``bic`` or ``aic``, scikit-learn's convention)."""
+    """The chosen run, and the best run (highest log-likelihood) of each K (of each (K,
+    number of factors) when the runs have several): the chosen one has the lowest
+    ``criterion`` (``bic`` or ``aic``, scikit-learn's convention)."""
     selection.check_criterion(criterion)
-    best_by_k = selection.best_per(runs, lambda r: r.k)
+    several = len({r.mixture.n_factors for r in runs}) > 1
+    best_by_k = selection.best_per(runs, lambda r: (r.k, r.mixture.n_factors) if several else r.k)
     return selection.best_by(best_by_k.values(), criterion), best_by_k
 
 
 def select_candidates(
     runs: list[GaussianRun], criterion: str = "bic"
 ) -> tuple[GaussianRun, list[GaussianRun]]:
-    """The chosen run, and the best run (highest log-likelihood) of each (covariance type, K)
-    in run order: the chosen one has the lowest ``criterion`` (scikit-learn's convention)."""
+    """The chosen run, and the best run (highest log-likelihood) of each (covariance type and
+    number of factors, K) in run order: the chosen one has the lowest ``criterion``
+    (scikit-learn's convention)."""
     selection.check_criterion(criterion)
-    best = selection.best_per(runs, lambda r: (r.mixture.covariance_type, r.k))
+    best = selection.best_per(runs, lambda r: (r.mixture.covariance_type, r.mixture.n_factors, r.k))
     candidates = list(best.values())
     return selection.best_by(candidates, criterion), candidates
 

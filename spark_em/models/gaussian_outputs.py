@@ -13,7 +13,7 @@ from scipy.special import ndtri
 
 from spark_em.engine import ops
 from spark_em.errors import InputError
-from spark_em.kernels import gaussian, missing
+from spark_em.kernels import factor, gaussian, missing
 from spark_em.kernels.arrays import row_uniforms
 from spark_em.kernels.gaussian import Mixture
 
@@ -27,6 +27,8 @@ def full_covariances(mixture: Mixture) -> np.ndarray:
         return cov.copy()
     if kind == "tied":
         return np.broadcast_to(cov, (K, d, d)).copy()
+    if kind == "factor":
+        return factor.full_covariances(np.asarray(mixture.loadings, dtype=np.float64), cov)
     diag = cov if kind == "diag" else np.repeat(cov[:, None], d, axis=1)
     return np.stack([np.diag(row) for row in diag])
 
@@ -70,10 +72,13 @@ def held_out(blocks, mixture: Mixture) -> dict:
     if n <= 0:
         raise InputError("no row to score: every row is empty or weighs 0")
     k, d = np.shape(mixture.means)
-    return scores(float(total), float(n), int(rows), k, d, mixture.covariance_type)
+    kind = (mixture.covariance_type, mixture.n_factors)
+    return scores(float(total), float(n), int(rows), k, d, *kind)
 
 
-def scores(log_likelihood: float, n: float, rows: int, k: int, d: int, kind: str) -> dict:
+def scores(
+    log_likelihood: float, n: float, rows: int, k: int, d: int, kind: str, n_factors: int = 0
+) -> dict:
     """A log-likelihood with its BIC and AIC (scikit-learn's convention, lower is better)
     and the course's BIC (higher is better)."""
     return {
@@ -81,16 +86,17 @@ def scores(log_likelihood: float, n: float, rows: int, k: int, d: int, kind: str
         "meanLogLikelihood": float(log_likelihood / n),
         "numRows": int(rows),
         "weightSum": float(n),
-        "numParams": int(gaussian.n_parameters(k, d, kind)),
-        "bic": float(gaussian.bic(log_likelihood, k, d, n, kind)),
-        "aic": float(gaussian.aic(log_likelihood, k, d, kind)),
-        "courseBic": float(gaussian.course_bic(log_likelihood, k, d, n, kind)),
+        "numParams": int(gaussian.n_parameters(k, d, kind, n_factors)),
+        "bic": float(gaussian.bic(log_likelihood, k, d, n, kind, n_factors)),
+        "aic": float(gaussian.aic(log_likelihood, k, d, kind, n_factors)),
+        "courseBic": float(gaussian.course_bic(log_likelihood, k, d, n, kind, n_factors)),
     }
 
 
 CANDIDATE_FIELDS = (
     "k",
     "covarianceType",
+    "nFactors",
     "logLikelihood",
     "numParams",
     "bic",
@@ -106,13 +112,13 @@ def candidate_rows(runs: list, chosen) -> list[dict]:
     """One row per candidate (the best run of each covariance type and K), in fit order."""
     out = []
     for run in runs:
-        s = scores(
-            run.log_likelihood, run.n_rows, 0, run.k, run.n_features, run.mixture.covariance_type
-        )
+        kind = (run.mixture.covariance_type, run.mixture.n_factors)
+        s = scores(run.log_likelihood, run.n_rows, 0, run.k, run.n_features, *kind)
         out.append(
             {
                 "k": int(run.k),
-                "covarianceType": run.mixture.covariance_type,
+                "covarianceType": kind[0],
+                "nFactors": kind[1],
                 "logLikelihood": float(run.log_likelihood),
                 "numParams": int(s["numParams"]),
                 "bic": float(s["bic"]),

@@ -121,6 +121,7 @@ def test_existing_output_refused_then_overwritten(spark, netflix_dir, tmp_path, 
         (["--k", "4,0"], "--k values must be >= 1"),
         (["--seeds", "4294967296"], "--seeds must be in 0..4294967295"),
         (["--tol", "nan"], "--tol must be a number >= 0"),
+        (["--factors", "2"], "--factors goes with --covariance factor"),
     ],
 )
 def test_bad_options_leave_nothing(spark, netflix_dir, tmp_path, capsys, args, message):
@@ -308,6 +309,23 @@ def test_demo_blobs_recovers_the_three_centres(spark, tmp_path, capsys):
     assert_allclose(means, [[0, 4], [4, 0], [6, 6]], atol=0.15)
     assert_allclose(sorted(model["weights"]), [1 / 3] * 3, atol=0.02)
     assert (out / "fit.png").stat().st_size > 10_000
+
+
+def test_factor_mixtures_compared_by_bic_in_the_job(spark, tmp_path, capsys):
+    """The blobs have identity covariances: no factor beats one, and with none the mixture of
+    factor analysers is the diagonal one."""
+    factor_out, diag_out = tmp_path / "factor", tmp_path / "diag"
+    common = ["--demo", "blobs", "--init", "kmeans++", "--max-iter", "30", "--tol", "0"]
+    assert run_job(*common, "--covariance", "factor", "--factors", "0-1", "--out", factor_out) == 0
+    assert run_job(*common, "--covariance", "diag", "--out", diag_out) == 0
+    metrics = json.loads((factor_out / "metrics.json").read_text())
+    diag = json.loads((diag_out / "metrics.json").read_text())
+    assert [(c["k"], c["n_factors"]) for c in metrics["candidates"]] == [(3, 0), (3, 1)]
+    assert metrics["n_factors"] == 0 and metrics["covariance_type"] == "factor"
+    assert_allclose(metrics["log_likelihood"], diag["log_likelihood"], rtol=1e-10)
+    assert metrics["bic"] < metrics["candidates"][1]["bic"]
+    model = json.loads((factor_out / "model.json").read_text())
+    assert np.shape(model["loadings"]) == (3, 2, 0) and model["n_factors"] == 0
 
 
 def test_triples_with_string_ids_predict_and_recommend(spark, tmp_path, capsys):

@@ -38,7 +38,7 @@ def test_estimator_fits_and_imputes(spark, holes, tmp_path):
     )
     model = GaussianMixture(k=3, covarianceType="diag", seed=0, missingValue="nan").fit(frame)
     mixture = (model.weights, model.means, model.covariances, "diag")
-    ll, resp, imputed, _ = missing_reference.estep(holes, *mixture)
+    ll, resp, imputed, _ = missing_reference.estep(holes, *mixture[:4])
     rows = model.transform(frame).collect()
     assert_allclose(np.array([r.probability.toArray() for r in rows]), resp, rtol=1e-8, atol=1e-12)
     assert_allclose(np.array([r.imputed.toArray() for r in rows]), imputed, rtol=1e-10)
@@ -115,7 +115,7 @@ def test_job_writes_imputations_and_scores_them(spark, complete, holes, tmp_path
         np.array(model["covariances"]),
         "full",
     )
-    ll, _, imputed, _ = missing_reference.estep(holes, *mixture)
+    ll, _, imputed, _ = missing_reference.estep(holes, *mixture[:4])
     assert metrics["log_likelihood"] == pytest.approx(ll, rel=1e-5)  # one M-step apart
     missing = np.isnan(holes)
     assert metrics["rmse_missing"] == pytest.approx(

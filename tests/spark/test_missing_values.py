@@ -46,13 +46,13 @@ def start_of(kind, X):
     return Mixture(np.full(3, 1 / 3), means, cov, kind)
 
 
-@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+@pytest.mark.parametrize("kind", gaussian.PLAIN_TYPES)
 @pytest.mark.parametrize("fraction", [0.1, 0.5])
 def test_every_iteration_matches_the_per_row_reference(spark, points, kind, fraction):
     X = with_holes(points, fraction, seed=int(fraction * 10))
     start = start_of(kind, X)
     iterations = 4
-    want_ll, want_params = missing_reference.em(X, *start, iterations)
+    want_ll, want_params = missing_reference.em(X, *start[:4], iterations)
     seen = []
     run = mx.fit(
         ops.from_array(spark, X, 3, block_rows=50),
@@ -87,7 +87,7 @@ def test_same_answer_on_1_3_and_8_partitions(spark, points):
     assert np.all(np.diff(history) >= -1e-9 * abs(history[-1]))
 
 
-@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+@pytest.mark.parametrize("kind", gaussian.PLAIN_TYPES)
 def test_nothing_missing_fits_as_complete_data(spark, points, kind):
     frame = spark.createDataFrame([(row.tolist(),) for row in points], "features array<double>")
     plain = mx.fit(
@@ -127,7 +127,7 @@ def test_imputations_and_their_rmse(spark, points):
     X = with_holes(points, 0.2, seed=4)
     blocks = ops.from_array(spark, X, 2, block_rows=64)
     run = mx.fit(blocks, 3, init="kmeans++", seed=0)
-    _, _, want, _ = missing_reference.estep(X, *run.mixture)
+    _, _, want, _ = missing_reference.estep(X, *run.mixture[:4])
     rows = missing_model.imputed_frame(spark, blocks, run.mixture).orderBy("row").collect()
     got = np.array([r.imputed for r in rows])
     assert [r.row for r in rows] == list(range(len(X)))

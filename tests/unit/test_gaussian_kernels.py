@@ -8,13 +8,13 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import linalg
 
-from spark_em.kernels import compiled, gaussian
+from spark_em.kernels import compiled, gaussian, products
 from spark_em.kernels.arrays import add_fields
 
 
 def plain_stats(X, mixture):
     """Equations (7)–(8) row by component, then the sums centred on the means."""
-    w, means, cov, kind = mixture
+    w, means, cov, kind = mixture[:4]
     n, d = X.shape
     K = len(w)
     full = {
@@ -78,7 +78,7 @@ def kernel_pass(request, monkeypatch):
     return request.param
 
 
-@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+@pytest.mark.parametrize("kind", gaussian.PLAIN_TYPES)
 @pytest.mark.parametrize("offset", [0.0, 1e6])
 @pytest.mark.parametrize("n, d, K", [(3000, 6, 4), (37, 3, 3), (1, 2, 2)])
 def test_block_statistics_match_the_equations(kind, offset, n, d, K, kernel_pass):
@@ -100,7 +100,7 @@ def test_block_statistics_match_the_equations(kind, offset, n, d, K, kernel_pass
     assert_allclose(got_row_ll, row_ll, rtol=1e-12)
 
 
-@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+@pytest.mark.parametrize("kind", gaussian.PLAIN_TYPES)
 @pytest.mark.parametrize("d", [3, compiled.MAX_DIMS + 12])
 def test_row_weights_are_repeated_rows(kind, d, kernel_pass):
     """A row of integer weight m counts as the row m times (0: not at all), by the compiled
@@ -117,7 +117,7 @@ def test_row_weights_are_repeated_rows(kind, d, kernel_pass):
         assert_allclose(a, b, rtol=1e-9, atol=1e-11 * np.abs(b).max())
 
 
-@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+@pytest.mark.parametrize("kind", gaussian.PLAIN_TYPES)
 def test_log_densities_of_a_component_of_weight_zero(kind):
     rng = np.random.default_rng(6)
     X = rng.normal(size=(50, 3)) + 1e3
@@ -130,7 +130,7 @@ def test_log_densities_of_a_component_of_weight_zero(kind):
     assert_allclose(got, np.log(want[4]) + want[5][:, None] - np.log(1.0 / 3), rtol=1e-10)
 
 
-@pytest.mark.parametrize("kind", gaussian.COVARIANCE_TYPES)
+@pytest.mark.parametrize("kind", gaussian.PLAIN_TYPES)
 @pytest.mark.parametrize("d", [1, 10, 40, compiled.MAX_DIMS])
 def test_compiled_and_numpy_passes_agree(kind, d, monkeypatch):
     rng = np.random.default_rng(d)
@@ -188,7 +188,7 @@ def test_hard_assignments():
     weights = rng.uniform(0.0, 3.0, 200)
     centres = X[:4] + 1.0
     resp = (labels[:, None] == np.arange(4)) * weights[:, None]
-    for kind in gaussian.COVARIANCE_TYPES:
+    for kind in gaussian.PLAIN_TYPES:
         got = gaussian.assigned_stats(X, labels, centres, kind, weights=weights)
         assert_allclose(got.resp, resp.sum(axis=0), rtol=1e-12)
         assert got.n_rows == pytest.approx(weights.sum(), rel=1e-12)
@@ -210,7 +210,7 @@ def test_the_matrix_product_pass_matches_the_equations(kind, offset, weighted, m
     """Many diagonal or spherical components take the products (11): the same statistics as
     the equations, over several chunks, near and far from the origin (the block's centring
     keeps the expansion's loss, log10(spread²/σ²), to about 2.5 digits here)."""
-    monkeypatch.setattr(gaussian, "PRODUCT_CHUNK_ROWS", 700)
+    monkeypatch.setattr(products, "CHUNK_ROWS", 700)
     monkeypatch.setattr(gaussian, "PRODUCTS_MIN_DIMS", 4)
     monkeypatch.setattr(gaussian, "PRODUCTS_MIN_WORK", 64)
     K, n, d = 20, 2000, 7
