@@ -103,9 +103,9 @@ def centre_sd(dims: int) -> float:
     return 3.0 * min(1.0, 10.0 / dims)
 
 
-def em_speed(blocks, k, start):
-    """Part 1's spark-em fit on ``blocks`` (either backend): seconds per iteration, median
-    pass and final log-likelihood."""
+def em_speed(blocks, k, start, few=ITER_FEW, many=ITER_MANY):
+    """Part 1's spark-em fit on ``blocks`` (either backend): seconds per iteration (from fits
+    of ``few`` and ``many`` iterations), median pass and final log-likelihood."""
     from spark_em.engine.ops import summarize
     from spark_em.models import gaussian
 
@@ -122,6 +122,8 @@ def em_speed(blocks, k, start):
             summary=summary,
         ),
         lambda r: r.n_iter,
+        few,
+        many,
     )
     return {
         "seconds_per_iteration": seconds,
@@ -323,9 +325,12 @@ def factor_kernel_figures(dims=1024, k=20, q=10, block_rows=4096) -> dict:
         gemm = 2.0 * 1024**3 / min(timed(lambda: a @ b) for _ in range(5)) / 1e9
         for name, factors in (("diag", 0), ("factor", q)):
             loadings = rng.normal(size=(k, dims, factors)) * 0.3
-            prepared = kernel.prepare(
+            mixture = (
                 kernel.factor_mixture(np.full(k, 1 / k), means, noise, loadings)
+                if factors
+                else kernel.Mixture(np.full(k, 1 / k), means, noise, "diag")
             )
+            prepared = kernel.prepare(mixture)
             kernel.block_stats(X, prepared)
             ms = 1e3 * min(timed(lambda p=prepared: kernel.block_stats(X, p)) for _ in range(5))
             flops = (8.0 + 4.0 * factors) * block_rows * dims * k
@@ -341,20 +346,16 @@ def factor_iteration_figures(spark, rows=500_000, dims=1024, k=20, q=10) -> dict
     """Seconds per EM iteration at rows × dims, K components: a mixture of factor analysers
     with q factors against the diagonal mixture, the same data and means. No peer fits a
     mixture of factor analysers (scikit-learn's FactorAnalysis is one component)."""
-    from spark_em.engine.ops import from_array, release
+    from spark_em.engine.ops import release
+    from spark_em.io.synthetic import blobs as generated_blobs
     from spark_em.kernels.gaussian import Mixture, factor_mixture
 
     rng = np.random.default_rng(3)
     centres = rng.normal(0, centre_sd(dims), size=(k, dims))
-    X = np.empty((rows, dims))
-    for lo in range(0, rows, 50_000):  # in parts: no second array of the whole size
-        part = X[lo : lo + 50_000]
-        part[:] = rng.normal(size=part.shape)
-        part += centres[rng.integers(0, k, size=part.shape[0])]
-    means = X[rng.choice(rows, k, replace=False)]
+    # generated on the executors (a driver-side array of this size would not ship)
+    blocks = generated_blobs(spark, centres, rows // k, seed=3)
+    means = centres + rng.normal(size=centres.shape)  # a row of each cluster
     noise = np.full((k, dims), 2.0)
-    blocks = from_array(spark, X)
-    del X
     figures = {"rows": rows, "dims": dims, "k": k, "q": q}
     starts = (
         ("diag", Mixture(np.full(k, 1.0 / k), means, noise, "diag")),
@@ -364,7 +365,7 @@ def factor_iteration_figures(spark, rows=500_000, dims=1024, k=20, q=10) -> dict
         ),
     )
     for name, start in starts:
-        speed = em_speed(blocks, k, start)
+        speed = em_speed(blocks, k, start, few=2, many=5)
         figures[f"{name}_seconds_per_iteration"] = speed["seconds_per_iteration"]
         figures[f"{name}_median_pass_seconds"] = speed["median_pass_seconds"]
     figures["read_pass_seconds"] = read_pass_seconds(blocks)
@@ -392,11 +393,23 @@ def anchor_figures(spark, rows, dims, k, kind) -> dict:
     from pyspark.ml.functions import array_to_vector
 
     from spark_em.engine.ops import from_array, release
+    from spark_em.io.synthetic import blobs as generated_blobs
     from spark_em.kernels.gaussian import Mixture
 
-    X, _ = blobs(rows, dims, k, seed=4, centre_sd=centre_sd(dims), scale=SPEED_SCALE)
     rng = np.random.default_rng(6)
-    means = X[rng.choice(rows, k, replace=False)]
+    if kind == "full":  # MLlib needs densities near 1 (SPEED_SCALE); the array ships whole
+        X, _ = blobs(rows, dims, k, seed=4, centre_sd=centre_sd(dims), scale=SPEED_SCALE)
+        blocks = from_array(spark, X)
+    else:  # too large to ship: generated on the executors, and the same rows here
+        centres = rng.normal(0, centre_sd(dims), size=(k, dims))
+        blocks = generated_blobs(spark, centres, rows // k, seed=4)
+        X = np.vstack(
+            [
+                c + np.random.default_rng([4, i]).normal(size=(rows // k, dims))
+                for i, c in enumerate(centres)
+            ]
+        )
+    means = X[rng.choice(len(X), k, replace=False)]
     spread = X.var(axis=0).mean()
     if kind == "full":
         start = Mixture(
@@ -404,8 +417,7 @@ def anchor_figures(spark, rows, dims, k, kind) -> dict:
         )
     else:
         start = Mixture(np.full(k, 1.0 / k), means, np.full((k, dims), spread), kind)
-    blocks = from_array(spark, X)
-    ours = em_speed(blocks, k, start)
+    ours = em_speed(blocks, k, start, few=2, many=5)
     release(blocks)
     figures = {"rows": rows, "dims": dims, "k": k, "covariance_type": kind}
     figures["spark_em_seconds_per_iteration"] = ours["seconds_per_iteration"]

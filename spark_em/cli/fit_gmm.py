@@ -678,12 +678,12 @@ def fit_complete(spark, args, start):
         )
     if summary.weighted:
         described.update(weight_sum=summary.total_weight, n_rows_weighted=summary.n_weighted_rows)
-    paths: dict[tuple[int, int], list] = {}
+    paths: dict[tuple[int, int, int], list] = {}
     family, options_of = FAMILIES[args.model]
     options = options_of(args)
 
-    def report(k, seed, it, mix):
-        paths.setdefault((k, seed), []).append(mix.means.copy())
+    def report(k, seed, it, mix):  # several numbers of factors share a (K, seed)
+        paths.setdefault((k, seed, getattr(mix, "n_factors", 0)), []).append(mix.means.copy())
 
     checkpoint = open_checkpoint(
         args,
@@ -746,7 +746,8 @@ def fit_complete(spark, args, start):
             )
             if summary.n_cols == 2:
                 sample = sample_rows(blocks, 5000, summary.n_rows)
-                trail = [chosen.initial.means] + paths.get((chosen.k, chosen.seed), [])
+                key = (chosen.k, chosen.seed, getattr(mix, "n_factors", 0))
+                trail = [chosen.initial.means] + paths.get(key, [])
                 mixture_plot(
                     sample,
                     mix,

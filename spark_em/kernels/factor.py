@@ -246,15 +246,19 @@ def sketch_matrix(d: int, q: int, seed: int) -> np.ndarray:
 
 
 def _top_eigen(sketch: np.ndarray, omega: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
-    """The top q eigenpairs of a PSD matrix A from Y = AΩ alone, by the stabilised Nyström
-    approximation (Tropp, Yurtsever, Udell & Cevher 2017, Alg. 3)."""
-    nu = np.sqrt(sketch.shape[0]) * np.finfo(np.float64).eps * max(np.linalg.norm(sketch), 1e-300)
-    shifted = sketch + nu * omega
-    core = omega.T @ shifted
-    chol = linalg.cholesky(0.5 * (core + core.T), lower=True)
-    E = linalg.solve_triangular(chol, shifted.T, lower=True).T
+    """The top q eigenpairs of a PSD matrix A from Y = AΩ alone, by the Nyström approximation
+    A ≈ Y (ΩᵀY)⁺ Yᵀ (Tropp, Yurtsever, Udell & Cevher 2017), with the pseudo-inverse from the
+    eigenvalues of ΩᵀY above its rounding: a scatter of low rank (duplicate rows) keeps only
+    the directions it has, and the others come back as eigenvalue 0."""
+    core = omega.T @ sketch
+    values, vectors = linalg.eigh(0.5 * (core + core.T))
+    kept = values > max(values.max(initial=0.0), 0.0) * core.shape[0] * 1e3 * np.finfo(float).eps
+    E = (sketch @ vectors[:, kept]) / np.sqrt(values[kept])
     U, s, _ = linalg.svd(E, full_matrices=False)
-    return np.maximum(s[:q] ** 2 - nu, 0.0), U[:, :q]
+    top, directions = np.zeros(q), np.zeros((sketch.shape[0], q))
+    r = min(q, s.size)
+    top[:r], directions[:, :r] = s[:r] ** 2, U[:, :r]
+    return top, directions
 
 
 def start(
@@ -301,5 +305,6 @@ def full_covariances(loadings: np.ndarray, noise: np.ndarray) -> np.ndarray:
 
 def n_free(d: int, q: int) -> int:
     """Free parameters of one component's covariance: d·q − q(q−1)/2 loadings (Λ is
-    identified up to a rotation) and d noise variances."""
-    return d * q - q * (q - 1) // 2 + d
+    identified up to a rotation) and d noise variances, at most the d(d+1)/2 of a full
+    covariance (which q beyond the Ledermann bound would count past)."""
+    return min(d * q - q * (q - 1) // 2 + d, d * (d + 1) // 2)

@@ -139,6 +139,8 @@ def mixture_problem(
             f"expected weights ({k},), means ({k}, {d}) and {kind} covariances {shapes[kind]}; "
             f"got {weights.shape}, {means.shape}, {cov.shape}"
         )
+    if kind == "factor" and mixture.loadings is None:
+        return "a mixture of factor analysers needs its loadings (K × d × q)"
     loadings = np.zeros((k, d, 0)) if mixture.loadings is None else np.asarray(mixture.loadings)
     if kind == "factor" and (loadings.ndim != 3 or loadings.shape[:2] != (k, d)):
         return f"expected loadings ({k}, {d}, q); got {loadings.shape}"
@@ -219,6 +221,8 @@ class Prepared(NamedTuple):
     # factor: Λ and the Woodbury parts (``kernels.factor``); log det P_k then holds − ½ log det Σ_k
     loadings: np.ndarray | None = None
     factor_parts: factor.FactorParts | None = None
+    # what passes derive from it once where they run (the factor type's Σ formed in full)
+    memo: dict | None = None
 
     @property
     def woodbury(self) -> factor.FactorParts:
@@ -259,6 +263,7 @@ def prepare(mixture: Mixture) -> Prepared:
         log_density_norm,
         loadings,
         parts,
+        {} if kind == "factor" else None,
     )
 
 

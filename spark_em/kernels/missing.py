@@ -387,9 +387,17 @@ def _loops() -> dict:
 
 def _as_full(prepared: Prepared) -> Prepared:
     """A mixture of factor analysers prepared as the full type, Σ_k = Λ_k Λ_kᵀ + Ψ_k formed
-    (``kernels.factor``: its statistics follow from the full expected second moments)."""
+    (``kernels.factor``: its statistics follow from the full expected second moments), made
+    once for every block that uses the same ``prepared`` (kept in its memo)."""
     if prepared.covariance_type != "factor":
         return prepared
+    memo = {} if prepared.memo is None else prepared.memo
+    if "full" not in memo:
+        memo["full"] = _formed_in_full(prepared)
+    return memo["full"]
+
+
+def _formed_in_full(prepared: Prepared) -> Prepared:
     noise = prepared.covariance_chol**2
     full = gaussian.prepare(
         gaussian.Mixture(

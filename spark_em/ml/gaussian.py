@@ -685,15 +685,18 @@ class GaussianMixture(
             np.asarray(given["loadings"], dtype=np.float64) if kind == "factor" else None,
         )
         k, kind = len(mixture.weights), mixture.covariance_type
-        if self.isSet(self.kValues) or self.isSet(self.covarianceTypes):
+        if any(self.isSet(p) for p in (self.kValues, self.covarianceTypes, self.nFactorsValues)):
             raise InputError(
-                "initialModel fixes K and the covariance type: it cannot be set "
-                "with kValues or covarianceTypes"
+                "initialModel fixes K, the covariance type and the factors: it cannot be set "
+                "with kValues, covarianceTypes or nFactorsValues"
             )
         for name, value, wanted in (
             ("k", self.getK(), k),
             ("covarianceType", self.getCovarianceType(), kind),
+            ("nFactors", self.getNFactors(), mixture.n_factors if kind == "factor" else None),
         ):
+            if wanted is None:
+                continue
             if self.isSet(getattr(self, name)) and value != wanted:
                 raise InputError(f"{name}={value!r} differs from the initial model's {wanted!r}")
         return [k], [kind], mixture
@@ -739,7 +742,8 @@ class GaussianMixture(
         model = self._copyValues(GaussianMixtureModel(run.mixture, summary, rowsSeen=run.n_rows))
         model._remember_inputs(dataset)
         model._set(k=run.k, covarianceType=run.mixture.covariance_type)
-        return model._set(nFactors=run.mixture.n_factors) if run.mixture.n_factors else model
+        factored = run.mixture.covariance_type == "factor"
+        return model._set(nFactors=run.mixture.n_factors) if factored else model
 
 
 def _scorable(X: np.ndarray, d: int, marker: str) -> np.ndarray:

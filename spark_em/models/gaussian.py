@@ -117,7 +117,7 @@ def split_variant(name: str) -> tuple[str, int]:
     return name, 0
 
 
-def variants(covariance_types: list[str], n_factors: int | list[int] = 1) -> list[str]:
+def variants(covariance_types: list[str], n_factors: int | list[int] = 2) -> list[str]:
     """The variants a fit tries: each type, ``factor`` once for each number of factors."""
     qs = [n_factors] if isinstance(n_factors, int | np.integer) else list(n_factors)
     if not qs or any(not isinstance(q, int | np.integer) or q < 0 for q in qs):
@@ -232,8 +232,9 @@ def initial_mixtures(
             )
             for (means, var), kind in zip(starts, kinds)
         ]
-        # factor loadings of 0 would stay 0: they come from the rows nearest each mean
-        factored = [i for i, kind in enumerate(kinds) if kind == "factor"]
+        # factor loadings of 0 would stay 0: they come from the rows nearest each mean (with
+        # none, the start is the diagonal type's)
+        factored = [i for i, name in enumerate(names) if split_variant(name)[1] > 0]
         if factored:
             pick = [starts[i] for i in factored]
             found = _hard_assignments(
@@ -319,7 +320,7 @@ def fit_all(
     seeds: Iterable[int],
     covariance_type: str | list[str] = "full",
     init="reference",
-    n_factors: int | list[int] = 1,
+    n_factors: int | list[int] = 2,
     tol: float | None = None,
     max_iter: int = DEFAULT_MAX_ITER,
     reg_covar: float = gaussian.REG_COVAR,

@@ -112,6 +112,20 @@ def ml_results(spark, backend: str, directory: str) -> dict:
         "odd_arr": rows(gm.transform(odd, {gm.featuresCol: "arr"}), gm_columns),
     }
 
+    mfa = ml.GaussianMixture(
+        k=3, covarianceType="factor", nFactors=1, seed=1, maxIter=4, tol=0.0, backend=backend
+    ).fit(points_df)
+    mfa.write().overwrite().save(f"{directory}/mfa")
+    mfa_loaded = ml.GaussianMixtureModel.load(f"{directory}/mfa")
+    out["mfa"] = {
+        "loadings": mfa.loadings.tolist(),
+        "noise": mfa.noiseVariances.tolist(),
+        "ll": mfa.summary.logLikelihood,
+        "loaded_loadings": mfa_loaded.loadings.tolist(),
+        "points": rows(mfa.transform(points_df), gm_columns),
+        "loaded_points": rows(mfa_loaded.transform(points_df), gm_columns),
+    }
+
     holes = points_df.selectExpr(
         "id", "transform(arr, (v, i) -> IF((id * 7 + i * 3) % 5 = 0, NULL, v)) AS arr"
     )
@@ -223,6 +237,8 @@ def same_fit(a: dict, b: dict):
     for r in (a, b):
         assert r["gm"]["loaded_points"] == r["gm"]["points"]
         assert r["gm"]["loaded_means"] == r["gm"]["means"]
+        assert r["mfa"]["loaded_points"] == r["mfa"]["points"]
+        assert r["mfa"]["loaded_loadings"] == r["mfa"]["loadings"]
         assert r["mgm"]["loaded_completed"] == r["mgm"]["completed"]
         assert r["mgm"]["loaded_variances"] == r["mgm"]["variances"]
         assert r["wlr"]["loaded_predictions"] == r["wlr"]["predictions"]

@@ -9,8 +9,8 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 
-def log_likelihood(X, weights, means, noise, loadings, row_weights=None):
-    """Σ_u w_u log Σ_k π_k N(x_u; μ_k, Λ_k Λ_kᵀ + Ψ_k)."""
+def row_log_likelihoods(X, weights, means, noise, loadings):
+    """log Σ_k π_k N(x_u; μ_k, Λ_k Λ_kᵀ + Ψ_k) of each row."""
     sigma = loadings @ loadings.transpose(0, 2, 1) + np.stack([np.diag(p) for p in noise])
     logp = np.stack(
         [
@@ -19,7 +19,12 @@ def log_likelihood(X, weights, means, noise, loadings, row_weights=None):
         ],
         axis=1,
     )
-    rows = logsumexp(logp, axis=1)
+    return logsumexp(logp, axis=1)
+
+
+def log_likelihood(X, weights, means, noise, loadings, row_weights=None):
+    """Σ_u w_u log Σ_k π_k N(x_u; μ_k, Λ_k Λ_kᵀ + Ψ_k)."""
+    rows = row_log_likelihoods(X, weights, means, noise, loadings)
     return float(rows.sum() if row_weights is None else row_weights @ rows)
 
 

@@ -106,6 +106,7 @@ def test_fit_in_a_run_is_logged_and_scores_anywhere(spark, tracking, points):
 def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
     import spark_em.mlflow as spark_em_mlflow
     from spark_em.ml import (
+        GaussianMixture,
         KMeans,
         MaskedGaussianMixture,
         MixtureOfRegressions,
@@ -146,7 +147,11 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
             ["label", "features"],
         )
         mixreg = MixtureOfRegressions(k=2, seed=0, nInit=1).fit(regimes)
+        mfa = GaussianMixture(k=3, covarianceType="factor", nFactors=1, seed=2, maxIter=5).fit(
+            frame
+        )
         for name, model in [
+            ("mfa", mfa),
             ("mixreg", mixreg),
             ("kmeans", kmeans),
             ("masked", masked),
@@ -165,6 +170,14 @@ def test_every_model_type_logs_and_loads(spark, tracking, points, tmp_path):
     distances = np.linalg.norm(X[:, None, :] - np.asarray(centres)[None], axis=2)
     assert out["prediction"].tolist() == distances.argmin(axis=1).tolist()
     assert_allclose(out["distance"], distances.min(axis=1), rtol=1e-9)
+
+    out = pyfunc("mfa", pd.DataFrame({"features": [x.tolist() for x in X]}))
+    sigma = mfa.loadings @ mfa.loadings.transpose(0, 2, 1) + np.stack(
+        [np.diag(p) for p in mfa.noiseVariances]
+    )
+    post, row_ll = gmm_posterior(X, mfa.weights, mfa.means, sigma)
+    assert_allclose(np.stack(out["probability"]), post, atol=1e-9)
+    assert_allclose(out["logLikelihood"], row_ll, rtol=1e-9)
 
     out = pyfunc("masked", pd.DataFrame({"features": [r.tolist() for r in ratings]}))
     post = masked_posterior(ratings, masked.means, masked.variances, masked.weights)

@@ -218,6 +218,34 @@ def test_the_start_is_the_probabilistic_pca_of_the_assignments():
     assert_allclose(weights, np.bincount(labels) / n)
 
 
+def test_the_sketched_start_in_many_dimensions():
+    """d = 40 > q + 10: Ω is a sketch. Rows of rank 5 (< 12 columns of Ω) are recovered
+    exactly by the Nyström approximation; a component of duplicated rows (a scatter of rank
+    1) does not break it."""
+    rng = np.random.default_rng(9)
+    d, q, n = 40, 2, 300
+    basis = rng.normal(size=(5, d))
+    X = (rng.normal(size=(n, 5)) * [4.0, 3.0, 2.0, 1.0, 0.5]) @ basis + 1.0
+    duplicates = np.vstack([np.zeros((39, d)), rng.normal(size=(1, d))]) + 50.0
+    rows = np.vstack([X, duplicates])
+    labels = np.r_[np.zeros(n, int), np.ones(40, int)]
+    centres = np.stack([X[0], duplicates[-1]])
+    omega = factor.sketch_matrix(d, q, 3)
+    assert omega.shape == (d, q + factor.SKETCH_EXTRA)
+    sketch = factor.assigned_sketch(rows, labels, centres, omega)
+    weights, means, noise, loadings = factor.start(sketch, centres, omega, q, np.ones(2), 0.0)
+    scatter = np.cov(X.T, bias=True)
+    values, vectors = linalg.eigh(scatter)
+    values, vectors = values[::-1], vectors[:, ::-1]
+    rest = (np.trace(scatter) - values[:q].sum()) / (d - q)
+    want = (vectors[:, :q] * (values[:q] - rest)) @ vectors[:, :q].T
+    assert_allclose(loadings[0] @ loadings[0].T, want, atol=1e-8 * values[0])
+    left = np.diag(scatter - want)
+    assert_allclose(noise[0], np.maximum(left, 1e-3 * np.diag(scatter)), atol=1e-8 * values[0])
+    assert np.isfinite(loadings[1]).all() and np.all(noise[1] > 0)
+    assert_allclose(means[1], duplicates.mean(axis=0))
+
+
 def test_mixture_problem_names_bad_loadings():
     rng = np.random.default_rng(1)
     mixture = random_mixture(2, 3, 1, rng)
@@ -227,3 +255,6 @@ def test_mixture_problem_names_bad_loadings():
         mixture._replace(loadings=np.zeros((2, 3, 4)))
     )
     assert gaussian.n_parameters(2, 3, "factor", 1) == 1 + 6 + 2 * (3 + 3)
+    assert gaussian.n_parameters(2, 6, "factor", 6) == gaussian.n_parameters(2, 6, "full")
+    no_loadings = gaussian.Mixture(mixture.weights, mixture.means, mixture.covariances, "factor")
+    assert "needs its loadings" in gaussian.mixture_problem(no_loadings)
