@@ -47,8 +47,11 @@ SUBMIT := $(VENV)/bin/spark-submit --properties-file spark-defaults.conf \
 run: java $(STAMP)
 	$(SUBMIT) jobs/fit_gmm.py $(ARGS)
 
+# The whole suite in TEST_WORKERS processes (pytest-xdist), each test file in one of them with
+# its own local SparkSession: on two cores, a file's driver-side work overlaps another's jobs.
+TEST_WORKERS ?= 2
 test: java $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # ruff's rules (pyproject.toml) and its formatting, checked without changing a file.
 lint: $(STAMP)

@@ -1,5 +1,6 @@
-"""What every test shares: one local[2] SparkSession for the whole suite, the course data
-from ../shared, and a marker for each test's directory.
+"""What every test shares: one local[2] SparkSession for each test process (``make test``
+runs two, pytest-xdist giving each a whole test file), the course data from ../shared, and a
+marker for each test's directory.
 
 The directories: ``unit`` (no JVM: kernels, layers, params; seconds), ``spark`` (the library
 on a local session), ``frontends`` (the estimators and the jobs as users run them) and
