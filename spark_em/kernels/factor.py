@@ -146,6 +146,12 @@ def block_stats(
     )
 
 
+def _chol_inverse(R: np.ndarray) -> np.ndarray:
+    """R⁻¹ of a lower-triangular q × q factor (R⁻ᵀ R⁻¹ = M⁻¹)."""
+    q = R.shape[0]
+    return linalg.solve_triangular(R, np.eye(q), lower=True) if q else np.eye(0)
+
+
 def _from_whitened(sums: FactorStats, R: np.ndarray) -> FactorStats:
     """(16) from sums over c in place of E[z] (E[z] = R⁻ᵀ c): Syz = (Σ r y cᵀ) R⁻¹,
     Sz = R⁻ᵀ Σ r c and Szz = R⁻ᵀ (Σ r c cᵀ) R⁻¹ + N_k M⁻¹."""
@@ -153,7 +159,7 @@ def _from_whitened(sums: FactorStats, R: np.ndarray) -> FactorStats:
     cross, z_sum = np.empty_like(sums.factor_cross), np.empty_like(sums.factor_sum)
     z_square = np.empty_like(sums.factor_square)
     for k in range(K):
-        Rinv = linalg.solve_triangular(R[k], np.eye(q), lower=True) if q else np.eye(0)
+        Rinv = _chol_inverse(R[k])
         cross[k] = sums.factor_cross[k] @ Rinv
         z_sum[k] = Rinv.T @ sums.factor_sum[k]
         z_square[k] = Rinv.T @ (sums.factor_square[k] + sums.resp[k] * np.eye(q)) @ Rinv
@@ -170,7 +176,7 @@ def from_second_moments(stats, factor: FactorParts) -> FactorStats:
     z_sum = np.einsum("kqd,kd->kq", B, S1)
     z_square = B @ cross
     for k in range(K):
-        Rinv = linalg.solve_triangular(factor.chol[k], np.eye(q), lower=True) if q else np.eye(0)
+        Rinv = _chol_inverse(factor.chol[k])
         z_square[k] += n_k[k] * (Rinv.T @ Rinv)
     diag = np.diagonal(S2, axis1=1, axis2=2).copy()
     return FactorStats(

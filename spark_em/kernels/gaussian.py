@@ -275,7 +275,7 @@ def _factor_weighted(X: np.ndarray, prepared: Prepared, log_norm: np.ndarray):
     for _, _, f, _ in factor.log_weighted(
         X, shift, prepared.means, prepared.precision_chol, log_norm, parts
     ):
-        yield f.copy()
+        yield f
 
 
 def _centred(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -118,8 +118,8 @@ def test_no_factors_is_the_diagonal_mixture(data):
 
 
 def test_one_component_stays_at_scikit_learns_optimum(spark):
-    decomposition = pytest.importorskip("sklearn.decomposition")
     from pyspark.ml.linalg import Vectors
+    from sklearn import decomposition
 
     rng = np.random.default_rng(8)
     X = planted(rng, 150)[:150]

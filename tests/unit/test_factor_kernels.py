@@ -166,7 +166,8 @@ def test_no_factors_is_the_diagonal_mixture():
 
 
 def test_one_component_reaches_scikit_learns_factor_analysis():
-    sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
+    from sklearn import decomposition as sklearn_decomposition
+
     rng = np.random.default_rng(0)
     n, d, q = 1500, 8, 2
     lam = rng.normal(size=(d, q)) * 1.5
