@@ -20,9 +20,8 @@ A block is computed as the diagonal type's products (``gaussian`` (11)) with Ψ 
 variances, plus one product of the block's centred rows x̃ with [G_1 … G_K] (d × Kq) for c
 and one of x̃ᵀ with the responsibility-weighted c's for Σ r x̃ cᵀ: n·K·d·q work, level-3 BLAS.
 
-Rows with missing values take the exact pass of ``kernels.missing`` with Σ_k formed in full:
-E[z | x] is linear in the whole row, so Syz = E[S2] B_kᵀ, Sz = B_k S1 and
-Szz = B_k E[S2] B_kᵀ + N_k M_k⁻¹ (B_k = M_k⁻¹ Λ_kᵀ Ψ_k⁻¹) from its expected second moments.
+Rows with missing values take the same identity on their observed coordinates
+(``kernels.factor_missing``).
 """
 
 from __future__ import annotations
@@ -63,26 +62,23 @@ class FactorSketch(NamedTuple):
 
 
 class FactorParts(NamedTuple):
-    """What a pass needs beyond the diagonal part: G_k (K × d × q), R_k (K × q × q) and B_k
-    (K × q × d, E[z] = B_k y)."""
+    """What a pass needs beyond the diagonal part: G_k (K × d × q) and R_k (K × q × q)."""
 
     loadings_map: np.ndarray
     chol: np.ndarray
-    posterior_map: np.ndarray
 
 
 def parts(loadings: np.ndarray, noise: np.ndarray) -> FactorParts:
-    """G, R and B of (14)–(15) for loadings Λ (K × d × q) and noise variances Ψ (K × d)."""
+    """G and R of (14) for loadings Λ (K × d × q) and noise variances Ψ (K × d)."""
     loadings = np.asarray(loadings, dtype=np.float64)
     K, d, q = loadings.shape
     scaled = loadings / noise[:, :, None]  # Ψ⁻¹ Λ
-    G, R, B = np.empty((K, d, q)), np.empty((K, q, q)), np.empty((K, q, d))
+    G, R = np.empty((K, d, q)), np.empty((K, q, q))
     for k in range(K):
         M = np.eye(q) + loadings[k].T @ scaled[k]
         R[k] = linalg.cholesky(M, lower=True) if q else M
         G[k] = linalg.solve_triangular(R[k], scaled[k].T, lower=True).T if q else scaled[k]
-        B[k] = linalg.solve_triangular(R[k], G[k].T, lower=True, trans="T") if q else G[k].T
-    return FactorParts(G, R, B)
+    return FactorParts(G, R)
 
 
 def log_det_correction(chol: np.ndarray) -> np.ndarray:
@@ -164,24 +160,6 @@ def _from_whitened(sums: FactorStats, R: np.ndarray) -> FactorStats:
         z_sum[k] = Rinv.T @ sums.factor_sum[k]
         z_square[k] = Rinv.T @ (sums.factor_square[k] + sums.resp[k] * np.eye(q)) @ Rinv
     return sums._replace(factor_cross=cross, factor_sum=z_sum, factor_square=z_square)
-
-
-def from_second_moments(stats, factor: FactorParts) -> FactorStats:
-    """(16) from a pass's full expected second moments (``gaussian.GaussianStats`` of the full
-    type, centred on the means), for rows with missing values."""
-    S2, S1, n_k = stats.centred_square, stats.centred_sum, stats.resp
-    B = factor.posterior_map
-    K, q, d = B.shape
-    cross = S2 @ B.transpose(0, 2, 1)
-    z_sum = np.einsum("kqd,kd->kq", B, S1)
-    z_square = B @ cross
-    for k in range(K):
-        Rinv = _chol_inverse(factor.chol[k])
-        z_square[k] += n_k[k] * (Rinv.T @ Rinv)
-    diag = np.diagonal(S2, axis1=1, axis2=2).copy()
-    return FactorStats(
-        stats.log_likelihood, stats.n_rows, n_k, S1.copy(), diag, cross, z_sum, z_square
-    )
 
 
 def update(

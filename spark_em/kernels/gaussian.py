@@ -221,8 +221,6 @@ class Prepared(NamedTuple):
     # factor: Λ and the Woodbury parts (``kernels.factor``); log det P_k then holds − ½ log det Σ_k
     loadings: np.ndarray | None = None
     factor_parts: factor.FactorParts | None = None
-    # what passes derive from it once where they run (the factor type's Σ formed in full)
-    memo: dict | None = None
 
     @property
     def woodbury(self) -> factor.FactorParts:
@@ -263,7 +261,6 @@ def prepare(mixture: Mixture) -> Prepared:
         log_density_norm,
         loadings,
         parts,
-        {} if kind == "factor" else None,
     )
 
 

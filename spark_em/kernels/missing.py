@@ -9,9 +9,10 @@ precision Λ = Σ⁻¹ = P Pᵀ (P from ``gaussian.prepare``), and δ = x − μ
      filled by (11): δ_m minimises δᵀΛδ over the missing values, and the minimum is
      δ_oᵀ Σ_oo⁻¹ δ_o; det Σ_oo = det Σ · det Λ_mm;
 (13) the expected statistics add r δ to Σ r (x − μ) and r (δ δᵀ + C on [m, m]) to the second
-     moment, so ``gaussian.update`` makes the M-step of every covariance type unchanged (a
-     mixture of factor analysers takes its Σ_k in full and its statistics from these moments,
-     ``kernels.factor``).
+     moment, so ``gaussian.update`` makes the M-step of every covariance type unchanged.
+
+A mixture of factor analysers takes its own form of these equations, the Woodbury identity on
+each row's observed values (``kernels.factor_missing``), for its rows with a missing value.
 
 A block's rows are grouped by their pattern of missing values (hashed, then compared) and go
 a tile at a time as in the complete-data pass of ``compiled``. In a tile, the rows of one
@@ -27,7 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spark_em.kernels import compiled, factor, gaussian
+from spark_em.kernels import compiled, factor, factor_missing, gaussian
+from spark_em.kernels.arrays import add_fields
 from spark_em.kernels.compiled import (
     TILE_ROWS,
     _add_weighted_moments,
@@ -385,33 +387,6 @@ def _loops() -> dict:
     )
 
 
-def _as_full(prepared: Prepared) -> Prepared:
-    """A mixture of factor analysers prepared as the full type, Σ_k = Λ_k Λ_kᵀ + Ψ_k formed
-    (``kernels.factor``: its statistics follow from the full expected second moments), made
-    once for every block that uses the same ``prepared`` (kept in its memo)."""
-    if prepared.covariance_type != "factor":
-        return prepared
-    memo = {} if prepared.memo is None else prepared.memo
-    if "full" not in memo:
-        memo["full"] = _formed_in_full(prepared)
-    return memo["full"]
-
-
-def _formed_in_full(prepared: Prepared) -> Prepared:
-    noise = prepared.covariance_chol**2
-    full = gaussian.prepare(
-        gaussian.Mixture(
-            np.exp(prepared.log_weights),
-            prepared.means,
-            factor.full_covariances(np.asarray(prepared.loadings, dtype=np.float64), noise),
-            "full",
-        )
-    )
-    return full._replace(
-        log_weights=prepared.log_weights, log_norm=prepared.log_weights + full.log_density_norm
-    )
-
-
 def _full_factors(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """(Λ, P) as K×d×d arrays for every covariance type: Λ = P Pᵀ = Σ⁻¹."""
     K, d = prepared.means.shape
@@ -497,10 +472,21 @@ def block_stats_many(
     w = np.ones(X.shape[0]) if weights is None else np.ascontiguousarray(weights, np.float64)
     stats: list[gaussian.Stats] = []
     for p in prepared:
-        partial = _partial_stats(X, order, starts, _as_full(p), w)
-        factored = p.covariance_type == "factor"
-        stats.append(factor.from_second_moments(partial, p.woodbury) if factored else partial)
+        if p.covariance_type == "factor":
+            stats.append(_factor_stats(X, p, w))
+        else:
+            stats.append(_partial_stats(X, order, starts, p, w))
     return stats
+
+
+def _factor_stats(X: np.ndarray, prepared: Prepared, w: np.ndarray) -> factor.FactorStats:
+    """A mixture of factor analysers: its complete rows by ``kernels.factor``, the others by
+    the Woodbury form on their observed values (``kernels.factor_missing``)."""
+    complete = ~np.isnan(X).any(axis=1)
+    return add_fields(
+        gaussian.block_stats(X[complete], prepared, w[complete]),
+        factor_missing.block_stats(X[~complete], prepared, w[~complete]),
+    )
 
 
 def block_stats(
@@ -520,8 +506,9 @@ def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray
     if not np.isnan(X).any():
         resp, row_ll = gaussian.posterior(X, prepared)
         return resp, row_ll, X.copy()
+    if prepared.covariance_type == "factor":
+        return factor_missing.posterior(X, prepared)
     order, starts = _grouped(X)
-    prepared = _as_full(prepared)
     weights = np.exp(prepared.log_weights)
     resp, row_ll = np.empty((n, K)), np.zeros(n)
     resp[:], imputed = weights, np.empty_like(X)

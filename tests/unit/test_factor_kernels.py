@@ -11,7 +11,7 @@ from scipy import linalg
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from spark_em.kernels import factor, gaussian, missing, products
+from spark_em.kernels import factor, factor_missing, gaussian, missing, products
 from spark_em.kernels.arrays import add_fields
 from tests.helpers.factor_reference import textbook_update
 
@@ -110,26 +110,72 @@ def test_chunks_and_blocks_add_up(monkeypatch):
     assert_stats_close(parts, reference_stats(X, mixture))
 
 
-def test_missing_values_take_the_exact_conditional_statistics():
+def as_full(mixture):
+    """The same mixture as the full type, Σ_k = Λ_k Λ_kᵀ + Ψ_k formed."""
+    cov = factor.full_covariances(mixture.loadings, mixture.covariances)
+    return gaussian.Mixture(mixture.weights, mixture.means, cov, "full")
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_missing_values_take_the_exact_conditional_statistics(monkeypatch, offset, weighted):
+    monkeypatch.setattr(factor_missing, "MAX_CHUNK_ROWS", 7)  # rows cross chunk boundaries
     rng = np.random.default_rng(11)
     K, d, q, n = 2, 5, 2, 30
-    mixture = random_mixture(K, d, q, rng)
+    mixture = random_mixture(K, d, q, rng, offset)
     X = mixture.means[rng.integers(K, size=n)] + rng.normal(size=(n, d))
     X[rng.uniform(size=X.shape) < 0.3] = np.nan
     X[0] = np.nan  # nothing observed: left out
-    weights = rng.uniform(0.5, 2.0, size=n)
+    X[1] = mixture.means[0] + 0.5  # complete rows beside incomplete ones
+    weights = rng.uniform(0.5, 2.0, size=n) if weighted else None
     got = missing.block_stats(X, gaussian.prepare(mixture), weights)
-    assert_stats_close(got, reference_stats(X[1:], mixture, weights[1:]))
-    resp, row_ll, imputed = missing.posterior(X[1:], gaussian.prepare(mixture))
-    full = gaussian.Mixture(
-        mixture.weights,
-        mixture.means,
-        factor.full_covariances(mixture.loadings, mixture.covariances),
-        "full",
-    )
-    want = missing.posterior(X[1:], gaussian.prepare(full))
-    for a, b in zip((resp, row_ll, imputed), want):
-        assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    kept = None if weights is None else weights[1:]
+    assert_stats_close(got, reference_stats(X[1:], mixture, kept))
+    # the posterior against the full type's pass over patterns (Σ formed, no Woodbury)
+    resp, row_ll, imputed = missing.posterior(X, gaussian.prepare(mixture))
+    want = missing.posterior(X, gaussian.prepare(as_full(mixture)))
+    scale = max(1.0, offset)
+    assert_allclose(resp, want[0], rtol=0, atol=1e-10)
+    assert_allclose(row_ll, want[1], rtol=1e-10, atol=1e-12)
+    assert_allclose(imputed / scale, want[2] / scale, rtol=0, atol=1e-10)
+    assert_allclose(resp[0], mixture.weights, rtol=1e-12)
+
+
+def test_missing_values_in_many_dimensions_and_patterns():
+    """Every row its own pattern, d = 40: the full type's exact pass gives the log-likelihood
+    and the moments the factor statistics must reproduce."""
+    rng = np.random.default_rng(4)
+    K, d, q, n = 3, 40, 4, 120
+    mixture = random_mixture(K, d, q, rng)
+    X = mixture.means[rng.integers(K, size=n)] + rng.normal(size=(n, d)) * 2
+    X[rng.uniform(size=X.shape) < 0.4] = np.nan
+    got = missing.block_stats(X, gaussian.prepare(mixture))
+    full = missing.block_stats(X, gaussian.prepare(as_full(mixture)))
+    assert_allclose(got.log_likelihood, full.log_likelihood, rtol=1e-11)
+    assert_allclose(got.resp, full.resp, rtol=1e-10)
+    assert_allclose(got.centred_sum, full.centred_sum, rtol=1e-9, atol=1e-9)
+    diagonal = np.diagonal(full.centred_square, axis1=1, axis2=2)
+    assert_allclose(got.centred_square, diagonal, rtol=1e-9, atol=1e-9)
+
+
+def test_no_factors_with_missing_values_is_the_diagonal_mixture():
+    rng = np.random.default_rng(8)
+    mixture = random_mixture(3, 6, 0, rng, offset=20.0)
+    diag = gaussian.Mixture(mixture.weights, mixture.means, mixture.covariances, "diag")
+    X = mixture.means[rng.integers(3, size=80)] + rng.normal(size=(80, 6))
+    X[rng.uniform(size=X.shape) < 0.3] = np.nan
+    weights = rng.uniform(0.5, 2, size=80)
+    got = missing.block_stats(X, gaussian.prepare(mixture), weights)
+    want = missing.block_stats(X, gaussian.prepare(diag), weights)
+    assert_allclose(got.log_likelihood, want.log_likelihood, rtol=1e-12)
+    assert_allclose(got.n_rows, want.n_rows, rtol=1e-12)
+    for a, b in zip(got[2:5], want[2:5]):
+        assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+    for a, b in zip(
+        missing.posterior(X, gaussian.prepare(mixture)),
+        missing.posterior(X, gaussian.prepare(diag)),
+    ):
+        assert_allclose(a, b, rtol=1e-10, atol=1e-10)
 
 
 def test_update_is_the_textbook_m_step():
