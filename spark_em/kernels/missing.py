@@ -489,6 +489,16 @@ def _factor_stats(X: np.ndarray, prepared: Prepared, w: np.ndarray) -> factor.Fa
     )
 
 
+def _factor_posterior(X: np.ndarray, prepared: Prepared):
+    """``posterior`` of a mixture of factor analysers: complete rows by ``kernels.factor``."""
+    complete = ~np.isnan(X).any(axis=1)
+    resp, row_ll, imputed = factor_missing.posterior(X[~complete], prepared)
+    out = np.empty((X.shape[0], resp.shape[1])), np.empty(X.shape[0]), X.copy()
+    out[0][complete], out[1][complete] = gaussian.posterior(X[complete], prepared)
+    out[0][~complete], out[1][~complete], out[2][~complete] = resp, row_ll, imputed
+    return out
+
+
 def block_stats(
     X: np.ndarray, prepared: Prepared, weights: np.ndarray | None = None
 ) -> gaussian.Stats:
@@ -507,7 +517,7 @@ def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray
         resp, row_ll = gaussian.posterior(X, prepared)
         return resp, row_ll, X.copy()
     if prepared.covariance_type == "factor":
-        return factor_missing.posterior(X, prepared)
+        return _factor_posterior(X, prepared)
     order, starts = _grouped(X)
     weights = np.exp(prepared.log_weights)
     resp, row_ll = np.empty((n, K)), np.zeros(n)

@@ -80,10 +80,14 @@ class FittedModel(Model, MLWritable, MLReadable):
             list(column) if isinstance(column, list) else assembled_columns(dataset, column)
         )
 
+    def _repr_params(self) -> tuple[str, ...]:
+        """The params ``repr`` shows: ``key_params``, or more where the model's kind needs."""
+        return self.key_params
+
     def __repr__(self) -> str:
         shown = [
             f"{name}={self.getOrDefault(name)!r}"
-            for name in self.key_params
+            for name in self._repr_params()
             if self.hasParam(name) and self.isDefined(name)
         ]
         return f"{type(self).__name__}({', '.join([*shown, f'uid={self.uid!r}'])})"

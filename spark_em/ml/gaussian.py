@@ -796,6 +796,10 @@ class GaussianMixtureModel(FittedModel, _GaussianMixtureParams, HasStepParams):
     summary_class = GaussianMixtureSummary
     key_params = ("k", "covarianceType")
 
+    def _repr_params(self) -> tuple[str, ...]:
+        factored = self.getOrDefault("covarianceType") == "factor"
+        return (*self.key_params, "nFactors") if factored else self.key_params
+
     def __init__(
         self,
         mixture: gaussian.Mixture | None = None,

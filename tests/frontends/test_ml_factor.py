@@ -1,13 +1,16 @@
 """GaussianMixture(covarianceType="factor"): a mixture of factor analysers through the
 estimator. References: one EM iteration written from the textbook (its fixed point), scipy's
 densities, scikit-learn's FactorAnalysis at K = 1, the diagonal mixture at q = 0, repeated rows
-for integer weights, and EM's monotone log-likelihood with missing values."""
+for integer weights, and with missing values EM's monotone log-likelihood and the observed values'
+marginal densities."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
 
 from spark_em.errors import InputError
 from spark_em.ml import GaussianMixture, GaussianMixtureModel
@@ -55,6 +58,8 @@ def test_each_iteration_is_textbook_em(data, fitted):
     X, _, frame = data
     before = GaussianMixture(maxIter=5, **OPTIONS).fit(frame)
     assert fitted.getNFactors() == Q and fitted.summary.numIter == 6
+    shown = f"GaussianMixtureModel(k=2, covarianceType='factor', nFactors={Q}, uid="
+    assert repr(fitted).startswith(shown)
     for got, want in zip(parameters(fitted), textbook_update(X, before._mixture, 1e-6)):
         assert_allclose(got, want, rtol=1e-8, atol=1e-10)
     want = log_likelihood(
@@ -148,11 +153,24 @@ def test_missing_values_raise_the_likelihood_every_iteration(spark, data):
     ).fit(frame)
     history = np.array(model.summary.logLikelihoodHistory)
     assert np.all(np.diff(history) >= -1e-9 * np.abs(history[1:]))
-    imputed = np.stack(
-        model.transform(frame).select("imputed").toPandas()["imputed"].map(np.asarray)
-    )
+    scored = model.transform(frame).select("imputed", "logLikelihood").toPandas()
+    imputed = np.stack(scored["imputed"].map(np.asarray))
     assert np.isfinite(imputed).all()
     assert_allclose(imputed[~np.isnan(X)], X[~np.isnan(X)])
+    # each row's log-likelihood: its observed values' marginal, Σ formed in full
+    sigma = np.einsum("kiq,kjq->kij", model.loadings, model.loadings)
+    sigma[:, np.arange(D), np.arange(D)] += model.noiseVariances
+    want = [
+        logsumexp(
+            [
+                np.log(model.weights[k])
+                + multivariate_normal(model.means[k][o], sigma[k][np.ix_(o, o)]).logpdf(x[o])
+                for k in range(2)
+            ]
+        )
+        for x, o in ((x, ~np.isnan(x)) for x in X)
+    ]
+    assert_allclose(scored["logLikelihood"].to_numpy(), want, rtol=1e-10)
 
 
 def test_what_a_mixture_of_factor_analysers_refuses(data, fitted):

@@ -118,6 +118,20 @@ def test_toy_kmeans_em_and_bic_for_k_1_to_4(toy):
     assert chosen.k == want and sorted(best_by_k) == [1, 2, 3, 4]
 
 
+def test_an_array_is_cached_a_block_to_each_record(sc, blobs):
+    """Each block its own pickled record in the JVM's cache, not ``parallelize``'s batches of
+    up to 1024 (one record of hundreds of MB, read whole in every pass)."""
+    batch_size = sc._batchSize
+    blocks = blk.from_array(sc, blobs, num_partitions=2, block_rows=50)
+    try:
+        n_blocks = -(-blobs.shape[0] // 50)
+        assert blocks.count() == n_blocks
+        assert blocks._jrdd.count() == n_blocks  # the records the JVM holds
+        assert sc._batchSize == batch_size  # the context's own setting is back
+    finally:
+        blocks.unpersist()
+
+
 @pytest.mark.parametrize("init", ["kmeans++", "random", "reference"])
 def test_same_result_for_any_partitioning(sc, blobs, init):
     runs = [

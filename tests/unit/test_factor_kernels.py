@@ -139,6 +139,7 @@ def test_missing_values_take_the_exact_conditional_statistics(monkeypatch, offse
     assert_allclose(row_ll, want[1], rtol=1e-10, atol=1e-12)
     assert_allclose(imputed / scale, want[2] / scale, rtol=0, atol=1e-10)
     assert_allclose(resp[0], mixture.weights, rtol=1e-12)
+    assert row_ll[0] == 0.0  # nothing observed
 
 
 def test_missing_values_in_many_dimensions_and_patterns():
