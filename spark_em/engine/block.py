@@ -29,11 +29,38 @@ BYTES_PER_PARTITION = 4 * 1024 * 1024
 FILE_PIECES = 2**40
 
 
+# A CSR block of at most this many columns travels with its column indices in two bytes.
+NARROW_COLUMNS = 2**16
+
+
 @record
 class Block(NamedTuple):
     offset: int
     values: np.ndarray
     weights: np.ndarray | None = None  # each row's weight (float64); None: every row weighs 1
+
+    def __reduce__(self):
+        """Pickled (into a cache, and in every pass from the JVM to the Python workers) with a
+        CSR block's column indices as ``travelling_indices`` gives them; unpickled, they are
+        int32 again."""
+        values = self.values
+        if sparse.issparse(values):
+            parts = (values.shape, values.indptr, travelling_indices(values), values.data)
+            return _sparse_block, (self.offset, *parts, self.weights)
+        return Block, tuple(self)
+
+
+def travelling_indices(values) -> np.ndarray:
+    """A CSR block's column indices as they are pickled and packed: uint16 when its columns
+    fit (a rating stored in a byte then moves and is cached in 3 bytes instead of 5)."""
+    if values.shape[1] <= NARROW_COLUMNS:
+        return values.indices.astype(np.uint16)
+    return values.indices
+
+
+def _sparse_block(offset, shape, indptr, indices, data, weights) -> Block:
+    """The block ``Block.__reduce__`` pickled (scipy makes the indices int32)."""
+    return Block(offset, sparse.csr_array((data, indices, indptr), shape=shape), weights)
 
 
 def block_stats_of(block: Block, block_stats, params):
@@ -80,7 +107,8 @@ def pack(values) -> tuple[str, bytes]:
     """("dense" or "csr", the values as ``.npy`` bytes)."""
     out = io.BytesIO()
     if sparse.issparse(values):
-        for part in (np.array(values.shape), values.indptr, values.indices, values.data):
+        indices = travelling_indices(values)
+        for part in (np.array(values.shape), values.indptr, indices, values.data):
             np.save(out, part, allow_pickle=False)
         return "csr", out.getvalue()
     np.save(out, np.asarray(values), allow_pickle=False)

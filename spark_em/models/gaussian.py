@@ -142,9 +142,8 @@ def _hard_assignments(
     """Weights and covariances (of each set's variant) from assigning each row to its nearest
     mean, for several sets of means in one pass (factor loadings from a sketch of each
     component's scatter, drawn from the start's seed)."""
-    sets = []
-    for means, name, seed in zip(all_means, names, seeds):
-        kind, q = split_variant(name)
+    sets, parsed = [], [split_variant(name) for name in names]
+    for means, (kind, q), seed in zip(all_means, parsed, seeds):
         omega = factor.sketch_matrix(means.shape[1], q, seed) if kind == "factor" else None
         sets.append((means, kind, omega))
 
@@ -162,10 +161,9 @@ def _hard_assignments(
         blocks, all_stats, lambda a, b: [add_fields(x, y) for x, y in zip(a, b)], sets
     )
     out = []
-    for total, (means, kind, omega), var, name in zip(totals, sets, fallback_vars, names):
+    for total, (means, kind, omega), var, (_, q) in zip(totals, sets, fallback_vars, parsed):
         K, d = means.shape
         if kind == "factor":
-            q = split_variant(name)[1]
             parts = factor.start(total, means, omega, q, var, reg_covar)
             out.append(gaussian.factor_mixture(*parts))
             continue
