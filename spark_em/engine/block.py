@@ -44,23 +44,24 @@ class Block(NamedTuple):
         CSR block's column indices as ``travelling_indices`` gives them; unpickled, they are
         int32 again."""
         values = self.values
-        if sparse.issparse(values):
+        if sparse.issparse(values) and values.format == "csr":
             parts = (values.shape, values.indptr, travelling_indices(values), values.data)
-            return _sparse_block, (self.offset, *parts, self.weights)
+            return _sparse_block, (self.offset, type(values), *parts, self.weights)
         return Block, tuple(self)
 
 
 def travelling_indices(values) -> np.ndarray:
     """A CSR block's column indices as they are pickled and packed: uint16 when its columns
     fit (a rating stored in a byte then moves and is cached in 3 bytes instead of 5)."""
-    if values.shape[1] <= NARROW_COLUMNS:
+    if values.format == "csr" and values.shape[1] <= NARROW_COLUMNS:
         return values.indices.astype(np.uint16)
     return values.indices
 
 
-def _sparse_block(offset, shape, indptr, indices, data, weights) -> Block:
-    """The block ``Block.__reduce__`` pickled (scipy makes the indices int32)."""
-    return Block(offset, sparse.csr_array((data, indices, indptr), shape=shape), weights)
+def _sparse_block(offset, kind, shape, indptr, indices, data, weights) -> Block:
+    """The block ``Block.__reduce__`` pickled, its values of class ``kind`` again (scipy makes
+    the indices int32)."""
+    return Block(offset, kind((data, indices, indptr), shape=shape), weights)
 
 
 def block_stats_of(block: Block, block_stats, params):
@@ -107,6 +108,7 @@ def pack(values) -> tuple[str, bytes]:
     """("dense" or "csr", the values as ``.npy`` bytes)."""
     out = io.BytesIO()
     if sparse.issparse(values):
+        values = values.tocsr()
         indices = travelling_indices(values)
         for part in (np.array(values.shape), values.indptr, indices, values.data):
             np.save(out, part, allow_pickle=False)

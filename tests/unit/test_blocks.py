@@ -65,3 +65,12 @@ def test_a_packed_sparse_block_comes_back_the_same(n_cols):
     assert_array_equal(back.toarray(), values.toarray())
     if n_cols <= NARROW_COLUMNS:
         assert len(payload) < values.data.nbytes + values.indptr.nbytes + 3 * values.nnz
+
+
+def test_the_class_and_format_of_sparse_values_are_kept():
+    values = ratings(40, 300, 500)
+    for kind in (sparse.csr_matrix, sparse.csc_array, sparse.csc_matrix):
+        given = kind(values)
+        back = pickle.loads(pickle.dumps(Block(0, given), protocol=5)).values
+        assert type(back) is type(given)
+        assert_array_equal(back.toarray(), values.toarray())
