@@ -41,13 +41,17 @@ class Block(NamedTuple):
 
     def __reduce__(self):
         """Pickled (into a cache, and in every pass from the JVM to the Python workers) with a
-        CSR block's column indices as ``travelling_indices`` gives them; unpickled, they are
-        int32 again."""
+        CSR block's column indices as ``travelling_indices`` gives them; unpickled, scipy gives
+        them its own index type again."""
         values = self.values
         if sparse.issparse(values) and values.format == "csr":
             parts = (values.shape, values.indptr, travelling_indices(values), values.data)
             return _sparse_block, (self.offset, type(values), *parts, self.weights)
         return Block, tuple(self)
+
+    def __copy__(self):
+        """A shallow copy holds the same values (not a rebuilt matrix sharing part of them)."""
+        return Block(*self)
 
 
 def travelling_indices(values) -> np.ndarray:

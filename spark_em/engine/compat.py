@@ -10,6 +10,7 @@ what to install, and ``import spark_em.kernels`` stays free of Spark.
 from __future__ import annotations
 
 import re
+import threading
 
 OLDEST = (3, 5)
 INSTALL = "pip install 'spark-em[spark]'"
@@ -99,6 +100,9 @@ def try_cast(name: str, kind: str):
     return F.expr(f"try_cast({quoted} AS {kind})")
 
 
+_BATCH_SIZE_LOCK = threading.Lock()
+
+
 def parallelize_each(sc, items: list, num_slices: int):
     """``sc.parallelize(items, num_slices)`` with each item pickled on its own.
 
@@ -126,12 +130,13 @@ def parallelize_each(sc, items: list, num_slices: int):
     --------
     >>> rdd = parallelize_each(spark.sparkContext, [np.zeros((4096, 64))] * 8, 2)
     """
-    saved = sc._batchSize
-    sc._batchSize = 1
-    try:
-        return sc.parallelize(items, num_slices)
-    finally:
-        sc._batchSize = saved
+    with _BATCH_SIZE_LOCK:  # two threads must not each restore the other's 1
+        saved = sc._batchSize
+        sc._batchSize = 1
+        try:
+            return sc.parallelize(items, num_slices)
+        finally:
+            sc._batchSize = saved
 
 
 def _spark_4() -> bool:

@@ -1,9 +1,13 @@
 """Blocks as Spark pickles them (into the cache, and in every pass to the Python workers): the
-same values back, a CSR block of few columns in fewer bytes."""
+same values back, a CSR block of few columns in fewer bytes; and an array's blocks handed to
+``parallelize`` one to a record."""
 
 from __future__ import annotations
 
+import copy
 import pickle
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -11,6 +15,7 @@ from numpy.testing import assert_array_equal
 from scipy import sparse
 
 from spark_em.engine.block import NARROW_COLUMNS, Block, pack, unpack
+from spark_em.engine.compat import parallelize_each
 from spark_em.kernels.arrays import sparse_values
 
 
@@ -74,3 +79,32 @@ def test_the_class_and_format_of_sparse_values_are_kept():
         back = pickle.loads(pickle.dumps(Block(0, given), protocol=5)).values
         assert type(back) is type(given)
         assert_array_equal(back.toarray(), values.toarray())
+
+
+def test_a_shallow_copy_holds_the_same_values():
+    block = Block(0, ratings(10, 50, 30))
+    copied = copy.copy(block)
+    assert copied.values is block.values and copied == block
+
+
+def test_overlapping_calls_give_the_context_its_batch_size_back():
+    """``parallelize_each`` sets the context's batch size to 1 around ``parallelize``: two
+    threads at once must not leave it at 1."""
+
+    class Context:
+        _batchSize = 0  # SparkContext's default
+
+        def parallelize(self, items, num_slices):
+            seen = self._batchSize
+            time.sleep(0.05)
+            return seen
+
+    sc = Context()
+    seen = []
+    first = threading.Thread(target=lambda: seen.append(parallelize_each(sc, [1], 1)))
+    second = threading.Thread(
+        target=lambda: (time.sleep(0.01), seen.append(parallelize_each(sc, [1], 1)))
+    )
+    first.start(), second.start()
+    first.join(), second.join()
+    assert seen == [1, 1] and sc._batchSize == 0
