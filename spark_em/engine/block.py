@@ -57,7 +57,7 @@ class Block(NamedTuple):
 def travelling_indices(values) -> np.ndarray:
     """A CSR block's column indices as they are pickled and packed: uint16 when its columns
     fit (a rating stored in a byte then moves and is cached in 3 bytes instead of 5)."""
-    if values.format == "csr" and values.shape[1] <= NARROW_COLUMNS:
+    if values.shape[1] <= NARROW_COLUMNS:
         return values.indices.astype(np.uint16)
     return values.indices
 

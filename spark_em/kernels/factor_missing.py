@@ -44,13 +44,6 @@ class _Posterior:
         self.cov = np.empty((n, K, q, q))
 
 
-def _loadings(prepared: Prepared) -> np.ndarray:
-    """Λ (K × d × q) of a mixture of factor analysers."""
-    if prepared.loadings is None:
-        raise ValueError(f"a {prepared.covariance_type} mixture has no factor loadings")
-    return prepared.loadings
-
-
 def _outer_table(loadings: np.ndarray) -> np.ndarray:
     """Λ_j Λ_jᵀ of every row j of one component's loadings, flattened: d × q²."""
     d, q = loadings.shape
@@ -66,7 +59,7 @@ def _log_weighted(X, observed, prepared: Prepared):
     z (19)."""
     n = X.shape[0]
     K = prepared.means.shape[0]
-    loadings = _loadings(prepared)
+    loadings = prepared.factor_loadings
     q = loadings.shape[2]
     noise = prepared.covariance_chol**2
     f, post = np.empty((n, K)), _Posterior(n, K, q)
@@ -94,7 +87,7 @@ def _chunks(X: np.ndarray, prepared: Prepared):
     """(row offset, rows, where they are observed) a chunk at a time. The d × q² tables of
     each component are made where they are used (K of them at once would outgrow the K d × d
     covariances when q² > d)."""
-    K, d, q = _loadings(prepared).shape
+    K, d, q = prepared.factor_loadings.shape
     step = _chunk_rows(K, d, q)
     for lo in range(0, X.shape[0], step):
         rows = X[lo : lo + step]
@@ -110,7 +103,7 @@ def block_stats(
     seen = ~np.isnan(X).all(axis=1)
     X = X[seen]
     w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, np.float64)[seen]
-    loadings = _loadings(prepared)
+    loadings = prepared.factor_loadings
     K, d, q = loadings.shape
     noise = prepared.covariance_chol**2
     out = factor.FactorStats(
@@ -166,7 +159,7 @@ def posterior(X: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, np.ndarray
         r, ll = gaussian._normalised(f)
         ll[~observed.any(axis=1)] = 0.0  # log Σ w_k, which rounding may leave off 0
         filled = np.einsum("nk,kd->nd", r, prepared.means) + np.einsum(
-            "nk,nkq,kdq->nd", r, post.mean, _loadings(prepared), optimize=True
+            "nk,nkq,kdq->nd", r, post.mean, prepared.factor_loadings, optimize=True
         )
         hi = lo + rows.shape[0]
         resp[lo:hi], row_ll[lo:hi] = r, ll

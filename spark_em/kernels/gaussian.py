@@ -229,6 +229,13 @@ class Prepared(NamedTuple):
             raise ValueError(f"a {self.covariance_type} mixture has no factor loadings")
         return self.factor_parts
 
+    @property
+    def factor_loadings(self) -> np.ndarray:
+        """The factor type's loadings Λ (K × d × q)."""
+        if self.loadings is None:
+            raise ValueError(f"a {self.covariance_type} mixture has no factor loadings")
+        return self.loadings
+
 
 def prepare(mixture: Mixture) -> Prepared:
     kind = mixture.covariance_type

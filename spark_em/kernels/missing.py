@@ -466,14 +466,17 @@ def block_stats_many(
     X = np.ascontiguousarray(X, dtype=np.float64)
     if not np.isnan(X).any():
         return gaussian.block_stats_many(X, prepared, weights)
-    order, starts = _grouped(X)
-    if not order.size:
-        return gaussian.block_stats_many(X[:0], prepared)
     w = np.ones(X.shape[0]) if weights is None else np.ascontiguousarray(weights, np.float64)
+    grouped = None  # the rows by pattern, which only the other types' pass reads
     stats: list[gaussian.Stats] = []
     for p in prepared:
         if p.covariance_type == "factor":
             stats.append(_factor_stats(X, p, w))
+            continue
+        grouped = grouped or _grouped(X)
+        order, starts = grouped
+        if not order.size:  # nothing observed
+            stats.append(gaussian.block_stats(X[:0], p))
         else:
             stats.append(_partial_stats(X, order, starts, p, w))
     return stats
